@@ -1,0 +1,101 @@
+/* A full mesh of nodes over nanomsg, and rounds of messages between them.
+ *
+ * Each node binds one NN_PULL socket on its own address (tcp:// or ipc://)
+ * and connects one NN_PUSH socket to every other node's address, so an
+ * operator opens one port per node. Every message travels in chunks with a
+ * header: magic, version, type, sender, receiver, session id (16 bytes),
+ * the per-link step number, the chunk's offset and the logical message's
+ * total length. The receiver rejects a wrong session, a wrong receiver, an
+ * unknown sender, a step already seen (replay) or a length other than
+ * expected, with MPC_EPROTO naming the peer and the step.
+ *
+ * Steps are counted per directed link: the k-th logical message from A to B
+ * carries step k. A peer that runs ahead may send later steps early; those are
+ * kept until asked for.
+ *
+ * Sends are non-blocking and interleaved with receives in one poll loop, so
+ * vectors of any size go through when every node sends at once. A peer that
+ * makes no progress for `timeout_ms` (nothing received from it that we wait
+ * for, or nothing accepted by its socket) ends the round with MPC_ETIMEDOUT
+ * naming the peer and step. A peer that aborts sends an ABORT message; the
+ * others return MPC_EPEER with its reason. Only this module includes nanomsg. */
+#ifndef MPC_NET_H
+#define MPC_NET_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "../runtime/mpc_err.h"
+
+#define MPC_SESSION_BYTES 16
+#define MPC_NET_MAX_NODES 64
+#define MPC_NET_DEFAULT_TIMEOUT_MS 30000
+#define MPC_NET_DEFAULT_CONNECT_TIMEOUT_MS 60000
+
+typedef struct mpc_net mpc_net; /* opaque */
+
+typedef struct {
+	int id;                    /* this node, 0 <= id < n_nodes */
+	int n_nodes;               /* 2 .. MPC_NET_MAX_NODES */
+	const char *const *addrs;  /* addrs[i]: the URL node i binds, e.g. tcp://127.0.0.1:7001 */
+	const char *const *names;  /* names[i] for messages ("party 1", "dealer"); NULL: "node i" */
+	uint8_t session[MPC_SESSION_BYTES]; /* all nodes of a job share it */
+	int timeout_ms;            /* per-round inactivity deadline; 0: default 30 s */
+	int connect_timeout_ms;    /* how long to wait for late peers; 0: default 60 s */
+	size_t chunk_bytes;        /* payload bytes per chunk; 0: default 1 MiB */
+} mpc_net_config;
+
+/* Bind, connect to every other node, and exchange HELLO with each so that
+ * every peer is known to be up and in the same session. Waits up to
+ * connect_timeout_ms for late peers; MPC_ETIMEDOUT names the peers that never
+ * came, MPC_EPROTO a peer in another session, MPC_ENET an address that cannot
+ * be bound. Copies what it needs from cfg. Caller closes with mpc_net_close. */
+mpc_err mpc_net_open(mpc_net **out, const mpc_net_config *cfg) MPC_MUST_CHECK;
+
+/* Orderly close: send BYE to every peer and wait briefly (at most
+ * timeout_ms, capped at 5 s) for theirs, so that our last messages are not
+ * lost with the socket; then free. NULL does nothing. */
+void mpc_net_close(mpc_net *net);
+
+/* After a failure: send ABORT with a short reason (no secrets) to every peer,
+ * best effort, then free. NULL does nothing. */
+void mpc_net_abort(mpc_net *net, mpc_err code, const char *reason);
+
+int mpc_net_id(const mpc_net *net);
+int mpc_net_size(const mpc_net *net);
+/* Human name of node i (as configured or "node i"). Borrowed. */
+const char *mpc_net_name(const mpc_net *net, int i);
+
+/* One round. For every node p != self: if send_len[p] > 0, send that many
+ * bytes from send[p] to p as one logical message; if recv_len[p] > 0, receive
+ * exactly one logical message of that length from p into recv[p]. NULL arrays
+ * mean "nothing". Entries for self are ignored. The lengths are agreed in
+ * advance by the protocol; a different length is MPC_EPROTO. Errors:
+ * MPC_ETIMEDOUT, MPC_EPROTO, MPC_EPEER, MPC_ECLOSED, MPC_ENET, MPC_ENOMEM,
+ * each with a detail naming the peer and the step. */
+mpc_err mpc_net_exchange(mpc_net *net, const void *const *send, const size_t *send_len,
+			 void *const *recv, const size_t *recv_len) MPC_MUST_CHECK;
+
+/* Send the same len bytes to every node in `to` (a bitmask of node ids) and
+ * receive len bytes from every node in `from` into recv + p*len (recv has
+ * room for n_nodes slots; our own slot is untouched). One round. */
+mpc_err mpc_net_bcast(mpc_net *net, uint64_t to, const void *buf, uint64_t from, void *recv,
+		      size_t len) MPC_MUST_CHECK;
+
+/* One message to one peer / from one peer. */
+mpc_err mpc_net_send(mpc_net *net, int peer, const void *buf, size_t len) MPC_MUST_CHECK;
+mpc_err mpc_net_recv(mpc_net *net, int peer, void *buf, size_t len) MPC_MUST_CHECK;
+
+/* Like mpc_net_recv, but waits up to timeout_ms (-1: forever) instead of
+ * the round deadline, and a BYE from that peer returns MPC_ECLOSED without a
+ * detail being an error (used by the dealer, which idles between requests). */
+mpc_err mpc_net_recv_wait(mpc_net *net, int peer, void *buf, size_t len, int timeout_ms) MPC_MUST_CHECK;
+
+/* Counters since open: payload bytes sent to all peers, logical rounds
+ * (calls of exchange/bcast/send/recv). */
+uint64_t mpc_net_bytes_sent(const mpc_net *net);
+uint64_t mpc_net_rounds(const mpc_net *net);
+
+/* A human description of where the last round was, e.g. "round 7", for logs. */
+uint64_t mpc_net_step_with(const mpc_net *net, int peer);
+
+#endif

@@ -1,0 +1,9 @@
+#include "mpc_wipe.h"
+
+#include <openssl/crypto.h>
+
+void mpc_wipe(void *p, size_t n)
+{
+	if (p != NULL && n > 0)
+		OPENSSL_cleanse(p, n);
+}

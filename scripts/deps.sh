@@ -1,0 +1,33 @@
+#!/bin/sh
+# Make sure the libraries the build needs are installed. As root, install the
+# missing Debian packages; otherwise print the exact command and fail.
+set -u
+missing=""
+need() { # header package
+	if ! printf '#include <%s>\nint main(void){return 0;}\n' "$1" |
+		${CC:-cc} -x c - -o /dev/null >/dev/null 2>&1; then
+		missing="$missing $2"
+	fi
+}
+need openssl/evp.h libssl-dev
+need gmp.h libgmp-dev
+need nanomsg/nn.h libnanomsg-dev
+need cmocka.h libcmocka-dev
+need ini.h libinih-dev
+command -v pkg-config >/dev/null 2>&1 || missing="$missing pkg-config"
+[ -z "$missing" ] && exit 0
+cmd="apt-get install -y$missing"
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+	echo "deps: installing$missing"
+	export DEBIAN_FRONTEND=noninteractive
+	# The package lists may be absent on a fresh machine; refresh once.
+	apt-get update -qq >/dev/null 2>&1 || true
+	if apt-get install -y -qq $missing >/dev/null; then
+		exit 0
+	fi
+	echo "deps: '$cmd' failed; run it by hand to see why" >&2
+	exit 1
+fi
+echo "deps: missing$missing. Install them with:" >&2
+echo "    sudo apt-get update && sudo $cmd" >&2
+exit 1
