@@ -1,0 +1,227 @@
+/* bench_mpc: online multiplication, dot product, fixed-point multiplication
+ * and the dealer's triple rate, on real processes over loopback tcp. Prints
+ * one table and writes JSON lines (op, ring, parties, batch, seconds,
+ * ops_per_s, bytes_sent_per_party, rounds, peak_rss_mib). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "protocols/mpc_beaver.h"
+#include "protocols/mpc_local.h"
+#include "protocols/mpc_share.h"
+
+typedef enum { OP_MUL, OP_DOT, OP_FIXMUL, OP_TRIPLES } op_kind;
+static const char *const op_names[] = {"mul", "dot", "fixmul", "dealer_triples"};
+
+static struct {
+	op_kind op;
+	mpc_ring ring;
+	size_t batch;
+	int reps;
+} cur;
+
+/* What each party reports about the timed part. */
+typedef struct {
+	double seconds;
+	uint64_t bytes, rounds;
+	double peak_mib;
+} measure;
+
+static double now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static mpc_err timed(mpc_party *p, void *arg)
+{
+	mpc_net *net = mpc_party_net(p);
+	size_t n = cur.batch;
+	mpc_vec x = {0}, y = {0}, z = {0};
+	mpc_triples t = {0};
+	mpc_truncpairs tp = {0};
+	measure m = {0};
+	mpc_err err;
+	(void)arg;
+
+	if ((err = mpc_vec_init(&x, cur.ring, n)) || (err = mpc_vec_init(&y, cur.ring, n)) ||
+	    (err = mpc_vec_init(&z, cur.ring, cur.op == OP_DOT ? n / 1000 : n)))
+		goto out;
+	if ((err = mpc_party_prg_own(p, x.v, n * mpc_ring_bytes(cur.ring))) ||
+	    (err = mpc_party_prg_own(p, y.v, n * mpc_ring_bytes(cur.ring))))
+		goto out;
+	if (cur.op == OP_TRIPLES) {
+		double t0 = now();
+		uint64_t b0 = mpc_net_bytes_sent(net), r0 = mpc_net_rounds(net);
+		err = mpc_triples_get(p, cur.ring, n, &t);
+		m.seconds = now() - t0;
+		m.bytes = mpc_net_bytes_sent(net) - b0;
+		m.rounds = mpc_net_rounds(net) - r0;
+		goto report;
+	}
+	/* offline: the triples (and truncation pairs) the timed part consumes */
+	if (cur.op != OP_DOT && (err = mpc_triples_get(p, cur.ring, n, &t)) != MPC_OK)
+		goto out;
+	if (cur.op == OP_FIXMUL && (err = mpc_truncpairs_get(p, cur.ring, 16, n, &tp)) != MPC_OK)
+		goto out;
+	/* line the parties up so that nobody's clock starts early */
+	uint8_t b = 0, sink[16 * 64];
+	if ((err = mpc_party_bcast(p, &b, sink, 1)) != MPC_OK)
+		goto out;
+	double t0 = now();
+	uint64_t b0 = mpc_net_bytes_sent(net), r0 = mpc_net_rounds(net);
+	switch (cur.op) {
+	case OP_MUL:
+		err = mpc_beaver_mul_with(p, cur.ring, &t, x.v, y.v, z.v, n);
+		break;
+	case OP_FIXMUL:
+		err = mpc_fixed_mul_with(p, cur.ring, &t, &tp, x.v, y.v, z.v, n);
+		break;
+	default: /* dot products of length 1000, triples included (dealer) */
+		err = mpc_beaver_dot(p, cur.ring, x.v, y.v, z.v, n / 1000, 1000);
+		break;
+	}
+	m.seconds = now() - t0;
+	m.bytes = mpc_net_bytes_sent(net) - b0;
+	m.rounds = mpc_net_rounds(net) - r0;
+report:
+	if (err == MPC_OK) {
+		struct rusage ru;
+		getrusage(RUSAGE_SELF, &ru);
+		m.peak_mib = ru.ru_maxrss / 1024.0;
+		err = mpc_local_emit(&m, sizeof(m));
+	}
+out:
+	mpc_vec_fini(&x);
+	mpc_vec_fini(&y);
+	mpc_vec_fini(&z);
+	mpc_triples_fini(&t);
+	mpc_truncpairs_fini(&tp);
+	return err;
+}
+
+static FILE *json;
+
+/* Run one configuration `reps` times; report the best time, and the worst
+ * party's bytes and memory. */
+static int bench(op_kind op, mpc_ring r, int parties, size_t batch, int reps)
+{
+	mpc_local_config cfg = {.n_parties = parties, .with_dealer = 1, .use_tcp = 1,
+				.timeout_ms = 60000, .watchdog_s = 600};
+	double best = 1e30, peak = 0;
+	uint64_t bytes = 0, rounds = 0;
+	cur.op = op;
+	cur.ring = r;
+	cur.batch = batch;
+	for (int rep = 0; rep < reps; rep++) {
+		mpc_local_result res[17];
+		if (mpc_local_run(&cfg, timed, NULL, res) != MPC_OK) {
+			fprintf(stderr, "bench: %s\n", mpc_error_detail());
+			return -1;
+		}
+		double worst = 0;
+		int ok = 1;
+		for (int i = 0; i < parties; i++) {
+			measure m;
+			if (res[i].err != MPC_OK || res[i].out_len != sizeof(m)) {
+				fprintf(stderr, "bench: party %d: %s: %s\n", i, mpc_strerror(res[i].err),
+					res[i].detail);
+				ok = 0;
+				continue;
+			}
+			memcpy(&m, res[i].out, sizeof(m));
+			/* the dealer's rate is what the party receiving corrections sees */
+			if (op == OP_TRIPLES && i != parties - 1)
+				continue;
+			if (m.seconds > worst)
+				worst = m.seconds;
+			if (m.bytes > bytes)
+				bytes = m.bytes;
+			rounds = m.rounds;
+			if (m.peak_mib > peak)
+				peak = m.peak_mib;
+		}
+		mpc_local_results_fini(res, parties + 1);
+		if (!ok)
+			return -1;
+		if (worst < best)
+			best = worst;
+	}
+	double ops = (double)batch / best;
+	double per = (double)bytes / (double)batch;
+	printf("%-15s Z_2^%-4u %7d %10zu %9.4f %14.0f %12.1f %7llu %9.0f\n", op_names[op],
+	       mpc_ring_bits(r), parties, batch, best, ops, per, (unsigned long long)rounds, peak);
+	fflush(stdout);
+	if (json)
+		fprintf(json,
+			"{\"op\":\"%s\",\"ring\":%u,\"parties\":%d,\"batch\":%zu,\"seconds\":%.6f,"
+			"\"ops_per_s\":%.0f,\"bytes_sent_per_party\":%llu,\"bytes_per_op\":%.2f,"
+			"\"rounds\":%llu,\"peak_rss_mib\":%.0f}\n",
+			op_names[op], mpc_ring_bits(r), parties, batch, best, ops,
+			(unsigned long long)bytes, per, (unsigned long long)rounds, peak);
+	return 0;
+}
+
+static void machine(void)
+{
+	struct utsname u;
+	char line[256], model[256] = "unknown";
+	FILE *fp = fopen("/proc/cpuinfo", "r");
+	while (fp && fgets(line, sizeof(line), fp))
+		if (strncmp(line, "model name", 10) == 0) {
+			char *c = strchr(line, ':');
+			snprintf(model, sizeof(model), "%s", c ? c + 2 : line);
+			model[strcspn(model, "\n")] = '\0';
+			break;
+		}
+	if (fp)
+		fclose(fp);
+	uname(&u);
+	printf("machine: %s, %ld cores, %s %s\n", model, sysconf(_SC_NPROCESSORS_ONLN), u.sysname,
+	       u.release);
+	if (json)
+		fprintf(json, "{\"machine\":\"%s\",\"cores\":%ld,\"kernel\":\"%s %s\"}\n", model,
+			sysconf(_SC_NPROCESSORS_ONLN), u.sysname, u.release);
+}
+
+int main(int argc, char **argv)
+{
+	int quick = 0, fail = 0;
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--json") == 0 && i + 1 < argc) {
+			if ((json = fopen(argv[++i], "w")) == NULL) {
+				perror(argv[i]);
+				return 1;
+			}
+		} else if (strcmp(argv[i], "--quick") == 0) {
+			quick = 1;
+		} else {
+			fprintf(stderr, "usage: bench_mpc [--json FILE] [--quick]\n");
+			return 1;
+		}
+	}
+	size_t big = quick ? 100000 : 1000000;
+	int reps = quick ? 1 : 3;
+	machine();
+	printf("online phase unless noted; loopback tcp; dealer preprocessing; best of %d\n", reps);
+	printf("%-15s %-9s %7s %10s %9s %14s %12s %7s %9s\n", "op", "ring", "parties", "batch",
+	       "seconds", "ops/s", "bytes/op/pty", "rounds", "peak MiB");
+	static const mpc_ring rings[2] = {MPC_Z64, MPC_Z128};
+	for (int pr = 2; pr <= 3; pr++)
+		for (int k = 0; k < 2; k++)
+			fail |= bench(OP_MUL, rings[k], pr, big, reps);
+	fail |= bench(OP_DOT, MPC_Z64, 3, big, reps);
+	fail |= bench(OP_FIXMUL, MPC_Z128, 3, big, reps);
+	fail |= bench(OP_TRIPLES, MPC_Z64, 3, big, reps);
+	fail |= bench(OP_TRIPLES, MPC_Z128, 3, big, reps);
+	if (!quick)
+		fail |= bench(OP_MUL, MPC_Z64, 3, 10 * big, 1);
+	if (json)
+		fclose(json);
+	return fail ? 1 : 0;
+}

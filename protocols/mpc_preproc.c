@@ -1,0 +1,57 @@
+/* Allocation helpers around the preprocessing interface. */
+#include "mpc_preproc.h"
+
+#include "mpc_party.h"
+
+mpc_err mpc_triples_get(struct mpc_party *p, mpc_ring r, size_t n, mpc_triples *t)
+{
+	mpc_preproc *pre = mpc_party_preproc(p);
+	mpc_err err;
+
+	*t = (mpc_triples){0};
+	if (pre->ops == NULL || pre->ops->triples == NULL)
+		return mpc_error(MPC_EINVAL, "no preprocessing backend gives triples");
+	if ((err = mpc_vec_init(&t->a, r, n)) != MPC_OK || (err = mpc_vec_init(&t->b, r, n)) != MPC_OK ||
+	    (err = mpc_vec_init(&t->c, r, n)) != MPC_OK)
+		goto fail;
+	if ((err = pre->ops->triples(pre->ctx, p, r, n, t->a.v, t->b.v, t->c.v)) != MPC_OK)
+		goto fail;
+	return MPC_OK;
+fail:
+	mpc_triples_fini(t);
+	return err;
+}
+
+void mpc_triples_fini(mpc_triples *t)
+{
+	mpc_vec_fini(&t->a);
+	mpc_vec_fini(&t->b);
+	mpc_vec_fini(&t->c);
+}
+
+mpc_err mpc_truncpairs_get(struct mpc_party *p, mpc_ring r, unsigned f, size_t n,
+			   mpc_truncpairs *t)
+{
+	mpc_preproc *pre = mpc_party_preproc(p);
+	mpc_err err;
+
+	*t = (mpc_truncpairs){.f = f};
+	if (pre->ops == NULL || pre->ops->trunc_pairs == NULL)
+		return mpc_error(MPC_EINVAL, "no preprocessing backend gives truncation pairs");
+	if (f == 0 || f >= mpc_ring_bits(r))
+		return mpc_error(MPC_EINVAL, "truncation by %u bits in Z_2^%u", f, mpc_ring_bits(r));
+	if ((err = mpc_vec_init(&t->r, r, n)) != MPC_OK || (err = mpc_vec_init(&t->r_hi, r, n)) != MPC_OK)
+		goto fail;
+	if ((err = pre->ops->trunc_pairs(pre->ctx, p, r, f, n, t->r.v, t->r_hi.v)) != MPC_OK)
+		goto fail;
+	return MPC_OK;
+fail:
+	mpc_truncpairs_fini(t);
+	return err;
+}
+
+void mpc_truncpairs_fini(mpc_truncpairs *t)
+{
+	mpc_vec_fini(&t->r);
+	mpc_vec_fini(&t->r_hi);
+}

@@ -1,0 +1,381 @@
+/* Loopback: 2, 3 and 5 real processes; outputs of input/open, multiplication,
+ * dot product, truncation and fixed-point multiplication against a plaintext
+ * reference computed here. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "protocols/mpc_beaver.h"
+#include "protocols/mpc_local.h"
+#include "protocols/mpc_share.h"
+#include "runtime/mpc_fixed.h"
+
+#define N_ELEMS 4096
+
+/* The plaintext inputs, made in the parent before fork: every process has
+ * them, but each party only reads the ones it owns. */
+static struct {
+	mpc_ring ring;
+	size_t n;
+	unsigned f, l;
+	uint8_t x[N_ELEMS * 16], y[N_ELEMS * 16];
+	double dx[N_ELEMS], dy[N_ELEMS];
+	int to; /* open_to target */
+} job;
+
+static void fill_random(void *buf, size_t bytes, unsigned seed)
+{
+	uint8_t *b = buf;
+	srand(seed);
+	for (size_t i = 0; i < bytes; i++)
+		b[i] = (uint8_t)rand();
+}
+
+/* party 0 owns x, party 1 owns y (with two parties too) */
+static mpc_err share_xy(mpc_party *p, void *sx, void *sy)
+{
+	int me = mpc_party_id(p);
+	mpc_err err = mpc_input(p, 0, job.ring, me == 0 ? job.x : NULL, sx, job.n);
+	if (err == MPC_OK)
+		err = mpc_input(p, 1, job.ring, me == 1 ? job.y : NULL, sy, job.n);
+	return err;
+}
+
+static mpc_err body_mul(mpc_party *p, void *arg)
+{
+	size_t bytes = job.n * mpc_ring_bytes(job.ring);
+	mpc_vec sx = {0}, sy = {0};
+	mpc_err err;
+	(void)arg;
+	if ((err = mpc_vec_init(&sx, job.ring, job.n)) || (err = mpc_vec_init(&sy, job.ring, job.n)))
+		goto out;
+	if ((err = share_xy(p, sx.v, sy.v)) != MPC_OK)
+		goto out;
+	/* z = x*y in place of x */
+	if ((err = mpc_beaver_mul(p, job.ring, sx.v, sy.v, sx.v, job.n)) == MPC_OK)
+		err = mpc_local_emit(sx.v, bytes);
+out:
+	mpc_vec_fini(&sx);
+	mpc_vec_fini(&sy);
+	return err;
+}
+
+static mpc_err body_dot(mpc_party *p, void *arg)
+{
+	size_t len = 64, m = job.n / len;
+	mpc_vec sx = {0}, sy = {0}, z = {0};
+	mpc_err err;
+	(void)arg;
+	if ((err = mpc_vec_init(&sx, job.ring, job.n)) || (err = mpc_vec_init(&sy, job.ring, job.n)) ||
+	    (err = mpc_vec_init(&z, job.ring, m)))
+		goto out;
+	if ((err = share_xy(p, sx.v, sy.v)) != MPC_OK)
+		goto out;
+	uint64_t r0 = mpc_net_rounds(mpc_party_net(p));
+	if ((err = mpc_beaver_dot(p, job.ring, sx.v, sy.v, z.v, m, len)) != MPC_OK)
+		goto out;
+	if (mpc_net_rounds(mpc_party_net(p)) - r0 != 1 + (mpc_party_id(p) == mpc_party_size(p) - 1 ? 2 : 0)) {
+		err = mpc_error(MPC_ECHEAT, "dot product took %llu rounds",
+				(unsigned long long)(mpc_net_rounds(mpc_party_net(p)) - r0));
+		goto out;
+	}
+	err = mpc_local_emit(z.v, m * mpc_ring_bytes(job.ring));
+out:
+	mpc_vec_fini(&sx);
+	mpc_vec_fini(&sy);
+	mpc_vec_fini(&z);
+	return err;
+}
+
+static mpc_err body_open(mpc_party *p, void *arg)
+{
+	size_t bytes = job.n * mpc_ring_bytes(job.ring);
+	mpc_vec sx = {0}, o = {0};
+	mpc_err err;
+	(void)arg;
+	if ((err = mpc_vec_init(&sx, job.ring, job.n)) || (err = mpc_vec_init(&o, job.ring, job.n)))
+		goto out;
+	if ((err = mpc_input(p, mpc_party_size(p) - 1, job.ring,
+			     mpc_party_id(p) == mpc_party_size(p) - 1 ? job.x : NULL, sx.v,
+			     job.n)) != MPC_OK)
+		goto out;
+	/* open to all: everyone must see x */
+	if ((err = mpc_open(p, job.ring, sx.v, o.v, job.n)) != MPC_OK)
+		goto out;
+	if (memcmp(o.v, job.x, bytes) != 0) {
+		err = mpc_error(MPC_ECHEAT, "open to all gave a wrong value");
+		goto out;
+	}
+	/* open to one: only `to` learns; the others' buffers stay untouched */
+	memset(o.v, 0xAB, bytes);
+	if ((err = mpc_open_to(p, job.to, job.ring, sx.v, o.v, job.n)) != MPC_OK)
+		goto out;
+	if (mpc_party_id(p) == job.to ? memcmp(o.v, job.x, bytes) != 0
+				      : ((uint8_t *)o.v)[0] != 0xAB || ((uint8_t *)o.v)[bytes - 1] != 0xAB)
+		err = mpc_error(MPC_ECHEAT, "open to party %d misbehaved at party %d", job.to,
+				mpc_party_id(p));
+	/* emit the input shares too, for the parent to add up */
+	if (err == MPC_OK)
+		err = mpc_local_emit(sx.v, bytes);
+out:
+	mpc_vec_fini(&sx);
+	mpc_vec_fini(&o);
+	return err;
+}
+
+static mpc_err body_trunc(mpc_party *p, void *arg)
+{
+	size_t bytes = job.n * mpc_ring_bytes(job.ring);
+	mpc_vec sx = {0};
+	mpc_err err;
+	(void)arg;
+	if ((err = mpc_vec_init(&sx, job.ring, job.n)) != MPC_OK)
+		return err;
+	err = mpc_input(p, 0, job.ring, mpc_party_id(p) == 0 ? job.x : NULL, sx.v, job.n);
+	if (err == MPC_OK)
+		err = mpc_trunc_bound(p, job.ring, job.f, job.l, sx.v, sx.v, job.n);
+	if (err == MPC_OK)
+		err = mpc_local_emit(sx.v, bytes);
+	mpc_vec_fini(&sx);
+	return err;
+}
+
+static mpc_err body_fixmul(mpc_party *p, void *arg)
+{
+	size_t bytes = job.n * mpc_ring_bytes(job.ring);
+	mpc_vec sx = {0}, sy = {0};
+	mpc_err err;
+	(void)arg;
+	if ((err = mpc_vec_init(&sx, job.ring, job.n)) || (err = mpc_vec_init(&sy, job.ring, job.n)))
+		goto out;
+	if ((err = share_xy(p, sx.v, sy.v)) != MPC_OK)
+		goto out;
+	if ((err = mpc_fixed_mul(p, job.ring, job.f, sx.v, sy.v, sx.v, job.n)) == MPC_OK)
+		err = mpc_local_emit(sx.v, bytes);
+out:
+	mpc_vec_fini(&sx);
+	mpc_vec_fini(&sy);
+	return err;
+}
+
+/* Run a body on a cluster; every node must succeed; returns the sum of shares. */
+static void *run(int parties, int tcp, mpc_local_fn fn, size_t out_elems)
+{
+	mpc_local_config cfg = {.n_parties = parties, .with_dealer = 1, .use_tcp = tcp,
+				.timeout_ms = 20000, .watchdog_s = 60};
+	mpc_local_result res[17];
+	void *out = calloc(out_elems ? out_elems : 1, 16);
+	assert_non_null(out);
+	assert_int_equal(mpc_local_run(&cfg, fn, NULL, res), MPC_OK);
+	for (int i = 0; i <= parties; i++) {
+		if (res[i].err != MPC_OK || !res[i].exited || res[i].exit_code != 0)
+			print_error("node %d: exit %d, %s: %s\n", i, res[i].exit_code,
+				    mpc_strerror(res[i].err), res[i].detail);
+		assert_int_equal(res[i].err, MPC_OK);
+		assert_int_equal(res[i].exit_code, 0);
+	}
+	assert_int_equal(mpc_local_reconstruct(res, parties, job.ring, out, out_elems), MPC_OK);
+	mpc_local_results_fini(res, parties + 1);
+	return out;
+}
+
+static void setup_job(mpc_ring r, size_t n, unsigned seed)
+{
+	memset(&job, 0, sizeof(job));
+	job.ring = r;
+	job.n = n;
+	fill_random(job.x, sizeof(job.x), seed);
+	fill_random(job.y, sizeof(job.y), seed + 1);
+}
+
+static void check_mul(mpc_ring r, int parties, int tcp)
+{
+	setup_job(r, N_ELEMS, 11u * (unsigned)parties + r);
+	uint8_t *z = run(parties, tcp, body_mul, job.n);
+	uint8_t want[N_ELEMS * 16];
+	mpc_ring_mul(r, want, job.x, job.y, job.n);
+	assert_memory_equal(z, want, job.n * mpc_ring_bytes(r));
+	free(z);
+}
+
+static void test_mul_2(void **s) { (void)s; check_mul(MPC_Z64, 2, 0); check_mul(MPC_Z128, 2, 0); }
+static void test_mul_3(void **s) { (void)s; check_mul(MPC_Z64, 3, 1); check_mul(MPC_Z128, 3, 0); }
+static void test_mul_5(void **s) { (void)s; check_mul(MPC_Z64, 5, 0); check_mul(MPC_Z128, 5, 1); }
+
+static void check_dot(mpc_ring r, int parties)
+{
+	size_t len = 64;
+	setup_job(r, N_ELEMS, 5u + (unsigned)parties);
+	size_t m = job.n / len;
+	uint8_t *z = run(parties, 0, body_dot, m);
+	size_t eb = mpc_ring_bytes(r);
+	for (size_t i = 0; i < m; i++) {
+		uint8_t want[16];
+		mpc_ring_dot(r, want, job.x + i * len * eb, job.y + i * len * eb, len);
+		assert_memory_equal(z + i * eb, want, eb);
+	}
+	free(z);
+}
+
+static void test_dot(void **s)
+{
+	(void)s;
+	check_dot(MPC_Z64, 2);
+	check_dot(MPC_Z64, 3);
+	check_dot(MPC_Z128, 5);
+}
+
+static void test_open(void **s)
+{
+	(void)s;
+	for (int parties = 2; parties <= 5; parties += (parties == 3 ? 2 : 1)) {
+		setup_job(MPC_Z64, 1000, 77u + (unsigned)parties);
+		job.to = parties - 2;
+		uint8_t *x = run(parties, 0, body_open, job.n);
+		assert_memory_equal(x, job.x, job.n * 8);
+		free(x);
+	}
+}
+
+/* floor(v / 2^f) of a signed element, and the same +1 */
+static int trunc_ok(mpc_ring r, const uint8_t *x, const uint8_t *got, unsigned f, size_t i)
+{
+	if (r == MPC_Z64) {
+		int64_t v, g;
+		memcpy(&v, x + 8 * i, 8);
+		memcpy(&g, got + 8 * i, 8);
+		int64_t fl = v >> f; /* arithmetic shift: floor */
+		return g == fl || g == fl + 1;
+	}
+	mpc_i128 v, g;
+	memcpy(&v, x + 16 * i, 16);
+	memcpy(&g, got + 16 * i, 16);
+	mpc_i128 fl = v >> f;
+	return g == fl || g == fl + 1;
+}
+
+/* Truncation with the documented bound: |x| < 2^(k-41): every result is
+ * floor(x/2^f) or one more (error at most one unit in the last place). */
+static void test_trunc_error(void **s)
+{
+	(void)s;
+	mpc_ring rings[2] = {MPC_Z64, MPC_Z128};
+	for (int k = 0; k < 2; k++) {
+		mpc_ring r = rings[k];
+		unsigned bits = mpc_ring_bits(r);
+		setup_job(r, N_ELEMS, 99u + (unsigned)k);
+		job.f = 16;
+		job.l = bits - 41;
+		/* x uniform in (-2^l, 2^l), and the extremes */
+		for (size_t i = 0; i < job.n; i++) {
+			if (r == MPC_Z64) {
+				int64_t v;
+				memcpy(&v, job.x + 8 * i, 8);
+				v >>= 64 - job.l; /* |v| < 2^(l-1)... widen below */
+				v *= 2;
+				if (i == 0)
+					v = ((int64_t)1 << job.l) - 1;
+				if (i == 1)
+					v = -((int64_t)1 << job.l) + 1;
+				memcpy(job.x + 8 * i, &v, 8);
+			} else {
+				mpc_i128 v;
+				memcpy(&v, job.x + 16 * i, 16);
+				v >>= 128 - job.l;
+				v *= 2;
+				if (i == 0)
+					v = ((mpc_i128)1 << job.l) - 1;
+				if (i == 1)
+					v = -((mpc_i128)1 << job.l) + 1;
+				memcpy(job.x + 16 * i, &v, 16);
+			}
+		}
+		uint8_t *got = run(3, 0, body_trunc, job.n);
+		for (size_t i = 0; i < job.n; i++)
+			assert_true(trunc_ok(r, job.x, got, job.f, i));
+		free(got);
+	}
+}
+
+/* The failure probability is what the header says: with the bound 2^l the
+ * result is wrong (off by about 2^(k-f)) with probability (x + 2^l) / 2^k.
+ * Make it large on purpose (l = 60 in Z_2^64: about 1/8) and check the
+ * observed failure count against the predicted one, within 6 sigma. */
+static void test_trunc_failure_rate(void **s)
+{
+	(void)s;
+	setup_job(MPC_Z64, N_ELEMS, 2024);
+	job.f = 8;
+	job.l = 60;
+	double expect = 0;
+	for (size_t i = 0; i < job.n; i++) {
+		int64_t v;
+		memcpy(&v, job.x + 8 * i, 8);
+		v >>= 4; /* |v| < 2^59 < 2^60 */
+		memcpy(job.x + 8 * i, &v, 8);
+		expect += ((double)v + 0x1p60) / 0x1p64;
+	}
+	uint8_t *got = run(3, 0, body_trunc, job.n);
+	size_t fails = 0;
+	for (size_t i = 0; i < job.n; i++)
+		fails += !trunc_ok(MPC_Z64, job.x, got, job.f, i);
+	free(got);
+	double sigma = sqrt(expect);
+	print_message("truncation failures: %zu observed, %.1f predicted\n", fails, expect);
+	assert_true(fabs((double)fails - expect) < 6 * sigma + 1);
+}
+
+/* Fixed-point products in Z_2^128 with F = 16 against doubles. */
+static void test_fixed_mul(void **s)
+{
+	(void)s;
+	for (int parties = 2; parties <= 3; parties++) {
+		setup_job(MPC_Z128, 2000, 31u + (unsigned)parties);
+		job.f = 16;
+		for (size_t i = 0; i < job.n; i++) {
+			job.dx[i] = (rand() / (double)RAND_MAX - 0.5) * 2e6;
+			job.dy[i] = (rand() / (double)RAND_MAX - 0.5) * 2e3;
+		}
+		job.dx[0] = 0;
+		job.dy[1] = -1.5;
+		assert_int_equal(mpc_fixed_encode(MPC_Z128, 16, 1e7, job.dx, job.x, job.n), MPC_OK);
+		assert_int_equal(mpc_fixed_encode(MPC_Z128, 16, 1e7, job.dy, job.y, job.n), MPC_OK);
+		uint8_t *z = run(parties, 0, body_fixmul, job.n);
+		double got[2000];
+		mpc_fixed_decode(MPC_Z128, 16, z, got, job.n);
+		double xe[2000], ye[2000];
+		mpc_fixed_decode(MPC_Z128, 16, job.x, xe, job.n);
+		mpc_fixed_decode(MPC_Z128, 16, job.y, ye, job.n);
+		for (size_t i = 0; i < job.n; i++) {
+			/* exact product of the encoded values, then at most 1 ulp */
+			double want = xe[i] * ye[i];
+			double tol = ldexp(1, -16) * (1 + 1e-9) + fabs(want) * 1e-15;
+			assert_true(fabs(got[i] - want) <= tol);
+			/* and against the real inputs: plus the encoding errors */
+			double enc = ldexp(1, -17) * (fabs(job.dx[i]) + fabs(job.dy[i]) + 1);
+			assert_true(fabs(got[i] - job.dx[i] * job.dy[i]) <= tol + enc);
+		}
+		free(z);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_open),
+		cmocka_unit_test(test_mul_2),
+		cmocka_unit_test(test_mul_3),
+		cmocka_unit_test(test_mul_5),
+		cmocka_unit_test(test_dot),
+		cmocka_unit_test(test_trunc_error),
+		cmocka_unit_test(test_trunc_failure_rate),
+		cmocka_unit_test(test_fixed_mul),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
