@@ -18,7 +18,11 @@
  * makes no progress for `timeout_ms` (nothing received from it that we wait
  * for, or nothing accepted by its socket) ends the round with MPC_ETIMEDOUT
  * naming the peer and step. A peer that aborts sends an ABORT message; the
- * others return MPC_EPEER with its reason. Only this module includes nanomsg. */
+ * others return MPC_EPEER with its reason. While blocked in a round, a node
+ * sends keep-alives every timeout/4 so that peers waiting on someone else
+ * are not blamed. After an error (other than MPC_EINVAL) the network stays
+ * failed: later calls return the same code. Only this module includes
+ * nanomsg. */
 #ifndef MPC_NET_H
 #define MPC_NET_H
 
@@ -48,7 +52,8 @@ typedef struct {
  * every peer is known to be up and in the same session. Waits up to
  * connect_timeout_ms for late peers; MPC_ETIMEDOUT names the peers that never
  * came, MPC_EPROTO a peer in another session, MPC_ENET an address that cannot
- * be bound. Copies what it needs from cfg. Caller closes with mpc_net_close. */
+ * be bound, MPC_EINVAL a bad config (negative timeout, chunk_bytes above
+ * 64 MiB). Copies what it needs from cfg. Caller closes with mpc_net_close. */
 mpc_err mpc_net_open(mpc_net **out, const mpc_net_config *cfg) MPC_MUST_CHECK;
 
 /* Orderly close: send BYE to every peer and wait briefly (at most
@@ -85,17 +90,20 @@ mpc_err mpc_net_bcast(mpc_net *net, uint64_t to, const void *buf, uint64_t from,
 mpc_err mpc_net_send(mpc_net *net, int peer, const void *buf, size_t len) MPC_MUST_CHECK;
 mpc_err mpc_net_recv(mpc_net *net, int peer, void *buf, size_t len) MPC_MUST_CHECK;
 
-/* Like mpc_net_recv, but waits up to timeout_ms (-1: forever) instead of
- * the round deadline, and a BYE from that peer returns MPC_ECLOSED without a
- * detail being an error (used by the dealer, which idles between requests). */
+/* Like mpc_net_recv, but waits up to timeout_ms (-1: forever) for data
+ * instead of the round deadline (keep-alives do not extend it), and a BYE
+ * from that peer returns MPC_ECLOSED with the network left usable (the
+ * dealer idles like this between requests and ends on the last party's BYE). */
 mpc_err mpc_net_recv_wait(mpc_net *net, int peer, void *buf, size_t len, int timeout_ms) MPC_MUST_CHECK;
 
-/* Counters since open: payload bytes sent to all peers, logical rounds
- * (calls of exchange/bcast/send/recv). */
+/* Counters since open: every byte handed to nanomsg (headers, HELLO, BYE
+ * and keep-alives included, so it varies slightly between runs), and logical
+ * rounds (calls of exchange/bcast/send/recv). */
 uint64_t mpc_net_bytes_sent(const mpc_net *net);
 uint64_t mpc_net_rounds(const mpc_net *net);
 
-/* A human description of where the last round was, e.g. "round 7", for logs. */
+/* The last step used on the link with `peer`: the larger of the messages
+ * sent to it and received from it. */
 uint64_t mpc_net_step_with(const mpc_net *net, int peer);
 
 #endif

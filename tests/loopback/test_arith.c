@@ -24,7 +24,8 @@ static struct {
 	mpc_ring ring;
 	size_t n;
 	unsigned f, l;
-	uint8_t x[N_ELEMS * 16], y[N_ELEMS * 16];
+	_Alignas(16) uint8_t x[N_ELEMS * 16];
+	_Alignas(16) uint8_t y[N_ELEMS * 16];
 	double dx[N_ELEMS], dy[N_ELEMS];
 	int to; /* open_to target */
 } job;
@@ -198,7 +199,7 @@ static void check_mul(mpc_ring r, int parties, int tcp)
 {
 	setup_job(r, N_ELEMS, 11u * (unsigned)parties + r);
 	uint8_t *z = run(parties, tcp, body_mul, job.n);
-	uint8_t want[N_ELEMS * 16];
+	_Alignas(16) uint8_t want[N_ELEMS * 16];
 	mpc_ring_mul(r, want, job.x, job.y, job.n);
 	assert_memory_equal(z, want, job.n * mpc_ring_bytes(r));
 	free(z);
@@ -216,7 +217,7 @@ static void check_dot(mpc_ring r, int parties)
 	uint8_t *z = run(parties, 0, body_dot, m);
 	size_t eb = mpc_ring_bytes(r);
 	for (size_t i = 0; i < m; i++) {
-		uint8_t want[16];
+		_Alignas(16) uint8_t want[16];
 		mpc_ring_dot(r, want, job.x + i * len * eb, job.y + i * len * eb, len);
 		assert_memory_equal(z + i * eb, want, eb);
 	}

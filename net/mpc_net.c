@@ -1,0 +1,1223 @@
+/* Rounds of messages over a nanomsg mesh: one PULL socket per node, one PUSH
+ * socket per peer, logical messages cut into chunks that each carry a header
+ * checked field by field on arrival. */
+#include "net/mpc_net.h"
+#include "net/mpc_net_fault.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <nanomsg/nn.h>
+#include <nanomsg/pipeline.h>
+#include <openssl/crypto.h>
+
+#include "runtime/mpc_log.h"
+
+/* Wire header, little-endian, packed:
+ *   0 magic u32 "MPC1"   4 version u8   5 type u8   6 from u16   8 to u16
+ *  10 session[16]       26 step u64    34 total_len u64        42 offset u64
+ *  50 payload_len u32   54 payload
+ * HELLO: step 0, total_len = number of nodes. DATA: step >= 1 (per directed
+ * link), the chunk's offset in a message of total_len bytes. BYE: step = the
+ * number of DATA messages the sender sent us. ABORT: the payload is the
+ * reason. KEEPALIVE: step = the step the sender waits for from us, 0 if none. */
+#define WIRE_MAGIC   0x3143504du
+#define WIRE_VERSION 1
+#define HDR_BYTES    54
+enum { T_HELLO = 1, T_DATA, T_BYE, T_ABORT, T_KEEPALIVE };
+
+#define DEFAULT_CHUNK ((size_t)1 << 20)
+#define MAX_CHUNK     ((size_t)64 << 20)  /* bounds what a peer can make nanomsg allocate */
+#define EARLY_MAX     ((uint64_t)2 << 30) /* bytes a peer may send ahead of our requests */
+#define REASON_MAX    512
+#define SOCK_BUF      (4 << 20)
+#define POLL_MAX_MS   100
+/* nanomsg has no working linger: a message handed over just before nn_close
+ * may never leave, and over ipc:// a receiver that is not reading when the
+ * sender closes loses what it had not taken yet (tcp:// keeps it in the
+ * kernel). Hence the BYE handshake and a short pause before nn_close. */
+#define CLOSE_WAIT_MS  5000
+#define ABORT_WAIT_MS  200
+#define FLUSH_PAUSE_MS 50
+#define RECV_BATCH     16 /* messages taken before we look at our sends again */
+/* A peer that only sends keepalives (it waits for someone else) holds us at
+ * most this many timeouts before we give up on it. */
+#define KEEPALIVE_SPAN 4
+
+typedef struct {
+	uint32_t magic;
+	uint8_t version, type;
+	uint16_t from, to;
+	uint8_t session[MPC_SESSION_BYTES];
+	uint64_t step, total, offset;
+	uint32_t plen;
+} wire_hdr;
+
+/* A received chunk kept until the caller asks for its step. */
+typedef struct {
+	void *msg; /* nanomsg buffer: header, then payload */
+	uint64_t step, offset, total;
+	uint32_t plen;
+} early_chunk;
+
+typedef struct {
+	char *addr, *name;
+	int sock; /* our PUSH socket to the peer, -1 if none */
+
+	/* Sending. */
+	uint64_t tx_steps; /* DATA messages started towards the peer */
+	int tx_active;
+	const uint8_t *tx_buf;
+	size_t tx_len, tx_off;
+	mpc_net_fault tx_fault; /* applies to the message in flight */
+	int tx_replay;          /* REPLAY: the stale chunk is still to go out */
+	void *tx_msg;           /* a chunk prepared but not yet taken by the socket */
+	size_t tx_msg_bytes, tx_msg_plen;
+	int tx_msg_stale;
+	uint64_t prev_total; /* the previous message's length and first chunk size */
+	uint32_t prev_plen;
+	mpc_net_fault fault; /* armed for the next DATA message */
+	int64_t last_accept; /* ms: when the socket last took a chunk */
+	int64_t next_keepalive;
+	int hello_sent, bye_sent, abort_sent;
+
+	/* Receiving. Chunks from one peer come in order over its one connection,
+	 * so where its DATA stream must be (step, offset) is checked on arrival,
+	 * asked for or not; only the length check waits for the request. */
+	int hello, bye, aborted;
+	uint64_t rx_step, rx_off, rx_total;
+	uint64_t consumed; /* messages handed to the caller */
+	early_chunk *q;
+	size_t q_head, q_len, q_cap;
+	int64_t last_heard, last_data;
+	char reason[REASON_MAX + 1];
+
+	/* The current request: message consumed + 1, want_len bytes into dst. */
+	int want;
+	uint8_t *dst;
+	size_t want_len, got;
+} peer;
+
+struct mpc_net {
+	int id, n;
+	int pull;
+	int timeout_ms, connect_timeout_ms, keepalive_ms;
+	size_t chunk;
+	uint8_t session[MPC_SESSION_BYTES];
+	peer *peers;
+	uint64_t bytes_sent, rounds, early_bytes;
+	int closing; /* close(): drop everything but BYE and ABORT */
+	mpc_err failed;
+	char failed_detail[512];
+};
+
+typedef unsigned long long ull;
+
+static int64_t now_ms(void) {
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void sleep_ms(int ms) {
+	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+static void put16(uint8_t *b, uint16_t v) {
+	b[0] = (uint8_t)v;
+	b[1] = (uint8_t)(v >> 8);
+}
+
+static void put32(uint8_t *b, uint32_t v) {
+	for (int i = 0; i < 4; i++)
+		b[i] = (uint8_t)(v >> (8 * i));
+}
+
+static void put64(uint8_t *b, uint64_t v) {
+	for (int i = 0; i < 8; i++)
+		b[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint16_t get16(const uint8_t *b) {
+	return (uint16_t)(b[0] | b[1] << 8);
+}
+
+static uint32_t get32(const uint8_t *b) {
+	return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+}
+
+static uint64_t get64(const uint8_t *b) {
+	uint64_t v = 0;
+	for (int i = 7; i >= 0; i--)
+		v = v << 8 | b[i];
+	return v;
+}
+
+static void encode_hdr(uint8_t *b, const wire_hdr *h) {
+	put32(b, h->magic);
+	b[4] = h->version;
+	b[5] = h->type;
+	put16(b + 6, h->from);
+	put16(b + 8, h->to);
+	memcpy(b + 10, h->session, MPC_SESSION_BYTES);
+	put64(b + 26, h->step);
+	put64(b + 34, h->total);
+	put64(b + 42, h->offset);
+	put32(b + 50, h->plen);
+}
+
+static void decode_hdr(wire_hdr *h, const uint8_t *b) {
+	h->magic = get32(b);
+	h->version = b[4];
+	h->type = b[5];
+	h->from = get16(b + 6);
+	h->to = get16(b + 8);
+	memcpy(h->session, b + 10, MPC_SESSION_BYTES);
+	h->step = get64(b + 26);
+	h->total = get64(b + 34);
+	h->offset = get64(b + 42);
+	h->plen = get32(b + 50);
+}
+
+static void init_hdr(const mpc_net *net, int p, int type, wire_hdr *h) {
+	memset(h, 0, sizeof(*h));
+	h->magic = WIRE_MAGIC;
+	h->version = WIRE_VERSION;
+	h->type = (uint8_t)type;
+	h->from = (uint16_t)net->id;
+	h->to = (uint16_t)p;
+	memcpy(h->session, net->session, MPC_SESSION_BYTES);
+}
+
+/* Reasons come from another machine: keep them printable and short. */
+static void sanitize(char *dst, size_t cap, const char *src, size_t len) {
+	size_t i;
+	if (len > cap - 1)
+		len = cap - 1;
+	for (i = 0; i < len && src[i] != '\0'; i++)
+		dst[i] = src[i] >= 0x20 && src[i] <= 0x7e ? src[i] : '?';
+	dst[i] = '\0';
+}
+
+/* Hand one prepared message to p's socket without waiting. *sent tells
+ * whether it took it; if so, the message belongs to nanomsg now. */
+static mpc_err push_msg(mpc_net *net, int p, void **msg, size_t bytes, int *sent) {
+	peer *pr = &net->peers[p];
+	*sent = 0;
+	for (;;) {
+		if (nn_send(pr->sock, msg, NN_MSG, NN_DONTWAIT) >= 0) {
+			*msg = NULL;
+			*sent = 1;
+			net->bytes_sent += bytes;
+			pr->last_accept = now_ms();
+			return MPC_OK;
+		}
+		int e = nn_errno();
+		if (e == EAGAIN)
+			return MPC_OK;
+		if (e != EINTR)
+			return mpc_error(MPC_ENET, "cannot send to %s (%s): %s", pr->name, pr->addr,
+			                 nn_strerror(e));
+	}
+}
+
+/* HELLO, BYE, ABORT, KEEPALIVE: small, rebuilt on every attempt. */
+static mpc_err send_ctl(mpc_net *net, int p, int type, uint64_t step, uint64_t total,
+                        const char *payload, uint32_t plen, int *sent) {
+	wire_hdr h;
+	uint8_t *msg = nn_allocmsg(HDR_BYTES + plen, 0);
+	mpc_err err;
+
+	*sent = 0;
+	if (msg == NULL)
+		return mpc_error(MPC_ENOMEM, "out of memory for a message to %s",
+		                 net->peers[p].name);
+	init_hdr(net, p, type, &h);
+	h.step = step;
+	h.total = total;
+	h.plen = plen;
+	encode_hdr(msg, &h);
+	if (plen)
+		memcpy(msg + HDR_BYTES, payload, plen);
+	void *m = msg;
+	err = push_msg(net, p, &m, HDR_BYTES + plen, sent);
+	if (m != NULL)
+		nn_freemsg(m);
+	return err;
+}
+
+static void start_tx(mpc_net *net, int p, const void *buf, size_t len) {
+	peer *pr = &net->peers[p];
+	pr->tx_steps++;
+	pr->tx_active = 1;
+	pr->tx_buf = buf;
+	pr->tx_len = len;
+	pr->tx_off = 0;
+	pr->tx_fault = pr->fault;
+	pr->fault = MPC_FAULT_NONE;
+	pr->tx_replay = pr->tx_fault == MPC_FAULT_REPLAY;
+}
+
+/* Build the next chunk to p (faults included) in a nanomsg buffer. */
+static mpc_err prepare_chunk(mpc_net *net, int p) {
+	peer *pr = &net->peers[p];
+	wire_hdr h;
+	size_t plen, wire_plen;
+	uint8_t *msg;
+
+	init_hdr(net, p, T_DATA, &h);
+	if (pr->tx_replay) {
+		plen = pr->prev_plen ? pr->prev_plen : 1;
+		h.step = pr->tx_steps - 1;
+		h.total = pr->prev_total ? pr->prev_total : plen;
+		wire_plen = plen;
+	} else {
+		plen = pr->tx_len - pr->tx_off;
+		if (plen > net->chunk)
+			plen = net->chunk;
+		wire_plen = plen;
+		if (pr->tx_fault == MPC_FAULT_TRUNCATE && pr->tx_off == 0)
+			wire_plen = plen / 2;
+		h.step = pr->tx_steps + (pr->tx_fault == MPC_FAULT_WRONG_STEP ? 5 : 0);
+		h.total = pr->tx_len;
+		h.offset = pr->tx_off;
+		if (pr->tx_fault == MPC_FAULT_WRONG_SESSION)
+			h.session[0] ^= 0x01;
+	}
+	h.plen = (uint32_t)plen;
+	msg = nn_allocmsg(HDR_BYTES + wire_plen, 0);
+	if (msg == NULL)
+		return mpc_error(MPC_ENOMEM, "out of memory for a message to %s", pr->name);
+	encode_hdr(msg, &h);
+	if (pr->tx_replay) {
+		memset(msg + HDR_BYTES, 0, wire_plen);
+	} else {
+		memcpy(msg + HDR_BYTES, pr->tx_buf + pr->tx_off, wire_plen);
+		if (pr->tx_fault == MPC_FAULT_FLIP && pr->tx_off == 0)
+			msg[HDR_BYTES] ^= 0x01;
+		if (pr->tx_off == 0) {
+			pr->prev_total = pr->tx_len;
+			pr->prev_plen = (uint32_t)plen;
+		}
+	}
+	pr->tx_msg = msg;
+	pr->tx_msg_bytes = HDR_BYTES + wire_plen;
+	pr->tx_msg_plen = plen;
+	pr->tx_msg_stale = pr->tx_replay;
+	return MPC_OK;
+}
+
+/* Send p as many chunks as its socket takes now. */
+static mpc_err pump_tx(mpc_net *net, int p, int *progress) {
+	peer *pr = &net->peers[p];
+	mpc_err err;
+	int sent;
+
+	while (pr->tx_active) {
+		if (pr->tx_msg == NULL && (err = prepare_chunk(net, p)) != MPC_OK)
+			return err;
+		if ((err = push_msg(net, p, &pr->tx_msg, pr->tx_msg_bytes, &sent)) != MPC_OK ||
+		    !sent)
+			return err;
+		*progress = 1;
+		if (pr->tx_msg_stale) {
+			pr->tx_replay = 0;
+			continue;
+		}
+		pr->tx_off += pr->tx_msg_plen;
+		if (pr->tx_off == pr->tx_len) {
+			pr->tx_active = 0;
+			pr->tx_fault = MPC_FAULT_NONE;
+		}
+	}
+	return MPC_OK;
+}
+
+static void drop_tx(peer *pr) {
+	if (pr->tx_msg)
+		nn_freemsg(pr->tx_msg);
+	pr->tx_msg = NULL;
+	pr->tx_active = 0;
+}
+
+/* Copy a chunk of the requested message into the caller's buffer. */
+static mpc_err deliver(mpc_net *net, int p, uint64_t off, uint64_t total, const uint8_t *data,
+                       uint32_t plen) {
+	peer *pr = &net->peers[p];
+	if (off == 0 && total != pr->want_len)
+		return mpc_error(
+		    MPC_EPROTO, "%s sent %llu bytes at step %llu (round %llu), expected %zu",
+		    pr->name, (ull)total, (ull)pr->consumed + 1, (ull)net->rounds, pr->want_len);
+	/* the wire checks made chunks contiguous within total == want_len.
+	 * Buffers are not wiped: they hold what crossed the wire anyway. */
+	if (off != pr->got || plen > pr->want_len - pr->got)
+		return mpc_error(MPC_EPROTO,
+		                 "%s: chunk at offset %llu of step %llu out of place (round %llu)",
+		                 pr->name, (ull)off, (ull)pr->consumed + 1, (ull)net->rounds);
+	memcpy(pr->dst + off, data, plen);
+	pr->got += plen;
+	if (pr->got == pr->want_len) {
+		pr->want = 0;
+		pr->consumed++;
+	}
+	return MPC_OK;
+}
+
+static mpc_err enqueue(mpc_net *net, int p, void *msg, const wire_hdr *h) {
+	peer *pr = &net->peers[p];
+	if (net->early_bytes + HDR_BYTES + h->plen > EARLY_MAX)
+		return mpc_error(MPC_EPROTO,
+		                 "%s ran more than %llu MiB ahead of what we asked "
+		                 "for (at step %llu, round %llu)",
+		                 pr->name, (ull)(EARLY_MAX >> 20), (ull)h->step, (ull)net->rounds);
+	if (pr->q_head > 0 && pr->q_head + pr->q_len == pr->q_cap) {
+		memmove(pr->q, pr->q + pr->q_head, pr->q_len * sizeof(*pr->q));
+		pr->q_head = 0;
+	}
+	if (pr->q_len == pr->q_cap) {
+		size_t cap = pr->q_cap ? 2 * pr->q_cap : 16;
+		early_chunk *q = realloc(pr->q, cap * sizeof(*q));
+		if (q == NULL)
+			return mpc_error(MPC_ENOMEM, "out of memory queueing a message from %s",
+			                 pr->name);
+		pr->q = q;
+		pr->q_cap = cap;
+	}
+	early_chunk *e = &pr->q[pr->q_head + pr->q_len++];
+	e->msg = msg;
+	e->step = h->step;
+	e->offset = h->offset;
+	e->total = h->total;
+	e->plen = h->plen;
+	net->early_bytes += HDR_BYTES + h->plen;
+	return MPC_OK;
+}
+
+/* Feed the request of p from the chunks that arrived before it. */
+static mpc_err drain_early(mpc_net *net, int p) {
+	peer *pr = &net->peers[p];
+	mpc_err err = MPC_OK;
+	while (pr->want && pr->q_len > 0 && err == MPC_OK) {
+		early_chunk e = pr->q[pr->q_head];
+		pr->q_head++;
+		if (--pr->q_len == 0)
+			pr->q_head = 0;
+		net->early_bytes -= HDR_BYTES + e.plen;
+		if (e.step != pr->consumed + 1)
+			err = mpc_error(
+			    MPC_EPROTO, "%s: queued step %llu where step %llu was due (round %llu)",
+			    pr->name, (ull)e.step, (ull)pr->consumed + 1, (ull)net->rounds);
+		else
+			err = deliver(net, p, e.offset, e.total, (uint8_t *)e.msg + HDR_BYTES,
+			              e.plen);
+		nn_freemsg(e.msg);
+	}
+	return err;
+}
+
+static mpc_err check_data(mpc_net *net, int p, const wire_hdr *h, size_t len) {
+	peer *pr = &net->peers[p];
+	ull due = pr->rx_step, round = net->rounds;
+
+	if (len - HDR_BYTES != h->plen)
+		return mpc_error(MPC_EPROTO,
+		                 "%s sent %s chunk at step %llu (%zu payload bytes, "
+		                 "header says %lu; round %llu)",
+		                 pr->name,
+		                 len - HDR_BYTES < h->plen ? "a truncated" : "an oversized", due,
+		                 len - HDR_BYTES, (unsigned long)h->plen, round);
+	if (h->step < pr->rx_step)
+		return mpc_error(MPC_EPROTO,
+		                 "%s replayed step %llu where step %llu was due (round %llu)",
+		                 pr->name, (ull)h->step, due, round);
+	if (h->step > pr->rx_step)
+		return mpc_error(MPC_EPROTO,
+		                 "%s sent step %llu where step %llu was due (round "
+		                 "%llu): a message was skipped or lost",
+		                 pr->name, (ull)h->step, due, round);
+	if (h->offset != pr->rx_off)
+		return mpc_error(MPC_EPROTO,
+		                 "%s sent a chunk at offset %llu of step %llu, "
+		                 "expected offset %llu (round %llu): chunks lost or reordered",
+		                 pr->name, (ull)h->offset, due, (ull)pr->rx_off, round);
+	if (h->offset > 0 && h->total != pr->rx_total)
+		return mpc_error(MPC_EPROTO,
+		                 "%s changed the length of step %llu from %llu to "
+		                 "%llu bytes mid-message (round %llu)",
+		                 pr->name, due, (ull)pr->rx_total, (ull)h->total, round);
+	if (h->plen == 0 || h->plen > h->total - h->offset)
+		return mpc_error(MPC_EPROTO,
+		                 "%s sent a chunk of %lu bytes at offset %llu of a "
+		                 "%llu-byte message at step %llu (round %llu)",
+		                 pr->name, (unsigned long)h->plen, (ull)h->offset, (ull)h->total,
+		                 due, round);
+	return MPC_OK;
+}
+
+/* Check one received message and act on it. Takes ownership of msg. */
+static mpc_err dispatch(mpc_net *net, void *msg, size_t len, int64_t now) {
+	const uint8_t *b = msg;
+	mpc_err err = MPC_OK;
+	wire_hdr h;
+	peer *pr;
+	int p;
+
+	if (len < HDR_BYTES) {
+		err = mpc_error(MPC_EPROTO,
+		                "received a %zu-byte message, shorter than a header (round %llu)",
+		                len, (ull)net->rounds);
+		goto out;
+	}
+	decode_hdr(&h, b);
+	if (h.magic != WIRE_MAGIC || h.version != WIRE_VERSION) {
+		err = mpc_error(MPC_EPROTO,
+		                "received a message that is not ours (magic %08lx, "
+		                "version %u; claims to be from node %u; round %llu)",
+		                (unsigned long)h.magic, h.version, h.from, (ull)net->rounds);
+		goto out;
+	}
+	if (h.from >= net->n || h.from == net->id) {
+		err = mpc_error(MPC_EPROTO,
+		                "received a message from unknown node %u (we are node "
+		                "%d of %d; round %llu)",
+		                h.from, net->id, net->n, (ull)net->rounds);
+		goto out;
+	}
+	p = h.from;
+	pr = &net->peers[p];
+	if (h.to != net->id) {
+		err = mpc_error(MPC_EPROTO,
+		                "%s sent a message meant for node %u to us (node %d): "
+		                "different node list?",
+		                pr->name, h.to, net->id);
+		goto out;
+	}
+	int same_session = CRYPTO_memcmp(h.session, net->session, MPC_SESSION_BYTES) == 0;
+	if (net->closing) {
+		if (same_session && h.type == T_BYE)
+			pr->bye = 1;
+		if (same_session && h.type == T_ABORT)
+			pr->aborted = 1;
+		goto out;
+	}
+	/* A HELLO from another session is the expected symptom of a wrong job
+	 * file; say so rather than calling it malformed. */
+	if (h.type == T_HELLO && !same_session) {
+		err = mpc_error(MPC_EPROTO, "%s is in another session (different job file?)",
+		                pr->name);
+		goto out;
+	}
+	if (!same_session) {
+		err = mpc_error(MPC_EPROTO,
+		                "%s sent a message from another session at step %llu (round %llu)",
+		                pr->name, (ull)pr->rx_step, (ull)net->rounds);
+		goto out;
+	}
+	if (h.type == T_HELLO) {
+		if (pr->hello)
+			err = mpc_error(MPC_EPROTO,
+			                "%s said hello twice (restarted?) at step %llu "
+			                "(round %llu)",
+			                pr->name, (ull)pr->rx_step, (ull)net->rounds);
+		else if (len != HDR_BYTES || h.step || h.offset || h.plen)
+			err = mpc_error(MPC_EPROTO, "%s sent a malformed hello", pr->name);
+		else if (h.total != (uint64_t)net->n)
+			err = mpc_error(MPC_EPROTO,
+			                "%s has %llu nodes in its job, we have %d "
+			                "(different node list?)",
+			                pr->name, (ull)h.total, net->n);
+		pr->hello = 1;
+		pr->last_heard = now;
+		goto out;
+	}
+	if (!pr->hello) {
+		err =
+		    mpc_error(MPC_EPROTO, "%s sent a message of type %u before hello (round %llu)",
+		              pr->name, h.type, (ull)net->rounds);
+		goto out;
+	}
+	if (pr->bye) {
+		err = mpc_error(MPC_EPROTO,
+		                "%s sent a message of type %u after closing the "
+		                "session (round %llu)",
+		                pr->name, h.type, (ull)net->rounds);
+		goto out;
+	}
+	switch (h.type) {
+	case T_DATA:
+		if ((err = check_data(net, p, &h, len)) != MPC_OK)
+			goto out;
+		pr->rx_off += h.plen;
+		if (pr->rx_off == h.total) {
+			pr->rx_step++;
+			pr->rx_off = 0;
+		} else {
+			pr->rx_total = h.total;
+		}
+		pr->last_heard = pr->last_data = now;
+		if (pr->want && pr->q_len == 0 && h.step == pr->consumed + 1) {
+			err = deliver(net, p, h.offset, h.total, b + HDR_BYTES, h.plen);
+			goto out;
+		}
+		if ((err = enqueue(net, p, msg, &h)) == MPC_OK)
+			return MPC_OK; /* the queue owns msg now */
+		goto out;
+	case T_BYE:
+		if (len != HDR_BYTES || h.offset || h.plen || h.total)
+			err = mpc_error(MPC_EPROTO, "%s sent a malformed bye", pr->name);
+		else if (pr->rx_off != 0)
+			err = mpc_error(MPC_EPROTO,
+			                "%s closed the session in the middle of step %llu "
+			                "(round %llu)",
+			                pr->name, (ull)pr->rx_step, (ull)net->rounds);
+		else if (h.step != pr->rx_step - 1)
+			err = mpc_error(MPC_EPROTO,
+			                "%s closed the session after sending %llu "
+			                "messages, we received %llu (round %llu)",
+			                pr->name, (ull)h.step, (ull)pr->rx_step - 1,
+			                (ull)net->rounds);
+		pr->bye = 1;
+		pr->last_heard = now;
+		goto out;
+	case T_ABORT:
+		if (h.step || h.offset || h.plen > REASON_MAX || h.total != h.plen ||
+		    len - HDR_BYTES != h.plen)
+			sanitize(pr->reason, sizeof(pr->reason), "(malformed abort)", 17);
+		else
+			sanitize(pr->reason, sizeof(pr->reason), (const char *)b + HDR_BYTES,
+			         h.plen);
+		pr->aborted = 1;
+		err = mpc_error(MPC_EPEER, "%s aborted: %s", pr->name, pr->reason);
+		goto out;
+	case T_KEEPALIVE:
+		if (len != HDR_BYTES || h.offset || h.plen || h.total) {
+			err = mpc_error(MPC_EPROTO, "%s sent a malformed keepalive", pr->name);
+			goto out;
+		}
+		/* A peer blocked on a message we have not started yet is no sign
+		 * of progress: two nodes waiting on each other must time out. */
+		if (h.step == 0 || h.step <= pr->tx_steps)
+			pr->last_heard = now;
+		goto out;
+	default:
+		err = mpc_error(MPC_EPROTO,
+		                "%s sent a message of unknown type %u at step %llu (round %llu)",
+		                pr->name, h.type, (ull)pr->rx_step, (ull)net->rounds);
+		goto out;
+	}
+out:
+	nn_freemsg(msg);
+	return err;
+}
+
+/* Take what has arrived, without waiting. */
+static mpc_err pull_all(mpc_net *net, int *progress) {
+	for (int i = 0; i < RECV_BATCH; i++) {
+		void *msg = NULL;
+		int rc = nn_recv(net->pull, &msg, NN_MSG, NN_DONTWAIT);
+		if (rc < 0) {
+			int e = nn_errno();
+			if (e == EAGAIN)
+				return MPC_OK;
+			if (e == EINTR)
+				continue;
+			return mpc_error(MPC_ENET, "cannot receive on %s: %s",
+			                 net->peers[net->id].addr, nn_strerror(e));
+		}
+		*progress = 1;
+		mpc_err err = dispatch(net, msg, (size_t)rc, now_ms());
+		if (err != MPC_OK)
+			return err;
+	}
+	return MPC_OK;
+}
+
+/* Sleep until something arrives, a socket in out_mask can take a message,
+ * or ms pass. */
+static mpc_err poll_wait(mpc_net *net, uint64_t out_mask, int64_t ms) {
+	struct nn_pollfd fds[MPC_NET_MAX_NODES];
+	int k = 0;
+
+	fds[k].fd = net->pull;
+	fds[k].events = NN_POLLIN;
+	fds[k++].revents = 0;
+	for (int p = 0; p < net->n; p++)
+		if (out_mask >> p & 1) {
+			fds[k].fd = net->peers[p].sock;
+			fds[k].events = NN_POLLOUT;
+			fds[k++].revents = 0;
+		}
+	if (ms < 0)
+		ms = 0;
+	if (ms > POLL_MAX_MS)
+		ms = POLL_MAX_MS;
+	if (nn_poll(fds, k, (int)ms) < 0 && nn_errno() != EINTR)
+		return mpc_error(MPC_ENET, "nn_poll: %s", nn_strerror(nn_errno()));
+	return MPC_OK;
+}
+
+static int64_t max64(int64_t a, int64_t b) {
+	return a > b ? a : b;
+}
+
+/* Deadlines of one round; *next becomes the earliest one ahead. With
+ * data_only, keepalives do not extend the wait (recv_wait's own deadline). */
+static mpc_err check_deadlines(mpc_net *net, int64_t start, int64_t t, int recv_timeout_ms,
+                               int data_only, int64_t *next) {
+	for (int p = 0; p < net->n; p++) {
+		peer *pr = &net->peers[p];
+		if (p == net->id)
+			continue;
+		if (pr->want && recv_timeout_ms >= 0) {
+			int64_t data = max64(pr->last_data, start);
+			int64_t heard = data_only ? data : max64(pr->last_heard, start);
+			if (t >= heard + recv_timeout_ms)
+				return mpc_error(MPC_ETIMEDOUT,
+				                 "no message from %s for %.1f s at "
+				                 "step %llu (round %llu): is it running and "
+				                 "reachable?",
+				                 pr->name, (double)(t - heard) / 1000,
+				                 (ull)pr->consumed + 1, (ull)net->rounds);
+			if (t >= data + (int64_t)KEEPALIVE_SPAN * recv_timeout_ms)
+				return mpc_error(MPC_ETIMEDOUT,
+				                 "no data from %s for %.1f s at step "
+				                 "%llu (round %llu), only keepalives: it waits for "
+				                 "someone else",
+				                 pr->name, (double)(t - data) / 1000,
+				                 (ull)pr->consumed + 1, (ull)net->rounds);
+			if (heard + recv_timeout_ms < *next)
+				*next = heard + recv_timeout_ms;
+		}
+		if (pr->tx_active) {
+			int64_t acc = max64(pr->last_accept, start);
+			if (t >= acc + net->timeout_ms)
+				return mpc_error(MPC_ETIMEDOUT,
+				                 "%s took no data from us for %.1f s at "
+				                 "step %llu (round %llu): is it running and "
+				                 "reachable?",
+				                 pr->name, (double)(t - acc) / 1000,
+				                 (ull)pr->tx_steps, (ull)net->rounds);
+			if (acc + net->timeout_ms < *next)
+				*next = acc + net->timeout_ms;
+		}
+	}
+	return MPC_OK;
+}
+
+/* While we wait, tell idle peers that we are alive and what we wait for
+ * from them, so that a peer that waits on us does not blame us for a third
+ * node's silence. */
+static mpc_err keepalives(mpc_net *net, int64_t t, int64_t *next) {
+	for (int p = 0; p < net->n; p++) {
+		peer *pr = &net->peers[p];
+		int sent;
+		if (p == net->id || pr->tx_active || pr->bye || pr->aborted)
+			continue;
+		if (t >= pr->next_keepalive) {
+			mpc_err err = send_ctl(net, p, T_KEEPALIVE, pr->want ? pr->consumed + 1 : 0,
+			                       0, NULL, 0, &sent);
+			if (err != MPC_OK)
+				return err;
+			pr->next_keepalive = t + net->keepalive_ms;
+		}
+		if (pr->next_keepalive < *next)
+			*next = pr->next_keepalive;
+	}
+	return MPC_OK;
+}
+
+static mpc_err check_peers(mpc_net *net) {
+	for (int p = 0; p < net->n; p++) {
+		peer *pr = &net->peers[p];
+		if (p == net->id)
+			continue;
+		if (pr->aborted)
+			return mpc_error(MPC_EPEER, "%s aborted: %s", pr->name, pr->reason);
+		if (pr->want && pr->bye)
+			return mpc_error(MPC_ECLOSED,
+			                 "%s closed the session at step %llu (round %llu)",
+			                 pr->name, (ull)pr->consumed + 1, (ull)net->rounds);
+		if (pr->tx_active && pr->bye)
+			return mpc_error(MPC_ECLOSED,
+			                 "%s closed the session before taking step %llu "
+			                 "(round %llu)",
+			                 pr->name, (ull)pr->tx_steps, (ull)net->rounds);
+	}
+	return MPC_OK;
+}
+
+/* Run the started sends and requests to completion. */
+static mpc_err run_round(mpc_net *net, int recv_timeout_ms, int data_only) {
+	int64_t start = now_ms();
+	mpc_err err;
+
+	for (int p = 0; p < net->n; p++)
+		net->peers[p].next_keepalive = start + net->keepalive_ms;
+	for (;;) {
+		int progress = 0, busy = 0;
+		uint64_t out_mask = 0;
+		for (int p = 0; p < net->n; p++)
+			if (net->peers[p].tx_active && (err = pump_tx(net, p, &progress)) != MPC_OK)
+				return err;
+		if ((err = pull_all(net, &progress)) != MPC_OK)
+			return err;
+		if ((err = check_peers(net)) != MPC_OK)
+			return err;
+		for (int p = 0; p < net->n; p++) {
+			busy |= net->peers[p].want | net->peers[p].tx_active;
+			if (net->peers[p].tx_active)
+				out_mask |= (uint64_t)1 << p;
+		}
+		if (!busy)
+			return MPC_OK;
+		int64_t t = now_ms(), next = t + POLL_MAX_MS;
+		err = check_deadlines(net, start, t, recv_timeout_ms, data_only, &next);
+		if (err != MPC_OK)
+			return err;
+		if ((err = keepalives(net, t, &next)) != MPC_OK)
+			return err;
+		if (!progress && (err = poll_wait(net, out_mask, next - t)) != MPC_OK)
+			return err;
+	}
+}
+
+static mpc_err exchange(mpc_net *net, const void *const *send, const size_t *send_len,
+                        void *const *recv, const size_t *recv_len, int recv_timeout_ms,
+                        int data_only) {
+	mpc_err err;
+
+	if (net->failed)
+		return mpc_error(net->failed, "the network failed earlier: %s", net->failed_detail);
+	for (int p = 0; p < net->n; p++) {
+		if (p == net->id)
+			continue;
+		if (send_len && send_len[p] > 0 && (send == NULL || send[p] == NULL))
+			return mpc_error(MPC_EINVAL, "exchange: no buffer for %zu bytes to %s",
+			                 send_len[p], net->peers[p].name);
+		if (recv_len && recv_len[p] > 0 && (recv == NULL || recv[p] == NULL))
+			return mpc_error(MPC_EINVAL, "exchange: no buffer for %zu bytes from %s",
+			                 recv_len[p], net->peers[p].name);
+	}
+	for (int p = 0; p < net->n; p++) {
+		peer *pr = &net->peers[p];
+		if (p == net->id)
+			continue;
+		if (send_len && send_len[p] > 0)
+			start_tx(net, p, send[p], send_len[p]);
+		if (recv_len && recv_len[p] > 0) {
+			pr->want = 1;
+			pr->dst = recv[p];
+			pr->want_len = recv_len[p];
+			pr->got = 0;
+			if ((err = drain_early(net, p)) != MPC_OK)
+				return err;
+		}
+	}
+	return run_round(net, recv_timeout_ms, data_only);
+}
+
+static void fail(mpc_net *net, mpc_err err) {
+	net->failed = err;
+	snprintf(net->failed_detail, sizeof(net->failed_detail), "%s", mpc_error_detail());
+	mpc_debug("net: round %llu failed: %s: %s", (ull)net->rounds, mpc_strerror(err),
+	          net->failed_detail);
+}
+
+static void destroy(mpc_net *net) {
+	if (net->pull >= 0)
+		nn_close(net->pull);
+	for (int p = 0; p < net->n; p++) {
+		peer *pr = &net->peers[p];
+		if (pr->sock >= 0)
+			nn_close(pr->sock);
+		drop_tx(pr);
+		for (size_t i = 0; i < pr->q_len; i++)
+			nn_freemsg(pr->q[pr->q_head + i].msg);
+		free(pr->q);
+		free(pr->addr);
+		free(pr->name);
+	}
+	free(net->peers);
+	free(net);
+}
+
+static mpc_err open_sockets(mpc_net *net) {
+	int maxsize = (int)(HDR_BYTES + MAX_CHUNK), buf = SOCK_BUF, ivl = 50, ivl_max = 1000;
+	peer *self = &net->peers[net->id];
+
+	if ((net->pull = nn_socket(AF_SP, NN_PULL)) < 0)
+		return mpc_error(MPC_ENET, "nn_socket: %s", nn_strerror(nn_errno()));
+	if (nn_setsockopt(net->pull, NN_SOL_SOCKET, NN_RCVMAXSIZE, &maxsize, sizeof(maxsize)) < 0 ||
+	    nn_setsockopt(net->pull, NN_SOL_SOCKET, NN_RCVBUF, &buf, sizeof(buf)) < 0)
+		return mpc_error(MPC_ENET, "nn_setsockopt: %s", nn_strerror(nn_errno()));
+	if (nn_bind(net->pull, self->addr) < 0)
+		return mpc_error(MPC_ENET, "%s cannot listen on %s: %s", self->name, self->addr,
+		                 nn_strerror(nn_errno()));
+	for (int p = 0; p < net->n; p++) {
+		peer *pr = &net->peers[p];
+		if (p == net->id)
+			continue;
+		if ((pr->sock = nn_socket(AF_SP, NN_PUSH)) < 0)
+			return mpc_error(MPC_ENET, "nn_socket: %s", nn_strerror(nn_errno()));
+		if (nn_setsockopt(pr->sock, NN_SOL_SOCKET, NN_SNDBUF, &buf, sizeof(buf)) < 0 ||
+		    nn_setsockopt(pr->sock, NN_SOL_SOCKET, NN_RECONNECT_IVL, &ivl, sizeof(ivl)) <
+		        0 ||
+		    nn_setsockopt(pr->sock, NN_SOL_SOCKET, NN_RECONNECT_IVL_MAX, &ivl_max,
+		                  sizeof(ivl_max)) < 0)
+			return mpc_error(MPC_ENET, "nn_setsockopt: %s", nn_strerror(nn_errno()));
+		if (nn_connect(pr->sock, pr->addr) < 0)
+			return mpc_error(MPC_ENET, "cannot connect to %s at %s: %s", pr->name,
+			                 pr->addr, nn_strerror(nn_errno()));
+	}
+	return MPC_OK;
+}
+
+/* HELLO both ways with every peer, or name the ones that never came. */
+static mpc_err say_hello(mpc_net *net) {
+	int64_t start = now_ms(), deadline = start + net->connect_timeout_ms;
+	mpc_err err;
+
+	for (;;) {
+		int progress = 0, done = 1, sent;
+		uint64_t out_mask = 0;
+		for (int p = 0; p < net->n; p++) {
+			peer *pr = &net->peers[p];
+			if (p == net->id || pr->hello_sent)
+				continue;
+			err = send_ctl(net, p, T_HELLO, 0, (uint64_t)net->n, NULL, 0, &sent);
+			if (err != MPC_OK)
+				return err;
+			pr->hello_sent = sent;
+			progress |= sent;
+			if (!sent)
+				out_mask |= (uint64_t)1 << p;
+		}
+		if ((err = pull_all(net, &progress)) != MPC_OK)
+			return err;
+		for (int p = 0; p < net->n; p++)
+			if (p != net->id && !(net->peers[p].hello && net->peers[p].hello_sent))
+				done = 0;
+		if (done)
+			return MPC_OK;
+		int64_t t = now_ms();
+		if (t >= deadline)
+			break;
+		if (!progress && (err = poll_wait(net, out_mask, deadline - t)) != MPC_OK)
+			return err;
+	}
+	char list[768];
+	size_t len = 0;
+	int missing = 0;
+	list[0] = '\0';
+	for (int p = 0; p < net->n; p++) {
+		peer *pr = &net->peers[p];
+		if (p == net->id || (pr->hello && pr->hello_sent))
+			continue;
+		if (len < sizeof(list)) {
+			int w = snprintf(list + len, sizeof(list) - len, "%s%s (%s)",
+			                 missing ? ", " : "", pr->name, pr->addr);
+			len += w > 0 ? (size_t)w : 0;
+		}
+		missing++;
+	}
+	return mpc_error(MPC_ETIMEDOUT,
+	                 "waited %.1f s for %s: %s never said hello; %s started, "
+	                 "with the same job?",
+	                 (double)net->connect_timeout_ms / 1000, list, missing > 1 ? "they" : "it",
+	                 missing > 1 ? "are they" : "is it");
+}
+
+static mpc_err copy_config(mpc_net *net, const mpc_net_config *cfg) {
+	net->id = cfg->id;
+	net->n = cfg->n_nodes;
+	net->pull = -1;
+	net->timeout_ms = cfg->timeout_ms ? cfg->timeout_ms : MPC_NET_DEFAULT_TIMEOUT_MS;
+	net->connect_timeout_ms =
+	    cfg->connect_timeout_ms ? cfg->connect_timeout_ms : MPC_NET_DEFAULT_CONNECT_TIMEOUT_MS;
+	net->keepalive_ms = net->timeout_ms / 4;
+	if (net->keepalive_ms < 20)
+		net->keepalive_ms = 20;
+	if (net->keepalive_ms > 5000)
+		net->keepalive_ms = 5000;
+	net->chunk = cfg->chunk_bytes ? cfg->chunk_bytes : DEFAULT_CHUNK;
+	memcpy(net->session, cfg->session, MPC_SESSION_BYTES);
+	net->peers = calloc((size_t)net->n, sizeof(*net->peers));
+	if (net->peers == NULL)
+		return mpc_error(MPC_ENOMEM, "out of memory opening the network");
+	for (int p = 0; p < net->n; p++) {
+		peer *pr = &net->peers[p];
+		char dflt[32];
+		pr->sock = -1;
+		pr->rx_step = 1;
+		snprintf(dflt, sizeof(dflt), "node %d", p);
+		pr->addr = strdup(cfg->addrs[p]);
+		pr->name = strdup(cfg->names && cfg->names[p] ? cfg->names[p] : dflt);
+		if (pr->addr == NULL || pr->name == NULL)
+			return mpc_error(MPC_ENOMEM, "out of memory opening the network");
+	}
+	return MPC_OK;
+}
+
+mpc_err mpc_net_open(mpc_net **out, const mpc_net_config *cfg) {
+	mpc_net *net = NULL;
+	mpc_err err;
+
+	if (out == NULL)
+		return mpc_error(MPC_EINVAL, "mpc_net_open: no place for the result");
+	*out = NULL;
+	if (cfg == NULL || cfg->n_nodes < 2 || cfg->n_nodes > MPC_NET_MAX_NODES || cfg->id < 0 ||
+	    cfg->id >= cfg->n_nodes || cfg->addrs == NULL)
+		return mpc_error(MPC_EINVAL, "mpc_net_open: need 2 to %d nodes and 0 <= id < nodes",
+		                 MPC_NET_MAX_NODES);
+	for (int p = 0; p < cfg->n_nodes; p++)
+		if (cfg->addrs[p] == NULL || cfg->addrs[p][0] == '\0')
+			return mpc_error(MPC_EINVAL, "mpc_net_open: no address for node %d", p);
+	if (cfg->timeout_ms < 0 || cfg->connect_timeout_ms < 0 || cfg->chunk_bytes > MAX_CHUNK)
+		return mpc_error(MPC_EINVAL,
+		                 "mpc_net_open: negative timeout, or chunks over %zu MiB",
+		                 MAX_CHUNK >> 20);
+	if ((net = calloc(1, sizeof(*net))) == NULL)
+		return mpc_error(MPC_ENOMEM, "out of memory opening the network");
+	if ((err = copy_config(net, cfg)) != MPC_OK)
+		goto out;
+	if ((err = open_sockets(net)) != MPC_OK)
+		goto out;
+	if ((err = say_hello(net)) != MPC_OK)
+		goto out;
+	mpc_debug("net: %s up on %s, %d nodes", net->peers[net->id].name, net->peers[net->id].addr,
+	          net->n);
+	*out = net;
+	net = NULL;
+out:
+	if (net) {
+		mpc_debug("net: open failed: %s", mpc_error_detail());
+		destroy(net);
+	}
+	return err;
+}
+
+void mpc_net_close(mpc_net *net) {
+	int64_t start, deadline;
+	int done = 0;
+
+	if (net == NULL)
+		return;
+	start = now_ms();
+	deadline = start + (net->timeout_ms < CLOSE_WAIT_MS ? net->timeout_ms : CLOSE_WAIT_MS);
+	net->closing = 1;
+	for (int p = 0; p < net->n; p++)
+		drop_tx(&net->peers[p]);
+	while (!done) {
+		int progress = 0, sent;
+		uint64_t out_mask = 0;
+		int64_t t = now_ms();
+		done = 1;
+		for (int p = 0; p < net->n; p++) {
+			peer *pr = &net->peers[p];
+			if (p == net->id)
+				continue;
+			if (!pr->bye_sent && !pr->aborted) {
+				if (send_ctl(net, p, T_BYE, pr->tx_steps, 0, NULL, 0, &sent) !=
+				    MPC_OK)
+					pr->bye_sent = 1; /* a broken socket: nothing more to do */
+				pr->bye_sent |= sent;
+				progress |= sent;
+				if (!pr->bye_sent)
+					out_mask |= (uint64_t)1 << p;
+			}
+			/* a peer that already left only gets a short try of our bye */
+			if (!(pr->bye || pr->aborted) ||
+			    !(pr->bye_sent || pr->aborted || t - start >= 1000))
+				done = 0;
+		}
+		/* garbage while closing: nothing to be done about it */
+		(void)pull_all(net, &progress);
+		if (done || t >= deadline)
+			break;
+		if (!progress && poll_wait(net, out_mask, deadline - t) != MPC_OK)
+			break;
+	}
+	if (!done)
+		for (int p = 0; p < net->n; p++)
+			if (p != net->id && !net->peers[p].bye && !net->peers[p].aborted)
+				mpc_debug("net: no bye from %s", net->peers[p].name);
+	sleep_ms(FLUSH_PAUSE_MS);
+	destroy(net);
+}
+
+void mpc_net_abort(mpc_net *net, mpc_err code, const char *reason) {
+	char text[REASON_MAX + 1];
+	int64_t deadline;
+	int any = 0;
+
+	if (net == NULL)
+		return;
+	if (reason == NULL || reason[0] == '\0')
+		reason = mpc_strerror(code);
+	sanitize(text, sizeof(text), reason, strlen(reason));
+	net->closing = 1;
+	for (int p = 0; p < net->n; p++)
+		drop_tx(&net->peers[p]);
+	deadline = now_ms() + ABORT_WAIT_MS;
+	for (;;) {
+		int pending = 0, sent, progress = 0;
+		uint64_t out_mask = 0;
+		for (int p = 0; p < net->n; p++) {
+			peer *pr = &net->peers[p];
+			if (p == net->id || pr->abort_sent)
+				continue;
+			if (send_ctl(net, p, T_ABORT, 0, strlen(text), text, (uint32_t)strlen(text),
+			             &sent) != MPC_OK)
+				sent = 1; /* broken socket: give up on this one */
+			pr->abort_sent = sent;
+			any |= sent;
+			if (!sent) {
+				pending = 1;
+				out_mask |= (uint64_t)1 << p;
+			}
+		}
+		/* keep the peers' data flowing so that their sockets drain */
+		(void)pull_all(net, &progress);
+		int64_t t = now_ms();
+		if (!pending || t >= deadline)
+			break;
+		if (poll_wait(net, out_mask, deadline - t < 10 ? deadline - t : 10) != MPC_OK)
+			break;
+	}
+	mpc_debug("net: aborted (%s)", text);
+	if (any)
+		sleep_ms(FLUSH_PAUSE_MS);
+	destroy(net);
+}
+
+int mpc_net_id(const mpc_net *net) {
+	return net ? net->id : -1;
+}
+
+int mpc_net_size(const mpc_net *net) {
+	return net ? net->n : 0;
+}
+
+const char *mpc_net_name(const mpc_net *net, int i) {
+	if (net == NULL || i < 0 || i >= net->n)
+		return "unknown node";
+	return net->peers[i].name;
+}
+
+mpc_err mpc_net_exchange(mpc_net *net, const void *const *send, const size_t *send_len,
+                         void *const *recv, const size_t *recv_len) {
+	mpc_err err;
+	if (net == NULL)
+		return mpc_error(MPC_EINVAL, "mpc_net_exchange: no network");
+	net->rounds++;
+	err = exchange(net, send, send_len, recv, recv_len, net->timeout_ms, 0);
+	if (err != MPC_OK && err != MPC_EINVAL && !net->failed)
+		fail(net, err);
+	return err;
+}
+
+mpc_err mpc_net_bcast(mpc_net *net, uint64_t to, const void *buf, uint64_t from, void *recv,
+                      size_t len) {
+	const void *sp[MPC_NET_MAX_NODES];
+	void *rp[MPC_NET_MAX_NODES];
+	size_t sl[MPC_NET_MAX_NODES], rl[MPC_NET_MAX_NODES];
+
+	if (net == NULL)
+		return mpc_error(MPC_EINVAL, "mpc_net_bcast: no network");
+	if (net->n < 64 && ((to | from) >> net->n) != 0) {
+		net->rounds++;
+		return mpc_error(MPC_EINVAL, "mpc_net_bcast: node mask %llx/%llx beyond %d nodes",
+		                 (ull)to, (ull)from, net->n);
+	}
+	for (int p = 0; p < net->n; p++) {
+		sp[p] = buf;
+		sl[p] = (to >> p & 1) && p != net->id ? len : 0;
+		rp[p] = recv ? (uint8_t *)recv + (size_t)p * len : NULL;
+		rl[p] = (from >> p & 1) && p != net->id ? len : 0;
+	}
+	return mpc_net_exchange(net, sp, sl, rp, rl);
+}
+
+static mpc_err one_way(mpc_net *net, int peer_id, const void *sbuf, void *rbuf, size_t len,
+                       const char *what) {
+	const void *sp[MPC_NET_MAX_NODES] = {0};
+	void *rp[MPC_NET_MAX_NODES] = {0};
+	size_t sl[MPC_NET_MAX_NODES] = {0}, rl[MPC_NET_MAX_NODES] = {0};
+
+	if (net == NULL)
+		return mpc_error(MPC_EINVAL, "%s: no network", what);
+	if (peer_id < 0 || peer_id >= net->n || peer_id == net->id) {
+		net->rounds++;
+		return mpc_error(MPC_EINVAL, "%s: bad peer %d (we are node %d of %d)", what,
+		                 peer_id, net->id, net->n);
+	}
+	sp[peer_id] = sbuf;
+	sl[peer_id] = sbuf ? len : 0;
+	rp[peer_id] = rbuf;
+	rl[peer_id] = rbuf ? len : 0;
+	return mpc_net_exchange(net, sp, sl, rp, rl);
+}
+
+mpc_err mpc_net_send(mpc_net *net, int peer_id, const void *buf, size_t len) {
+	if (len > 0 && buf == NULL)
+		return mpc_error(MPC_EINVAL, "mpc_net_send: no buffer");
+	return one_way(net, peer_id, len ? buf : NULL, NULL, len, "mpc_net_send");
+}
+
+mpc_err mpc_net_recv(mpc_net *net, int peer_id, void *buf, size_t len) {
+	if (len > 0 && buf == NULL)
+		return mpc_error(MPC_EINVAL, "mpc_net_recv: no buffer");
+	return one_way(net, peer_id, NULL, len ? buf : NULL, len, "mpc_net_recv");
+}
+
+mpc_err mpc_net_recv_wait(mpc_net *net, int peer_id, void *buf, size_t len, int timeout_ms) {
+	void *rp[MPC_NET_MAX_NODES] = {0};
+	size_t rl[MPC_NET_MAX_NODES] = {0};
+	mpc_err err;
+
+	if (net == NULL)
+		return mpc_error(MPC_EINVAL, "mpc_net_recv_wait: no network");
+	net->rounds++;
+	if (peer_id < 0 || peer_id >= net->n || peer_id == net->id || (len > 0 && buf == NULL))
+		return mpc_error(MPC_EINVAL, "mpc_net_recv_wait: bad peer %d or no buffer",
+		                 peer_id);
+	rp[peer_id] = buf;
+	rl[peer_id] = len;
+	err = exchange(net, NULL, NULL, rp, rl, timeout_ms < 0 ? -1 : timeout_ms, 1);
+	/* A BYE ends the wait cleanly: nothing was half received (a BYE in
+	 * the middle of a message is MPC_EPROTO), so the network stays usable. */
+	if (err == MPC_ECLOSED && net->peers[peer_id].bye && !net->peers[peer_id].aborted) {
+		net->peers[peer_id].want = 0;
+		return err;
+	}
+	if (err != MPC_OK && err != MPC_EINVAL && !net->failed)
+		fail(net, err);
+	return err;
+}
+
+uint64_t mpc_net_bytes_sent(const mpc_net *net) {
+	return net ? net->bytes_sent : 0;
+}
+
+uint64_t mpc_net_rounds(const mpc_net *net) {
+	return net ? net->rounds : 0;
+}
+
+uint64_t mpc_net_step_with(const mpc_net *net, int peer_id) {
+	if (net == NULL || peer_id < 0 || peer_id >= net->n || peer_id == net->id)
+		return 0;
+	const peer *pr = &net->peers[peer_id];
+	return pr->tx_steps > pr->consumed ? pr->tx_steps : pr->consumed;
+}
+
+void mpc_net_set_fault(mpc_net *net, int peer_id, mpc_net_fault f) {
+	if (net == NULL || peer_id < 0 || peer_id >= net->n || peer_id == net->id ||
+	    (unsigned)f > MPC_FAULT_FLIP)
+		return;
+	net->peers[peer_id].fault = f;
+}
