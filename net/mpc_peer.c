@@ -35,6 +35,8 @@ int mpc_exit_code(mpc_err e)
 		return MPC_EXIT_PROTO;
 	case MPC_EPEER:
 		return MPC_EXIT_ABORTED;
+	case MPC_ECRYPTO:
+		return MPC_EXIT_CRYPTO;
 	default:
 		return MPC_EXIT_INTERNAL;
 	}

@@ -75,6 +75,7 @@ static void test_exit_codes(void **s)
 	assert_int_equal(mpc_exit_code(MPC_EPROTO), MPC_EXIT_PROTO);
 	assert_int_equal(mpc_exit_code(MPC_EPEER), MPC_EXIT_ABORTED);
 	assert_int_equal(mpc_exit_code(MPC_ENOMEM), MPC_EXIT_INTERNAL);
+	assert_int_equal(mpc_exit_code(MPC_ECRYPTO), MPC_EXIT_CRYPTO);
 }
 
 int main(void)
