@@ -73,7 +73,7 @@ bench: all
 	@sh bench/run.sh $(BUILD)
 
 demo: all
-	@sh examples/demo.sh $(BUILD)
+	@bash examples/demo.sh $(BUILD)
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/mpc $(DESTDIR)$(PREFIX)/bin \

@@ -4,7 +4,8 @@
 set -u
 missing=""
 need() { # header package
-	if ! printf '#include <%s>\nint main(void){return 0;}\n' "$1" |
+	# cmocka.h needs these before it; harmless for the others
+	if ! printf '#include <stdarg.h>\n#include <stddef.h>\n#include <stdint.h>\n#include <setjmp.h>\n#include <%s>\nint main(void){return 0;}\n' "$1" |
 		${CC:-cc} -x c - -o /dev/null >/dev/null 2>&1; then
 		missing="$missing $2"
 	fi
