@@ -110,10 +110,10 @@ static FILE *json;
 
 /* Run one configuration `reps` times; report the best time, and the worst
  * party's bytes and memory. */
-static int bench(op_kind op, mpc_ring r, int parties, size_t batch, int reps)
+static int bench(op_kind op, mpc_ring r, int parties, size_t batch, int reps, int tls)
 {
 	mpc_local_config cfg = {.n_parties = parties, .with_dealer = 1, .use_tcp = 1,
-				.timeout_ms = 60000, .watchdog_s = 600};
+				.use_tls = tls, .timeout_ms = 60000, .watchdog_s = 600};
 	double best = 1e30, peak = 0;
 	uint64_t bytes = 0, rounds = 0;
 	cur.op = op;
@@ -158,15 +158,16 @@ static int bench(op_kind op, mpc_ring r, int parties, size_t batch, int reps)
 	}
 	double ops = (double)batch / best;
 	double per = (double)bytes / (double)batch;
-	printf("%-15s Z_2^%-4u %7d %10zu %9.4f %14.0f %12.1f %7llu %9.0f\n", op_names[op],
-	       mpc_ring_bits(r), parties, batch, best, ops, per, (unsigned long long)rounds, peak);
+	printf("%-15s %-5s Z_2^%-4u %7d %10zu %9.4f %14.0f %12.1f %7llu %9.0f\n", op_names[op],
+	       tls ? "tls" : "plain", mpc_ring_bits(r), parties, batch, best, ops, per,
+	       (unsigned long long)rounds, peak);
 	fflush(stdout);
 	if (json)
 		fprintf(json,
-			"{\"op\":\"%s\",\"ring\":%u,\"parties\":%d,\"batch\":%zu,\"seconds\":%.6f,"
+			"{\"op\":\"%s\",\"transport\":\"%s\",\"ring\":%u,\"parties\":%d,\"batch\":%zu,\"seconds\":%.6f,"
 			"\"ops_per_s\":%.0f,\"bytes_sent_per_party\":%llu,\"bytes_per_op\":%.2f,"
 			"\"rounds\":%llu,\"peak_rss_mib\":%.0f}\n",
-			op_names[op], mpc_ring_bits(r), parties, batch, best, ops,
+			op_names[op], tls ? "tls" : "plaintext", mpc_ring_bits(r), parties, batch, best, ops,
 			(unsigned long long)bytes, per, (unsigned long long)rounds, peak);
 	return 0;
 }
@@ -213,18 +214,22 @@ int main(int argc, char **argv)
 	int reps = quick ? 1 : 3;
 	machine();
 	printf("online phase unless noted; loopback tcp; dealer preprocessing; best of %d\n", reps);
-	printf("%-15s %-9s %7s %10s %9s %14s %12s %7s %9s\n", "op", "ring", "parties", "batch",
+	printf("%-15s %-5s %-9s %7s %10s %9s %14s %12s %7s %9s\n", "op", "link", "ring", "parties",
+	       "batch",
 	       "seconds", "ops/s", "bytes/op/pty", "rounds", "peak MiB");
 	static const mpc_ring rings[2] = {MPC_Z64, MPC_Z128};
 	for (int pr = 2; pr <= 3; pr++)
 		for (int k = 0; k < 2; k++)
-			fail |= bench(OP_MUL, rings[k], pr, big, reps);
-	fail |= bench(OP_DOT, MPC_Z64, 3, big, reps);
-	fail |= bench(OP_FIXMUL, MPC_Z128, 3, big, reps);
-	fail |= bench(OP_TRIPLES, MPC_Z64, 3, big, reps);
-	fail |= bench(OP_TRIPLES, MPC_Z128, 3, big, reps);
+			fail |= bench(OP_MUL, rings[k], pr, big, reps, 0);
+	/* the cost of TLS 1.3 on every link */
+	fail |= bench(OP_MUL, MPC_Z64, 3, big, reps, 1);
+	fail |= bench(OP_MUL, MPC_Z128, 3, big, reps, 1);
+	fail |= bench(OP_DOT, MPC_Z64, 3, big, reps, 0);
+	fail |= bench(OP_FIXMUL, MPC_Z128, 3, big, reps, 0);
+	fail |= bench(OP_TRIPLES, MPC_Z64, 3, big, reps, 0);
+	fail |= bench(OP_TRIPLES, MPC_Z128, 3, big, reps, 0);
 	if (!quick)
-		fail |= bench(OP_MUL, MPC_Z64, 3, 10 * big, 1);
+		fail |= bench(OP_MUL, MPC_Z64, 3, 10 * big, 1, 0);
 	if (json)
 		fclose(json);
 	return fail ? 1 : 0;

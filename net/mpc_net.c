@@ -3,6 +3,7 @@
  * checked field by field on arrival. */
 #include "net/mpc_net.h"
 #include "net/mpc_net_fault.h"
+#include "net/mpc_tls.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -13,8 +14,11 @@
 #include <nanomsg/nn.h>
 #include <nanomsg/pipeline.h>
 #include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
 #include "runtime/mpc_log.h"
+#include "runtime/mpc_wipe.h"
 
 /* Wire header, little-endian, packed:
  *   0 magic u32 "MPC1"   4 version u8   5 type u8   6 from u16   8 to u16
@@ -23,11 +27,22 @@
  * HELLO: step 0, total_len = number of nodes. DATA: step >= 1 (per directed
  * link), the chunk's offset in a message of total_len bytes. BYE: step = the
  * number of DATA messages the sender sent us. ABORT: the payload is the
- * reason. KEEPALIVE: step = the step the sender waits for from us, 0 if none. */
+ * reason. KEEPALIVE: step = the step the sender waits for from us, 0 if none.
+ *
+ * With TLS, only HELLO travels as above. Everything after it goes as T_TLS:
+ *   0 magic u32   4 version u8   5 type u8 (T_TLS)   6 from u16   8 to u16
+ *  10 TLS records (whole records, as many as fit in about a chunk)
+ * The records carry a byte stream of the messages above (inner messages,
+ * unchanged), which the receiver cuts back at the headers' lengths. */
 #define WIRE_MAGIC   0x3143504du
 #define WIRE_VERSION 1
 #define HDR_BYTES    54
-enum { T_HELLO = 1, T_DATA, T_BYE, T_ABORT, T_KEEPALIVE };
+#define TLS_HDR      10
+enum { T_HELLO = 1, T_DATA, T_BYE, T_ABORT, T_KEEPALIVE, T_TLS };
+/* How a peer's inner stream is being read: its next header, a payload into
+ * a buffer of ours, a payload straight into the caller's buffer, or a
+ * payload nobody wants any more (the round it was for has ended). */
+enum { RX_HDR, RX_BUF, RX_DIRECT, RX_DISCARD };
 
 #define DEFAULT_CHUNK ((size_t)1 << 20)
 #define MAX_CHUNK     ((size_t)64 << 20)  /* bounds what a peer can make nanomsg allocate */
@@ -63,9 +78,36 @@ typedef struct {
 	uint32_t plen;
 } early_chunk;
 
+/* Ciphertext sealed into a T_TLS message, waiting for the socket. */
+typedef struct {
+	void *msg;
+	size_t len;
+} out_msg;
+
 typedef struct {
 	char *addr, *name;
 	int sock; /* our PUSH socket to the peer, -1 if none */
+	mpc_net *net;
+	int idx;
+
+	/* TLS (net->tls): the connection, its I/O, and the inner stream. */
+	SSL *ssl;
+	mpc_tls_link link;
+	int tls_done;      /* handshake complete */
+	int tls_confirmed; /* an authenticated message came from the peer */
+	int tls_dead;      /* failed: the SSL object is not used again */
+	int flip_record;   /* MPC_FAULT_FLIP_RECORD armed */
+	uint8_t *ob;       /* the T_TLS message being filled */
+	size_t ob_len, ob_cap;
+	out_msg *oq; /* sealed, in order */
+	size_t oq_head, oq_len, oq_cap;
+	int rx_mode;
+	uint8_t ih[HDR_BYTES];
+	size_t ih_got;
+	wire_hdr rx_h;
+	uint8_t *rx_msg, *rx_dst; /* RX_BUF: header + payload; RX_DIRECT: target */
+	size_t rx_have;
+	uint64_t rx_gen;
 
 	/* Sending. */
 	uint64_t tx_steps; /* DATA messages started towards the peer */
@@ -104,6 +146,10 @@ typedef struct {
 struct mpc_net {
 	int id, n;
 	int pull;
+	int tls;
+	SSL_CTX *tls_ctx;
+	uint8_t tls_fp[MPC_TLS_FP_BYTES]; /* our certificate's */
+	uint64_t gen;                     /* rounds started: direct reads belong to one */
 	int timeout_ms, connect_timeout_ms, keepalive_ms;
 	size_t chunk;
 	uint8_t session[MPC_SESSION_BYTES];
@@ -111,7 +157,7 @@ struct mpc_net {
 	uint64_t bytes_sent, rounds, early_bytes;
 	int closing; /* close(): drop everything but BYE and ABORT */
 	mpc_err failed;
-	char failed_detail[512];
+	char failed_detail[1024];
 };
 
 typedef unsigned long long ull;
@@ -226,14 +272,165 @@ static mpc_err push_msg(mpc_net *net, int p, void **msg, size_t bytes, int *sent
 	}
 }
 
-/* HELLO, BYE, ABORT, KEEPALIVE: small, rebuilt on every attempt. */
+/* ---- TLS, sending: OpenSSL writes whole records into the T_TLS message
+ * being filled; full messages are sealed and queued, and go out in order as
+ * the socket takes them. ---- */
+
+/* Room for records in one T_TLS message: about a chunk, at least two
+ * records, within what a receiver accepts. */
+static size_t ob_room(const mpc_net *net) {
+	size_t room = net->chunk + (32 << 10);
+	return room > MAX_CHUNK ? MAX_CHUNK : room;
+}
+
+static int seal(peer *pr) {
+	if (pr->ob == NULL)
+		return 0;
+	if (pr->ob_len <= TLS_HDR)
+		return 0; /* keep the empty buffer for the next records */
+	if (pr->oq_head > 0 && pr->oq_head + pr->oq_len == pr->oq_cap) {
+		memmove(pr->oq, pr->oq + pr->oq_head, pr->oq_len * sizeof(*pr->oq));
+		pr->oq_head = 0;
+	}
+	if (pr->oq_len == pr->oq_cap) {
+		size_t cap = pr->oq_cap ? 2 * pr->oq_cap : 8;
+		out_msg *q = realloc(pr->oq, cap * sizeof(*q));
+		if (q == NULL)
+			return -1;
+		pr->oq = q;
+		pr->oq_cap = cap;
+	}
+	put32(pr->ob, WIRE_MAGIC);
+	pr->ob[4] = WIRE_VERSION;
+	pr->ob[5] = T_TLS;
+	put16(pr->ob + 6, (uint16_t)pr->net->id);
+	put16(pr->ob + 8, (uint16_t)pr->idx);
+	if (pr->flip_record) {
+		/* the message starts with a whole record: hit its body */
+		pr->ob[pr->ob_len > TLS_HDR + 6 ? TLS_HDR + 6 : pr->ob_len - 1] ^= 0x01;
+		pr->flip_record = 0;
+	}
+	/* nanomsg shrinks a message in place */
+	void *m = nn_reallocmsg(pr->ob, pr->ob_len);
+	if (m == NULL)
+		return -1;
+	pr->oq[pr->oq_head + pr->oq_len++] = (out_msg){m, pr->ob_len};
+	pr->ob = NULL;
+	pr->ob_len = pr->ob_cap = 0;
+	return 0;
+}
+
+/* The BIO's output: whole records, appended to the message being filled. */
+static int tls_out(void *arg, const void *buf, size_t len) {
+	peer *pr = arg;
+	if (pr->ob != NULL && pr->ob_len + len > pr->ob_cap && seal(pr) != 0)
+		return -1;
+	if (pr->ob == NULL) {
+		size_t room = ob_room(pr->net);
+		size_t cap = TLS_HDR + (len > room ? len : room);
+		if ((pr->ob = nn_allocmsg(cap, 0)) == NULL)
+			return -1;
+		pr->ob_cap = cap;
+		pr->ob_len = TLS_HDR;
+	}
+	memcpy(pr->ob + pr->ob_len, buf, len);
+	pr->ob_len += len;
+	return 0;
+}
+
+/* Seal what OpenSSL wrote for p and hand the socket what it takes now.
+ * Nothing goes before our HELLO. */
+static mpc_err flush_peer(mpc_net *net, int p, int *progress) {
+	peer *pr = &net->peers[p];
+	mpc_err err;
+	int sent;
+
+	if (seal(pr) != 0)
+		return mpc_error(MPC_ENOMEM, "out of memory for a message to %s", pr->name);
+	while (pr->oq_len > 0 && pr->hello_sent) {
+		out_msg *o = &pr->oq[pr->oq_head];
+		if ((err = push_msg(net, p, &o->msg, o->len, &sent)) != MPC_OK || !sent)
+			return err;
+		*progress = 1;
+		pr->oq_head++;
+		if (--pr->oq_len == 0)
+			pr->oq_head = 0;
+	}
+	return MPC_OK;
+}
+
+/* Flush every peer; *out_mask gets those whose socket is full. */
+static mpc_err flush_all(mpc_net *net, int *progress, uint64_t *out_mask) {
+	mpc_err err;
+	if (!net->tls)
+		return MPC_OK;
+	for (int p = 0; p < net->n; p++) {
+		if (p == net->id)
+			continue;
+		if ((err = flush_peer(net, p, progress)) != MPC_OK)
+			return err;
+		if (net->peers[p].oq_len > 0)
+			*out_mask |= (uint64_t)1 << p;
+	}
+	return MPC_OK;
+}
+
+static int tls_usable(const peer *pr) {
+	return pr->ssl != NULL && pr->tls_done && !pr->tls_dead;
+}
+
+/* Encrypt len bytes (the inner stream) for p; the records wait in p's queue. */
+static mpc_err tls_write(mpc_net *net, int p, const void *buf, size_t len) {
+	peer *pr = &net->peers[p];
+	char ebuf[256];
+	if (!tls_usable(pr))
+		return mpc_error(MPC_ECRYPTO, "no TLS channel with %s (%s)", pr->name, pr->addr);
+	while (len > 0) {
+		int n = len > (1u << 30) ? 1 << 30 : (int)len;
+		int w = SSL_write(pr->ssl, buf, n);
+		if (w <= 0) {
+			int e = SSL_get_error(pr->ssl, w);
+			mpc_err err = mpc_error(e == SSL_ERROR_SSL ? MPC_ECRYPTO : MPC_ENOMEM,
+			                        "cannot encrypt for %s (%s) at step %llu: %s",
+			                        pr->name, pr->addr, (ull)pr->tx_steps,
+			                        mpc_tls_last_error(ebuf, sizeof(ebuf)));
+			ERR_clear_error();
+			pr->tls_dead = 1;
+			return err;
+		}
+		buf = (const uint8_t *)buf + w;
+		len -= (size_t)w;
+	}
+	return MPC_OK;
+}
+
+/* HELLO, BYE, ABORT, KEEPALIVE: small, rebuilt on every attempt (plaintext);
+ * with TLS (all but HELLO), queued in the channel at once: *sent = 1. */
 static mpc_err send_ctl(mpc_net *net, int p, int type, uint64_t step, uint64_t total,
                         const char *payload, uint32_t plen, int *sent) {
 	wire_hdr h;
-	uint8_t *msg = nn_allocmsg(HDR_BYTES + plen, 0);
+	uint8_t *msg;
 	mpc_err err;
 
 	*sent = 0;
+	if (net->tls && type != T_HELLO) {
+		uint8_t b[HDR_BYTES + REASON_MAX];
+		int progress = 0;
+		if (plen > REASON_MAX)
+			plen = REASON_MAX;
+		init_hdr(net, p, type, &h);
+		h.step = step;
+		h.total = total;
+		h.plen = plen;
+		encode_hdr(b, &h);
+		if (plen)
+			memcpy(b + HDR_BYTES, payload, plen);
+		if ((err = tls_write(net, p, b, HDR_BYTES + plen)) != MPC_OK)
+			return err;
+		*sent = 1;
+		return flush_peer(net, p, &progress);
+	}
+	msg = nn_allocmsg(HDR_BYTES + plen, 0);
 	if (msg == NULL)
 		return mpc_error(MPC_ENOMEM, "out of memory for a message to %s",
 		                 net->peers[p].name);
@@ -312,12 +509,70 @@ static mpc_err prepare_chunk(mpc_net *net, int p) {
 	return MPC_OK;
 }
 
+/* With TLS: encrypt the next chunk only when the previous one has left, so
+ * that at most about a chunk of ciphertext waits in memory. The header and
+ * the payload are encrypted straight from their buffers; a chunk with a
+ * fault is built in full first (and wiped), as without TLS. The message is
+ * done when its last record has left. */
+static mpc_err pump_tx_tls(mpc_net *net, int p, int *progress) {
+	peer *pr = &net->peers[p];
+	mpc_err err;
+
+	for (;;) {
+		if ((err = flush_peer(net, p, progress)) != MPC_OK)
+			return err;
+		if (pr->oq_len > 0)
+			return MPC_OK; /* the socket is full */
+		if (pr->tx_off == pr->tx_len && !pr->tx_replay) {
+			pr->tx_active = 0;
+			pr->tx_fault = MPC_FAULT_NONE;
+			return MPC_OK;
+		}
+		if (pr->tx_replay || pr->tx_fault != MPC_FAULT_NONE) {
+			if ((err = prepare_chunk(net, p)) != MPC_OK)
+				return err;
+			err = tls_write(net, p, pr->tx_msg, pr->tx_msg_bytes);
+			mpc_wipe(pr->tx_msg, pr->tx_msg_bytes);
+			nn_freemsg(pr->tx_msg);
+			pr->tx_msg = NULL;
+			if (err != MPC_OK)
+				return err;
+			if (pr->tx_msg_stale)
+				pr->tx_replay = 0;
+			else
+				pr->tx_off += pr->tx_msg_plen;
+			continue;
+		}
+		wire_hdr h;
+		uint8_t hb[HDR_BYTES];
+		size_t plen = pr->tx_len - pr->tx_off;
+		if (plen > net->chunk)
+			plen = net->chunk;
+		init_hdr(net, p, T_DATA, &h);
+		h.step = pr->tx_steps;
+		h.total = pr->tx_len;
+		h.offset = pr->tx_off;
+		h.plen = (uint32_t)plen;
+		encode_hdr(hb, &h);
+		if (pr->tx_off == 0) {
+			pr->prev_total = pr->tx_len;
+			pr->prev_plen = (uint32_t)plen;
+		}
+		if ((err = tls_write(net, p, hb, HDR_BYTES)) != MPC_OK ||
+		    (err = tls_write(net, p, pr->tx_buf + pr->tx_off, plen)) != MPC_OK)
+			return err;
+		pr->tx_off += plen;
+	}
+}
+
 /* Send p as many chunks as its socket takes now. */
 static mpc_err pump_tx(mpc_net *net, int p, int *progress) {
 	peer *pr = &net->peers[p];
 	mpc_err err;
 	int sent;
 
+	if (net->tls)
+		return pump_tx_tls(net, p, progress);
 	while (pr->tx_active) {
 		if (pr->tx_msg == NULL && (err = prepare_chunk(net, p)) != MPC_OK)
 			return err;
@@ -339,8 +594,10 @@ static mpc_err pump_tx(mpc_net *net, int p, int *progress) {
 }
 
 static void drop_tx(peer *pr) {
-	if (pr->tx_msg)
+	if (pr->tx_msg) {
+		mpc_wipe(pr->tx_msg, pr->tx_msg_bytes);
 		nn_freemsg(pr->tx_msg);
+	}
 	pr->tx_msg = NULL;
 	pr->tx_active = 0;
 }
@@ -354,12 +611,14 @@ static mpc_err deliver(mpc_net *net, int p, uint64_t off, uint64_t total, const 
 		    MPC_EPROTO, "%s sent %llu bytes at step %llu (round %llu), expected %zu",
 		    pr->name, (ull)total, (ull)pr->consumed + 1, (ull)net->rounds, pr->want_len);
 	/* the wire checks made chunks contiguous within total == want_len.
-	 * Buffers are not wiped: they hold what crossed the wire anyway. */
+	 * Without TLS, buffers are not wiped: they hold what crossed the wire
+	 * anyway. With TLS, a direct read has put the data in place already. */
 	if (off != pr->got || plen > pr->want_len - pr->got)
 		return mpc_error(MPC_EPROTO,
 		                 "%s: chunk at offset %llu of step %llu out of place (round %llu)",
 		                 pr->name, (ull)off, (ull)pr->consumed + 1, (ull)net->rounds);
-	memcpy(pr->dst + off, data, plen);
+	if (data != pr->dst + off)
+		memcpy(pr->dst + off, data, plen);
 	pr->got += plen;
 	if (pr->got == pr->want_len) {
 		pr->want = 0;
@@ -415,6 +674,8 @@ static mpc_err drain_early(mpc_net *net, int p) {
 		else
 			err = deliver(net, p, e.offset, e.total, (uint8_t *)e.msg + HDR_BYTES,
 			              e.plen);
+		if (net->tls) /* decrypted payload */
+			mpc_wipe(e.msg, HDR_BYTES + e.plen);
 		nn_freemsg(e.msg);
 	}
 	return err;
@@ -459,9 +720,13 @@ static mpc_err check_data(mpc_net *net, int p, const wire_hdr *h, size_t len) {
 	return MPC_OK;
 }
 
-/* Check one received message and act on it. Takes ownership of msg. */
-static mpc_err dispatch(mpc_net *net, void *msg, size_t len, int64_t now) {
-	const uint8_t *b = msg;
+/* Check one message and act on it: b is its header, payload its payload,
+ * len both together. via: -1 for a message off the wire; p for an inner
+ * message from p's TLS channel. Takes ownership of msg (the nanomsg buffer
+ * holding header and payload, wiped if it came through TLS; NULL if the
+ * payload was read into place already). */
+static mpc_err handle(mpc_net *net, int via, void *msg, const uint8_t *b, const uint8_t *payload,
+                      size_t len, int64_t now) {
 	mpc_err err = MPC_OK;
 	wire_hdr h;
 	peer *pr;
@@ -490,6 +755,12 @@ static mpc_err dispatch(mpc_net *net, void *msg, size_t len, int64_t now) {
 	}
 	p = h.from;
 	pr = &net->peers[p];
+	if (via >= 0 && p != via) {
+		err = mpc_error(MPC_EPROTO,
+		                "%s sent, inside its TLS channel, a message from %s (round %llu)",
+		                net->peers[via].name, pr->name, (ull)net->rounds);
+		goto out;
+	}
 	if (h.to != net->id) {
 		err = mpc_error(MPC_EPROTO,
 		                "%s sent a message meant for node %u to us (node %d): "
@@ -498,6 +769,32 @@ static mpc_err dispatch(mpc_net *net, void *msg, size_t len, int64_t now) {
 		goto out;
 	}
 	int same_session = CRYPTO_memcmp(h.session, net->session, MPC_SESSION_BYTES) == 0;
+	/* With TLS, only HELLO may come in the clear. A peer that fails before
+	 * its channel with us is up says why in the clear: refused all the
+	 * same, but named as such. */
+	if (net->tls && via < 0 && h.type == T_ABORT && !net->closing) {
+		char why[REASON_MAX + 1];
+		sanitize(why, sizeof(why), (const char *)payload,
+		         len - HDR_BYTES < h.plen ? len - HDR_BYTES : h.plen);
+		err = mpc_error(MPC_ECRYPTO,
+		                "%s (%s) aborted outside TLS (not authenticated): \"%s\"", pr->name,
+		                pr->addr, why);
+		goto out;
+	}
+	if (net->tls && via < 0 && h.type != T_HELLO) {
+		if (!net->closing)
+			err = mpc_error(
+			    MPC_ECRYPTO,
+			    "%s (%s) sent a message of type %u outside TLS at step %llu "
+			    "(round %llu): this job requires TLS; is it running with "
+			    "--insecure-plaintext, or is someone else sending?",
+			    pr->name, pr->addr, h.type, (ull)pr->rx_step, (ull)net->rounds);
+		goto out;
+	}
+	if (via >= 0 && h.type == T_HELLO) {
+		err = mpc_error(MPC_EPROTO, "%s said hello inside its TLS channel", pr->name);
+		goto out;
+	}
 	if (net->closing) {
 		if (same_session && h.type == T_BYE)
 			pr->bye = 1;
@@ -561,9 +858,11 @@ static mpc_err dispatch(mpc_net *net, void *msg, size_t len, int64_t now) {
 		}
 		pr->last_heard = pr->last_data = now;
 		if (pr->want && pr->q_len == 0 && h.step == pr->consumed + 1) {
-			err = deliver(net, p, h.offset, h.total, b + HDR_BYTES, h.plen);
+			err = deliver(net, p, h.offset, h.total, payload, h.plen);
 			goto out;
 		}
+		if (msg == NULL) /* our bug: a direct read is only chosen for delivery */
+			abort();
 		if ((err = enqueue(net, p, msg, &h)) == MPC_OK)
 			return MPC_OK; /* the queue owns msg now */
 		goto out;
@@ -589,8 +888,7 @@ static mpc_err dispatch(mpc_net *net, void *msg, size_t len, int64_t now) {
 		    len - HDR_BYTES != h.plen)
 			sanitize(pr->reason, sizeof(pr->reason), "(malformed abort)", 17);
 		else
-			sanitize(pr->reason, sizeof(pr->reason), (const char *)b + HDR_BYTES,
-			         h.plen);
+			sanitize(pr->reason, sizeof(pr->reason), (const char *)payload, h.plen);
 		pr->aborted = 1;
 		err = mpc_error(MPC_EPEER, "%s aborted: %s", pr->name, pr->reason);
 		goto out;
@@ -611,8 +909,281 @@ static mpc_err dispatch(mpc_net *net, void *msg, size_t len, int64_t now) {
 		goto out;
 	}
 out:
-	nn_freemsg(msg);
+	if (msg != NULL) {
+		if (via >= 0)
+			mpc_wipe(msg, len);
+		nn_freemsg(msg);
+	}
 	return err;
+}
+
+/* ---- TLS, receiving ---- */
+
+/* Alerts that say the peer did not accept our certificate. */
+static int cert_alert(unsigned long e) {
+	int a = ERR_GET_REASON(e) - SSL_AD_REASON_OFFSET;
+	return ERR_GET_LIB(e) == ERR_LIB_SSL &&
+	       ((a >= SSL_AD_BAD_CERTIFICATE && a <= SSL_AD_UNKNOWN_CA) ||
+	        a == SSL_AD_CERTIFICATE_REQUIRED || a == SSL_AD_ACCESS_DENIED);
+}
+
+/* Name what went wrong on p's channel after SSL call result ret; the
+ * channel is not used again. */
+static mpc_err tls_fail(mpc_net *net, int p, int ret) {
+	peer *pr = &net->peers[p];
+	int e = SSL_get_error(pr->ssl, ret);
+	unsigned long last = ERR_peek_last_error();
+	const char *alert = e == SSL_ERROR_SSL ? mpc_tls_peer_alert() : NULL;
+	char ours[MPC_TLS_FP_TEXT], pin[MPC_TLS_FP_TEXT], seen[MPC_TLS_FP_TEXT], ebuf[256];
+	ull step = pr->rx_step, round = net->rounds;
+	mpc_err err;
+
+	mpc_tls_fingerprint_format(net->tls_fp, ours);
+	mpc_tls_fingerprint_format(pr->link.pin, pin);
+	mpc_tls_fingerprint_format(pr->link.seen, seen);
+	mpc_tls_last_error(ebuf, sizeof(ebuf));
+	if (pr->link.verified && !pr->link.pin_ok)
+		err = mpc_error(MPC_ECRYPTO,
+		                "the job file pins %s for %s, but %s at %s presented %s: update "
+		                "the fingerprint in the job file, or check that nothing else "
+		                "answers at that address",
+		                pin, pr->name, pr->name, pr->addr, seen);
+	else if (!pr->tls_confirmed && alert && cert_alert(last))
+		err = mpc_error(MPC_ECRYPTO,
+		                "%s at %s refused our certificate %s (TLS alert: %s): the other "
+		                "side pins another fingerprint for us; check its job file",
+		                pr->name, pr->addr, ours, alert);
+	else if (!pr->tls_done && !pr->link.verified && e == SSL_ERROR_SSL &&
+	         ERR_GET_REASON(last) == SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE)
+		err = mpc_error(MPC_ECRYPTO,
+		                "%s at %s presented no certificate: this job pins %s for it",
+		                pr->name, pr->addr, pin);
+	else if (!pr->tls_done)
+		err = mpc_error(MPC_ECRYPTO, "TLS handshake with %s at %s failed: %s%s%s", pr->name,
+		                pr->addr, alert ? "it sent the alert " : "", alert ? alert : ebuf,
+		                alert ? "" : " (is it the node the job file names?)");
+	else if (e == SSL_ERROR_ZERO_RETURN)
+		err = mpc_error(MPC_ECRYPTO,
+		                "%s closed its TLS channel at step %llu (round %llu) without "
+		                "saying bye",
+		                pr->name, step, round);
+	else if (alert)
+		err = mpc_error(MPC_ECRYPTO,
+		                "%s refused a record from us at step %llu (round %llu; TLS alert: "
+		                "%s): the link is being tampered with; the job is aborted",
+		                pr->name, step, round, alert);
+	else
+		err = mpc_error(MPC_ECRYPTO,
+		                "record from %s failed authentication at step %llu (round %llu; "
+		                "%s): the link is being tampered with; the job is aborted",
+		                pr->name, step, round, ebuf);
+	ERR_clear_error();
+	pr->tls_dead = 1;
+	return err;
+}
+
+/* Whether the inner message whose header just came can be read straight
+ * into the caller's buffer: exactly what handle() would deliver. */
+static int direct_ok(const mpc_net *net, int p, const wire_hdr *h) {
+	const peer *pr = &net->peers[p];
+	return h->magic == WIRE_MAGIC && h->version == WIRE_VERSION && h->type == T_DATA &&
+	       h->from == p && h->to == net->id && !net->closing && pr->hello && !pr->bye &&
+	       CRYPTO_memcmp(h->session, net->session, MPC_SESSION_BYTES) == 0 && pr->want &&
+	       pr->q_len == 0 && h->step == pr->rx_step && h->step == pr->consumed + 1 &&
+	       h->offset == pr->rx_off && h->offset == pr->got &&
+	       h->total == (h->offset == 0 ? pr->want_len : pr->rx_total) && h->plen > 0 &&
+	       h->plen <= h->total - h->offset && h->plen <= pr->want_len - pr->got;
+}
+
+/* A whole inner header has come from p: decide where its payload goes. */
+static mpc_err start_inner(mpc_net *net, int p, int64_t now) {
+	peer *pr = &net->peers[p];
+	wire_hdr *h = &pr->rx_h;
+
+	decode_hdr(h, pr->ih);
+	pr->rx_have = 0;
+	pr->rx_mode = RX_HDR;
+	/* Check what frames the stream before trusting its length. */
+	if (h->magic != WIRE_MAGIC || h->version != WIRE_VERSION || h->from != p ||
+	    h->to != net->id)
+		return mpc_error(MPC_EPROTO,
+		                 "%s sent a garbled message inside TLS at step %llu (round %llu; "
+		                 "magic %08lx, from %u, to %u): a truncated or misframed message",
+		                 pr->name, (ull)pr->rx_step, (ull)net->rounds,
+		                 (unsigned long)h->magic, h->from, h->to);
+	if (h->plen > MAX_CHUNK)
+		return mpc_error(MPC_EPROTO,
+		                 "%s announced a %lu-byte message at step %llu (round %llu), more "
+		                 "than any chunk",
+		                 pr->name, (unsigned long)h->plen, (ull)pr->rx_step,
+		                 (ull)net->rounds);
+	if (h->plen == 0)
+		return handle(net, p, NULL, pr->ih, pr->ih, HDR_BYTES, now);
+	if (direct_ok(net, p, h)) {
+		pr->rx_mode = RX_DIRECT;
+		pr->rx_dst = pr->dst + pr->got;
+		pr->rx_gen = net->gen;
+		return MPC_OK;
+	}
+	if ((pr->rx_msg = nn_allocmsg(HDR_BYTES + h->plen, 0)) == NULL)
+		return mpc_error(MPC_ENOMEM, "out of memory for a message from %s", pr->name);
+	memcpy(pr->rx_msg, pr->ih, HDR_BYTES);
+	pr->rx_mode = RX_BUF;
+	return MPC_OK;
+}
+
+/* The payload of the current inner message from p is complete. */
+static mpc_err finish_inner(mpc_net *net, int p, int64_t now) {
+	peer *pr = &net->peers[p];
+	size_t len = HDR_BYTES + pr->rx_h.plen;
+	int mode = pr->rx_mode;
+	uint8_t *msg = pr->rx_msg;
+
+	pr->rx_mode = RX_HDR;
+	pr->rx_msg = NULL;
+	if (mode == RX_BUF)
+		return handle(net, p, msg, msg, msg + HDR_BYTES, len, now);
+	if (mode == RX_DIRECT)
+		return handle(net, p, NULL, pr->ih, pr->rx_dst, len, now);
+	return MPC_OK; /* RX_DISCARD */
+}
+
+/* Decrypt what p's channel holds and cut it into inner messages. */
+static mpc_err tls_read(mpc_net *net, int p, int64_t now) {
+	peer *pr = &net->peers[p];
+	uint8_t sink[4096];
+	mpc_err err;
+
+	for (;;) {
+		uint8_t *dst;
+		size_t want;
+		if (pr->rx_mode == RX_DIRECT && (pr->rx_gen != net->gen || net->closing))
+			pr->rx_mode = RX_DISCARD; /* its round is over */
+		switch (pr->rx_mode) {
+		case RX_HDR:
+			dst = pr->ih + pr->ih_got;
+			want = HDR_BYTES - pr->ih_got;
+			break;
+		case RX_BUF:
+			dst = pr->rx_msg + HDR_BYTES + pr->rx_have;
+			want = pr->rx_h.plen - pr->rx_have;
+			break;
+		case RX_DIRECT:
+			dst = pr->rx_dst + pr->rx_have;
+			want = pr->rx_h.plen - pr->rx_have;
+			break;
+		default:
+			dst = sink;
+			want = pr->rx_h.plen - pr->rx_have;
+			if (want > sizeof(sink))
+				want = sizeof(sink);
+		}
+		int n = SSL_read(pr->ssl, dst, (int)want);
+		if (n <= 0) {
+			if (SSL_get_error(pr->ssl, n) == SSL_ERROR_WANT_READ)
+				return MPC_OK;
+			return tls_fail(net, p, n);
+		}
+		if (pr->rx_mode == RX_HDR) {
+			pr->ih_got += (size_t)n;
+			if (pr->ih_got < HDR_BYTES)
+				continue;
+			pr->ih_got = 0;
+			err = start_inner(net, p, now);
+		} else {
+			if (pr->rx_mode == RX_DISCARD)
+				mpc_wipe(sink, (size_t)n);
+			pr->rx_have += (size_t)n;
+			if (pr->rx_have < pr->rx_h.plen)
+				continue;
+			err = finish_inner(net, p, now);
+		}
+		if (err != MPC_OK) {
+			pr->tls_dead = 1; /* the stream is cut mid-way: stop reading it */
+			return err;
+		}
+		if (pr->rx_mode == RX_HDR)
+			pr->tls_confirmed = 1;
+	}
+}
+
+/* Feed p's channel len bytes of records (NULL, 0: just move the handshake
+ * on). Replies (handshake, alerts) go out as the socket takes them. */
+static mpc_err tls_input(mpc_net *net, int p, const uint8_t *data, size_t len, int64_t now) {
+	peer *pr = &net->peers[p];
+	mpc_err err = MPC_OK, ferr;
+	int progress = 0, sent;
+
+	pr->link.in = data;
+	pr->link.in_len = len;
+	if (!pr->tls_done) {
+		int r = SSL_do_handshake(pr->ssl);
+		if (r != 1) {
+			if (SSL_get_error(pr->ssl, r) != SSL_ERROR_WANT_READ)
+				err = tls_fail(net, p, r);
+			goto out;
+		}
+		pr->tls_done = 1;
+		mpc_debug("net: TLS with %s up (%s)", pr->name, SSL_get_cipher_name(pr->ssl));
+		/* Tell the peer that we accept it: a TLS 1.3 client finishes before
+		 * the server has judged its certificate. */
+		if ((err = send_ctl(net, p, T_KEEPALIVE, 0, 0, NULL, 0, &sent)) != MPC_OK)
+			goto out;
+	}
+	err = tls_read(net, p, now);
+out:
+	pr->link.in = NULL;
+	pr->link.in_len = 0;
+	if (err == MPC_OK)
+		return flush_peer(net, p, &progress);
+	/* send the alert OpenSSL wrote, keeping our error's text */
+	char keep[1024];
+	snprintf(keep, sizeof(keep), "%s", mpc_error_detail());
+	ferr = flush_peer(net, p, &progress);
+	(void)ferr;
+	return mpc_error(err, "%s", keep);
+}
+
+/* A T_TLS message off the wire. Does not take ownership. */
+static mpc_err tls_message(mpc_net *net, const uint8_t *b, size_t len, int64_t now) {
+	unsigned from = get16(b + 6), to = get16(b + 8);
+	peer *pr;
+
+	if (from >= (unsigned)net->n || from == (unsigned)net->id)
+		return mpc_error(MPC_EPROTO,
+		                 "received a message from unknown node %u (we are node %d of %d; "
+		                 "round %llu)",
+		                 from, net->id, net->n, (ull)net->rounds);
+	pr = &net->peers[from];
+	if (to != (unsigned)net->id)
+		return mpc_error(MPC_EPROTO,
+		                 "%s sent a message meant for node %u to us (node %d): different "
+		                 "node list?",
+		                 pr->name, to, net->id);
+	if (!net->tls)
+		return net->closing ? MPC_OK
+		                    : mpc_error(MPC_EPROTO,
+		                                "%s (%s) speaks TLS, but this node runs without "
+		                                "(--insecure-plaintext on one side only?)",
+		                                pr->name, pr->addr);
+	if (!pr->hello)
+		return mpc_error(MPC_EPROTO,
+		                 "%s sent a message of type %u before hello (round %llu)", pr->name,
+		                 T_TLS, (ull)net->rounds);
+	if (pr->tls_dead)
+		return MPC_OK; /* failed already, and said so */
+	return tls_input(net, (int)from, b + TLS_HDR, len - TLS_HDR, now);
+}
+
+/* One message off the wire. Takes ownership of msg. */
+static mpc_err dispatch(mpc_net *net, void *msg, size_t len, int64_t now) {
+	const uint8_t *b = msg;
+	if (len >= TLS_HDR && get32(b) == WIRE_MAGIC && b[4] == WIRE_VERSION && b[5] == T_TLS) {
+		mpc_err err = tls_message(net, b, len, now);
+		nn_freemsg(msg);
+		return err;
+	}
+	return handle(net, -1, msg, b, len >= HDR_BYTES ? b + HDR_BYTES : b, len, now);
 }
 
 /* Take what has arrived, without waiting. */
@@ -764,6 +1335,8 @@ static mpc_err run_round(mpc_net *net, int recv_timeout_ms, int data_only) {
 		for (int p = 0; p < net->n; p++)
 			if (net->peers[p].tx_active && (err = pump_tx(net, p, &progress)) != MPC_OK)
 				return err;
+		if ((err = flush_all(net, &progress, &out_mask)) != MPC_OK)
+			return err;
 		if ((err = pull_all(net, &progress)) != MPC_OK)
 			return err;
 		if ((err = check_peers(net)) != MPC_OK)
@@ -793,6 +1366,7 @@ static mpc_err exchange(mpc_net *net, const void *const *send, const size_t *sen
 
 	if (net->failed)
 		return mpc_error(net->failed, "the network failed earlier: %s", net->failed_detail);
+	net->gen++;
 	for (int p = 0; p < net->n; p++) {
 		if (p == net->id)
 			continue;
@@ -836,13 +1410,34 @@ static void destroy(mpc_net *net) {
 		if (pr->sock >= 0)
 			nn_close(pr->sock);
 		drop_tx(pr);
-		for (size_t i = 0; i < pr->q_len; i++)
-			nn_freemsg(pr->q[pr->q_head + i].msg);
+		for (size_t i = 0; i < pr->q_len; i++) {
+			early_chunk *e = &pr->q[pr->q_head + i];
+			if (net->tls) /* decrypted payload */
+				mpc_wipe(e->msg, HDR_BYTES + e->plen);
+			nn_freemsg(e->msg);
+		}
 		free(pr->q);
+		if (pr->ssl) {
+			/* The record buffer holds the last record's plaintext: wipe it
+			 * on release (cleansing every record as read costs a pass over
+			 * all data). SSL_free wipes the keys. */
+			SSL_set_options(pr->ssl, SSL_OP_CLEANSE_PLAINTEXT);
+			SSL_free(pr->ssl);
+		}
+		if (pr->rx_msg) {
+			mpc_wipe(pr->rx_msg, HDR_BYTES + pr->rx_h.plen);
+			nn_freemsg(pr->rx_msg);
+		}
+		if (pr->ob)
+			nn_freemsg(pr->ob); /* ciphertext */
+		for (size_t i = 0; i < pr->oq_len; i++)
+			nn_freemsg(pr->oq[pr->oq_head + i].msg);
+		free(pr->oq);
 		free(pr->addr);
 		free(pr->name);
 	}
 	free(net->peers);
+	SSL_CTX_free(net->tls_ctx);
 	free(net);
 }
 
@@ -932,6 +1527,119 @@ static mpc_err say_hello(mpc_net *net) {
 	                 missing > 1 ? "are they" : "is it");
 }
 
+/* Every link's TLS handshake, all at once, within the connect timeout; then
+ * wait for each peer's first message inside the channel, which says that it
+ * accepted our certificate. */
+static mpc_err tls_handshake(mpc_net *net) {
+	int64_t start = now_ms(), deadline = start + net->connect_timeout_ms;
+	mpc_err err;
+
+	for (int p = 0; p < net->n; p++) /* clients say ClientHello */
+		if (p != net->id && !net->peers[p].tls_done && !net->peers[p].tls_dead &&
+		    (err = tls_input(net, p, NULL, 0, start)) != MPC_OK)
+			return err;
+	for (;;) {
+		int progress = 0, done = 1;
+		uint64_t out_mask = 0;
+		if ((err = flush_all(net, &progress, &out_mask)) != MPC_OK)
+			return err;
+		if ((err = pull_all(net, &progress)) != MPC_OK)
+			return err;
+		for (int p = 0; p < net->n; p++)
+			if (p != net->id &&
+			    !(net->peers[p].tls_done && net->peers[p].tls_confirmed))
+				done = 0;
+		if (done)
+			return flush_all(net, &progress, &out_mask);
+		int64_t t = now_ms();
+		if (t >= deadline)
+			break;
+		if (!progress && (err = poll_wait(net, out_mask, deadline - t)) != MPC_OK)
+			return err;
+	}
+	char list[768];
+	size_t len = 0;
+	int missing = 0;
+	list[0] = '\0';
+	for (int p = 0; p < net->n; p++) {
+		peer *pr = &net->peers[p];
+		if (p == net->id || (pr->tls_done && pr->tls_confirmed))
+			continue;
+		if (len < sizeof(list)) {
+			int w = snprintf(list + len, sizeof(list) - len, "%s%s (%s)",
+			                 missing ? ", " : "", pr->name, pr->addr);
+			len += w > 0 ? (size_t)w : 0;
+		}
+		missing++;
+	}
+	return mpc_error(MPC_ETIMEDOUT,
+	                 "waited %.1f s for the TLS handshake with %s: %s said hello but never "
+	                 "completed it; %s running with TLS on?",
+	                 (double)net->connect_timeout_ms / 1000, list, missing > 1 ? "they" : "it",
+	                 missing > 1 ? "are they" : "is it");
+}
+
+static mpc_err setup_tls(mpc_net *net, const mpc_net_tls *tls) {
+	mpc_err err;
+	if (tls->key == NULL || tls->cert == NULL || tls->pins == NULL)
+		return mpc_error(MPC_EINVAL,
+		                 "mpc_net_open: TLS needs a key, a certificate and pins");
+	if ((err = mpc_tls_ctx_new(tls->key, tls->cert, &net->tls_ctx)) != MPC_OK ||
+	    (err = mpc_tls_fingerprint(tls->cert, net->tls_fp)) != MPC_OK)
+		return err;
+	net->tls = 1;
+	for (int p = 0; p < net->n; p++) {
+		peer *pr = &net->peers[p];
+		if (p == net->id)
+			continue;
+		memcpy(pr->link.pin, tls->pins[p], MPC_TLS_FP_BYTES);
+		pr->link.out = tls_out;
+		pr->link.out_arg = pr;
+		if ((err = mpc_tls_ssl_new(net->tls_ctx, net->id < p, &pr->link, &pr->ssl)) !=
+		    MPC_OK)
+			return err;
+	}
+	return MPC_OK;
+}
+
+/* Open failed after HELLO with TLS on: tell the peers whose channel is up
+ * (best effort) and give OpenSSL's alerts a moment to leave. */
+static void open_failed(mpc_net *net, mpc_err err) {
+	char keep[1024], reason[REASON_MAX + 1];
+	int64_t deadline = now_ms() + ABORT_WAIT_MS;
+	int pending = 1, sent;
+
+	snprintf(keep, sizeof(keep), "%s", mpc_error_detail());
+	sanitize(reason, sizeof(reason), keep, strlen(keep));
+	for (int p = 0; p < net->n; p++) {
+		peer *pr = &net->peers[p];
+		if (p == net->id || pr->tls_dead || !pr->hello_sent)
+			continue;
+		if (tls_usable(pr)) {
+			(void)send_ctl(net, p, T_ABORT, 0, strlen(reason), reason,
+			               (uint32_t)strlen(reason), &sent);
+			continue;
+		}
+		/* no channel yet: in the clear, so that it need not wait for us */
+		net->tls = 0;
+		(void)send_ctl(net, p, T_ABORT, 0, strlen(reason), reason, (uint32_t)strlen(reason),
+		               &sent);
+		net->tls = 1;
+	}
+	net->closing = 1;
+	while (pending && now_ms() < deadline) {
+		int progress = 0;
+		uint64_t out_mask = 0;
+		if (flush_all(net, &progress, &out_mask) != MPC_OK)
+			break;
+		pending = out_mask != 0;
+		if (pending && poll_wait(net, out_mask, 10) != MPC_OK)
+			break;
+	}
+	sleep_ms(FLUSH_PAUSE_MS);
+	(void)mpc_error(err, "%s", keep);
+}
+
 static mpc_err copy_config(mpc_net *net, const mpc_net_config *cfg) {
 	net->id = cfg->id;
 	net->n = cfg->n_nodes;
@@ -954,6 +1662,8 @@ static mpc_err copy_config(mpc_net *net, const mpc_net_config *cfg) {
 		char dflt[32];
 		pr->sock = -1;
 		pr->rx_step = 1;
+		pr->net = net;
+		pr->idx = p;
 		snprintf(dflt, sizeof(dflt), "node %d", p);
 		pr->addr = strdup(cfg->addrs[p]);
 		pr->name = strdup(cfg->names && cfg->names[p] ? cfg->names[p] : dflt);
@@ -985,12 +1695,18 @@ mpc_err mpc_net_open(mpc_net **out, const mpc_net_config *cfg) {
 		return mpc_error(MPC_ENOMEM, "out of memory opening the network");
 	if ((err = copy_config(net, cfg)) != MPC_OK)
 		goto out;
+	if (cfg->tls && (err = setup_tls(net, cfg->tls)) != MPC_OK)
+		goto out;
 	if ((err = open_sockets(net)) != MPC_OK)
 		goto out;
-	if ((err = say_hello(net)) != MPC_OK)
+	if ((err = say_hello(net)) != MPC_OK ||
+	    (net->tls && (err = tls_handshake(net)) != MPC_OK)) {
+		if (net->tls)
+			open_failed(net, err);
 		goto out;
-	mpc_debug("net: %s up on %s, %d nodes", net->peers[net->id].name, net->peers[net->id].addr,
-	          net->n);
+	}
+	mpc_debug("net: %s up on %s, %d nodes%s", net->peers[net->id].name,
+	          net->peers[net->id].addr, net->n, net->tls ? ", TLS 1.3" : " (plaintext)");
 	*out = net;
 	net = NULL;
 out:
@@ -1030,9 +1746,17 @@ void mpc_net_close(mpc_net *net) {
 				if (!pr->bye_sent)
 					out_mask |= (uint64_t)1 << p;
 			}
+		}
+		if (flush_all(net, &progress, &out_mask) != MPC_OK)
+			out_mask = 0; /* a broken socket: nothing more to do */
+		for (int p = 0; p < net->n; p++) {
+			peer *pr = &net->peers[p];
+			int gone = pr->bye_sent && !(out_mask >> p & 1); /* our bye has left */
+			if (p == net->id)
+				continue;
 			/* a peer that already left only gets a short try of our bye */
 			if (!(pr->bye || pr->aborted) ||
-			    !(pr->bye_sent || pr->aborted || t - start >= 1000))
+			    !(gone || pr->aborted || t - start >= 1000))
 				done = 0;
 		}
 		/* garbage while closing: nothing to be done about it */
@@ -1081,6 +1805,9 @@ void mpc_net_abort(mpc_net *net, mpc_err code, const char *reason) {
 				out_mask |= (uint64_t)1 << p;
 			}
 		}
+		if (flush_all(net, &progress, &out_mask) != MPC_OK)
+			out_mask = 0;
+		pending |= out_mask != 0;
 		/* keep the peers' data flowing so that their sockets drain */
 		(void)pull_all(net, &progress);
 		int64_t t = now_ms();
@@ -1217,7 +1944,14 @@ uint64_t mpc_net_step_with(const mpc_net *net, int peer_id) {
 
 void mpc_net_set_fault(mpc_net *net, int peer_id, mpc_net_fault f) {
 	if (net == NULL || peer_id < 0 || peer_id >= net->n || peer_id == net->id ||
-	    (unsigned)f > MPC_FAULT_FLIP)
+	    (unsigned)f > MPC_FAULT_FLIP_RECORD)
 		return;
-	net->peers[peer_id].fault = f;
+	if (f == MPC_FAULT_FLIP_RECORD)
+		net->peers[peer_id].flip_record = 1;
+	else
+		net->peers[peer_id].fault = f;
+}
+
+int mpc_net_uses_tls(const mpc_net *net) {
+	return net ? net->tls : 0;
 }

@@ -26,26 +26,39 @@
 #ifndef MPC_NET_H
 #define MPC_NET_H
 
+#include "../runtime/mpc_err.h"
+#include <openssl/types.h>
 #include <stddef.h>
 #include <stdint.h>
-#include "../runtime/mpc_err.h"
 
-#define MPC_SESSION_BYTES 16
-#define MPC_NET_MAX_NODES 64
-#define MPC_NET_DEFAULT_TIMEOUT_MS 30000
+#define MPC_SESSION_BYTES                  16
+#define MPC_NET_MAX_NODES                  64
+#define MPC_NET_DEFAULT_TIMEOUT_MS         30000
 #define MPC_NET_DEFAULT_CONNECT_TIMEOUT_MS 60000
 
 typedef struct mpc_net mpc_net; /* opaque */
 
+/* TLS 1.3 for every link, mutually authenticated, each peer's certificate
+ * pinned by the SHA-256 of its DER encoding. All borrowed for the duration of
+ * mpc_net_open (OpenSSL takes its own references). */
 typedef struct {
-	int id;                    /* this node, 0 <= id < n_nodes */
-	int n_nodes;               /* 2 .. MPC_NET_MAX_NODES */
-	const char *const *addrs;  /* addrs[i]: the URL node i binds, e.g. tcp://127.0.0.1:7001 */
-	const char *const *names;  /* names[i] for messages ("party 1", "dealer"); NULL: "node i" */
+	EVP_PKEY *key; /* this node's private key */
+	X509 *cert;    /* this node's (self-signed) certificate */
+	/* pins[i]: SHA-256 of node i's certificate (DER); pins[self] ignored */
+	const uint8_t (*pins)[32];
+} mpc_net_tls;
+
+typedef struct {
+	int id;                   /* this node, 0 <= id < n_nodes */
+	int n_nodes;              /* 2 .. MPC_NET_MAX_NODES */
+	const char *const *addrs; /* addrs[i]: the URL node i binds, e.g. tcp://127.0.0.1:7001 */
+	const char *const *names; /* names[i] for messages ("party 1", "dealer"); NULL: "node i" */
 	uint8_t session[MPC_SESSION_BYTES]; /* all nodes of a job share it */
-	int timeout_ms;            /* per-round inactivity deadline; 0: default 30 s */
-	int connect_timeout_ms;    /* how long to wait for late peers; 0: default 60 s */
-	size_t chunk_bytes;        /* payload bytes per chunk; 0: default 1 MiB */
+	int timeout_ms;                     /* per-round inactivity deadline; 0: default 30 s */
+	int connect_timeout_ms;             /* how long to wait for late peers; 0: default 60 s */
+	size_t chunk_bytes;                 /* payload bytes per chunk; 0: default 1 MiB */
+	/* NULL: plaintext (only behind an explicit --insecure-plaintext flag) */
+	const mpc_net_tls *tls;
 } mpc_net_config;
 
 /* Bind, connect to every other node, and exchange HELLO with each so that
@@ -53,7 +66,17 @@ typedef struct {
  * connect_timeout_ms for late peers; MPC_ETIMEDOUT names the peers that never
  * came, MPC_EPROTO a peer in another session, MPC_ENET an address that cannot
  * be bound, MPC_EINVAL a bad config (negative timeout, chunk_bytes above
- * 64 MiB). Copies what it needs from cfg. Caller closes with mpc_net_close. */
+ * 64 MiB). Copies what it needs from cfg. Caller closes with mpc_net_close.
+ *
+ * With cfg->tls, after HELLO every pair runs a TLS 1.3 handshake (the lower
+ * id is the client) within connect_timeout_ms, and from then on every
+ * message to a peer travels inside its TLS channel. MPC_ECRYPTO: a peer
+ * presented a certificate other than the pinned one (the detail names it and
+ * both fingerprints), refused ours, or sent something outside TLS;
+ * MPC_ETIMEDOUT names a peer that never finished its handshake; MPC_ECONFIG
+ * a key that does not match its certificate. Later, a record that fails
+ * authentication (tampering, replay, truncation) ends the round with
+ * MPC_ECRYPTO naming the peer and the step. */
 mpc_err mpc_net_open(mpc_net **out, const mpc_net_config *cfg) MPC_MUST_CHECK;
 
 /* Orderly close: send BYE to every peer and wait briefly (at most
@@ -78,13 +101,13 @@ const char *mpc_net_name(const mpc_net *net, int i);
  * MPC_ETIMEDOUT, MPC_EPROTO, MPC_EPEER, MPC_ECLOSED, MPC_ENET, MPC_ENOMEM,
  * each with a detail naming the peer and the step. */
 mpc_err mpc_net_exchange(mpc_net *net, const void *const *send, const size_t *send_len,
-			 void *const *recv, const size_t *recv_len) MPC_MUST_CHECK;
+                         void *const *recv, const size_t *recv_len) MPC_MUST_CHECK;
 
 /* Send the same len bytes to every node in `to` (a bitmask of node ids) and
  * receive len bytes from every node in `from` into recv + p*len (recv has
  * room for n_nodes slots; our own slot is untouched). One round. */
 mpc_err mpc_net_bcast(mpc_net *net, uint64_t to, const void *buf, uint64_t from, void *recv,
-		      size_t len) MPC_MUST_CHECK;
+                      size_t len) MPC_MUST_CHECK;
 
 /* One message to one peer / from one peer. */
 mpc_err mpc_net_send(mpc_net *net, int peer, const void *buf, size_t len) MPC_MUST_CHECK;
@@ -94,7 +117,8 @@ mpc_err mpc_net_recv(mpc_net *net, int peer, void *buf, size_t len) MPC_MUST_CHE
  * instead of the round deadline (keep-alives do not extend it), and a BYE
  * from that peer returns MPC_ECLOSED with the network left usable (the
  * dealer idles like this between requests and ends on the last party's BYE). */
-mpc_err mpc_net_recv_wait(mpc_net *net, int peer, void *buf, size_t len, int timeout_ms) MPC_MUST_CHECK;
+mpc_err mpc_net_recv_wait(mpc_net *net, int peer, void *buf, size_t len,
+                          int timeout_ms) MPC_MUST_CHECK;
 
 /* Counters since open: every byte handed to nanomsg (headers, HELLO, BYE
  * and keep-alives included, so it varies slightly between runs), and logical
@@ -105,5 +129,8 @@ uint64_t mpc_net_rounds(const mpc_net *net);
 /* The last step used on the link with `peer`: the larger of the messages
  * sent to it and received from it. */
 uint64_t mpc_net_step_with(const mpc_net *net, int peer);
+
+/* 1 if the links run inside TLS, 0 for plaintext (or NULL). */
+int mpc_net_uses_tls(const mpc_net *net);
 
 #endif

@@ -2,7 +2,8 @@
  * peer, so that tests can check that the peer detects it. Never used by the
  * programs. Each fault applies once, to the next DATA message (the next
  * non-empty send) towards that peer; the receiver reports MPC_EPROTO naming
- * this node and the step, except for FLIP which this layer cannot see. */
+ * this node and the step, except for FLIP which this layer cannot see, and
+ * FLIP_RECORD (MPC_ECRYPTO). */
 #ifndef MPC_NET_FAULT_H
 #define MPC_NET_FAULT_H
 
@@ -23,7 +24,13 @@ typedef enum {
 	MPC_FAULT_WRONG_SESSION,
 	/* One bit of the first payload byte is flipped: a silently wrong payload
 	 * at this layer (integrity is the job of the channel above). */
-	MPC_FAULT_FLIP
+	MPC_FAULT_FLIP,
+	/* With TLS: one byte of the next T_TLS message's ciphertext (the first
+	 * record's body, whatever it carries) is flipped; the receiver reports
+	 * MPC_ECRYPTO. Armed separately from the faults above (which, with TLS,
+	 * apply to the inner message before encryption). No effect in
+	 * plaintext. */
+	MPC_FAULT_FLIP_RECORD
 } mpc_net_fault;
 
 /* Arm fault f (MPC_FAULT_NONE disarms) for the next DATA message to `peer`.

@@ -14,6 +14,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include "../net/mpc_tls.h"
 #include "../runtime/mpc_log.h"
 #include "mpc_dealer.h"
 
@@ -21,23 +25,29 @@
 
 static int emit_fd = -1;
 
+/* Ephemeral TLS credentials of every node, made by the parent before forking
+ * (each child uses its own key and everyone's pins). */
+typedef struct {
+	EVP_PKEY *key[MAX_NODES];
+	X509 *cert[MAX_NODES];
+	uint8_t pins[MAX_NODES][32];
+} local_tls;
+
 /* Status record a child writes on its status pipe before leaving. */
 typedef struct {
 	int32_t err;
-	char detail[512];
+	char detail[1024];
 	double seconds;
 	uint64_t bytes_sent, rounds;
 } status_rec;
 
-static double now(void)
-{
+static double now(void) {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-static int write_all(int fd, const void *buf, size_t len)
-{
+static int write_all(int fd, const void *buf, size_t len) {
 	const uint8_t *p = buf;
 	while (len > 0) {
 		ssize_t w = write(fd, p, len);
@@ -51,8 +61,7 @@ static int write_all(int fd, const void *buf, size_t len)
 	return 0;
 }
 
-mpc_err mpc_local_emit(const void *buf, size_t len)
-{
+mpc_err mpc_local_emit(const void *buf, size_t len) {
 	if (emit_fd < 0)
 		return mpc_error(MPC_EINVAL, "mpc_local_emit outside a local cluster");
 	if (write_all(emit_fd, buf, len) != 0)
@@ -61,14 +70,14 @@ mpc_err mpc_local_emit(const void *buf, size_t len)
 }
 
 /* Ports the kernel reports free now (bound to port 0 and released). */
-static int free_ports(int *ports, int n)
-{
+static int free_ports(int *ports, int n) {
 	int fds[MAX_NODES];
 	int ok = 0;
 	for (int i = 0; i < n; i++)
 		fds[i] = -1;
 	for (int i = 0; i < n; i++) {
-		struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+		struct sockaddr_in a = {.sin_family = AF_INET,
+		                        .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 		socklen_t l = sizeof(a);
 		fds[i] = socket(AF_INET, SOCK_STREAM, 0);
 		if (fds[i] < 0 || bind(fds[i], (struct sockaddr *)&a, sizeof(a)) != 0 ||
@@ -85,8 +94,8 @@ out:
 }
 
 static void child(const mpc_local_config *cfg, int id, char **addrs, char **names,
-		  const uint8_t *session, mpc_local_fn fn, void *arg, int out_fd, int st_fd)
-{
+                  const uint8_t *session, const local_tls *tls, mpc_local_fn fn, void *arg,
+                  int out_fd, int st_fd) {
 	int nn = cfg->n_parties + (cfg->with_dealer != 0);
 	int dealer = cfg->with_dealer ? cfg->n_parties : -1;
 	status_rec st;
@@ -99,14 +108,21 @@ static void child(const mpc_local_config *cfg, int id, char **addrs, char **name
 	emit_fd = out_fd;
 	mpc_log_init(names[id], getenv("MPC_LOCAL_LOG") ? MPC_LOG_DEBUG : MPC_LOG_ERROR, NULL);
 	mpc_net_config nc = {
-		.id = id,
-		.n_nodes = nn,
-		.addrs = (const char *const *)addrs,
-		.names = (const char *const *)names,
-		.timeout_ms = cfg->timeout_ms,
-		.connect_timeout_ms = cfg->connect_timeout_ms ? cfg->connect_timeout_ms : 10000,
+	    .id = id,
+	    .n_nodes = nn,
+	    .addrs = (const char *const *)addrs,
+	    .names = (const char *const *)names,
+	    .timeout_ms = cfg->timeout_ms,
+	    .connect_timeout_ms = cfg->connect_timeout_ms ? cfg->connect_timeout_ms : 10000,
 	};
 	memcpy(nc.session, session, MPC_SESSION_BYTES);
+	mpc_net_tls nt;
+	if (tls) {
+		nt.key = tls->key[id];
+		nt.cert = tls->cert[id];
+		nt.pins = (const uint8_t(*)[32])tls->pins;
+		nc.tls = &nt;
+	}
 	if ((err = mpc_net_open(&net, &nc)) != MPC_OK)
 		goto out;
 	t0 = now();
@@ -140,8 +156,7 @@ out:
 	_exit(err == MPC_OK ? 0 : 10 + (int)err);
 }
 
-static void free_strings(char **s, int n)
-{
+static void free_strings(char **s, int n) {
 	if (s)
 		for (int i = 0; i < n; i++)
 			free(s[i]);
@@ -149,8 +164,7 @@ static void free_strings(char **s, int n)
 }
 
 mpc_err mpc_local_run(const mpc_local_config *cfg, mpc_local_fn fn, void *arg,
-		      mpc_local_result *res)
-{
+                      mpc_local_result *res) {
 	int nn = cfg->n_parties + (cfg->with_dealer != 0);
 	int out_pipe[MAX_NODES][2], st_pipe[MAX_NODES][2];
 	pid_t pid[MAX_NODES];
@@ -160,6 +174,7 @@ mpc_err mpc_local_run(const mpc_local_config *cfg, mpc_local_fn fn, void *arg,
 	int ports[MAX_NODES], open_fds = 0;
 	uint8_t session[MPC_SESSION_BYTES];
 	char **addrs = NULL, **names = NULL;
+	local_tls *tls = NULL;
 	mpc_err err = MPC_OK;
 	static unsigned counter;
 
@@ -171,10 +186,12 @@ mpc_err mpc_local_run(const mpc_local_config *cfg, mpc_local_fn fn, void *arg,
 	names = calloc((size_t)nn, sizeof(char *));
 	if (!addrs || !names) {
 		err = mpc_error(MPC_ENOMEM, "out of memory");
+		nn = 0;
 		goto out;
 	}
 	if (cfg->use_tcp && !free_ports(ports, nn)) {
 		err = mpc_error(MPC_ENET, "no free loopback ports: %s", strerror(errno));
+		nn = 0;
 		goto out;
 	}
 	for (int i = 0; i < nn; i++) {
@@ -183,7 +200,7 @@ mpc_err mpc_local_run(const mpc_local_config *cfg, mpc_local_fn fn, void *arg,
 			snprintf(buf, sizeof(buf), "tcp://127.0.0.1:%d", ports[i]);
 		else
 			snprintf(buf, sizeof(buf), "ipc:///tmp/mpc-local-%d-%u-%d", (int)getpid(),
-				 counter, i);
+			         counter, i);
 		addrs[i] = strdup(buf);
 		if (cfg->with_dealer && i == cfg->n_parties)
 			snprintf(buf, sizeof(buf), "dealer");
@@ -192,10 +209,25 @@ mpc_err mpc_local_run(const mpc_local_config *cfg, mpc_local_fn fn, void *arg,
 		names[i] = strdup(buf);
 		if (!addrs[i] || !names[i]) {
 			err = mpc_error(MPC_ENOMEM, "out of memory");
+			nn = 0;
 			goto out;
 		}
 	}
 	counter++;
+	if (cfg->use_tls) {
+		if ((tls = calloc(1, sizeof(*tls))) == NULL) {
+			err = mpc_error(MPC_ENOMEM, "out of memory");
+			nn = 0;
+			goto out;
+		}
+		for (int i = 0; i < nn; i++)
+			if ((err = mpc_tls_ephemeral(names[i], &tls->key[i], &tls->cert[i])) !=
+			        MPC_OK ||
+			    (err = mpc_tls_fingerprint(tls->cert[i], tls->pins[i])) != MPC_OK) {
+				nn = 0; /* no children yet */
+				goto out;
+			}
+	}
 	for (int i = 0; i < MPC_SESSION_BYTES; i++)
 		session[i] = (uint8_t)(rand() ^ (int)getpid() ^ (int)counter * 131 ^ i * 7);
 	fflush(NULL);
@@ -213,7 +245,8 @@ mpc_err mpc_local_run(const mpc_local_config *cfg, mpc_local_fn fn, void *arg,
 				close(out_pipe[j][0]);
 				close(st_pipe[j][0]);
 			}
-			child(cfg, i, addrs, names, session, fn, arg, out_pipe[i][1], st_pipe[i][1]);
+			child(cfg, i, addrs, names, session, tls, fn, arg, out_pipe[i][1],
+			      st_pipe[i][1]);
 		}
 		close(out_pipe[i][1]);
 		close(st_pipe[i][1]);
@@ -244,7 +277,7 @@ mpc_err mpc_local_run(const mpc_local_config *cfg, mpc_local_fn fn, void *arg,
 		double left = deadline - now();
 		if (left <= 0) {
 			err = mpc_error(MPC_ETIMEDOUT, "mpc_local_run: watchdog fired; killing the "
-					"cluster");
+			                               "cluster");
 			for (int i = 0; i < nn; i++)
 				kill(pid[i], SIGKILL);
 			break;
@@ -267,14 +300,16 @@ mpc_err mpc_local_run(const mpc_local_config *cfg, mpc_local_fn fn, void *arg,
 					res[i].out = nb;
 					cap[i] = nc;
 				}
-				r = read(pf[j].fd, res[i].out + res[i].out_len, cap[i] - res[i].out_len);
+				r = read(pf[j].fd, res[i].out + res[i].out_len,
+				         cap[i] - res[i].out_len);
 				if (r > 0)
 					res[i].out_len += (size_t)r;
 			} else {
 				uint8_t *dst = (uint8_t *)&st[i] + st_got[i];
 				size_t room = sizeof(st[i]) - st_got[i];
 				uint8_t sink[256];
-				r = read(pf[j].fd, room ? (void *)dst : sink, room ? room : sizeof(sink));
+				r = read(pf[j].fd, room ? (void *)dst : sink,
+				         room ? room : sizeof(sink));
 				if (r > 0 && room)
 					st_got[i] += (size_t)r;
 			}
@@ -309,18 +344,24 @@ out:
 		} else {
 			res[i].err = MPC_ENET;
 			snprintf(res[i].detail, sizeof(res[i].detail), "%s died without reporting",
-				 names[i]);
+			         names[i]);
 		}
 		if (!cfg->use_tcp && addrs && addrs[i])
 			unlink(addrs[i] + strlen("ipc://"));
 	}
 	free_strings(addrs, cfg->n_parties + (cfg->with_dealer != 0));
 	free_strings(names, cfg->n_parties + (cfg->with_dealer != 0));
+	if (tls) {
+		for (int i = 0; i < MAX_NODES; i++) {
+			EVP_PKEY_free(tls->key[i]);
+			X509_free(tls->cert[i]);
+		}
+		free(tls);
+	}
 	return err;
 }
 
-void mpc_local_results_fini(mpc_local_result *res, int n)
-{
+void mpc_local_results_fini(mpc_local_result *res, int n) {
 	for (int i = 0; i < n; i++) {
 		free(res[i].out);
 		res[i].out = NULL;
@@ -328,14 +369,13 @@ void mpc_local_results_fini(mpc_local_result *res, int n)
 }
 
 mpc_err mpc_local_reconstruct(const mpc_local_result *res, int n_parties, mpc_ring r, void *out,
-			      size_t n)
-{
+                              size_t n) {
 	size_t bytes = n * mpc_ring_bytes(r);
 	memset(out, 0, bytes);
 	for (int i = 0; i < n_parties; i++) {
 		if (res[i].out_len != bytes)
 			return mpc_error(MPC_EPROTO, "party %d emitted %zu bytes, expected %zu", i,
-					 res[i].out_len, bytes);
+			                 res[i].out_len, bytes);
 		/* emitted bytes need not be aligned for the ring's element type */
 		void *tmp = malloc(bytes ? bytes : 1);
 		if (tmp == NULL)

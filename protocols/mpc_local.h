@@ -5,10 +5,10 @@
 #ifndef MPC_LOCAL_H
 #define MPC_LOCAL_H
 
-#include <stddef.h>
-#include <stdint.h>
 #include "../runtime/mpc_err.h"
 #include "mpc_party.h"
+#include <stddef.h>
+#include <stdint.h>
 
 typedef struct {
 	int n_parties;          /* 2 .. 16 */
@@ -17,16 +17,18 @@ typedef struct {
 	int timeout_ms;         /* per-round deadline; 0: default */
 	int connect_timeout_ms; /* 0: 10 s */
 	int watchdog_s;         /* the parent kills everything after this; 0: 120 */
+	int use_tls;            /* 1: TLS 1.3 on every link, an ephemeral key and
+	                           certificate per node, all pinned */
 } mpc_local_config;
 
 typedef struct {
 	int exited;        /* 1 if the process exited (rather than being killed) */
 	int exit_code;     /* its exit code, or the signal number if killed */
 	mpc_err err;       /* what the body (or set-up) returned */
-	char detail[512];  /* the error detail at that node */
+	char detail[1024]; /* the error detail at that node */
 	uint8_t *out;      /* bytes emitted (malloc'ed; freed by mpc_local_results_fini) */
 	size_t out_len;
-	double seconds;    /* the body's wall time at that node */
+	double seconds;              /* the body's wall time at that node */
 	uint64_t bytes_sent, rounds; /* the node's network counters after the body */
 } mpc_local_result;
 
@@ -41,12 +43,12 @@ mpc_err mpc_local_emit(const void *buf, size_t len) MPC_MUST_CHECK;
 /* Run the cluster. res has n_parties + with_dealer entries (the dealer last).
  * MPC_OK when every process ran and exited; the per-node results say how. */
 mpc_err mpc_local_run(const mpc_local_config *cfg, mpc_local_fn fn, void *arg,
-		      mpc_local_result *res) MPC_MUST_CHECK;
+                      mpc_local_result *res) MPC_MUST_CHECK;
 void mpc_local_results_fini(mpc_local_result *res, int n);
 
 /* Add up the parties' emitted shares (n elements of ring r from each of the
  * n_parties results) into out. MPC_EPROTO if a party emitted another length. */
 mpc_err mpc_local_reconstruct(const mpc_local_result *res, int n_parties, mpc_ring r, void *out,
-			      size_t n) MPC_MUST_CHECK;
+                              size_t n) MPC_MUST_CHECK;
 
 #endif
