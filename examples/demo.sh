@@ -23,7 +23,7 @@ nodes="tcp://127.0.0.1:$base,tcp://127.0.0.1:$((base + 1)),tcp://127.0.0.1:$((ba
 session="demo-$(date +%s)-$$-$RANDOM"
 
 echo "== 3 merchants + dealer on $nodes (logs in $out)"
-common="--nodes $nodes --dealer --session $session --timeout 30"
+common="--nodes $nodes --dealer --session $session --timeout 30 --insecure-plaintext"
 if ! bash scripts/launch.sh --parties 3 --logs "$out" \
 	--dealer "$bin/mpc-dealer $common" -- \
 	"$bin/aggregate_stats" --party '{i}' $common --input "$data/merchant{i}.csv" \

@@ -13,7 +13,9 @@ const char mpc_peer_usage[] =
 	"  --session JOB          the same fresh string at every node of one run\n"
 	"  --timeout SEC          per-round deadline (default 30)\n"
 	"  --connect-timeout SEC  how long to wait for late peers (default 60)\n"
-	"  --log-level LEVEL      debug, info, warn, error (default info)\n";
+	"  --log-level LEVEL      debug, info, warn, error (default info)\n"
+	"  --insecure-plaintext   required: these programs talk without TLS, for loopback\n"
+	"                         only (mpc-party is the one with TLS)\n";
 
 int mpc_exit_code(mpc_err e)
 {
@@ -75,6 +77,10 @@ int mpc_peer_opt(mpc_peer_opts *o, int argc, char **argv, int *i)
 		o->with_dealer = 1;
 		return 1;
 	}
+	if (strcmp(a, "--insecure-plaintext") == 0) {
+		o->insecure = 1;
+		return 1;
+	}
 	if (!takes)
 		return 0;
 	if (v == NULL) {
@@ -108,6 +114,10 @@ int mpc_peer_opt(mpc_peer_opts *o, int argc, char **argv, int *i)
 mpc_err mpc_peer_opts_finish(mpc_peer_opts *o, const char *self)
 {
 	mpc_err err;
+	if (!o->insecure)
+		return mpc_error(MPC_ECONFIG, "this program has no TLS: shares would travel in "
+				 "clear. Confirm with --insecure-plaintext (loopback only), or use "
+				 "mpc-party with a job file");
 	if (o->nodes == NULL)
 		return mpc_error(MPC_ECONFIG, "--nodes is required");
 	if (o->job == NULL)
@@ -144,6 +154,8 @@ mpc_err mpc_peer_open(const mpc_peer_opts *o, mpc_net **net)
 	mpc_err err = mpc_session_derive(cfg.session, o->job);
 	if (err != MPC_OK)
 		return err;
+	mpc_warn("INSECURE: plaintext links (--insecure-plaintext): anyone who can read the "
+		 "traffic learns every input");
 	mpc_info("%s of %d parties%s, listening on %s", o->parsed.names[o->id],
 		 o->parsed.n_parties, o->parsed.dealer >= 0 ? " and a dealer" : "",
 		 o->parsed.addrs[o->id]);

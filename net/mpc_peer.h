@@ -28,6 +28,7 @@ typedef struct {
 	int id;             /* --party */
 	const char *nodes;  /* --nodes */
 	int with_dealer;    /* --dealer: the last address is the dealer's */
+	int insecure;       /* --insecure-plaintext: required, these nodes have no TLS */
 	const char *job;    /* --session */
 	double timeout_s;   /* --timeout */
 	double connect_s;   /* --connect-timeout */
