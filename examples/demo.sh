@@ -1,16 +1,24 @@
 #!/bin/bash
-# make demo: three merchants and a dealer on loopback compute joint
-# transaction statistics; then the same figures in the clear, compared.
+# make demo: three merchants and a dealer on loopback, each an `mpc-party`
+# process with its own key, talking TLS 1.3 with pinned certificates. They
+# compute joint transaction statistics; then the same figures are computed in
+# the clear from the union of the CSV files and compared.
 set -eu
 build=${1:-build}
 bin=$build/bin
 out=$build/demo
-data=$out/data
-mkdir -p "$data"
-rm -f "$out"/*.log "$out"/result*.csv
-"$bin/gen_data" --merchants 3 --rows 2000 --seed 42 --out "$data"
+names=(merchant0 merchant1 merchant2 dealer)
+rm -rf "$out" && mkdir -p "$out/data"
+"$bin/gen_data" --merchants 3 --rows 2000 --seed 42 --out "$out/data"
 
-# a free block of 4 loopback ports, and a fresh session for this run
+echo "== 1. each partner makes its key and certificate (mpc-party keygen)"
+declare -A fp
+for n in "${names[@]}"; do
+	fp[$n]=$("$bin/mpc-party" keygen --out "$out/keys-$n" --name "$n" | awk '/^fingerprint:/ {print $2}')
+	printf '   %-10s %s\n' "$n" "${fp[$n]}"
+done
+
+# a free block of 4 loopback ports
 for try in $(seq 1 50); do
 	base=$((20000 + (RANDOM % 4000) * 10))
 	busy=0
@@ -19,24 +27,53 @@ for try in $(seq 1 50); do
 	done
 	[ "$busy" = 0 ] && break
 done
-nodes="tcp://127.0.0.1:$base,tcp://127.0.0.1:$((base + 1)),tcp://127.0.0.1:$((base + 2)),tcp://127.0.0.1:$((base + 3))"
-session="demo-$(date +%s)-$$-$RANDOM"
 
-echo "== 3 merchants + dealer on $nodes (logs in $out)"
-common="--nodes $nodes --dealer --session $session --timeout 30 --insecure-plaintext"
-if ! bash scripts/launch.sh --parties 3 --logs "$out" \
-	--dealer "$bin/mpc-dealer $common" -- \
-	"$bin/aggregate_stats" --party '{i}' $common --input "$data/merchant{i}.csv" \
-	--output "$out/result{i}.csv"; then
-	echo "demo: a process failed (see above)" >&2
+echo "== 2. they agree on one job file ($out/job.ini)"
+{
+	echo "[job]"
+	echo "id = demo-$(date +%s)-$$"
+	echo "computation = aggregate_stats"
+	echo "ring = 128"
+	echo "frac_bits = 16"
+	echo "preprocessing = dealer"
+	echo "timeout = 30"
+	echo "connect_timeout = 30"
+	echo "transport = tls"
+	echo
+	echo "[aggregate_stats]"
+	echo "max_amount = 1000000"
+	echo "max_rows = 1000000"
+	for i in 0 1 2 3; do
+		n=${names[$i]}
+		echo
+		[ "$n" = dealer ] && echo "[dealer]" || echo "[party $n]"
+		echo "address = tcp://127.0.0.1:$((base + i))"
+		echo "fingerprint = ${fp[$n]}"
+	done
+} > "$out/job.ini"
+
+run() { # subcommand: start the 4 nodes with launch.sh
+	bash scripts/launch.sh --parties 3 --logs "$out/$1" \
+		--dealer "$bin/mpc-party $1 --job $out/job.ini --party dealer --keys $out/keys-dealer" -- \
+		"$bin/mpc-party" "$1" --job "$out/job.ini" --party 'merchant{i}' --keys "$out/keys-merchant{i}" \
+		"${@:2}"
+}
+
+echo "== 3. pre-flight check at every partner (mpc-party check)"
+if ! run check; then echo "demo: the check failed (see above)" >&2; exit 1; fi
+sed 's/^/   /' "$out/check/party0.log" | grep -v '^ *20[0-9][0-9]-'
+
+echo "== 4. the joint computation (mpc-party run), TLS 1.3 between every pair"
+if ! run run --input "$out/data/merchant{i}.csv" --output "$out/result{i}.csv"; then
+	echo "demo: a party failed (see above)" >&2
 	exit 1
 fi
-cat "$out/party0.log" | grep -v '^$' | sed 's/^/  /' | tail -n 9
-echo
-echo "== the same figures in the clear, from the union of the CSV files"
-"$bin/clear_stats" --compare "$out/result0.csv" "$data"/merchant*.csv
+grep -v '^20[0-9][0-9]-' "$out/run/party0.log" | sed 's/^/   /'
+
+echo "== 5. the same figures in the clear, from the union of the CSV files"
+"$bin/clear_stats" --compare "$out/result0.csv" "$out/data"/merchant*.csv | sed 's/^/   /'
 for i in 1 2; do
 	cmp -s "$out/result0.csv" "$out/result$i.csv" ||
-		{ echo "demo: party $i got other results than party 0" >&2; exit 1; }
+		{ echo "demo: merchant$i got other results than merchant0" >&2; exit 1; }
 done
-echo "all three merchants received the same results."
+echo "all three merchants received the same results; logs in $out/{check,run}/"

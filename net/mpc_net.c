@@ -156,6 +156,7 @@ struct mpc_net {
 	peer *peers;
 	uint64_t bytes_sent, rounds, early_bytes;
 	int closing; /* close(): drop everything but BYE and ABORT */
+	int opened;  /* mpc_net_open finished: set-up aborts no longer come in clear */
 	mpc_err failed;
 	char failed_detail[1024];
 };
@@ -770,15 +771,22 @@ static mpc_err handle(mpc_net *net, int via, void *msg, const uint8_t *b, const 
 	}
 	int same_session = CRYPTO_memcmp(h.session, net->session, MPC_SESSION_BYTES) == 0;
 	/* With TLS, only HELLO may come in the clear. A peer that fails before
-	 * its channel with us is up says why in the clear: refused all the
-	 * same, but named as such. */
+	 * its channel with us is up says why in the clear. Before the channel
+	 * exists, such an abort can only end the job early, which anyone on the
+	 * path could do by dropping packets: take it as the peer's abort, marked
+	 * unauthenticated. Once the channel is up, a clear abort is refused. */
 	if (net->tls && via < 0 && h.type == T_ABORT && !net->closing) {
 		char why[REASON_MAX + 1];
 		sanitize(why, sizeof(why), (const char *)payload,
 		         len - HDR_BYTES < h.plen ? len - HDR_BYTES : h.plen);
-		err = mpc_error(MPC_ECRYPTO,
-		                "%s (%s) aborted outside TLS (not authenticated): \"%s\"", pr->name,
-		                pr->addr, why);
+		if (!pr->tls_confirmed || !net->opened)
+			err = mpc_error(MPC_EPEER,
+			                "%s (%s) aborted during set-up, outside TLS (not "
+			                "authenticated): \"%s\"", pr->name, pr->addr, why);
+		else
+			err = mpc_error(MPC_ECRYPTO,
+			                "%s (%s) aborted outside TLS (not authenticated): \"%s\"",
+			                pr->name, pr->addr, why);
 		goto out;
 	}
 	if (net->tls && via < 0 && h.type != T_HELLO) {
@@ -1707,6 +1715,7 @@ mpc_err mpc_net_open(mpc_net **out, const mpc_net_config *cfg) {
 	}
 	mpc_debug("net: %s up on %s, %d nodes%s", net->peers[net->id].name,
 	          net->peers[net->id].addr, net->n, net->tls ? ", TLS 1.3" : " (plaintext)");
+	net->opened = 1;
 	*out = net;
 	net = NULL;
 out:

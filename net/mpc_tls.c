@@ -38,14 +38,19 @@ const char *mpc_tls_peer_alert(void) {
 }
 
 mpc_err mpc_tls_ephemeral(const char *name, EVP_PKEY **key, X509 **cert) {
+	return mpc_tls_selfsigned(name, 3650, key, cert);
+}
+
+mpc_err mpc_tls_selfsigned(const char *name, int days, EVP_PKEY **key, X509 **cert) {
 	EVP_PKEY *k = NULL;
 	X509 *c = NULL;
 	X509_NAME *subj;
 	uint8_t serial[8];
 	mpc_err err = MPC_ECRYPTO;
 
-	if (key == NULL || cert == NULL)
-		return mpc_error(MPC_EINVAL, "mpc_tls_ephemeral: no place for the result");
+	if (key == NULL || cert == NULL || days < 1 || days > 36500)
+		return mpc_error(MPC_EINVAL, "mpc_tls_selfsigned: no place for the result, or "
+				 "days outside 1..36500");
 	*key = NULL;
 	*cert = NULL;
 	if ((k = EVP_EC_gen("P-256")) == NULL) {
@@ -62,7 +67,7 @@ mpc_err mpc_tls_ephemeral(const char *name, EVP_PKEY **key, X509 **cert) {
 	if (bn == NULL || BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(c)) == NULL ||
 	    X509_set_version(c, X509_VERSION_3) != 1 ||
 	    X509_gmtime_adj(X509_getm_notBefore(c), -3600) == NULL ||
-	    X509_gmtime_adj(X509_getm_notAfter(c), 10L * 365 * 24 * 3600) == NULL ||
+	    X509_gmtime_adj(X509_getm_notAfter(c), (long)days * 24 * 3600) == NULL ||
 	    X509_NAME_add_entry_by_txt(subj, "CN", MBSTRING_UTF8,
 	                               (const unsigned char *)(name && name[0] ? name : "mpc node"),
 	                               -1, -1, 0) != 1 ||

@@ -19,6 +19,9 @@
  * cluster. MPC_ECRYPTO if OpenSSL fails. Caller frees with EVP_PKEY_free and
  * X509_free. */
 mpc_err mpc_tls_ephemeral(const char *name, EVP_PKEY **key, X509 **cert) MPC_MUST_CHECK;
+/* The same, valid for `days` (1..36500) from an hour ago (mpc-party keygen). */
+mpc_err mpc_tls_selfsigned(const char *name, int days, EVP_PKEY **key,
+			   X509 **cert) MPC_MUST_CHECK;
 
 /* SHA-256 of the certificate's DER encoding. MPC_ECRYPTO if it cannot be
  * encoded. */

@@ -1,0 +1,525 @@
+/* mpc-party end to end, as a partner runs it: keys made with `mpc-party
+ * keygen`, a job file, three parties and a dealer as separate processes on
+ * loopback with TLS. Then what goes wrong: a wrong fingerprint, a peer with a
+ * different job file, a killed peer, a stalled peer, a man in the middle
+ * flipping one byte, a bad job file, a bad CSV. Each asserts the exit code
+ * and the message, and that no output file is left behind on failure. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "protocols/mpc_stats.h"
+#include "runtime/mpc_csv.h"
+#include "tests/support/mitm.h"
+
+#define NP 3
+#define NN (NP + 1)
+#define TIMEOUT_S 2
+
+static char bin[128], dir[128];
+static int ports[NN];
+static char fps[NN][128];
+static const char *const names[NN] = {"alpha", "bravo", "charlie", "dealer"};
+
+static double now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static int free_port(void)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t l = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), port = -1;
+	if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
+	    getsockname(fd, (struct sockaddr *)&a, &l) == 0)
+		port = ntohs(a.sin_port);
+	if (fd >= 0)
+		close(fd);
+	return port;
+}
+
+/* Start argv with stdout+stderr to log, extra environment `env` (or NULL). */
+static pid_t spawn(char *const argv[], const char *log, const char *env)
+{
+	pid_t pid = fork();
+	if (pid == 0) {
+		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		if (fd >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+			close(fd);
+		}
+		if (env)
+			putenv((char *)env);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	return pid;
+}
+
+/* Wait for pid up to `secs`; kill it after that. Exit code, or -signal. */
+static int wait_for(pid_t pid, double secs)
+{
+	double end = now() + secs;
+	int st;
+	for (;;) {
+		pid_t r = waitpid(pid, &st, WNOHANG);
+		if (r == pid)
+			return WIFEXITED(st) ? WEXITSTATUS(st) : -WTERMSIG(st);
+		if (now() > end) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &st, 0);
+			return -1000;
+		}
+		usleep(10000);
+	}
+}
+
+static char *slurp(const char *path)
+{
+	FILE *fp = fopen(path, "r");
+	static char buf[1 << 16];
+	size_t n = fp ? fread(buf, 1, sizeof(buf) - 1, fp) : 0;
+	buf[n] = '\0';
+	if (fp)
+		fclose(fp);
+	return buf;
+}
+
+static int run_cmd(const char *cmd)
+{
+	int rc = system(cmd);
+	return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+/* Keys for every node, and the sample data, once for all tests. */
+static int setup(void **state)
+{
+	(void)state;
+	const char *b = getenv("BUILD");
+	snprintf(bin, sizeof(bin), "%s/bin", b ? b : "build");
+	snprintf(dir, sizeof(dir), "/tmp/mpc-cli-%d", (int)getpid());
+	char cmd[2048];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s && mkdir -p %s && %s/gen_data --merchants 3 --rows 300 "
+		 "--seed 7 --out %s", dir, dir, bin, dir);
+	if (run_cmd(cmd) != 0)
+		return -1;
+	for (int i = 0; i < NN; i++) {
+		char out[256];
+		snprintf(cmd, sizeof(cmd), "%s/mpc-party keygen --out %s/keys-%s --name %s > %s/kg-%s",
+			 bin, dir, names[i], names[i], dir, names[i]);
+		if (run_cmd(cmd) != 0)
+			return -1;
+		snprintf(out, sizeof(out), "%s/kg-%s", dir, names[i]);
+		char *t = strstr(slurp(out), "fingerprint: ");
+		if (t == NULL || sscanf(t + 13, "%127s", fps[i]) != 1)
+			return -1;
+	}
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	char cmd[1024];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	return run_cmd(cmd) == 0 ? 0 : -1;
+}
+
+typedef struct {
+	int addr_port[NN]; /* the port written in the job file (a MITM's, say) */
+	const char *fp_override[NN];
+	const char *extra_param; /* appended to [aggregate_stats] */
+	int connect_timeout;
+} job_spec;
+
+static void write_job(const char *path, const job_spec *js)
+{
+	FILE *fp = fopen(path, "w");
+	assert_non_null(fp);
+	fprintf(fp, "; test job\n[job]\nid = cli-test-%d\ncomputation = aggregate_stats\n"
+		    "ring = 128\nfrac_bits = 16\npreprocessing = dealer\ntimeout = %d\n"
+		    "connect_timeout = %d\ntransport = tls\n\n[aggregate_stats]\n"
+		    "max_amount = 100000\nmax_rows = 100000\n%s\n",
+		(int)getpid(), TIMEOUT_S, js->connect_timeout ? js->connect_timeout : 10,
+		js->extra_param ? js->extra_param : "");
+	for (int i = 0; i < NN; i++) {
+		if (i < NP)
+			fprintf(fp, "[party %s]\n", names[i]);
+		else
+			fprintf(fp, "[dealer]\n");
+		fprintf(fp, "address = tcp://127.0.0.1:%d\nfingerprint = %s\n\n",
+			js->addr_port[i] ? js->addr_port[i] : ports[i],
+			js->fp_override[i] ? js->fp_override[i] : fps[i]);
+	}
+	fclose(fp);
+}
+
+typedef struct {
+	const char *job[NN];  /* job file per node (NULL: the common one) */
+	const char *env[NN];  /* extra environment per node */
+	const char *input[NN];
+	int skip[NN];         /* don't start this node */
+	int listen_port[NN];  /* bind here instead of the job's address */
+} run_spec;
+
+static pid_t start_node(int i, const char *job, const run_spec *rs)
+{
+	static char a[NN][16][512];
+	char log[600];
+	int k = 0;
+	snprintf(a[i][k++], 512, "%s/mpc-party", bin);
+	snprintf(a[i][k++], 512, "run");
+	snprintf(a[i][k++], 512, "--job");
+	snprintf(a[i][k++], 512, "%s", rs->job[i] ? rs->job[i] : job);
+	snprintf(a[i][k++], 512, "--party");
+	snprintf(a[i][k++], 512, "%s", names[i]);
+	snprintf(a[i][k++], 512, "--keys");
+	snprintf(a[i][k++], 512, "%s/keys-%s", dir, names[i]);
+	if (i < NP) {
+		snprintf(a[i][k++], 512, "--input");
+		if (rs->input[i])
+			snprintf(a[i][k++], 512, "%s", rs->input[i]);
+		else
+			snprintf(a[i][k++], 512, "%s/merchant%d.csv", dir, i);
+		snprintf(a[i][k++], 512, "--output");
+		snprintf(a[i][k++], 512, "%s/out-%s.csv", dir, names[i]);
+	}
+	if (rs->listen_port[i]) {
+		snprintf(a[i][k++], 512, "--listen");
+		snprintf(a[i][k++], 512, "tcp://127.0.0.1:%d", rs->listen_port[i]);
+	}
+	char *argv[17];
+	for (int j = 0; j < k; j++)
+		argv[j] = a[i][j];
+	argv[k] = NULL;
+	snprintf(log, sizeof(log), "%s/log-%s", dir, names[i]);
+	return spawn(argv, log, rs->env[i]);
+}
+
+/* Run all nodes; codes[i] gets each exit code; returns the wall time. */
+static double run_all(const char *job, const run_spec *rs, int codes[NN], pid_t *pids_out)
+{
+	pid_t pid[NN];
+	char cmd[700];
+	snprintf(cmd, sizeof(cmd), "rm -f %s/out-*.csv %s/log-*", dir, dir);
+	run_cmd(cmd);
+	double t0 = now();
+	for (int i = NN - 1; i >= 0; i--)
+		pid[i] = rs->skip[i] ? -1 : start_node(i, job, rs);
+	if (pids_out) {
+		memcpy(pids_out, pid, sizeof(pid));
+		return t0;
+	}
+	for (int i = 0; i < NN; i++)
+		codes[i] = pid[i] < 0 ? 0 : wait_for(pid[i], 60);
+	return now() - t0;
+}
+
+static const char *logof(int i)
+{
+	static char path[600];
+	snprintf(path, sizeof(path), "%s/log-%s", dir, names[i]);
+	return slurp(path);
+}
+
+static int output_exists(int i)
+{
+	char path[600];
+	struct stat st;
+	snprintf(path, sizeof(path), "%s/out-%s.csv", dir, names[i]);
+	return stat(path, &st) == 0;
+}
+
+static void fresh_ports(void)
+{
+	for (int i = 0; i < NN; i++)
+		ports[i] = free_port();
+}
+
+static void common_job(char *path, size_t len, const job_spec *js)
+{
+	snprintf(path, len, "%s/job.ini", dir);
+	write_job(path, js);
+}
+
+static void test_complete(void **s)
+{
+	(void)s;
+	char job[600], path[700];
+	job_spec js = {0};
+	run_spec rs = {0};
+	int codes[NN];
+	fresh_ports();
+	common_job(job, sizeof(job), &js);
+	run_all(job, &rs, codes, NULL);
+	for (int i = 0; i < NN; i++) {
+		if (codes[i] != 0)
+			print_error("%s: exit %d\n%s\n", names[i], codes[i], logof(i));
+		assert_int_equal(codes[i], 0);
+	}
+	/* every party's output equals the clear computation */
+	double n = 0, s1 = 0, s2 = 0, fr = 0;
+	for (int i = 0; i < NP; i++) {
+		mpc_txns t;
+		snprintf(path, sizeof(path), "%s/merchant%d.csv", dir, i);
+		assert_int_equal(mpc_txns_read(path, 1e9, &t), MPC_OK);
+		for (size_t k = 0; k < t.n; k++) {
+			n++;
+			s1 += t.amount[k];
+			s2 += t.amount[k] * t.amount[k];
+			fr += t.fraud[k];
+		}
+		mpc_txns_fini(&t);
+	}
+	for (int i = 0; i < NP; i++) {
+		double cnt = -1, total = -1, var = -1, rate = -1;
+		char line[256], key[64];
+		double v;
+		snprintf(path, sizeof(path), "%s/out-%s.csv", dir, names[i]);
+		FILE *fp = fopen(path, "r");
+		assert_non_null(fp);
+		while (fgets(line, sizeof(line), fp))
+			if (sscanf(line, "%63[^,],%lf", key, &v) == 2) {
+				if (!strcmp(key, "count"))
+					cnt = v;
+				if (!strcmp(key, "total"))
+					total = v;
+				if (!strcmp(key, "variance"))
+					var = v;
+				if (!strcmp(key, "fraud_rate"))
+					rate = v;
+			}
+		fclose(fp);
+		assert_true(cnt == n);
+		assert_true(fabs(total - s1) <= n * 0x1p-17 + 1e-6);
+		assert_true(fabs(var - (s2 / n - (s1 / n) * (s1 / n))) < 1e-3);
+		assert_true(fabs(rate - fr / n) < 1e-12);
+	}
+	/* the log says the channel is TLS, and no share value is logged */
+	assert_non_null(strstr(logof(0), "TLS"));
+}
+
+static void test_wrong_fingerprint(void **s)
+{
+	(void)s;
+	char job[600];
+	job_spec js = {0};
+	run_spec rs = {0};
+	int codes[NN];
+	fresh_ports();
+	/* everyone pins charlie to bravo's certificate */
+	js.fp_override[2] = fps[1];
+	common_job(job, sizeof(job), &js);
+	run_all(job, &rs, codes, NULL);
+	/* charlie's own check refuses its job file (exit 1); the others refuse
+	 * charlie's certificate, or hear an abort, or find charlie gone */
+	assert_int_equal(codes[2], 1);
+	assert_non_null(strstr(logof(2), "fingerprint"));
+	int named = 0;
+	for (int i = 0; i < NN; i++) {
+		if (i == 2)
+			continue;
+		assert_int_not_equal(codes[i], 0);
+		named += strstr(logof(i), "party 2") != NULL || strstr(logof(i), "charlie") != NULL;
+		assert_false(i < NP && output_exists(i));
+	}
+	assert_true(named >= 1);
+	/* and now bravo pins a wrong key for charlie while charlie's job is right:
+	 * the TLS handshake itself must refuse (exit 7) */
+	char job2[700];
+	job_spec js2 = {0};
+	js2.fp_override[2] = fps[0];
+	snprintf(job2, sizeof(job2), "%s/job-bravo.ini", dir);
+	write_job(job2, &js2);
+	js.fp_override[2] = NULL;
+	common_job(job, sizeof(job), &js);
+	rs.job[1] = job2;
+	run_all(job, &rs, codes, NULL);
+	assert_int_equal(codes[1], 7);
+	assert_non_null(strstr(logof(1), "fingerprint"));
+	for (int i = 0; i < NP; i++)
+		assert_false(output_exists(i));
+}
+
+static void test_different_job(void **s)
+{
+	(void)s;
+	char job[600], other[700];
+	job_spec js = {0};
+	run_spec rs = {0};
+	int codes[NN];
+	fresh_ports();
+	common_job(job, sizeof(job), &js);
+	js.extra_param = "; a partner changed a parameter\n";
+	snprintf(other, sizeof(other), "%s/job-other.ini", dir);
+	FILE *fp = fopen(job, "r");
+	char buf[8192];
+	size_t n = fread(buf, 1, sizeof(buf) - 1, fp);
+	fclose(fp);
+	buf[n] = '\0';
+	char *at = strstr(buf, "max_rows = 100000");
+	assert_non_null(at);
+	memcpy(at, "max_rows = 100001", 17);
+	fp = fopen(other, "w");
+	fputs(buf, fp);
+	fclose(fp);
+	rs.job[2] = other;
+	run_all(job, &rs, codes, NULL);
+	int named = 0;
+	for (int i = 0; i < NN; i++) {
+		assert_int_not_equal(codes[i], 0);
+		named += strstr(logof(i), "max_rows") != NULL;
+	}
+	assert_true(named >= 1);
+	for (int i = 0; i < NP; i++)
+		assert_false(output_exists(i));
+}
+
+/* charlie pauses after agreeing the job (a test hook): killed, or stalled */
+static void peer_trouble(int kill_it)
+{
+	char job[600];
+	job_spec js = {0};
+	run_spec rs = {0};
+	pid_t pid[NN];
+	int codes[NN];
+	fresh_ports();
+	common_job(job, sizeof(job), &js);
+	rs.env[2] = kill_it ? "MPC_TEST_PAUSE_MS=20000" : "MPC_TEST_PAUSE_MS=5000";
+	double t0 = run_all(job, &rs, codes, pid);
+	if (kill_it) {
+		for (int k = 0; k < 500 && !strstr(logof(2), "same job"); k++)
+			usleep(20000);
+		kill(pid[2], SIGKILL);
+	}
+	double t_kill = now();
+	for (int i = 0; i < NN; i++)
+		codes[i] = wait_for(pid[i], 30);
+	double took = now() - (kill_it ? t_kill : t0);
+	for (int i = 0; i < NN; i++) {
+		if (i == 2)
+			continue;
+		print_message("  %s: exit %d\n", names[i], codes[i]);
+		assert_true(codes[i] == 3 || codes[i] == 5);
+		assert_false(i < NP && output_exists(i));
+	}
+	assert_true(strstr(logof(0), "party 2") || strstr(logof(1), "party 2"));
+	/* within the deadline plus 5 s */
+	assert_true(took < TIMEOUT_S + 5 + (kill_it ? 0 : 1));
+	if (kill_it)
+		assert_int_equal(codes[2], -SIGKILL);
+	else
+		assert_int_not_equal(codes[2], 0);
+}
+
+static void test_killed_peer(void **s) { (void)s; peer_trouble(1); }
+static void test_stalled_peer(void **s) { (void)s; peer_trouble(0); }
+
+static void test_mitm(void **s)
+{
+	(void)s;
+	char job[600];
+	job_spec js = {0};
+	run_spec rs = {0};
+	int codes[NN];
+	fresh_ports();
+	/* bravo binds its real port; the job file names the MITM's port */
+	int mitm_port = free_port();
+	js.addr_port[1] = mitm_port;
+	rs.listen_port[1] = ports[1];
+	common_job(job, sizeof(job), &js);
+	/* flip one byte inside the TLS records (past HELLO: the handshake or the
+	 * job agreement; the whole stream of this small job is about 3 KB) */
+	pid_t m = mitm_start(mitm_port, ports[1], 1500);
+	assert_true(m > 0);
+	run_all(job, &rs, codes, NULL);
+	kill(m, SIGKILL);
+	waitpid(m, NULL, 0);
+	int crypto = 0;
+	for (int i = 0; i < NN; i++) {
+		assert_int_not_equal(codes[i], 0);
+		crypto += codes[i] == 7;
+	}
+	assert_true(crypto >= 1);
+	for (int i = 0; i < NP; i++)
+		assert_false(output_exists(i));
+}
+
+static void test_bad_job(void **s)
+{
+	(void)s;
+	char path[600], cmd[1400];
+	snprintf(path, sizeof(path), "%s/bad.ini", dir);
+	FILE *fp = fopen(path, "w");
+	fprintf(fp, "[job]\nid = x\ncomputation = aggregate_stats\nring = 96\n");
+	fclose(fp);
+	snprintf(cmd, sizeof(cmd), "%s/mpc-party run --job %s --party alpha --keys %s/keys-alpha "
+		 "> %s/log-bad 2>&1", bin, path, dir, dir);
+	assert_int_equal(run_cmd(cmd), 1);
+	snprintf(cmd, sizeof(cmd), "%s/log-bad", dir);
+	char *log = slurp(cmd);
+	assert_non_null(strstr(log, "bad.ini:4"));
+	assert_non_null(strstr(log, "ring"));
+}
+
+static void test_bad_csv(void **s)
+{
+	(void)s;
+	char job[600], csv[600];
+	job_spec js = {.connect_timeout = 3};
+	run_spec rs = {0};
+	int codes[NN];
+	fresh_ports();
+	common_job(job, sizeof(job), &js);
+	snprintf(csv, sizeof(csv), "%s/bad.csv", dir);
+	FILE *fp = fopen(csv, "w");
+	fprintf(fp, "amount,fraud,category\n10.5,0,food\n12,7,food\n");
+	fclose(fp);
+	rs.input[1] = csv;
+	run_all(job, &rs, codes, NULL);
+	assert_int_equal(codes[1], 2);
+	assert_non_null(strstr(logof(1), "bad.csv:3"));
+	assert_non_null(strstr(logof(1), "fraud"));
+	/* the others give up on bravo, naming it, within the connect timeout */
+	for (int i = 0; i < NN; i++) {
+		if (i == 1)
+			continue;
+		/* timed out waiting for bravo, or heard the abort of one that did */
+		if (codes[i] != 3 && codes[i] != 5)
+			print_error("%s: exit %d\n%s\n", names[i], codes[i], logof(i));
+		assert_true(codes[i] == 3 || codes[i] == 5);
+		assert_non_null(strstr(logof(i), "bravo"));
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_complete),       cmocka_unit_test(test_wrong_fingerprint),
+		cmocka_unit_test(test_different_job),  cmocka_unit_test(test_killed_peer),
+		cmocka_unit_test(test_stalled_peer),   cmocka_unit_test(test_mitm),
+		cmocka_unit_test(test_bad_job),        cmocka_unit_test(test_bad_csv),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
