@@ -22,7 +22,7 @@ typedef struct {
 	char address[256];
 	uint8_t fingerprint[32];
 	int has_fingerprint;
-	int line; /* of its section header */
+	int line; /* of its section's first key (where libinih reports it) */
 } mpc_job_node;
 
 typedef struct {
