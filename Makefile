@@ -24,7 +24,7 @@ PROG_SRC  = $(wildcard examples/*.c tools/*.c bench/*.c)
 PROG_BIN  = $(patsubst %.c,$(BUILD)/bin/%,$(notdir $(PROG_SRC)))
 TESTS     = $(UNIT_BIN) $(LOOP_BIN)
 
-.PHONY: all deps lib test check bench demo examples install clean format
+.PHONY: all deps lib test check fuzz bench demo examples install clean format
 all: deps $(LIB) $(PROG_BIN) $(TESTS)
 
 deps:
@@ -68,6 +68,12 @@ test: all
 # The same tests under AddressSanitizer and UndefinedBehaviorSanitizer.
 check: deps
 	$(MAKE) BUILD=build-san OPT=-O1 SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" test
+	sh scripts/fuzz.sh 10
+
+# libFuzzer on the job-file, CSV and wire decoders (FUZZ_SECONDS each).
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	sh scripts/fuzz.sh $(FUZZ_SECONDS)
 
 bench: all
 	@sh bench/run.sh $(BUILD)
@@ -85,7 +91,7 @@ install: all
 	sed -e 's|@PREFIX@|$(PREFIX)|' scripts/mpc.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/mpc.pc
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-fuzz
 
 format:
 	clang-format -i $(wildcard */*.c */*.h tests/*/*.c tests/*/*.h)

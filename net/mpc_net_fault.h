@@ -7,6 +7,8 @@
 #ifndef MPC_NET_FAULT_H
 #define MPC_NET_FAULT_H
 
+#include <stddef.h>
+#include <stdint.h>
 #include "mpc_net.h"
 
 typedef enum {
@@ -36,5 +38,11 @@ typedef enum {
 /* Arm fault f (MPC_FAULT_NONE disarms) for the next DATA message to `peer`.
  * Replaces a fault armed earlier for that peer. Bad arguments are ignored. */
 void mpc_net_set_fault(mpc_net *net, int peer, mpc_net_fault f);
+
+/* Fuzzing: feed `data` to the wire decoder of a 3-node plaintext network
+ * without sockets (node 0, session all zeros) as a sequence of messages,
+ * each a 2-byte little-endian length then that many bytes. Returns how many
+ * messages were handled before the first error. Never used by the programs. */
+int mpc_net_fuzz_messages(const uint8_t *data, size_t len);
 
 #endif
