@@ -1481,6 +1481,27 @@ static mpc_err open_sockets(mpc_net *net) {
 }
 
 /* HELLO both ways with every peer, or name the ones that never came. */
+/* "name (address), ..." of the peers not yet past HELLO (tls = 0) or not
+ * yet through the TLS handshake (tls = 1); returns how many. */
+static int list_missing(mpc_net *net, int tls, char *list, size_t cap) {
+	size_t len = 0;
+	int missing = 0;
+	list[0] = '\0';
+	for (int p = 0; p < net->n; p++) {
+		peer *pr = &net->peers[p];
+		int ok = tls ? pr->tls_done && pr->tls_confirmed : pr->hello && pr->hello_sent;
+		if (p == net->id || ok)
+			continue;
+		if (len < cap) {
+			int w = snprintf(list + len, cap - len, "%s%s (%s)", missing ? ", " : "",
+			                 pr->name, pr->addr);
+			len += w > 0 ? (size_t)w : 0;
+		}
+		missing++;
+	}
+	return missing;
+}
+
 static mpc_err say_hello(mpc_net *net) {
 	int64_t start = now_ms(), deadline = start + net->connect_timeout_ms;
 	mpc_err err;
@@ -1514,20 +1535,7 @@ static mpc_err say_hello(mpc_net *net) {
 			return err;
 	}
 	char list[768];
-	size_t len = 0;
-	int missing = 0;
-	list[0] = '\0';
-	for (int p = 0; p < net->n; p++) {
-		peer *pr = &net->peers[p];
-		if (p == net->id || (pr->hello && pr->hello_sent))
-			continue;
-		if (len < sizeof(list)) {
-			int w = snprintf(list + len, sizeof(list) - len, "%s%s (%s)",
-			                 missing ? ", " : "", pr->name, pr->addr);
-			len += w > 0 ? (size_t)w : 0;
-		}
-		missing++;
-	}
+	int missing = list_missing(net, 0, list, sizeof(list));
 	return mpc_error(MPC_ETIMEDOUT,
 	                 "waited %.1f s for %s: %s never said hello; %s started, "
 	                 "with the same job?",
@@ -1566,20 +1574,7 @@ static mpc_err tls_handshake(mpc_net *net) {
 			return err;
 	}
 	char list[768];
-	size_t len = 0;
-	int missing = 0;
-	list[0] = '\0';
-	for (int p = 0; p < net->n; p++) {
-		peer *pr = &net->peers[p];
-		if (p == net->id || (pr->tls_done && pr->tls_confirmed))
-			continue;
-		if (len < sizeof(list)) {
-			int w = snprintf(list + len, sizeof(list) - len, "%s%s (%s)",
-			                 missing ? ", " : "", pr->name, pr->addr);
-			len += w > 0 ? (size_t)w : 0;
-		}
-		missing++;
-	}
+	int missing = list_missing(net, 1, list, sizeof(list));
 	return mpc_error(MPC_ETIMEDOUT,
 	                 "waited %.1f s for the TLS handshake with %s: %s said hello but never "
 	                 "completed it; %s running with TLS on?",

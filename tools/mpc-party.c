@@ -381,7 +381,18 @@ static int cmd_check(const opts *o)
 	       c.job->has_dealer ? " + dealer" : "", o->insecure ? "PLAINTEXT" : "TLS 1.3");
 	if ((err = connect_and_agree(o, &c, "check")) != MPC_OK ||
 	    (err = measure(&c, &rtt, &mbps)) != MPC_OK) {
-		printf("FAILED: %s: %s\n", mpc_strerror(err), mpc_error_detail());
+		/* one line per peer: the one the error names, and the others */
+		const char *d = mpc_error_detail();
+		int named = 0;
+		for (int i = 0; i < c.nodes.n; i++) {
+			if (i == c.self)
+				continue;
+			int it = strstr(d, c.nodes.names[i]) != NULL;
+			named |= it;
+			printf("  %-20s %-28s %s\n", c.nodes.names[i], c.nodes.addrs[i],
+			       it ? "FAILED (below)" : "not confirmed (the check stopped)");
+		}
+		printf("FAILED%s: %s: %s\n", named ? "" : " (all peers)", mpc_strerror(err), d);
 		code = fail(&c, err, "check");
 		conn_fini(&c);
 		return code;
@@ -389,9 +400,9 @@ static int cmd_check(const opts *o)
 	for (int i = 0; i < c.nodes.n; i++) {
 		if (i == c.self)
 			continue;
-		printf("  %-20s %-28s OK  identity verified, same job", c.nodes.names[i],
-		       c.nodes.addrs[i]);
-		printf("\n");
+		printf("  %-20s %-28s OK  %s, same job\n", c.nodes.names[i], c.nodes.addrs[i],
+		       o->insecure ? "reached (plaintext: identity NOT verified)"
+				   : "identity verified");
 	}
 	printf("round trip (all peers at once): %.2f ms; throughput to each peer: %.0f MB/s\n",
 	       rtt, mbps);
