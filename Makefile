@@ -25,6 +25,8 @@ PROG_BIN  = $(patsubst %.c,$(BUILD)/bin/%,$(notdir $(PROG_SRC)))
 TESTS     = $(UNIT_BIN) $(LOOP_BIN)
 
 .PHONY: all deps lib test check fuzz bench demo examples install clean format
+# keep objects make would otherwise delete as intermediates
+.SECONDARY:
 all: deps $(LIB) $(PROG_BIN) $(TESTS)
 
 deps:
