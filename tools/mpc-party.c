@@ -244,8 +244,8 @@ static mpc_err connect_and_agree(const opts *o, conn *c, const char *mode)
 		.n_nodes = n,
 		.addrs = (const char *const *)c->nodes.addrs,
 		.names = (const char *const *)c->nodes.names,
-		.timeout_ms = (int)(j->timeout_s * 1000),
-		.connect_timeout_ms = (int)(j->connect_timeout_s * 1000),
+		.timeout_ms = j->timeout_ms,
+		.connect_timeout_ms = j->connect_timeout_ms,
 		.tls = o->insecure ? NULL : &tls,
 	};
 	if ((err = mpc_session_derive(cfg.session, j->id)) != MPC_OK)
@@ -453,7 +453,7 @@ static mpc_err run_stats(const opts *o, conn *c, mpc_txns *t, mpc_stats_result *
 	}
 	if (c->is_dealer) {
 		uint64_t served;
-		return mpc_dealer_serve(c->net, j->n_parties, (int)(j->timeout_s * 1000 * 20), &served);
+		return mpc_dealer_serve(c->net, j->n_parties, j->timeout_ms * 20, &served);
 	}
 	if ((err = mpc_party_new(&p, c->net, j->n_parties)) == MPC_OK &&
 	    (err = mpc_dealer_connect(p, j->n_parties)) == MPC_OK)
