@@ -1,5 +1,6 @@
 /* Forked loopback clusters for tests and benchmarks. */
 #include "mpc_local.h"
+#include "mpc_gen.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -134,6 +135,8 @@ static void child(const mpc_local_config *cfg, int id, char **addrs, char **name
 		err = mpc_party_new(&p, net, cfg->n_parties);
 		if (err == MPC_OK && dealer >= 0)
 			err = mpc_dealer_connect(p, dealer);
+		else if (err == MPC_OK && cfg->gen)
+			err = mpc_gen_install(p, cfg->gen, 0);
 		t0 = now();
 		if (err == MPC_OK)
 			err = fn(p, arg);

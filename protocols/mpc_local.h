@@ -19,6 +19,8 @@ typedef struct {
 	int watchdog_s;         /* the parent kills everything after this; 0: 120 */
 	int use_tls;            /* 1: TLS 1.3 on every link, an ephemeral key and
 	                           certificate per node, all pinned */
+	const char *gen;        /* "ot" or "paillier": dealer-free preprocessing
+	                           set up among the parties (with_dealer = 0) */
 } mpc_local_config;
 
 typedef struct {

@@ -9,6 +9,7 @@
 #define MPC_PREPROC_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include "../runtime/mpc_err.h"
 #include "../runtime/mpc_ring.h"
 
@@ -23,6 +24,13 @@ typedef struct {
 	 * r_hi = r >> f (logical shift of r as an unsigned k-bit number). */
 	mpc_err (*trunc_pairs)(void *ctx, struct mpc_party *p, mpc_ring r, unsigned f, size_t n,
 			       void *rr, void *r_hi);
+	/* n random shared bits: shares in ring r of b uniform in {0, 1}. NULL
+	 * if the backend has none. */
+	mpc_err (*bits)(void *ctx, struct mpc_party *p, mpc_ring r, size_t n, void *out);
+	/* n_words words of 64 bit triples each: XOR shares of a, b and
+	 * c = a AND b. NULL if the backend has none. */
+	mpc_err (*bit_triples)(void *ctx, struct mpc_party *p, size_t n_words, uint64_t *a,
+			       uint64_t *b, uint64_t *c);
 	/* Release the backend's state (wiping its secrets). */
 	void (*free)(void *ctx);
 } mpc_preproc_ops;
@@ -49,5 +57,17 @@ typedef struct {
 mpc_err mpc_truncpairs_get(struct mpc_party *p, mpc_ring r, unsigned f, size_t n,
 			   mpc_truncpairs *t) MPC_MUST_CHECK;
 void mpc_truncpairs_fini(mpc_truncpairs *t);
+
+/* n random shared bits in ring r, freshly allocated in out (mpc_vec_fini). */
+mpc_err mpc_bits_get(struct mpc_party *p, mpc_ring r, size_t n, mpc_vec *out) MPC_MUST_CHECK;
+
+/* n_words * 64 bit triples (XOR shares, bit-sliced), freshly allocated. */
+typedef struct {
+	size_t n_words;
+	uint64_t *a, *b, *c;
+} mpc_bit_triples;
+
+mpc_err mpc_bit_triples_get(struct mpc_party *p, size_t n_words, mpc_bit_triples *t) MPC_MUST_CHECK;
+void mpc_bit_triples_fini(mpc_bit_triples *t);
 
 #endif
