@@ -15,8 +15,27 @@
 #include "protocols/mpc_local.h"
 #include "protocols/mpc_share.h"
 
-typedef enum { OP_MUL, OP_DOT, OP_FIXMUL, OP_TRIPLES } op_kind;
-static const char *const op_names[] = {"mul", "dot", "fixmul", "dealer_triples"};
+typedef enum {
+	OP_MUL,
+	OP_DOT,
+	OP_FIXMUL,
+	OP_TRIPLES,
+	OP_OT_TRIPLES,
+	OP_OT_BIT_TRIPLES,
+	OP_OT_TRUNC,
+	OP_PAILLIER_TRIPLES,
+} op_kind;
+static const char *const op_names[] = {"mul",        "dot",           "fixmul",
+				       "dealer_triples", "ot_triples", "ot_bit_triples",
+				       "ot_trunc_pairs", "paillier_triples"};
+
+/* Dealer-free preprocessing rows: the engine, or NULL. */
+static const char *engine_of(op_kind op)
+{
+	return op == OP_PAILLIER_TRIPLES ? "paillier"
+	       : op >= OP_OT_TRIPLES     ? "ot"
+					 : NULL;
+}
 
 static struct {
 	op_kind op;
@@ -56,10 +75,18 @@ static mpc_err timed(mpc_party *p, void *arg)
 	if ((err = mpc_party_prg_own(p, x.v, n * mpc_ring_bytes(cur.ring))) ||
 	    (err = mpc_party_prg_own(p, y.v, n * mpc_ring_bytes(cur.ring))))
 		goto out;
-	if (cur.op == OP_TRIPLES) {
+	if (cur.op >= OP_TRIPLES) {
 		double t0 = now();
 		uint64_t b0 = mpc_net_bytes_sent(net), r0 = mpc_net_rounds(net);
-		err = mpc_triples_get(p, cur.ring, n, &t);
+		if (cur.op == OP_OT_BIT_TRIPLES) {
+			mpc_bit_triples bt;
+			if ((err = mpc_bit_triples_get(p, (n + 63) / 64, &bt)) == MPC_OK)
+				mpc_bit_triples_fini(&bt);
+		} else if (cur.op == OP_OT_TRUNC) {
+			err = mpc_truncpairs_get(p, cur.ring, 16, n, &tp);
+		} else {
+			err = mpc_triples_get(p, cur.ring, n, &t);
+		}
 		m.seconds = now() - t0;
 		m.bytes = mpc_net_bytes_sent(net) - b0;
 		m.rounds = mpc_net_rounds(net) - r0;
@@ -107,13 +134,18 @@ out:
 }
 
 static FILE *json;
+static const char *only; /* --only: ops whose name contains this */
 
 /* Run one configuration `reps` times; report the best time, and the worst
  * party's bytes and memory. */
 static int bench(op_kind op, mpc_ring r, int parties, size_t batch, int reps, int tls)
 {
-	mpc_local_config cfg = {.n_parties = parties, .with_dealer = 1, .use_tcp = 1,
-				.use_tls = tls, .timeout_ms = 60000, .watchdog_s = 600};
+	mpc_local_config cfg = {.n_parties = parties, .with_dealer = engine_of(op) == NULL,
+				.gen = engine_of(op), .use_tcp = 1, .use_tls = tls,
+				.timeout_ms = 60000, .watchdog_s = 600};
+	int nodes = parties + cfg.with_dealer;
+	if (only && strstr(op_names[op], only) == NULL)
+		return 0;
 	double best = 1e30, peak = 0;
 	uint64_t bytes = 0, rounds = 0;
 	cur.op = op;
@@ -150,7 +182,7 @@ static int bench(op_kind op, mpc_ring r, int parties, size_t batch, int reps, in
 		/* the dealer's row counts what the dealer sends */
 		if (op == OP_TRIPLES)
 			bytes = res[parties].bytes_sent;
-		mpc_local_results_fini(res, parties + 1);
+		mpc_local_results_fini(res, nodes);
 		if (!ok)
 			return -1;
 		if (worst < best)
@@ -205,8 +237,10 @@ int main(int argc, char **argv)
 			}
 		} else if (strcmp(argv[i], "--quick") == 0) {
 			quick = 1;
+		} else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc) {
+			only = argv[++i];
 		} else {
-			fprintf(stderr, "usage: bench_mpc [--json FILE] [--quick]\n");
+			fprintf(stderr, "usage: bench_mpc [--json FILE] [--quick] [--only OP]\n");
 			return 1;
 		}
 	}
@@ -228,6 +262,17 @@ int main(int argc, char **argv)
 	fail |= bench(OP_FIXMUL, MPC_Z128, 3, big, reps, 0);
 	fail |= bench(OP_TRIPLES, MPC_Z64, 3, big, reps, 0);
 	fail |= bench(OP_TRIPLES, MPC_Z128, 3, big, reps, 0);
+	/* dealer-free preprocessing: triples per second and bytes per triple */
+	size_t pre = quick ? 20000 : 200000;
+	for (int pr = 2; pr <= 3; pr++)
+		for (int k = 0; k < 2; k++)
+			fail |= bench(OP_OT_TRIPLES, rings[k], pr, pre, reps, 0);
+	fail |= bench(OP_OT_BIT_TRIPLES, MPC_Z64, 3, 64 * pre, reps, 0);
+	fail |= bench(OP_OT_TRUNC, MPC_Z64, 3, pre / 4, reps, 0);
+	fail |= bench(OP_OT_TRUNC, MPC_Z128, 3, pre / 8, reps, 0);
+	for (int pr = 2; pr <= 3; pr++)
+		for (int k = 0; k < 2; k++)
+			fail |= bench(OP_PAILLIER_TRIPLES, rings[k], pr, quick ? 500 : 2000, 1, 0);
 	if (!quick)
 		fail |= bench(OP_MUL, MPC_Z64, 3, 10 * big, 1, 0);
 	if (json)

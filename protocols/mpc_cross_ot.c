@@ -38,6 +38,7 @@
 /* OTs per peer and direction in one chunk: 2^18 keeps the buffers at a
  * few MiB per peer while amortising the two rounds. */
 #define CHUNK_OTS ((size_t)1 << 18)
+#define PIECE_OTS ((size_t)4096)
 
 typedef struct {
 	mpc_iknp_receiver rx; /* this party chooses */
@@ -130,9 +131,10 @@ static void pack_choices(unsigned K, unsigned xbits, size_t n, const void *x, ui
 				memcpy(&v1, h1 + 16 * o, sizeof(T));                  \
 				tau = v0 - v1 + y[e];                                 \
 				acc -= v0 << k;                                       \
-				size_t w = tau_bytes(K, k);                           \
-				memcpy(msg, &tau, w);                                 \
-				msg += w;                                             \
+				/* a whole T is stored; the next tau overwrites \
+				 * what is beyond this one's bytes */           \
+				memcpy(msg, &tau, sizeof(T));                         \
+				msg += tau_bytes(K, k);                               \
 			}                                                             \
 			out[e] += acc;                                                \
 		}                                                                     \
@@ -145,11 +147,12 @@ static void pack_choices(unsigned K, unsigned xbits, size_t n, const void *x, ui
 			T acc = 0, xe = x[e];                                         \
 			for (unsigned k = 0; k < xbits; k++) {                       \
 				size_t o = e * xbits + k;                             \
-				T v, tau = 0;                                         \
+				T v, tau;                                             \
 				memcpy(&v, h + 16 * o, sizeof(T));                    \
-				size_t w = tau_bytes(K, k);                           \
-				memcpy(&tau, msg, w);                                 \
-				msg += w;                                             \
+				/* bytes beyond this tau's belong to the next; \
+				 * they end above bit K - k and vanish in << k */ \
+				memcpy(&tau, msg, sizeof(T));                         \
+				msg += tau_bytes(K, k);                               \
 				v += (T)(0 - (T)((xe >> k) & 1)) & tau;               \
 				acc += v << k;                                        \
 			}                                                             \
@@ -191,22 +194,26 @@ static mpc_err ot_cross(void *vctx, mpc_party *p, mpc_ring r, unsigned xbits, si
 	if (per_chunk == 0)
 		per_chunk = 1;
 	size_t tau_e = tau_elem_bytes(K, xbits);
+	/* elements hashed at once: PIECE_OTS pads of 16 bytes stay in cache */
+	size_t piece = PIECE_OTS / xbits ? PIECE_OTS / xbits : 1;
 	for (size_t off = 0; off < n; off += per_chunk) {
 		size_t cn = n - off < per_chunk ? n - off : per_chunk;
 		size_t m = (cn * xbits + 127) / 128 * 128;
 		size_t mat = 16 * m, tau_len = cn * tau_e;
-		/* layout: choice | cols scratch | per peer: u_out, t, u_in, tau_out, tau_in | h0 | h1 */
-		size_t per_peer = 3 * mat + 2 * tau_len;
-		size_t need = m / 8 + mat + (size_t)np * per_peer + 2 * mat;
+		/* layout: choice | cols scratch | per peer: u_out, t, u_in, tau_out, tau_in | h0 | h1;
+		 * the tau buffers have 16 bytes of slack for whole-element loads and stores */
+		size_t per_peer = 3 * mat + 2 * (tau_len + 16);
+		size_t need = m / 8 + MPC_OT_SCRATCH(m) + (size_t)np * per_peer + 32 * (piece * xbits + 128);
 		if ((err = reserve(c, need)) != MPC_OK)
 			return err;
 		uint8_t *choice = c->buf, *cols = choice + m / 8;
-		uint8_t *peers = cols + mat, *h0 = peers + (size_t)np * per_peer, *h1 = h0 + mat;
+		uint8_t *peers = cols + MPC_OT_SCRATCH(m), *h0 = peers + (size_t)np * per_peer;
+		uint8_t *h1 = h0 + 16 * (piece * xbits + 128);
 #define U_OUT(j) (peers + (size_t)(j) * per_peer)
 #define T_ROWS(j) (U_OUT(j) + mat)
 #define U_IN(j) (U_OUT(j) + 2 * mat)
 #define TAU_OUT(j) (U_OUT(j) + 3 * mat)
-#define TAU_IN(j) (TAU_OUT(j) + tau_len)
+#define TAU_IN(j) (TAU_OUT(j) + tau_len + 16)
 		const uint8_t *xc = x ? (const uint8_t *)x + off * eb : NULL;
 		const uint8_t *yc = y ? (const uint8_t *)y + off * eb : NULL;
 		uint8_t *oc = (uint8_t *)out + off * eb;
@@ -244,16 +251,22 @@ static mpc_err ot_cross(void *vctx, mpc_party *p, mpc_ring r, unsigned xbits, si
 			if (in_mask(send_mask, me) && in_mask(recv_mask, j)) {
 				ot_peer *pj = &c->peer[j];
 				if ((err = mpc_iknp_sender_extend(&pj->tx, m, U_IN(j), cols, U_IN(j))) !=
-					MPC_OK ||
-				    (err = mpc_ot_hash_pairs(pj->hash, U_IN(j), pj->tx.delta, h0, h1,
-							     cn * xbits)) != MPC_OK)
+				    MPC_OK)
 					return err;
-				if (K == 64)
-					sender_64(xbits, cn, (const uint64_t *)yc, h0, h1, TAU_OUT(j),
-						  (uint64_t *)oc);
-				else
-					sender_128(xbits, cn, (const mpc_u128 *)yc, h0, h1, TAU_OUT(j),
-						   (mpc_u128 *)oc);
+				/* hash and correct piece by piece, while the pads are in cache */
+				for (size_t e0 = 0; e0 < cn; e0 += piece) {
+					size_t pe = cn - e0 < piece ? cn - e0 : piece;
+					if ((err = mpc_ot_hash_pairs(pj->hash, U_IN(j) + 16 * e0 * xbits,
+								     pj->tx.delta, h0, h1, pe * xbits)) !=
+					    MPC_OK)
+						return err;
+					if (K == 64)
+						sender_64(xbits, pe, (const uint64_t *)yc + e0, h0, h1,
+							  TAU_OUT(j) + e0 * tau_e, (uint64_t *)oc + e0);
+					else
+						sender_128(xbits, pe, (const mpc_u128 *)yc + e0, h0, h1,
+							   TAU_OUT(j) + e0 * tau_e, (mpc_u128 *)oc + e0);
+				}
 				sp[j] = TAU_OUT(j);
 				sl[j] = tau_len;
 			}
@@ -267,15 +280,18 @@ static mpc_err ot_cross(void *vctx, mpc_party *p, mpc_ring r, unsigned xbits, si
 		for (int j = 0; j < np; j++) {
 			if (j == me || !(in_mask(recv_mask, me) && in_mask(send_mask, j)))
 				continue;
-			if ((err = mpc_ot_hash_blocks(c->peer[j].hash, T_ROWS(j), h0, cn * xbits)) !=
-			    MPC_OK)
-				return err;
-			if (K == 64)
-				receiver_64(xbits, cn, (const uint64_t *)xc, h0, TAU_IN(j),
-					    (uint64_t *)oc);
-			else
-				receiver_128(xbits, cn, (const mpc_u128 *)xc, h0, TAU_IN(j),
-					     (mpc_u128 *)oc);
+			for (size_t e0 = 0; e0 < cn; e0 += piece) {
+				size_t pe = cn - e0 < piece ? cn - e0 : piece;
+				if ((err = mpc_ot_hash_blocks(c->peer[j].hash, T_ROWS(j) + 16 * e0 * xbits,
+							      h0, pe * xbits)) != MPC_OK)
+					return err;
+				if (K == 64)
+					receiver_64(xbits, pe, (const uint64_t *)xc + e0, h0,
+						    TAU_IN(j) + e0 * tau_e, (uint64_t *)oc + e0);
+				else
+					receiver_128(xbits, pe, (const mpc_u128 *)xc + e0, h0,
+						     TAU_IN(j) + e0 * tau_e, (mpc_u128 *)oc + e0);
+			}
 		}
 #undef U_OUT
 #undef T_ROWS
@@ -308,11 +324,11 @@ static mpc_err ot_cross_bits(void *vctx, mpc_party *p, size_t n_words, const uin
 		size_t cw = n_words - off < per_chunk ? n_words - off : per_chunk;
 		size_t m = (cw * 64 + 127) / 128 * 128, mat = 16 * m, tau_len = cw * 8;
 		size_t per_peer = 3 * mat + 2 * tau_len;
-		size_t need = m / 8 + mat + (size_t)np * per_peer + 2 * mat;
+		size_t need = m / 8 + MPC_OT_SCRATCH(m) + (size_t)np * per_peer + 2 * mat;
 		if ((err = reserve(c, need)) != MPC_OK)
 			return err;
 		uint8_t *choice = c->buf, *cols = choice + m / 8;
-		uint8_t *peers = cols + mat, *h0 = peers + (size_t)np * per_peer, *h1 = h0 + mat;
+		uint8_t *peers = cols + MPC_OT_SCRATCH(m), *h0 = peers + (size_t)np * per_peer, *h1 = h0 + mat;
 		uint8_t *u_out[MAX_PARTIES], *t_rows[MAX_PARTIES], *u_in[MAX_PARTIES];
 		uint64_t *tau_out[MAX_PARTIES], *tau_in[MAX_PARTIES];
 		for (int j = 0; j < np; j++) {

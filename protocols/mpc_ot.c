@@ -266,92 +266,156 @@ static void xor_bytes(uint8_t *out, const uint8_t *a, size_t n)
 		out[i] ^= a[i];
 }
 
+/* The work goes slice by slice (MPC_OT_SLICE OTs) so that a slice's 128
+ * columns and rows stay in cache between the PRG, the XORs and the
+ * transpose. u is laid out slice after slice: 128 columns of one slice, then
+ * the next. */
 mpc_err mpc_iknp_receiver_extend(mpc_iknp_receiver *r, size_t m, const uint8_t *choice,
 				 uint8_t *u, uint8_t *cols, uint8_t *t)
 {
-	size_t cb = m / 8;
 	mpc_err err;
 
 	if (m % 128 != 0)
 		return mpc_error(MPC_EINVAL, "IKNP: %zu OTs is not a multiple of 128", m);
-	for (int l = 0; l < MPC_OT_KAPPA; l++) {
-		uint8_t *tl = cols + (size_t)l * cb, *ul = u + (size_t)l * cb;
-		if ((err = mpc_prg_fill(r->g0[l], tl, cb)) != MPC_OK ||
-		    (err = mpc_prg_fill(r->g1[l], ul, cb)) != MPC_OK)
-			return err;
-		xor_bytes(ul, tl, cb);
-		xor_bytes(ul, choice, cb);
+	for (size_t off = 0; off < m; off += MPC_OT_SLICE) {
+		size_t sm = m - off < MPC_OT_SLICE ? m - off : MPC_OT_SLICE;
+		size_t cb = sm / 8, st = MPC_OT_STRIDE(sm);
+		uint8_t *us = u + off * 16;
+		for (int l = 0; l < MPC_OT_KAPPA; l++) {
+			uint8_t *tl = cols + (size_t)l * st, *ul = us + (size_t)l * cb;
+			if ((err = mpc_prg_fill(r->g0[l], tl, cb)) != MPC_OK ||
+			    (err = mpc_prg_fill(r->g1[l], ul, cb)) != MPC_OK)
+				return err;
+			xor_bytes(ul, tl, cb);
+			xor_bytes(ul, choice + off / 8, cb);
+		}
+		mpc_ot_transpose(cols, st, sm, t + off * 16);
 	}
-	mpc_ot_transpose(cols, m, t);
 	return MPC_OK;
 }
 
 mpc_err mpc_iknp_sender_extend(mpc_iknp_sender *s, size_t m, const uint8_t *u, uint8_t *cols,
 			       uint8_t *q)
 {
-	size_t cb = m / 8;
 	mpc_err err;
 
 	if (m % 128 != 0)
 		return mpc_error(MPC_EINVAL, "IKNP: %zu OTs is not a multiple of 128", m);
-	for (int l = 0; l < MPC_OT_KAPPA; l++) {
-		uint8_t *ql = cols + (size_t)l * cb;
-		if ((err = mpc_prg_fill(s->g[l], ql, cb)) != MPC_OK)
-			return err;
-		/* Delta is secret: xor u_l & mask rather than branching on it */
-		uint64_t mask = 0 - (uint64_t)((s->delta[l / 8] >> (l % 8)) & 1);
-		const uint8_t *ul = u + (size_t)l * cb;
-		size_t i = 0;
-		for (; i + 8 <= cb; i += 8) {
-			uint64_t x, y;
-			memcpy(&x, ql + i, 8);
-			memcpy(&y, ul + i, 8);
-			x ^= y & mask;
-			memcpy(ql + i, &x, 8);
+	for (size_t off = 0; off < m; off += MPC_OT_SLICE) {
+		size_t sm = m - off < MPC_OT_SLICE ? m - off : MPC_OT_SLICE;
+		size_t cb = sm / 8, st = MPC_OT_STRIDE(sm);
+		const uint8_t *us = u + off * 16;
+		for (int l = 0; l < MPC_OT_KAPPA; l++) {
+			uint8_t *ql = cols + (size_t)l * st;
+			if ((err = mpc_prg_fill(s->g[l], ql, cb)) != MPC_OK)
+				return err;
+			/* Delta is secret: xor u_l & mask rather than branching on it */
+			uint64_t mask = 0 - (uint64_t)((s->delta[l / 8] >> (l % 8)) & 1);
+			const uint8_t *ul = us + (size_t)l * cb;
+			size_t i = 0;
+			for (; i + 8 <= cb; i += 8) {
+				uint64_t x, y;
+				memcpy(&x, ql + i, 8);
+				memcpy(&y, ul + i, 8);
+				x ^= y & mask;
+				memcpy(ql + i, &x, 8);
+			}
+			for (; i < cb; i++)
+				ql[i] ^= (uint8_t)(ul[i] & mask);
 		}
-		for (; i < cb; i++)
-			ql[i] ^= (uint8_t)(ul[i] & mask);
+		/* q may be u itself: this slice of u has been read in full */
+		mpc_ot_transpose(cols, st, sm, q + off * 16);
 	}
-	mpc_ot_transpose(cols, m, q);
 	return MPC_OK;
 }
 
 /* ---------------------------------------------------------------- transpose */
 
-#ifdef __SSE2__
-/* 16x16 byte transpose by four perfect shuffles (epi8, 16, 32, 64): after
- * them vector rev4(b) holds byte b of every input vector. */
-#define SHUF(W)                                                                   \
-	do {                                                                      \
-		for (int i = 0; i < 8; i++) {                                     \
-			t[i] = _mm_unpacklo_epi##W(v[2 * i], v[2 * i + 1]);      \
-			t[i + 8] = _mm_unpackhi_epi##W(v[2 * i], v[2 * i + 1]);  \
-		}                                                                 \
-		memcpy(v, t, sizeof(t));                                          \
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+/* The same with AVX2: two 16x16 transposes side by side in the two lanes,
+ * so one movemask yields 32 columns' bits. */
+/* Stage s of the in-place shuffle: vectors a and a | 2^s become the low and
+ * high unpacks of their 2^s-byte units. After stages 0..3 vector rev4[b]
+ * holds byte b of every input vector. */
+#define STAGE256(W, S)                                                               \
+	do {                                                                         \
+		_Pragma("GCC unroll 16") for (int a = 0; a < 16; a++) if (!(a >> S & 1)) { \
+			__m256i lo = _mm256_unpacklo_epi##W(v[a], v[a | 1 << S]);   \
+			__m256i hi = _mm256_unpackhi_epi##W(v[a], v[a | 1 << S]);   \
+			v[a] = lo;                                                   \
+			v[a | 1 << S] = hi;                                          \
+		}                                                                    \
 	} while (0)
 
-void mpc_ot_transpose(const uint8_t *cols, size_t m, uint8_t *rows)
+__attribute__((target("avx2"))) static void transpose_avx2(const uint8_t *cols, size_t cb,
+							     size_t m, uint8_t *rows)
 {
 	static const uint8_t rev4[16] = {0, 8, 4, 12, 2, 10, 6, 14, 1, 9, 5, 13, 3, 11, 7, 15};
-	size_t cb = m / 8;
+
+	for (size_t blk = 0; blk < m / 128; blk++) {
+		for (int cg = 0; cg < 4; cg++) {
+			__m256i v[16];
+			_Pragma("GCC unroll 16") for (int i = 0; i < 16; i++) {
+				const uint8_t *lo = cols + (size_t)(32 * cg + i) * cb + blk * 16;
+				const uint8_t *hi = lo + 16 * cb;
+				v[i] = _mm256_inserti128_si256(
+				    _mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)lo)),
+				    _mm_loadu_si128((const __m128i *)hi), 1);
+			}
+			STAGE256(8, 0);
+			STAGE256(16, 1);
+			STAGE256(32, 2);
+			STAGE256(64, 3);
+			for (int b = 0; b < 16; b++) {
+				__m256i x = v[rev4[b]];
+				uint8_t *row = rows + ((blk * 128 + (size_t)b * 8 + 7) * 16) + 4 * cg;
+				for (int bit = 7; bit >= 0; bit--) {
+					uint32_t mk = (uint32_t)_mm256_movemask_epi8(x);
+					memcpy(row, &mk, 4);
+					row -= 16;
+					x = _mm256_slli_epi64(x, 1);
+				}
+			}
+		}
+	}
+}
+#undef STAGE256
+#define HAVE_AVX2_PATH 1
+#endif
+
+#ifdef __SSE2__
+/* The same 16x16 byte transpose with SSE2 (see STAGE256). */
+#define STAGE(W, S)                                                                  \
+	do {                                                                         \
+		_Pragma("GCC unroll 16") for (int a = 0; a < 16; a++) if (!(a >> S & 1)) { \
+			__m128i lo = _mm_unpacklo_epi##W(v[a], v[a | 1 << S]);      \
+			__m128i hi = _mm_unpackhi_epi##W(v[a], v[a | 1 << S]);      \
+			v[a] = lo;                                                   \
+			v[a | 1 << S] = hi;                                          \
+		}                                                                    \
+	} while (0)
+
+static void transpose_sse2(const uint8_t *cols, size_t cb, size_t m, uint8_t *rows)
+{
+	static const uint8_t rev4[16] = {0, 8, 4, 12, 2, 10, 6, 14, 1, 9, 5, 13, 3, 11, 7, 15};
 
 	for (size_t blk = 0; blk < m / 128; blk++) {
 		for (int cg = 0; cg < 8; cg++) {
-			__m128i v[16], t[16];
+			__m128i v[16];
 			for (int i = 0; i < 16; i++)
 				v[i] = _mm_loadu_si128(
 				    (const __m128i *)(cols + (size_t)(16 * cg + i) * cb + blk * 16));
-			SHUF(8);
-			SHUF(16);
-			SHUF(32);
-			SHUF(64);
+			STAGE(8, 0);
+			STAGE(16, 1);
+			STAGE(32, 2);
+			STAGE(64, 3);
 			for (int b = 0; b < 16; b++) {
 				__m128i x = v[rev4[b]];
 				uint8_t *row = rows + ((blk * 128 + (size_t)b * 8 + 7) * 16) + 2 * cg;
 				for (int bit = 7; bit >= 0; bit--) {
-					int mk = _mm_movemask_epi8(x);
-					row[0] = (uint8_t)mk;
-					row[1] = (uint8_t)(mk >> 8);
+					uint16_t mk = (uint16_t)_mm_movemask_epi8(x);
+					memcpy(row, &mk, 2);
 					row -= 16;
 					x = _mm_slli_epi64(x, 1);
 				}
@@ -359,11 +423,26 @@ void mpc_ot_transpose(const uint8_t *cols, size_t m, uint8_t *rows)
 		}
 	}
 }
-#undef SHUF
-#else
-void mpc_ot_transpose(const uint8_t *cols, size_t m, uint8_t *rows)
+#undef STAGE
+
+void mpc_ot_transpose(const uint8_t *cols, size_t stride, size_t m, uint8_t *rows)
 {
-	size_t cb = m / 8;
+#ifdef HAVE_AVX2_PATH
+	static int avx2 = -1;
+	if (avx2 < 0) {
+		__builtin_cpu_init();
+		avx2 = __builtin_cpu_supports("avx2") ? 1 : 0;
+	}
+	if (avx2) {
+		transpose_avx2(cols, stride, m, rows);
+		return;
+	}
+#endif
+	transpose_sse2(cols, stride, m, rows);
+}
+#else
+void mpc_ot_transpose(const uint8_t *cols, size_t cb, size_t m, uint8_t *rows)
+{
 	memset(rows, 0, m * 16);
 	for (size_t l = 0; l < 128; l++)
 		for (size_t j = 0; j < m; j++)

@@ -68,18 +68,28 @@ mpc_err mpc_iknp_sender_init(mpc_iknp_sender *s, const uint8_t delta[16],
 void mpc_iknp_receiver_fini(mpc_iknp_receiver *r);
 void mpc_iknp_sender_fini(mpc_iknp_sender *s);
 
+/* Column stride of the scratch matrix for m OTs: m/8 plus one cache line,
+ * so that the 128 columns do not all fall into the same cache set when m/8
+ * is a multiple of 4 KiB. The scratch takes MPC_OT_SCRATCH(m) bytes. */
+#define MPC_OT_SLICE ((size_t)4096)
+#define MPC_OT_STRIDE(m) ((m) / 8 + 64)
+#define MPC_OT_SCRATCH(m) \
+	((size_t)MPC_OT_KAPPA * MPC_OT_STRIDE((m) < MPC_OT_SLICE ? (m) : MPC_OT_SLICE))
+
 /* m OTs, m a multiple of 128. Receiver: choice bits r (m/8 bytes, bit j of
  * byte j/8 is OT j); writes u (16*m bytes: 128 columns of m/8 bytes, to be
- * sent) and rows t (m rows of 16 bytes). Sender: from u writes rows q (m * 16
- * bytes) with q_j = t_j ^ r_j * Delta. cols is scratch of 16*m bytes. */
+ * sent, in slices of MPC_OT_SLICE OTs) and rows t (m rows of 16 bytes). Sender: from u writes rows q (m * 16
+ * bytes) with q_j = t_j ^ r_j * Delta. cols is scratch of MPC_OT_SCRATCH(m)
+ * bytes. */
 mpc_err mpc_iknp_receiver_extend(mpc_iknp_receiver *r, size_t m, const uint8_t *choice,
 				 uint8_t *u, uint8_t *cols, uint8_t *t) MPC_MUST_CHECK;
 mpc_err mpc_iknp_sender_extend(mpc_iknp_sender *s, size_t m, const uint8_t *u, uint8_t *cols,
 			       uint8_t *q) MPC_MUST_CHECK;
 
-/* Transpose a 128 x m bit matrix (128 columns of m/8 bytes each) into m rows
- * of 16 bytes: bit l of row j = bit j of column l. m a multiple of 128. */
-void mpc_ot_transpose(const uint8_t *cols, size_t m, uint8_t *rows);
+/* Transpose a 128 x m bit matrix (128 columns of m/8 bytes each, column l at
+ * cols + l * stride) into m rows of 16 bytes: bit l of row j = bit j of
+ * column l. m a multiple of 128. */
+void mpc_ot_transpose(const uint8_t *cols, size_t stride, size_t m, uint8_t *rows);
 
 /* The correlation-robust hash, fixed-key AES. */
 typedef struct mpc_ot_hash mpc_ot_hash;

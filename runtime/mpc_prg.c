@@ -13,9 +13,6 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
-/* EVP_EncryptUpdate takes an int length. */
-#define CHUNK ((size_t)1 << 30)
-_Static_assert(((size_t)1 << 30) <= INT_MAX, "CHUNK must fit in an int");
 
 struct mpc_prg {
 	EVP_CIPHER_CTX *ctx;
@@ -64,14 +61,15 @@ mpc_err mpc_prg_fill(mpc_prg *prg, void *out, size_t len) {
 		return MPC_OK;
 	if (!prg || !out)
 		return mpc_error(MPC_EINVAL, "mpc_prg_fill: NULL argument");
-	/* CTR mode XORs the keystream into its input: encrypting zeros in place
-	 * yields the keystream itself. */
-	memset(p, 0, len);
+	/* CTR mode XORs the keystream into its input: encrypting zeros yields
+	 * the keystream itself (read from a constant block, so the output
+	 * needs no clearing pass first) */
+	static const uint8_t zeros[16384];
 	while (len > 0) {
-		size_t chunk = len < CHUNK ? len : CHUNK;
+		size_t chunk = len < sizeof(zeros) ? len : sizeof(zeros);
 		int outl = 0;
 
-		if (EVP_EncryptUpdate(prg->ctx, p, &outl, p, (int)chunk) != 1 ||
+		if (EVP_EncryptUpdate(prg->ctx, p, &outl, zeros, (int)chunk) != 1 ||
 		    (size_t)outl != chunk) {
 			/* Do not hand back a half-written stream that a caller might use. */
 			OPENSSL_cleanse(out, total);

@@ -66,14 +66,14 @@ static void test_base_ot(void **st)
 
 static void test_transpose(void **st)
 {
-	size_t m = 384;
-	uint8_t *cols = malloc(16 * m), *rows = malloc(16 * m);
+	size_t m = 384, stride = m / 8 + 5;
+	uint8_t *cols = malloc(128 * stride), *rows = malloc(16 * m);
 	(void)st;
-	rnd(cols, 16 * m);
-	mpc_ot_transpose(cols, m, rows);
+	rnd(cols, 128 * stride);
+	mpc_ot_transpose(cols, stride, m, rows);
 	for (size_t l = 0; l < 128; l++)
 		for (size_t j = 0; j < m; j++)
-			assert_int_equal(bit_of(rows + 16 * j, l), bit_of(cols + l * (m / 8), j));
+			assert_int_equal(bit_of(rows + 16 * j, l), bit_of(cols + l * stride, j));
 	free(cols);
 	free(rows);
 }
@@ -92,7 +92,7 @@ static void test_iknp(void **st)
 	assert_int_equal(mpc_iknp_sender_init(&tx, delta, k), MPC_OK);
 	assert_int_equal(mpc_iknp_receiver_init(&rx, k0, k1), MPC_OK);
 	assert_int_equal(mpc_ot_hash_new(&h, key), MPC_OK);
-	uint8_t *r = malloc(m / 8), *u = malloc(16 * m), *cols = malloc(16 * m), *t = malloc(16 * m),
+	uint8_t *r = malloc(m / 8), *u = malloc(16 * m), *cols = malloc(MPC_OT_SCRATCH(m)), *t = malloc(16 * m),
 		*q = malloc(16 * m), *h0 = malloc(16 * m), *h1 = malloc(16 * m), *ht = malloc(16 * m);
 	for (int round = 0; round < 3; round++) { /* the streams continue across calls */
 		rnd(r, m / 8);
