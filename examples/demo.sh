@@ -1,13 +1,21 @@
 #!/bin/bash
-# make demo: three merchants and a dealer on loopback, each an `mpc-party`
-# process with its own key, talking TLS 1.3 with pinned certificates. They
-# compute joint transaction statistics; then the same figures are computed in
-# the clear from the union of the CSV files and compared.
+# make demo: three merchants on loopback, each an `mpc-party` process with
+# its own key, talking TLS 1.3 with pinned certificates. They make their
+# Beaver triples among themselves by oblivious transfer (no dealer), compute
+# joint transaction statistics, and the same figures are computed in the
+# clear from the union of the CSV files and compared.
+#   PREPROC=dealer|ot|paillier make demo   picks the preprocessing (default ot)
 set -eu
 build=${1:-build}
+preproc=${PREPROC:-ot}
 bin=$build/bin
 out=$build/demo
-names=(merchant0 merchant1 merchant2 dealer)
+case "$preproc" in
+dealer) names=(merchant0 merchant1 merchant2 dealer) ;;
+ot | paillier) names=(merchant0 merchant1 merchant2) ;;
+*) echo "demo: PREPROC must be dealer, ot or paillier" >&2; exit 1 ;;
+esac
+nn=${#names[@]}
 rm -rf "$out" && mkdir -p "$out/data"
 "$bin/gen_data" --merchants 3 --rows 2000 --seed 42 --out "$out/data"
 
@@ -18,11 +26,11 @@ for n in "${names[@]}"; do
 	printf '   %-10s %s\n' "$n" "${fp[$n]}"
 done
 
-# a free block of 4 loopback ports
+# a free block of loopback ports
 for try in $(seq 1 50); do
 	base=$((20000 + (RANDOM % 4000) * 10))
 	busy=0
-	for p in $(seq "$base" $((base + 3))); do
+	for p in $(seq "$base" $((base + nn - 1))); do
 		(exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && busy=1
 	done
 	[ "$busy" = 0 ] && break
@@ -35,7 +43,7 @@ echo "== 2. they agree on one job file ($out/job.ini)"
 	echo "computation = aggregate_stats"
 	echo "ring = 128"
 	echo "frac_bits = 16"
-	echo "preprocessing = dealer"
+	echo "preprocessing = $preproc"
 	echo "timeout = 30"
 	echo "connect_timeout = 30"
 	echo "transport = tls"
@@ -43,7 +51,7 @@ echo "== 2. they agree on one job file ($out/job.ini)"
 	echo "[aggregate_stats]"
 	echo "max_amount = 1000000"
 	echo "max_rows = 1000000"
-	for i in 0 1 2 3; do
+	for i in $(seq 0 $((nn - 1))); do
 		n=${names[$i]}
 		echo
 		[ "$n" = dealer ] && echo "[dealer]" || echo "[party $n]"
@@ -52,9 +60,11 @@ echo "== 2. they agree on one job file ($out/job.ini)"
 	done
 } > "$out/job.ini"
 
-run() { # subcommand: start the 4 nodes with launch.sh
-	bash scripts/launch.sh --parties 3 --logs "$out/$1" \
-		--dealer "$bin/mpc-party $1 --job $out/job.ini --party dealer --keys $out/keys-dealer" -- \
+run() { # subcommand: start the nodes with launch.sh
+	local dealer=()
+	[ "$preproc" = dealer ] &&
+		dealer=(--dealer "$bin/mpc-party $1 --job $out/job.ini --party dealer --keys $out/keys-dealer")
+	bash scripts/launch.sh --parties 3 --logs "$out/$1" "${dealer[@]}" -- \
 		"$bin/mpc-party" "$1" --job "$out/job.ini" --party 'merchant{i}' --keys "$out/keys-merchant{i}" \
 		"${@:2}"
 }
@@ -63,7 +73,7 @@ echo "== 3. pre-flight check at every partner (mpc-party check)"
 if ! run check; then echo "demo: the check failed (see above)" >&2; exit 1; fi
 sed 's/^/   /' "$out/check/party0.log" | grep -v '^ *20[0-9][0-9]-'
 
-echo "== 4. the joint computation (mpc-party run), TLS 1.3 between every pair"
+echo "== 4. the joint computation (mpc-party run), TLS 1.3 between every pair, preprocessing: $preproc"
 if ! run run --input "$out/data/merchant{i}.csv" --output "$out/result{i}.csv"; then
 	echo "demo: a party failed (see above)" >&2
 	exit 1

@@ -16,6 +16,7 @@
 #include "net/mpc_peer.h"
 #include "net/mpc_tls.h"
 #include "protocols/mpc_dealer.h"
+#include "protocols/mpc_gen.h"
 #include "protocols/mpc_stats.h"
 #include "runtime/mpc_csv.h"
 #include "runtime/mpc_wipe.h"
@@ -413,6 +414,22 @@ static int cmd_check(const opts *o)
 	return 0;
 }
 
+/* The job's preprocessing at a party: the dealer, or made among the parties. */
+static mpc_err install_preproc(const opts *o, conn *c, mpc_party *p)
+{
+	const mpc_job *j = c->job;
+	(void)o;
+	switch (j->preprocessing) {
+	case MPC_JOB_DEALER:
+		return mpc_dealer_connect(p, j->n_parties);
+	case MPC_JOB_OT:
+		return mpc_gen_install(p, "ot", 0);
+	case MPC_JOB_PAILLIER:
+		return mpc_gen_install(p, "paillier", 0);
+	}
+	return mpc_error(MPC_ECONFIG, "%s: unknown preprocessing", j->path);
+}
+
 static mpc_err run_stats(const opts *o, conn *c, mpc_txns *t, mpc_stats_result *res,
 			 int *bad_input)
 {
@@ -456,7 +473,7 @@ static mpc_err run_stats(const opts *o, conn *c, mpc_txns *t, mpc_stats_result *
 		return mpc_dealer_serve(c->net, j->n_parties, j->timeout_ms * 20, &served);
 	}
 	if ((err = mpc_party_new(&p, c->net, j->n_parties)) == MPC_OK &&
-	    (err = mpc_dealer_connect(p, j->n_parties)) == MPC_OK)
+	    (err = install_preproc(o, c, p)) == MPC_OK)
 		err = mpc_stats_run(p, &sp, t, res);
 	mpc_party_free(p);
 	return err;
@@ -479,10 +496,9 @@ static int cmd_run(const opts *o)
 		code = err == MPC_ECONFIG || err == MPC_EIO ? MPC_EXIT_USAGE : mpc_exit_code(err);
 		goto out;
 	}
-	if (strcmp(c.job->computation, "aggregate_stats") != 0 ||
-	    c.job->preprocessing != MPC_JOB_DEALER) {
-		err = mpc_error(MPC_ECONFIG, "%s: this version runs computation = aggregate_stats "
-				"with preprocessing = dealer", o->job_path);
+	if (strcmp(c.job->computation, "aggregate_stats") != 0) {
+		err = mpc_error(MPC_ECONFIG, "%s: this version runs computation = aggregate_stats",
+				o->job_path);
 		fprintf(stderr, "mpc-party run: %s\n", mpc_error_detail());
 		code = MPC_EXIT_USAGE;
 		goto out;
