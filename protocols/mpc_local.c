@@ -374,11 +374,14 @@ void mpc_local_results_fini(mpc_local_result *res, int n) {
 mpc_err mpc_local_reconstruct(const mpc_local_result *res, int n_parties, mpc_ring r, void *out,
                               size_t n) {
 	size_t bytes = n * mpc_ring_bytes(r);
-	memset(out, 0, bytes);
+	if (bytes)
+		memset(out, 0, bytes);
 	for (int i = 0; i < n_parties; i++) {
 		if (res[i].out_len != bytes)
 			return mpc_error(MPC_EPROTO, "party %d emitted %zu bytes, expected %zu", i,
 			                 res[i].out_len, bytes);
+		if (bytes == 0)
+			continue;
 		/* emitted bytes need not be aligned for the ring's element type */
 		void *tmp = malloc(bytes ? bytes : 1);
 		if (tmp == NULL)
