@@ -265,12 +265,36 @@ const mpc_gen_stats *mpc_gen_get_stats(const mpc_preproc *pre)
 	return &((const gen_ctx *)pre->ctx)->st;
 }
 
-mpc_err mpc_gen_install(mpc_party *p, const char *engine, unsigned modulus_bits)
+double mpc_gen_bytes_per(const mpc_preproc *pre, int np, int kind, mpc_ring r)
+{
+	if (mpc_gen_get_stats(pre) == NULL)
+		return 0;
+	const mpc_cross *e = &((const gen_ctx *)pre->ctx)->eng;
+	if (e->ops->bytes_per_elem == NULL)
+		return 0;
+	unsigned k = mpc_ring_bits(r);
+	/* a bit: N-1 steps, step j with j senders: half the all-pairs cost */
+	double bit = e->ops->bytes_per_elem(e->ctx, np, r, 1) / 2;
+	switch (kind) {
+	case 1:
+		return e->ops->bytes_per_elem(e->ctx, np, r, k);
+	case 2:
+		return bit * k;
+	case 3:
+		return bit;
+	case 4: /* per peer: 64 OTs of 16 bytes, and 64 tau bits; or 64 single products */
+		return e->ops->cross_bits ? (np - 1) * (64 * 16 + 8.0)
+					  : 64 * e->ops->bytes_per_elem(e->ctx, np, MPC_Z64, 1);
+	}
+	return 0;
+}
+
+mpc_err mpc_gen_new(mpc_preproc *out, mpc_party *p, const char *engine, unsigned modulus_bits)
 {
 	mpc_cross eng;
-	mpc_preproc pre;
 	mpc_err err;
 
+	*out = (mpc_preproc){0};
 	if (strcmp(engine, "ot") == 0)
 		err = mpc_cross_ot_new(&eng, p);
 	else if (strcmp(engine, "paillier") == 0)
@@ -280,7 +304,15 @@ mpc_err mpc_gen_install(mpc_party *p, const char *engine, unsigned modulus_bits)
 				 engine);
 	if (err != MPC_OK)
 		return err;
-	if ((err = mpc_gen_backend(&pre, eng)) != MPC_OK)
+	return mpc_gen_backend(out, eng);
+}
+
+mpc_err mpc_gen_install(mpc_party *p, const char *engine, unsigned modulus_bits)
+{
+	mpc_preproc pre;
+	mpc_err err;
+
+	if ((err = mpc_gen_new(&pre, p, engine, modulus_bits)) != MPC_OK)
 		return err;
 	mpc_party_set_preproc(p, pre);
 	mpc_info("preprocessing by %s among the parties: no dealer, secure against up to %d "

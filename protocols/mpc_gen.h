@@ -28,6 +28,16 @@ struct mpc_party;
  * Install with mpc_party_set_preproc. */
 mpc_err mpc_gen_backend(mpc_preproc *out, mpc_cross engine) MPC_MUST_CHECK;
 
+/* Set up an engine by name ("ot" or "paillier"; modulus bits for Paillier, 0
+ * for 2048) and make the backend over it, without installing it. Collective. */
+mpc_err mpc_gen_new(mpc_preproc *out, struct mpc_party *p, const char *engine,
+		    unsigned modulus_bits) MPC_MUST_CHECK;
+
+/* Estimated bytes this party sends to make one element of type (kind:
+ * 1 triples, 2 truncation pairs, 3 bits, 4 words of 64 bit triples) in ring
+ * r, from the engine's message sizes. 0 if pre is not a mpc_gen backend. */
+double mpc_gen_bytes_per(const mpc_preproc *pre, int n_parties, int kind, mpc_ring r);
+
 /* Set up an engine by name ("ot" or "paillier", modulus bits for Paillier;
  * 0 means 2048) and install the backend at p. Collective. */
 mpc_err mpc_gen_install(struct mpc_party *p, const char *engine, unsigned modulus_bits) MPC_MUST_CHECK;

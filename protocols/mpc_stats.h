@@ -27,6 +27,9 @@ typedef struct {
 } mpc_stats_params;
 
 #define MPC_STATS_N 6
+/* Preprocessing one run consumes: Beaver triples in Z_2^128 (the product of
+ * the count and the sum of squares, and of the total with itself). */
+#define MPC_STATS_TRIPLES 2
 typedef struct {
 	double v[MPC_STATS_N]; /* in the order of mpc_stats_names */
 } mpc_stats_result;

@@ -89,6 +89,6 @@ mpc_err mpc_store_take(mpc_store *s, mpc_mat_type t, size_t n, void *out,
 		       size_t *got) MPC_MUST_CHECK;
 
 /* One line per type in the store: available count and bytes on disk. */
-mpc_err mpc_store_describe(mpc_store *s, char *buf, size_t len) MPC_MUST_CHECK;
+mpc_err mpc_store_describe(mpc_store *s, char *buf, size_t len);
 
 #endif

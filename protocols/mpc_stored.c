@@ -2,6 +2,7 @@
 #include "mpc_stored.h"
 
 #include <inttypes.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -109,11 +110,25 @@ out:
 	return err;
 }
 
+/* Test hook (tests/loopback/test_party_cli.c): MPC_TEST_CRASH_AT_TAKE=before
+ * or after kills this process just before or just after it takes material
+ * from its store, as a crash would. */
+static void crash_hook(const char *when)
+{
+	const char *v = getenv("MPC_TEST_CRASH_AT_TAKE");
+	if (v && strcmp(v, when) == 0) {
+		mpc_warn("MPC_TEST_CRASH_AT_TAKE=%s: killing this process (test hook)", when);
+		raise(SIGKILL);
+	}
+}
+
 /* Take k elements of t into buf (k * elem bytes). */
 static mpc_err take(stored_ctx *s, mpc_mat_type t, size_t k, uint8_t *buf)
 {
 	size_t got = 0;
+	crash_hook("before");
 	mpc_err err = mpc_store_take(s->store, t, k, buf, &got);
+	crash_hook("after");
 	if (err == MPC_OK && got != k)
 		err = mpc_error(MPC_EIO, "the store gave %zu elements where it had %zu", got, k);
 	if (err == MPC_OK)

@@ -1,11 +1,14 @@
 /* mpc-party: the one program a partner runs. Subcommands: keygen, check, run.
  * Everything a run needs comes from the job file that every partner holds;
  * see `mpc-party --help` and the README's "Running a peer" section. */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -17,15 +20,21 @@
 #include "net/mpc_tls.h"
 #include "protocols/mpc_dealer.h"
 #include "protocols/mpc_gen.h"
+#include "protocols/mpc_store.h"
+#include "protocols/mpc_stored.h"
 #include "protocols/mpc_stats.h"
 #include "runtime/mpc_csv.h"
+#include "runtime/mpc_file.h"
 #include "runtime/mpc_wipe.h"
 
 static const char usage_text[] =
 	"usage: mpc-party keygen --out DIR [--name NAME] [--days N] [--force]\n"
 	"       mpc-party check --job JOB.ini --party NAME [options]\n"
 	"       mpc-party run   --job JOB.ini --party NAME [--input FILE.csv] [--output FILE]\n"
-	"                       [--format csv|json] [options]\n"
+	"                       [--format csv|json] [--store DIR] [options]\n"
+	"       mpc-party preprocess --job JOB.ini --party NAME [--triples N] [--trunc N]\n"
+	"                       [--bits N] [--bit-triples N] [--store DIR] [options]\n"
+	"       mpc-party preprocess --status --job JOB.ini --party NAME [--store DIR]\n"
 	"\n"
 	"keygen  makes this party's private key (DIR/key.pem, mode 0600) and a self-signed\n"
 	"        certificate (DIR/cert.pem, valid --days, default 3650), and prints the\n"
@@ -37,6 +46,13 @@ static const char usage_text[] =
 	"        Every partner runs it at about the same time. One line per peer.\n"
 	"run     runs the job's computation with this party's input and writes the\n"
 	"        outputs it may see. The party named 'dealer' runs the dealer service.\n"
+	"        With preprocessing = ot or paillier it takes material from the store\n"
+	"        first and makes the rest on demand.\n"
+	"preprocess  makes Beaver triples (in the job's ring), truncation pairs (for its\n"
+	"        frac_bits), random shared bits and bit triples ahead of time, together\n"
+	"        with every other party (all run it with the same numbers), into this\n"
+	"        party's store (default ./mpc-store/JOBID-NAME, mode 0700). --status\n"
+	"        shows what the store holds, without connecting.\n"
 	"\n"
 	"options:\n"
 	"  --keys DIR             this party's key.pem and cert.pem (default ./mpc-keys)\n"
@@ -45,6 +61,7 @@ static const char usage_text[] =
 	"  --insecure-plaintext   no TLS: only with 'transport = plaintext' in the job, for\n"
 	"                         tests and benchmarks on loopback. Never across networks.\n"
 	"  --log-level LEVEL      debug, info, warn, error (default info)\n"
+	"  --store DIR            the preprocessing store (default ./mpc-store/JOBID-NAME)\n"
 	"\n"
 	"exit codes: 0 ok, 1 usage or configuration, 2 input data, 3 network (peer\n"
 	"unreachable, silent or gone), 4 protocol violation or failed check, 5 a peer\n"
@@ -52,7 +69,9 @@ static const char usage_text[] =
 
 typedef struct {
 	const char *job_path, *party, *keys, *listen, *input, *output, *format, *out_dir, *name;
-	int insecure, force, days;
+	const char *store;
+	int insecure, force, days, status;
+	uint64_t triples, trunc, bits, bit_triples; /* preprocess: how many to make */
 	mpc_log_level level;
 } opts;
 
@@ -81,6 +100,26 @@ static int parse_args(int argc, char **argv, int first, opts *o)
 			o->force = 1;
 			continue;
 		}
+		if (strcmp(a, "--status") == 0) {
+			o->status = 1;
+			continue;
+		}
+		uint64_t *count = strcmp(a, "--triples") == 0       ? &o->triples
+				  : strcmp(a, "--trunc") == 0       ? &o->trunc
+				  : strcmp(a, "--bits") == 0        ? &o->bits
+				  : strcmp(a, "--bit-triples") == 0 ? &o->bit_triples
+								    : NULL;
+		if (count) {
+			char *end = NULL;
+			unsigned long long x = v ? strtoull(v, &end, 10) : 0;
+			if (v == NULL || end == v || *end != '\0' || x > (1ull << 40) || v[0] == '-') {
+				fprintf(stderr, "mpc-party: %s needs a count from 0 to 2^40\n", a);
+				return -1;
+			}
+			*count = x;
+			i++;
+			continue;
+		}
 		if (strcmp(a, "--job") == 0)
 			slot = &o->job_path;
 		else if (strcmp(a, "--party") == 0)
@@ -99,6 +138,8 @@ static int parse_args(int argc, char **argv, int first, opts *o)
 			slot = &o->out_dir;
 		else if (strcmp(a, "--name") == 0)
 			slot = &o->name;
+		else if (strcmp(a, "--store") == 0)
+			slot = &o->store;
 		else if (strcmp(a, "--days") == 0 && v) {
 			o->days = atoi(v);
 			if (o->days < 1 || o->days > 36500) {
@@ -414,20 +455,100 @@ static int cmd_check(const opts *o)
 	return 0;
 }
 
-/* The job's preprocessing at a party: the dealer, or made among the parties. */
-static mpc_err install_preproc(const opts *o, conn *c, mpc_party *p)
+static void store_path(const opts *o, const mpc_job *j, char *buf, size_t len)
+{
+	if (o->store)
+		snprintf(buf, len, "%s", o->store);
+	else
+		snprintf(buf, len, "mpc-store/%s-%s", j->id, o->party);
+}
+
+/* Open this party's store; create: make it (and ./mpc-store) if absent,
+ * otherwise *st stays NULL when there is none. */
+static mpc_err open_store(const opts *o, const conn *c, int create, mpc_store **st)
+{
+	char dir[600];
+	uint8_t hash[32];
+	struct stat sb;
+	mpc_err err;
+
+	*st = NULL;
+	store_path(o, c->job, dir, sizeof(dir));
+	if (!create && stat(dir, &sb) != 0)
+		return MPC_OK;
+	if (create && o->store == NULL && mkdir("mpc-store", 0700) != 0 && errno != EEXIST)
+		return mpc_error(MPC_EIO, "cannot create mpc-store: %s", strerror(errno));
+	if ((err = mpc_job_hash(c->job, hash)) != MPC_OK)
+		return err;
+	return mpc_store_open(st, dir, c->job->id, hash, c->self, c->job->n_parties);
+}
+
+static const char *engine_name(const mpc_job *j)
+{
+	return j->preprocessing == MPC_JOB_PAILLIER ? "paillier" : "ot";
+}
+
+/* Triples per second the last `preprocess` measured (0: unknown). */
+static double stored_rate(const mpc_store *st)
+{
+	char path[700];
+	double r = 0;
+	snprintf(path, sizeof(path), "%s/RATE", mpc_store_dir(st));
+	FILE *fp = fopen(path, "r");
+	if (fp) {
+		if (fscanf(fp, "triples_per_s %lf", &r) != 1)
+			r = 0;
+		fclose(fp);
+	}
+	return r;
+}
+
+/* Before a run: what the job consumes, what the store has, what is left to
+ * make, the bytes and the time that takes at the last measured rate. */
+static void note_consumption(mpc_store *st, const mpc_preproc *gen, int np, uint64_t needs,
+			  mpc_ring ring)
+{
+	mpc_mat_type t = {MPC_MAT_TRIPLES, mpc_ring_bits(ring), 0};
+	uint64_t have = st ? mpc_store_available(st, t) : 0;
+	uint64_t make = needs > have ? needs - have : 0;
+	double rate = st ? stored_rate(st) : 0;
+	char when[96] = "";
+	if (make > 0 && rate > 0)
+		snprintf(when, sizeof(when), ", about %.2f s at the measured %.0f triples/s",
+			 (double)make / rate, rate);
+	mpc_info("this job consumes %llu triples in Z_2^%u: %llu from the store, %llu to make now "
+		 "(about %.1f kB to send%s)", (unsigned long long)needs, mpc_ring_bits(ring),
+		 (unsigned long long)(needs - make), (unsigned long long)make,
+		 (double)make * mpc_gen_bytes_per(gen, np, 1, ring) / 1e3, when);
+}
+
+/* The job's preprocessing at a party: the dealer, or made among the parties
+ * (from the store first when there is one). States what the job consumes. */
+static mpc_err install_preproc(const opts *o, conn *c, mpc_party *p, uint64_t needs,
+			       mpc_ring ring)
 {
 	const mpc_job *j = c->job;
-	(void)o;
-	switch (j->preprocessing) {
-	case MPC_JOB_DEALER:
+	mpc_preproc gen, pre;
+	mpc_store *st = NULL;
+	mpc_err err;
+
+	if (j->preprocessing == MPC_JOB_DEALER)
 		return mpc_dealer_connect(p, j->n_parties);
-	case MPC_JOB_OT:
-		return mpc_gen_install(p, "ot", 0);
-	case MPC_JOB_PAILLIER:
-		return mpc_gen_install(p, "paillier", 0);
+	if ((err = open_store(o, c, 0, &st)) != MPC_OK)
+		return err;
+	if ((err = mpc_gen_new(&gen, p, engine_name(j), 0)) != MPC_OK) {
+		mpc_store_close(st);
+		return err;
 	}
-	return mpc_error(MPC_ECONFIG, "%s: unknown preprocessing", j->path);
+	note_consumption(st, &gen, j->n_parties, needs, ring);
+	if (st == NULL) {
+		mpc_party_set_preproc(p, gen);
+		return MPC_OK;
+	}
+	if ((err = mpc_stored_backend(&pre, st, gen)) != MPC_OK)
+		return err;
+	mpc_party_set_preproc(p, pre);
+	return MPC_OK;
 }
 
 static mpc_err run_stats(const opts *o, conn *c, mpc_txns *t, mpc_stats_result *res,
@@ -473,7 +594,7 @@ static mpc_err run_stats(const opts *o, conn *c, mpc_txns *t, mpc_stats_result *
 		return mpc_dealer_serve(c->net, j->n_parties, j->timeout_ms * 20, &served);
 	}
 	if ((err = mpc_party_new(&p, c->net, j->n_parties)) == MPC_OK &&
-	    (err = install_preproc(o, c, p)) == MPC_OK)
+	    (err = install_preproc(o, c, p, MPC_STATS_TRIPLES, MPC_Z128)) == MPC_OK)
 		err = mpc_stats_run(p, &sp, t, res);
 	mpc_party_free(p);
 	return err;
@@ -528,6 +649,195 @@ out:
 	return code;
 }
 
+/* Progress of one kind of material: on a terminal a line rewritten in
+ * place, in the log every 10 s. */
+typedef struct {
+	char what[64];
+	uint64_t total, done;
+	double t0, last_log, last_tty;
+	int tty;
+} progress;
+
+static void progress_show(progress *pg, int final)
+{
+	double t = now(), el = t - pg->t0, rate = el > 0 ? (double)pg->done / el : 0;
+	double left = rate > 0 ? (double)(pg->total - pg->done) / rate : 0;
+	if (pg->tty && (final || t - pg->last_tty >= 0.2)) {
+		fprintf(stderr, "\r  %s: %llu / %llu (%.0f%%), %.0f/s, %.0f s left   %s", pg->what,
+			(unsigned long long)pg->done, (unsigned long long)pg->total,
+			100.0 * (double)pg->done / (double)pg->total, rate, left, final ? "\n" : "");
+		pg->last_tty = t;
+	}
+	if (final || t - pg->last_log >= 10) {
+		mpc_info("%s: %llu / %llu made, %.0f/s, %.0f s left", pg->what,
+			 (unsigned long long)pg->done, (unsigned long long)pg->total, rate, left);
+		pg->last_log = t;
+	}
+}
+
+#define PRE_BATCH ((size_t)1 << 16)
+
+/* Make `total` elements of type t with the generator, batch by batch into the
+ * store. */
+static mpc_err make_kind(mpc_party *p, const mpc_preproc *gen, mpc_store *st, mpc_mat_type t,
+			 uint64_t total, double *rate)
+{
+	mpc_ring r = t.ring_bits == 128 ? MPC_Z128 : MPC_Z64;
+	size_t eb = mpc_ring_bytes(r), elem = mpc_mat_elem_bytes(t);
+	size_t batch = t.kind == MPC_MAT_BIT_TRIPLES ? PRE_BATCH / 8 : PRE_BATCH;
+	mpc_vec v[3] = {{0}};
+	uint8_t *buf = NULL;
+	progress pg = {.total = total, .t0 = now(), .tty = isatty(2)};
+	mpc_err err = MPC_OK;
+
+	mpc_mat_name(t, pg.what, sizeof(pg.what));
+	pg.last_log = pg.t0;
+	if (total == 0)
+		return MPC_OK;
+	if ((buf = malloc(batch * elem)) == NULL)
+		return mpc_error(MPC_ENOMEM, "out of memory");
+	for (int q = 0; q < 3 && err == MPC_OK; q++)
+		err = mpc_vec_init(&v[q], t.kind == MPC_MAT_BIT_TRIPLES ? MPC_Z64 : r, batch);
+	while (err == MPC_OK && pg.done < total) {
+		size_t n = total - pg.done < batch ? (size_t)(total - pg.done) : batch;
+		uint8_t id[16];
+		int parts = 1;
+		if ((err = mpc_stored_batch_id(p, id)) != MPC_OK)
+			break;
+		switch (t.kind) {
+		case MPC_MAT_TRIPLES:
+			parts = 3;
+			err = gen->ops->triples(gen->ctx, p, r, n, v[0].v, v[1].v, v[2].v);
+			break;
+		case MPC_MAT_TRUNC:
+			parts = 2;
+			err = gen->ops->trunc_pairs(gen->ctx, p, r, t.f, n, v[0].v, v[1].v);
+			break;
+		case MPC_MAT_BITS:
+			err = gen->ops->bits(gen->ctx, p, r, n, v[0].v);
+			break;
+		case MPC_MAT_BIT_TRIPLES:
+			parts = 3;
+			eb = 8;
+			err = gen->ops->bit_triples(gen->ctx, p, n, v[0].v, v[1].v, v[2].v);
+			break;
+		}
+		if (err != MPC_OK)
+			break;
+		/* interleave: element e is part 0, part 1, ... */
+		for (size_t e = 0; e < n; e++)
+			for (int q = 0; q < parts; q++)
+				memcpy(buf + (e * (size_t)parts + (size_t)q) * eb,
+				       (uint8_t *)v[q].v + e * eb, eb);
+		if ((err = mpc_store_add(st, t, id, n, buf)) != MPC_OK)
+			break;
+		pg.done += n;
+		progress_show(&pg, pg.done == total);
+	}
+	if (rate && pg.done == total)
+		*rate = (double)total / (now() - pg.t0);
+	mpc_wipe(buf, batch * elem);
+	free(buf);
+	for (int q = 0; q < 3; q++)
+		mpc_vec_fini(&v[q]);
+	return err;
+}
+
+static int cmd_preprocess(const opts *o)
+{
+	conn c;
+	mpc_store *st = NULL;
+	mpc_party *p = NULL;
+	mpc_preproc gen = {0};
+	char mode[200], desc[2048];
+	int code = 0;
+	mpc_err err;
+
+	if ((err = prepare(o, &c)) != MPC_OK) {
+		fprintf(stderr, "mpc-party preprocess: %s\n", mpc_error_detail());
+		code = err == MPC_ECONFIG || err == MPC_EIO ? MPC_EXIT_USAGE : mpc_exit_code(err);
+		goto out;
+	}
+	const mpc_job *j = c.job;
+	if (c.is_dealer || j->preprocessing == MPC_JOB_DEALER) {
+		fprintf(stderr, "mpc-party preprocess: %s has preprocessing = dealer: the dealer "
+			"serves material during the run; nothing to make ahead\n", o->job_path);
+		code = MPC_EXIT_USAGE;
+		goto out;
+	}
+	if ((err = open_store(o, &c, 1, &st)) != MPC_OK) {
+		fprintf(stderr, "mpc-party preprocess: %s\n", mpc_error_detail());
+		code = MPC_EXIT_USAGE;
+		goto out;
+	}
+	if (o->status) {
+		(void)mpc_store_describe(st, desc, sizeof(desc));
+		printf("store %s (job %s, party %s):\n%s", mpc_store_dir(st), j->id, o->party, desc);
+		goto out;
+	}
+	if (o->triples + o->trunc + o->bits + o->bit_triples == 0) {
+		fprintf(stderr, "mpc-party preprocess: say what to make: --triples N, --trunc N, "
+			"--bits N, --bit-triples N\n");
+		code = MPC_EXIT_USAGE;
+		goto out;
+	}
+	/* the numbers are part of what the nodes agree on */
+	snprintf(mode, sizeof(mode), "preprocess triples=%llu trunc=%llu bits=%llu "
+		 "bit_triples=%llu", (unsigned long long)o->triples, (unsigned long long)o->trunc,
+		 (unsigned long long)o->bits, (unsigned long long)o->bit_triples);
+	if ((err = connect_and_agree(o, &c, mode)) != MPC_OK ||
+	    (err = mpc_party_new(&p, c.net, j->n_parties)) != MPC_OK ||
+	    (err = mpc_gen_new(&gen, p, engine_name(j), 0)) != MPC_OK) {
+		code = fail(&c, err, "setting up preprocessing");
+		goto out;
+	}
+	mpc_ring r = j->ring;
+	uint64_t words = (o->bit_triples + 63) / 64;
+	mpc_mat_type types[4] = {{MPC_MAT_TRIPLES, mpc_ring_bits(r), 0},
+				 {MPC_MAT_TRUNC, mpc_ring_bits(r), j->frac_bits},
+				 {MPC_MAT_BITS, mpc_ring_bits(r), 0},
+				 {MPC_MAT_BIT_TRIPLES, 1, 0}};
+	uint64_t counts[4] = {o->triples, j->frac_bits ? o->trunc : 0, o->bits, words};
+	double bytes = 0;
+	for (int k = 0; k < 4; k++)
+		bytes += (double)counts[k] * mpc_gen_bytes_per(&gen, j->n_parties, k + 1, r);
+	mpc_info("making %llu triples, %llu truncation pairs (f = %u), %llu bits in Z_2^%u and "
+		 "%llu bit triples by %s: about %.1f MB to send from this party",
+		 (unsigned long long)counts[0], (unsigned long long)counts[1], j->frac_bits,
+		 (unsigned long long)counts[2], mpc_ring_bits(r), (unsigned long long)words * 64,
+		 engine_name(j), bytes / 1e6);
+	double t0 = now(), rate = 0;
+	uint64_t b0 = mpc_net_bytes_sent(c.net);
+	for (int k = 0; k < 4 && err == MPC_OK; k++)
+		err = make_kind(p, &gen, st, types[k], counts[k], k == 0 ? &rate : NULL);
+	if (err != MPC_OK) {
+		code = fail(&c, err, "preprocessing");
+		goto out;
+	}
+	if (rate > 0) {
+		char path[700], text[64];
+		snprintf(path, sizeof(path), "%s/RATE", mpc_store_dir(st));
+		int len = snprintf(text, sizeof(text), "triples_per_s %.0f\n", rate);
+		if (mpc_file_write_atomic(path, text, (size_t)len, 0600) != MPC_OK)
+			mpc_warn("could not record the rate: %s", mpc_error_detail());
+	}
+	printf("made in %.2f s, %.1f MB sent; store %s now holds:\n", now() - t0,
+	       (double)(mpc_net_bytes_sent(c.net) - b0) / 1e6, mpc_store_dir(st));
+	(void)mpc_store_describe(st, desc, sizeof(desc));
+	fputs(desc, stdout);
+	mpc_party_free(p);
+	p = NULL;
+	mpc_net_close(c.net);
+	c.net = NULL;
+out:
+	if (gen.ops)
+		gen.ops->free(gen.ctx);
+	mpc_party_free(p);
+	mpc_store_close(st);
+	conn_fini(&c);
+	return code;
+}
+
 int main(int argc, char **argv)
 {
 	opts o = {.level = MPC_LOG_INFO};
@@ -547,7 +857,9 @@ int main(int argc, char **argv)
 		return cmd_check(&o);
 	if (strcmp(argv[1], "run") == 0)
 		return cmd_run(&o);
-	fprintf(stderr, "mpc-party: unknown subcommand '%s' (keygen, check, run; see --help)\n",
+	if (strcmp(argv[1], "preprocess") == 0)
+		return cmd_preprocess(&o);
+	fprintf(stderr, "mpc-party: unknown subcommand '%s' (keygen, check, run, preprocess; see --help)\n",
 		argv[1]);
 	return MPC_EXIT_USAGE;
 }

@@ -184,11 +184,12 @@ typedef struct {
 	const char *input[NN];
 	int skip[NN];         /* don't start this node */
 	int listen_port[NN];  /* bind here instead of the job's address */
+	int store;            /* --store DIR/store-NAME at the parties */
 } run_spec;
 
 static pid_t start_node(int i, const char *job, const run_spec *rs)
 {
-	static char a[NN][16][512];
+	static char a[NN][18][512];
 	char log[600];
 	int k = 0;
 	snprintf(a[i][k++], 512, "%s/mpc-party", bin);
@@ -208,11 +209,15 @@ static pid_t start_node(int i, const char *job, const run_spec *rs)
 		snprintf(a[i][k++], 512, "--output");
 		snprintf(a[i][k++], 512, "%s/out-%s.csv", dir, names[i]);
 	}
+	if (rs->store && i < NP) {
+		snprintf(a[i][k++], 512, "--store");
+		snprintf(a[i][k++], 512, "%s/store-%s", dir, names[i]);
+	}
 	if (rs->listen_port[i]) {
 		snprintf(a[i][k++], 512, "--listen");
 		snprintf(a[i][k++], 512, "tcp://127.0.0.1:%d", rs->listen_port[i]);
 	}
-	char *argv[17];
+	char *argv[19];
 	for (int j = 0; j < k; j++)
 		argv[j] = a[i][j];
 	argv[k] = NULL;
@@ -266,21 +271,10 @@ static void common_job(char *path, size_t len, const job_spec *js)
 	write_job(path, js);
 }
 
-static void complete(const char *preproc)
+/* Every party's output file against the clear computation of the CSVs. */
+static void check_outputs(void)
 {
-	char job[600], path[700];
-	job_spec js = {.preproc = preproc};
-	run_spec rs = {.skip[NP] = !has_dealer(&js)};
-	int codes[NN];
-	fresh_ports();
-	common_job(job, sizeof(job), &js);
-	run_all(job, &rs, codes, NULL);
-	for (int i = 0; i < NN; i++) {
-		if (codes[i] != 0)
-			print_error("%s: exit %d\n%s\n", names[i], codes[i], logof(i));
-		assert_int_equal(codes[i], 0);
-	}
-	/* every party's output equals the clear computation */
+	char path[700];
 	double n = 0, s1 = 0, s2 = 0, fr = 0;
 	for (int i = 0; i < NP; i++) {
 		mpc_txns t;
@@ -318,6 +312,23 @@ static void complete(const char *preproc)
 		assert_true(fabs(var - (s2 / n - (s1 / n) * (s1 / n))) < 1e-3);
 		assert_true(fabs(rate - fr / n) < 1e-12);
 	}
+}
+
+static void complete(const char *preproc)
+{
+	char job[600];
+	job_spec js = {.preproc = preproc};
+	run_spec rs = {.skip[NP] = !has_dealer(&js)};
+	int codes[NN];
+	fresh_ports();
+	common_job(job, sizeof(job), &js);
+	run_all(job, &rs, codes, NULL);
+	for (int i = 0; i < NN; i++) {
+		if (codes[i] != 0)
+			print_error("%s: exit %d\n%s\n", names[i], codes[i], logof(i));
+		assert_int_equal(codes[i], 0);
+	}
+	check_outputs();
 	/* the log says the channel is TLS, and no share value is logged */
 	assert_non_null(strstr(logof(0), "TLS"));
 	/* and which preprocessing made the triples */
@@ -521,11 +532,113 @@ static void test_bad_csv(void **s)
 	}
 }
 
+/* mpc-party preprocess at the three parties (args after the common ones). */
+static void preprocess_all(const char *job, const char *what, int codes[NP])
+{
+	pid_t pid[NP];
+	for (int i = 0; i < NP; i++) {
+		char store[600], keys[600], log[600];
+		snprintf(store, sizeof(store), "%s/store-%s", dir, names[i]);
+		snprintf(keys, sizeof(keys), "%s/keys-%s", dir, names[i]);
+		snprintf(log, sizeof(log), "%s/pre-%s", dir, names[i]);
+		char prog[300];
+		snprintf(prog, sizeof(prog), "%s/mpc-party", bin);
+		char *argv[] = {prog, "preprocess", "--job", (char *)job, "--party", (char *)names[i],
+				"--keys", keys, "--store", store, (char *)what, "10", NULL};
+		pid[i] = spawn(argv, log, NULL);
+	}
+	for (int i = 0; i < NP; i++)
+		codes[i] = wait_for(pid[i], 60);
+}
+
+/* Triples Z_2^128 left in party i's store, from `preprocess --status`. */
+static long stored_triples(const char *job, int i)
+{
+	char store[600], keys[600], log[600], prog[300];
+	snprintf(store, sizeof(store), "%s/store-%s", dir, names[i]);
+	snprintf(keys, sizeof(keys), "%s/keys-%s", dir, names[i]);
+	snprintf(log, sizeof(log), "%s/status-%s", dir, names[i]);
+	snprintf(prog, sizeof(prog), "%s/mpc-party", bin);
+	char *argv[] = {prog, "preprocess", "--status", "--job", (char *)job, "--party",
+			(char *)names[i], "--keys", keys, "--store", store, NULL};
+	assert_int_equal(wait_for(spawn(argv, log, NULL), 20), 0);
+	const char *t = strstr(slurp(log), "triples Z_2^128");
+	return t ? atol(t + strlen("triples Z_2^128")) : 0;
+}
+
+/* Material made ahead of time is consumed from the store, never twice: a
+ * party killed just before it takes its share of the store leaves the stores
+ * out of step; the next run detects it, every party skips to the furthest
+ * position, and the results are still right. */
+static void test_store_crash(void **s)
+{
+	(void)s;
+	char job[600];
+	job_spec js = {.preproc = "ot"};
+	run_spec rs = {.skip[NP] = 1, .store = 1};
+	int codes[NN];
+	fresh_ports();
+	common_job(job, sizeof(job), &js);
+	preprocess_all(job, "--triples", codes);
+	for (int i = 0; i < NP; i++) {
+		if (codes[i] != 0)
+			print_error("%s: preprocess exit %d\n", names[i], codes[i]);
+		assert_int_equal(codes[i], 0);
+		assert_int_equal(stored_triples(job, i), 10);
+	}
+	/* a complete run takes MPC_STATS_TRIPLES (2) from every store */
+	run_all(job, &rs, codes, NULL);
+	for (int i = 0; i < NP; i++) {
+		assert_int_equal(codes[i], 0);
+		assert_int_equal(stored_triples(job, i), 8);
+	}
+	assert_non_null(strstr(logof(0), "2 from the store"));
+	/* charlie dies just before taking: alpha and bravo have taken theirs */
+	rs.env[2] = "MPC_TEST_CRASH_AT_TAKE=before";
+	run_all(job, &rs, codes, NULL);
+	assert_int_equal(codes[2], -SIGKILL);
+	assert_true(codes[0] == 3 || codes[0] == 5);
+	assert_int_equal(stored_triples(job, 0), 6);
+	assert_int_equal(stored_triples(job, 2), 8);
+	/* the next run sees the stores out of step and skips ahead: nobody
+	 * uses what alpha and bravo took, and the results are right */
+	rs.env[2] = NULL;
+	run_all(job, &rs, codes, NULL);
+	for (int i = 0; i < NP; i++) {
+		if (codes[i] != 0)
+			print_error("%s: exit %d\n%s\n", names[i], codes[i], logof(i));
+		assert_int_equal(codes[i], 0);
+		assert_int_equal(stored_triples(job, i), 4);
+	}
+	assert_non_null(strstr(logof(2), "out of step"));
+	check_outputs();
+	/* a party killed just after taking: all took; the next run goes on */
+	rs.env[1] = "MPC_TEST_CRASH_AT_TAKE=after";
+	run_all(job, &rs, codes, NULL);
+	assert_int_equal(codes[1], -SIGKILL);
+	rs.env[1] = NULL;
+	for (int i = 0; i < NP; i++)
+		assert_int_equal(stored_triples(job, i), 2);
+	run_all(job, &rs, codes, NULL);
+	for (int i = 0; i < NP; i++) {
+		assert_int_equal(codes[i], 0);
+		assert_int_equal(stored_triples(job, i), 0);
+	}
+	check_outputs();
+	/* empty stores: the material is made on demand */
+	run_all(job, &rs, codes, NULL);
+	for (int i = 0; i < NP; i++)
+		assert_int_equal(codes[i], 0);
+	assert_non_null(strstr(logof(0), "2 to make now"));
+	check_outputs();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_complete),       cmocka_unit_test(test_complete_ot),
-		cmocka_unit_test(test_killed_peer_ot), cmocka_unit_test(test_wrong_fingerprint),
+		cmocka_unit_test(test_killed_peer_ot), cmocka_unit_test(test_store_crash),
+		cmocka_unit_test(test_wrong_fingerprint),
 		cmocka_unit_test(test_different_job),  cmocka_unit_test(test_killed_peer),
 		cmocka_unit_test(test_stalled_peer),   cmocka_unit_test(test_mitm),
 		cmocka_unit_test(test_bad_job),        cmocka_unit_test(test_bad_csv),
