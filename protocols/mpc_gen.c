@@ -304,6 +304,8 @@ mpc_err mpc_gen_new(mpc_preproc *out, mpc_party *p, const char *engine, unsigned
 				 engine);
 	if (err != MPC_OK)
 		return err;
+	mpc_info("preprocessing by %s among the parties: no dealer, secure against up to %d "
+		 "semi-honest parties", engine, mpc_party_size(p) - 1);
 	return mpc_gen_backend(out, eng);
 }
 
@@ -315,7 +317,5 @@ mpc_err mpc_gen_install(mpc_party *p, const char *engine, unsigned modulus_bits)
 	if ((err = mpc_gen_new(&pre, p, engine, modulus_bits)) != MPC_OK)
 		return err;
 	mpc_party_set_preproc(p, pre);
-	mpc_info("preprocessing by %s among the parties: no dealer, secure against up to %d "
-		 "semi-honest parties", engine, mpc_party_size(p) - 1);
 	return MPC_OK;
 }

@@ -332,11 +332,14 @@ static void complete(const char *preproc)
 	/* the log says the channel is TLS, and no share value is logged */
 	assert_non_null(strstr(logof(0), "TLS"));
 	/* and which preprocessing made the triples */
-	assert_non_null(strstr(logof(0), has_dealer(&js) ? "from the dealer" : preproc));
+	char by[64];
+	snprintf(by, sizeof(by), "preprocessing by %s among the parties", preproc ? preproc : "");
+	assert_non_null(strstr(logof(0), has_dealer(&js) ? "from the dealer" : by));
 }
 
 static void test_complete(void **s) { (void)s; complete(NULL); }
 static void test_complete_ot(void **s) { (void)s; complete("ot"); }
+static void test_complete_paillier(void **s) { (void)s; complete("paillier"); }
 
 static void test_wrong_fingerprint(void **s)
 {
@@ -637,6 +640,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_complete),       cmocka_unit_test(test_complete_ot),
+		cmocka_unit_test(test_complete_paillier),
 		cmocka_unit_test(test_killed_peer_ot), cmocka_unit_test(test_store_crash),
 		cmocka_unit_test(test_wrong_fingerprint),
 		cmocka_unit_test(test_different_job),  cmocka_unit_test(test_killed_peer),
