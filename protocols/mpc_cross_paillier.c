@@ -33,7 +33,9 @@
 
 #define MAX_PARTIES 64
 #define SIGMA 40
-#define CHUNK ((size_t)2048)
+/* elements per round: keeps a round well under a second at 2048-bit keys,
+ * so that peers waiting for it stay within their timeout */
+#define CHUNK ((size_t)256)
 
 typedef struct {
 	int id, n;

@@ -328,7 +328,8 @@ static void check_material(int parties)
 			mpc_vec_fini(&v[k]);
 	}
 	size_t nw = N_WORDS;
-	uint64_t a[N_MAT_MAX / 64] = {0}, b[N_MAT_MAX / 64] = {0}, c[N_MAT_MAX / 64] = {0};
+	uint64_t a[(N_MAT_MAX + 63) / 64] = {0}, b[(N_MAT_MAX + 63) / 64] = {0},
+		 c[(N_MAT_MAX + 63) / 64] = {0};
 	for (int i = 0; i < parties; i++) {
 		const uint64_t *o = (const uint64_t *)(res[i].out + off);
 		assert_int_equal(res[i].out_len, off + 3 * nw * 8);
