@@ -656,17 +656,20 @@ static mpc_err finish(parser *ps) {
 			               "fingerprint that `mpc-party keygen` printed for this node");
 	}
 	if (j->preprocessing == MPC_JOB_DEALER && !j->has_dealer)
-		return fail_at(
-		    ps,
-		    ps->job_seen[K_PREPROCESSING] ? ps->job_seen[K_PREPROCESSING] : ps->job_line,
-		    "job", "preprocessing", "dealer%s needs a [dealer] section with its address%s",
-		    ps->job_seen[K_PREPROCESSING] ? "" : " (the default)",
-		    tls ? " and fingerprint" : "");
-	if (j->preprocessing != MPC_JOB_DEALER && j->has_dealer)
+		return fail_at(ps, ps->job_seen[K_PREPROCESSING], "job", "preprocessing",
+		               "dealer needs a [dealer] section with its address%s",
+		               tls ? " and fingerprint" : "");
+	if (j->preprocessing != MPC_JOB_DEALER && j->has_dealer) {
+		if (!ps->job_seen[K_PREPROCESSING])
+			return fail_at(ps, j->dealer.line, "dealer", NULL,
+			               "only for preprocessing = dealer; [job] has no preprocessing "
+			               "line, so it is ot (made among the parties): add "
+			               "'preprocessing = dealer' to use the dealer");
 		return fail_at(
 		    ps, j->dealer.line, "dealer", NULL,
 		    "only for preprocessing = dealer, but [job] preprocessing = %s (line %d)",
 		    preproc_names[j->preprocessing], ps->job_seen[K_PREPROCESSING]);
+	}
 	return MPC_OK;
 }
 
@@ -682,7 +685,7 @@ mpc_err mpc_job_parse(const char *name, const char *text, size_t len, mpc_job **
 	snprintf(j->path, sizeof(j->path), "%s", ps.name);
 	j->ring = MPC_Z128;
 	j->frac_bits = 16;
-	j->preprocessing = MPC_JOB_DEALER;
+	j->preprocessing = MPC_JOB_OT; /* dealer-free unless the job says otherwise */
 	j->transport = MPC_JOB_TLS;
 	j->timeout_ms = MPC_NET_DEFAULT_TIMEOUT_MS;
 	j->connect_timeout_ms = MPC_NET_DEFAULT_CONNECT_TIMEOUT_MS;

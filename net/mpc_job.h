@@ -5,7 +5,7 @@
  *
  *   [job]                    id, computation (required); ring = 64|128 (128);
  *                            frac_bits = 0..40 (16); preprocessing =
- *                            dealer|ot|paillier (dealer); timeout and
+ *                            dealer|ot|paillier (ot); timeout and
  *                            connect_timeout = seconds in (0, 86400], at most
  *                            3 decimals (30, 60); transport = tls|plaintext (tls)
  *   [aggregate_stats]        the computation's parameters: [a-z0-9_]+ = value

@@ -95,10 +95,7 @@ static const char minimal[] = "[job]\n"
                               "fingerprint = " FPB "\n"
                               "[party b]\n"
                               "address = tcp://h:2\n"
-                              "fingerprint = " FPA "\n"
-                              "[dealer]\n"
-                              "address = tcp://h:3\n"
-                              "fingerprint = " FPC "\n";
+                              "fingerprint = " FPA "\n";
 
 static mpc_job *parse_ok(const char *text) {
 	mpc_job *j = NULL;
@@ -231,7 +228,7 @@ static void test_defaults(void **s) {
 	mpc_job *j = parse_ok(minimal);
 	assert_int_equal(j->ring, MPC_Z128);
 	assert_int_equal(j->frac_bits, 16);
-	assert_int_equal(j->preprocessing, MPC_JOB_DEALER);
+	assert_int_equal(j->preprocessing, MPC_JOB_OT); /* dealer-free by default */
 	assert_int_equal(j->timeout_ms, 30000);
 	assert_int_equal(j->connect_timeout_ms, 60000);
 	assert_true(j->timeout_s == 30 && j->connect_timeout_s == 60);
@@ -453,10 +450,12 @@ static void test_errors(void **s) {
 	char buf[8192];
 	snprintf(buf, sizeof(buf), "%.*s", (int)(strstr(full, "[dealer]") - full), full);
 	bad(buf, 7, "[job] preprocessing: dealer needs a [dealer] section", NULL);
-	bad(edit_ex(buf, 7, NULL, 0), 2,
-	    "[job] preprocessing: dealer (the default) needs a "
-	    "[dealer] section",
-	    NULL);
+	/* without a preprocessing line the job is dealer-free: a [dealer]
+	 * section is then refused, saying how to ask for the dealer */
+	bad(edit(7, NULL), 27, "[dealer]: only for preprocessing = dealer",
+	    "add 'preprocessing = dealer'");
+	/* and a job with neither is fine */
+	mpc_job_free(parse_ok(edit_ex(buf, 7, NULL, 0)));
 	bad(edit(7, "preprocessing = ot"), 28,
 	    "[dealer]: only for preprocessing = dealer, but "
 	    "[job] preprocessing = ot (line 7)",
