@@ -17,6 +17,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include "runtime/mpc_bytes.h"
 #include "runtime/mpc_log.h"
 #include "runtime/mpc_wipe.h"
 
@@ -175,60 +176,30 @@ static void sleep_ms(int ms) {
 		;
 }
 
-static void put16(uint8_t *b, uint16_t v) {
-	b[0] = (uint8_t)v;
-	b[1] = (uint8_t)(v >> 8);
-}
-
-static void put32(uint8_t *b, uint32_t v) {
-	for (int i = 0; i < 4; i++)
-		b[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put64(uint8_t *b, uint64_t v) {
-	for (int i = 0; i < 8; i++)
-		b[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint16_t get16(const uint8_t *b) {
-	return (uint16_t)(b[0] | b[1] << 8);
-}
-
-static uint32_t get32(const uint8_t *b) {
-	return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
-}
-
-static uint64_t get64(const uint8_t *b) {
-	uint64_t v = 0;
-	for (int i = 7; i >= 0; i--)
-		v = v << 8 | b[i];
-	return v;
-}
-
 static void encode_hdr(uint8_t *b, const wire_hdr *h) {
-	put32(b, h->magic);
+	mpc_put32(b, h->magic);
 	b[4] = h->version;
 	b[5] = h->type;
-	put16(b + 6, h->from);
-	put16(b + 8, h->to);
+	mpc_put16(b + 6, h->from);
+	mpc_put16(b + 8, h->to);
 	memcpy(b + 10, h->session, MPC_SESSION_BYTES);
-	put64(b + 26, h->step);
-	put64(b + 34, h->total);
-	put64(b + 42, h->offset);
-	put32(b + 50, h->plen);
+	mpc_put64(b + 26, h->step);
+	mpc_put64(b + 34, h->total);
+	mpc_put64(b + 42, h->offset);
+	mpc_put32(b + 50, h->plen);
 }
 
 static void decode_hdr(wire_hdr *h, const uint8_t *b) {
-	h->magic = get32(b);
+	h->magic = mpc_get32(b);
 	h->version = b[4];
 	h->type = b[5];
-	h->from = get16(b + 6);
-	h->to = get16(b + 8);
+	h->from = mpc_get16(b + 6);
+	h->to = mpc_get16(b + 8);
 	memcpy(h->session, b + 10, MPC_SESSION_BYTES);
-	h->step = get64(b + 26);
-	h->total = get64(b + 34);
-	h->offset = get64(b + 42);
-	h->plen = get32(b + 50);
+	h->step = mpc_get64(b + 26);
+	h->total = mpc_get64(b + 34);
+	h->offset = mpc_get64(b + 42);
+	h->plen = mpc_get32(b + 50);
 }
 
 static void init_hdr(const mpc_net *net, int p, int type, wire_hdr *h) {
@@ -301,11 +272,11 @@ static int seal(peer *pr) {
 		pr->oq = q;
 		pr->oq_cap = cap;
 	}
-	put32(pr->ob, WIRE_MAGIC);
+	mpc_put32(pr->ob, WIRE_MAGIC);
 	pr->ob[4] = WIRE_VERSION;
 	pr->ob[5] = T_TLS;
-	put16(pr->ob + 6, (uint16_t)pr->net->id);
-	put16(pr->ob + 8, (uint16_t)pr->idx);
+	mpc_put16(pr->ob + 6, (uint16_t)pr->net->id);
+	mpc_put16(pr->ob + 8, (uint16_t)pr->idx);
 	if (pr->flip_record) {
 		/* the message starts with a whole record: hit its body */
 		pr->ob[pr->ob_len > TLS_HDR + 6 ? TLS_HDR + 6 : pr->ob_len - 1] ^= 0x01;
@@ -1154,7 +1125,7 @@ out:
 
 /* A T_TLS message off the wire. Does not take ownership. */
 static mpc_err tls_message(mpc_net *net, const uint8_t *b, size_t len, int64_t now) {
-	unsigned from = get16(b + 6), to = get16(b + 8);
+	unsigned from = mpc_get16(b + 6), to = mpc_get16(b + 8);
 	peer *pr;
 
 	if (from >= (unsigned)net->n || from == (unsigned)net->id)
@@ -1186,7 +1157,7 @@ static mpc_err tls_message(mpc_net *net, const uint8_t *b, size_t len, int64_t n
 /* One message off the wire. Takes ownership of msg. */
 static mpc_err dispatch(mpc_net *net, void *msg, size_t len, int64_t now) {
 	const uint8_t *b = msg;
-	if (len >= TLS_HDR && get32(b) == WIRE_MAGIC && b[4] == WIRE_VERSION && b[5] == T_TLS) {
+	if (len >= TLS_HDR && mpc_get32(b) == WIRE_MAGIC && b[4] == WIRE_VERSION && b[5] == T_TLS) {
 		mpc_err err = tls_message(net, b, len, now);
 		nn_freemsg(msg);
 		return err;

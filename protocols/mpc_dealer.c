@@ -1,6 +1,7 @@
 /* Dealer backend: seeds shared with the dealer, one correction per element
  * sent to the last party. */
 #include "mpc_dealer.h"
+#include "../runtime/mpc_bytes.h"
 
 #include "../runtime/mpc_wipe.h"
 #include <stdlib.h>
@@ -18,31 +19,6 @@ typedef struct {
 	int last; /* this party is the one that receives corrections */
 } client;
 
-static void put32(uint8_t *b, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		b[i] = (uint8_t)(v >> (8 * i));
-}
-static void put64(uint8_t *b, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		b[i] = (uint8_t)(v >> (8 * i));
-}
-static uint32_t get32(const uint8_t *b)
-{
-	uint32_t v = 0;
-	for (int i = 3; i >= 0; i--)
-		v = v << 8 | b[i];
-	return v;
-}
-static uint64_t get64(const uint8_t *b)
-{
-	uint64_t v = 0;
-	for (int i = 7; i >= 0; i--)
-		v = v << 8 | b[i];
-	return v;
-}
-
 /* Party N-1 asks for the corrections of one chunk and receives them. */
 static mpc_err ask(client *c, mpc_party *p, uint32_t kind, mpc_ring r, unsigned f, size_t m,
 		   void *out)
@@ -50,10 +26,10 @@ static mpc_err ask(client *c, mpc_party *p, uint32_t kind, mpc_ring r, unsigned 
 	uint8_t req[REQ_BYTES] = {0};
 	mpc_err err;
 
-	put32(req, kind);
-	put32(req + 4, mpc_ring_bits(r));
-	put32(req + 8, f);
-	put64(req + 16, m);
+	mpc_put32(req, kind);
+	mpc_put32(req + 4, mpc_ring_bits(r));
+	mpc_put32(req + 8, f);
+	mpc_put64(req + 16, m);
 	if ((err = mpc_net_send(mpc_party_net(p), c->dealer, req, sizeof(req))) != MPC_OK)
 		return err;
 	return mpc_net_recv(mpc_party_net(p), c->dealer, out, m * mpc_ring_bytes(r));
@@ -224,8 +200,8 @@ mpc_err mpc_dealer_serve(mpc_net *net, int np, int idle_timeout_ms, uint64_t *se
 		}
 		if (err != MPC_OK)
 			goto out;
-		uint32_t kind = get32(req), bits = get32(req + 4), f = get32(req + 8);
-		uint64_t m = get64(req + 16);
+		uint32_t kind = mpc_get32(req), bits = mpc_get32(req + 4), f = mpc_get32(req + 8);
+		uint64_t m = mpc_get64(req + 16);
 		mpc_ring r = (mpc_ring)bits;
 		if ((kind != REQ_TRIPLES && kind != REQ_TRUNC) || mpc_ring_check(r) != MPC_OK ||
 		    m == 0 || m > MPC_DEALER_CHUNK || (kind == REQ_TRUNC && (f == 0 || f >= bits))) {

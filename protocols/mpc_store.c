@@ -1,5 +1,6 @@
 /* The preprocessing store on disk (see mpc_store.h). */
 #include "mpc_store.h"
+#include "../runtime/mpc_bytes.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -76,31 +77,6 @@ const char *mpc_mat_name(mpc_mat_type t, char *buf, size_t len)
 		snprintf(buf, len, "material of kind %d", (int)t.kind);
 	}
 	return buf;
-}
-
-static void put32(uint8_t *b, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		b[i] = (uint8_t)(v >> (8 * i));
-}
-static void put64(uint8_t *b, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		b[i] = (uint8_t)(v >> (8 * i));
-}
-static uint32_t get32(const uint8_t *b)
-{
-	uint32_t v = 0;
-	for (int i = 3; i >= 0; i--)
-		v = v << 8 | b[i];
-	return v;
-}
-static uint64_t get64(const uint8_t *b)
-{
-	uint64_t v = 0;
-	for (int i = 7; i >= 0; i--)
-		v = v << 8 | b[i];
-	return v;
 }
 
 static int sha256(const void *a, size_t alen, const void *b, size_t blen, uint8_t out[32])
@@ -258,10 +234,10 @@ static void jrec(uint8_t rec[JREC], mpc_mat_type t, uint64_t seq)
 {
 	uint8_t d[32];
 	memset(rec, 0, JREC);
-	put32(rec, (uint32_t)t.kind);
-	put32(rec + 4, t.ring_bits);
-	put32(rec + 8, t.f);
-	put64(rec + 16, seq);
+	mpc_put32(rec, (uint32_t)t.kind);
+	mpc_put32(rec + 4, t.ring_bits);
+	mpc_put32(rec + 8, t.f);
+	mpc_put64(rec + 16, seq);
 	sha256(rec, 24, NULL, 0, d);
 	memcpy(rec + 24, d, 16);
 }
@@ -282,10 +258,10 @@ static mpc_err journal_replay(mpc_store *s)
 		sha256(rec, 24, NULL, 0, d);
 		if (memcmp(d, rec + 24, 16) != 0)
 			break; /* a torn record: nothing was handed out under it */
-		mpc_mat_type t = {(mpc_mat_kind)get32(rec), get32(rec + 4), get32(rec + 8)};
+		mpc_mat_type t = {(mpc_mat_kind)mpc_get32(rec), mpc_get32(rec + 4), mpc_get32(rec + 8)};
 		type_state *ts = state(s, t, 1);
-		if (ts && get64(rec + 16) > ts->consumed)
-			ts->consumed = get64(rec + 16);
+		if (ts && mpc_get64(rec + 16) > ts->consumed)
+			ts->consumed = mpc_get64(rec + 16);
 	}
 	return MPC_OK;
 }
@@ -338,7 +314,7 @@ static mpc_err scan(mpc_store *s)
 					"it", path);
 			break;
 		}
-		mpc_mat_type t = {(mpc_mat_kind)get32(h + 8), get32(h + 12), get32(h + 16)};
+		mpc_mat_type t = {(mpc_mat_kind)mpc_get32(h + 8), mpc_get32(h + 12), mpc_get32(h + 16)};
 		type_state *ts = state(s, t, 1);
 		if (ts == NULL || ts->nb == MAX_BATCHES) {
 			err = mpc_error(MPC_EIO, "preprocessing store %s: too many batches", s->dir);
@@ -351,8 +327,8 @@ static mpc_err scan(mpc_store *s)
 		}
 		ts->b = nb;
 		batch *b = &ts->b[ts->nb++];
-		b->count = get64(h + 24);
-		b->first = get64(h + 32);
+		b->count = mpc_get64(h + 24);
+		b->first = mpc_get64(h + 32);
 		memcpy(b->id, h + 40, 16);
 		snprintf(b->name, sizeof(b->name), "%s", e->d_name);
 	}
@@ -442,11 +418,11 @@ mpc_err mpc_store_add(mpc_store *s, mpc_mat_type t, const uint8_t batch_id[16], 
 				 count, (int)t.kind);
 	uint64_t first = end_of(ts);
 	memcpy(h, BAT_MAGIC, 8);
-	put32(h + 8, (uint32_t)t.kind);
-	put32(h + 12, t.ring_bits);
-	put32(h + 16, t.f);
-	put64(h + 24, count);
-	put64(h + 32, first);
+	mpc_put32(h + 8, (uint32_t)t.kind);
+	mpc_put32(h + 12, t.ring_bits);
+	mpc_put32(h + 16, t.f);
+	mpc_put64(h + 24, count);
+	mpc_put64(h + 32, first);
 	memcpy(h + 40, batch_id, 16);
 	if (!sha256(h, 56, data, count * eb, d))
 		return mpc_error(MPC_ECRYPTO, "preprocessing store: SHA-256 failed");
@@ -562,7 +538,7 @@ static mpc_err read_batch(mpc_store *s, mpc_mat_type t, const batch *b, uint64_t
 		err = read_all(fd, buf, bytes, path);
 	close(fd);
 	if (err == MPC_OK && (!sha256(h, 56, buf, bytes, d) || memcmp(d, h + 56, 24) != 0 ||
-			      get64(h + 24) != b->count || get64(h + 32) != b->first))
+			      mpc_get64(h + 24) != b->count || mpc_get64(h + 32) != b->first))
 		err = mpc_error(MPC_EIO, "preprocessing store: %s is corrupt (checksum mismatch); "
 				"its material is not used: delete the store at every party and run "
 				"`mpc-party preprocess` again", path);

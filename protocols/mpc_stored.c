@@ -1,5 +1,6 @@
 /* Store first, then on demand (see mpc_stored.h). */
 #include "mpc_stored.h"
+#include "../runtime/mpc_bytes.h"
 
 #include <inttypes.h>
 #include <signal.h>
@@ -26,19 +27,6 @@ static int same_type(mpc_mat_type a, mpc_mat_type b)
 	return a.kind == b.kind && a.ring_bits == b.ring_bits && a.f == b.f;
 }
 
-static void put64(uint8_t *b, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		b[i] = (uint8_t)(v >> (8 * i));
-}
-static uint64_t get64(const uint8_t *b)
-{
-	uint64_t v = 0;
-	for (int i = 7; i >= 0; i--)
-		v = v << 8 | b[i];
-	return v;
-}
-
 #define REC 32 /* seq, available, batch id */
 
 /* How many elements of type t every party takes from its store now. */
@@ -61,8 +49,8 @@ static mpc_err agree(stored_ctx *s, mpc_party *p, mpc_mat_type t, size_t n, size
 		uint8_t *mine = all + (size_t)me * REC;
 		if ((err = mpc_store_position(s->store, t, &pos)) != MPC_OK)
 			goto out;
-		put64(mine, pos.seq);
-		put64(mine + 8, mpc_store_available(s->store, t));
+		mpc_put64(mine, pos.seq);
+		mpc_put64(mine + 8, mpc_store_available(s->store, t));
 		memcpy(mine + 16, pos.batch_id, 16);
 		if ((err = mpc_party_bcast(p, mine, all, REC)) != MPC_OK)
 			goto out;
@@ -70,17 +58,17 @@ static mpc_err agree(stored_ctx *s, mpc_party *p, mpc_mat_type t, size_t n, size
 		int lo = 0, hi = 0, ids_differ = 0;
 		for (int i = 0; i < np; i++) {
 			const uint8_t *r = all + (size_t)i * REC;
-			uint64_t seq = get64(r), av = get64(r + 8);
+			uint64_t seq = mpc_get64(r), av = mpc_get64(r + 8);
 			if (seq > max_seq)
 				max_seq = seq, hi = i;
-			if (seq < get64(all + (size_t)lo * REC))
+			if (seq < mpc_get64(all + (size_t)lo * REC))
 				lo = i;
 			if (av < min_avail)
 				min_avail = av;
 			if (memcmp(r + 16, mine + 16, 16) != 0)
 				ids_differ = 1;
 		}
-		if (get64(all + (size_t)lo * REC) != max_seq) {
+		if (mpc_get64(all + (size_t)lo * REC) != max_seq) {
 			if (attempt > 0) {
 				err = mpc_error(MPC_EPROTO, "%s: the stores are still out of step after "
 						"skipping ahead", name);
@@ -88,7 +76,7 @@ static mpc_err agree(stored_ctx *s, mpc_party *p, mpc_mat_type t, size_t n, size
 			}
 			mpc_warn("%s: stores out of step (party %d has used %" PRIu64 ", party %d %" PRIu64
 				 "): every party skips to %" PRIu64 "; what lies between is discarded, "
-				 "never used", name, lo, get64(all + (size_t)lo * REC), hi, max_seq, max_seq);
+				 "never used", name, lo, mpc_get64(all + (size_t)lo * REC), hi, max_seq, max_seq);
 			if ((err = mpc_store_skip_to(s->store, t, max_seq)) != MPC_OK)
 				goto out;
 			continue;
