@@ -167,6 +167,41 @@ RECEIVER(mpc_u128, 128)
 
 static int in_mask(uint64_t mask, int i) { return (int)((mask >> i) & 1); }
 
+/* One chunk's buffers for one peer. */
+typedef struct {
+	uint8_t *u_out, *t_rows, *u_in;
+} peer_bufs;
+
+/* Round 1 of a chunk of m OTs: this party's IKNP columns to every peer it
+ * takes products from (it is their OT receiver), and the columns of every
+ * peer it gives products to. */
+static mpc_err round1(ot_ctx *c, mpc_party *p, size_t m, const uint8_t *choice, uint8_t *cols,
+		      const peer_bufs *pb, uint64_t recv_mask, uint64_t send_mask)
+{
+	const void *sp[MAX_PARTIES] = {0};
+	void *rp[MAX_PARTIES] = {0};
+	size_t sl[MAX_PARTIES] = {0}, rl[MAX_PARTIES] = {0};
+	int me = c->id;
+	mpc_err err;
+
+	for (int j = 0; j < c->n; j++) {
+		if (j == me)
+			continue;
+		if (in_mask(recv_mask, me) && in_mask(send_mask, j)) {
+			if ((err = mpc_iknp_receiver_extend(&c->peer[j].rx, m, choice, pb[j].u_out, cols,
+							    pb[j].t_rows)) != MPC_OK)
+				return err;
+			sp[j] = pb[j].u_out;
+			sl[j] = 16 * m;
+		}
+		if (in_mask(send_mask, me) && in_mask(recv_mask, j)) {
+			rp[j] = pb[j].u_in;
+			rl[j] = 16 * m;
+		}
+	}
+	return mpc_net_exchange(mpc_party_net(p), sp, sl, rp, rl);
+}
+
 static mpc_err ot_cross(void *vctx, mpc_party *p, mpc_ring r, unsigned xbits, size_t n,
 			const void *x, const void *y, void *out, uint64_t recv_mask, uint64_t send_mask)
 {
@@ -222,25 +257,10 @@ static mpc_err ot_cross(void *vctx, mpc_party *p, mpc_ring r, unsigned xbits, si
 		/* round 1: the receiver's IKNP columns */
 		if (recv_any)
 			pack_choices(K, xbits, cn, xc, choice, m);
-		for (int j = 0; j < np; j++) {
-			sp[j] = rp[j] = NULL;
-			sl[j] = rl[j] = 0;
-			if (j == me)
-				continue;
-			if (in_mask(recv_mask, me) && in_mask(send_mask, j)) {
-				err = mpc_iknp_receiver_extend(&c->peer[j].rx, m, choice, U_OUT(j), cols,
-							       T_ROWS(j));
-				if (err != MPC_OK)
-					return err;
-				sp[j] = U_OUT(j);
-				sl[j] = mat;
-			}
-			if (in_mask(send_mask, me) && in_mask(recv_mask, j)) {
-				rp[j] = U_IN(j);
-				rl[j] = mat;
-			}
-		}
-		if ((err = mpc_net_exchange(mpc_party_net(p), sp, sl, rp, rl)) != MPC_OK)
+		peer_bufs pb[MAX_PARTIES];
+		for (int j = 0; j < np; j++)
+			pb[j] = (peer_bufs){U_OUT(j), T_ROWS(j), U_IN(j)};
+		if ((err = round1(c, p, m, choice, cols, pb, recv_mask, send_mask)) != MPC_OK)
 			return err;
 
 		/* round 2: the sender's corrections */
@@ -342,24 +362,10 @@ static mpc_err ot_cross_bits(void *vctx, mpc_party *p, size_t n_words, const uin
 		memset(choice, 0, m / 8);
 		if (x)
 			memcpy(choice, x + off, cw * 8);
-		for (int j = 0; j < np; j++) {
-			sp[j] = rp[j] = NULL;
-			sl[j] = rl[j] = 0;
-			if (j == me)
-				continue;
-			if (in_mask(recv_mask, me) && in_mask(send_mask, j)) {
-				if ((err = mpc_iknp_receiver_extend(&c->peer[j].rx, m, choice, u_out[j],
-								    cols, t_rows[j])) != MPC_OK)
-					return err;
-				sp[j] = u_out[j];
-				sl[j] = mat;
-			}
-			if (in_mask(send_mask, me) && in_mask(recv_mask, j)) {
-				rp[j] = u_in[j];
-				rl[j] = mat;
-			}
-		}
-		if ((err = mpc_net_exchange(mpc_party_net(p), sp, sl, rp, rl)) != MPC_OK)
+		peer_bufs pb[MAX_PARTIES];
+		for (int j = 0; j < np; j++)
+			pb[j] = (peer_bufs){u_out[j], t_rows[j], u_in[j]};
+		if ((err = round1(c, p, m, choice, cols, pb, recv_mask, send_mask)) != MPC_OK)
 			return err;
 		for (int j = 0; j < np; j++) {
 			sp[j] = rp[j] = NULL;
