@@ -585,10 +585,15 @@ static void test_plaintext_node(void **s) {
 	run_nodes(body_mesh, res, 30);
 	/* either node 0 refuses node 1's clear message itself, or it hears node
 	 * 1's clear abort first, which during set-up is the peer's word,
-	 * marked unauthenticated */
-	assert_true(res[0].err == MPC_ECRYPTO || res[0].err == MPC_EPEER);
+	 * marked unauthenticated; or, when ipc:// loses that abort (nanomsg
+	 * drops what a closing sender has queued: README, Known limitations),
+	 * it times out in the handshake and says to check TLS at party 1 */
+	assert_true(res[0].err == MPC_ECRYPTO || res[0].err == MPC_EPEER ||
+		    res[0].err == MPC_ETIMEDOUT);
 	has(&res[0], "party 1");
-	has(&res[0], res[0].err == MPC_ECRYPTO ? "outside TLS" : "not authenticated");
+	has(&res[0], res[0].err == MPC_ECRYPTO   ? "outside TLS"
+		     : res[0].err == MPC_EPEER ? "not authenticated"
+					       : "is it running with TLS on?");
 	assert_int_equal(res[1].err, MPC_EPROTO);
 	has(&res[1], "party 0");
 	has(&res[1], "speaks TLS");
