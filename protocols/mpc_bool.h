@@ -1,0 +1,38 @@
+/* Boolean (XOR) sharing, bit-sliced: a shared wire over a batch of B
+ * instances is ceil(B/64) 64-bit words per party, instance i in bit i%64 of
+ * word i/64; the XOR of the parties' words is the value. XOR and NOT are
+ * local; AND uses a bit triple and one round, and all ANDs of one layer of a
+ * circuit share that round. */
+#ifndef MPC_BOOL_H
+#define MPC_BOOL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "../circuits/mpc_bristol.h"
+#include "../runtime/mpc_err.h"
+#include "mpc_party.h"
+
+/* Share `words` words owned by `owner` (in: its values; NULL elsewhere) into
+ * out at every party. Sends nothing: the other parties draw their shares from
+ * the pairwise streams. Collective. */
+mpc_err mpc_bool_input(mpc_party *p, int owner, const uint64_t *in, uint64_t *out,
+		       size_t words) MPC_MUST_CHECK;
+
+/* Open shared words to every party (one round). */
+mpc_err mpc_bool_open(mpc_party *p, const uint64_t *share, uint64_t *out,
+		      size_t words) MPC_MUST_CHECK;
+
+/* z = x AND y on `words` words with the bit triples t (words each), one round. */
+mpc_err mpc_bool_and(mpc_party *p, const uint64_t *x, const uint64_t *y, uint64_t *z,
+		     size_t words) MPC_MUST_CHECK;
+
+/* Evaluate circuit c on `batch` instances and open its outputs to everyone.
+ * Input value v is owned by party owner[v], which passes in[v]: width(v)
+ * wires of ceil(batch/64) words each (wire-major; NULL at the other parties).
+ * out[v] (every party) gets output value v in the same layout. Rounds: one
+ * per AND layer plus one to open; bit triples: n_and * ceil(batch/64) words,
+ * fetched in one call before the first layer. */
+mpc_err mpc_bool_run(mpc_party *p, const mpc_bristol *c, size_t batch, const int *owner,
+		     const uint64_t *const *in, uint64_t *const *out) MPC_MUST_CHECK;
+
+#endif
