@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "protocols/mpc_beaver.h"
+#include "protocols/mpc_bool.h"
 #include "protocols/mpc_local.h"
 #include "protocols/mpc_share.h"
 
@@ -24,10 +25,11 @@ typedef enum {
 	OP_OT_BIT_TRIPLES,
 	OP_OT_TRUNC,
 	OP_PAILLIER_TRIPLES,
+	OP_AES,
 } op_kind;
 static const char *const op_names[] = {"mul",        "dot",           "fixmul",
 				       "dealer_triples", "ot_triples", "ot_bit_triples",
-				       "ot_trunc_pairs", "paillier_triples"};
+				       "ot_trunc_pairs", "paillier_triples", "aes128_blocks"};
 
 /* Dealer-free preprocessing rows: the engine, or NULL. */
 static const char *engine_of(op_kind op)
@@ -58,6 +60,26 @@ static double now(void)
 	return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+/* The AES-128 circuit, when ../shared is there. */
+static mpc_bristol *aes_circuit;
+
+/* AES-128 on cur.batch blocks, one key (party 0) and the blocks (party 1),
+ * bit triples from OT made inside the timed part. */
+static mpc_err run_aes(mpc_party *p)
+{
+	size_t W = (cur.batch + 63) / 64;
+	int owner[2] = {0, 1};
+	uint64_t *key = calloc(128 * W, 8), *blk = calloc(128 * W, 8), *ct = calloc(128 * W, 8);
+	const uint64_t *in[2] = {mpc_party_id(p) == 0 ? key : NULL, mpc_party_id(p) == 1 ? blk : NULL};
+	uint64_t *out[1] = {ct};
+	mpc_err err = key && blk && ct ? mpc_bool_run(p, aes_circuit, cur.batch, owner, in, out)
+				       : mpc_error(MPC_ENOMEM, "out of memory");
+	free(key);
+	free(blk);
+	free(ct);
+	return err;
+}
+
 static mpc_err timed(mpc_party *p, void *arg)
 {
 	mpc_net *net = mpc_party_net(p);
@@ -78,7 +100,9 @@ static mpc_err timed(mpc_party *p, void *arg)
 	if (cur.op >= OP_TRIPLES) {
 		double t0 = now();
 		uint64_t b0 = mpc_net_bytes_sent(net), r0 = mpc_net_rounds(net);
-		if (cur.op == OP_OT_BIT_TRIPLES) {
+		if (cur.op == OP_AES) {
+			err = run_aes(p);
+		} else if (cur.op == OP_OT_BIT_TRIPLES) {
 			mpc_bit_triples bt;
 			if ((err = mpc_bit_triples_get(p, (n + 63) / 64, &bt)) == MPC_OK)
 				mpc_bit_triples_fini(&bt);
@@ -273,6 +297,13 @@ int main(int argc, char **argv)
 	for (int pr = 2; pr <= 3; pr++)
 		for (int k = 0; k < 2; k++)
 			fail |= bench(OP_PAILLIER_TRIPLES, rings[k], pr, quick ? 500 : 2000, 1, 0);
+	/* AES-128 under MPC (Bristol circuit from ../shared), bit triples included */
+	if (mpc_bristol_load("../shared/circuits/bristol/aes_128.txt", &aes_circuit) == MPC_OK) {
+		fail |= bench(OP_AES, MPC_Z64, 3, 1000, reps, 0);
+		mpc_bristol_free(aes_circuit);
+	} else {
+		printf("aes128_blocks: skipped (%s)\n", mpc_error_detail());
+	}
 	if (!quick)
 		fail |= bench(OP_MUL, MPC_Z64, 3, 10 * big, 1, 0);
 	if (json)
