@@ -8,7 +8,7 @@ OPT     ?= -O2
 CFLAGS_BASE = -std=c11 -D_GNU_SOURCE -g $(OPT) -Wall -Wextra -Wshadow -Wstrict-prototypes \
 	-Wmissing-prototypes -Wformat=2 -Wno-format-nonliteral $(WERROR) $(SAN) -I. -MMD -MP
 override CFLAGS := $(CFLAGS_BASE) $(CFLAGS)
-LIBS    = -lnanomsg -lssl -lcrypto -lgmp -linih -lpthread -lm
+LIBS    = -lnanomsg -lssl -lcrypto -lgmp -lpthread -lm
 TLIBS   = -lcmocka
 
 LIB_SRC   = $(wildcard runtime/*.c net/*.c protocols/*.c circuits/*.c)

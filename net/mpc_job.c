@@ -1,18 +1,12 @@
-/* Job files: parse, check, canonical text, hash, diff, nodes.
- *
- * libinih (as Debian builds it) neither tells the handler the line number
- * nor calls it for a section without keys, and it reads an indented line as
- * the continuation of the previous value. So we hand it lines through our own
- * reader, which counts them, strips indentation, refuses NUL and control
- * characters and over-long lines (libinih would split them), and sees every
- * section header itself (mirroring libinih's rule for one), so that empty
- * sections exist and errors about a section name its header line. */
+/* Job files: parse, check, canonical text, hash, diff, nodes. The syntax is
+ * net/mpc_ini's (it numbers lines, sees sections without keys, refuses
+ * control characters and over-long lines); this file gives the sections and
+ * keys their meaning and names file:line, section and key in every error. */
 #include "mpc_job.h"
 
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ini.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -24,6 +18,7 @@
 
 #include <openssl/evp.h>
 
+#include "mpc_ini.h"
 #include "mpc_net.h"
 
 #define MAX_FILE_BYTES (1 << 20)
@@ -60,13 +55,8 @@ typedef enum { SEC_NONE, SEC_JOB, SEC_PARAMS, SEC_PARTY, SEC_DEALER } sec_kind;
 typedef struct {
 	mpc_job *job;
 	const char *name; /* file name for messages */
-	const char *text;
-	size_t len, pos;
-	int line;               /* the line libinih is working on */
-	mpc_err err;            /* the first error, MPC_ECONFIG ... */
-	int err_line;           /* ... and its line */
-	int syntax_line;        /* the first line libinih will call a syntax error ... */
-	const char *syntax_why; /* ... and what it lacks */
+	int line;         /* the line being read */
+	mpc_err err;      /* the first error, MPC_ECONFIG */
 	/* the section being read */
 	sec_kind kind;
 	char sec[MPC_JOB_MAX_LINE + 1]; /* its name as written, for messages */
@@ -80,7 +70,7 @@ typedef struct {
 } parser;
 
 /* Record the first error: "FILE:LINE: [sec] key: what" (parts left out when
- * line is 0, sec or key NULL). Returns 0, libinih's "stop". */
+ * line is 0, sec or key NULL). Returns 0, "stop". */
 static int at(parser *ps, int line, const char *sec, const char *key, const char *fmt, ...)
     MPC_PRINTF(5, 6);
 static int at(parser *ps, int line, const char *sec, const char *key, const char *fmt, ...) {
@@ -102,15 +92,10 @@ static int at(parser *ps, int line, const char *sec, const char *key, const char
 		ps->err = mpc_error(MPC_ECONFIG, "%s:%d: %s%s", ps->name, line, where, what);
 	else
 		ps->err = mpc_error(MPC_ECONFIG, "%s: %s%s", ps->name, where, what);
-	ps->err_line = line;
 	return 0;
 }
 
 /* ---- small checks ---- */
-
-static int is_blank(char c) {
-	return c == ' ' || c == '\t' || c == '\r';
-}
 
 /* 1..max characters of [A-Za-z0-9._-] */
 static int valid_name(const char *s, size_t max) {
@@ -273,17 +258,6 @@ static int unknown_key(parser *ps, const char *key, const char *const *list, siz
 
 /* ---- sections ---- */
 
-/* libinih's ini_find_chars_or_comment: the first of chars, or a ';' after a
- * blank (an inline comment), or the end. */
-static const char *find_chars_or_comment(const char *s, const char *chars) {
-	int was_space = 0;
-	while (*s && !strchr(chars, *s) && !(was_space && *s == ';')) {
-		was_space = isspace((unsigned char)*s);
-		s++;
-	}
-	return s;
-}
-
 static int open_party(parser *ps, const char *pname) {
 	mpc_job *j = ps->job;
 	int i = mpc_job_party_index(j, pname);
@@ -332,14 +306,10 @@ static int unknown_section(parser *ps, const char *s) {
 	    hint, comps);
 }
 
-/* A header "[name]" on the current line; s..e is what is between the brackets. */
-static int open_section(parser *ps, const char *s, const char *e) {
+/* A header "[name]" on the current line (name trimmed). */
+static int open_section(parser *ps, const char *sname) {
 	mpc_job *j = ps->job;
-	while (s < e && isspace((unsigned char)*s))
-		s++;
-	while (e > s && isspace((unsigned char)e[-1]))
-		e--;
-	snprintf(ps->sec, sizeof(ps->sec), "%.*s", (int)(e - s), s);
+	snprintf(ps->sec, sizeof(ps->sec), "%s", sname);
 	ps->kind = SEC_NONE;
 	ps->node = NULL;
 	ps->node_seen = NULL;
@@ -384,78 +354,6 @@ static int open_section(parser *ps, const char *s, const char *e) {
 		return 1;
 	}
 	return unknown_section(ps, name);
-}
-
-/* Sees the line as libinih will: opens sections, and notes why libinih will
- * call it a syntax error, to say so instead of just "syntax error". */
-static int classify(parser *ps, const char *s) {
-	if (*s == '\0' || *s == ';' || *s == '#')
-		return 1;
-	if (*s == '[') {
-		const char *close = find_chars_or_comment(s + 1, "]");
-		if (*close != ']') {
-			if (!ps->syntax_line) {
-				ps->syntax_line = ps->line;
-				ps->syntax_why = "expected ] to close the section name";
-			}
-			return 1;
-		}
-		const char *t = close + 1;
-		while (isspace((unsigned char)*t))
-			t++;
-		if (*t && *t != ';' && *t != '#')
-			return at(
-			    ps, ps->line, NULL, NULL,
-			    "syntax error: text after [section] (only a ; comment may follow)");
-		return open_section(ps, s + 1, close);
-	}
-	const char *sep = find_chars_or_comment(s, "=:");
-	if (*sep != '=' && *sep != ':' && !ps->syntax_line) {
-		ps->syntax_line = ps->line;
-		ps->syntax_why = "expected key = value";
-	}
-	return 1;
-}
-
-/* libinih's fgets: the next line of the text, indentation and trailing
- * blanks stripped, without its newline. */
-static char *reader(char *str, int num, void *stream) {
-	parser *ps = stream;
-	if (ps->err != MPC_OK || ps->pos >= ps->len || num < 3)
-		return NULL;
-	const char *p = ps->text + ps->pos, *end = ps->text + ps->len;
-	const char *nl = memchr(p, '\n', (size_t)(end - p));
-	const char *e = nl ? nl : end;
-	/* libinih thinks a line that fills its buffer is cut: stay 2 below */
-	size_t max = (size_t)num - 2 < MPC_JOB_MAX_LINE ? (size_t)num - 2 : MPC_JOB_MAX_LINE;
-
-	ps->pos = nl ? (size_t)(nl + 1 - ps->text) : ps->len;
-	ps->line++;
-	if (ps->line == 1 && e - p >= 3 && memcmp(p, "\xEF\xBB\xBF", 3) == 0)
-		p += 3; /* a UTF-8 byte order mark */
-	for (const char *q = p; q < e; q++) {
-		unsigned char c = (unsigned char)*q;
-		if ((c < 0x20 && c != '\t' && !(c == '\r' && q + 1 == e)) || c == 0x7f) {
-			at(ps, ps->line, NULL, NULL,
-			   c == 0 ? "a NUL byte: a job file is text"
-			          : "control character 0x%02x: a job file is text",
-			   c);
-			return NULL;
-		}
-	}
-	while (p < e && is_blank(*p))
-		p++;
-	while (e > p && is_blank(e[-1]))
-		e--;
-	if ((size_t)(e - p) > max) {
-		at(ps, ps->line, NULL, NULL, "line too long (at most %zu characters)", max);
-		return NULL;
-	}
-	memcpy(str, p, (size_t)(e - p));
-	str[e - p] = '\0';
-	if (!classify(ps, str))
-		return NULL;
-	return str;
 }
 
 /* ---- keys ---- */
@@ -592,13 +490,14 @@ static int param_key(parser *ps, const char *key, const char *value) {
 	return 1;
 }
 
-/* libinih's callback. `section` is libinih's copy of the header, cut at 49
- * characters; ours (ps->sec) is whole. */
-static int handler(void *user, const char *section, const char *key, const char *value) {
+/* mpc_ini's callbacks: 1 from the helpers goes on, 0 stops with ps->err. */
+static mpc_err on_section(void *user, int line, const char *name) {
 	parser *ps = user;
-	(void)section;
-	if (ps->err != MPC_OK)
-		return 0;
+	ps->line = line;
+	return open_section(ps, name) ? MPC_OK : ps->err;
+}
+
+static int pair(parser *ps, const char *key, const char *value) {
 	if (ps->kind == SEC_NONE)
 		return at(ps, ps->line, NULL, NULL,
 		          "key '%s' before any section: the file starts with [job]", key);
@@ -615,6 +514,12 @@ static int handler(void *user, const char *section, const char *key, const char 
 	default:
 		return node_key(ps, key, value);
 	}
+}
+
+static mpc_err on_pair(void *user, int line, const char *key, const char *value) {
+	parser *ps = user;
+	ps->line = line;
+	return pair(ps, key, value) ? MPC_OK : ps->err;
 }
 
 /* at() for finish(): returns the error. */
@@ -661,10 +566,11 @@ static mpc_err finish(parser *ps) {
 		               tls ? " and fingerprint" : "");
 	if (j->preprocessing != MPC_JOB_DEALER && j->has_dealer) {
 		if (!ps->job_seen[K_PREPROCESSING])
-			return fail_at(ps, j->dealer.line, "dealer", NULL,
-			               "only for preprocessing = dealer; [job] has no preprocessing "
-			               "line, so it is ot (made among the parties): add "
-			               "'preprocessing = dealer' to use the dealer");
+			return fail_at(
+			    ps, j->dealer.line, "dealer", NULL,
+			    "only for preprocessing = dealer; [job] has no preprocessing "
+			    "line, so it is ot (made among the parties): add "
+			    "'preprocessing = dealer' to use the dealer");
 		return fail_at(
 		    ps, j->dealer.line, "dealer", NULL,
 		    "only for preprocessing = dealer, but [job] preprocessing = %s (line %d)",
@@ -674,7 +580,7 @@ static mpc_err finish(parser *ps) {
 }
 
 mpc_err mpc_job_parse(const char *name, const char *text, size_t len, mpc_job **out) {
-	parser ps = {.name = name ? name : "job", .text = text, .len = len};
+	parser ps = {.name = name ? name : "job"};
 
 	if (out == NULL || (text == NULL && len > 0))
 		return mpc_error(MPC_EINVAL, "mpc_job_parse: no text or no place for the result");
@@ -690,15 +596,15 @@ mpc_err mpc_job_parse(const char *name, const char *text, size_t len, mpc_job **
 	j->timeout_ms = MPC_NET_DEFAULT_TIMEOUT_MS;
 	j->connect_timeout_ms = MPC_NET_DEFAULT_CONNECT_TIMEOUT_MS;
 
-	int rc = ini_parse_stream(reader, &ps, handler, &ps);
-	if (rc > 0 && (ps.err == MPC_OK || rc < ps.err_line))
-		ps.err = mpc_error(MPC_ECONFIG, "%s:%d: syntax error: %s", ps.name, rc,
-		                   rc == ps.syntax_line
-		                       ? ps.syntax_why
-		                       : "expected [section], key = value, or a ; comment");
-	else if (rc < 0 && ps.err == MPC_OK)
-		ps.err = mpc_error(MPC_ENOMEM, "%s: libinih failed (%d)", ps.name, rc);
-	else if (ps.err == MPC_OK)
+	const mpc_ini_reader rd = {.section = on_section,
+	                           .pair = on_pair,
+	                           .user = &ps,
+	                           .max_line = MPC_JOB_MAX_LINE,
+	                           .what = "job file"};
+	mpc_err err = mpc_ini_parse(ps.name, text, len, &rd);
+	if (err != MPC_OK)
+		ps.err = err; /* mpc_ini's, or the one a callback recorded */
+	else
 		ps.err = finish(&ps);
 	if (ps.err != MPC_OK) {
 		mpc_job_free(j);

@@ -1,5 +1,5 @@
 /* The job file every partner of a joint computation holds (INI, read with
- * libinih). It names the computation and its parameters, the ring, the
+ * net/mpc_ini). It names the computation and its parameters, the ring, the
  * parties with their addresses and certificate fingerprints, the dealer, the
  * timeouts and the transport:
  *
@@ -28,7 +28,7 @@
 
 #define MPC_JOB_MAX_PARTIES 16
 #define MPC_JOB_MAX_PARAMS  32
-#define MPC_JOB_MAX_LINE    198 /* characters of one line (libinih's buffer, less 2) */
+#define MPC_JOB_MAX_LINE    198 /* characters of one line (the limit job files have always had) */
 
 typedef enum { MPC_JOB_DEALER, MPC_JOB_OT, MPC_JOB_PAILLIER } mpc_job_preproc;
 typedef enum { MPC_JOB_TLS, MPC_JOB_PLAINTEXT } mpc_job_transport;

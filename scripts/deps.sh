@@ -14,7 +14,6 @@ need openssl/evp.h libssl-dev
 need gmp.h libgmp-dev
 need nanomsg/nn.h libnanomsg-dev
 need cmocka.h libcmocka-dev
-need ini.h libinih-dev
 command -v pkg-config >/dev/null 2>&1 || missing="$missing pkg-config"
 [ -z "$missing" ] && exit 0
 cmd="apt-get install -y$missing"

@@ -28,7 +28,7 @@ out=build-fuzz
 CC=${FUZZ_CC:-clang}
 flags="-std=c11 -D_GNU_SOURCE -I. -g -O1 -fno-omit-frame-pointer
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined"
-libs="-lnanomsg -lssl -lcrypto -linih -lpthread -lm"
+libs="-lnanomsg -lssl -lcrypto -lpthread -lm"
 
 # What to install: the compiler-rt package of this clang (Debian names it
 # libclang-rt-N-dev; libclang-rt-dev follows the default clang).

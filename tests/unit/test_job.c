@@ -1,6 +1,8 @@
 /* Job files (net/mpc_job): a complete file read back field by field and as
  * canonical text, defaults, every kind of mistake with its exact file:line,
- * section and key, canonical text and hash, diff, nodes, parameters. */
+ * section and key, canonical text and hash, diff, nodes, parameters; and the
+ * INI reader under them (net/mpc_ini): comments, CRLF, BOM, long lines, a
+ * missing '=', headers, what the callbacks see and when reading stops. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "net/mpc_ini.h"
 #include "net/mpc_job.h"
 
 #define FPA                                                                                        \
@@ -742,13 +745,188 @@ static void test_load(void **s) {
 	assert_int_equal(rmdir(dir), 0);
 }
 
+/* ---- the INI reader itself ---- */
+
+/* What the callbacks saw: "S<line>:<name>|" and "P<line>:<key>=<value>|". */
+typedef struct {
+	char log[4096];
+	size_t k;
+	int stop_line; /* a callback on this line fails with MPC_EPROTO */
+} seen;
+
+static mpc_err seen_section(void *user, int line, const char *name) {
+	seen *sn = user;
+	sn->k += (size_t)snprintf(sn->log + sn->k, sizeof(sn->log) - sn->k, "S%d:%s|", line, name);
+	return line == sn->stop_line ? mpc_error(MPC_EPROTO, "stop at %d", line) : MPC_OK;
+}
+
+static mpc_err seen_pair(void *user, int line, const char *key, const char *value) {
+	seen *sn = user;
+	sn->k += (size_t)snprintf(sn->log + sn->k, sizeof(sn->log) - sn->k, "P%d:%s=%s|", line, key,
+	                          value);
+	return line == sn->stop_line ? mpc_error(MPC_EPROTO, "stop at %d", line) : MPC_OK;
+}
+
+/* Read text[0..len) with the given line limit; the log, or the error's detail
+ * prefixed with "E<code> ". Static buffer. */
+static const char *ini_n(const char *text, size_t len, size_t max_line, int stop_line) {
+	static char out[4200];
+	seen sn = {.stop_line = stop_line};
+	mpc_ini_reader r = {.section = seen_section,
+	                    .pair = seen_pair,
+	                    .user = &sn,
+	                    .max_line = max_line,
+	                    .what = "test file"};
+	mpc_err e = mpc_ini_parse("t.ini", text, len, &r);
+	if (e != MPC_OK)
+		snprintf(out, sizeof(out), "E%d %s", e, mpc_error_detail());
+	else
+		snprintf(out, sizeof(out), "%s", sn.log);
+	return out;
+}
+static const char *ini(const char *text) {
+	return ini_n(text, strlen(text), 0, 0);
+}
+#define ECONFIG "E9 " /* MPC_ECONFIG */
+
+static void test_ini_comments(void **s) {
+	(void)s;
+	assert_int_equal(MPC_ECONFIG, 9);
+	assert_string_equal(ini(""), "");
+	assert_string_equal(ini("; a\n# b\n\n   \n\t; c = d\n  # [x]\n"), "");
+	/* ';' after a blank ends a value; one without a blank before it, and '#'
+	 * anywhere but first, are text */
+	assert_string_equal(ini("[s]\na = b ; c\nd = e;f\ng = h # i\nj = k\t;l\nm = ; n\n"),
+	                    "S1:s|P2:a=b|P3:d=e;f|P4:g=h # i|P5:j=k|P6:m=|");
+	/* ... and in a key or a header it comes first */
+	assert_string_equal(ini("a ;= b\n"), ECONFIG "t.ini:1: syntax error: expected key = value");
+	assert_string_equal(ini("a;= b\n"), "P1:a;=b|");
+	assert_string_equal(ini("[s] ; c\n[t];c\n[u] # c\n[v]#c\n"), "S1:s|S2:t|S3:u|S4:v|");
+	assert_string_equal(ini("\n[s ;]\n"),
+	                    ECONFIG "t.ini:2: syntax error: expected ] to close the section name");
+	assert_string_equal(ini("[s;]\n"), "S1:s;|");
+}
+
+static void test_ini_lines(void **s) {
+	(void)s;
+	/* CRLF, LF, a missing final newline: the same lines and numbers */
+	const char *want = "S1:s|P2:a=b|P4:c=d|";
+	assert_string_equal(ini("[s]\r\na = b\r\n\r\nc = d\r\n"), want);
+	assert_string_equal(ini("[s]\na = b\n\nc = d"), want);
+	assert_string_equal(ini("[s]\r\na = b\n; x\r\nc = d\r"), want);
+	/* a CR elsewhere, other control characters, NUL: errors naming the line */
+	assert_string_equal(ini("[s]\na = b\r\r\n"),
+	                    ECONFIG "t.ini:2: control character 0x0d: a test file is text");
+	assert_string_equal(ini("[s]\n\na = \x1b[1m\n"),
+	                    ECONFIG "t.ini:3: control character 0x1b: a test file is text");
+	assert_string_equal(ini("a = \x7f\n"),
+	                    ECONFIG "t.ini:1: control character 0x7f: a test file is text");
+	assert_string_equal(ini_n("[s]\na\0 = b\n", 10, 0, 0),
+	                    ECONFIG "t.ini:2: a NUL byte: a test file is text");
+	assert_string_equal(ini("a\t=\tb\tc\t\n"), "P1:a=b\tc|"); /* tabs are blanks */
+	/* indentation means nothing: no continuation lines */
+	assert_string_equal(ini("[s]\na = b\n   c = d\n\t[t]\n"), "S1:s|P2:a=b|P3:c=d|S4:t|");
+	assert_string_equal(ini("[s]\na = b\n   more\n"),
+	                    ECONFIG "t.ini:3: syntax error: expected key = value");
+	/* a byte order mark only at the very start */
+	assert_string_equal(ini("\xEF\xBB\xBF[s]\r\n"), "S1:s|");
+	assert_string_equal(ini("\xEF\xBB\xBF"), "");
+	assert_string_equal(ini("\xEF\xBB\xBF; c\n\xEF\xBB\xBF[s]\n"),
+	                    ECONFIG "t.ini:2: syntax error: expected key = value");
+	assert_string_equal(ini("  \xEF\xBB\xBF[s]\n"),
+	                    ECONFIG "t.ini:1: syntax error: expected key = value");
+	assert_string_equal(ini("\xEF\xBB\xBF\xEF\xBB\xBF[s]\n"),
+	                    ECONFIG "t.ini:1: syntax error: expected key = value");
+	assert_string_equal(ini("k = caf\xC3\xA9\n"), "P1:k=caf\xC3\xA9|"); /* UTF-8 is text */
+}
+
+static void test_ini_long(void **s) {
+	(void)s;
+	char buf[2200];
+	/* limit 10: 10 characters are fine, blanks around them do not count */
+	assert_string_equal(ini_n("a = 567890", 10, 10, 0), "P1:a=567890|");
+	assert_string_equal(ini_n("\t  a = 567890   \r\n", 18, 10, 0), "P1:a=567890|");
+	assert_string_equal(ini_n("[s]\n\na = 5678901\nb = c\n", 24, 10, 0),
+	                    ECONFIG "t.ini:3: line too long (at most 10 characters)");
+	/* even a comment: never a silent cut */
+	assert_string_equal(ini_n("; 345678901", 11, 10, 0),
+	                    ECONFIG "t.ini:1: line too long (at most 10 characters)");
+	/* 0, or more than the cap: the cap */
+	for (int round = 0; round < 2; round++) {
+		size_t max = round ? MPC_INI_MAX_LINE + 5 : 0;
+		memset(buf, 'v', sizeof(buf));
+		memcpy(buf, "[s]\nk = ", 8);
+		buf[4 + MPC_INI_MAX_LINE] = '\n';
+		assert_memory_equal(ini_n(buf, 5 + MPC_INI_MAX_LINE, max, 0), "S1:s|P2:k=vvv", 13);
+		buf[4 + MPC_INI_MAX_LINE] = 'v';
+		buf[5 + MPC_INI_MAX_LINE] = '\n';
+		snprintf(buf + 1100, 100, "%s", ini_n(buf, 6 + MPC_INI_MAX_LINE, max, 0));
+		assert_string_equal(buf + 1100,
+		                    ECONFIG "t.ini:2: line too long (at most 1024 characters)");
+	}
+}
+
+static void test_ini_syntax(void **s) {
+	(void)s;
+	/* headers: the name between the brackets, trimmed, inner blanks kept */
+	assert_string_equal(ini("[party  a b]\n[ x ]\n[]\n[\t]\n"), "S1:party  a b|S2:x|S3:|S4:|");
+	assert_string_equal(ini("[s] extra\n"),
+	                    ECONFIG "t.ini:1: syntax error: text after [section] (only a ; "
+	                            "comment may follow)");
+	assert_string_equal(ini("[s]]\n"), ECONFIG "t.ini:1: syntax error: text after [section] "
+	                                           "(only a ; comment may follow)");
+	assert_string_equal(ini("[s\n"),
+	                    ECONFIG "t.ini:1: syntax error: expected ] to close the section name");
+	/* key = value: the first '=' or ':' separates; key and value trimmed and
+	 * possibly empty (the caller decides) */
+	assert_string_equal(ini("a=b\n a : b \nu = tcp://h:1\nv: tcp://h:1\nw:x=y\n= z\nk =\n"),
+	                    "P1:a=b|P2:a=b|P3:u=tcp://h:1|P4:v=tcp://h:1|P5:w=x=y|P6:=z|P7:k=|");
+	assert_string_equal(ini("my key = my value\n"), "P1:my key=my value|");
+	/* a key without '=' */
+	assert_string_equal(ini("[s]\na = b\nc\n"),
+	                    ECONFIG "t.ini:3: syntax error: expected key = value");
+	/* reading stops at the first error, and a callback's code comes back */
+	assert_string_equal(ini("[s]\nx\n[t\n"),
+	                    ECONFIG "t.ini:2: syntax error: expected key = value");
+	assert_string_equal(ini_n("[s]\na = b\n[t]\nc\n", 16, 0, 3), "E6 stop at 3");
+	assert_string_equal(ini_n("[s]\na = b\n[t]\nc\n", 16, 0, 2), "E6 stop at 2");
+	/* callbacks may be left out; NULL arguments */
+	mpc_ini_reader none = {0};
+	assert_int_equal(mpc_ini_parse("t", "[s]\na = b\n", 10, &none), MPC_OK);
+	assert_int_equal(mpc_ini_parse("t", "[s]\na\n", 6, &none), MPC_ECONFIG);
+	assert_string_equal(mpc_error_detail(), "t:2: syntax error: expected key = value");
+	assert_int_equal(mpc_ini_parse(NULL, "a\n", 2, &none), MPC_ECONFIG);
+	assert_int_equal(mpc_ini_parse("t", NULL, 0, &none), MPC_OK);
+	assert_int_equal(mpc_ini_parse("t", NULL, 1, &none), MPC_EINVAL);
+	assert_int_equal(mpc_ini_parse("t", "", 0, NULL), MPC_EINVAL);
+	/* through the job reader: its messages name the job file */
+	const char nul[] = "[job]\nid = x\0y\n";
+	mpc_job *j = NULL;
+	assert_int_equal(mpc_job_parse("job.ini", nul, sizeof(nul) - 1, &j), MPC_ECONFIG);
+	assert_string_equal(mpc_error_detail(), "job.ini:2: a NUL byte: a job file is text");
+	assert_null(j);
+	bad(edit(3, "id = a;b"), 3, "[job] id: expected 1 to 64", NULL); /* ';' kept */
+	bad(edit(3, "id = ab # c"), 3, "[job] id: expected 1 to 64", NULL);
+	bad(edit(2, "\xEF\xBB\xBF[job]"), 2, "syntax error: expected key = value", NULL);
+	/* a key line whose comment takes it past the limit: refused, not cut */
+	char line[300];
+	int n = snprintf(line, sizeof(line), "  max_rows = 1000000 ; ");
+	memset(line + n, 'c', (size_t)(MPC_JOB_MAX_LINE + 1 - (n - 2)));
+	line[MPC_JOB_MAX_LINE + 3] = '\0'; /* 199 characters after the indentation */
+	bad(edit(13, line), 13, "line too long (at most 198 characters)", NULL);
+	line[MPC_JOB_MAX_LINE + 2] = '\0';
+	mpc_job_free(parse_ok(edit(13, line))); /* 198 */
+}
+
 int main(void) {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_full),     cmocka_unit_test(test_defaults),
-	    cmocka_unit_test(test_variants), cmocka_unit_test(test_errors),
-	    cmocka_unit_test(test_params),   cmocka_unit_test(test_canonical),
-	    cmocka_unit_test(test_diff),     cmocka_unit_test(test_nodes),
-	    cmocka_unit_test(test_load),
+	    cmocka_unit_test(test_full),       cmocka_unit_test(test_defaults),
+	    cmocka_unit_test(test_variants),   cmocka_unit_test(test_errors),
+	    cmocka_unit_test(test_params),     cmocka_unit_test(test_canonical),
+	    cmocka_unit_test(test_diff),       cmocka_unit_test(test_nodes),
+	    cmocka_unit_test(test_load),       cmocka_unit_test(test_ini_comments),
+	    cmocka_unit_test(test_ini_lines),  cmocka_unit_test(test_ini_long),
+	    cmocka_unit_test(test_ini_syntax),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
