@@ -98,4 +98,4 @@ clean:
 format:
 	clang-format -i $(wildcard */*.c */*.h tests/*/*.c tests/*/*.h)
 
--include $(LIB_OBJ:.o=.d) $(THELP_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(THELP_OBJ:.o=.d) $(PROG_BIN:=.d) $(TESTS:=.d)

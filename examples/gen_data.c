@@ -1,112 +1,105 @@
-/* gen_data: synthetic merchant transactions (amount, fraud, category) for
- * the examples. Deterministic for a given --seed. */
-#include <errno.h>
-#include <math.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
+/* gen_data: synthetic merchant transactions for the examples. Writes
+ * DIR/merchant0.csv ... (and DIR/holdout.csv with --holdout) with columns
+ *   amount,fraud,category,txn_id,card_id,hour,f0,...,f(F-1)
+ * (holdout.csv adds merchant). The fraud label follows one hidden logistic
+ * pattern over the features, the amount, the category and the hour; the
+ * merchants differ in their customers. The model is in synth.h.
+ * Deterministic for a given --seed. */
+#include "synth.h"
 
-static uint64_t state;
-
-static uint64_t next(void) /* splitmix64 */
+static void usage(FILE *out)
 {
-	uint64_t z = (state += 0x9e3779b97f4a7c15ull);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
+	fprintf(out,
+		"usage: gen_data [--merchants N] [--rows R] [--seed S] [--out DIR] [--features F]\n"
+		"                [--holdout H] [--overlap P] [--cards C] [--verbose]\n"
+		"writes DIR/merchant0.csv ... with columns\n"
+		"  amount,fraud,category,txn_id,card_id,hour,f0,...,f<F-1>\n"
+		"  --merchants N  files to write, 1..%d (default 3)\n"
+		"  --rows R       rows per merchant, plus 0..20%% more each (default 1000)\n"
+		"  --seed S       everything follows from it (default 1)\n"
+		"  --out DIR      where (default examples/data; made if missing)\n"
+		"  --features F   numeric feature columns, 0..%d (default 8; above %d the files\n"
+		"                 have more than the 64 columns aggregate_stats reads)\n"
+		"  --holdout H    also DIR/holdout.csv: H rows of the whole network's customers,\n"
+		"                 with a merchant column saying whose (default 0: none)\n"
+		"  --overlap P    a share P of R rows are the same transactions in every file\n"
+		"                 (same txn_id and record: a join key; default 0)\n"
+		"  --cards C      card ids come from a pool of C cards shared by all merchants\n"
+		"                 (default N*R/4)\n"
+		"  --verbose      a line per file (rows, fraud rate)\n",
+		SYNTH_MAX_MERCHANTS, SYNTH_MAX_FEATURES, SYNTH_CSV_FEATURES_OK);
 }
 
-static double uniform(void) { return (double)(next() >> 11) * 0x1p-53; }
-
-static double normal(void)
+static int num(const char *opt, const char *v, double lo, double hi, double *out)
 {
-	double u = uniform(), v = uniform();
-	return sqrt(-2 * log(u > 0 ? u : 1e-300)) * cos(2 * M_PI * v);
-}
-
-static const struct {
-	const char *name;
-	double weight, log_mean, fraud_base;
-} cats[] = {
-	{"grocery", 0.35, 3.2, 0.002},    {"fuel", 0.15, 3.8, 0.004},
-	{"restaurant", 0.20, 3.5, 0.003}, {"electronics", 0.10, 5.5, 0.02},
-	{"travel", 0.08, 6.0, 0.015},     {"online", 0.12, 4.2, 0.03},
-};
-
-static int write_merchant(const char *path, long rows, int m)
-{
-	char tmp[4200];
-	FILE *fp;
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	if ((fp = fopen(tmp, "w")) == NULL) {
-		fprintf(stderr, "gen_data: %s: %s\n", tmp, strerror(errno));
+	char *end;
+	double x = strtod(v, &end);
+	if (end == v || *end != '\0' || !(x >= lo && x <= hi)) {
+		fprintf(stderr, "gen_data: %s: expected a number in [%g, %g]\n", opt, lo, hi);
 		return -1;
 	}
-	fprintf(fp, "amount,fraud,category\n");
-	for (long i = 0; i < rows; i++) {
-		double u = uniform(), acc = 0;
-		size_t c = 0;
-		for (; c + 1 < sizeof(cats) / sizeof(cats[0]); c++)
-			if (u < (acc += cats[c].weight))
-				break;
-		/* merchants differ a little in their customers' spending */
-		double amount = exp(cats[c].log_mean + 0.1 * m + 0.9 * normal());
-		if (amount > 20000)
-			amount = 20000;
-		if (amount < 0.5)
-			amount = 0.5;
-		/* fraud: likelier for large amounts in risky categories */
-		double p = cats[c].fraud_base * (amount > 500 ? 4 : 1);
-		fprintf(fp, "%.2f,%d,%s\n", amount, uniform() < p, cats[c].name);
-	}
-	if (fclose(fp) != 0 || rename(tmp, path) != 0) {
-		fprintf(stderr, "gen_data: cannot write %s: %s\n", path, strerror(errno));
-		unlink(tmp);
-		return -1;
-	}
+	*out = x;
 	return 0;
 }
 
 int main(int argc, char **argv)
 {
-	long merchants = 3, rows = 1000;
-	unsigned long long seed = 1;
+	synth_params sp;
 	const char *dir = "examples/data";
+	double x;
 
+	synth_params_default(&sp);
 	for (int i = 1; i < argc; i++) {
-		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-		if (strcmp(argv[i], "--merchants") == 0 && v)
-			merchants = strtol(v, NULL, 10);
-		else if (strcmp(argv[i], "--rows") == 0 && v)
-			rows = strtol(v, NULL, 10);
-		else if (strcmp(argv[i], "--seed") == 0 && v)
-			seed = strtoull(v, NULL, 10);
-		else if (strcmp(argv[i], "--out") == 0 && v)
-			dir = v;
-		else {
-			fprintf(stderr, "usage: gen_data [--merchants N] [--rows R] [--seed S] "
-					"[--out DIR]\nwrites DIR/merchant0.csv ... with columns "
-					"amount,fraud,category\n");
+		const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+		if (strcmp(o, "--help") == 0 || strcmp(o, "-h") == 0) {
+			usage(stdout);
+			return 0;
+		}
+		if (strcmp(o, "--verbose") == 0) {
+			sp.verbose = 1;
+			continue;
+		}
+		if (v == NULL) {
+			usage(stderr);
 			return 1;
 		}
 		i++;
-	}
-	if (merchants < 1 || merchants > 64 || rows < 0) {
-		fprintf(stderr, "gen_data: --merchants 1..64, --rows >= 0\n");
-		return 1;
-	}
-	state = seed;
-	for (long m = 0; m < merchants; m++) {
-		char path[4096];
-		if (strlen(dir) > 4000) {
-			fprintf(stderr, "gen_data: --out path too long\n");
+		if (strcmp(o, "--out") == 0) {
+			dir = v;
+			continue;
+		}
+		if (strcmp(o, "--seed") == 0) {
+			char *end;
+			errno = 0;
+			sp.seed = strtoull(v, &end, 10);
+			if (end == v || *end != '\0' || errno != 0) {
+				fprintf(stderr, "gen_data: --seed: expected a whole number\n");
+				return 1;
+			}
+			continue;
+		}
+		if (strcmp(o, "--merchants") == 0 && num(o, v, 1, SYNTH_MAX_MERCHANTS, &x) == 0)
+			sp.merchants = (int)x;
+		else if (strcmp(o, "--rows") == 0 && num(o, v, 0, 1e9, &x) == 0)
+			sp.rows = (long)x;
+		else if (strcmp(o, "--features") == 0 && num(o, v, 0, SYNTH_MAX_FEATURES, &x) == 0)
+			sp.features = (int)x;
+		else if (strcmp(o, "--holdout") == 0 && num(o, v, 0, 1e9, &x) == 0)
+			sp.holdout = (long)x;
+		else if (strcmp(o, "--overlap") == 0 && num(o, v, 0, 1, &x) == 0)
+			sp.overlap = x;
+		else if (strcmp(o, "--cards") == 0 && num(o, v, 1, 1e12, &x) == 0)
+			sp.cards = (long)x;
+		else {
+			if (strcmp(o, "--merchants") && strcmp(o, "--rows") && strcmp(o, "--features") &&
+			    strcmp(o, "--holdout") && strcmp(o, "--overlap") && strcmp(o, "--cards"))
+				usage(stderr);
 			return 1;
 		}
-		snprintf(path, sizeof(path), "%s/merchant%ld.csv", dir, m);
-		if (write_merchant(path, rows + (long)(next() % (rows / 5 + 1)), (int)m) != 0)
-			return 1;
 	}
-	return 0;
+	if (sp.features > SYNTH_CSV_FEATURES_OK)
+		fprintf(stderr, "gen_data: note: with %d features the files have more than 64 "
+				"columns, which aggregate_stats and mpc-party do not read\n",
+			sp.features);
+	return synth_write(&sp, dir) == 0 ? 0 : 1;
 }
