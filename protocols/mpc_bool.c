@@ -6,6 +6,7 @@
 
 #include "../runtime/mpc_wipe.h"
 #include "mpc_preproc.h"
+#include "mpc_share.h"
 
 mpc_err mpc_bool_input(mpc_party *p, int owner, const uint64_t *in, uint64_t *out, size_t words)
 {
@@ -100,6 +101,50 @@ mpc_err mpc_bool_and(mpc_party *p, const uint64_t *x, const uint64_t *y, uint64_
 	err = and_with(p, t.a, t.b, t.c, &x, &y, &z, 1, words, de);
 	free(de);
 	mpc_bit_triples_fini(&t);
+	return err;
+}
+
+mpc_err mpc_bool_and_layer(mpc_party *p, const mpc_bit_triples *t, size_t off,
+			   const mpc_bool_gate *g, size_t n, size_t words)
+{
+	int king = mpc_party_id(p) == 0;
+	size_t tot = n * words;
+	uint64_t *de;
+	mpc_err err;
+
+	if (tot == 0)
+		return MPC_OK;
+	if (off > t->n_words || t->n_words - off < tot)
+		return mpc_error(MPC_EINVAL, "AND layer of %zu words at party %d: %zu bit-triple words "
+				 "left (%s:%d)", tot, mpc_party_id(p),
+				 off > t->n_words ? 0 : t->n_words - off, __FILE__, __LINE__);
+	if ((de = malloc(2 * tot * 8)) == NULL)
+		return mpc_error(MPC_ENOMEM, "out of memory for an AND layer of %zu words", tot);
+	const uint64_t *a = t->a + off, *b = t->b + off, *c = t->c + off;
+	for (size_t k = 0; k < n; k++)
+		for (size_t w = 0; w < words; w++) {
+			de[k * words + w] = g[k].x[w] ^ a[k * words + w];
+			de[tot + k * words + w] = g[k].y[w] ^ b[k * words + w];
+		}
+	/* all masked inputs first (outputs may alias inputs), then the open in
+	 * pieces that bound mpc_bool_open's N-fold buffer */
+	err = MPC_OK;
+	for (size_t o = 0; o < 2 * tot && err == MPC_OK; o += MPC_OPEN_MAX_ELEMS) {
+		size_t len = 2 * tot - o < MPC_OPEN_MAX_ELEMS ? 2 * tot - o : MPC_OPEN_MAX_ELEMS;
+		err = mpc_bool_open(p, de + o, de + o, len);
+	}
+	if (err == MPC_OK)
+		for (size_t k = 0; k < n; k++) {
+			uint64_t *z = g[k].z;
+			for (size_t w = 0; w < words; w++) {
+				size_t i = k * words + w;
+				uint64_t d = de[i], e = de[tot + i];
+				uint64_t v = c[i] ^ (d & b[i]) ^ (e & a[i]) ^ (king ? d & e : 0);
+				z[w] = g[k].acc ? z[w] ^ v : v;
+			}
+		}
+	mpc_wipe(de, 2 * tot * 8);
+	free(de);
 	return err;
 }
 

@@ -11,6 +11,7 @@
 #include "../circuits/mpc_bristol.h"
 #include "../runtime/mpc_err.h"
 #include "mpc_party.h"
+#include "mpc_preproc.h"
 
 /* Share `words` words owned by `owner` (in: its values; NULL elsewhere) into
  * out at every party. Sends nothing: the other parties draw their shares from
@@ -25,6 +26,23 @@ mpc_err mpc_bool_open(mpc_party *p, const uint64_t *share, uint64_t *out,
 /* z = x AND y on `words` words with the bit triples t (words each), one round. */
 mpc_err mpc_bool_and(mpc_party *p, const uint64_t *x, const uint64_t *y, uint64_t *z,
 		     size_t words) MPC_MUST_CHECK;
+
+/* One AND of a layer for mpc_bool_and_layer: z = x AND y, or z ^= x AND y
+ * when acc is set (words words each). */
+typedef struct {
+	const uint64_t *x, *y;
+	uint64_t *z;
+	int acc;
+} mpc_bool_gate;
+
+/* n independent ANDs of `words` words each in one round (one per
+ * MPC_OPEN_MAX_ELEMS words of 2 * n * words opened), with the bit
+ * triples of t from word `off` on (n * words words of t are consumed;
+ * borrowed). Every input is read before any output is written, so an output
+ * may alias an input of another gate of the layer (two gates must not write
+ * the same z). Collective; MPC_EINVAL if t is too short. */
+mpc_err mpc_bool_and_layer(mpc_party *p, const mpc_bit_triples *t, size_t off,
+			   const mpc_bool_gate *g, size_t n, size_t words) MPC_MUST_CHECK;
 
 /* Evaluate circuit c on `batch` instances and open its outputs to everyone.
  * Input value v is owned by party owner[v], which passes in[v]: width(v)
