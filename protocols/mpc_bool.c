@@ -11,7 +11,7 @@
 mpc_err mpc_bool_input(mpc_party *p, int owner, const uint64_t *in, uint64_t *out, size_t words)
 {
 	int me = mpc_party_id(p), np = mpc_party_size(p);
-	mpc_err err;
+	mpc_err err = MPC_OK;
 
 	if (owner < 0 || owner >= np || (me == owner && in == NULL && words > 0))
 		return mpc_error(MPC_EINVAL, "boolean input owned by party %d of %d", owner, np);
