@@ -70,10 +70,11 @@ mpc_err mpc_local_emit(const void *buf, size_t len) {
 	return MPC_OK;
 }
 
-/* Ports the kernel reports free now (bound to port 0 and released). */
-static int free_ports(int *ports, int n) {
+mpc_err mpc_local_free_ports(int *ports, int n) {
 	int fds[MAX_NODES];
-	int ok = 0;
+	mpc_err err = MPC_OK;
+	if (ports == NULL || n < 1 || n > MAX_NODES)
+		return mpc_error(MPC_EINVAL, "mpc_local_free_ports: %d ports", n);
 	for (int i = 0; i < n; i++)
 		fds[i] = -1;
 	for (int i = 0; i < n; i++) {
@@ -82,16 +83,17 @@ static int free_ports(int *ports, int n) {
 		socklen_t l = sizeof(a);
 		fds[i] = socket(AF_INET, SOCK_STREAM, 0);
 		if (fds[i] < 0 || bind(fds[i], (struct sockaddr *)&a, sizeof(a)) != 0 ||
-		    getsockname(fds[i], (struct sockaddr *)&a, &l) != 0)
+		    getsockname(fds[i], (struct sockaddr *)&a, &l) != 0) {
+			err = mpc_error(MPC_ENET, "no free loopback ports: %s", strerror(errno));
 			goto out;
+		}
 		ports[i] = ntohs(a.sin_port);
 	}
-	ok = 1;
 out:
 	for (int i = 0; i < n; i++)
 		if (fds[i] >= 0)
 			close(fds[i]);
-	return ok;
+	return err;
 }
 
 static void child(const mpc_local_config *cfg, int id, char **addrs, char **names,
@@ -192,8 +194,7 @@ mpc_err mpc_local_run(const mpc_local_config *cfg, mpc_local_fn fn, void *arg,
 		nn = 0;
 		goto out;
 	}
-	if (cfg->use_tcp && !free_ports(ports, nn)) {
-		err = mpc_error(MPC_ENET, "no free loopback ports: %s", strerror(errno));
+	if (cfg->use_tcp && (err = mpc_local_free_ports(ports, nn)) != MPC_OK) {
 		nn = 0;
 		goto out;
 	}

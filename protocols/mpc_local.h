@@ -48,6 +48,12 @@ mpc_err mpc_local_run(const mpc_local_config *cfg, mpc_local_fn fn, void *arg,
                       mpc_local_result *res) MPC_MUST_CHECK;
 void mpc_local_results_fini(mpc_local_result *res, int n);
 
+/* n (1 .. 17) distinct tcp ports on 127.0.0.1 that the kernel reports free
+ * now: all bound to port 0 at once, read back, released. Someone else may
+ * take one before it is used. MPC_EINVAL for another n; MPC_ENET naming the
+ * cause if a socket fails. */
+mpc_err mpc_local_free_ports(int *ports, int n) MPC_MUST_CHECK;
+
 /* Add up the parties' emitted shares (n elements of ring r from each of the
  * n_parties results) into out. MPC_EPROTO if a party emitted another length. */
 mpc_err mpc_local_reconstruct(const mpc_local_result *res, int n_parties, mpc_ring r, void *out,

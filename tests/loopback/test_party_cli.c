@@ -10,21 +10,19 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "protocols/mpc_local.h"
 #include "protocols/mpc_stats.h"
 #include "runtime/mpc_csv.h"
 #include "tests/support/mitm.h"
@@ -43,19 +41,6 @@ static double now(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static int free_port(void)
-{
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t l = sizeof(a);
-	int fd = socket(AF_INET, SOCK_STREAM, 0), port = -1;
-	if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
-	    getsockname(fd, (struct sockaddr *)&a, &l) == 0)
-		port = ntohs(a.sin_port);
-	if (fd >= 0)
-		close(fd);
-	return port;
 }
 
 /* Start argv with stdout+stderr to log, extra environment `env` (or NULL). */
@@ -259,10 +244,10 @@ static int output_exists(int i)
 	return stat(path, &st) == 0;
 }
 
+/* Free loopback ports for the nodes, all distinct. */
 static void fresh_ports(void)
 {
-	for (int i = 0; i < NN; i++)
-		ports[i] = free_port();
+	assert_int_equal(mpc_local_free_ports(ports, NN), MPC_OK);
 }
 
 static void common_job(char *path, size_t len, const job_spec *js)
@@ -467,7 +452,8 @@ static void test_mitm(void **s)
 	int codes[NN];
 	fresh_ports();
 	/* bravo binds its real port; the job file names the MITM's port */
-	int mitm_port = free_port();
+	int mitm_port;
+	assert_int_equal(mpc_local_free_ports(&mitm_port, 1), MPC_OK);
 	js.addr_port[1] = mitm_port;
 	rs.listen_port[1] = ports[1];
 	common_job(job, sizeof(job), &js);
