@@ -30,31 +30,58 @@ static void planes_free(uint64_t *b, size_t words) {
 	}
 }
 
-mpc_err mpc_cmp_ltz(mpc_party *p, mpc_ring r, const void *x, void *out, size_t n) {
+/* bits in 2..k, with the error naming the function */
+static mpc_err bits_ok(mpc_party *p, mpc_ring r, unsigned bits, const char *what) {
+	mpc_err err;
+	if ((err = ring_ok(p, r, what)) != MPC_OK)
+		return err;
+	if (bits < 2 || bits > mpc_ring_bits(r))
+		return mpc_error(MPC_EINVAL, "%s at party %d: %u bits in Z_2^%u (need 2..%u)", what,
+		                 mpc_party_id(p), bits, mpc_ring_bits(r), mpc_ring_bits(r));
+	return MPC_OK;
+}
+
+mpc_err mpc_cmp_ltz_bits(mpc_party *p, mpc_ring r, const void *x, unsigned bits, void *out,
+                         size_t n) {
 	size_t W = mpc_conv_words(n);
 	uint64_t *b;
 	mpc_err err;
-	if ((err = ring_ok(p, r, "ltz")) != MPC_OK || n == 0)
+	if ((err = bits_ok(p, r, bits, "ltz")) != MPC_OK || n == 0)
 		return err;
 	if ((b = calloc(W, 8)) == NULL)
 		return nomem("ltz", __LINE__);
-	if ((err = mpc_conv_msb(p, r, x, n, b)) == MPC_OK)
+	if ((err = mpc_conv_msb_bits(p, r, x, n, bits, b)) == MPC_OK)
 		err = mpc_conv_b2a(p, r, b, n, out);
 	planes_free(b, W);
 	return err;
 }
 
-mpc_err mpc_cmp_lt(mpc_party *p, mpc_ring r, const void *x, const void *y, void *out, size_t n) {
+mpc_err mpc_cmp_ltz(mpc_party *p, mpc_ring r, const void *x, void *out, size_t n) {
+	mpc_err err;
+	if ((err = ring_ok(p, r, "ltz")) != MPC_OK)
+		return err;
+	return mpc_cmp_ltz_bits(p, r, x, mpc_ring_bits(r), out, n);
+}
+
+mpc_err mpc_cmp_lt_bits(mpc_party *p, mpc_ring r, const void *x, const void *y, unsigned bits,
+                        void *out, size_t n) {
 	mpc_vec d = {0};
 	mpc_err err;
-	if ((err = ring_ok(p, r, "lt")) != MPC_OK || n == 0)
+	if ((err = bits_ok(p, r, bits, "lt")) != MPC_OK || n == 0)
 		return err;
 	if ((err = mpc_vec_init(&d, r, n)) != MPC_OK)
 		return err;
 	mpc_share_sub(r, d.v, x, y, n);
-	err = mpc_cmp_ltz(p, r, d.v, out, n);
+	err = mpc_cmp_ltz_bits(p, r, d.v, bits, out, n);
 	mpc_vec_fini(&d);
 	return err;
+}
+
+mpc_err mpc_cmp_lt(mpc_party *p, mpc_ring r, const void *x, const void *y, void *out, size_t n) {
+	mpc_err err;
+	if ((err = ring_ok(p, r, "lt")) != MPC_OK)
+		return err;
+	return mpc_cmp_lt_bits(p, r, x, y, mpc_ring_bits(r), out, n);
 }
 
 mpc_err mpc_cmp_eq(mpc_party *p, mpc_ring r, const void *x, const void *y, void *out, size_t n) {
@@ -113,15 +140,15 @@ mpc_err mpc_cmp_relu(mpc_party *p, mpc_ring r, const void *x, void *out, size_t 
  * in one batched comparison, then selects values and indices in one
  * multiplication round. b = 1 picks the right one, so on a tie the left
  * (smaller index) one stays. */
-static mpc_err tournament(mpc_party *p, mpc_ring r, const void *x, size_t m, size_t len, void *best,
-                          void *arg, int want_max) {
+static mpc_err tournament(mpc_party *p, mpc_ring r, const void *x, size_t m, size_t len,
+                          unsigned bits, void *best, void *arg, int want_max) {
 	size_t eb = mpc_ring_bytes(r), L = len;
 	int king = mpc_party_id(p) == 0, first = 1;
 	mpc_vec v = {0}, ix = {0}, nv = {0}, ni = {0}, lo = {0}, hi = {0}, b = {0}, xs = {0},
 	        ys = {0};
 	mpc_err err;
 
-	if ((err = ring_ok(p, r, want_max ? "max" : "min")) != MPC_OK || m == 0)
+	if ((err = bits_ok(p, r, bits, want_max ? "max" : "min")) != MPC_OK || m == 0)
 		return err;
 	if (len == 0)
 		return mpc_error(MPC_EINVAL, "%s at party %d: vectors of length 0",
@@ -155,8 +182,8 @@ static mpc_err tournament(mpc_party *p, mpc_ring r, const void *x, size_t m, siz
 				mpc_ring_sub(r, YS + (tot + k) * eb, I + (a + 1) * eb, I + a * eb,
 				             1);
 			}
-		if ((err = want_max ? mpc_cmp_lt(p, r, lo.v, hi.v, b.v, tot)
-		                    : mpc_cmp_lt(p, r, hi.v, lo.v, b.v, tot)) != MPC_OK)
+		if ((err = want_max ? mpc_cmp_lt_bits(p, r, lo.v, hi.v, bits, b.v, tot)
+		                    : mpc_cmp_lt_bits(p, r, hi.v, lo.v, bits, b.v, tot)) != MPC_OK)
 			goto out;
 		mpc_share_sub(r, ys.v, hi.v, lo.v, tot);
 		memcpy(xs.v, b.v, tot * eb);
@@ -207,14 +234,30 @@ out:
 	return err;
 }
 
+mpc_err mpc_cmp_max_bits(mpc_party *p, mpc_ring r, const void *x, size_t m, size_t len,
+                         unsigned bits, void *max, void *argmax) {
+	return tournament(p, r, x, m, len, bits, max, argmax, 1);
+}
+
+mpc_err mpc_cmp_min_bits(mpc_party *p, mpc_ring r, const void *x, size_t m, size_t len,
+                         unsigned bits, void *min, void *argmin) {
+	return tournament(p, r, x, m, len, bits, min, argmin, 0);
+}
+
 mpc_err mpc_cmp_max(mpc_party *p, mpc_ring r, const void *x, size_t m, size_t len, void *max,
                     void *argmax) {
-	return tournament(p, r, x, m, len, max, argmax, 1);
+	mpc_err err;
+	if ((err = ring_ok(p, r, "max")) != MPC_OK)
+		return err;
+	return tournament(p, r, x, m, len, mpc_ring_bits(r), max, argmax, 1);
 }
 
 mpc_err mpc_cmp_min(mpc_party *p, mpc_ring r, const void *x, size_t m, size_t len, void *min,
                     void *argmin) {
-	return tournament(p, r, x, m, len, min, argmin, 0);
+	mpc_err err;
+	if ((err = ring_ok(p, r, "min")) != MPC_OK)
+		return err;
+	return tournament(p, r, x, m, len, mpc_ring_bits(r), min, argmin, 0);
 }
 
 /* With y = x + 2^(k-1) in [0, 2^k) (any signed x) and c = y + r mod 2^k

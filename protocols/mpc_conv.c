@@ -400,16 +400,21 @@ out:
 	return err;
 }
 
+/* msb also serves msb_bits and is_zero: bits is the width B of the
+ * numbers added (k for msb and is_zero). */
 typedef struct {
 	mpc_ring r;
 	const void *x;
 	size_t n;
+	unsigned bits;
 	uint64_t *out;
 } msb_arg;
 
+/* Bit B-1 of the sum mod 2^B of the parties' shares mod 2^B, that is of
+ * x mod 2^B: the low B bits of every share are added as B-bit numbers. */
 static mpc_err msb_fn(eng *e, void *va) {
 	msb_arg *A = va;
-	unsigned B = mpc_ring_bits(A->r);
+	unsigned B = A->bits;
 	size_t cnt = (size_t)e->np;
 	uint64_t **num = calloc(cnt, sizeof(*num));
 	mpc_err err;
@@ -428,14 +433,25 @@ static mpc_err msb_fn(eng *e, void *va) {
 	return err;
 }
 
+mpc_err mpc_conv_msb_bits(mpc_party *p, mpc_ring r, const void *x, size_t n, unsigned bits,
+                          uint64_t *out) {
+	mpc_err err;
+	if ((err = check_args(p, r, "msb")) != MPC_OK)
+		return err;
+	if (bits < 2 || bits > mpc_ring_bits(r))
+		return mpc_error(MPC_EINVAL, "msb at party %d: %u bits in Z_2^%u (need 2..%u)",
+		                 mpc_party_id(p), bits, mpc_ring_bits(r), mpc_ring_bits(r));
+	if (n == 0)
+		return MPC_OK;
+	msb_arg A = {.r = r, .x = x, .n = n, .bits = bits, .out = out};
+	return run_circuit(p, mpc_conv_words(n), msb_fn, &A);
+}
+
 mpc_err mpc_conv_msb(mpc_party *p, mpc_ring r, const void *x, size_t n, uint64_t *out) {
 	mpc_err err;
 	if ((err = check_args(p, r, "msb")) != MPC_OK)
 		return err;
-	if (n == 0)
-		return MPC_OK;
-	msb_arg A = {r, x, n, out};
-	return run_circuit(p, mpc_conv_words(n), msb_fn, &A);
+	return mpc_conv_msb_bits(p, r, x, n, mpc_ring_bits(r), out);
 }
 
 /* ---- is_zero ---- */
@@ -487,7 +503,7 @@ mpc_err mpc_conv_is_zero(mpc_party *p, mpc_ring r, const void *x, size_t n, uint
 		mpc_ring_set_i64(r, one, 0, -1);
 		mpc_ring_add_const(r, xm.v, xm.v, one, n);
 	}
-	msb_arg A = {r, xm.v, n, out};
+	msb_arg A = {.r = r, .x = xm.v, .n = n, .bits = mpc_ring_bits(r), .out = out};
 	err = run_circuit(p, mpc_conv_words(n), zero_fn, &A);
 	mpc_vec_fini(&xm);
 	return err;
@@ -636,7 +652,7 @@ size_t mpc_conv_and_count(int kind, mpc_ring r, int n_parties, unsigned f) {
 	if (mpc_ring_check(r) != MPC_OK || n_parties < 2)
 		return 0;
 	a2b_arg a = {r, zero, 1, mpc_ring_bits(r), dummy};
-	msb_arg m = {r, zero, 1, dummy};
+	msb_arg m = {.r = r, .x = zero, .n = 1, .bits = mpc_ring_bits(r), .out = dummy};
 	ltp_arg l = {r, zero, zero, 1, f, dummy};
 	switch (kind) {
 	case 0:
@@ -650,6 +666,10 @@ size_t mpc_conv_and_count(int kind, mpc_ring r, int n_parties, unsigned f) {
 		break;
 	case 3:
 		err = f >= 1 && f < mpc_ring_bits(r) ? ltp_fn(&e, &l) : MPC_EINVAL;
+		break;
+	case 4:
+		m.bits = f;
+		err = f >= 2 && f <= mpc_ring_bits(r) ? msb_fn(&e, &m) : MPC_EINVAL;
 		break;
 	default:
 		err = MPC_EINVAL;

@@ -18,9 +18,13 @@
  * takes k - 1 ANDs and one round per 3 -> 2 step (N = 2: none, N = 3: one
  * layer, N = 5: three); a2b then k - 1 + a Sklansky prefix (436 ANDs, 8
  * rounds at N = 3 in Z_2^64), msb g = a & b and a (G, P) tree (244 ANDs,
- * 8 rounds), is_zero a (k - 1)-AND tree (126 ANDs, 7 rounds). Each AND
- * opens 2 bits to each other party. Every call fetches all its bit triples
- * with one mpc_bit_triples_get, and inputs/outputs may alias. */
+ * 8 rounds), is_zero a (k - 1)-AND tree (126 ANDs, 7 rounds). msb_bits
+ * runs the msb circuit on the low b bits of the shares: (N - 2)(b - 1) +
+ * 3b - 5 - ceil(log2(b - 1)) ANDs in either ring (msb: b = k; at N = 3
+ * b = 24: 85, 32: 117, 41: 152), ceil(log2(b - 1)) + 1 rounds after the
+ * carry-save layers. Each AND opens 2 bits to each other party. Every call
+ * fetches all its bit triples with one mpc_bit_triples_get, and
+ * inputs/outputs may alias. */
 #ifndef MPC_CONV_H
 #define MPC_CONV_H
 
@@ -44,6 +48,16 @@ mpc_err mpc_conv_a2b(mpc_party *p, mpc_ring r, const void *x, size_t n, unsigned
  * the carry into the top bit is computed). Collective. */
 mpc_err mpc_conv_msb(mpc_party *p, mpc_ring r, const void *x, size_t n,
 		     uint64_t *out) MPC_MUST_CHECK;
+
+/* Bit bits-1 of x mod 2^bits (2 <= bits <= k) for each shared x, as XOR
+ * shares in W words: the msb circuit on the low `bits` bits of every share
+ * (x mod 2^bits is the sum mod 2^bits of the shares mod 2^bits). It is
+ * [x < 0] when -2^(bits-1) <= x < 2^(bits-1) as a signed number, and
+ * meaningless for x outside that range (the caller's contract). bits = k
+ * is mpc_conv_msb. Costs mpc_conv_and_count(4, r, N, bits) ANDs per
+ * element. Collective. */
+mpc_err mpc_conv_msb_bits(mpc_party *p, mpc_ring r, const void *x, size_t n, unsigned bits,
+			  uint64_t *out) MPC_MUST_CHECK;
 
 /* XOR shares (W words) of [x == 0] for each shared x (exact, any value).
  * Party 0 subtracts 1, the N shares are reduced to two numbers u + v = x - 1
@@ -73,7 +87,9 @@ mpc_err mpc_conv_b2a_planes(mpc_party *p, mpc_ring r, const uint64_t *b, size_t 
 
 /* AND gates (bit triples, one per bit per AND) each call consumes per
  * element at N parties in ring r: for budgeting preprocessing.
- * kind: 0 a2b (k bits), 1 msb, 2 is_zero, 3 lt_public (f bits). */
+ * kind: 0 a2b (k bits), 1 msb, 2 is_zero, 3 lt_public (f bits), 4 msb_bits
+ * (f bits, 2 <= f <= k; f = k gives the count of kind 1). 0 for bad
+ * arguments. */
 size_t mpc_conv_and_count(int kind, mpc_ring r, int n_parties, unsigned f);
 
 #endif

@@ -1,5 +1,6 @@
 /* Loopback: arithmetic <-> boolean conversions, comparisons, selections,
- * max/min/argmax and exact truncation on 2, 3 and 5 real processes, in
+ * max/min/argmax, exact truncation and the comparisons of bounded width
+ * (*_bits) on 2, 3 and 5 real processes, in
  * Z_2^64 and Z_2^128, against a plaintext reference computed here. Bit
  * triples and random bits come from the parties' own OT-based generation
  * (and from the dealer, in the dealer group). */
@@ -18,6 +19,7 @@
 #include "protocols/mpc_cmp.h"
 #include "protocols/mpc_conv.h"
 #include "protocols/mpc_local.h"
+#include "protocols/mpc_preproc.h"
 #include "protocols/mpc_share.h"
 
 enum {
@@ -31,7 +33,11 @@ enum {
 	OP_SELECT,
 	OP_RELU,
 	OP_MAXMIN,
-	OP_TRUNC
+	OP_TRUNC,
+	OP_MSBB,   /* mpc_conv_msb_bits */
+	OP_LTZB,   /* mpc_cmp_ltz_bits */
+	OP_LTB,    /* mpc_cmp_lt_bits */
+	OP_MAXMINB /* mpc_cmp_max_bits / min_bits */
 };
 
 static const char *backend = "ot";
@@ -44,7 +50,7 @@ typedef struct {
 	int op;
 	mpc_ring ring;
 	size_t n;      /* elements (OP_MAXMIN: m * len) */
-	unsigned bits; /* a2b */
+	unsigned bits; /* a2b, and the width of the *_bits ops */
 	unsigned f;    /* trunc */
 	size_t m, len; /* max/min */
 	uint8_t *x, *y, *b;
@@ -53,7 +59,7 @@ typedef struct {
 	void (*verify)(void);
 } task;
 
-#define MAX_TASKS 16
+#define MAX_TASKS 32
 static task tasks[MAX_TASKS];
 static int ntasks;
 static task *cur = &tasks[0];
@@ -171,13 +177,55 @@ static unsigned ceil_log2(unsigned v) {
 	return l;
 }
 
-/* Online rounds of ltz/lt (op OP_LT) and eq: they must not depend on n. */
+/* Online rounds of ltz/lt (op OP_LT), their bits variants and eq: they
+ * must not depend on n. */
 static uint64_t want_rounds(int op, int np) {
 	unsigned k = kbits();
 	if (op == OP_EQ)
 		return csa_layers(np) + ceil_log2(k) + 1;
+	if (op == OP_LTZB || op == OP_LTB)
+		k = job.bits;
 	return csa_layers(np) + 1 + ceil_log2(k - 1) + 1;
 }
+
+/* A preprocessing wrapper counting the bit-triple words a party consumes
+ * (installed around the party's own backend for the whole cluster run). */
+static struct {
+	mpc_preproc inner;
+	size_t words;
+} counted;
+
+static mpc_err cnt_triples(void *ctx, struct mpc_party *p, mpc_ring r, size_t n, void *a, void *b,
+                           void *c) {
+	(void)ctx;
+	return counted.inner.ops->triples(counted.inner.ctx, p, r, n, a, b, c);
+}
+static mpc_err cnt_trunc(void *ctx, struct mpc_party *p, mpc_ring r, unsigned f, size_t n, void *rr,
+                         void *r_hi) {
+	(void)ctx;
+	return counted.inner.ops->trunc_pairs(counted.inner.ctx, p, r, f, n, rr, r_hi);
+}
+static mpc_err cnt_bits(void *ctx, struct mpc_party *p, mpc_ring r, size_t n, void *out) {
+	(void)ctx;
+	return counted.inner.ops->bits(counted.inner.ctx, p, r, n, out);
+}
+static mpc_err cnt_bit_triples(void *ctx, struct mpc_party *p, size_t n_words, uint64_t *a,
+                               uint64_t *b, uint64_t *c) {
+	(void)ctx;
+	counted.words += n_words;
+	return counted.inner.ops->bit_triples(counted.inner.ctx, p, n_words, a, b, c);
+}
+static void cnt_free(void *ctx) {
+	(void)ctx;
+	if (counted.inner.ops && counted.inner.ops->free)
+		counted.inner.ops->free(counted.inner.ctx);
+}
+static const mpc_preproc_ops cnt_ops = {.name = "counting",
+                                        .triples = cnt_triples,
+                                        .trunc_pairs = cnt_trunc,
+                                        .bits = cnt_bits,
+                                        .bit_triples = cnt_bit_triples,
+                                        .free = cnt_free};
 
 static mpc_err body_one(mpc_party *p) {
 	int me = mpc_party_id(p), last = mpc_party_size(p) - 1;
@@ -195,6 +243,7 @@ static mpc_err body_one(mpc_party *p) {
 	    (err = mpc_input(p, last, job.ring, me == last ? job.b : NULL, b.v, n)))
 		goto out;
 	uint64_t r0 = mpc_net_rounds(mpc_party_net(p));
+	size_t w0 = counted.words;
 	switch (job.op) {
 	case OP_A2B:
 		if ((err = mpc_conv_a2b(p, job.ring, x.v, n, job.bits, bw)) == MPC_OK)
@@ -250,17 +299,51 @@ static mpc_err body_one(mpc_party *p) {
 		if ((err = mpc_trunc_exact(p, job.ring, job.f, x.v, x.v, n)) == MPC_OK)
 			err = mpc_local_emit(x.v, n * e);
 		break;
+	case OP_MSBB:
+		if ((err = mpc_conv_msb_bits(p, job.ring, x.v, n, job.bits, bw)) == MPC_OK)
+			err = mpc_local_emit(bw, W * 8);
+		break;
+	case OP_LTZB:
+		if ((err = mpc_cmp_ltz_bits(p, job.ring, x.v, job.bits, x.v, n)) == MPC_OK)
+			err = mpc_local_emit(x.v, n * e);
+		break;
+	case OP_LTB:
+		if ((err = mpc_cmp_lt_bits(p, job.ring, x.v, y.v, job.bits, o.v, n)) == MPC_OK)
+			err = mpc_local_emit(o.v, n * e);
+		break;
+	case OP_MAXMINB: {
+		uint8_t *ov = o.v;
+		size_t m = job.m;
+		if ((err = mpc_cmp_max_bits(p, job.ring, x.v, m, job.len, job.bits, ov,
+		                            ov + m * e)) == MPC_OK &&
+		    (err = mpc_cmp_min_bits(p, job.ring, x.v, m, job.len, job.bits, ov + 2 * m * e,
+		                            ov + 3 * m * e)) == MPC_OK &&
+		    (err = mpc_cmp_max_bits(p, job.ring, x.v, m, job.len, job.bits, ov + 4 * m * e,
+		                            NULL)) == MPC_OK)
+			err = mpc_local_emit(ov, 5 * m * e);
+		break;
+	}
 	default:
 		err = mpc_error(MPC_EINVAL, "bad op");
 	}
 	/* with the dealer, party 0's rounds are the online ones only (the last
 	 * party talks to the dealer) */
 	if (err == MPC_OK && me == 0 && strcmp(backend, "dealer") == 0 &&
-	    (job.op == OP_LTZ || job.op == OP_LT || job.op == OP_EQ) &&
+	    (job.op == OP_LTZ || job.op == OP_LT || job.op == OP_EQ || job.op == OP_LTZB ||
+	     job.op == OP_LTB) &&
 	    mpc_net_rounds(mpc_party_net(p)) - r0 != want_rounds(job.op, last + 1))
 		err = mpc_error(MPC_ECHEAT, "comparison took %llu rounds, want %llu",
 		                (unsigned long long)(mpc_net_rounds(mpc_party_net(p)) - r0),
 		                (unsigned long long)want_rounds(job.op, last + 1));
+	/* the bit triples consumed are the promised count (one fetch) */
+	if (err == MPC_OK && (job.op == OP_MSBB || job.op == OP_LTZB || job.op == OP_LTB)) {
+		size_t want = mpc_conv_and_count(4, job.ring, last + 1, job.bits) * W;
+		if (want == 0 || counted.words - w0 != want)
+			err = mpc_error(MPC_ECHEAT,
+			                "%u-bit comparison used %zu bit-triple words, "
+			                "want %zu",
+			                job.bits, counted.words - w0, want);
+	}
 out:
 	free(bw);
 	mpc_vec_fini(&x);
@@ -272,23 +355,28 @@ out:
 
 static mpc_err body(mpc_party *p, void *arg) {
 	mpc_err err = MPC_OK;
+	mpc_preproc *pre = mpc_party_preproc(p);
 	(void)arg;
+	counted.inner = *pre;
+	counted.words = 0;
+	*pre = (mpc_preproc){&cnt_ops, NULL};
 	for (int i = 0; i < ntasks && err == MPC_OK; i++) {
 		cur = &tasks[i];
 		err = body_one(p);
 	}
+	*pre = counted.inner;
 	return err;
 }
 
 /* Bytes a party emits for task t, and whether they are XOR shares. */
 static size_t out_bytes(const task *t, int *boolean) {
 	size_t W = mpc_conv_words(t->n), e = mpc_ring_bytes(t->ring);
-	*boolean = t->op == OP_A2B || t->op == OP_MSB || t->op == OP_ISZERO;
+	*boolean = t->op == OP_A2B || t->op == OP_MSB || t->op == OP_ISZERO || t->op == OP_MSBB;
 	if (t->op == OP_A2B)
 		return t->bits * W * 8;
 	if (*boolean)
 		return W * 8;
-	if (t->op == OP_MAXMIN)
+	if (t->op == OP_MAXMIN || t->op == OP_MAXMINB)
 		return 5 * t->m * e;
 	return t->n * e;
 }
@@ -682,14 +770,162 @@ static void test_trunc_exact(void **s) {
 	run_tasks(5);
 }
 
+/* ---- comparisons of bounded width ---- */
+
+/* uniform in [-2^(b-1), 2^(b-1)) for 1 <= b <= k */
+static mpc_i128 rnd_width(unsigned b) {
+	return rnd_full() >> (kbits() - b);
+}
+
+/* bit b-1 of x mod 2^b, for any x */
+static void verify_msbb(void) {
+	const uint8_t *o = job.res;
+	for (size_t i = 0; i < job.n; i++)
+		if (plane_bit(o, 0, i) != (int)(get_u(job.x, i) >> (job.bits - 1) & 1))
+			fail_msg("msb_bits %u Z_2^%u: element %zu wrong", job.bits, kbits(), i);
+	check_tails(o, 1);
+}
+
+/* x in [-2^(bits-1), 2^(bits-1)): both ends, 0, -1, then random */
+static void verify_ltzb(void) {
+	for (size_t i = 0; i < job.n; i++)
+		if (get_u(job.res, i) != (mpc_u128)(get_s(job.x, i) < 0))
+			fail_msg("ltz_bits %u Z_2^%u: element %zu wrong", job.bits, kbits(), i);
+}
+
+static void verify_ltb(void) {
+	for (size_t i = 0; i < job.n; i++)
+		if (get_u(job.res, i) != (mpc_u128)(get_s(job.x, i) < get_s(job.y, i)))
+			fail_msg("lt_bits %u Z_2^%u: element %zu wrong", job.bits, kbits(), i);
+}
+
+static void check_bits(int op, mpc_ring r, size_t n, unsigned bits) {
+	new_job(op, r, n);
+	job.bits = bits;
+	mpc_i128 lo = (mpc_i128)(-((mpc_u128)1 << (bits - 1))),
+	         hi = (mpc_i128)(((mpc_u128)1 << (bits - 1)) - 1);
+	mpc_i128 sp[] = {lo, hi, 0, -1, lo + 1, hi - 1, 1};
+	size_t nsp = sizeof(sp) / sizeof(sp[0]);
+	for (size_t i = 0; i < n; i++) {
+		mpc_i128 d = i < nsp      ? sp[i]
+		             : i % 4 == 3 ? rnd_width(bits < 6 ? bits : 6)
+		                          : rnd_width(bits);
+		if (op == OP_MSBB) {
+			/* any value: the low bits are what counts */
+			put(job.x, i, i % 2 ? rnd_full() : d);
+			continue;
+		}
+		put(job.x, i, d);
+		if (op == OP_LTB) {
+			/* x - y = d with x and y in the ring's signed range (so the
+			 * ring difference is the integer difference) */
+			mpc_i128 y = i % 3 == 0 ? d : rnd_bounded(kbits() - 2);
+			if ((d > 0 && y > smax() - d) || (d < 0 && y < smin() - d))
+				y = 0;
+			put(job.x, i, y + d);
+			put(job.y, i, y);
+		}
+	}
+	job.verify = op == OP_MSBB ? verify_msbb : op == OP_LTZB ? verify_ltzb : verify_ltb;
+}
+
+/* max/min of values in [-2^(bits-2), 2^(bits-2)) (any two differ by less
+ * than 2^(bits-1)), with both ends and ties */
+static void check_maxminb(mpc_ring r, size_t m, size_t len, unsigned bits) {
+	new_job(OP_MAXMINB, r, m * len);
+	job.m = m;
+	job.len = len;
+	job.bits = bits;
+	for (size_t i = 0; i < m * len; i++) {
+		mpc_i128 v = i % 5 == 4 ? (mpc_i128)(rnd() % 2) : rnd_width(bits - 1);
+		if (i % len == 0)
+			v = -((mpc_i128)1 << (bits - 2));
+		if (i % len == 1)
+			v = ((mpc_i128)1 << (bits - 2)) - 1;
+		put(job.x, i, v);
+	}
+	job.verify = verify_maxmin;
+}
+
+/* The AND counts: a bits-wide comparison pays for bits, not for k. */
+static void test_and_count(void **s) {
+	(void)s;
+	mpc_ring rings[] = {MPC_Z64, MPC_Z128};
+	for (int ri = 0; ri < 2; ri++) {
+		mpc_ring r = rings[ri];
+		unsigned k = mpc_ring_bits(r);
+		for (int np = 2; np <= 5; np++) {
+			size_t full = mpc_conv_and_count(1, r, np, 0);
+			assert_int_equal(mpc_conv_and_count(4, r, np, k), full);
+			for (unsigned b = 2; b <= k; b++) {
+				size_t c = mpc_conv_and_count(4, r, np, b);
+				size_t want =
+				    (size_t)(np - 2) * (b - 1) + 3 * b - 5 - ceil_log2(b - 1);
+				assert_int_equal(c, want);
+				assert_true(c <= full && (b == k || c < full));
+				/* within a few ANDs of b/k of the full count */
+				assert_true(c * k <= full * b + 6 * k);
+			}
+			assert_int_equal(mpc_conv_and_count(4, r, np, 1), 0);
+			assert_int_equal(mpc_conv_and_count(4, r, np, k + 1), 0);
+		}
+		print_message("ANDs per element at 3 parties in Z_2^%u: bits 24: %zu, 32: %zu, "
+		              "41: %zu, %u (ltz): %zu\n",
+		              k, mpc_conv_and_count(4, r, 3, 24), mpc_conv_and_count(4, r, 3, 32),
+		              mpc_conv_and_count(4, r, 3, 41), k, mpc_conv_and_count(1, r, 3, 0));
+	}
+}
+
+static void test_cmp_bits(void **s) {
+	(void)s;
+	static const unsigned w64[] = {2, 17, 33, 64}, w128[] = {2, 17, 33, 64, 100, 128};
+	for (int np = 2; np <= 3; np++) {
+		size_t n = 150;
+		for (size_t i = 0; i < sizeof(w64) / sizeof(w64[0]); i++) {
+			check_bits(OP_LTZB, MPC_Z64, n, w64[i]);
+			check_bits(OP_LTB, MPC_Z64, n, w64[i]);
+		}
+		for (size_t i = 0; i < sizeof(w128) / sizeof(w128[0]); i++) {
+			check_bits(OP_LTZB, MPC_Z128, n, w128[i]);
+			check_bits(OP_LTB, MPC_Z128, n, w128[i]);
+		}
+		check_bits(OP_MSBB, MPC_Z64, 100, np == 2 ? 5 : 40);
+		check_bits(OP_MSBB, MPC_Z128, 100, np == 2 ? 90 : 3);
+		check_maxminb(MPC_Z64, 10, 7, np == 2 ? 20 : 3);
+		check_maxminb(MPC_Z128, 8, 5, np == 2 ? 70 : 33);
+		run_tasks(np);
+	}
+	/* five parties: three carry-save layers of bits - 1 ANDs each */
+	check_bits(OP_LTZB, MPC_Z64, 70, 17);
+	check_bits(OP_LTB, MPC_Z128, 70, 100);
+	check_bits(OP_LTB, MPC_Z64, 70, 2);
+	check_maxminb(MPC_Z64, 6, 4, 41);
+	run_tasks(5);
+}
+
+/* A failed test leaves its tasks behind: start every test afresh. */
+static int reset_tasks(void **s) {
+	(void)s;
+	for (int i = 0; i < MAX_TASKS; i++)
+		free_task(&tasks[i]);
+	ntasks = 0;
+	cur = &tasks[0];
+	return 0;
+}
+
 /* Backends: the arguments, or MPC_TEST_BACKENDS, or "ot dealer".
  * MPC_TEST_FILTER: a cmocka test name pattern. */
 int main(int argc, char **argv) {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_a2b),         cmocka_unit_test(test_msb),
-	    cmocka_unit_test(test_b2a),         cmocka_unit_test(test_cmp_1e5),
-	    cmocka_unit_test(test_cmp_small),   cmocka_unit_test(test_maxmin),
-	    cmocka_unit_test(test_trunc_exact),
+	    cmocka_unit_test_setup(test_a2b, reset_tasks),
+	    cmocka_unit_test_setup(test_msb, reset_tasks),
+	    cmocka_unit_test_setup(test_b2a, reset_tasks),
+	    cmocka_unit_test_setup(test_cmp_1e5, reset_tasks),
+	    cmocka_unit_test_setup(test_cmp_small, reset_tasks),
+	    cmocka_unit_test_setup(test_maxmin, reset_tasks),
+	    cmocka_unit_test_setup(test_trunc_exact, reset_tasks),
+	    cmocka_unit_test_setup(test_and_count, reset_tasks),
+	    cmocka_unit_test_setup(test_cmp_bits, reset_tasks),
 	};
 	char list[256];
 	const char *env = getenv("MPC_TEST_BACKENDS");
