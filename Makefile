@@ -87,7 +87,7 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/mpc $(DESTDIR)$(PREFIX)/bin \
 		$(DESTDIR)$(PREFIX)/lib/pkgconfig
 	install -m 644 $(LIB) $(DESTDIR)$(PREFIX)/lib/
-	for d in runtime net protocols; do install -d $(DESTDIR)$(PREFIX)/include/mpc/$$d; \
+	for d in runtime net protocols circuits; do install -d $(DESTDIR)$(PREFIX)/include/mpc/$$d; \
 		install -m 644 $$d/*.h $(DESTDIR)$(PREFIX)/include/mpc/$$d/; done
 	install -m 755 $(filter-out $(BUILD)/bin/bench_%,$(PROG_BIN)) $(DESTDIR)$(PREFIX)/bin/
 	sed -e 's|@PREFIX@|$(PREFIX)|' scripts/mpc.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/mpc.pc
