@@ -2,9 +2,10 @@
 # Fuzz the parsers: scripts/fuzz.sh SECONDS [target...]
 #
 # Targets are tests/fuzz/fuzz_<target>.c (default: all of them): job (job
-# files), csv (transaction CSV), wire (the network message decoder). Each is
-# built with clang's libFuzzer, AddressSanitizer and UndefinedBehaviorSanitizer
-# from runtime/*.c and net/*.c into build-fuzz/, and run for SECONDS on a copy
+# files), csv (transaction CSV), wire (the network message decoder), arith
+# (arithmetic circuit files). Each is built with clang's libFuzzer,
+# AddressSanitizer and UndefinedBehaviorSanitizer from runtime/*.c and net/*.c
+# (and what extra_sources names for it) into build-fuzz/, and run for SECONDS on a copy
 # of its seed corpus tests/fuzz/corpus/<target>: what the fuzzer finds goes to
 # build-fuzz/corpus-<target>, never into the repository. Exits 1 if a target
 # crashes (the input is kept as build-fuzz/crash-<target>-*; replay it with
@@ -68,7 +69,24 @@ for src in runtime/*.c net/*.c; do
 	objs="$objs $obj"
 done
 
+# Sources a target needs beyond runtime/ and net/ (compiled for it alone).
+extra_sources() {
+	case $1 in
+	arith) echo "circuits/mpc_arith.c" ;;
+	esac
+}
+
 for t in $targets; do
+	extra=""
+	for src in $(extra_sources "$t"); do
+		obj="$out/obj/$(echo "$src" | tr / _ | sed 's/\.c$/.o/')"
+		if [ ! -f "$obj" ] || [ "$src" -nt "$obj" ] ||
+			[ -n "$(find runtime circuits protocols -name '*.h' -newer "$obj")" ]; then
+			# shellcheck disable=SC2086
+			$CC $flags -c "$src" -o "$obj" || { echo "fuzz: cannot compile $src" >&2; exit 1; }
+		fi
+		extra="$extra $obj"
+	done
 	if [ ! -f "tests/fuzz/fuzz_$t.c" ]; then
 		echo "fuzz: no target '$t' (tests/fuzz/fuzz_$t.c)" >&2
 		status=1
@@ -76,7 +94,7 @@ for t in $targets; do
 	fi
 	echo "fuzz: building $t"
 	# shellcheck disable=SC2086
-	if ! $CC $flags "tests/fuzz/fuzz_$t.c" $objs $libs -o "$out/fuzz_$t"; then
+	if ! $CC $flags "tests/fuzz/fuzz_$t.c" $extra $objs $libs -o "$out/fuzz_$t"; then
 		status=1
 		continue
 	fi
