@@ -1,5 +1,6 @@
 /* Dealer backend: seeds shared with the dealer, one correction per element
- * sent to the last party. */
+ * sent to the last party (triples, truncation pairs, random bits, words of
+ * bit triples). */
 #include "mpc_dealer.h"
 #include "../runtime/mpc_bytes.h"
 
@@ -10,7 +11,7 @@
 #include "../runtime/mpc_log.h"
 #include "../runtime/mpc_prg.h"
 
-enum { REQ_TRIPLES = 1, REQ_TRUNC = 2 };
+enum { REQ_TRIPLES = 1, REQ_TRUNC = 2, REQ_BITS = 3, REQ_BIT_TRIPLES = 4 };
 #define REQ_BYTES 24
 
 typedef struct {
@@ -75,6 +76,44 @@ static mpc_err client_trunc(void *ctx, mpc_party *p, mpc_ring r, unsigned f, siz
 	return MPC_OK;
 }
 
+static mpc_err client_bits(void *ctx, mpc_party *p, mpc_ring r, size_t n, void *out)
+{
+	client *c = ctx;
+	size_t eb = mpc_ring_bytes(r);
+	mpc_err err;
+
+	/* parties 0..N-2 draw their shares; the last party's share is b minus
+	 * theirs, for a bit b only the dealer knows */
+	for (size_t off = 0; off < n; off += MPC_DEALER_CHUNK) {
+		size_t m = n - off < MPC_DEALER_CHUNK ? n - off : MPC_DEALER_CHUNK;
+		uint8_t *po = (uint8_t *)out + off * eb;
+		err = c->last ? ask(c, p, REQ_BITS, r, 0, m, po) : mpc_prg_fill(c->prg, po, m * eb);
+		if (err != MPC_OK)
+			return err;
+	}
+	return MPC_OK;
+}
+
+/* Bit triples travel as Z_2^64 elements: one 64-bit word each. */
+static mpc_err client_bit_triples(void *ctx, mpc_party *p, size_t n_words, uint64_t *a,
+				  uint64_t *b, uint64_t *cc)
+{
+	client *c = ctx;
+	mpc_err err;
+
+	for (size_t off = 0; off < n_words; off += MPC_DEALER_CHUNK) {
+		size_t m = n_words - off < MPC_DEALER_CHUNK ? n_words - off : MPC_DEALER_CHUNK;
+		if ((err = mpc_prg_fill(c->prg, a + off, m * 8)) != MPC_OK ||
+		    (err = mpc_prg_fill(c->prg, b + off, m * 8)) != MPC_OK)
+			return err;
+		err = c->last ? ask(c, p, REQ_BIT_TRIPLES, MPC_Z64, 0, m, cc + off)
+			      : mpc_prg_fill(c->prg, cc + off, m * 8);
+		if (err != MPC_OK)
+			return err;
+	}
+	return MPC_OK;
+}
+
 static void client_free(void *ctx)
 {
 	client *c = ctx;
@@ -88,6 +127,8 @@ static const mpc_preproc_ops dealer_ops = {
 	.name = "dealer",
 	.triples = client_triples,
 	.trunc_pairs = client_trunc,
+	.bits = client_bits,
+	.bit_triples = client_bit_triples,
 	.free = client_free,
 };
 
@@ -127,9 +168,34 @@ static mpc_err draw_add(mpc_prg *prg, mpc_ring r, void *acc, void *tmp, size_t m
 	return err;
 }
 
-/* Correction for the last party for one request; `out` has m elements. */
-static mpc_err serve_one(mpc_prg **prg, int np, uint32_t kind, mpc_ring r, unsigned f, size_t m,
-			 void *x, void *y, void *s, void *tmp)
+/* acc ^= next m words of prg. */
+static mpc_err draw_xor(mpc_prg *prg, uint64_t *acc, uint64_t *tmp, size_t m)
+{
+	mpc_err err = mpc_prg_fill(prg, tmp, m * 8);
+	if (err == MPC_OK)
+		for (size_t e = 0; e < m; e++)
+			acc[e] ^= tmp[e];
+	return err;
+}
+
+/* x = m fresh bits (0 or 1 as ring elements) from the dealer's own stream,
+ * which no party shares. */
+static mpc_err fresh_bits(mpc_prg *own, mpc_ring r, void *x, uint8_t *tmp, size_t m)
+{
+	mpc_err err = mpc_prg_fill(own, tmp, (m + 7) / 8);
+	if (err != MPC_OK)
+		return err;
+	for (size_t e = 0; e < m; e++)
+		mpc_ring_set_i64(r, x, e, (tmp[e / 8] >> (e % 8)) & 1);
+	return MPC_OK;
+}
+
+/* Correction for the last party for one request, left in x (m elements).
+ * The draws from each party's stream follow the order in which that party
+ * draws: a, b, then c (triples and bit triples); r, then r_hi (pairs);
+ * its share (bits); parties other than the last only for the last field. */
+static mpc_err serve_one(mpc_prg **prg, mpc_prg *own, int np, uint32_t kind, mpc_ring r,
+			 unsigned f, size_t m, void *x, void *y, void *s, void *tmp)
 {
 	size_t bytes = m * mpc_ring_bytes(r);
 	mpc_err err = MPC_OK;
@@ -137,25 +203,47 @@ static mpc_err serve_one(mpc_prg **prg, int np, uint32_t kind, mpc_ring r, unsig
 	memset(x, 0, bytes);
 	memset(y, 0, bytes);
 	memset(s, 0, bytes);
+	if (kind == REQ_BITS && (err = fresh_bits(own, r, x, tmp, m)) != MPC_OK)
+		return err;
 	for (int i = 0; i < np && err == MPC_OK; i++) {
-		if (kind == REQ_TRIPLES) {
-			/* the same order the party draws: a, b, then c (not at the last) */
+		int not_last = i < np - 1;
+		switch (kind) {
+		case REQ_TRIPLES:
 			err = draw_add(prg[i], r, x, tmp, m);
 			if (err == MPC_OK)
 				err = draw_add(prg[i], r, y, tmp, m);
-			if (err == MPC_OK && i < np - 1)
+			if (err == MPC_OK && not_last)
 				err = draw_add(prg[i], r, s, tmp, m);
-		} else {
+			break;
+		case REQ_TRUNC:
 			err = draw_add(prg[i], r, x, tmp, m);
-			if (err == MPC_OK && i < np - 1)
+			if (err == MPC_OK && not_last)
 				err = draw_add(prg[i], r, s, tmp, m);
+			break;
+		case REQ_BITS:
+			if (not_last)
+				err = draw_add(prg[i], r, s, tmp, m);
+			break;
+		default: /* REQ_BIT_TRIPLES, words */
+			err = draw_xor(prg[i], x, tmp, m);
+			if (err == MPC_OK)
+				err = draw_xor(prg[i], y, tmp, m);
+			if (err == MPC_OK && not_last)
+				err = draw_xor(prg[i], s, tmp, m);
+			break;
 		}
 	}
 	if (err != MPC_OK)
 		return err;
+	if (kind == REQ_BIT_TRIPLES) {
+		uint64_t *wx = x, *wy = y, *ws = s;
+		for (size_t e = 0; e < m; e++)
+			wx[e] = (wx[e] & wy[e]) ^ ws[e]; /* c = a AND b, less the others' c */
+		return MPC_OK;
+	}
 	if (kind == REQ_TRIPLES)
 		mpc_ring_mul(r, x, x, y, m); /* c = a*b */
-	else
+	else if (kind == REQ_TRUNC)
 		mpc_ring_shr(r, x, x, f, m); /* r_hi = r >> f */
 	mpc_ring_sub(r, x, x, s, m);
 	return MPC_OK;
@@ -163,7 +251,7 @@ static mpc_err serve_one(mpc_prg **prg, int np, uint32_t kind, mpc_ring r, unsig
 
 mpc_err mpc_dealer_serve(mpc_net *net, int np, int idle_timeout_ms, uint64_t *served)
 {
-	mpc_prg **prg = NULL;
+	mpc_prg **prg = NULL, *own = NULL;
 	uint8_t seed[MPC_SEED_BYTES];
 	uint8_t *buf = NULL;
 	size_t cap = (size_t)MPC_DEALER_CHUNK * 16;
@@ -184,6 +272,9 @@ mpc_err mpc_dealer_serve(mpc_net *net, int np, int idle_timeout_ms, uint64_t *se
 	}
 	mpc_warn("this dealer is TRUSTED WITH EVERYTHING: it can reconstruct every triple, and "
 		 "with any party's view every secret input; run it at an independent provider");
+	if ((err = mpc_seed_random(seed)) == MPC_OK)
+		err = mpc_prg_new(&own, seed);
+	mpc_wipe(seed, sizeof(seed));
 	for (int i = 0; i < np && err == MPC_OK; i++) {
 		if ((err = mpc_seed_random(seed)) == MPC_OK && (err = mpc_prg_new(&prg[i], seed)) == MPC_OK)
 			err = mpc_net_send(net, i, seed, sizeof(seed));
@@ -203,21 +294,23 @@ mpc_err mpc_dealer_serve(mpc_net *net, int np, int idle_timeout_ms, uint64_t *se
 		uint32_t kind = mpc_get32(req), bits = mpc_get32(req + 4), f = mpc_get32(req + 8);
 		uint64_t m = mpc_get64(req + 16);
 		mpc_ring r = (mpc_ring)bits;
-		if ((kind != REQ_TRIPLES && kind != REQ_TRUNC) || mpc_ring_check(r) != MPC_OK ||
-		    m == 0 || m > MPC_DEALER_CHUNK || (kind == REQ_TRUNC && (f == 0 || f >= bits))) {
+		if (kind < REQ_TRIPLES || kind > REQ_BIT_TRIPLES || mpc_ring_check(r) != MPC_OK ||
+		    m == 0 || m > MPC_DEALER_CHUNK || (kind == REQ_TRUNC && (f == 0 || f >= bits)) ||
+		    (kind == REQ_BIT_TRIPLES && r != MPC_Z64)) {
 			err = mpc_error(MPC_EPROTO, "dealer: malformed request from %s (kind %u, ring "
 					"%u, f %u, n %llu)", mpc_net_name(net, last), kind, bits, f,
 					(unsigned long long)m);
 			goto out;
 		}
-		err = serve_one(prg, np, kind, r, f, m, buf, buf + cap, buf + 2 * cap, buf + 3 * cap);
+		err = serve_one(prg, own, np, kind, r, f, m, buf, buf + cap, buf + 2 * cap, buf + 3 * cap);
 		if (err == MPC_OK)
 			err = mpc_net_send(net, last, buf, m * mpc_ring_bytes(r));
 		if (err != MPC_OK)
 			goto out;
 		count += m;
 	}
-	mpc_info("dealer: served %llu triples and truncation pairs", (unsigned long long)count);
+	mpc_info("dealer: served %llu elements (triples, truncation pairs, bits, words of bit "
+		 "triples)", (unsigned long long)count);
 out:
 	if (served)
 		*served = count;
@@ -225,6 +318,7 @@ out:
 		mpc_wipe(buf, 4 * cap);
 		free(buf);
 	}
+	mpc_prg_free(own);
 	if (prg)
 		for (int i = 0; i < np; i++)
 			mpc_prg_free(prg[i]);

@@ -4,11 +4,16 @@
  * opened values off the wire) learns all secrets. Use it for tests and for
  * deployments that really have such a provider.
  *
+ * It gives all four kinds of material: Beaver triples and truncation pairs
+ * (additive shares), random shared bits (additive shares of a bit that only
+ * the dealer draws) and bit triples (XOR shares of a, b, c = a AND b, 64 to
+ * a word).
+ *
  * Traffic is minimal: at set-up the dealer sends each party a 16-byte seed.
- * Parties 0..N-2 then draw their shares of every triple and truncation pair
- * from that seed without talking to anyone; only party N-1 asks the dealer,
- * who answers with the one correction that makes the shares add up
- * (8 or 16 bytes per triple or pair). */
+ * Parties 0..N-2 then draw their shares of everything from that seed without
+ * talking to anyone; only party N-1 asks the dealer, who answers with the
+ * one correction that makes the shares add up (8 or 16 bytes per triple,
+ * pair or bit; 8 bytes per word of 64 bit triples). */
 #ifndef MPC_DEALER_H
 #define MPC_DEALER_H
 

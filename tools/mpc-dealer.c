@@ -1,5 +1,6 @@
 /* mpc-dealer: the trusted dealer, an independent crypto provider that hands
- * out Beaver triples and truncation pairs (see protocols/mpc_dealer.h). */
+ * out Beaver triples, truncation pairs, random shared bits and bit triples
+ * (see protocols/mpc_dealer.h). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

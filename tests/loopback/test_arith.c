@@ -1,6 +1,7 @@
 /* Loopback: 2, 3 and 5 real processes; outputs of input/open, multiplication,
  * dot product, truncation and fixed-point multiplication against a plaintext
- * reference computed here. */
+ * reference computed here; random shared bits and bit triples reconstructed
+ * and checked (0/1; c = a AND b). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -171,6 +172,27 @@ static mpc_err body_fixmul(mpc_party *p, void *arg)
 out:
 	mpc_vec_fini(&sx);
 	mpc_vec_fini(&sy);
+	return err;
+}
+
+/* job.n random shared bits in job.ring, then job.n / 64 words of bit
+ * triples (a, b, c), emitted in that order. */
+static mpc_err body_bits(mpc_party *p, void *arg)
+{
+	mpc_vec bits = {0};
+	mpc_bit_triples bt = {0};
+	size_t w = job.n / 64;
+	mpc_err err;
+	(void)arg;
+	if ((err = mpc_bits_get(p, job.ring, job.n, &bits)) != MPC_OK ||
+	    (err = mpc_bit_triples_get(p, w, &bt)) != MPC_OK)
+		goto out;
+	if ((err = mpc_local_emit(bits.v, job.n * mpc_ring_bytes(job.ring))) == MPC_OK &&
+	    (err = mpc_local_emit(bt.a, w * 8)) == MPC_OK && (err = mpc_local_emit(bt.b, w * 8)) == MPC_OK)
+		err = mpc_local_emit(bt.c, w * 8);
+out:
+	mpc_vec_fini(&bits);
+	mpc_bit_triples_fini(&bt);
 	return err;
 }
 
@@ -396,6 +418,71 @@ static void test_fixed_mul(void **s)
 	}
 }
 
+/* Random shared bits add up to 0 or 1 (about half of each; the shares
+ * themselves are not bits), and bit triples XOR up to c = a AND b with a and
+ * b about half ones, at 2 and 3 parties, in both rings. */
+static void test_bits(void **s)
+{
+	(void)s;
+	for (int parties = 2; parties <= 3; parties++)
+		for (int k = 0; k < 2; k++) {
+			mpc_ring r = k ? MPC_Z128 : MPC_Z64;
+			size_t eb = mpc_ring_bytes(r);
+			setup_job(r, N_ELEMS, 300u + (unsigned)(parties * 2 + k));
+			size_t n = job.n, w = n / 64, len = n * eb + 3 * w * 8;
+			int dealer = strcmp(backend, "dealer") == 0;
+			mpc_local_config cfg = {.n_parties = parties, .with_dealer = dealer,
+						.gen = dealer ? NULL : backend, .timeout_ms = 20000,
+						.watchdog_s = 60};
+			mpc_local_result res[17];
+			assert_int_equal(mpc_local_run(&cfg, body_bits, NULL, res), MPC_OK);
+			for (int i = 0; i < parties + dealer; i++) {
+				if (res[i].err != MPC_OK)
+					print_error("node %d: %s: %s\n", i, mpc_strerror(res[i].err),
+						    res[i].detail);
+				assert_int_equal(res[i].err, MPC_OK);
+				assert_int_equal(res[i].exit_code, 0);
+			}
+			_Alignas(16) uint8_t sum[N_ELEMS * 16] = {0};
+			uint64_t abc[3 * N_ELEMS / 64] = {0};
+			size_t share_bits = 0; /* party 0's shares that happen to be 0 or 1 */
+			for (int i = 0; i < parties; i++) {
+				assert_int_equal(res[i].out_len, len);
+				mpc_ring_add(r, sum, sum, res[i].out, n);
+				for (size_t q = 0; q < 3 * w; q++) {
+					uint64_t v;
+					memcpy(&v, res[i].out + n * eb + q * 8, 8);
+					abc[q] ^= v;
+				}
+				for (size_t e = 0; i == 0 && e < n; e++)
+					share_bits += (uint64_t)mpc_ring_get_i64(r, res[0].out, e) <= 1;
+			}
+			mpc_local_results_fini(res, parties + dealer);
+			size_t ones = 0;
+			for (size_t e = 0; e < n; e++) {
+				_Alignas(16) uint8_t one[16] = {0};
+				int64_t v = mpc_ring_get_i64(r, sum, e);
+				assert_true(v == 0 || v == 1);
+				mpc_ring_set_i64(r, one, 0, v);
+				assert_memory_equal(sum + e * eb, one, eb); /* high half too */
+				ones += (size_t)v;
+			}
+			/* n/2 +- 6 sigma (sigma = 32 at n = 4096; wider when Paillier
+			 * makes only 128) */
+			double sig = sqrt((double)n) / 2;
+			assert_true(fabs((double)ones - n / 2.0) < 6 * sig + 1);
+			assert_true(share_bits < n / 2);
+			size_t pa = 0, pb = 0;
+			for (size_t q = 0; q < w; q++) {
+				assert_true(abc[2 * w + q] == (abc[q] & abc[w + q]));
+				pa += (size_t)__builtin_popcountll(abc[q]);
+				pb += (size_t)__builtin_popcountll(abc[w + q]);
+			}
+			assert_true(fabs((double)pa - n / 2.0) < 6 * sig + 1);
+			assert_true(fabs((double)pb - n / 2.0) < 6 * sig + 1);
+		}
+}
+
 /* Backends: the arguments, or MPC_TEST_BACKENDS (space-separated), or all. */
 int main(int argc, char **argv)
 {
@@ -408,6 +495,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_trunc_error),
 		cmocka_unit_test(test_trunc_failure_rate),
 		cmocka_unit_test(test_fixed_mul),
+		cmocka_unit_test(test_bits),
 	};
 	char list[256];
 	const char *env = getenv("MPC_TEST_BACKENDS");
