@@ -1,8 +1,16 @@
-/* bench_mpc: online multiplication, dot product, fixed-point multiplication
- * and the dealer's triple rate, on real processes over loopback tcp. For the
+/* bench_mpc: online multiplication, dot product, fixed-point multiplication,
+ * comparison and sigmoid, the dealer's triple rate, and the making of
+ * material by OT and Paillier, on real processes over loopback tcp. For the
  * dealer's rows, bytes are what the dealer sends (to the last party). Prints
  * one table and writes JSON lines (op, ring, parties, batch, seconds,
- * ops_per_s, bytes_sent_per_party, rounds, peak_rss_mib). */
+ * ops_per_s, bytes_sent_per_party, rounds, peak_rss_mib).
+ *
+ * The comparison and sigmoid rows go through the prefetch pool
+ * (protocols/mpc_pool.h): a first run over the dealer records what one batch
+ * consumes (the plan); the online row fills a pool with the plan from the
+ * dealer before the clock starts and times the function alone (no
+ * preprocessing traffic may happen: a miss is an error); the material row
+ * times filling a pool with the same plan by OT. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,10 +19,16 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <math.h>
+
 #include "protocols/mpc_beaver.h"
 #include "protocols/mpc_bool.h"
+#include "protocols/mpc_cmp.h"
 #include "protocols/mpc_local.h"
+#include "protocols/mpc_math.h"
+#include "protocols/mpc_pool.h"
 #include "protocols/mpc_share.h"
+#include "runtime/mpc_fixed.h"
 
 typedef enum {
 	OP_MUL,
@@ -26,25 +40,69 @@ typedef enum {
 	OP_OT_TRUNC,
 	OP_PAILLIER_TRIPLES,
 	OP_AES,
+	OP_CMP,        /* mpc_cmp_ltz, online, material from a pool */
+	OP_OT_CMP,     /* the making of that material by OT */
+	OP_SIGMOID,    /* mpc_math_sigmoid, online, material from a pool */
+	OP_OT_SIGMOID, /* the making of that material by OT */
 } op_kind;
 static const char *const op_names[] = {"mul",        "dot",           "fixmul",
 				       "dealer_triples", "ot_triples", "ot_bit_triples",
-				       "ot_trunc_pairs", "paillier_triples", "aes128_blocks"};
+				       "ot_trunc_pairs", "paillier_triples", "aes128_blocks",
+				       "cmp_ltz", "ot_cmp_ltz_material", "sigmoid",
+				       "ot_sigmoid_material"};
 
-/* Dealer-free preprocessing rows: the engine, or NULL. */
+/* Dealer-free preprocessing rows: the engine, or NULL (the dealer). */
 static const char *engine_of(op_kind op)
 {
-	return op == OP_PAILLIER_TRIPLES ? "paillier"
-	       : op >= OP_OT_TRIPLES     ? "ot"
-					 : NULL;
+	switch (op) {
+	case OP_PAILLIER_TRIPLES:
+		return "paillier";
+	case OP_OT_TRIPLES:
+	case OP_OT_BIT_TRIPLES:
+	case OP_OT_TRUNC:
+	case OP_AES:
+	case OP_OT_CMP:
+	case OP_OT_SIGMOID:
+		return "ot";
+	default:
+		return NULL;
+	}
 }
+
+/* Rows that time the making of material (the rest time the online phase). */
+static int is_material(op_kind op)
+{
+	return op == OP_TRIPLES || (engine_of(op) != NULL && op != OP_AES);
+}
+
+/* The rows over a recorded plan, and the function each one's plan is of. */
+static int uses_plan(op_kind op) { return op >= OP_CMP; }
+static op_kind fn_of(op_kind op) { return op <= OP_OT_CMP ? OP_CMP : OP_SIGMOID; }
+
+/* Sigmoid: fixed point with F fractional bits in Z_2^128, inputs in
+ * [-SIG_RANGE, SIG_RANGE], checked against the double result within SIG_TOL
+ * = 2 ulp (a sanity check of the run; mpc_math.h states 1.25 ulp, which
+ * test_math holds). */
+#define SIG_F 16
+#define SIG_RANGE 8.0
+#define SIG_TOL 0x1p-15
 
 static struct {
 	op_kind op;
 	mpc_ring ring;
 	size_t batch;
 	int reps;
+	int record; /* 1: record the plan of fn_of(op) over the dealer */
 } cur;
+
+/* The plan of the function of the current row (made by record_plan in the
+ * parent; the forked parties inherit it). */
+static struct {
+	op_kind fn;
+	size_t batch;
+	int parties, ok;
+	mpc_pool_plan plan;
+} plan_cache;
 
 /* What each party reports about the timed part. */
 typedef struct {
@@ -80,6 +138,142 @@ static mpc_err run_aes(mpc_party *p)
 	return err;
 }
 
+/* The inputs of a comparison or sigmoid row: comparisons on uniformly random
+ * shares (so uniformly random values); sigmoid on fixed-point values spread
+ * over [-SIG_RANGE, SIG_RANGE], held by party 0 (the others hold zero). */
+static mpc_err fn_inputs(mpc_party *p, op_kind fn, mpc_vec *x)
+{
+	size_t n = cur.batch;
+	mpc_err err;
+	if (fn == OP_CMP) {
+		if ((err = mpc_vec_init(x, MPC_Z64, n)) != MPC_OK)
+			return err;
+		return mpc_party_prg_own(p, x->v, n * 8);
+	}
+	if ((err = mpc_vec_init(x, MPC_Z128, n)) != MPC_OK || mpc_party_id(p) != 0)
+		return err;
+	double *d = malloc(n * sizeof(double));
+	if (d == NULL)
+		return mpc_error(MPC_ENOMEM, "out of memory");
+	for (size_t i = 0; i < n; i++)
+		d[i] = -SIG_RANGE + 2 * SIG_RANGE * (double)((i * 7919) % n) / (double)n;
+	err = mpc_fixed_encode(MPC_Z128, SIG_F, SIG_RANGE + 1, d, x->v, n);
+	free(d);
+	return err;
+}
+
+static mpc_err run_fn(mpc_party *p, op_kind fn, const mpc_vec *x, mpc_vec *out)
+{
+	if (fn == OP_CMP)
+		return mpc_cmp_ltz(p, MPC_Z64, x->v, out->v, cur.batch);
+	return mpc_math_sigmoid(p, MPC_Z128, SIG_F, x->v, out->v, cur.batch);
+}
+
+/* After the clock: open the inputs and outputs and check them in the clear. */
+static mpc_err check_fn(mpc_party *p, op_kind fn, mpc_vec *x, mpc_vec *out)
+{
+	size_t n = cur.batch, bad = n;
+	mpc_ring r = x->ring;
+	mpc_err err;
+	if ((err = mpc_open(p, r, x->v, x->v, n)) != MPC_OK ||
+	    (err = mpc_open(p, r, out->v, out->v, n)) != MPC_OK)
+		return err;
+	for (size_t i = 0; i < n && bad == n; i++) {
+		if (fn == OP_CMP) {
+			int64_t v = mpc_ring_get_i64(r, x->v, i), got = mpc_ring_get_i64(r, out->v, i);
+			if (got != (v < 0))
+				bad = i;
+		} else {
+			double v, got;
+			mpc_fixed_decode(r, SIG_F, (uint8_t *)x->v + 16 * i, &v, 1);
+			mpc_fixed_decode(r, SIG_F, (uint8_t *)out->v + 16 * i, &got, 1);
+			if (!(fabs(got - 1 / (1 + exp(-v))) <= SIG_TOL))
+				bad = i;
+		}
+	}
+	if (bad < n)
+		return mpc_error(MPC_ECHEAT, "%s: wrong result at element %zu (checked in the clear "
+				 "after the run)", op_names[fn], bad);
+	return MPC_OK;
+}
+
+/* The plan of the current row's function: run it once over the dealer
+ * through a recording pool; every party emits what it recorded. */
+static mpc_err record_body(mpc_party *p)
+{
+	op_kind fn = fn_of(cur.op);
+	mpc_vec x = {0}, out = {0};
+	mpc_pool_plan plan;
+	mpc_err err;
+	if ((err = mpc_pool_install(p)) != MPC_OK || (err = fn_inputs(p, fn, &x)) != MPC_OK ||
+	    (err = mpc_vec_init(&out, x.ring, cur.batch)) != MPC_OK ||
+	    (err = run_fn(p, fn, &x, &out)) != MPC_OK ||
+	    (err = mpc_pool_plan_get(mpc_party_preproc(p), &plan)) != MPC_OK)
+		goto out;
+	err = mpc_local_emit(&plan, sizeof(plan));
+out:
+	mpc_vec_fini(&x);
+	mpc_vec_fini(&out);
+	return err;
+}
+
+/* Line the parties up so that nobody's clock starts early. */
+static mpc_err line_up(mpc_party *p)
+{
+	uint8_t b = 0, sink[16 * 64];
+	return mpc_party_bcast(p, &b, sink, 1);
+}
+
+/* A pool row: the online function with its material in stock, or the
+ * making of that material by OT. */
+static mpc_err pool_row(mpc_party *p, measure *m)
+{
+	mpc_net *net = mpc_party_net(p);
+	op_kind fn = fn_of(cur.op);
+	mpc_vec x = {0}, out = {0};
+	mpc_err err;
+	double t0;
+	uint64_t b0, r0;
+
+	if ((err = mpc_pool_install(p)) != MPC_OK)
+		return err;
+	if (cur.op == OP_OT_CMP || cur.op == OP_OT_SIGMOID) {
+		if ((err = line_up(p)) != MPC_OK)
+			return err;
+		t0 = now();
+		b0 = mpc_net_bytes_sent(net), r0 = mpc_net_rounds(net);
+		err = mpc_pool_fill(p, &plan_cache.plan);
+		m->seconds = now() - t0;
+		m->bytes = mpc_net_bytes_sent(net) - b0;
+		m->rounds = mpc_net_rounds(net) - r0;
+		return err;
+	}
+	if ((err = fn_inputs(p, fn, &x)) != MPC_OK ||
+	    (err = mpc_vec_init(&out, x.ring, cur.batch)) != MPC_OK ||
+	    (err = mpc_pool_fill(p, &plan_cache.plan)) != MPC_OK || (err = line_up(p)) != MPC_OK)
+		goto out;
+	t0 = now();
+	b0 = mpc_net_bytes_sent(net), r0 = mpc_net_rounds(net);
+	err = run_fn(p, fn, &x, &out);
+	m->seconds = now() - t0;
+	m->bytes = mpc_net_bytes_sent(net) - b0;
+	m->rounds = mpc_net_rounds(net) - r0;
+	if (err != MPC_OK)
+		goto out;
+	const mpc_pool_stats *st = mpc_pool_get_stats(mpc_party_preproc(p));
+	if (st->misses) {
+		err = mpc_error(MPC_EINVAL, "%s: the recorded plan did not cover the run (%llu "
+				"elements fetched on %llu misses)", op_names[fn],
+				(unsigned long long)st->missed, (unsigned long long)st->misses);
+		goto out;
+	}
+	err = check_fn(p, fn, &x, &out);
+out:
+	mpc_vec_fini(&x);
+	mpc_vec_fini(&out);
+	return err;
+}
+
 static mpc_err timed(mpc_party *p, void *arg)
 {
 	mpc_net *net = mpc_party_net(p);
@@ -91,13 +285,19 @@ static mpc_err timed(mpc_party *p, void *arg)
 	mpc_err err;
 	(void)arg;
 
+	if (cur.record)
+		return record_body(p);
+	if (uses_plan(cur.op)) {
+		err = pool_row(p, &m);
+		goto report;
+	}
 	if ((err = mpc_vec_init(&x, cur.ring, n)) || (err = mpc_vec_init(&y, cur.ring, n)) ||
 	    (err = mpc_vec_init(&z, cur.ring, cur.op == OP_DOT ? n / 1000 : n)))
 		goto out;
 	if ((err = mpc_party_prg_own(p, x.v, n * mpc_ring_bytes(cur.ring))) ||
 	    (err = mpc_party_prg_own(p, y.v, n * mpc_ring_bytes(cur.ring))))
 		goto out;
-	if (cur.op >= OP_TRIPLES) {
+	if (is_material(cur.op) || cur.op == OP_AES) {
 		double t0 = now();
 		uint64_t b0 = mpc_net_bytes_sent(net), r0 = mpc_net_rounds(net);
 		if (cur.op == OP_AES) {
@@ -121,9 +321,7 @@ static mpc_err timed(mpc_party *p, void *arg)
 		goto out;
 	if (cur.op == OP_FIXMUL && (err = mpc_truncpairs_get(p, cur.ring, 16, n, &tp)) != MPC_OK)
 		goto out;
-	/* line the parties up so that nobody's clock starts early */
-	uint8_t b = 0, sink[16 * 64];
-	if ((err = mpc_party_bcast(p, &b, sink, 1)) != MPC_OK)
+	if ((err = line_up(p)) != MPC_OK)
 		goto out;
 	double t0 = now();
 	uint64_t b0 = mpc_net_bytes_sent(net), r0 = mpc_net_rounds(net);
@@ -158,7 +356,73 @@ out:
 }
 
 static FILE *json;
-static const char *only; /* --only: ops whose name contains this */
+static const char *only; /* --only: ops whose name contains one of these (comma-separated) */
+
+static int selected(op_kind op)
+{
+	char buf[256];
+	if (only == NULL)
+		return 1;
+	snprintf(buf, sizeof(buf), "%s", only);
+	for (char *save = NULL, *w = strtok_r(buf, ",", &save); w; w = strtok_r(NULL, ",", &save))
+		if (strstr(op_names[op], w) != NULL)
+			return 1;
+	return 0;
+}
+
+/* Record the plan of op's function at this size (over the dealer), unless
+ * the cache has it. 0 on success, -1 with a message. */
+static int record_plan(op_kind op, int parties, size_t batch)
+{
+	op_kind fn = fn_of(op);
+	if (plan_cache.ok && plan_cache.fn == fn && plan_cache.batch == batch &&
+	    plan_cache.parties == parties)
+		return 0;
+	mpc_local_config cfg = {.n_parties = parties, .with_dealer = 1, .use_tcp = 1,
+				.timeout_ms = 60000, .watchdog_s = 600};
+	mpc_local_result res[17];
+	int ok = 1;
+	plan_cache.ok = 0;
+	cur.op = op;
+	cur.batch = batch;
+	cur.record = 1;
+	mpc_err err = mpc_local_run(&cfg, timed, NULL, res);
+	cur.record = 0;
+	if (err != MPC_OK) {
+		fprintf(stderr, "bench: %s: recording the plan: %s\n", op_names[op], mpc_error_detail());
+		return -1;
+	}
+	for (int i = 0; i < parties; i++) {
+		if (res[i].err != MPC_OK || res[i].out_len != sizeof(mpc_pool_plan)) {
+			fprintf(stderr, "bench: %s: recording the plan: party %d: %s: %s\n", op_names[op],
+				i, mpc_strerror(res[i].err), res[i].detail);
+			ok = 0;
+		} else if (i > 0 && memcmp(res[i].out, res[0].out, sizeof(mpc_pool_plan)) != 0) {
+			fprintf(stderr, "bench: %s: the parties recorded different plans\n", op_names[op]);
+			ok = 0;
+		}
+	}
+	if (ok)
+		memcpy(&plan_cache.plan, res[0].out, sizeof(mpc_pool_plan));
+	mpc_local_results_fini(res, parties + 1);
+	if (!ok)
+		return -1;
+	plan_cache.fn = fn;
+	plan_cache.batch = batch;
+	plan_cache.parties = parties;
+	plan_cache.ok = 1;
+	const mpc_pool_plan *pl = &plan_cache.plan;
+	printf("  plan of %s, %zu elements: triples %llu (Z_2^64) %llu (Z_2^128), bits %llu "
+	       "(Z_2^64) %llu (Z_2^128), bit-triple words %llu", op_names[fn], batch,
+	       (unsigned long long)pl->triples[0], (unsigned long long)pl->triples[1],
+	       (unsigned long long)pl->bits[0], (unsigned long long)pl->bits[1],
+	       (unsigned long long)pl->bit_triple_words);
+	for (uint32_t i = 0; i < pl->n_trunc; i++)
+		printf(", trunc pairs (Z_2^%u, f %u) %llu", pl->trunc[i].ring_bits, pl->trunc[i].f,
+		       (unsigned long long)pl->trunc[i].n);
+	printf("\n");
+	return 0;
+}
 
 /* Run one configuration `reps` times; report the best time, and the worst
  * party's bytes and memory. */
@@ -168,8 +432,10 @@ static int bench(op_kind op, mpc_ring r, int parties, size_t batch, int reps, in
 				.gen = engine_of(op), .use_tcp = 1, .use_tls = tls,
 				.timeout_ms = 60000, .watchdog_s = 600};
 	int nodes = parties + cfg.with_dealer;
-	if (only && strstr(op_names[op], only) == NULL)
+	if (!selected(op))
 		return 0;
+	if (uses_plan(op) && record_plan(op, parties, batch) != 0)
+		return -1;
 	double best = 1e30, peak = 0;
 	uint64_t bytes = 0, rounds = 0;
 	cur.op = op;
@@ -214,7 +480,7 @@ static int bench(op_kind op, mpc_ring r, int parties, size_t batch, int reps, in
 	}
 	double ops = (double)batch / best;
 	double per = (double)bytes / (double)batch;
-	printf("%-15s %-5s Z_2^%-4u %7d %10zu %9.4f %14.0f %12.1f %7llu %9.0f\n", op_names[op],
+	printf("%-20s %-5s Z_2^%-4u %7d %10zu %9.4f %14.0f %12.1f %7llu %9.0f\n", op_names[op],
 	       tls ? "tls" : "plain", mpc_ring_bits(r), parties, batch, best, ops, per,
 	       (unsigned long long)rounds, peak);
 	fflush(stdout);
@@ -264,7 +530,9 @@ int main(int argc, char **argv)
 		} else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc) {
 			only = argv[++i];
 		} else {
-			fprintf(stderr, "usage: bench_mpc [--json FILE] [--quick] [--only OP]\n");
+			fprintf(stderr, "usage: bench_mpc [--json FILE] [--quick] [--only OP[,OP...]]\n"
+					"  --only: the rows whose op name contains one of the words, e.g.\n"
+					"          --only cmp,sigmoid,aes (op names: see the table)\n");
 			return 1;
 		}
 	}
@@ -272,7 +540,7 @@ int main(int argc, char **argv)
 	int reps = quick ? 1 : 3;
 	machine();
 	printf("online phase unless noted; loopback tcp; dealer preprocessing; best of %d\n", reps);
-	printf("%-15s %-5s %-9s %7s %10s %9s %14s %12s %7s %9s\n", "op", "link", "ring", "parties",
+	printf("%-20s %-5s %-9s %7s %10s %9s %14s %12s %7s %9s\n", "op", "link", "ring", "parties",
 	       "batch",
 	       "seconds", "ops/s", "bytes/op/pty", "rounds", "peak MiB");
 	static const mpc_ring rings[2] = {MPC_Z64, MPC_Z128};
@@ -304,6 +572,12 @@ int main(int argc, char **argv)
 	} else {
 		printf("aes128_blocks: skipped (%s)\n", mpc_error_detail());
 	}
+	/* comparisons (batch 10^5) and sigmoid (10^4, F = 16) with their
+	 * material in stock, and the making of that material by OT */
+	fail |= bench(OP_CMP, MPC_Z64, 3, 100000, reps, 0);
+	fail |= bench(OP_OT_CMP, MPC_Z64, 3, 100000, reps, 0);
+	fail |= bench(OP_SIGMOID, MPC_Z128, 3, 10000, reps, 0);
+	fail |= bench(OP_OT_SIGMOID, MPC_Z128, 3, 10000, reps, 0);
 	if (!quick)
 		fail |= bench(OP_MUL, MPC_Z64, 3, 10 * big, 1, 0);
 	if (json)
