@@ -2,9 +2,12 @@
 #include "mpc_bristol.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "../runtime/mpc_file.h"
 
 #define MAX_WIRES (1u << 26)
 #define MAX_TOKENS 4096
@@ -236,35 +239,14 @@ out:
 
 mpc_err mpc_bristol_load(const char *path, mpc_bristol **out)
 {
-	FILE *fp = fopen(path, "rb");
-	char *text = NULL;
-	size_t len = 0, cap = 0;
-	mpc_err err;
+	char *text;
+	size_t len;
 
 	*out = NULL;
-	if (fp == NULL)
-		return mpc_error(MPC_EIO, "cannot open circuit %s: %s", path, strerror(errno));
-	for (;;) {
-		if (len + 65536 > cap) {
-			char *nt = realloc(text, cap = 2 * cap + 65536);
-			if (nt == NULL) {
-				free(text);
-				fclose(fp);
-				return mpc_error(MPC_ENOMEM, "out of memory reading %s", path);
-			}
-			text = nt;
-		}
-		size_t r = fread(text + len, 1, cap - len, fp);
-		len += r;
-		if (r == 0)
-			break;
-	}
-	int bad_read = ferror(fp);
-	fclose(fp);
-	if (bad_read)
-		err = mpc_error(MPC_EIO, "cannot read circuit %s", path);
-	else
-		err = mpc_bristol_parse(path, text, len, out);
+	mpc_err err = mpc_file_read_all(path, SIZE_MAX, &text, &len);
+	if (err != MPC_OK)
+		return err;
+	err = mpc_bristol_parse(path, text, len, out);
 	free(text);
 	return err;
 }

@@ -38,6 +38,7 @@
 
 #include "protocols/mpc_local.h"
 #include "protocols/mpc_share.h"
+#include "runtime/mpc_file.h"
 #include "runtime/mpc_fixed.h"
 #include "runtime/mpc_wipe.h"
 #include "synth.h"
@@ -135,33 +136,17 @@ FA_FN mpc_err fa_data_read(const char *path, fa_data *D)
 	enum { AMOUNT, FRAUD, CATEGORY, HOUR, MERCHANT, NAMED };
 	static const char *const named[NAMED] = {"amount", "fraud", "category", "hour",
 						 "merchant"};
-	FILE *fp = fopen(path, "rb");
 	char *buf = NULL;
 	const char **fld = NULL;
 	size_t *flen = NULL;
 	int *feat = NULL; /* column of f<j> */
 	int col[NAMED] = {-1, -1, -1, -1, -1}, ncols = 0;
 	size_t len = 0, rows = 0, pos = 0, line = 0;
-	long size;
-	mpc_err err = MPC_OK;
+	mpc_err err;
 
 	memset(D, 0, sizeof(*D));
-	if (fp == NULL)
-		return mpc_error(MPC_EIO, "%s: cannot open: %s", path, strerror(errno));
-	if (fseek(fp, 0, SEEK_END) != 0 || (size = ftell(fp)) < 0 || fseek(fp, 0, SEEK_SET) != 0) {
-		err = mpc_error(MPC_EIO, "%s: not a regular file", path);
-		goto out;
-	}
-	if ((buf = malloc((size_t)size + 1)) == NULL) {
-		err = mpc_error(MPC_ENOMEM, "%s: out of memory", path);
-		goto out;
-	}
-	len = fread(buf, 1, (size_t)size, fp);
-	if (ferror(fp) || len != (size_t)size) {
-		err = mpc_error(MPC_EIO, "%s: read error", path);
-		goto out;
-	}
-	buf[len] = '\0';
+	if ((err = mpc_file_read_all(path, SIZE_MAX, &buf, &len)) != MPC_OK)
+		return err;
 	/* room for the widest line */
 	for (size_t i = 0, commas = 0; i <= len; i++) {
 		if (i == len || buf[i] == '\n') {
@@ -295,7 +280,6 @@ out:
 	free(fld);
 	free(flen);
 	free(feat);
-	fclose(fp);
 	if (err != MPC_OK)
 		fa_data_fini(D);
 	return err;

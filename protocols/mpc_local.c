@@ -19,6 +19,7 @@
 #include <openssl/x509.h>
 
 #include "../net/mpc_tls.h"
+#include "../runtime/mpc_file.h"
 #include "../runtime/mpc_log.h"
 #include "mpc_dealer.h"
 
@@ -48,24 +49,10 @@ static double now(void) {
 	return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-static int write_all(int fd, const void *buf, size_t len) {
-	const uint8_t *p = buf;
-	while (len > 0) {
-		ssize_t w = write(fd, p, len);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p += w;
-		len -= (size_t)w;
-	}
-	return 0;
-}
-
 mpc_err mpc_local_emit(const void *buf, size_t len) {
 	if (emit_fd < 0)
 		return mpc_error(MPC_EINVAL, "mpc_local_emit outside a local cluster");
-	if (write_all(emit_fd, buf, len) != 0)
+	if (mpc_file_write_fd_all(emit_fd, buf, len) != MPC_OK)
 		return mpc_error(MPC_EIO, "mpc_local_emit: %s", strerror(errno));
 	return MPC_OK;
 }
@@ -157,7 +144,8 @@ out:
 		else
 			mpc_net_abort(net, err, st.detail);
 	}
-	(void)write_all(st_fd, &st, sizeof(st));
+	/* nobody is left to tell if the parent's end is gone */
+	(void)!mpc_file_write_fd_all(st_fd, &st, sizeof(st));
 	_exit(err == MPC_OK ? 0 : 10 + (int)err);
 }
 

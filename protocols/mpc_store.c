@@ -14,6 +14,7 @@
 
 #include <openssl/evp.h>
 
+#include "../runtime/mpc_file.h"
 #include "../runtime/mpc_wipe.h"
 
 #define MAX_TYPES 32
@@ -123,16 +124,8 @@ static mpc_err fsync_dir(const char *dir)
 
 static mpc_err write_all(int fd, const void *buf, size_t len, const char *path)
 {
-	const uint8_t *p = buf;
-	while (len > 0) {
-		ssize_t w = write(fd, p, len);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return sys_err("cannot write", path);
-		p += w;
-		len -= (size_t)w;
-	}
+	if (mpc_file_write_fd_all(fd, buf, len) != MPC_OK)
+		return sys_err("cannot write", path); /* errno from the failed write */
 	return MPC_OK;
 }
 

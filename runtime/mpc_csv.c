@@ -3,10 +3,12 @@
 
 #include <errno.h>
 #include <math.h>
-#include "mpc_wipe.h"
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "mpc_file.h"
+#include "mpc_wipe.h"
 
 #define MAX_FIELDS 64
 
@@ -198,36 +200,17 @@ fail:
 
 mpc_err mpc_txns_read(const char *path, double max_abs, mpc_txns *out)
 {
-	FILE *fp = fopen(path, "rb");
-	char *buf = NULL;
-	size_t len = 0;
-	long size;
-	mpc_err err;
+	char *buf;
+	size_t len;
 
 	memset(out, 0, sizeof(*out));
-	if (fp == NULL)
-		return mpc_error(MPC_EIO, "%s: cannot open: %s", path, strerror(errno));
-	/* one buffer of the file's size: growing it would leave copies behind */
-	if (fseek(fp, 0, SEEK_END) != 0 || (size = ftell(fp)) < 0 || fseek(fp, 0, SEEK_SET) != 0) {
-		err = mpc_error(MPC_EIO, "%s: not a regular file", path);
-		goto out;
-	}
-	if ((buf = malloc((size_t)size + 1)) == NULL) {
-		err = mpc_error(MPC_ENOMEM, "%s: out of memory", path);
-		goto out;
-	}
-	len = fread(buf, 1, (size_t)size, fp);
-	if (ferror(fp) || len != (size_t)size) {
-		err = mpc_error(MPC_EIO, "%s: read error (the file changed while being read?)", path);
-		goto out;
-	}
+	/* the reader leaves no unwiped copy of the amounts behind */
+	mpc_err err = mpc_file_read_all(path, SIZE_MAX, &buf, &len);
+	if (err != MPC_OK)
+		return err;
 	err = mpc_txns_parse(path, buf, len, max_abs, out);
-out:
-	if (buf) {
-		mpc_wipe(buf, len);
-		free(buf);
-	}
-	fclose(fp);
+	mpc_wipe(buf, len);
+	free(buf);
 	return err;
 }
 

@@ -19,6 +19,7 @@
 #include "net/mpc_net_fault.h"
 #include "nodes.h"
 #include "protocols/mpc_local.h"
+#include "runtime/mpc_file.h"
 #include "runtime/mpc_log.h"
 
 nodes_mesh nodes;
@@ -68,17 +69,7 @@ static int log_wanted(void) {
 }
 
 int nodes_write_all(int fd, const void *buf, size_t len) {
-	const char *p = buf;
-	while (len > 0) {
-		ssize_t w = write(fd, p, len);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p += w;
-		len -= (size_t)w;
-	}
-	return 0;
+	return mpc_file_write_fd_all(fd, buf, len) == MPC_OK ? 0 : -1;
 }
 
 size_t nodes_read_all(int fd, void *buf, size_t len) {
