@@ -260,8 +260,8 @@ static void test_weighted_noise(void **s)
 	mpc_local_results_fini(res, NP);
 }
 
-/* A merchant whose file has other feature columns: everyone stops with
- * MPC_ECONFIG before anything is shared. */
+/* A merchant whose file has other feature columns: everyone stops before
+ * anything is shared, at least one party naming the mismatch. */
 static void test_layout_mismatch(void **s)
 {
 	(void)s;
@@ -272,12 +272,16 @@ static void test_layout_mismatch(void **s)
 	mpc_local_config cfg = {.n_parties = NP, .use_tcp = 1, .timeout_ms = 20000, .watchdog_s = 60};
 	mpc_local_result res[NP];
 	assert_int_equal(mpc_local_run(&cfg, fa_party, &fp, res), MPC_OK);
+	/* every party sees the mismatch after the layout round; which of them
+	 * records its own ECONFIG before a peer's abort arrives is a race */
+	int named = 0;
 	for (int i = 0; i < NP; i++) {
 		assert_true(res[i].err == MPC_ECONFIG || res[i].err == MPC_EPEER);
 		assert_int_equal(res[i].out_len, 0);
+		if (res[i].err == MPC_ECONFIG && strstr(res[i].detail, "feature columns differ"))
+			named++;
 	}
-	assert_int_equal(res[NP - 1].err, MPC_ECONFIG);
-	assert_non_null(strstr(res[NP - 1].detail, "feature columns differ"));
+	assert_true(named >= 1);
 	mpc_local_results_fini(res, NP);
 }
 
