@@ -26,7 +26,7 @@
 
 /* The computations this version knows; a new one adds its name here. Each
  * takes its parameters from the section named after it. */
-static const char *const computations[] = {"aggregate_stats"};
+static const char *const computations[] = {"aggregate_stats", "fraud_score"};
 #define N_COMPUTATIONS (sizeof(computations) / sizeof(computations[0]))
 
 enum {

@@ -8,7 +8,8 @@
  *                            dealer|ot|paillier (ot); timeout and
  *                            connect_timeout = seconds in (0, 86400], at most
  *                            3 decimals (30, 60); transport = tls|plaintext (tls)
- *   [aggregate_stats]        the computation's parameters: [a-z0-9_]+ = value
+ *   [COMPUTATION]            the computation's parameters ([aggregate_stats] or
+ *                            [fraud_score]): [a-z0-9_]+ = value
  *   [party NAME]             2..16, in file order = party index: address,
  *                            fingerprint (required unless transport = plaintext)
  *   [dealer]                 address, fingerprint; iff preprocessing = dealer

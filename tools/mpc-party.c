@@ -2,6 +2,7 @@
  * Everything a run needs comes from the job file that every partner holds;
  * see `mpc-party --help` and the README's "Running a peer" section. */
 #include <errno.h>
+#include <stddef.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,18 +21,21 @@
 #include "net/mpc_tls.h"
 #include "protocols/mpc_dealer.h"
 #include "protocols/mpc_gen.h"
+#include "protocols/mpc_score.h"
+#include "protocols/mpc_cross.h"
 #include "protocols/mpc_store.h"
 #include "protocols/mpc_stored.h"
 #include "protocols/mpc_stats.h"
 #include "runtime/mpc_csv.h"
 #include "runtime/mpc_file.h"
 #include "runtime/mpc_wipe.h"
+#include "tools/party_jobs.h"
 
 static const char usage_text[] =
 	"usage: mpc-party keygen --out DIR [--name NAME] [--days N] [--force]\n"
 	"       mpc-party check --job JOB.ini --party NAME [options]\n"
 	"       mpc-party run   --job JOB.ini --party NAME [--input FILE.csv] [--output FILE]\n"
-	"                       [--format csv|json] [--store DIR] [options]\n"
+	"                       [--format csv|json] [--model FILE] [--store DIR] [options]\n"
 	"       mpc-party preprocess --job JOB.ini --party NAME [--triples N] [--trunc N]\n"
 	"                       [--bits N] [--bit-triples N] [--store DIR] [options]\n"
 	"       mpc-party preprocess --status --job JOB.ini --party NAME [--store DIR]\n"
@@ -46,6 +50,12 @@ static const char usage_text[] =
 	"        Every partner runs it at about the same time. One line per peer.\n"
 	"run     runs the job's computation with this party's input and writes the\n"
 	"        outputs it may see. The party named 'dealer' runs the dealer service.\n"
+	"        computation = aggregate_stats: statistics over every party's --input\n"
+	"        (optionally per category, histogram, median, K, filter, differential\n"
+	"        privacy; see the README). computation = fraud_score: the job's asker\n"
+	"        scores its --input with the model owner's --model (logistic regression:\n"
+	"        fed_avg's model file; or decision trees); only the asker receives the\n"
+	"        scores and flags.\n"
 	"        With preprocessing = ot or paillier it takes material from the store\n"
 	"        first and makes the rest on demand.\n"
 	"preprocess  makes Beaver triples (in the job's ring), truncation pairs (for its\n"
@@ -69,6 +79,7 @@ static const char usage_text[] =
 
 typedef struct {
 	const char *job_path, *party, *keys, *listen, *input, *output, *format, *out_dir, *name;
+	const char *model;
 	const char *store;
 	int insecure, force, days, status;
 	uint64_t triples, trunc, bits, bit_triples; /* preprocess: how many to make */
@@ -132,6 +143,8 @@ static int parse_args(int argc, char **argv, int first, opts *o)
 			slot = &o->input;
 		else if (strcmp(a, "--output") == 0)
 			slot = &o->output;
+		else if (strcmp(a, "--model") == 0)
+			slot = &o->model;
 		else if (strcmp(a, "--format") == 0)
 			slot = &o->format;
 		else if (strcmp(a, "--out") == 0)
@@ -600,11 +613,384 @@ static mpc_err run_stats(const opts *o, conn *c, mpc_txns *t, mpc_stats_result *
 	return err;
 }
 
+/* Print the budget split of a DP job, before anything is sent. */
+static void print_dp_plan(const mpc_agg_spec *s)
+{
+	mpc_agg_dp_plan plan;
+	if (s->dp == 0 || mpc_agg_dp_plan_make(s, &plan) != MPC_OK)
+		return;
+	if (s->dp == MPC_DP_GAUSSIAN)
+		printf("differential privacy: discrete Gaussian noise made jointly under MPC, "
+		       "(epsilon %g, delta %g) split over %zu released aggregates (zCDP):\n",
+		       s->dp_epsilon, s->dp_delta, plan.n);
+	else
+		printf("differential privacy: discrete Laplace noise made jointly under MPC, "
+		       "epsilon %g split over %zu released aggregates:\n", s->dp_epsilon, plan.n);
+	for (size_t i = 0; i < plan.n; i++)
+		printf("  %s\n", plan.item[i].line);
+	fflush(stdout);
+}
+
+/* computation = aggregate_stats with the mpc_agg parameters (see
+ * tools/party_jobs.h). */
+static mpc_err run_agg(const opts *o, conn *c, const pj_agg *a, mpc_txns *t, mpc_agg_result *res,
+		       int *bad_input)
+{
+	const mpc_job *j = c->job;
+	const mpc_agg_spec *s = &a->spec;
+	mpc_party *p = NULL;
+	double *fraud = NULL;
+	uint32_t *group = NULL;
+	mpc_agg_rows rows;
+	mpc_err err;
+
+	memset(res, 0, sizeof(*res));
+	if ((err = mpc_agg_check_spec(s, j->n_parties)) != MPC_OK) {
+		const mpc_job_param *sp = pj_param(j, "statistics");
+		char why[400];
+		snprintf(why, sizeof(why), "%s", mpc_error_detail());
+		if (sp)
+			return mpc_error(MPC_ECONFIG, "%s:%d: [%s] statistics: %s", j->path, sp->line,
+					 j->computation, why);
+		return mpc_error(MPC_ECONFIG, "%s: [%s]: %s", j->path, j->computation, why);
+	}
+	if (!c->is_dealer) {
+		if (o->input == NULL)
+			return mpc_error(MPC_ECONFIG, "--input FILE.csv is required for %s",
+					 j->computation);
+		if ((err = mpc_txns_read(o->input, a->max_amount, t)) != MPC_OK) {
+			*bad_input = err != MPC_ENOMEM;
+			return err;
+		}
+		if ((fraud = calloc(t->n + 1, sizeof(double))) == NULL ||
+		    (group = calloc(t->n + 1, sizeof(uint32_t))) == NULL) {
+			free(fraud);
+			return mpc_error(MPC_ENOMEM, "out of memory");
+		}
+		mpc_agg_rows_from_txns(t, a->groups, s->n_groups, fraud, group, &rows);
+		if ((err = mpc_agg_check_rows(s, &rows, o->input)) != MPC_OK) {
+			*bad_input = 1;
+			goto out;
+		}
+		mpc_info("read %zu transactions from %s", t->n, o->input);
+		print_dp_plan(s);
+	}
+	if ((err = connect_and_agree(o, c, "run")) != MPC_OK)
+		goto out;
+	if (c->is_dealer) {
+		uint64_t served;
+		err = mpc_dealer_serve(c->net, j->n_parties, j->timeout_ms * 20, &served);
+		goto out;
+	}
+	if ((err = mpc_party_new(&p, c->net, j->n_parties)) == MPC_OK &&
+	    (err = install_preproc(o, c, p, 7 * (1 + (uint64_t)s->n_groups), MPC_Z128)) == MPC_OK)
+		err = mpc_agg_run(p, s, &rows, res);
+	mpc_party_free(p);
+out:
+	if (fraud)
+		mpc_wipe(fraud, (t->n + 1) * sizeof(double));
+	free(fraud);
+	free(group);
+	return err;
+}
+
+static void print_cohort(const mpc_agg_spec *s, const char *name, const mpc_agg_stats *st)
+{
+	static const struct {
+		unsigned bit;
+		const char *name;
+		size_t off;
+	} f[] = {{MPC_AGG_COUNT, "count", offsetof(mpc_agg_stats, count)},
+		 {MPC_AGG_SUM, "sum", offsetof(mpc_agg_stats, sum)},
+		 {MPC_AGG_MEAN, "mean", offsetof(mpc_agg_stats, mean)},
+		 {MPC_AGG_VAR, "variance", offsetof(mpc_agg_stats, variance)},
+		 {MPC_AGG_STD, "stddev", offsetof(mpc_agg_stats, stddev)},
+		 {MPC_AGG_MIN, "min", offsetof(mpc_agg_stats, min)},
+		 {MPC_AGG_MAX, "max", offsetof(mpc_agg_stats, max)},
+		 {MPC_AGG_FRAUD, "fraud_rate", offsetof(mpc_agg_stats, fraud_rate)}};
+	if (st->suppressed) {
+		printf("  %-12s suppressed (fewer than %llu rows)\n", name,
+		       (unsigned long long)(s->min_cohort > 1 ? s->min_cohort : 1));
+		return;
+	}
+	printf("  %-12s", name);
+	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
+		double v;
+		if (!(s->stats & f[i].bit))
+			continue;
+		memcpy(&v, (const char *)st + f[i].off, sizeof(v));
+		printf(" %s %.6g", f[i].name, v);
+	}
+	if (s->stats & MPC_AGG_QUANT)
+		for (size_t q = 0; q < s->n_quant; q++)
+			printf(" q%g %.6g", s->quant[q], st->quant[q]);
+	if (s->stats & MPC_AGG_HIST) {
+		printf(" histogram");
+		for (size_t h = 0; h <= s->n_edges; h++)
+			printf("%s%.0f", h ? "/" : " ", st->hist[h]);
+	}
+	printf("\n");
+}
+
+/* computation = fraud_score: the asker's transactions scored with the
+ * model owner's logistic regression or trees (tools/party_jobs.h). Only the asker
+ * receives scores and flags; it writes them to --output. */
+static int cmd_run_score(const opts *o, conn *c)
+{
+	const mpc_job *j = c->job;
+	pj_score sc;
+	mpc_party *p = NULL;
+	mpc_cross cross = {0};
+	double *x = NULL, *w = NULL, b = 0, *score = NULL, *tthr = NULL, *tleaf = NULL;
+	uint32_t *tf = NULL;
+	uint8_t *flag = NULL;
+	char(*ids)[40] = NULL, (*keybuf)[40] = NULL;
+	const char **keys = NULL, **my_keys = NULL;
+	size_t n = 0, xlen = 0;
+	int code = 0, bad_input = 0;
+	mpc_err err;
+
+	if ((err = pj_score_parse(j, &sc)) != MPC_OK) {
+		fprintf(stderr, "mpc-party run: %s\n", mpc_error_detail());
+		return MPC_EXIT_USAGE;
+	}
+	int me = c->is_dealer ? -1 : c->self;
+	size_t q = 0, my_n = 0;
+	for (size_t k = 0; k < sc.d; k++)
+		q += sc.holder[k] == me;
+	if (me == sc.asker || q > 0) {
+		if (o->input == NULL) {
+			fprintf(stderr, "mpc-party run: %s is the %s of %s: --input FILE.csv is "
+				"required\n", o->party, me == sc.asker ? "asker" : "holder of features",
+				j->path);
+			return MPC_EXIT_USAGE;
+		}
+		if ((err = pj_read_features(o->input, &sc, me, &x, &my_n, &ids)) != MPC_OK) {
+			bad_input = err != MPC_ENOMEM;
+			goto fail;
+		}
+		xlen = my_n * q;
+		mpc_info("read %zu transactions (%zu of the %zu features) from %s", my_n, q, sc.d,
+			 o->input);
+		if (me == sc.asker)
+			n = my_n;
+	} else if (o->input) {
+		mpc_warn("--input %s ignored: this party holds no features of the job", o->input);
+	}
+	if (me == sc.owner) {
+		if (o->model == NULL) {
+			fprintf(stderr, "mpc-party run: %s is the model owner of %s: --model FILE is "
+				"required\n", o->party, j->path);
+			code = MPC_EXIT_USAGE;
+			goto out;
+		}
+		if (sc.model == PJ_TREE) {
+			size_t nodes = sc.trees * (((size_t)1 << sc.depth) - 1);
+			size_t leaves = sc.trees * ((size_t)1 << sc.depth);
+			if ((tf = calloc(nodes, sizeof(uint32_t))) == NULL ||
+			    (tthr = calloc(nodes, sizeof(double))) == NULL ||
+			    (tleaf = calloc(leaves, sizeof(double))) == NULL) {
+				err = mpc_error(MPC_ENOMEM, "out of memory");
+				goto fail;
+			}
+			if ((err = pj_read_tree(o->model, &sc, tf, tthr, tleaf, &b)) != MPC_OK) {
+				bad_input = err != MPC_ENOMEM;
+				goto fail;
+			}
+			mpc_info("read the model (%zu trees of depth %zu) from %s", sc.trees, sc.depth,
+				 o->model);
+		} else {
+			if ((w = calloc(sc.d, sizeof(double))) == NULL) {
+				err = mpc_error(MPC_ENOMEM, "out of memory");
+				goto fail;
+			}
+			if ((err = pj_read_logreg(o->model, &sc, w, &b)) != MPC_OK) {
+				bad_input = err != MPC_ENOMEM;
+				goto fail;
+			}
+			mpc_info("read the model (%zu weights and the intercept) from %s", sc.d,
+				 o->model);
+		}
+	}
+	if ((err = connect_and_agree(o, c, "run")) != MPC_OK)
+		goto fail;
+	/* n is public: the asker announces it */
+	{
+		int nn = c->nodes.n;
+		uint64_t all = (nn >= 64 ? ~0ull : (1ull << nn) - 1) & ~(1ull << c->self);
+		uint64_t mine = n, got[MPC_NET_MAX_NODES] = {0};
+		if ((err = mpc_net_bcast(c->net, all, &mine, all, got, sizeof(mine))) != MPC_OK)
+			goto fail;
+		if (me != sc.asker)
+			n = got[sc.asker];
+		if ((double)n > sc.max_rows) {
+			err = mpc_error(MPC_EPROTO, "the asker announced %llu transactions, above "
+					"max_rows", (unsigned long long)n);
+			goto fail;
+		}
+	}
+	/* vertical: the asker's keys, in its order, are the job's public list */
+	if (sc.vertical && !c->is_dealer) {
+		const void *sp[MPC_NET_MAX_NODES] = {0};
+		void *rp[MPC_NET_MAX_NODES] = {0};
+		size_t sl[MPC_NET_MAX_NODES] = {0}, rl[MPC_NET_MAX_NODES] = {0};
+		if ((keys = calloc(n + 1, sizeof(*keys))) == NULL ||
+		    (my_keys = calloc(my_n + 1, sizeof(*my_keys))) == NULL ||
+		    (me != sc.asker && (keybuf = calloc(n + 1, sizeof(*keybuf))) == NULL)) {
+			err = mpc_error(MPC_ENOMEM, "out of memory");
+			goto fail;
+		}
+		for (int i = 0; i < j->n_parties; i++) {
+			if (me == sc.asker && i != me) {
+				sp[i] = ids;
+				sl[i] = n * sizeof(*ids);
+			}
+			if (me != sc.asker && i == sc.asker) {
+				rp[i] = keybuf;
+				rl[i] = n * sizeof(*keybuf);
+			}
+		}
+		if (n && (err = mpc_net_exchange(c->net, sp, sl, rp, rl)) != MPC_OK)
+			goto fail;
+		for (size_t i = 0; i < n; i++) {
+			char *k = me == sc.asker ? ids[i] : keybuf[i];
+			k[39] = '\0';
+			keys[i] = k;
+		}
+		for (size_t i = 0; i < my_n; i++)
+			my_keys[i] = ids[i];
+	}
+	if (c->is_dealer) {
+		uint64_t served;
+		if ((err = mpc_dealer_serve(c->net, j->n_parties, j->timeout_ms * 20, &served)) != MPC_OK)
+			goto fail;
+		goto done;
+	}
+	if (me == sc.asker && n > 0 &&
+	    ((score = calloc(n, sizeof(double))) == NULL || (flag = calloc(n, 1)) == NULL)) {
+		err = mpc_error(MPC_ENOMEM, "out of memory");
+		goto fail;
+	}
+	mpc_info("scoring %zu transactions of %s with the %s of %s (threshold %g)", n,
+		 j->parties[sc.asker].name, sc.model == PJ_TREE ? "decision trees" : "logistic regression",
+		 j->parties[sc.owner].name, sc.threshold);
+	double t0 = now();
+	if ((err = mpc_party_new(&p, c->net, j->n_parties)) != MPC_OK ||
+	    (err = install_preproc(o, c, p, (uint64_t)(n * (sc.d + 4)), MPC_Z128)) != MPC_OK)
+		goto fail;
+	/* products of the owner's weights with the asker's features: Gilboa
+	 * cross products over OT, unless a dealer serves Beaver triples */
+	if (j->preprocessing != MPC_JOB_DEALER && (err = mpc_cross_ot_new(&cross, p)) != MPC_OK)
+		goto fail;
+	mpc_score_opts so = {.asker = sc.asker, .cross = cross.ops ? &cross : NULL};
+	mpc_score_data sd = {.n = n, .d = sc.d, .holder = sc.asker, .x = x,
+			     .x_max = sc.max_feature};
+	if (sc.vertical) {
+		sd.col_holder = sc.holder;
+		sd.keys = keys;
+		sd.my_keys = my_keys;
+		sd.my_n = my_n;
+	}
+	if (sc.model == PJ_TREE) {
+		mpc_score_tree_model tm = {.owner = sc.owner, .n_trees = sc.trees, .depth = sc.depth,
+					   .feature = tf, .thr = tthr, .leaf = tleaf, .base = b,
+					   .v_max = sc.max_weight, .threshold = sc.threshold};
+		err = mpc_score_tree(p, &so, &sd, &tm, score, flag);
+	} else {
+		mpc_score_logreg_model m = {.owner = sc.owner, .w = w, .b = b,
+					    .w_max = sc.max_weight, .threshold = sc.threshold};
+		err = mpc_score_logreg(p, &so, &sd, &m, score, flag);
+	}
+	if (err != MPC_OK)
+		goto fail;
+	double el = now() - t0;
+	mpc_cross_free(&cross);
+	memset(&cross, 0, sizeof(cross));
+	mpc_party_free(p);
+	p = NULL;
+	mpc_net_close(c->net);
+	c->net = NULL;
+	if (me != sc.asker) {
+		printf("job %s: %zu transactions of %s scored in %.2f s; this party (%s) receives "
+		       "nothing: only the asker gets the scores\n", j->id, n,
+		       j->parties[sc.asker].name, el, o->party);
+		goto out;
+	}
+	size_t flagged = 0;
+	for (size_t i = 0; i < n; i++)
+		flagged += flag[i];
+	printf("job %s: %zu transactions scored in %.2f s with the model of %s: %zu flagged "
+	       "(score > %g)\n", j->id, n, el, j->parties[sc.owner].name, flagged, sc.threshold);
+	if (o->output) {
+		size_t cap = 64 + n * 80, len = 0;
+		char *buf = malloc(cap);
+		if (buf == NULL) {
+			err = mpc_error(MPC_ENOMEM, "out of memory");
+			fprintf(stderr, "mpc-party run: %s\n", mpc_error_detail());
+			code = MPC_EXIT_INPUT;
+			goto out;
+		}
+		len += (size_t)snprintf(buf + len, cap - len, "row,%sscore,flag\n", ids ? "txn_id," : "");
+		for (size_t i = 0; i < n; i++)
+			len += (size_t)snprintf(buf + len, cap - len, "%zu,%s%s%.9f,%d\n", i + 1,
+						ids ? ids[i] : "", ids ? "," : "", score[i], flag[i]);
+		err = mpc_file_write_atomic(o->output, buf, len, 0600);
+		mpc_wipe(buf, cap);
+		free(buf);
+		if (err != MPC_OK) {
+			fprintf(stderr, "mpc-party run: %s\n", mpc_error_detail());
+			code = MPC_EXIT_INPUT;
+		}
+	}
+	goto out;
+fail:
+	mpc_cross_free(&cross);
+	mpc_party_free(p);
+	p = NULL;
+	code = fail(c, err, c->net ? "scoring" : "preparing");
+	if (bad_input)
+		code = MPC_EXIT_INPUT;
+	goto out;
+done:
+	mpc_net_close(c->net);
+	c->net = NULL;
+out:
+	if (x)
+		mpc_wipe(x, xlen * sizeof(double));
+	free(keys);
+	free(my_keys);
+	free(keybuf);
+	if (w)
+		mpc_wipe(w, sc.d * sizeof(double));
+	if (tthr) {
+		mpc_wipe(tf, sc.trees * (((size_t)1 << sc.depth) - 1) * sizeof(uint32_t));
+		mpc_wipe(tthr, sc.trees * (((size_t)1 << sc.depth) - 1) * sizeof(double));
+	}
+	if (tleaf)
+		mpc_wipe(tleaf, sc.trees * ((size_t)1 << sc.depth) * sizeof(double));
+	free(tf);
+	free(tthr);
+	free(tleaf);
+	if (score)
+		mpc_wipe(score, n * sizeof(double));
+	if (flag)
+		mpc_wipe(flag, n);
+	free(x);
+	free(w);
+	free(score);
+	free(flag);
+	free(ids);
+	return code;
+}
+
 static int cmd_run(const opts *o)
 {
 	conn c;
 	mpc_txns t = {0};
 	mpc_stats_result res;
+	static pj_agg agg;
+	mpc_agg_result ares;
+	int have_ares = 0;
 	int json = o->format && strcmp(o->format, "json") == 0, code = 0;
 	mpc_err err;
 
@@ -617,14 +1003,47 @@ static int cmd_run(const opts *o)
 		code = err == MPC_ECONFIG || err == MPC_EIO ? MPC_EXIT_USAGE : mpc_exit_code(err);
 		goto out;
 	}
+	if (strcmp(c.job->computation, "fraud_score") == 0) {
+		code = cmd_run_score(o, &c);
+		goto out;
+	}
 	if (strcmp(c.job->computation, "aggregate_stats") != 0) {
-		err = mpc_error(MPC_ECONFIG, "%s: this version runs computation = aggregate_stats",
-				o->job_path);
+		err = mpc_error(MPC_ECONFIG, "%s: this version runs computation = aggregate_stats "
+				"or fraud_score", o->job_path);
+		fprintf(stderr, "mpc-party run: %s\n", mpc_error_detail());
+		code = MPC_EXIT_USAGE;
+		goto out;
+	}
+	if ((err = pj_agg_parse(c.job, &agg)) != MPC_OK) {
 		fprintf(stderr, "mpc-party run: %s\n", mpc_error_detail());
 		code = MPC_EXIT_USAGE;
 		goto out;
 	}
 	int bad_input = 0;
+	if (!agg.legacy) {
+		if ((err = run_agg(o, &c, &agg, &t, &ares, &bad_input)) != MPC_OK) {
+			code = fail(&c, err, c.net ? "computing" : "preparing");
+			if (bad_input)
+				code = MPC_EXIT_INPUT;
+			goto out;
+		}
+		mpc_net_close(c.net);
+		c.net = NULL;
+		if (c.is_dealer)
+			goto out;
+		have_ares = 1;
+		printf("job %s: joint statistics over %d parties (%s)%s\n", c.job->id,
+		       c.job->n_parties, o->party, agg.spec.dp ? ", with differential privacy" : "");
+		print_cohort(&agg.spec, "all", &ares.all);
+		for (size_t g = 0; g < ares.n_groups; g++)
+			print_cohort(&agg.spec, agg.groups[g], &ares.group[g]);
+		if (o->output && (err = mpc_agg_write(o->output, json, &agg.spec, agg.groups,
+						      &ares)) != MPC_OK) {
+			fprintf(stderr, "mpc-party run: %s\n", mpc_error_detail());
+			code = MPC_EXIT_INPUT;
+		}
+		goto out;
+	}
 	if ((err = run_stats(o, &c, &t, &res, &bad_input)) != MPC_OK) {
 		code = fail(&c, err, c.net ? "computing" : "preparing");
 		if (bad_input)
@@ -644,6 +1063,8 @@ static int cmd_run(const opts *o)
 		code = MPC_EXIT_INPUT;
 	}
 out:
+	if (have_ares)
+		mpc_agg_result_fini(&ares);
 	mpc_txns_fini(&t);
 	conn_fini(&c);
 	return code;

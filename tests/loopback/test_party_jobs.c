@@ -1,0 +1,753 @@
+/* The merchant applications through the real mpc-party binary: three
+ * parties as separate processes on loopback, TLS 1.3 with pinned
+ * certificates, preprocessing made among them by OT. computation =
+ * aggregate_stats with the mpc_agg parameters (statistics, groups,
+ * histogram, median, K, filter) against a plaintext computation of the
+ * CSVs (in this file, and examples/clear_stats --job), the same with
+ * differential privacy (identical noisy results at every party, within 12
+ * noise stddevs), and bad parameters refused with exit 1 naming file:line
+ * before anything is sent. computation = fraud_score: the asker's scores
+ * against a double evaluation of the owner's model, nothing written at the
+ * other parties, for logistic regression and trees, horizontal and
+ * vertical (features split between two merchants, matched by txn_id); bad
+ * parameters. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <fcntl.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "protocols/mpc_local.h"
+#include "runtime/mpc_csv.h"
+
+#define NP 3
+
+static char bin[128], dir[128];
+static int ports[NP];
+static char fps[NP][128];
+static const char *const names[NP] = {"alpha", "bravo", "charlie"};
+static int job_seq;
+static const char *input_override[NP]; /* --input instead of DIR/merchant<i>.csv */
+
+static double now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static pid_t spawn(char *const argv[], const char *log)
+{
+	pid_t pid = fork();
+	if (pid == 0) {
+		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		if (fd >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+			close(fd);
+		}
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	return pid;
+}
+
+static int wait_for(pid_t pid, double secs)
+{
+	double end = now() + secs;
+	int st;
+	for (;;) {
+		pid_t r = waitpid(pid, &st, WNOHANG);
+		if (r == pid)
+			return WIFEXITED(st) ? WEXITSTATUS(st) : -WTERMSIG(st);
+		if (now() > end) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &st, 0);
+			return -1000;
+		}
+		usleep(10000);
+	}
+}
+
+static char *slurp(const char *path)
+{
+	static char buf[1 << 17];
+	FILE *fp = fopen(path, "r");
+	size_t n = fp ? fread(buf, 1, sizeof(buf) - 1, fp) : 0;
+	buf[n] = '\0';
+	if (fp)
+		fclose(fp);
+	return buf;
+}
+
+static int run_cmd(const char *cmd)
+{
+	int rc = system(cmd);
+	return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	const char *b = getenv("BUILD");
+	char cmd[2048];
+	snprintf(bin, sizeof(bin), "%s/bin", b ? b : "build");
+	snprintf(dir, sizeof(dir), "/tmp/mpc-jobs-%d", (int)getpid());
+	snprintf(cmd, sizeof(cmd), "rm -rf %s && mkdir -p %s && %s/gen_data --merchants 3 --rows 400 "
+		 "--seed 11 --out %s", dir, dir, bin, dir);
+	if (run_cmd(cmd) != 0)
+		return -1;
+	for (int i = 0; i < NP; i++) {
+		char out[256];
+		snprintf(cmd, sizeof(cmd), "%s/mpc-party keygen --out %s/keys-%s --name %s > %s/kg-%s",
+			 bin, dir, names[i], names[i], dir, names[i]);
+		if (run_cmd(cmd) != 0)
+			return -1;
+		snprintf(out, sizeof(out), "%s/kg-%s", dir, names[i]);
+		char *t = strstr(slurp(out), "fingerprint: ");
+		if (t == NULL || sscanf(t + 13, "%127s", fps[i]) != 1)
+			return -1;
+	}
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	char cmd[256];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	return run_cmd(cmd) == 0 ? 0 : -1;
+}
+
+/* A job file with these [aggregate_stats] lines; the section's first line
+ * is line 12 of the file. */
+#define SECTION_LINE 12
+static void write_job_as(const char *path, const char *comp, const char *params)
+{
+	FILE *fp = fopen(path, "w");
+	assert_non_null(fp);
+	assert_int_equal(mpc_local_free_ports(ports, NP), MPC_OK);
+	fprintf(fp, "; test job\n[job]\nid = jobs-test-%d-%d\ncomputation = %s\n"
+		    "ring = 128\nfrac_bits = 16\npreprocessing = ot\ntimeout = 10\n"
+		    "connect_timeout = 20\ntransport = tls\n[%s]\n%s\n",
+		(int)getpid(), job_seq++, comp, comp, params);
+	for (int i = 0; i < NP; i++)
+		fprintf(fp, "[party %s]\naddress = tcp://127.0.0.1:%d\nfingerprint = %s\n\n", names[i],
+			ports[i], fps[i]);
+	fclose(fp);
+}
+
+static void write_job(const char *path, const char *params)
+{
+	write_job_as(path, "aggregate_stats", params);
+}
+
+/* Run parties 0..n-1 (n < NP: only those, for errors found before
+ * connecting); exit codes in codes. */
+static void run_parties(const char *job, int n, int codes[NP])
+{
+	pid_t pid[NP];
+	char cmd[600];
+	snprintf(cmd, sizeof(cmd), "rm -f %s/out-*.csv %s/log-*", dir, dir);
+	run_cmd(cmd);
+	for (int i = 0; i < n; i++) {
+		static char a[NP][14][512];
+		char log[600];
+		int k = 0;
+		snprintf(a[i][k++], 512, "%s/mpc-party", bin);
+		snprintf(a[i][k++], 512, "run");
+		snprintf(a[i][k++], 512, "--job");
+		snprintf(a[i][k++], 512, "%s", job);
+		snprintf(a[i][k++], 512, "--party");
+		snprintf(a[i][k++], 512, "%s", names[i]);
+		snprintf(a[i][k++], 512, "--keys");
+		snprintf(a[i][k++], 512, "%s/keys-%s", dir, names[i]);
+		snprintf(a[i][k++], 512, "--input");
+		if (input_override[i])
+			snprintf(a[i][k++], 512, "%s", input_override[i]);
+		else
+			snprintf(a[i][k++], 512, "%s/merchant%d.csv", dir, i);
+		snprintf(a[i][k++], 512, "--output");
+		snprintf(a[i][k++], 512, "%s/out-%s.csv", dir, names[i]);
+		snprintf(a[i][k++], 512, "--model");
+		snprintf(a[i][k++], 512, "%s/model.csv", dir);
+		char *argv[15];
+		for (int j = 0; j < k; j++)
+			argv[j] = a[i][j];
+		argv[k] = NULL;
+		snprintf(log, sizeof(log), "%s/log-%s", dir, names[i]);
+		pid[i] = spawn(argv, log);
+	}
+	for (int i = 0; i < n; i++)
+		codes[i] = wait_for(pid[i], 120);
+}
+
+static const char *logof(int i)
+{
+	char path[600];
+	snprintf(path, sizeof(path), "%s/log-%s", dir, names[i]);
+	return slurp(path);
+}
+
+static void expect_ok(const int codes[NP])
+{
+	for (int i = 0; i < NP; i++) {
+		if (codes[i] != 0)
+			print_error("%s exited %d:\n%s\n", names[i], codes[i], logof(i));
+		assert_int_equal(codes[i], 0);
+	}
+}
+
+/* Every party wrote the same output file; returns it. */
+static char *same_outputs(void)
+{
+	static char first[1 << 17];
+	char path[600];
+	for (int i = 0; i < NP; i++) {
+		snprintf(path, sizeof(path), "%s/out-%s.csv", dir, names[i]);
+		const char *t = slurp(path);
+		assert_true(strlen(t) > 10);
+		if (i == 0)
+			snprintf(first, sizeof(first), "%s", t);
+		else
+			assert_string_equal(t, first);
+	}
+	return first;
+}
+
+/* A value of the output, or NAN if the line is absent. */
+static double out_value(const char *text, const char *cohort, const char *stat)
+{
+	char key[128];
+	snprintf(key, sizeof(key), "\n%s,%s,", cohort, stat);
+	const char *p = strstr(text, key);
+	return p ? strtod(p + strlen(key), NULL) : NAN;
+}
+
+/* The plaintext reference: counts and histogram buckets of cohort cat
+ * (NULL: all rows) over rows with amount > lo. */
+static void clear_counts(const char *cat, double lo, const double *edges, size_t ne, double *n,
+			 double *frauds, double *buckets)
+{
+	*n = *frauds = 0;
+	memset(buckets, 0, (ne + 1) * sizeof(double));
+	for (int i = 0; i < NP; i++) {
+		char path[600];
+		mpc_txns t;
+		snprintf(path, sizeof(path), "%s/merchant%d.csv", dir, i);
+		assert_int_equal(mpc_txns_read(path, 1e15, &t), MPC_OK);
+		for (size_t r = 0; r < t.n; r++) {
+			if (!(t.amount[r] > lo) || (cat && strcmp(t.cats[t.category[r]], cat) != 0))
+				continue;
+			size_t b = 0;
+			while (b < ne && edges[b] <= t.amount[r])
+				b++;
+			*n += 1;
+			*frauds += t.fraud[r];
+			buckets[b] += 1;
+		}
+		mpc_txns_fini(&t);
+	}
+}
+
+static int clear_stats_agrees(const char *job)
+{
+	char cmd[2048];
+	snprintf(cmd, sizeof(cmd), "%s/clear_stats --job %s --compare %s/out-alpha.csv %s/merchant0.csv "
+		 "%s/merchant1.csv %s/merchant2.csv > %s/clear.txt 2>&1", bin, job, dir, dir, dir, dir,
+		 dir);
+	int rc = run_cmd(cmd);
+	snprintf(cmd, sizeof(cmd), "%s/clear.txt", dir);
+	if (rc != 0)
+		print_error("clear_stats:\n%s\n", slurp(cmd));
+	return rc == 0 && strstr(slurp(cmd), "AGREE") != NULL;
+}
+
+static const double edges[] = {10, 50, 100, 500};
+static const char *const cats[] = {"grocery", "travel", "electronics", "online", "luxury"};
+
+static void test_stats_groups(void **state)
+{
+	(void)state;
+	char job[600];
+	int codes[NP];
+	snprintf(job, sizeof(job), "%s/job-stats.ini", dir);
+	write_job(job, "max_amount = 100000\nmax_rows = 100000\n"
+		       "statistics = count, sum, mean, stddev, min, max, median, histogram, fraud_rate\n"
+		       "histogram_edges = 10, 50, 100, 500\n"
+		       "groups = grocery, travel, electronics, online, luxury\n"
+		       "min_cohort = 40\nfilter = amount > 5");
+	run_parties(job, NP, codes);
+	expect_ok(codes);
+	const char *out = same_outputs();
+	for (int g = -1; g < 5; g++) {
+		const char *name = g < 0 ? "all" : cats[g];
+		double n, f, b[5];
+		clear_counts(g < 0 ? NULL : cats[g], 5, edges, 4, &n, &f, b);
+		if (n < 40) { /* suppressed inside the computation: nothing else */
+			char key[64];
+			snprintf(key, sizeof(key), "\n%s,status,suppressed\n", name);
+			assert_non_null(strstr(out, key));
+			assert_true(isnan(out_value(out, name, "count")));
+			continue;
+		}
+		assert_true(out_value(out, name, "count") == n);
+		assert_true(fabs(out_value(out, name, "fraud_rate") - f / n) < 1e-12);
+		for (int k = 0; k < 5; k++) {
+			char key[32];
+			snprintf(key, sizeof(key), "bucket_%d", k);
+			assert_true(out_value(out, name, key) == b[k]);
+		}
+	}
+	assert_non_null(strstr(out, "\nluxury,status,suppressed\n")); /* nobody sells it */
+	/* sums, means, stddevs, min, max, medians: the clear reference */
+	assert_true(clear_stats_agrees(job));
+}
+
+static void test_stats_dp(void **state)
+{
+	(void)state;
+	char job[600];
+	int codes[NP];
+	snprintf(job, sizeof(job), "%s/job-dp.ini", dir);
+	write_job(job, "max_amount = 100000\nmax_rows = 100000\n"
+		       "statistics = count, histogram, fraud_rate\n"
+		       "histogram_edges = 10, 50, 100, 500\n"
+		       "groups = grocery, travel\nmin_cohort = 20\n"
+		       "dp = laplace\nepsilon = 2");
+	run_parties(job, NP, codes);
+	expect_ok(codes);
+	const char *out = same_outputs(); /* the same noise everywhere: it was opened */
+	assert_non_null(strstr(out, "\ndp,mechanism,laplace\n"));
+	assert_non_null(strstr(out, "\ndp,noise_stddev_count_groups,"));
+	/* the split was printed before the run, at every party */
+	for (int i = 0; i < NP; i++) {
+		assert_non_null(strstr(logof(i), "epsilon 2 split over 6 released aggregates"));
+		assert_non_null(strstr(logof(i), "dp histogram (groups)"));
+	}
+	/* noisy counts and buckets: integers, within 12 noise stddevs */
+	double sd = out_value(out, "dp", "noise_stddev_count_all");
+	assert_true(sd > 1 && sd < 10);
+	double n, f, b[5];
+	clear_counts(NULL, -1e300, edges, 4, &n, &f, b);
+	double got = out_value(out, "all", "count");
+	assert_true(got == round(got) && fabs(got - n) <= 12 * sd);
+	assert_true(clear_stats_agrees(job));
+}
+
+/* Bad parameters: exit 1 at once (before connecting), naming file:line. */
+static void bad_param_as(const char *comp, const char *params, int line_in_section,
+			 const char *what)
+{
+	char job[600], want[700];
+	int codes[NP];
+	snprintf(job, sizeof(job), "%s/job-bad.ini", dir);
+	write_job_as(job, comp, params);
+	double t0 = now();
+	run_parties(job, 1, codes);
+	if (codes[0] != 1 || !strstr(logof(0), what))
+		print_error("%s", logof(0));
+	assert_int_equal(codes[0], 1);
+	assert_true(now() - t0 < 10); /* nobody waited for peers */
+	snprintf(want, sizeof(want), "%s:%d: [%s] ", job, SECTION_LINE + line_in_section, comp);
+	if (!strstr(logof(0), want))
+		print_error("wanted '%s' in:\n%s", want, logof(0));
+	assert_non_null(strstr(logof(0), want));
+	assert_non_null(strstr(logof(0), what));
+	char path[700];
+	struct stat st;
+	snprintf(path, sizeof(path), "%s/out-%s.csv", dir, names[0]);
+	assert_true(stat(path, &st) != 0);
+}
+
+static void bad_param(const char *params, int line_in_section, const char *what)
+{
+	bad_param_as("aggregate_stats", params, line_in_section, what);
+}
+
+static void test_bad_params(void **state)
+{
+	(void)state;
+	bad_param("max_amount = 1000\nstatistics = count, bogus", 1, "statistics: item 2");
+	bad_param("statistics = count, histogram\nhistogram_edges = 10, 5", 1,
+		  "histogram_edges: item 2: edges must increase");
+	bad_param("statistics = count\nfilter = amount >> 3", 1, "filter: the comparison must be");
+	bad_param("statistics = count\nfilter = amount > x", 1, "filter: expected");
+	bad_param("statistics = count\nepsilon = 1", 1, "epsilon: given, but");
+	bad_param("statistics = count, min\ndp = laplace\nepsilon = 1", 1, "dp: statistics: with dp");
+	bad_param("statistics = count\ngroups = a, b, a", 1, "groups: item 3 repeats item 1");
+	bad_param("statistic = count", 0, "unknown parameter");
+	bad_param("statistics = count\nmin_cohort = 2.5", 1, "min_cohort: expected a whole number");
+}
+
+/* ---- computation = fraud_score ---- */
+
+#define D_FEAT 16 /* f0-f7, log_amount, night, six categories */
+static const char score_params[] =
+	"model = logreg\nmodel_owner = alpha\nasker = bravo\n"
+	"features = f0-f7, log_amount, night, categories\nthreshold = 0.3\nmax_rows = 10000";
+
+/* 1 if this build's job reader knows fraud_score (net/mpc_job.c's list). */
+static int fraud_score_known(void)
+{
+	char job[600], cmd[1400];
+	snprintf(job, sizeof(job), "%s/job-probe.ini", dir);
+	write_job_as(job, "fraud_score", score_params);
+	snprintf(cmd, sizeof(cmd), "%s/mpc-party check --job %s --party nobody 2>&1 | grep -q "
+		 "'unknown computation'", bin, job);
+	return run_cmd(cmd) != 0;
+}
+
+static const char *const feat_names[D_FEAT] = {
+	"f0", "f1", "f2", "f3", "f4", "f5", "f6", "f7", "log_amount", "night",
+	"category_grocery", "category_fuel", "category_restaurant", "category_electronics",
+	"category_travel", "category_online"};
+
+/* A model file, in fed_avg's format and in a shuffled order. */
+static void write_model(double *w, double *b)
+{
+	char path[600];
+	snprintf(path, sizeof(path), "%s/model.csv", dir);
+	FILE *fp = fopen(path, "w");
+	assert_non_null(fp);
+	*b = -1.75;
+	fprintf(fp, "input,weight\n");
+	for (int k = D_FEAT - 1; k >= 0; k--) {
+		w[k] = 0.37 * sin(1.3 * k + 0.4) * (k % 3 + 1);
+		fprintf(fp, "%s,%.10g\n", feat_names[k], w[k]);
+		if (k == 7)
+			fprintf(fp, "intercept,%.10g\n", *b);
+	}
+	fclose(fp);
+	/* the file's values are what the owner uses */
+	for (int k = 0; k < D_FEAT; k++)
+		w[k] = strtod(strchr(strstr(slurp(path), feat_names[k]), ',') + 1, NULL);
+}
+
+/* The features of bravo's file as mpc-party derives them. */
+static size_t clear_features(double *x, size_t cap)
+{
+	char path[600], line[4096];
+	snprintf(path, sizeof(path), "%s/merchant1.csv", dir);
+	FILE *fp = fopen(path, "r");
+	assert_non_null(fp);
+	int col[16], ncol = 0, c_amount = -1, c_hour = -1, c_cat = -1;
+	char *f[128];
+	assert_non_null(fgets(line, sizeof(line), fp));
+	line[strcspn(line, "\r\n")] = '\0';
+	for (char *t = strtok(line, ","); t; t = strtok(NULL, ","), ncol++) {
+		if (t[0] == 'f' && t[1] >= '0' && t[1] <= '7' && t[2] == '\0')
+			col[t[1] - '0'] = ncol;
+		c_amount = strcmp(t, "amount") == 0 ? ncol : c_amount;
+		c_hour = strcmp(t, "hour") == 0 ? ncol : c_hour;
+		c_cat = strcmp(t, "category") == 0 ? ncol : c_cat;
+	}
+	size_t n = 0;
+	while (n < cap && fgets(line, sizeof(line), fp)) {
+		int m = 0;
+		line[strcspn(line, "\r\n")] = '\0';
+		for (char *t = strtok(line, ","); t && m < 128; t = strtok(NULL, ","))
+			f[m++] = t;
+		double *r = x + n * D_FEAT;
+		for (int k = 0; k < 8; k++)
+			r[k] = strtod(f[col[k]], NULL);
+		r[8] = (log(strtod(f[c_amount], NULL)) - 4) / 1.5;
+		r[9] = strtod(f[c_hour], NULL) < 6;
+		for (int k = 10; k < D_FEAT; k++)
+			r[k] = strcmp(f[c_cat], feat_names[k] + 9) == 0;
+		n++;
+	}
+	fclose(fp);
+	return n;
+}
+
+/* 3 parties: alpha owns the model, bravo asks, charlie only computes. The
+ * scores at bravo against the double evaluation within mpc_score.h's
+ * tolerance, every flag equal outside the fixed-point band at the
+ * threshold; alpha and charlie write nothing although given --output. */
+static void test_score(void **state)
+{
+	(void)state;
+	if (!fraud_score_known()) {
+		print_message("   skipped: net/mpc_job.c does not list computation = fraud_score\n");
+		skip();
+	}
+	char job[600], path[600];
+	int codes[NP];
+	double w[D_FEAT], b;
+	static double x[4000 * D_FEAT];
+	write_model(w, &b);
+	size_t n = clear_features(x, 4000);
+	assert_true(n >= 400);
+	snprintf(job, sizeof(job), "%s/job-score.ini", dir);
+	write_job_as(job, "fraud_score", score_params);
+	run_parties(job, NP, codes);
+	expect_ok(codes);
+	for (int i = 0; i < NP; i += 2) {
+		struct stat st;
+		snprintf(path, sizeof(path), "%s/out-%s.csv", dir, names[i]);
+		assert_true(stat(path, &st) != 0);
+		assert_non_null(strstr(logof(i), "receives nothing"));
+	}
+	snprintf(path, sizeof(path), "%s/out-bravo.csv", dir);
+	char *out = slurp(path), *line = strchr(out, '\n');
+	assert_non_null(line);
+	assert_true(strncmp(out, "row,txn_id,score,flag\n", 22) == 0);
+	double lt = log(0.3 / 0.7), maxd = 0;
+	size_t rows = 0, flagged = 0;
+	for (line++; *line; rows++) {
+		size_t row;
+		char id[64];
+		double sc;
+		int fl;
+		assert_int_equal(sscanf(line, "%zu,%63[^,],%lf,%d", &row, id, &sc, &fl), 4);
+		assert_true(row == rows + 1 && rows < n);
+		double z = b, L = fabs(b);
+		for (int k = 0; k < D_FEAT; k++) {
+			z += w[k] * x[rows * D_FEAT + k];
+			L += fabs(w[k]) + fabs(x[rows * D_FEAT + k]);
+		}
+		double eps = ldexp(L, -17) + (D_FEAT + 1) * ldexp(1, -33);
+		double tol = 5.0 / 262144 + (eps + ldexp(1, -16)) / 4;
+		double want = 1 / (1 + exp(-z));
+		maxd = fmax(maxd, fabs(sc - want));
+		if (!(fabs(sc - want) <= tol))
+			fail_msg("row %zu: score %.9f, want %.9f (tolerance %g)", row, sc, want, tol);
+		if (fabs(z - lt) > eps + ldexp(1, -32))
+			assert_int_equal(fl, z > lt);
+		flagged += fl;
+		line = strchr(line, '\n');
+		assert_non_null(line);
+		line++;
+	}
+	assert_int_equal(rows, n);
+	assert_true(flagged > 0 && flagged < n); /* the threshold splits the batch */
+	print_message("   %zu transactions, %zu flagged, max |score - double| = %.3g\n", n, flagged,
+		      maxd);
+	/* the demo's reference agrees too */
+	char cmd[2400];
+	snprintf(cmd, sizeof(cmd), "%s/clear_score --job %s --model %s/model.csv --input "
+		 "%s/merchant1.csv --compare %s > %s/clear-score.txt 2>&1", bin, job, dir, dir, path, dir);
+	assert_int_equal(run_cmd(cmd), 0);
+}
+
+/* model = tree: 2 complete trees of depth 3 over the same features. The
+ * scores at bravo against the double evaluation (within (trees+1) 2^-17
+ * unless the path passes within 2^-16 of a threshold), flags alike;
+ * clear_score agrees; the others write nothing. */
+static void test_score_tree(void **state)
+{
+	(void)state;
+	if (!fraud_score_known())
+		skip();
+	enum { T = 2, DEP = 3, NODES = 7, LEAVES = 8 };
+	uint32_t feat[T * NODES];
+	double thr[T * NODES], leaf[T * LEAVES], base = 0.05;
+	char job[600], path[600];
+	int codes[NP];
+	static double x[4000 * D_FEAT];
+	snprintf(path, sizeof(path), "%s/model.csv", dir);
+	FILE *fp = fopen(path, "w");
+	assert_non_null(fp);
+	fprintf(fp, "kind,tree,index,feature,value\nbase,,,,%.17g\n", base);
+	for (int t = 0; t < T; t++) {
+		for (int jn = 0; jn < NODES; jn++) {
+			uint32_t f = (uint32_t)((t * 5 + jn * 3) % 11);
+			double c = f < 8 ? 0.3 * (jn % 3) - 0.3 : f == 8 ? 0.1 : 0.5;
+			feat[t * NODES + jn] = f;
+			thr[t * NODES + jn] = c;
+			fprintf(fp, "node,%d,%d,%s,%.17g\n", t, jn, feat_names[f], c);
+		}
+		for (int l = LEAVES - 1; l >= 0; l--) {
+			leaf[t * LEAVES + l] = 0.1 * ((l * 7 + t) % 9) - 0.4;
+			fprintf(fp, "leaf,%d,%d,,%.17g\n", t, l, leaf[t * LEAVES + l]);
+		}
+	}
+	fclose(fp);
+	size_t n = clear_features(x, 4000);
+	snprintf(job, sizeof(job), "%s/job-tree.ini", dir);
+	write_job_as(job, "fraud_score",
+		     "model = tree\ntrees = 2\ndepth = 3\nmodel_owner = alpha\nasker = bravo\n"
+		     "features = f0-f7, log_amount, night, categories\nthreshold = 0.15\n"
+		     "max_rows = 10000");
+	run_parties(job, NP, codes);
+	expect_ok(codes);
+	for (int i = 0; i < NP; i += 2) {
+		struct stat st;
+		snprintf(path, sizeof(path), "%s/out-%s.csv", dir, names[i]);
+		assert_true(stat(path, &st) != 0);
+	}
+	snprintf(path, sizeof(path), "%s/out-bravo.csv", dir);
+	char *out = slurp(path), *line = strchr(out, '\n');
+	size_t rows = 0, flagged = 0, near_rows = 0;
+	assert_non_null(line);
+	for (line++; *line; rows++) {
+		size_t row;
+		char id[64];
+		double sc;
+		int fl, near = 0;
+		assert_int_equal(sscanf(line, "%zu,%63[^,],%lf,%d", &row, id, &sc, &fl), 4);
+		assert_true(row == rows + 1 && rows < n);
+		double want = base;
+		for (int t = 0; t < T; t++) {
+			int jn = 0;
+			while (jn < NODES) {
+				double v = x[rows * D_FEAT + feat[t * NODES + jn]], c = thr[t * NODES + jn];
+				near |= fabs(v - c) <= ldexp(1, -16);
+				jn = v < c ? 2 * jn + 1 : 2 * jn + 2;
+			}
+			want += leaf[t * LEAVES + jn - NODES];
+		}
+		double tol = (T + 1) * ldexp(1, -17);
+		near_rows += near;
+		if (!near && !(fabs(sc - want) <= tol))
+			fail_msg("row %zu: tree score %.9f, want %.9f", row, sc, want);
+		if (!near && fabs(want - 0.15) > tol)
+			assert_int_equal(fl, want > 0.15);
+		flagged += fl;
+		line = strchr(line, '\n');
+		assert_non_null(line);
+		line++;
+	}
+	assert_int_equal(rows, n);
+	assert_true(flagged > 0 && flagged < n);
+	print_message("   trees: %zu transactions, %zu flagged, %zu paths near a threshold\n", n,
+		      flagged, near_rows);
+	char cmd[2400];
+	snprintf(cmd, sizeof(cmd), "%s/clear_score --job %s --model %s/model.csv --input "
+		 "%s/merchant1.csv --compare %s > %s/clear-tree.txt 2>&1", bin, job, dir, dir, path, dir);
+	assert_int_equal(run_cmd(cmd), 0);
+}
+
+/* layout = vertical: bravo (the asker) holds f0-f3 and the derived
+ * features, charlie f4-f7 in a file of its own (bravo's transactions in
+ * reverse order, with rows of other transactions mixed in), matched by
+ * txn_id. The scores equal the double evaluation of the joined rows. */
+static void test_score_vertical(void **state)
+{
+	(void)state;
+	if (!fraud_score_known())
+		skip();
+	char job[600], path[600], vpath[600], line[4096];
+	int codes[NP];
+	double w[D_FEAT], b;
+	write_model(w, &b);
+	/* charlie's file */
+	static char rows[4000][256];
+	size_t nr = 0;
+	int cid = -1, cf[4] = {-1, -1, -1, -1}, nc = 0;
+	snprintf(path, sizeof(path), "%s/merchant1.csv", dir);
+	FILE *in = fopen(path, "r");
+	assert_non_null(in);
+	assert_non_null(fgets(line, sizeof(line), in));
+	line[strcspn(line, "\r\n")] = '\0';
+	for (char *t = strtok(line, ","); t; t = strtok(NULL, ","), nc++) {
+		cid = strcmp(t, "txn_id") == 0 ? nc : cid;
+		for (int k = 0; k < 4; k++) {
+			char nm[16];
+			snprintf(nm, sizeof(nm), "f%d", 4 + k);
+			cf[k] = strcmp(t, nm) == 0 ? nc : cf[k];
+		}
+	}
+	assert_true(cid >= 0 && cf[3] >= 0);
+	while (nr < 4000 && fgets(line, sizeof(line), in)) {
+		char *f[128];
+		int m = 0;
+		line[strcspn(line, "\r\n")] = '\0';
+		for (char *t = strtok(line, ","); t && m < 128; t = strtok(NULL, ","))
+			f[m++] = t;
+		snprintf(rows[nr++], 256, "%s,%s,%s,%s,%s", f[cid], f[cf[0]], f[cf[1]], f[cf[2]],
+			 f[cf[3]]);
+	}
+	fclose(in);
+	snprintf(vpath, sizeof(vpath), "%s/charlie-vertical.csv", dir);
+	FILE *out = fopen(vpath, "w");
+	assert_non_null(out);
+	fprintf(out, "txn_id,f4,f5,f6,f7\n");
+	for (size_t i = nr; i-- > 0;) {
+		fprintf(out, "%s\n", rows[i]);
+		if (i % 50 == 0) /* a transaction bravo does not have */
+			fprintf(out, "9%zu77,1,2,3,4\n", i);
+	}
+	fclose(out);
+	snprintf(job, sizeof(job), "%s/job-vertical.ini", dir);
+	write_job_as(job, "fraud_score",
+		     "model = logreg\nmodel_owner = alpha\nasker = bravo\nlayout = vertical\n"
+		     "key = txn_id\nholders = f4-f7 @ charlie\n"
+		     "features = f0-f7, log_amount, night, categories\nthreshold = 0.3\n"
+		     "max_rows = 10000");
+	input_override[2] = vpath;
+	run_parties(job, NP, codes);
+	input_override[2] = NULL;
+	expect_ok(codes);
+	for (int i = 0; i < NP; i += 2) {
+		struct stat st;
+		snprintf(path, sizeof(path), "%s/out-%s.csv", dir, names[i]);
+		assert_true(stat(path, &st) != 0);
+	}
+	snprintf(path, sizeof(path), "%s/out-bravo.csv", dir);
+	char cmd[4000];
+	snprintf(cmd, sizeof(cmd), "%s/clear_score --job %s --model %s/model.csv --input "
+		 "%s/merchant1.csv --holder charlie=%s --compare %s > %s/clear-vertical.txt 2>&1", bin,
+		 job, dir, dir, vpath, path, dir);
+	int rc = run_cmd(cmd);
+	snprintf(path, sizeof(path), "%s/clear-vertical.txt", dir);
+	if (rc != 0)
+		print_error("%s\n", slurp(path));
+	assert_int_equal(rc, 0);
+	/* every flag the double one on the joined rows */
+	char *t = strstr(slurp(path), "flags agree on ");
+	assert_non_null(t);
+	print_message("   vertical: %.60s\n", t);
+}
+
+static void test_score_bad_params(void **state)
+{
+	(void)state;
+	if (!fraud_score_known())
+		skip();
+	bad_param_as("fraud_score", "model = logreg\nmodel_owner = alpha\nasker = zulu\n"
+		     "features = f0-f3", 2, "asker: no [party zulu]");
+	bad_param_as("fraud_score", "model = forest\nmodel_owner = alpha\nasker = bravo\n"
+		     "features = f0", 0, "model: expected logreg or tree");
+	bad_param_as("fraud_score", "model = logreg\nmodel_owner = alpha\nasker = bravo\n"
+		     "features = f0\ndepth = 2", 4, "depth: only for model = tree");
+	bad_param_as("fraud_score", "model = tree\ndepth = 12\nmodel_owner = alpha\n"
+		     "asker = bravo\nfeatures = f0", 1, "depth: expected a number from 1 to 8");
+	bad_param_as("fraud_score", "model = logreg\nmodel_owner = alpha\nasker = bravo\n"
+		     "features = f0, f1, f0", 3, "feature f0 is listed twice");
+	bad_param_as("fraud_score", "model = logreg\nmodel_owner = alpha\nasker = bravo\n"
+		     "features = f0\nthreshold = 1.5", 4, "threshold: expected a number");
+	bad_param_as("fraud_score", "model = logreg\nmodel_owner = alpha\nasker = bravo\n"
+		     "features = f0\nlayout = diagonal", 4, "layout: expected horizontal");
+	bad_param_as("fraud_score", "model = logreg\nmodel_owner = alpha\nasker = bravo\n"
+		     "features = f0, f1\nlayout = vertical\nholders = f1 @ zulu", 5,
+		     "holders: group 1: no [party zulu]");
+	bad_param_as("fraud_score", "model = logreg\nmodel_owner = alpha\nasker = bravo\n"
+		     "features = f0, f1\nholders = f1 @ charlie", 4, "holders: only for layout = vertical");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_bad_params),
+		cmocka_unit_test(test_stats_groups),
+		cmocka_unit_test(test_stats_dp),
+		cmocka_unit_test(test_score_bad_params),
+		cmocka_unit_test(test_score),
+		cmocka_unit_test(test_score_tree),
+		cmocka_unit_test(test_score_vertical),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
