@@ -3,7 +3,7 @@
 #
 # Targets are tests/fuzz/fuzz_<target>.c (default: all of them): job (job
 # files), csv (transaction CSV), wire (the network message decoder), arith
-# (arithmetic circuit files). Each is built with clang's libFuzzer,
+# (arithmetic circuit files), bristol (Bristol Fashion circuits). Each is built with clang's libFuzzer,
 # AddressSanitizer and UndefinedBehaviorSanitizer from runtime/*.c and net/*.c
 # (and what extra_sources names for it) into build-fuzz/, and run for SECONDS on a copy
 # of its seed corpus tests/fuzz/corpus/<target>: what the fuzzer finds goes to
@@ -73,6 +73,7 @@ done
 extra_sources() {
 	case $1 in
 	arith) echo "circuits/mpc_arith.c" ;;
+	bristol) echo "circuits/mpc_bristol.c" ;;
 	esac
 }
 
