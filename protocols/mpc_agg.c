@@ -45,6 +45,14 @@ int mpc_agg_divides_inside(const mpc_agg_spec *s) {
 	       (s->divide == MPC_AGG_DIV_AUTO && !(s->stats & MPC_AGG_COUNT));
 }
 
+/* Wipe bytes of v, then free it (NULL: nothing). */
+static void wfree(void *v, size_t bytes) {
+	if (v) {
+		mpc_wipe(v, bytes);
+		free(v);
+	}
+}
+
 static int uses_y(const mpc_agg_spec *s) {
 	return (s->stats & (MPC_AGG_COV | MPC_AGG_CORR)) != 0;
 }
@@ -181,6 +189,18 @@ static int pass_filter(const mpc_agg_spec *s, double v) {
 	}
 }
 
+/* The cohorts row i counts in: 0 if the filter drops it, else 1 (cs[0] = 0,
+ * all rows) or 2 (cs[1] = 1 + its group). */
+static int row_cohorts(const mpc_agg_spec *s, const mpc_agg_rows *rows, size_t i, size_t cs[2]) {
+	int nc = 1;
+	if (s->filter_col >= 0 && !pass_filter(s, rows->col[s->filter_col][i]))
+		return 0;
+	cs[0] = cs[1] = 0;
+	if (s->n_groups && rows->group && rows->group[i] != MPC_AGG_NO_GROUP)
+		cs[nc++] = 1 + rows->group[i];
+	return nc;
+}
+
 /* Number of edges <= v: the bucket of v. */
 static size_t bucket_of(const double *e, size_t ne, double v) {
 	size_t lo = 0, hi = ne;
@@ -222,10 +242,7 @@ typedef struct {
 } local_t;
 
 static void local_fini(local_t *l) {
-	if (l->sums) {
-		mpc_wipe(l->sums, l->C * l->L * sizeof(mpc_u128));
-		free(l->sums);
-	}
+	wfree(l->sums, l->C * l->L * sizeof(mpc_u128));
 	if (l->mx) {
 		mpc_wipe(l->mx, l->C * 8);
 		mpc_wipe(l->mn, l->C * 8);
@@ -234,10 +251,7 @@ static void local_fini(local_t *l) {
 	free(l->mn);
 	if (l->vals)
 		for (size_t c = 0; c < l->C; c++)
-			if (l->vals[c]) {
-				mpc_wipe(l->vals[c], l->nv[c] * 8);
-				free(l->vals[c]);
-			}
+			wfree(l->vals[c], l->nv[c] * 8);
 	free(l->vals);
 	free(l->nv);
 	memset(l, 0, sizeof(*l));
@@ -283,12 +297,10 @@ static mpc_err local_sums(const mpc_agg_spec *s, const mpc_agg_rows *rows, local
 				l->nv[c] = 0;
 			}
 		for (size_t i = 0; i < rows->n; i++) {
-			if (s->filter_col >= 0 && !pass_filter(s, rows->col[s->filter_col][i]))
+			size_t cs[2];
+			int nc = row_cohorts(s, rows, i, cs);
+			if (nc == 0)
 				continue;
-			size_t cs[2] = {0, 0};
-			int nc = 1;
-			if (s->n_groups && rows->group && rows->group[i] != MPC_AGG_NO_GROUP)
-				cs[nc++] = 1 + rows->group[i];
 			if (pass == 0) {
 				for (int k = 0; k < nc; k++)
 					l->nv[cs[k]]++;
@@ -844,12 +856,10 @@ static mpc_err run_dp(mpc_party *p, const mpc_agg_spec *s, const mpc_agg_rows *r
 		goto out;
 	}
 	for (size_t i = 0; i < rows->n; i++) {
-		if (s->filter_col >= 0 && !pass_filter(s, rows->col[s->filter_col][i]))
+		size_t cs[2];
+		int nc = row_cohorts(s, rows, i, cs);
+		if (nc == 0)
 			continue;
-		size_t cs[2] = {0, 0};
-		int nc = 1;
-		if (s->n_groups && rows->group && rows->group[i] != MPC_AGG_NO_GROUP)
-			cs[nc++] = 1 + rows->group[i];
 		double x = rows->col[s->col][i];
 		size_t b = H ? bucket_of(s->edges, s->n_edges, x) : 0;
 		for (int k = 0; k < nc; k++) {
@@ -937,22 +947,10 @@ static mpc_err run_dp(mpc_party *p, const mpc_agg_spec *s, const mpc_agg_rows *r
 		}
 	}
 out:
-	if (loc) {
-		mpc_wipe(loc, C * L * 16);
-		free(loc);
-	}
-	if (sum) {
-		mpc_wipe(sum, C * L * 16);
-		free(sum);
-	}
-	if (tmp) {
-		mpc_wipe(tmp, C * L * 16);
-		free(tmp);
-	}
-	if (ob) {
-		mpc_wipe(ob, C * L * 16);
-		free(ob);
-	}
+	wfree(loc, C * L * 16);
+	wfree(sum, C * L * 16);
+	wfree(tmp, C * L * 16);
+	wfree(ob, C * L * 16);
 	free(al);
 	free(act);
 	free(nn);
@@ -1286,8 +1284,7 @@ static void put_num(sbuf *sb, int json, double v) {
 		sb_printf(sb, "%.17g", v);
 }
 
-static void put_cohort(sbuf *sb, int json, const mpc_agg_spec *s, const char *name,
-                       const mpc_agg_stats *st, int first) {
+const char *mpc_agg_stat_field(size_t i, const mpc_agg_stats *st, unsigned *bit, double *v) {
 	static const struct {
 		unsigned bit;
 		const char *name;
@@ -1302,6 +1299,15 @@ static void put_cohort(sbuf *sb, int json, const mpc_agg_spec *s, const char *na
 	         {MPC_AGG_FRAUD, "fraud_rate", offsetof(mpc_agg_stats, fraud_rate)},
 	         {MPC_AGG_COV, "cov", offsetof(mpc_agg_stats, cov)},
 	         {MPC_AGG_CORR, "corr", offsetof(mpc_agg_stats, corr)}};
+	if (i >= sizeof(f) / sizeof(f[0]))
+		return NULL;
+	*bit = f[i].bit;
+	memcpy(v, (const char *)st + f[i].off, sizeof(*v));
+	return f[i].name;
+}
+
+static void put_cohort(sbuf *sb, int json, const mpc_agg_spec *s, const char *name,
+                       const mpc_agg_stats *st, int first) {
 	const char *status = st->suppressed ? "suppressed" : "ok";
 	if (json)
 		sb_printf(sb, "%s\"%s\": {\"status\": \"%s\"", first ? "" : ", ", name, status);
@@ -1312,14 +1318,15 @@ static void put_cohort(sbuf *sb, int json, const mpc_agg_spec *s, const char *na
 			sb_printf(sb, "}");
 		return;
 	}
-	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
-		if (!(s->stats & f[i].bit))
+	const char *field;
+	unsigned bit;
+	double val;
+	for (size_t i = 0; (field = mpc_agg_stat_field(i, st, &bit, &val)) != NULL; i++) {
+		if (!(s->stats & bit))
 			continue;
-		double v;
-		memcpy(&v, (const char *)st + f[i].off, sizeof(v));
-		sb_printf(sb, json ? ", \"%s\": " : "%s,%s,", json ? f[i].name : name,
-		          json ? "" : f[i].name);
-		put_num(sb, json, v);
+		sb_printf(sb, json ? ", \"%s\": " : "%s,%s,", json ? field : name,
+		          json ? "" : field);
+		put_num(sb, json, val);
 		if (!json)
 			sb_printf(sb, "\n");
 	}

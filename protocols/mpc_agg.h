@@ -252,4 +252,10 @@ void mpc_agg_rows_from_txns(const mpc_txns *t, const char *const *names, size_t 
 mpc_err mpc_agg_write(const char *path, int json, const mpc_agg_spec *s,
                       const char *const *group_names, const mpc_agg_result *r) MPC_MUST_CHECK;
 
+/* The i-th scalar statistic of mpc_agg_stats in the order mpc_agg_write
+ * writes them (count, sum, mean, variance, stddev, min, max, fraud_rate, cov,
+ * corr): its name there, or NULL past the last. *bit is the flag of
+ * mpc_agg_spec.stats that asks for it, *v its value in st. */
+const char *mpc_agg_stat_field(size_t i, const mpc_agg_stats *st, unsigned *bit, double *v);
+
 #endif

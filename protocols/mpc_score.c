@@ -410,6 +410,43 @@ out:
 	return err;
 }
 
+/* The asker's output buffers checked, then status_round: every model's last
+ * step before its first product. */
+static mpc_err inputs_ready(mpc_party *p, const mpc_score_opts *o, mpc_err loc, const double *score,
+                            const uint8_t *flag, const char *what) {
+	int me = mpc_party_id(p);
+	if (loc == MPC_OK && me == o->asker && (score == NULL || flag == NULL))
+		loc = mpc_error(MPC_EINVAL, "%s at party %d: the asker gave no output buffers",
+		                what, me);
+	return status_round(p, loc, what);
+}
+
+/* feats_load, then this party's columns encoded at 2^FB into A (n x q). */
+static mpc_err feats_enc(mpc_party *p, const mpc_score_data *x, feats *f, double xmax, u128 *A,
+                         const char *what) {
+	mpc_err loc = feats_load(p, x, f, what);
+	if (loc == MPC_OK && f->q > 0)
+		loc = enc(p, FB, xmax, f->cols, A, x->n * f->q, what, "feature");
+	return loc;
+}
+
+/* An additive score over the model owner's values (scorecard points, tree
+ * leaves): S = A B + base with B (d values, G = 1) and base the owner's, then
+ * finish against the threshold at 2^FB. j gives n, d, A and B with their
+ * bounds; this fills in the rest. S is scratch of n elements. */
+static mpc_err owner_score(mpc_party *p, const mpc_score_opts *o, pjob *j, int owner,
+                           const u128 *base, double threshold, u128 *S, double *score,
+                           uint8_t *flag) {
+	mpc_err err;
+	j->G = 1, j->b_own = owner, j->bsig = 1;
+	if ((err = prod_sum(p, o->cross, j, S)) != MPC_OK)
+		return err;
+	if (owner == mpc_party_id(p))
+		for (size_t i = 0; i < j->n; i++)
+			S[i] += *base;
+	return finish(p, o, S, fx(threshold, FB), S, FB, j->n, score, flag);
+}
+
 /* ------------------------------------------------------------------ */
 /* Logistic regression                                                 */
 
@@ -438,8 +475,7 @@ mpc_err mpc_score_logreg(mpc_party *p, const mpc_score_opts *o, const mpc_score_
 		err = nomem(p, __LINE__);
 		goto out;
 	}
-	if ((loc = feats_load(p, x, &f, what)) == MPC_OK && f.q > 0)
-		loc = enc(p, FB, xmax, f.cols, A, n * f.q, what, "feature");
+	loc = feats_enc(p, x, &f, xmax, A, what);
 	if (loc == MPC_OK && m->owner == me) {
 		if (m->w == NULL)
 			loc = mpc_error(MPC_EINVAL, "%s at party %d: the owner gave no weights",
@@ -458,10 +494,7 @@ mpc_err mpc_score_logreg(mpc_party *p, const mpc_score_opts *o, const mpc_score_
 			bias <<= FB;
 		}
 	}
-	if (loc == MPC_OK && me == o->asker && (score == NULL || flag == NULL))
-		loc = mpc_error(MPC_EINVAL, "%s at party %d: the asker gave no output buffers",
-		                what, me);
-	if ((err = status_round(p, loc, what)) != MPC_OK)
+	if ((err = inputs_ready(p, o, loc, score, flag, what)) != MPC_OK)
 		goto out;
 
 	pjob j = {.n = n,
@@ -585,28 +618,17 @@ mpc_err mpc_score_scorecard(mpc_party *p, const mpc_score_opts *o, const mpc_sco
 			loc = enc(p, FB, pmax, &bb, &base, 1, what, "base");
 		}
 	}
-	if (loc == MPC_OK && me == o->asker && (score == NULL || flag == NULL))
-		loc = mpc_error(MPC_EINVAL, "%s at party %d: the asker gave no output buffers",
-		                what, me);
-	if ((err = status_round(p, loc, what)) != MPC_OK)
+	if ((err = inputs_ready(p, o, loc, score, flag, what)) != MPC_OK)
 		goto out;
 	pjob j = {.n = n,
 	          .d = C,
-	          .G = 1,
 	          .a_own = bhold,
 	          .a = A,
 	          .abits = 1,
 	          .asig = 0,
-	          .b_own = m->owner,
 	          .b = B,
-	          .bbits = bound_bits(pmax, FB),
-	          .bsig = 1};
-	if ((err = prod_sum(p, o->cross, &j, S)) != MPC_OK)
-		goto out;
-	if (m->owner == me)
-		for (size_t i = 0; i < n; i++)
-			S[i] += base;
-	err = finish(p, o, S, fx(m->threshold, FB), S, FB, n, score, flag);
+	          .bbits = bound_bits(pmax, FB)};
+	err = owner_score(p, o, &j, m->owner, &base, m->threshold, S, score, flag);
 out:
 	feats_fini(&f, n);
 	free(bhold);
@@ -658,8 +680,7 @@ mpc_err mpc_score_tree(mpc_party *p, const mpc_score_opts *o, const mpc_score_da
 		err = nomem(p, __LINE__);
 		goto out;
 	}
-	if ((loc = feats_load(p, x, &f, what)) == MPC_OK && f.q > 0)
-		loc = enc(p, FB, xmax, f.cols, A, n * f.q, what, "feature");
+	loc = feats_enc(p, x, &f, xmax, A, what);
 	if (loc == MPC_OK && m->owner == me) {
 		if (m->feature == NULL || m->thr == NULL || m->leaf == NULL)
 			loc = mpc_error(MPC_EINVAL, "%s at party %d: the owner gave no trees", what,
@@ -682,10 +703,7 @@ mpc_err mpc_score_tree(mpc_party *p, const mpc_score_opts *o, const mpc_score_da
 			loc = enc(p, FB, vmax, &bb, &base, 1, what, "base");
 		}
 	}
-	if (loc == MPC_OK && me == o->asker && (score == NULL || flag == NULL))
-		loc = mpc_error(MPC_EINVAL, "%s at party %d: the asker gave no output buffers",
-		                what, me);
-	if ((err = status_round(p, loc, what)) != MPC_OK)
+	if ((err = inputs_ready(p, o, loc, score, flag, what)) != MPC_OK)
 		goto out;
 
 	/* 1. the feature each node reads: a dot product with its secret one-hot
@@ -787,21 +805,13 @@ mpc_err mpc_score_tree(mpc_party *p, const mpc_score_opts *o, const mpc_score_da
 			AI[i * P + lf] = ind[lf * n + i];
 	pjob j2 = {.n = n,
 	           .d = P,
-	           .G = 1,
 	           .a_own = NULL,
 	           .a = AI,
 	           .abits = 128,
 	           .asig = 0,
-	           .b_own = m->owner,
 	           .b = lv,
-	           .bbits = bound_bits(vmax, FB),
-	           .bsig = 1};
-	if ((err = prod_sum(p, o->cross, &j2, sc)) != MPC_OK)
-		goto out;
-	if (m->owner == me)
-		for (size_t i = 0; i < n; i++)
-			sc[i] += base;
-	err = finish(p, o, sc, fx(m->threshold, FB), sc, FB, n, score, flag);
+	           .bbits = bound_bits(vmax, FB)};
+	err = owner_score(p, o, &j2, m->owner, &base, m->threshold, sc, score, flag);
 out:
 	if (bt.a)
 		mpc_bit_triples_fini(&bt);

@@ -696,31 +696,19 @@ out:
 
 static void print_cohort(const mpc_agg_spec *s, const char *name, const mpc_agg_stats *st)
 {
-	static const struct {
-		unsigned bit;
-		const char *name;
-		size_t off;
-	} f[] = {{MPC_AGG_COUNT, "count", offsetof(mpc_agg_stats, count)},
-		 {MPC_AGG_SUM, "sum", offsetof(mpc_agg_stats, sum)},
-		 {MPC_AGG_MEAN, "mean", offsetof(mpc_agg_stats, mean)},
-		 {MPC_AGG_VAR, "variance", offsetof(mpc_agg_stats, variance)},
-		 {MPC_AGG_STD, "stddev", offsetof(mpc_agg_stats, stddev)},
-		 {MPC_AGG_MIN, "min", offsetof(mpc_agg_stats, min)},
-		 {MPC_AGG_MAX, "max", offsetof(mpc_agg_stats, max)},
-		 {MPC_AGG_FRAUD, "fraud_rate", offsetof(mpc_agg_stats, fraud_rate)}};
+	const char *field;
+	unsigned bit;
+	double v;
 	if (st->suppressed) {
 		printf("  %-12s suppressed (fewer than %llu rows)\n", name,
 		       (unsigned long long)(s->min_cohort > 1 ? s->min_cohort : 1));
 		return;
 	}
 	printf("  %-12s", name);
-	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
-		double v;
-		if (!(s->stats & f[i].bit))
-			continue;
-		memcpy(&v, (const char *)st + f[i].off, sizeof(v));
-		printf(" %s %.6g", f[i].name, v);
-	}
+	/* a job file cannot ask for cov or corr (no second column) */
+	for (size_t i = 0; (field = mpc_agg_stat_field(i, st, &bit, &v)) != NULL; i++)
+		if (s->stats & bit)
+			printf(" %s %.6g", field, v);
 	if (s->stats & MPC_AGG_QUANT)
 		for (size_t q = 0; q < s->n_quant; q++)
 			printf(" q%g %.6g", s->quant[q], st->quant[q]);
@@ -1020,17 +1008,19 @@ static int cmd_run(const opts *o)
 		goto out;
 	}
 	int bad_input = 0;
+	err = agg.legacy ? run_stats(o, &c, &t, &res, &bad_input)
+			 : run_agg(o, &c, &agg, &t, &ares, &bad_input);
+	if (err != MPC_OK) {
+		code = fail(&c, err, c.net ? "computing" : "preparing");
+		if (bad_input)
+			code = MPC_EXIT_INPUT;
+		goto out;
+	}
+	mpc_net_close(c.net);
+	c.net = NULL;
+	if (c.is_dealer)
+		goto out;
 	if (!agg.legacy) {
-		if ((err = run_agg(o, &c, &agg, &t, &ares, &bad_input)) != MPC_OK) {
-			code = fail(&c, err, c.net ? "computing" : "preparing");
-			if (bad_input)
-				code = MPC_EXIT_INPUT;
-			goto out;
-		}
-		mpc_net_close(c.net);
-		c.net = NULL;
-		if (c.is_dealer)
-			goto out;
 		have_ares = 1;
 		printf("job %s: joint statistics over %d parties (%s)%s\n", c.job->id,
 		       c.job->n_parties, o->party, agg.spec.dp ? ", with differential privacy" : "");
@@ -1044,16 +1034,6 @@ static int cmd_run(const opts *o)
 		}
 		goto out;
 	}
-	if ((err = run_stats(o, &c, &t, &res, &bad_input)) != MPC_OK) {
-		code = fail(&c, err, c.net ? "computing" : "preparing");
-		if (bad_input)
-			code = MPC_EXIT_INPUT;
-		goto out;
-	}
-	mpc_net_close(c.net);
-	c.net = NULL;
-	if (c.is_dealer)
-		goto out;
 	printf("job %s: joint statistics over %d parties (%s)\n", c.job->id, c.job->n_parties,
 	       o->party);
 	for (int i = 0; i < MPC_STATS_N; i++)
