@@ -45,14 +45,6 @@ int mpc_agg_divides_inside(const mpc_agg_spec *s) {
 	       (s->divide == MPC_AGG_DIV_AUTO && !(s->stats & MPC_AGG_COUNT));
 }
 
-/* Wipe bytes of v, then free it (NULL: nothing). */
-static void wfree(void *v, size_t bytes) {
-	if (v) {
-		mpc_wipe(v, bytes);
-		free(v);
-	}
-}
-
 static int uses_y(const mpc_agg_spec *s) {
 	return (s->stats & (MPC_AGG_COV | MPC_AGG_CORR)) != 0;
 }
@@ -242,7 +234,7 @@ typedef struct {
 } local_t;
 
 static void local_fini(local_t *l) {
-	wfree(l->sums, l->C * l->L * sizeof(mpc_u128));
+	mpc_wipe_free(l->sums, l->C * l->L * sizeof(mpc_u128));
 	if (l->mx) {
 		mpc_wipe(l->mx, l->C * 8);
 		mpc_wipe(l->mn, l->C * 8);
@@ -251,7 +243,7 @@ static void local_fini(local_t *l) {
 	free(l->mn);
 	if (l->vals)
 		for (size_t c = 0; c < l->C; c++)
-			wfree(l->vals[c], l->nv[c] * 8);
+			mpc_wipe_free(l->vals[c], l->nv[c] * 8);
 	free(l->vals);
 	free(l->nv);
 	memset(l, 0, sizeof(*l));
@@ -947,10 +939,10 @@ static mpc_err run_dp(mpc_party *p, const mpc_agg_spec *s, const mpc_agg_rows *r
 		}
 	}
 out:
-	wfree(loc, C * L * 16);
-	wfree(sum, C * L * 16);
-	wfree(tmp, C * L * 16);
-	wfree(ob, C * L * 16);
+	mpc_wipe_free(loc, C * L * 16);
+	mpc_wipe_free(sum, C * L * 16);
+	mpc_wipe_free(tmp, C * L * 16);
+	mpc_wipe_free(ob, C * L * 16);
 	free(al);
 	free(act);
 	free(nn);

@@ -463,14 +463,6 @@ static void scratch_fini(scratch *s)
 	s->v = NULL;
 }
 
-static void wfree(void *v, size_t bytes)
-{
-	if (v) {
-		mpc_wipe(v, bytes);
-		free(v);
-	}
-}
-
 /* Bit-decompose x (all 128 bits), run circuit fn, and bring its `planes`
  * output planes back to arithmetic shares in A (planes * n elements). */
 static mpc_err bits_circ_b2a(mpc_party *p, const u128 *x, size_t n, circ_fn fn, const void *arg,
@@ -488,8 +480,8 @@ static mpc_err bits_circ_b2a(mpc_party *p, const u128 *x, size_t n, circ_fn fn, 
 		goto out;
 	err = mpc_conv_b2a_planes(p, RING, bo, planes, n, A);
 out:
-	wfree(xb, KB * W * 8);
-	wfree(bo, planes * W * 8);
+	mpc_wipe_free(xb, KB * W * 8);
+	mpc_wipe_free(bo, planes * W * 8);
 	return err;
 }
 
@@ -620,7 +612,7 @@ out:
 	mpc_triples_fini(&tr);
 	scratch_fini(&A);
 	scratch_fini(&V);
-	wfree(C, 2 * ns * sizeof(*C));
+	mpc_wipe_free(C, 2 * ns * sizeof(*C));
 	return err;
 }
 
@@ -1013,7 +1005,7 @@ mpc_err mpc_math_div(mpc_party *p, mpc_ring r, unsigned f, const void *x, const 
 			return mpc_error(MPC_ENOMEM, "out of memory (%s:%d)", __FILE__, __LINE__);
 		if ((err = recip_core(p, f, g, (const u128 *)y + off, t, m)) == MPC_OK)
 			err = bmul(p, (const u128 *)x + off, t, (u128 *)out + off, m, g);
-		wfree(t, m * 16);
+		mpc_wipe_free(t, m * 16);
 	}
 	return err;
 }

@@ -32,13 +32,6 @@ typedef mpc_i128 i128;
 /* products per pass of prod_sum: bounds memory (about 7 vectors of this) */
 #define CH ((size_t)1 << 20)
 
-static void wfree(void *v, size_t bytes) {
-	if (v) {
-		mpc_wipe(v, bytes);
-		free(v);
-	}
-}
-
 static void *zalloc(size_t n, size_t sz) {
 	return calloc(n ? n : 1, sz);
 }
@@ -184,15 +177,15 @@ static mpc_err prod_sum(mpc_party *p, const mpc_cross *eng, const pjob *j, u128 
 				for (size_t t = 0; t < rows * G; t++)
 					out[i0 * G + t] += co[t];
 			}
-			wfree(xv, ne * sizeof(u128));
-			wfree(yv, ne * sizeof(u128));
-			wfree(co, ne * sizeof(u128));
+			mpc_wipe_free(xv, ne * sizeof(u128));
+			mpc_wipe_free(yv, ne * sizeof(u128));
+			mpc_wipe_free(co, ne * sizeof(u128));
 			xv = yv = co = NULL;
 		}
 		if (err != MPC_OK) {
-			wfree(xv, cur * sizeof(u128));
-			wfree(yv, cur * sizeof(u128));
-			wfree(co, cur * sizeof(u128));
+			mpc_wipe_free(xv, cur * sizeof(u128));
+			mpc_wipe_free(yv, cur * sizeof(u128));
+			mpc_wipe_free(co, cur * sizeof(u128));
 			xv = yv = co = NULL;
 		}
 	}
@@ -211,7 +204,7 @@ typedef struct {
 
 static void feats_fini(feats *f, size_t n) {
 	free(f->hold);
-	wfree(f->cols, n * f->q * sizeof(double));
+	mpc_wipe_free(f->cols, n * f->q * sizeof(double));
 	memset(f, 0, sizeof(*f));
 }
 
@@ -406,7 +399,7 @@ static mpc_err finish(mpc_party *p, const mpc_score_opts *o, const u128 *cmp_val
 			flag[i] = buf[n + i] == 1;
 	}
 out:
-	wfree(buf, 2 * n * sizeof(u128));
+	mpc_wipe_free(buf, 2 * n * sizeof(u128));
 	return err;
 }
 
@@ -521,10 +514,10 @@ mpc_err mpc_score_logreg(mpc_party *p, const mpc_score_opts *o, const mpc_score_
 	err = finish(p, o, L, fx(log(t / (1 - t)), 2 * FB), z, FB, n, score, flag);
 out:
 	feats_fini(&f, n);
-	wfree(A, n * d * sizeof(u128));
-	wfree(B, d * sizeof(u128));
-	wfree(L, n * sizeof(u128));
-	wfree(z, n * sizeof(u128));
+	mpc_wipe_free(A, n * d * sizeof(u128));
+	mpc_wipe_free(B, d * sizeof(u128));
+	mpc_wipe_free(L, n * sizeof(u128));
+	mpc_wipe_free(z, n * sizeof(u128));
 	mpc_wipe(&bias, sizeof(bias));
 	return err;
 }
@@ -633,9 +626,9 @@ out:
 	feats_fini(&f, n);
 	free(bhold);
 	free(cut0);
-	wfree(A, n * qb * sizeof(u128));
-	wfree(B, C * sizeof(u128));
-	wfree(S, n * sizeof(u128));
+	mpc_wipe_free(A, n * qb * sizeof(u128));
+	mpc_wipe_free(B, C * sizeof(u128));
+	mpc_wipe_free(S, n * sizeof(u128));
 	mpc_wipe(&base, sizeof(base));
 	return err;
 }
@@ -816,17 +809,17 @@ out:
 	if (bt.a)
 		mpc_bit_triples_fini(&bt);
 	feats_fini(&f, n);
-	wfree(A, n * d * sizeof(u128));
-	wfree(E, G * d * sizeof(u128));
-	wfree(th, G * sizeof(u128));
-	wfree(S, n * G * sizeof(u128));
-	wfree(V, G * n64 * sizeof(u128));
-	wfree(ind, P * n * sizeof(u128));
-	wfree(AI, P * n * sizeof(u128));
-	wfree(lv, P * sizeof(u128));
-	wfree(sc, n * sizeof(u128));
-	wfree(bits, G * W * 8);
-	wfree(fac, nfac * W * 8);
+	mpc_wipe_free(A, n * d * sizeof(u128));
+	mpc_wipe_free(E, G * d * sizeof(u128));
+	mpc_wipe_free(th, G * sizeof(u128));
+	mpc_wipe_free(S, n * G * sizeof(u128));
+	mpc_wipe_free(V, G * n64 * sizeof(u128));
+	mpc_wipe_free(ind, P * n * sizeof(u128));
+	mpc_wipe_free(AI, P * n * sizeof(u128));
+	mpc_wipe_free(lv, P * sizeof(u128));
+	mpc_wipe_free(sc, n * sizeof(u128));
+	mpc_wipe_free(bits, G * W * 8);
+	mpc_wipe_free(fac, nfac * W * 8);
 	mpc_wipe(&base, sizeof(base));
 	return err;
 }

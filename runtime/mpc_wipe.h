@@ -8,4 +8,7 @@
  * (OPENSSL_cleanse). p may be NULL when n is 0. */
 void mpc_wipe(void *p, size_t n);
 
+/* Wipe n bytes at p, then free(p); NULL does nothing. */
+void mpc_wipe_free(void *p, size_t n);
+
 #endif
