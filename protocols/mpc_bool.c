@@ -104,6 +104,34 @@ mpc_err mpc_bool_and(mpc_party *p, const uint64_t *x, const uint64_t *y, uint64_
 	return err;
 }
 
+mpc_err mpc_bool_gates_push(mpc_bool_gate **g, size_t *n, size_t *cap, mpc_bool_gate gate)
+{
+	if (*n == *cap) {
+		size_t nc = *cap ? 2 * *cap : 256;
+		mpc_bool_gate *ng = realloc(*g, nc * sizeof(*ng));
+		if (ng == NULL)
+			return MPC_ENOMEM;
+		*g = ng;
+		*cap = nc;
+	}
+	(*g)[(*n)++] = gate;
+	return MPC_OK;
+}
+
+mpc_err mpc_bool_gates_flush(mpc_party *p, const mpc_bit_triples *t, size_t *off,
+			     const mpc_bool_gate *g, size_t *ng, size_t words, int counting,
+			     size_t *n_and)
+{
+	mpc_err err = MPC_OK;
+	if (!counting) {
+		err = mpc_bool_and_layer(p, t, *off, g, *ng, words);
+		*off += *ng * words;
+	}
+	*n_and += *ng;
+	*ng = 0;
+	return err;
+}
+
 mpc_err mpc_bool_and_layer(mpc_party *p, const mpc_bit_triples *t, size_t off,
 			   const mpc_bool_gate *g, size_t n, size_t words)
 {

@@ -35,6 +35,20 @@ typedef struct {
 	int acc;
 } mpc_bool_gate;
 
+/* Append gate to the growing array *g of *n gates (capacity *cap, doubled
+ * from 256 when full; free(*g) when done). MPC_OK, or MPC_ENOMEM with the
+ * array unchanged and no error recorded: the caller names its step. */
+mpc_err mpc_bool_gates_push(mpc_bool_gate **g, size_t *n, size_t *cap,
+			    mpc_bool_gate gate) MPC_MUST_CHECK;
+
+/* The layer queued in g[0..*ng-1] (words words a gate), for circuits built
+ * gate by gate: unless counting, one mpc_bool_and_layer on the bit triples
+ * of t from *off on, *off moved past them (also on an error); either way
+ * *n_and grows by *ng and *ng becomes 0. Collective unless counting. */
+mpc_err mpc_bool_gates_flush(mpc_party *p, const mpc_bit_triples *t, size_t *off,
+			     const mpc_bool_gate *g, size_t *ng, size_t words, int counting,
+			     size_t *n_and) MPC_MUST_CHECK;
+
 /* n independent ANDs of `words` words each in one round (one per
  * MPC_OPEN_MAX_ELEMS words of 2 * n * words opened), with the bit
  * triples of t from word `off` on (n * words words of t are consumed;

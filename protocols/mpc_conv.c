@@ -77,29 +77,16 @@ static void eng_release(eng *e) {
 static void gate(eng *e, const uint64_t *x, const uint64_t *y, uint64_t *z, int acc) {
 	if (e->err != MPC_OK)
 		return;
-	if (e->ng == e->cap) {
-		size_t cap = e->cap ? 2 * e->cap : 256;
-		mpc_bool_gate *ng = realloc(e->g, cap * sizeof(*ng));
-		if (ng == NULL) {
-			e->err = mpc_error(MPC_ENOMEM, "out of memory (%s:%d)", __FILE__, __LINE__);
-			return;
-		}
-		e->g = ng;
-		e->cap = cap;
-	}
-	e->g[e->ng++] = (mpc_bool_gate){x, y, z, acc};
+	if (mpc_bool_gates_push(&e->g, &e->ng, &e->cap, (mpc_bool_gate){x, y, z, acc}) != MPC_OK)
+		e->err = mpc_error(MPC_ENOMEM, "out of memory (%s:%d)", __FILE__, __LINE__);
 }
 
 /* Run the queued layer (one round). */
 static mpc_err flush(eng *e) {
 	if (e->err != MPC_OK || e->ng == 0)
 		return e->err;
-	if (!e->counting) {
-		e->err = mpc_bool_and_layer(e->p, &e->t, e->off, e->g, e->ng, e->W);
-		e->off += e->ng * e->W;
-	}
-	e->n_and += e->ng;
-	e->ng = 0;
+	e->err = mpc_bool_gates_flush(e->p, &e->t, &e->off, e->g, &e->ng, e->W, e->counting,
+	                              &e->n_and);
 	return e->err;
 }
 
@@ -326,32 +313,43 @@ static mpc_err check_args(mpc_party *p, mpc_ring r, const char *what) {
 
 /* ---- a2b ---- */
 
+/* The arguments of a2b, msb (and msb_bits) and is_zero: bits is the width
+ * of the numbers added (k for msb and is_zero). */
 typedef struct {
 	mpc_ring r;
 	const void *x;
 	size_t n;
 	unsigned bits;
 	uint64_t *out;
-} a2b_arg;
+} bits_arg;
 
-static mpc_err a2b_fn(eng *e, void *va) {
-	a2b_arg *A = va;
+/* The parties' shares of A->x mod 2^A->bits as numbers, added by the CSA
+ * down to two, then fin(two numbers) into `planes` planes of A->out. */
+static mpc_err add_shares(eng *e, const bits_arg *A, size_t planes,
+                          mpc_err (*fin)(eng *, const uint64_t *, const uint64_t *, unsigned,
+                                         uint64_t *)) {
+	unsigned B = A->bits;
 	size_t cnt = (size_t)e->np;
 	uint64_t **num = calloc(cnt, sizeof(*num));
 	mpc_err err;
 	if (num == NULL)
 		return mpc_error(MPC_ENOMEM, "out of memory (%s:%d)", __FILE__, __LINE__);
-	if ((err = share_numbers(e, A->r, A->x, A->n, A->bits, num)) == MPC_OK &&
-	    (err = csa(e, num, &cnt, A->bits)) == MPC_OK) {
-		uint64_t *sum = eng_alloc(e, A->bits);
-		if ((err = e->err) == MPC_OK &&
-		    (err = sklansky(e, num[0], num[1], A->bits, sum)) == MPC_OK && !e->counting) {
-			memcpy(A->out, sum, (size_t)A->bits * e->W * 8);
-			mask_tail(A->out, A->bits, A->n, e->W);
+	if ((err = share_numbers(e, A->r, A->x, A->n, B, num)) == MPC_OK &&
+	    (err = csa(e, num, &cnt, B)) == MPC_OK) {
+		uint64_t *res = eng_alloc(e, planes);
+		if ((err = e->err) == MPC_OK && (err = fin(e, num[0], num[1], B, res)) == MPC_OK &&
+		    !e->counting) {
+			memcpy(A->out, res, planes * e->W * 8);
+			mask_tail(A->out, planes, A->n, e->W);
 		}
 	}
 	free(num);
 	return err;
+}
+
+static mpc_err a2b_fn(eng *e, void *va) {
+	bits_arg *A = va;
+	return add_shares(e, A, A->bits, sklansky);
 }
 
 mpc_err mpc_conv_a2b(mpc_party *p, mpc_ring r, const void *x, size_t n, unsigned bits,
@@ -364,7 +362,7 @@ mpc_err mpc_conv_a2b(mpc_party *p, mpc_ring r, const void *x, size_t n, unsigned
 		                 bits, mpc_ring_bits(r));
 	if (n == 0)
 		return MPC_OK;
-	a2b_arg A = {r, x, n, bits, out};
+	bits_arg A = {r, x, n, bits, out};
 	return run_circuit(p, mpc_conv_words(n), a2b_fn, &A);
 }
 
@@ -400,37 +398,12 @@ out:
 	return err;
 }
 
-/* msb also serves msb_bits and is_zero: bits is the width B of the
- * numbers added (k for msb and is_zero). */
-typedef struct {
-	mpc_ring r;
-	const void *x;
-	size_t n;
-	unsigned bits;
-	uint64_t *out;
-} msb_arg;
-
 /* Bit B-1 of the sum mod 2^B of the parties' shares mod 2^B, that is of
- * x mod 2^B: the low B bits of every share are added as B-bit numbers. */
+ * x mod 2^B (B = A->bits; msb also serves msb_bits): the low B bits of every
+ * share are added as B-bit numbers. */
 static mpc_err msb_fn(eng *e, void *va) {
-	msb_arg *A = va;
-	unsigned B = A->bits;
-	size_t cnt = (size_t)e->np;
-	uint64_t **num = calloc(cnt, sizeof(*num));
-	mpc_err err;
-	if (num == NULL)
-		return mpc_error(MPC_ENOMEM, "out of memory (%s:%d)", __FILE__, __LINE__);
-	if ((err = share_numbers(e, A->r, A->x, A->n, B, num)) == MPC_OK &&
-	    (err = csa(e, num, &cnt, B)) == MPC_OK) {
-		uint64_t *res = eng_alloc(e, 1);
-		if ((err = e->err) == MPC_OK &&
-		    (err = top_bit(e, num[0], num[1], B, res)) == MPC_OK && !e->counting) {
-			memcpy(A->out, res, e->W * 8);
-			mask_tail(A->out, 1, A->n, e->W);
-		}
-	}
-	free(num);
-	return err;
+	bits_arg *A = va;
+	return add_shares(e, A, 1, top_bit);
 }
 
 mpc_err mpc_conv_msb_bits(mpc_party *p, mpc_ring r, const void *x, size_t n, unsigned bits,
@@ -443,7 +416,7 @@ mpc_err mpc_conv_msb_bits(mpc_party *p, mpc_ring r, const void *x, size_t n, uns
 		                 mpc_party_id(p), bits, mpc_ring_bits(r), mpc_ring_bits(r));
 	if (n == 0)
 		return MPC_OK;
-	msb_arg A = {.r = r, .x = x, .n = n, .bits = bits, .out = out};
+	bits_arg A = {.r = r, .x = x, .n = n, .bits = bits, .out = out};
 	return run_circuit(p, mpc_conv_words(n), msb_fn, &A);
 }
 
@@ -457,7 +430,7 @@ mpc_err mpc_conv_msb(mpc_party *p, mpc_ring r, const void *x, size_t n, uint64_t
 /* ---- is_zero ---- */
 
 static mpc_err zero_fn(eng *e, void *va) {
-	msb_arg *A = va;
+	bits_arg *A = va;
 	unsigned B = mpc_ring_bits(A->r);
 	size_t W = e->W, cnt = (size_t)e->np;
 	uint64_t **num = calloc(cnt, sizeof(*num)), **pp = calloc(B, sizeof(*pp));
@@ -503,7 +476,7 @@ mpc_err mpc_conv_is_zero(mpc_party *p, mpc_ring r, const void *x, size_t n, uint
 		mpc_ring_set_i64(r, one, 0, -1);
 		mpc_ring_add_const(r, xm.v, xm.v, one, n);
 	}
-	msb_arg A = {.r = r, .x = xm.v, .n = n, .bits = mpc_ring_bits(r), .out = out};
+	bits_arg A = {.r = r, .x = xm.v, .n = n, .bits = mpc_ring_bits(r), .out = out};
 	err = run_circuit(p, mpc_conv_words(n), zero_fn, &A);
 	mpc_vec_fini(&xm);
 	return err;
@@ -651,8 +624,8 @@ size_t mpc_conv_and_count(int kind, mpc_ring r, int n_parties, unsigned f) {
 	mpc_err err;
 	if (mpc_ring_check(r) != MPC_OK || n_parties < 2)
 		return 0;
-	a2b_arg a = {r, zero, 1, mpc_ring_bits(r), dummy};
-	msb_arg m = {.r = r, .x = zero, .n = 1, .bits = mpc_ring_bits(r), .out = dummy};
+	bits_arg a = {r, zero, 1, mpc_ring_bits(r), dummy};
+	bits_arg m = {.r = r, .x = zero, .n = 1, .bits = mpc_ring_bits(r), .out = dummy};
 	ltp_arg l = {r, zero, zero, 1, f, dummy};
 	switch (kind) {
 	case 0:

@@ -130,29 +130,16 @@ static void gate(eng *e, const uint64_t *x, const uint64_t *y, uint64_t *z, int 
 {
 	if (e->err != MPC_OK)
 		return;
-	if (e->ng == e->capg) {
-		size_t cap = e->capg ? 2 * e->capg : 256;
-		mpc_bool_gate *ng = realloc(e->g, cap * sizeof(*ng));
-		if (ng == NULL) {
-			e->err = mpc_error(MPC_ENOMEM, "dp: out of memory (%s:%d)", __FILE__, __LINE__);
-			return;
-		}
-		e->g = ng;
-		e->capg = cap;
-	}
-	e->g[e->ng++] = (mpc_bool_gate){x, y, z, acc};
+	if (mpc_bool_gates_push(&e->g, &e->ng, &e->capg, (mpc_bool_gate){x, y, z, acc}) != MPC_OK)
+		e->err = mpc_error(MPC_ENOMEM, "dp: out of memory (%s:%d)", __FILE__, __LINE__);
 }
 
 static mpc_err flush(eng *e)
 {
 	if (e->err != MPC_OK || e->ng == 0)
 		return e->err;
-	if (!e->counting) {
-		e->err = mpc_bool_and_layer(e->p, &e->t, e->off, e->g, e->ng, e->W);
-		e->off += e->ng * e->W;
-	}
-	e->n_and += e->ng;
-	e->ng = 0;
+	e->err = mpc_bool_gates_flush(e->p, &e->t, &e->off, e->g, &e->ng, e->W, e->counting,
+				      &e->n_and);
 	return e->err;
 }
 
@@ -273,6 +260,34 @@ static mpc_err count_ands(unsigned L, size_t m, const unsigned char *nz, size_t 
 	return err;
 }
 
+/* The tree for real on L digits of m bits: its AND planes counted, that
+ * many bit-triple planes fetched, evaluated into bits (L planes of W words)
+ * and the bits past inst instances cleared. */
+static mpc_err run_tree(mpc_party *p, size_t W, size_t inst, unsigned L, size_t m,
+			const uint64_t *u, const uint64_t *cpl, const unsigned char *nz,
+			uint64_t *bits)
+{
+	size_t n_and;
+	mpc_err err;
+	if ((err = count_ands(L, m, nz, &n_and)) != MPC_OK)
+		return err;
+	eng e = {.p = p, .king = mpc_party_id(p) == 0, .counting = 0, .W = W};
+	if (n_and > 0 && (err = mpc_bit_triples_get(p, n_and * W, &e.t)) != MPC_OK)
+		return err;
+	err = tree(&e, L, m, u, cpl, nz, bits);
+	if (err == MPC_OK && e.n_and != n_and)
+		err = mpc_error(MPC_EINVAL, "dp: internal: tree used %zu AND planes, counted %zu (%s:%d)",
+				e.n_and, n_and, __FILE__, __LINE__);
+	eng_release(&e);
+	mpc_bit_triples_fini(&e.t);
+	if (err != MPC_OK)
+		return err;
+	for (unsigned j = 0; j < L; j++)
+		if (inst % 64)
+			bits[(size_t)j * W + W - 1] &= (1ull << (inst % 64)) - 1;
+	return MPC_OK;
+}
+
 /* One chunk: every sample's digit count is known to be valid. */
 static mpc_err laplace_chunk(mpc_party *p, mpc_ring r, const double *T, void *noise, size_t n)
 {
@@ -281,9 +296,8 @@ static mpc_err laplace_chunk(mpc_party *p, mpc_ring r, const double *T, void *no
 	uint64_t *u = NULL, *cpl = NULL, *bits = NULL;
 	unsigned char *nz = NULL;
 	void *ar = NULL;
-	size_t n_and, ar_bytes = 0;
+	size_t ar_bytes = 0;
 	mpc_err err;
-	eng e = {0};
 
 	eb = mpc_ring_bytes(r);
 	if ((Li = calloc(n, sizeof(*Li))) == NULL) {
@@ -323,23 +337,9 @@ static mpc_err laplace_chunk(mpc_party *p, mpc_ring r, const double *T, void *no
 	if ((err = mpc_party_prg_own(p, u, planes * W * 8)) != MPC_OK)
 		goto out;
 
-	if ((err = count_ands(L, m, nz, &n_and)) != MPC_OK)
-		goto out;
-	e = (eng){.p = p, .king = mpc_party_id(p) == 0, .counting = 0, .W = W};
-	if (n_and > 0 && (err = mpc_bit_triples_get(p, n_and * W, &e.t)) != MPC_OK)
-		goto out;
-	err = tree(&e, L, m, u, cpl, nz, bits);
-	if (err == MPC_OK && e.n_and != n_and)
-		err = mpc_error(MPC_EINVAL, "dp: internal: tree used %zu AND planes, counted %zu (%s:%d)",
-				e.n_and, n_and, __FILE__, __LINE__);
-	eng_release(&e);
-	mpc_bit_triples_fini(&e.t);
-	if (err != MPC_OK)
+	if ((err = run_tree(p, W, inst, L, m, u, cpl, nz, bits)) != MPC_OK)
 		goto out;
 	/* digits to arithmetic shares (one round), then Z = G1 - G2 locally */
-	for (unsigned j = 0; j < L; j++)
-		if (inst % 64)
-			bits[(size_t)j * W + W - 1] &= (1ull << (inst % 64)) - 1;
 	ar_bytes = (size_t)L * inst * eb;
 	if ((ar = malloc(ar_bytes)) == NULL) {
 		err = mpc_error(MPC_ENOMEM, "dp: out of memory (%s:%d)", __FILE__, __LINE__);
@@ -582,13 +582,12 @@ static void gauss_thresholds(long double s, long K, uint64_t *thr)
 static mpc_err gauss_chunk(mpc_party *p, mpc_ring r, const double *sg, const unsigned *Ks,
 			   void *noise, size_t n)
 {
-	size_t m = G_BITS, inst = 0, W, eb = mpc_ring_bytes(r), n_and;
+	size_t m = G_BITS, inst = 0, W, eb = mpc_ring_bytes(r);
 	int me = mpc_party_id(p);
 	uint64_t *u = NULL, *cpl = NULL, *bits = NULL, *us = NULL, *thr = NULL;
 	unsigned char nz[G_BITS] = {0};
 	void *ar = NULL;
 	mpc_err err;
-	eng e = {0};
 
 	for (size_t i = 0; i < n; i++)
 		inst += 2 * (size_t)Ks[i];
@@ -620,21 +619,8 @@ static mpc_err gauss_chunk(mpc_party *p, mpc_ring r, const double *sg, const uns
 				}
 			}
 	}
-	if ((err = count_ands(1, m, nz, &n_and)) != MPC_OK)
+	if ((err = run_tree(p, W, inst, 1, m, u, cpl, nz, bits)) != MPC_OK)
 		goto out;
-	e = (eng){.p = p, .king = me == 0, .counting = 0, .W = W};
-	if (n_and > 0 && (err = mpc_bit_triples_get(p, n_and * W, &e.t)) != MPC_OK)
-		goto out;
-	err = tree(&e, 1, m, u, cpl, nz, bits);
-	if (err == MPC_OK && e.n_and != n_and)
-		err = mpc_error(MPC_EINVAL, "dp: internal: tree used %zu AND planes, counted %zu (%s:%d)",
-				e.n_and, n_and, __FILE__, __LINE__);
-	eng_release(&e);
-	mpc_bit_triples_fini(&e.t);
-	if (err != MPC_OK)
-		goto out;
-	if (inst % 64)
-		bits[W - 1] &= (1ull << (inst % 64)) - 1;
 	if ((err = mpc_conv_b2a_planes(p, r, bits, 1, inst, ar)) != MPC_OK)
 		goto out;
 	/* Z = K - sum_k [u < C_k] (the public K added by party 0) */
