@@ -17,6 +17,7 @@
 #include "protocols/mpc_local.h"
 #include "protocols/mpc_share.h"
 #include "runtime/mpc_fixed.h"
+#include "tests/support/cluster.h"
 
 #define N_ELEMS 4096
 
@@ -37,14 +38,6 @@ static struct {
 	int to; /* open_to target */
 } job;
 
-static void fill_random(void *buf, size_t bytes, unsigned seed)
-{
-	uint8_t *b = buf;
-	srand(seed);
-	for (size_t i = 0; i < bytes; i++)
-		b[i] = (uint8_t)rand();
-}
-
 /* party 0 owns x, party 1 owns y (with two parties too) */
 static mpc_err share_xy(mpc_party *p, void *sx, void *sy)
 {
@@ -55,23 +48,33 @@ static mpc_err share_xy(mpc_party *p, void *sx, void *sy)
 	return err;
 }
 
-static mpc_err body_mul(mpc_party *p, void *arg)
+/* z = x*y in place of x (fixed: the fixed-point product with job.f
+ * fraction bits), emitted. */
+static mpc_err mul_body(mpc_party *p, int fixed)
 {
 	size_t bytes = job.n * mpc_ring_bytes(job.ring);
 	mpc_vec sx = {0}, sy = {0};
 	mpc_err err;
-	(void)arg;
 	if ((err = mpc_vec_init(&sx, job.ring, job.n)) || (err = mpc_vec_init(&sy, job.ring, job.n)))
 		goto out;
 	if ((err = share_xy(p, sx.v, sy.v)) != MPC_OK)
 		goto out;
-	/* z = x*y in place of x */
-	if ((err = mpc_beaver_mul(p, job.ring, sx.v, sy.v, sx.v, job.n)) == MPC_OK)
+	if (fixed)
+		err = mpc_fixed_mul(p, job.ring, job.f, sx.v, sy.v, sx.v, job.n);
+	else
+		err = mpc_beaver_mul(p, job.ring, sx.v, sy.v, sx.v, job.n);
+	if (err == MPC_OK)
 		err = mpc_local_emit(sx.v, bytes);
 out:
 	mpc_vec_fini(&sx);
 	mpc_vec_fini(&sy);
 	return err;
+}
+
+static mpc_err body_mul(mpc_party *p, void *arg)
+{
+	(void)arg;
+	return mul_body(p, 0);
 }
 
 static mpc_err body_dot(mpc_party *p, void *arg)
@@ -159,20 +162,8 @@ static mpc_err body_trunc(mpc_party *p, void *arg)
 
 static mpc_err body_fixmul(mpc_party *p, void *arg)
 {
-	size_t bytes = job.n * mpc_ring_bytes(job.ring);
-	mpc_vec sx = {0}, sy = {0};
-	mpc_err err;
 	(void)arg;
-	if ((err = mpc_vec_init(&sx, job.ring, job.n)) || (err = mpc_vec_init(&sy, job.ring, job.n)))
-		goto out;
-	if ((err = share_xy(p, sx.v, sy.v)) != MPC_OK)
-		goto out;
-	if ((err = mpc_fixed_mul(p, job.ring, job.f, sx.v, sy.v, sx.v, job.n)) == MPC_OK)
-		err = mpc_local_emit(sx.v, bytes);
-out:
-	mpc_vec_fini(&sx);
-	mpc_vec_fini(&sy);
-	return err;
+	return mul_body(p, 1);
 }
 
 /* job.n random shared bits in job.ring, then job.n / 64 words of bit
@@ -206,13 +197,7 @@ static void *run(int parties, int tcp, mpc_local_fn fn, size_t out_elems)
 	void *out = calloc(out_elems ? out_elems : 1, 16);
 	assert_non_null(out);
 	assert_int_equal(mpc_local_run(&cfg, fn, NULL, res), MPC_OK);
-	for (int i = 0; i < parties + dealer; i++) {
-		if (res[i].err != MPC_OK || !res[i].exited || res[i].exit_code != 0)
-			print_error("node %d: exit %d, %s: %s\n", i, res[i].exit_code,
-				    mpc_strerror(res[i].err), res[i].detail);
-		assert_int_equal(res[i].err, MPC_OK);
-		assert_int_equal(res[i].exit_code, 0);
-	}
+	cluster_expect_ok(res, parties + dealer);
 	assert_int_equal(mpc_local_reconstruct(res, parties, job.ring, out, out_elems), MPC_OK);
 	mpc_local_results_fini(res, parties + dealer);
 	return out;
@@ -228,8 +213,8 @@ static void setup_job(mpc_ring r, size_t n, unsigned seed)
 	memset(&job, 0, sizeof(job));
 	job.ring = r;
 	job.n = n;
-	fill_random(job.x, sizeof(job.x), seed);
-	fill_random(job.y, sizeof(job.y), seed + 1);
+	cluster_fill_random(job.x, sizeof(job.x), seed);
+	cluster_fill_random(job.y, sizeof(job.y), seed + 1);
 }
 
 static void check_mul(mpc_ring r, int parties, int tcp)

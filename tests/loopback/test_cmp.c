@@ -21,6 +21,7 @@
 #include "protocols/mpc_local.h"
 #include "protocols/mpc_preproc.h"
 #include "protocols/mpc_share.h"
+#include "tests/support/cluster.h"
 
 enum {
 	OP_A2B,
@@ -75,25 +76,11 @@ static unsigned kbits(void) {
 /* ---- ring values as 128-bit integers ---- */
 
 static mpc_i128 get_s(const uint8_t *buf, size_t i) {
-	if (job.ring == MPC_Z64) {
-		int64_t v;
-		memcpy(&v, buf + 8 * i, 8);
-		return v;
-	}
-	mpc_i128 v;
-	memcpy(&v, buf + 16 * i, 16);
-	return v;
+	return cluster_get_s(job.ring, buf, i);
 }
 
 static mpc_u128 get_u(const uint8_t *buf, size_t i) {
-	if (job.ring == MPC_Z64) {
-		uint64_t v;
-		memcpy(&v, buf + 8 * i, 8);
-		return v;
-	}
-	mpc_u128 v;
-	memcpy(&v, buf + 16 * i, 16);
-	return v;
+	return cluster_get_u(job.ring, buf, i);
 }
 
 static void put(uint8_t *buf, size_t i, mpc_i128 v) {
@@ -393,13 +380,7 @@ static void run_tasks(int parties) {
 	                        .watchdog_s = 120};
 	mpc_local_result res[17];
 	assert_int_equal(mpc_local_run(&cfg, body, NULL, res), MPC_OK);
-	for (int i = 0; i < parties + dealer; i++) {
-		if (res[i].err != MPC_OK || !res[i].exited || res[i].exit_code != 0)
-			print_error("node %d: exit %d, %s: %s\n", i, res[i].exit_code,
-			            mpc_strerror(res[i].err), res[i].detail);
-		assert_int_equal(res[i].err, MPC_OK);
-		assert_int_equal(res[i].exit_code, 0);
-	}
+	cluster_expect_ok(res, parties + dealer);
 	size_t off = 0;
 	for (int k = 0; k < ntasks; k++) {
 		task *t = &tasks[k];

@@ -28,6 +28,7 @@
 #include "protocols/mpc_gen.h"
 #include "protocols/mpc_local.h"
 #include "protocols/mpc_share.h"
+#include "tests/support/cluster.h"
 
 #define NP 3   /* parties, except in test_parties */
 #define MAXP 5
@@ -65,26 +66,13 @@ static size_t eb(void) { return mpc_ring_bytes(job.ring); }
 
 static int64_t get_s(const uint8_t *buf, size_t i)
 {
-	if (job.ring == MPC_Z64) {
-		int64_t v;
-		memcpy(&v, buf + 8 * i, 8);
-		return v;
-	}
-	mpc_i128 v;
-	memcpy(&v, buf + 16 * i, 16);
-	return (int64_t)v; /* noise and values here are far below 2^63 */
+	/* noise and values here are far below 2^63 */
+	return (int64_t)cluster_get_s(job.ring, buf, i);
 }
 
 static mpc_u128 get_u(const uint8_t *buf, size_t i)
 {
-	if (job.ring == MPC_Z64) {
-		uint64_t v;
-		memcpy(&v, buf + 8 * i, 8);
-		return v;
-	}
-	mpc_u128 v;
-	memcpy(&v, buf + 16 * i, 16);
-	return v;
+	return cluster_get_u(job.ring, buf, i);
 }
 
 static double now(void)

@@ -11,21 +11,19 @@
 #include <cmocka.h>
 
 #include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "protocols/mpc_local.h"
 #include "protocols/mpc_stats.h"
 #include "runtime/mpc_csv.h"
 #include "tests/support/mitm.h"
+#include "tests/support/party.h"
 
 #define NP 3
 #define NN (NP + 1)
@@ -36,99 +34,17 @@ static int ports[NN];
 static char fps[NN][128];
 static const char *const names[NN] = {"alpha", "bravo", "charlie", "dealer"};
 
-static double now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-/* Start argv with stdout+stderr to log, extra environment `env` (or NULL). */
-static pid_t spawn(char *const argv[], const char *log, const char *env)
-{
-	pid_t pid = fork();
-	if (pid == 0) {
-		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		if (fd >= 0) {
-			dup2(fd, 1);
-			dup2(fd, 2);
-			close(fd);
-		}
-		if (env)
-			putenv((char *)env);
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	return pid;
-}
-
-/* Wait for pid up to `secs`; kill it after that. Exit code, or -signal. */
-static int wait_for(pid_t pid, double secs)
-{
-	double end = now() + secs;
-	int st;
-	for (;;) {
-		pid_t r = waitpid(pid, &st, WNOHANG);
-		if (r == pid)
-			return WIFEXITED(st) ? WEXITSTATUS(st) : -WTERMSIG(st);
-		if (now() > end) {
-			kill(pid, SIGKILL);
-			waitpid(pid, &st, 0);
-			return -1000;
-		}
-		usleep(10000);
-	}
-}
-
-static char *slurp(const char *path)
-{
-	FILE *fp = fopen(path, "r");
-	static char buf[1 << 16];
-	size_t n = fp ? fread(buf, 1, sizeof(buf) - 1, fp) : 0;
-	buf[n] = '\0';
-	if (fp)
-		fclose(fp);
-	return buf;
-}
-
-static int run_cmd(const char *cmd)
-{
-	int rc = system(cmd);
-	return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-}
-
 /* Keys for every node, and the sample data, once for all tests. */
 static int setup(void **state)
 {
 	(void)state;
-	const char *b = getenv("BUILD");
-	snprintf(bin, sizeof(bin), "%s/bin", b ? b : "build");
-	snprintf(dir, sizeof(dir), "/tmp/mpc-cli-%d", (int)getpid());
-	char cmd[2048];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s && mkdir -p %s && %s/gen_data --merchants 3 --rows 300 "
-		 "--seed 7 --out %s", dir, dir, bin, dir);
-	if (run_cmd(cmd) != 0)
-		return -1;
-	for (int i = 0; i < NN; i++) {
-		char out[256];
-		snprintf(cmd, sizeof(cmd), "%s/mpc-party keygen --out %s/keys-%s --name %s > %s/kg-%s",
-			 bin, dir, names[i], names[i], dir, names[i]);
-		if (run_cmd(cmd) != 0)
-			return -1;
-		snprintf(out, sizeof(out), "%s/kg-%s", dir, names[i]);
-		char *t = strstr(slurp(out), "fingerprint: ");
-		if (t == NULL || sscanf(t + 13, "%127s", fps[i]) != 1)
-			return -1;
-	}
-	return 0;
+	return party_setup(bin, dir, "mpc-cli", "--merchants 3 --rows 300 --seed 7", names, NN, fps);
 }
 
 static int teardown(void **state)
 {
 	(void)state;
-	char cmd[1024];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	return run_cmd(cmd) == 0 ? 0 : -1;
+	return party_remove_dir(dir);
 }
 
 typedef struct {
@@ -174,40 +90,28 @@ typedef struct {
 
 static pid_t start_node(int i, const char *job, const run_spec *rs)
 {
-	static char a[NN][18][512];
+	party_args pa;
 	char log[600];
-	int k = 0;
-	snprintf(a[i][k++], 512, "%s/mpc-party", bin);
-	snprintf(a[i][k++], 512, "run");
-	snprintf(a[i][k++], 512, "--job");
-	snprintf(a[i][k++], 512, "%s", rs->job[i] ? rs->job[i] : job);
-	snprintf(a[i][k++], 512, "--party");
-	snprintf(a[i][k++], 512, "%s", names[i]);
-	snprintf(a[i][k++], 512, "--keys");
-	snprintf(a[i][k++], 512, "%s/keys-%s", dir, names[i]);
+	party_args_run(&pa, bin, dir, rs->job[i] ? rs->job[i] : job, names[i]);
 	if (i < NP) {
-		snprintf(a[i][k++], 512, "--input");
+		party_args_add(&pa, "--input");
 		if (rs->input[i])
-			snprintf(a[i][k++], 512, "%s", rs->input[i]);
+			party_args_add(&pa, "%s", rs->input[i]);
 		else
-			snprintf(a[i][k++], 512, "%s/merchant%d.csv", dir, i);
-		snprintf(a[i][k++], 512, "--output");
-		snprintf(a[i][k++], 512, "%s/out-%s.csv", dir, names[i]);
+			party_args_add(&pa, "%s/merchant%d.csv", dir, i);
+		party_args_add(&pa, "--output");
+		party_args_add(&pa, "%s/out-%s.csv", dir, names[i]);
 	}
 	if (rs->store && i < NP) {
-		snprintf(a[i][k++], 512, "--store");
-		snprintf(a[i][k++], 512, "%s/store-%s", dir, names[i]);
+		party_args_add(&pa, "--store");
+		party_args_add(&pa, "%s/store-%s", dir, names[i]);
 	}
 	if (rs->listen_port[i]) {
-		snprintf(a[i][k++], 512, "--listen");
-		snprintf(a[i][k++], 512, "tcp://127.0.0.1:%d", rs->listen_port[i]);
+		party_args_add(&pa, "--listen");
+		party_args_add(&pa, "tcp://127.0.0.1:%d", rs->listen_port[i]);
 	}
-	char *argv[19];
-	for (int j = 0; j < k; j++)
-		argv[j] = a[i][j];
-	argv[k] = NULL;
 	snprintf(log, sizeof(log), "%s/log-%s", dir, names[i]);
-	return spawn(argv, log, rs->env[i]);
+	return party_spawn(party_args_argv(&pa), log, rs->env[i]);
 }
 
 /* Run all nodes; codes[i] gets each exit code; returns the wall time. */
@@ -216,8 +120,8 @@ static double run_all(const char *job, const run_spec *rs, int codes[NN], pid_t 
 	pid_t pid[NN];
 	char cmd[700];
 	snprintf(cmd, sizeof(cmd), "rm -f %s/out-*.csv %s/log-*", dir, dir);
-	run_cmd(cmd);
-	double t0 = now();
+	party_run_cmd(cmd);
+	double t0 = party_now();
 	for (int i = NN - 1; i >= 0; i--)
 		pid[i] = rs->skip[i] ? -1 : start_node(i, job, rs);
 	if (pids_out) {
@@ -225,23 +129,18 @@ static double run_all(const char *job, const run_spec *rs, int codes[NN], pid_t 
 		return t0;
 	}
 	for (int i = 0; i < NN; i++)
-		codes[i] = pid[i] < 0 ? 0 : wait_for(pid[i], 60);
-	return now() - t0;
+		codes[i] = pid[i] < 0 ? 0 : party_wait(pid[i], 60);
+	return party_now() - t0;
 }
 
 static const char *logof(int i)
 {
-	static char path[600];
-	snprintf(path, sizeof(path), "%s/log-%s", dir, names[i]);
-	return slurp(path);
+	return party_log(dir, names[i]);
 }
 
 static int output_exists(int i)
 {
-	char path[600];
-	struct stat st;
-	snprintf(path, sizeof(path), "%s/out-%s.csv", dir, names[i]);
-	return stat(path, &st) == 0;
+	return party_output_exists(dir, names[i]);
 }
 
 /* Free loopback ports for the nodes, all distinct. */
@@ -419,10 +318,10 @@ static void peer_trouble(int kill_it, const char *preproc)
 			usleep(20000);
 		kill(pid[2], SIGKILL);
 	}
-	double t_kill = now();
+	double t_kill = party_now();
 	for (int i = 0; i < NN; i++)
-		codes[i] = pid[i] < 0 ? 0 : wait_for(pid[i], 30);
-	double took = now() - (kill_it ? t_kill : t0);
+		codes[i] = pid[i] < 0 ? 0 : party_wait(pid[i], 30);
+	double took = party_now() - (kill_it ? t_kill : t0);
 	for (int i = 0; i < NN; i++) {
 		if (i == 2 || rs.skip[i])
 			continue;
@@ -484,9 +383,9 @@ static void test_bad_job(void **s)
 	fclose(fp);
 	snprintf(cmd, sizeof(cmd), "%s/mpc-party run --job %s --party alpha --keys %s/keys-alpha "
 		 "> %s/log-bad 2>&1", bin, path, dir, dir);
-	assert_int_equal(run_cmd(cmd), 1);
+	assert_int_equal(party_run_cmd(cmd), 1);
 	snprintf(cmd, sizeof(cmd), "%s/log-bad", dir);
-	char *log = slurp(cmd);
+	char *log = party_slurp(cmd);
 	assert_non_null(strstr(log, "bad.ini:4"));
 	assert_non_null(strstr(log, "ring"));
 }
@@ -534,10 +433,10 @@ static void preprocess_all(const char *job, const char *what, int codes[NP])
 		snprintf(prog, sizeof(prog), "%s/mpc-party", bin);
 		char *argv[] = {prog, "preprocess", "--job", (char *)job, "--party", (char *)names[i],
 				"--keys", keys, "--store", store, (char *)what, "10", NULL};
-		pid[i] = spawn(argv, log, NULL);
+		pid[i] = party_spawn(argv, log, NULL);
 	}
 	for (int i = 0; i < NP; i++)
-		codes[i] = wait_for(pid[i], 60);
+		codes[i] = party_wait(pid[i], 60);
 }
 
 /* Triples Z_2^128 left in party i's store, from `preprocess --status`. */
@@ -550,8 +449,8 @@ static long stored_triples(const char *job, int i)
 	snprintf(prog, sizeof(prog), "%s/mpc-party", bin);
 	char *argv[] = {prog, "preprocess", "--status", "--job", (char *)job, "--party",
 			(char *)names[i], "--keys", keys, "--store", store, NULL};
-	assert_int_equal(wait_for(spawn(argv, log, NULL), 20), 0);
-	const char *t = strstr(slurp(log), "triples Z_2^128");
+	assert_int_equal(party_wait(party_spawn(argv, log, NULL), 20), 0);
+	const char *t = strstr(party_slurp(log), "triples Z_2^128");
 	return t ? atol(t + strlen("triples Z_2^128")) : 0;
 }
 

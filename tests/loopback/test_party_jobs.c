@@ -17,19 +17,15 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <fcntl.h>
 #include <math.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "protocols/mpc_local.h"
 #include "runtime/mpc_csv.h"
+#include "tests/support/party.h"
 
 #define NP 3
 
@@ -40,94 +36,17 @@ static const char *const names[NP] = {"alpha", "bravo", "charlie"};
 static int job_seq;
 static const char *input_override[NP]; /* --input instead of DIR/merchant<i>.csv */
 
-static double now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static pid_t spawn(char *const argv[], const char *log)
-{
-	pid_t pid = fork();
-	if (pid == 0) {
-		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		if (fd >= 0) {
-			dup2(fd, 1);
-			dup2(fd, 2);
-			close(fd);
-		}
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	return pid;
-}
-
-static int wait_for(pid_t pid, double secs)
-{
-	double end = now() + secs;
-	int st;
-	for (;;) {
-		pid_t r = waitpid(pid, &st, WNOHANG);
-		if (r == pid)
-			return WIFEXITED(st) ? WEXITSTATUS(st) : -WTERMSIG(st);
-		if (now() > end) {
-			kill(pid, SIGKILL);
-			waitpid(pid, &st, 0);
-			return -1000;
-		}
-		usleep(10000);
-	}
-}
-
-static char *slurp(const char *path)
-{
-	static char buf[1 << 17];
-	FILE *fp = fopen(path, "r");
-	size_t n = fp ? fread(buf, 1, sizeof(buf) - 1, fp) : 0;
-	buf[n] = '\0';
-	if (fp)
-		fclose(fp);
-	return buf;
-}
-
-static int run_cmd(const char *cmd)
-{
-	int rc = system(cmd);
-	return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-}
-
 static int setup(void **state)
 {
 	(void)state;
-	const char *b = getenv("BUILD");
-	char cmd[2048];
-	snprintf(bin, sizeof(bin), "%s/bin", b ? b : "build");
-	snprintf(dir, sizeof(dir), "/tmp/mpc-jobs-%d", (int)getpid());
-	snprintf(cmd, sizeof(cmd), "rm -rf %s && mkdir -p %s && %s/gen_data --merchants 3 --rows 400 "
-		 "--seed 11 --out %s", dir, dir, bin, dir);
-	if (run_cmd(cmd) != 0)
-		return -1;
-	for (int i = 0; i < NP; i++) {
-		char out[256];
-		snprintf(cmd, sizeof(cmd), "%s/mpc-party keygen --out %s/keys-%s --name %s > %s/kg-%s",
-			 bin, dir, names[i], names[i], dir, names[i]);
-		if (run_cmd(cmd) != 0)
-			return -1;
-		snprintf(out, sizeof(out), "%s/kg-%s", dir, names[i]);
-		char *t = strstr(slurp(out), "fingerprint: ");
-		if (t == NULL || sscanf(t + 13, "%127s", fps[i]) != 1)
-			return -1;
-	}
-	return 0;
+	return party_setup(bin, dir, "mpc-jobs", "--merchants 3 --rows 400 --seed 11", names, NP,
+			   fps);
 }
 
 static int teardown(void **state)
 {
 	(void)state;
-	char cmd[256];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	return run_cmd(cmd) == 0 ? 0 : -1;
+	return party_remove_dir(dir);
 }
 
 /* A job file with these [aggregate_stats] lines; the section's first line
@@ -160,44 +79,30 @@ static void run_parties(const char *job, int n, int codes[NP])
 	pid_t pid[NP];
 	char cmd[600];
 	snprintf(cmd, sizeof(cmd), "rm -f %s/out-*.csv %s/log-*", dir, dir);
-	run_cmd(cmd);
+	party_run_cmd(cmd);
 	for (int i = 0; i < n; i++) {
-		static char a[NP][14][512];
+		party_args pa;
 		char log[600];
-		int k = 0;
-		snprintf(a[i][k++], 512, "%s/mpc-party", bin);
-		snprintf(a[i][k++], 512, "run");
-		snprintf(a[i][k++], 512, "--job");
-		snprintf(a[i][k++], 512, "%s", job);
-		snprintf(a[i][k++], 512, "--party");
-		snprintf(a[i][k++], 512, "%s", names[i]);
-		snprintf(a[i][k++], 512, "--keys");
-		snprintf(a[i][k++], 512, "%s/keys-%s", dir, names[i]);
-		snprintf(a[i][k++], 512, "--input");
+		party_args_run(&pa, bin, dir, job, names[i]);
+		party_args_add(&pa, "--input");
 		if (input_override[i])
-			snprintf(a[i][k++], 512, "%s", input_override[i]);
+			party_args_add(&pa, "%s", input_override[i]);
 		else
-			snprintf(a[i][k++], 512, "%s/merchant%d.csv", dir, i);
-		snprintf(a[i][k++], 512, "--output");
-		snprintf(a[i][k++], 512, "%s/out-%s.csv", dir, names[i]);
-		snprintf(a[i][k++], 512, "--model");
-		snprintf(a[i][k++], 512, "%s/model.csv", dir);
-		char *argv[15];
-		for (int j = 0; j < k; j++)
-			argv[j] = a[i][j];
-		argv[k] = NULL;
+			party_args_add(&pa, "%s/merchant%d.csv", dir, i);
+		party_args_add(&pa, "--output");
+		party_args_add(&pa, "%s/out-%s.csv", dir, names[i]);
+		party_args_add(&pa, "--model");
+		party_args_add(&pa, "%s/model.csv", dir);
 		snprintf(log, sizeof(log), "%s/log-%s", dir, names[i]);
-		pid[i] = spawn(argv, log);
+		pid[i] = party_spawn(party_args_argv(&pa), log, NULL);
 	}
 	for (int i = 0; i < n; i++)
-		codes[i] = wait_for(pid[i], 120);
+		codes[i] = party_wait(pid[i], 120);
 }
 
 static const char *logof(int i)
 {
-	char path[600];
-	snprintf(path, sizeof(path), "%s/log-%s", dir, names[i]);
-	return slurp(path);
+	return party_log(dir, names[i]);
 }
 
 static void expect_ok(const int codes[NP])
@@ -216,7 +121,7 @@ static char *same_outputs(void)
 	char path[600];
 	for (int i = 0; i < NP; i++) {
 		snprintf(path, sizeof(path), "%s/out-%s.csv", dir, names[i]);
-		const char *t = slurp(path);
+		const char *t = party_slurp(path);
 		assert_true(strlen(t) > 10);
 		if (i == 0)
 			snprintf(first, sizeof(first), "%s", t);
@@ -267,11 +172,11 @@ static int clear_stats_agrees(const char *job)
 	snprintf(cmd, sizeof(cmd), "%s/clear_stats --job %s --compare %s/out-alpha.csv %s/merchant0.csv "
 		 "%s/merchant1.csv %s/merchant2.csv > %s/clear.txt 2>&1", bin, job, dir, dir, dir, dir,
 		 dir);
-	int rc = run_cmd(cmd);
+	int rc = party_run_cmd(cmd);
 	snprintf(cmd, sizeof(cmd), "%s/clear.txt", dir);
 	if (rc != 0)
-		print_error("clear_stats:\n%s\n", slurp(cmd));
-	return rc == 0 && strstr(slurp(cmd), "AGREE") != NULL;
+		print_error("clear_stats:\n%s\n", party_slurp(cmd));
+	return rc == 0 && strstr(party_slurp(cmd), "AGREE") != NULL;
 }
 
 static const double edges[] = {10, 50, 100, 500};
@@ -354,21 +259,18 @@ static void bad_param_as(const char *comp, const char *params, int line_in_secti
 	int codes[NP];
 	snprintf(job, sizeof(job), "%s/job-bad.ini", dir);
 	write_job_as(job, comp, params);
-	double t0 = now();
+	double t0 = party_now();
 	run_parties(job, 1, codes);
 	if (codes[0] != 1 || !strstr(logof(0), what))
 		print_error("%s", logof(0));
 	assert_int_equal(codes[0], 1);
-	assert_true(now() - t0 < 10); /* nobody waited for peers */
+	assert_true(party_now() - t0 < 10); /* nobody waited for peers */
 	snprintf(want, sizeof(want), "%s:%d: [%s] ", job, SECTION_LINE + line_in_section, comp);
 	if (!strstr(logof(0), want))
 		print_error("wanted '%s' in:\n%s", want, logof(0));
 	assert_non_null(strstr(logof(0), want));
 	assert_non_null(strstr(logof(0), what));
-	char path[700];
-	struct stat st;
-	snprintf(path, sizeof(path), "%s/out-%s.csv", dir, names[0]);
-	assert_true(stat(path, &st) != 0);
+	assert_false(party_output_exists(dir, names[0]));
 }
 
 static void bad_param(const char *params, int line_in_section, const char *what)
@@ -406,7 +308,7 @@ static int fraud_score_known(void)
 	write_job_as(job, "fraud_score", score_params);
 	snprintf(cmd, sizeof(cmd), "%s/mpc-party check --job %s --party nobody 2>&1 | grep -q "
 		 "'unknown computation'", bin, job);
-	return run_cmd(cmd) != 0;
+	return party_run_cmd(cmd) != 0;
 }
 
 static const char *const feat_names[D_FEAT] = {
@@ -432,7 +334,7 @@ static void write_model(double *w, double *b)
 	fclose(fp);
 	/* the file's values are what the owner uses */
 	for (int k = 0; k < D_FEAT; k++)
-		w[k] = strtod(strchr(strstr(slurp(path), feat_names[k]), ',') + 1, NULL);
+		w[k] = strtod(strchr(strstr(party_slurp(path), feat_names[k]), ',') + 1, NULL);
 }
 
 /* The features of bravo's file as mpc-party derives them. */
@@ -472,6 +374,25 @@ static size_t clear_features(double *x, size_t cap)
 	return n;
 }
 
+/* alpha and charlie wrote nothing although given --output; path gets
+ * bravo's output file. */
+static void only_bravo_wrote(char *path, size_t len)
+{
+	for (int i = 0; i < NP; i += 2)
+		assert_false(party_output_exists(dir, names[i]));
+	snprintf(path, len, "%s/out-bravo.csv", dir);
+}
+
+/* examples/clear_score on bravo's file (bravo's output at path) agrees;
+ * its report goes to DIR/report. */
+static void clear_score_agrees(const char *job, const char *path, const char *report)
+{
+	char cmd[2400];
+	snprintf(cmd, sizeof(cmd), "%s/clear_score --job %s --model %s/model.csv --input "
+		 "%s/merchant1.csv --compare %s > %s/%s 2>&1", bin, job, dir, dir, path, dir, report);
+	assert_int_equal(party_run_cmd(cmd), 0);
+}
+
 /* 3 parties: alpha owns the model, bravo asks, charlie only computes. The
  * scores at bravo against the double evaluation within mpc_score.h's
  * tolerance, every flag equal outside the fixed-point band at the
@@ -494,14 +415,10 @@ static void test_score(void **state)
 	write_job_as(job, "fraud_score", score_params);
 	run_parties(job, NP, codes);
 	expect_ok(codes);
-	for (int i = 0; i < NP; i += 2) {
-		struct stat st;
-		snprintf(path, sizeof(path), "%s/out-%s.csv", dir, names[i]);
-		assert_true(stat(path, &st) != 0);
+	only_bravo_wrote(path, sizeof(path));
+	for (int i = 0; i < NP; i += 2)
 		assert_non_null(strstr(logof(i), "receives nothing"));
-	}
-	snprintf(path, sizeof(path), "%s/out-bravo.csv", dir);
-	char *out = slurp(path), *line = strchr(out, '\n');
+	char *out = party_slurp(path), *line = strchr(out, '\n');
 	assert_non_null(line);
 	assert_true(strncmp(out, "row,txn_id,score,flag\n", 22) == 0);
 	double lt = log(0.3 / 0.7), maxd = 0;
@@ -536,10 +453,7 @@ static void test_score(void **state)
 	print_message("   %zu transactions, %zu flagged, max |score - double| = %.3g\n", n, flagged,
 		      maxd);
 	/* the demo's reference agrees too */
-	char cmd[2400];
-	snprintf(cmd, sizeof(cmd), "%s/clear_score --job %s --model %s/model.csv --input "
-		 "%s/merchant1.csv --compare %s > %s/clear-score.txt 2>&1", bin, job, dir, dir, path, dir);
-	assert_int_equal(run_cmd(cmd), 0);
+	clear_score_agrees(job, path, "clear-score.txt");
 }
 
 /* model = tree: 2 complete trees of depth 3 over the same features. The
@@ -583,13 +497,8 @@ static void test_score_tree(void **state)
 		     "max_rows = 10000");
 	run_parties(job, NP, codes);
 	expect_ok(codes);
-	for (int i = 0; i < NP; i += 2) {
-		struct stat st;
-		snprintf(path, sizeof(path), "%s/out-%s.csv", dir, names[i]);
-		assert_true(stat(path, &st) != 0);
-	}
-	snprintf(path, sizeof(path), "%s/out-bravo.csv", dir);
-	char *out = slurp(path), *line = strchr(out, '\n');
+	only_bravo_wrote(path, sizeof(path));
+	char *out = party_slurp(path), *line = strchr(out, '\n');
 	size_t rows = 0, flagged = 0, near_rows = 0;
 	assert_non_null(line);
 	for (line++; *line; rows++) {
@@ -624,10 +533,7 @@ static void test_score_tree(void **state)
 	assert_true(flagged > 0 && flagged < n);
 	print_message("   trees: %zu transactions, %zu flagged, %zu paths near a threshold\n", n,
 		      flagged, near_rows);
-	char cmd[2400];
-	snprintf(cmd, sizeof(cmd), "%s/clear_score --job %s --model %s/model.csv --input "
-		 "%s/merchant1.csv --compare %s > %s/clear-tree.txt 2>&1", bin, job, dir, dir, path, dir);
-	assert_int_equal(run_cmd(cmd), 0);
+	clear_score_agrees(job, path, "clear-tree.txt");
 }
 
 /* layout = vertical: bravo (the asker) holds f0-f3 and the derived
@@ -691,23 +597,18 @@ static void test_score_vertical(void **state)
 	run_parties(job, NP, codes);
 	input_override[2] = NULL;
 	expect_ok(codes);
-	for (int i = 0; i < NP; i += 2) {
-		struct stat st;
-		snprintf(path, sizeof(path), "%s/out-%s.csv", dir, names[i]);
-		assert_true(stat(path, &st) != 0);
-	}
-	snprintf(path, sizeof(path), "%s/out-bravo.csv", dir);
+	only_bravo_wrote(path, sizeof(path));
 	char cmd[4000];
 	snprintf(cmd, sizeof(cmd), "%s/clear_score --job %s --model %s/model.csv --input "
 		 "%s/merchant1.csv --holder charlie=%s --compare %s > %s/clear-vertical.txt 2>&1", bin,
 		 job, dir, dir, vpath, path, dir);
-	int rc = run_cmd(cmd);
+	int rc = party_run_cmd(cmd);
 	snprintf(path, sizeof(path), "%s/clear-vertical.txt", dir);
 	if (rc != 0)
-		print_error("%s\n", slurp(path));
+		print_error("%s\n", party_slurp(path));
 	assert_int_equal(rc, 0);
 	/* every flag the double one on the joined rows */
-	char *t = strstr(slurp(path), "flags agree on ");
+	char *t = strstr(party_slurp(path), "flags agree on ");
 	assert_non_null(t);
 	print_message("   vertical: %.60s\n", t);
 }

@@ -22,6 +22,7 @@
 #include "protocols/mpc_pool.h"
 #include "protocols/mpc_share.h"
 #include "runtime/mpc_fixed.h"
+#include "tests/support/cluster.h"
 
 #define N 2048
 #define W (N / 64)
@@ -32,14 +33,6 @@ static struct {
 	_Alignas(16) uint8_t x[N * 16], y[N * 16];
 	uint64_t bx[W], by[W];
 } job;
-
-static void fill_random(void *buf, size_t bytes, unsigned seed)
-{
-	uint8_t *b = buf;
-	srand(seed);
-	for (size_t i = 0; i < bytes; i++)
-		b[i] = (uint8_t)rand();
-}
 
 /* Values in Z_2^128 with F = 16 small enough for a fixed-point product. */
 static void small_fixed(uint8_t *v, unsigned seed)
@@ -161,8 +154,8 @@ static void check_serve(int parties, const char *gen, int short_by)
 	 * read the first N*8 bytes of the same buffers as N elements */
 	small_fixed(job.x, 7u + (unsigned)parties);
 	small_fixed(job.y, 8u + (unsigned)parties);
-	fill_random(job.bx, sizeof(job.bx), 9u);
-	fill_random(job.by, sizeof(job.by), 10u);
+	cluster_fill_random(job.bx, sizeof(job.bx), 9u);
+	cluster_fill_random(job.by, sizeof(job.by), 10u);
 	assert_int_equal(mpc_local_run(&cfg, body_serve, NULL, res), MPC_OK);
 	for (int i = 0; i < nodes; i++) {
 		if (res[i].err != MPC_OK)
