@@ -563,7 +563,7 @@ static void test_emulated_bounds(void **st)
 			E[v - ep.nlo] = fx(dexp(v), (int)(f + ep.sE));
 		i128 csat = (i128)fx(dexp(ep.nhi + 1), (int)f);
 		double xm = mpc_math_exp_max(f), wr = 0;
-		int64_t lo = -(int64_t)(f + 2) << f, hi = (int64_t)(ep.nhi + 2) << f;
+		int64_t lo = -((int64_t)(f + 2) << f), hi = (int64_t)(ep.nhi + 2) << f;
 		for (int64_t X = lo; X < hi; X += f > 16 ? 7 : 1) {
 			int64_t n = X >> f;
 			uint64_t fr = (uint64_t)X & ((1ull << f) - 1);
