@@ -3,6 +3,10 @@
 #   sh bench/run.sh [BUILD] [bench_mpc options...]
 #   BENCH_ONLY=cmp,sigmoid make bench    only the rows whose op name contains
 #                                        one of the words (bench_mpc --only)
+#   BENCH_ONLY=agg,score make bench      the merchant applications only:
+#                                        statistics (10^6 rows), median (10^5),
+#                                        scoring 10^4 x 32 end to end and
+#                                        online, one request's latency
 set -eu
 build=${1:-build}
 [ $# -gt 0 ] && shift
