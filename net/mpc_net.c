@@ -13,6 +13,7 @@
 
 #include <nanomsg/nn.h>
 #include <nanomsg/pipeline.h>
+#include <nanomsg/tcp.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -1444,6 +1445,13 @@ static mpc_err open_sockets(mpc_net *net) {
 		    nn_setsockopt(pr->sock, NN_SOL_SOCKET, NN_RECONNECT_IVL_MAX, &ivl_max,
 		                  sizeof(ivl_max)) < 0)
 			return mpc_error(MPC_ENET, "nn_setsockopt: %s", nn_strerror(nn_errno()));
+		/* Nagle plus the peer's delayed ACK hold a small message for ~40 ms:
+		 * a latency-bound job of many short rounds would wait on it each time */
+		int one = 1;
+		if (strncmp(pr->addr, "tcp://", 6) == 0 &&
+		    nn_setsockopt(pr->sock, NN_TCP, NN_TCP_NODELAY, &one, sizeof(one)) < 0)
+			return mpc_error(MPC_ENET, "nn_setsockopt(NN_TCP_NODELAY): %s",
+			                 nn_strerror(nn_errno()));
 		if (nn_connect(pr->sock, pr->addr) < 0)
 			return mpc_error(MPC_ENET, "cannot connect to %s at %s: %s", pr->name,
 			                 pr->addr, nn_strerror(nn_errno()));
