@@ -153,6 +153,9 @@ static mpc_err tournament(mpc_party *p, mpc_ring r, const void *x, size_t m, siz
 	if (len == 0)
 		return mpc_error(MPC_EINVAL, "%s at party %d: vectors of length 0",
 		                 want_max ? "max" : "min", mpc_party_id(p));
+	if (m > SIZE_MAX / 16 / len)
+		return mpc_error(MPC_EINVAL, "%s at party %d: %zu vectors of length %zu is too large",
+		                 want_max ? "max" : "min", mpc_party_id(p), m, len);
 	if ((err = mpc_vec_init(&v, r, m * len)) != MPC_OK ||
 	    (err = mpc_vec_init(&ix, r, m * len)) != MPC_OK)
 		goto out;

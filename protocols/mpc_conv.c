@@ -568,6 +568,9 @@ mpc_err mpc_conv_b2a_planes(mpc_party *p, mpc_ring r, const uint64_t *b, size_t 
 
 	if ((err = check_args(p, r, "b2a")) != MPC_OK)
 		return err;
+	if (n != 0 && planes > SIZE_MAX / 16 / n)
+		return mpc_error(MPC_EINVAL, "b2a at party %d: %zu planes of %zu elements is too large",
+		                 mpc_party_id(p), planes, n);
 	if (tot == 0)
 		return MPC_OK;
 	if ((err = mpc_bits_get(p, r, tot, &rb)) != MPC_OK)

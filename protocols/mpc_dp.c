@@ -461,7 +461,7 @@ mpc_err mpc_dp_laplace(mpc_party *p, mpc_ring r, double t, unsigned f, void *noi
 		return mpc_error(MPC_EINVAL, "dp at party %d: %u fractional bits", mpc_party_id(p), f);
 	if (n == 0)
 		return MPC_OK;
-	if ((T = malloc(n * sizeof(*T))) == NULL)
+	if ((T = calloc(n, sizeof(*T))) == NULL)
 		return mpc_error(MPC_ENOMEM, "dp: out of memory (%s:%d)", __FILE__, __LINE__);
 	for (size_t i = 0; i < n; i++)
 		T[i] = ldexp(t, (int)f);

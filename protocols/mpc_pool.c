@@ -61,6 +61,15 @@ static void stock_take(stock *s, size_t n, uint8_t *const *dst, size_t *k)
 
 /* Room for n more elements after what is in stock: new arrays hold the old
  * stock at the front; *tail[q] points where the new elements go. */
+/* A fetch into tail[] failed: wipe what the inner backend may have written
+ * there (stock_wipe only covers [head, len)) and return err. */
+static mpc_err fetch_failed(const stock *s, uint8_t *const *tail, size_t n, mpc_err err)
+{
+	for (int q = 0; q < s->parts; q++)
+		mpc_wipe(tail[q], n * s->eb);
+	return err;
+}
+
 static mpc_err stock_grow(stock *s, size_t n, uint8_t **tail)
 {
 	size_t have = s->len - s->head, total = have + n;
@@ -156,10 +165,11 @@ static mpc_err pool_trunc(void *ctx, mpc_party *p, mpc_ring r, unsigned f, size_
 	pool *s = ctx;
 	size_t eb = mpc_ring_bytes(r), k = 0;
 	uint8_t *dst[2] = {rr, r_hi};
-	mpc_err err;
 
-	if ((err = rec_trunc(&s->rec, r, f, n)) != MPC_OK)
-		return err;
+	/* a kind beyond what a plan holds is not recorded (so never stocked): the
+	 * inner backend serves it, as it would without a pool */
+	if (rec_trunc(&s->rec, r, f, n) != MPC_OK)
+		mpc_error_clear();
 	stock *st = s->serving ? trunc_stock(s, r, f, 0) : NULL;
 	if (st)
 		stock_take(st, n, dst, &k);
@@ -365,7 +375,7 @@ mpc_err mpc_pool_fill(mpc_party *p, const mpc_pool_plan *plan)
 			return err;
 		if ((err = in->triples(s->inner.ctx, p, i ? MPC_Z128 : MPC_Z64, n, tail[0], tail[1],
 				       tail[2])) != MPC_OK)
-			return err;
+			return fetch_failed(st, tail, n, err);
 		st->len += n;
 		s->st.fetched += n;
 	}
@@ -382,7 +392,7 @@ mpc_err mpc_pool_fill(mpc_party *p, const mpc_pool_plan *plan)
 			return err;
 		if ((err = in->trunc_pairs(s->inner.ctx, p, r, plan->trunc[i].f, n, tail[0],
 					   tail[1])) != MPC_OK)
-			return err;
+			return fetch_failed(st, tail, n, err);
 		st->len += n;
 		s->st.fetched += n;
 	}
@@ -397,7 +407,7 @@ mpc_err mpc_pool_fill(mpc_party *p, const mpc_pool_plan *plan)
 		if ((err = stock_grow(st, n, tail)) != MPC_OK)
 			return err;
 		if ((err = in->bits(s->inner.ctx, p, i ? MPC_Z128 : MPC_Z64, n, tail[0])) != MPC_OK)
-			return err;
+			return fetch_failed(st, tail, n, err);
 		st->len += n;
 		s->st.fetched += n;
 	}
@@ -411,7 +421,7 @@ mpc_err mpc_pool_fill(mpc_party *p, const mpc_pool_plan *plan)
 			return err;
 		if ((err = in->bit_triples(s->inner.ctx, p, n, (uint64_t *)tail[0], (uint64_t *)tail[1],
 					   (uint64_t *)tail[2])) != MPC_OK)
-			return err;
+			return fetch_failed(st, tail, n, err);
 		st->len += n;
 		s->st.fetched += n;
 	}

@@ -28,7 +28,7 @@
 struct mpc_party;
 
 /* Distinct (ring, f) kinds of truncation pairs a plan or a pool holds. */
-#define MPC_POOL_TRUNC_KINDS 8
+#define MPC_POOL_TRUNC_KINDS 32
 
 /* Totals of material per kind. Index [0] is Z_2^64, [1] Z_2^128. A flat
  * struct: it can be copied, sent or written as bytes. */
