@@ -461,6 +461,11 @@ mpc_err mpc_score_logreg(mpc_party *p, const mpc_score_opts *o, const mpc_score_
 	double wmax = m->w_max > 0 ? m->w_max : MPC_SCORE_V_MAX_DEFAULT;
 	if (!(wmax <= 0x1p40))
 		return mpc_error(MPC_EINVAL, "%s at party %d: bad weight bound", what, me);
+	/* the linear part is held with 32 fractional bits and truncated by
+	 * mpc_trunc, which needs |w.x + b| < 2^55 */
+	if (!((double)d * xmax * wmax + wmax < 0x1p55))
+		return mpc_error(MPC_EINVAL, "%s at party %d: %zu features x max |x| %g x max |w| %g "
+				 "may reach 2^55; lower the bounds", what, me, d, xmax, wmax);
 	if (n == 0)
 		return MPC_OK;
 	if ((A = zalloc(n * d, sizeof(u128))) == NULL || (B = zalloc(d, sizeof(u128))) == NULL ||

@@ -690,7 +690,7 @@ out:
 	if (fraud)
 		mpc_wipe(fraud, (t->n + 1) * sizeof(double));
 	free(fraud);
-	free(group);
+	mpc_wipe_free(group, (t->n + 1) * sizeof(uint32_t)); /* row -> group is private */
 	return err;
 }
 
@@ -919,15 +919,24 @@ static int cmd_run_score(const opts *o, conn *c)
 			goto out;
 		}
 		len += (size_t)snprintf(buf + len, cap - len, "row,%sscore,flag\n", ids ? "txn_id," : "");
-		for (size_t i = 0; i < n; i++)
-			len += (size_t)snprintf(buf + len, cap - len, "%zu,%s%s%.9f,%d\n", i + 1,
-						ids ? ids[i] : "", ids ? "," : "", score[i], flag[i]);
-		err = mpc_file_write_atomic(o->output, buf, len, 0600);
+		for (size_t i = 0; i < n && err == MPC_OK; i++) {
+			/* an honest score is in [0, 1]; wrong shares from a peer can decode
+			 * to anything, which must be an error, not an overrun */
+			int k = snprintf(buf + len, cap - len, "%zu,%s%s%.9f,%d\n", i + 1,
+					 ids ? ids[i] : "", ids ? "," : "", score[i], flag[i]);
+			if (k < 0 || (size_t)k >= cap - len)
+				err = mpc_error(MPC_EPROTO, "the score of row %zu is out of range: "
+						"a peer sent malformed shares", i + 1);
+			else
+				len += (size_t)k;
+		}
+		if (err == MPC_OK)
+			err = mpc_file_write_atomic(o->output, buf, len, 0600);
 		mpc_wipe(buf, cap);
 		free(buf);
 		if (err != MPC_OK) {
 			fprintf(stderr, "mpc-party run: %s\n", mpc_error_detail());
-			code = MPC_EXIT_INPUT;
+			code = err == MPC_EPROTO ? MPC_EXIT_PROTO : MPC_EXIT_INPUT;
 		}
 	}
 	goto out;
@@ -967,7 +976,7 @@ out:
 	free(w);
 	free(score);
 	free(flag);
-	free(ids);
+	mpc_wipe_free(ids, my_n * sizeof(*ids)); /* the asker's transaction ids */
 	return code;
 }
 

@@ -156,8 +156,12 @@ PJ_FN mpc_err pj_agg_parse(const mpc_job *j, pj_agg *a)
 					      "variance, stddev, min, max, median, quantiles, histogram, "
 					      "fraud_rate)", i + 1);
 			s->stats |= st[k].bit;
-			if (strcmp(it[i], "median") == 0)
+			if (strcmp(it[i], "median") == 0) {
+				if (s->n_quant >= MPC_AGG_MAX_QUANT)
+					return pj_err(j, p, "more than %d quantile levels",
+						      MPC_AGG_MAX_QUANT);
 				a->quant[s->n_quant++] = 0.5;
+			}
 		}
 	}
 	if ((p = pj_param(j, "quantiles")) != NULL) {
@@ -168,6 +172,8 @@ PJ_FN mpc_err pj_agg_parse(const mpc_job *j, pj_agg *a)
 			double q;
 			if (!pj_number(it[i], &q) || !(q > 0 && q < 1))
 				return pj_err(j, p, "item %d: expected a level in (0, 1)", i + 1);
+			if (s->n_quant >= MPC_AGG_MAX_QUANT)
+				return pj_err(j, p, "more than %d quantile levels", MPC_AGG_MAX_QUANT);
 			a->quant[s->n_quant++] = q;
 		}
 		if (!(s->stats & MPC_AGG_QUANT))
@@ -452,13 +458,16 @@ PJ_FN mpc_err pj_score_parse(const mpc_job *j, pj_score *sc)
 		char hb[256], *grp[PJ_MAX_PARTIES_H];
 		int ng = 0;
 		snprintf(hb, sizeof(hb), "%s", p->value);
-		for (char *t = hb; t && ng < PJ_MAX_PARTIES_H;) {
+		char *t = hb;
+		for (; t && ng < PJ_MAX_PARTIES_H;) {
 			char *bar = strchr(t, '|');
 			if (bar)
 				*bar = '\0';
 			grp[ng++] = t;
 			t = bar ? bar + 1 : NULL;
 		}
+		if (t != NULL)
+			return pj_err(j, p, "more than %d groups", PJ_MAX_PARTIES_H);
 		for (int g = 0; g < ng; g++) {
 			char *at = strchr(grp[g], '@'), party[64];
 			if (!at || sscanf(at + 1, " %63s", party) != 1)
