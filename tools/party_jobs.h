@@ -623,17 +623,26 @@ PJ_FN mpc_err pj_read_features(const char *path, const pj_score *sc, int who, do
 			goto out;
 		}
 		if (n == cap) {
+			size_t old = cap, row = (q ? q : 1) * sizeof(double);
 			cap = cap ? 2 * cap : 1024;
-			double *nx = realloc(x, cap * (q ? q : 1) * sizeof(double));
-			char(*ni)[40] = realloc(ids, cap * sizeof(*ids));
-			if (nx)
-				x = nx;
-			if (ni)
-				ids = ni;
+			/* not realloc: it may leave a copy of the features unwiped */
+			double *nx = malloc(cap * row);
+			char(*ni)[40] = malloc(cap * sizeof(*ids));
 			if (!nx || !ni) {
+				free(nx);
+				free(ni);
+				cap = old;
 				err = mpc_error(MPC_ENOMEM, "%s: out of memory", path);
 				goto out;
 			}
+			if (old) {
+				memcpy(nx, x, old * row);
+				memcpy(ni, ids, old * sizeof(*ids));
+			}
+			mpc_wipe_free(x, old * row);
+			mpc_wipe_free(ids, old * sizeof(*ids));
+			x = nx;
+			ids = ni;
 		}
 		if (c_id >= 0 && strlen(f[c_id]) >= 40) {
 			err = mpc_error(MPC_EINVAL, "%s:%zu: column %s: a key has at most 39 characters",
