@@ -566,6 +566,27 @@ out:
 	return err;
 }
 
+/* The segment polynomials: C[j] for x >= 0, C[nseg + j] for x < 0 (2 * nseg
+ * rows). Public constants, the same at every party (and in the tests). */
+static void sig_table(const sigp *sp, u128 (*C)[4])
+{
+	size_t ns = sp->nseg;
+	double w = ldexp(1.0, -(int)sp->h), u = ldexp(1.0, -(int)sp->T);
+	for (size_t j = 0; j < ns; j++) {
+		double a[4], bq[4];
+		cheb3(dsigmoid, (double)j * w, w, a);
+		/* x < 0: |x| = y + 2^-f, so sigmoid(x) = 1 - P(t + u) */
+		bq[0] = 1 - (((a[3] * u + a[2]) * u + a[1]) * u + a[0]);
+		bq[1] = -(a[1] + 2 * a[2] * u + 3 * a[3] * u * u);
+		bq[2] = -(a[2] + 3 * a[3] * u);
+		bq[3] = -a[3];
+		for (int k = 0; k < 4; k++) {
+			C[j][k] = fx(a[k], (int)(sp->Fc + (3 - k) * sp->T));
+			C[ns + j][k] = fx(bq[k], (int)(sp->Fc + (3 - k) * sp->T));
+		}
+	}
+}
+
 static mpc_err sigmoid_core(mpc_party *p, unsigned f, const u128 *x, u128 *out, size_t n)
 {
 	sigp sp;
@@ -578,20 +599,7 @@ static mpc_err sigmoid_core(mpc_party *p, unsigned f, const u128 *x, u128 *out, 
 
 	if (C == NULL)
 		return mpc_error(MPC_ENOMEM, "out of memory (%s:%d)", __FILE__, __LINE__);
-	double w = ldexp(1.0, -(int)sp.h), u = ldexp(1.0, -(int)sp.T);
-	for (size_t j = 0; j < ns; j++) {
-		double a[4], bq[4];
-		cheb3(dsigmoid, (double)j * w, w, a);
-		/* x < 0: |x| = y + 2^-f, so sigmoid(x) = 1 - P(t + u) */
-		bq[0] = 1 - (((a[3] * u + a[2]) * u + a[1]) * u + a[0]);
-		bq[1] = -(a[1] + 2 * a[2] * u + 3 * a[3] * u * u);
-		bq[2] = -(a[2] + 3 * a[3] * u);
-		bq[3] = -a[3];
-		for (int k = 0; k < 4; k++) {
-			C[j][k] = fx(a[k], (int)(sp.Fc + (3 - k) * sp.T));
-			C[ns + j][k] = fx(bq[k], (int)(sp.Fc + (3 - k) * sp.T));
-		}
-	}
+	sig_table(&sp, C);
 	if ((err = scratch_init(&A, planes, n)) != MPC_OK || (err = scratch_init(&V, 6, n)) != MPC_OK)
 		goto out;
 	if ((err = bits_circ_b2a(p, x, n, sig_circ, &sp, planes, A.v)) != MPC_OK)
@@ -716,6 +724,24 @@ out:
 	return err;
 }
 
+/* The fraction polynomials C[0 .. 2^h) and the powers E[v - nlo] = e^v for
+ * v in [nlo, nhi]; returns the saturation value e^(nhi+1). Public constants,
+ * the same at every party (and in the tests). */
+static u128 exp_table(const expp *ep, unsigned f, u128 (*C)[4], u128 *E)
+{
+	size_t nf = (size_t)1 << ep->h;
+	double w = ldexp(1.0, -(int)ep->h);
+	for (size_t j = 0; j < nf; j++) {
+		double a[4];
+		cheb3(dexp, (double)j * w, w, a);
+		for (int k = 0; k < 4; k++)
+			C[j][k] = fx(a[k], (int)(ep->Fc + (3 - k) * ep->T));
+	}
+	for (int v = ep->nlo; v <= ep->nhi; v++)
+		E[v - ep->nlo] = fx(dexp(v), (int)(f + ep->sE));
+	return fx(dexp(ep->nhi + 1), (int)f);
+}
+
 static mpc_err exp_core(mpc_party *p, unsigned f, const u128 *x, u128 *out, size_t n)
 {
 	expp ep;
@@ -727,16 +753,7 @@ static mpc_err exp_core(mpc_party *p, unsigned f, const u128 *x, u128 *out, size
 	mpc_triples tr = {0};
 	mpc_err err;
 
-	double w = ldexp(1.0, -(int)ep.h);
-	for (size_t j = 0; j < nf; j++) {
-		double a[4];
-		cheb3(dexp, (double)j * w, w, a);
-		for (int k = 0; k < 4; k++)
-			C[j][k] = fx(a[k], (int)(ep.Fc + (3 - k) * ep.T));
-	}
-	for (int v = ep.nlo; v <= ep.nhi; v++)
-		E[v - ep.nlo] = fx(dexp(v), (int)(f + ep.sE));
-	u128 csat = fx(dexp(ep.nhi + 1), (int)f);
+	u128 csat = exp_table(&ep, f, C, E);
 
 	if ((err = scratch_init(&A, planes, n)) != MPC_OK || (err = scratch_init(&V, 7, n)) != MPC_OK)
 		goto out;

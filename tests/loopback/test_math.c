@@ -511,19 +511,8 @@ static void test_emulated_bounds(void **st)
 		size_t ns = sp.nseg;
 		u128(*C)[4] = calloc(2 * ns, sizeof(*C));
 		assert_non_null(C);
-		double w = ldexp(1.0, -(int)sp.h), u = ldexp(1.0, -(int)sp.T), worst = 0;
-		for (size_t j = 0; j < ns; j++) {
-			double a[4], bq[4];
-			cheb3(dsigmoid, (double)j * w, w, a);
-			bq[0] = 1 - (((a[3] * u + a[2]) * u + a[1]) * u + a[0]);
-			bq[1] = -(a[1] + 2 * a[2] * u + 3 * a[3] * u * u);
-			bq[2] = -(a[2] + 3 * a[3] * u);
-			bq[3] = -a[3];
-			for (int k = 0; k < 4; k++) {
-				C[j][k] = fx(a[k], (int)(sp.Fc + (3 - k) * sp.T));
-				C[ns + j][k] = fx(bq[k], (int)(sp.Fc + (3 - k) * sp.T));
-			}
-		}
+		double worst = 0;
+		sig_table(&sp, C);
 		int64_t lim = (int64_t)17 << f;
 		for (int64_t X = -lim; X <= lim; X++) {
 			int neg = X < 0;
@@ -550,18 +539,8 @@ static void test_emulated_bounds(void **st)
 
 		expp ep;
 		exp_params(f, &ep);
-		size_t nf = (size_t)1 << ep.h;
 		u128 CE[64][4], E[128];
-		w = ldexp(1.0, -(int)ep.h);
-		for (size_t j = 0; j < nf; j++) {
-			double a[4];
-			cheb3(dexp, (double)j * w, w, a);
-			for (int k = 0; k < 4; k++)
-				CE[j][k] = fx(a[k], (int)(ep.Fc + (3 - k) * ep.T));
-		}
-		for (int v = ep.nlo; v <= ep.nhi; v++)
-			E[v - ep.nlo] = fx(dexp(v), (int)(f + ep.sE));
-		i128 csat = (i128)fx(dexp(ep.nhi + 1), (int)f);
+		i128 csat = (i128)exp_table(&ep, f, CE, E);
 		double xm = mpc_math_exp_max(f), wr = 0;
 		int64_t lo = -((int64_t)(f + 2) << f), hi = (int64_t)(ep.nhi + 2) << f;
 		for (int64_t X = lo; X < hi; X += f > 16 ? 7 : 1) {
