@@ -52,6 +52,19 @@ static const struct {
 
 static const char *type_name(int t) { return t == MPC_ARITH_FIX ? "fix" : "int"; }
 
+/* Double the array *p of *cap elements of elem bytes (first: the first
+ * capacity). 0, or -1 out of memory with *p untouched. */
+static int grow(void **p, size_t *cap, size_t elem, size_t first)
+{
+	size_t n = *cap ? 2 * *cap : first;
+	void *q = realloc(*p, n * elem);
+	if (q == NULL)
+		return -1;
+	*p = q;
+	*cap = n;
+	return 0;
+}
+
 const char *mpc_arith_op_name(mpc_arith_op op)
 {
 	return (unsigned)op < MPC_A_OP_COUNT ? ops[op].name : "?";
@@ -245,14 +258,8 @@ static int append(mpc_arith *c, const char *name, uint32_t line, mpc_arith_wire 
 		snprintf(msg, msz, "too many wires: expected at most %u", MAX_WIRES);
 		goto fail;
 	}
-	if (c->n_w == c->cap_w) {
-		size_t cap = c->cap_w ? 2 * c->cap_w : 32;
-		mpc_arith_wire *nw = realloc(c->w, cap * sizeof(*nw));
-		if (nw == NULL)
-			goto nomem;
-		c->w = nw;
-		c->cap_w = cap;
-	}
+	if (c->n_w == c->cap_w && grow((void **)&c->w, &c->cap_w, sizeof(*c->w), 32) != 0)
+		goto nomem;
 	if ((w.name = strdup(name)) == NULL)
 		goto nomem;
 	w.line = line;
@@ -468,15 +475,9 @@ static int make_input(mpc_arith *c, const char *name, uint32_t line, int party, 
 		snprintf(msg, msz, "input length %zu: expected 1 .. 2^28", len);
 		return -1;
 	}
-	if (c->n_in == c->cap_in) {
-		size_t cap = c->cap_in ? 2 * c->cap_in : 8;
-		int32_t *ni = realloc(c->in, cap * sizeof(*ni));
-		if (ni == NULL) {
-			snprintf(msg, msz, "out of memory");
-			return -1;
-		}
-		c->in = ni;
-		c->cap_in = cap;
+	if (c->n_in == c->cap_in && grow((void **)&c->in, &c->cap_in, sizeof(*c->in), 8) != 0) {
+		snprintf(msg, msz, "out of memory");
+		return -1;
 	}
 	memset(&w, 0, sizeof(w));
 	w.op = MPC_A_INPUT;
@@ -524,15 +525,10 @@ static int make_output(mpc_arith *c, int32_t wire, int party, char *msg, size_t 
 			 c->parties - 1);
 		return -1;
 	}
-	if (c->n_out == c->cap_out) {
-		size_t cap = c->cap_out ? 2 * c->cap_out : 8;
-		mpc_arith_out *no = realloc(c->out, cap * sizeof(*no));
-		if (no == NULL) {
-			snprintf(msg, msz, "out of memory");
-			return -1;
-		}
-		c->out = no;
-		c->cap_out = cap;
+	if (c->n_out == c->cap_out &&
+	    grow((void **)&c->out, &c->cap_out, sizeof(*c->out), 8) != 0) {
+		snprintf(msg, msz, "out of memory");
+		return -1;
 	}
 	c->out[c->n_out].wire = wire;
 	c->out[c->n_out].party = party;
@@ -748,14 +744,9 @@ static int next_line(lexer *lx)
 		lx->ntok = 0;
 		for (char *save = NULL, *t = strtok_r(lx->buf, " \t\r\f\v", &save); t;
 		     t = strtok_r(NULL, " \t\r\f\v", &save)) {
-			if (lx->ntok == lx->tok_cap) {
-				size_t cap = lx->tok_cap ? 2 * lx->tok_cap : 16;
-				char **nt = realloc(lx->tok, cap * sizeof(*nt));
-				if (nt == NULL)
-					return -1;
-				lx->tok = nt;
-				lx->tok_cap = cap;
-			}
+			if (lx->ntok == lx->tok_cap &&
+			    grow((void **)&lx->tok, &lx->tok_cap, sizeof(*lx->tok), 16) != 0)
+				return -1;
 			lx->tok[lx->ntok++] = t;
 		}
 		if (lx->ntok > 0)
