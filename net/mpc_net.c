@@ -6,6 +6,7 @@
 #include "net/mpc_tls.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -164,6 +165,28 @@ struct mpc_net {
 };
 
 typedef unsigned long long ull;
+
+/* mpc_net_stop: the signal that asked this process to stop, 0 if none. */
+static volatile sig_atomic_t stop_signo;
+
+void mpc_net_stop(int signo) {
+	stop_signo = signo > 0 ? signo : -1;
+}
+
+int mpc_net_stop_signal(void) {
+	return stop_signo;
+}
+
+/* MPC_ESTOPPED once a stop was asked for, naming the signal. */
+static mpc_err check_stop(const mpc_net *net) {
+	int s = stop_signo;
+	if (s == 0)
+		return MPC_OK;
+	return mpc_error(MPC_ESTOPPED, "%s stopped by %s (round %llu)",
+	                 net->peers[net->id].name,
+	                 s == SIGTERM ? "SIGTERM" : s == SIGINT ? "SIGINT" : "a signal",
+	                 (ull)net->rounds);
+}
 
 static int64_t now_ms(void) {
 	struct timespec ts;
@@ -1319,7 +1342,7 @@ static mpc_err run_round(mpc_net *net, int recv_timeout_ms, int data_only) {
 			return err;
 		if ((err = pull_all(net, &progress)) != MPC_OK)
 			return err;
-		if ((err = check_peers(net)) != MPC_OK)
+		if ((err = check_peers(net)) != MPC_OK || (err = check_stop(net)) != MPC_OK)
 			return err;
 		for (int p = 0; p < net->n; p++) {
 			busy |= net->peers[p].want | net->peers[p].tx_active;
@@ -1346,6 +1369,8 @@ static mpc_err exchange(mpc_net *net, const void *const *send, const size_t *sen
 
 	if (net->failed)
 		return mpc_error(net->failed, "the network failed earlier: %s", net->failed_detail);
+	if ((err = check_stop(net)) != MPC_OK)
+		return err;
 	net->gen++;
 	for (int p = 0; p < net->n; p++) {
 		if (p == net->id)
@@ -1500,7 +1525,7 @@ static mpc_err say_hello(mpc_net *net) {
 			if (!sent)
 				out_mask |= (uint64_t)1 << p;
 		}
-		if ((err = pull_all(net, &progress)) != MPC_OK)
+		if ((err = pull_all(net, &progress)) != MPC_OK || (err = check_stop(net)) != MPC_OK)
 			return err;
 		for (int p = 0; p < net->n; p++)
 			if (p != net->id && !(net->peers[p].hello && net->peers[p].hello_sent))
@@ -1538,7 +1563,7 @@ static mpc_err tls_handshake(mpc_net *net) {
 		uint64_t out_mask = 0;
 		if ((err = flush_all(net, &progress, &out_mask)) != MPC_OK)
 			return err;
-		if ((err = pull_all(net, &progress)) != MPC_OK)
+		if ((err = pull_all(net, &progress)) != MPC_OK || (err = check_stop(net)) != MPC_OK)
 			return err;
 		for (int p = 0; p < net->n; p++)
 			if (p != net->id &&

@@ -130,6 +130,15 @@ uint64_t mpc_net_rounds(const mpc_net *net);
  * sent to it and received from it. */
 uint64_t mpc_net_step_with(const mpc_net *net, int peer);
 
+/* Async-signal-safe: ask every network of this process to stop (call it
+ * from a SIGTERM or SIGINT handler with the signal's number). The round or
+ * set-up under way, or the next one, returns MPC_ESTOPPED ("stopped by
+ * SIGTERM"); the caller then sends its reason to the peers with
+ * mpc_net_abort. mpc_net_stop_signal() returns the signal asked for, 0 if
+ * none. */
+void mpc_net_stop(int signo);
+int mpc_net_stop_signal(void);
+
 /* 1 if the links run inside TLS, 0 for plaintext (or NULL). */
 int mpc_net_uses_tls(const mpc_net *net);
 

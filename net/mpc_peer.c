@@ -39,6 +39,8 @@ int mpc_exit_code(mpc_err e)
 		return MPC_EXIT_ABORTED;
 	case MPC_ECRYPTO:
 		return MPC_EXIT_CRYPTO;
+	case MPC_ESTOPPED:
+		return MPC_EXIT_STOPPED;
 	default:
 		return MPC_EXIT_INTERNAL;
 	}

@@ -17,8 +17,9 @@ enum {
 	MPC_EXIT_PROTO = 4,   /* a peer sent malformed or out-of-step data, or a check failed */
 	MPC_EXIT_ABORTED = 5, /* a peer aborted the job */
 	MPC_EXIT_INTERNAL = 6, /* out of memory, internal failure */
-	MPC_EXIT_CRYPTO = 7    /* TLS: a certificate did not match its pin, or the channel was
+	MPC_EXIT_CRYPTO = 7,   /* TLS: a certificate did not match its pin, or the channel was
 				* tampered with */
+	MPC_EXIT_STOPPED = 8   /* stopped by SIGTERM or SIGINT (the peers were told) */
 };
 
 /* Exit code for an error. */

@@ -23,6 +23,7 @@ static const char *const names[MPC_ERR_COUNT] = {
     [MPC_EIO] = "input/output error",
     [MPC_EPEER] = "a peer aborted the job",
     [MPC_ECLOSED] = "a peer closed the session",
+    [MPC_ESTOPPED] = "stopped by a signal",
 };
 
 const char *mpc_strerror(mpc_err e) {
