@@ -2,11 +2,13 @@
  * socket per peer, logical messages cut into chunks that each carry a header
  * checked field by field on arrival. */
 #include "net/mpc_net.h"
+#include "net/mpc_frame.h"
 #include "net/mpc_net_fault.h"
 #include "net/mpc_tls.h"
 
 #include <errno.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,24 +34,36 @@
  * number of DATA messages the sender sent us. ABORT: the payload is the
  * reason. KEEPALIVE: step = the step the sender waits for from us, 0 if none.
  *
- * With TLS, only HELLO travels as above. Everything after it goes as T_TLS:
+ * With TLS, only HELLO travels as above, in the clear; it asks for nothing
+ * but a TLS handshake, whose records travel as T_TLS:
  *   0 magic u32   4 version u8   5 type u8 (T_TLS)   6 from u16   8 to u16
- *  10 TLS records (whole records, as many as fit in about a chunk)
- * The records carry a byte stream of the messages above (inner messages,
- * unchanged), which the receiver cuts back at the headers' lengths. */
+ *  10 TLS handshake records
+ * Once the handshake with a peer is done, every message to it (DATA, BYE,
+ * ABORT, KEEPALIVE) is one sealed frame, T_SEC:
+ *   0 magic u32   4 version u8   5 type u8 (T_SEC)   6 from u16   8 to u16
+ *  10 counter u64   18 the message above, encrypted   then a 16-byte tag
+ * AES-128-GCM under the direction's key exported from the handshake
+ * (mpc_frame.h); the first 18 bytes are its additional data, the counter its
+ * nonce. Counters only go up: a frame at or below one already opened is a
+ * replay. A frame that does not open, claims another sender or comes before
+ * its channel is dropped and counted, never fatal: only a peer holding the
+ * pinned key can change a job's state. */
 #define WIRE_MAGIC   0x3143504du
 #define WIRE_VERSION 1
 #define HDR_BYTES    54
 #define TLS_HDR      10
-enum { T_HELLO = 1, T_DATA, T_BYE, T_ABORT, T_KEEPALIVE, T_TLS };
-/* How a peer's inner stream is being read: its next header, a payload into
- * a buffer of ours, a payload straight into the caller's buffer, or a
- * payload nobody wants any more (the round it was for has ended). */
-enum { RX_HDR, RX_BUF, RX_DIRECT, RX_DISCARD };
+#define SEC_HDR      18
+#define SEC_OVER     (SEC_HDR + MPC_FRAME_TAG)
+enum { T_HELLO = 1, T_DATA, T_BYE, T_ABORT, T_KEEPALIVE, T_TLS, T_SEC };
 
 #define DEFAULT_CHUNK ((size_t)1 << 20)
 #define MAX_CHUNK     ((size_t)64 << 20)  /* bounds what a peer can make nanomsg allocate */
-#define EARLY_MAX     ((uint64_t)2 << 30) /* bytes a peer may send ahead of our requests */
+/* Bytes one peer may send ahead of our requests. Our largest message is one
+ * round of 2^21 Z_2^128 pairs (64 MiB); a peer is at most a round or two
+ * ahead. With TLS only an authenticated peer gets this far. */
+#define EARLY_MAX     ((uint64_t)256 << 20)
+/* Dropped frames: one warning a second at most. */
+#define DROP_WARN_MS  1000
 #define REASON_MAX    512
 #define SOCK_BUF      (4 << 20)
 #define POLL_MAX_MS   100
@@ -59,6 +73,9 @@ enum { RX_HDR, RX_BUF, RX_DIRECT, RX_DISCARD };
  * kernel). Hence the BYE handshake and a short pause before nn_close. */
 #define CLOSE_WAIT_MS  5000
 #define ABORT_WAIT_MS  200
+/* Set-up failed: how long the handshakes under way may take to finish, so
+ * that our abort can reach those peers authenticated. */
+#define SETUP_ABORT_MS 1000
 #define FLUSH_PAUSE_MS 50
 #define RECV_BATCH     16 /* messages taken before we look at our sends again */
 /* A peer that only sends keepalives (it waits for someone else) holds us at
@@ -76,7 +93,8 @@ typedef struct {
 
 /* A received chunk kept until the caller asks for its step. */
 typedef struct {
-	void *msg; /* nanomsg buffer: header, then payload */
+	void *msg;     /* nanomsg buffer holding header and payload */
+	uint8_t *data; /* the payload in it (decrypted with TLS) */
 	uint64_t step, offset, total;
 	uint32_t plen;
 } early_chunk;
@@ -93,24 +111,22 @@ typedef struct {
 	mpc_net *net;
 	int idx;
 
-	/* TLS (net->tls): the connection, its I/O, and the inner stream. */
+	/* TLS (net->tls): the handshake, then the sealed frames. */
 	SSL *ssl;
 	mpc_tls_link link;
-	int tls_done;      /* handshake complete */
-	int tls_confirmed; /* an authenticated message came from the peer */
+	int tls_done;      /* handshake complete, frame keys ready */
+	int tls_confirmed; /* a sealed frame from the peer opened */
 	int tls_dead;      /* failed: the SSL object is not used again */
 	int flip_record;   /* MPC_FAULT_FLIP_RECORD armed */
-	uint8_t *ob;       /* the T_TLS message being filled */
+	uint8_t *ob;       /* the T_TLS message being filled (handshake) */
 	size_t ob_len, ob_cap;
-	out_msg *oq; /* sealed, in order */
+	out_msg *oq; /* T_TLS and T_SEC messages, in order */
 	size_t oq_head, oq_len, oq_cap;
-	int rx_mode;
-	uint8_t ih[HDR_BYTES];
-	size_t ih_got;
-	wire_hdr rx_h;
-	uint8_t *rx_msg, *rx_dst; /* RX_BUF: header + payload; RX_DIRECT: target */
-	size_t rx_have;
-	uint64_t rx_gen;
+	mpc_frame_dir tx_key, rx_key;
+	uint64_t tx_seq;      /* the next frame's counter */
+	uint64_t rx_seq;      /* the lowest counter still acceptable */
+	uint64_t dropped;     /* frames claiming to be from this peer, dropped */
+	char note[REASON_MAX + 160]; /* the last one, for a timeout's message */
 
 	/* Sending. */
 	uint64_t tx_steps; /* DATA messages started towards the peer */
@@ -138,6 +154,7 @@ typedef struct {
 	early_chunk *q;
 	size_t q_head, q_len, q_cap;
 	int64_t last_heard, last_data;
+	uint64_t early_bytes; /* held in q */
 	char reason[REASON_MAX + 1];
 
 	/* The current request: message consumed + 1, want_len bytes into dst. */
@@ -157,7 +174,9 @@ struct mpc_net {
 	size_t chunk;
 	uint8_t session[MPC_SESSION_BYTES];
 	peer *peers;
-	uint64_t bytes_sent, rounds, early_bytes;
+	uint64_t bytes_sent, rounds;
+	uint64_t dropped, dropped_warned; /* frames dropped; how many a warning told */
+	int64_t next_drop_warn;
 	int closing; /* close(): drop everything but BYE and ABORT */
 	int opened;  /* mpc_net_open finished: set-up aborts no longer come in clear */
 	mpc_err failed;
@@ -279,11 +298,8 @@ static size_t ob_room(const mpc_net *net) {
 	return room > MAX_CHUNK ? MAX_CHUNK : room;
 }
 
-static int seal(peer *pr) {
-	if (pr->ob == NULL)
-		return 0;
-	if (pr->ob_len <= TLS_HDR)
-		return 0; /* keep the empty buffer for the next records */
+/* Room for one more message at the end of p's queue. */
+static int oq_reserve(peer *pr) {
 	if (pr->oq_head > 0 && pr->oq_head + pr->oq_len == pr->oq_cap) {
 		memmove(pr->oq, pr->oq + pr->oq_head, pr->oq_len * sizeof(*pr->oq));
 		pr->oq_head = 0;
@@ -296,16 +312,22 @@ static int seal(peer *pr) {
 		pr->oq = q;
 		pr->oq_cap = cap;
 	}
+	return 0;
+}
+
+/* Queue the handshake records OpenSSL wrote as one T_TLS message. */
+static int seal(peer *pr) {
+	if (pr->ob == NULL)
+		return 0;
+	if (pr->ob_len <= TLS_HDR)
+		return 0; /* keep the empty buffer for the next records */
+	if (oq_reserve(pr) != 0)
+		return -1;
 	mpc_put32(pr->ob, WIRE_MAGIC);
 	pr->ob[4] = WIRE_VERSION;
 	pr->ob[5] = T_TLS;
 	mpc_put16(pr->ob + 6, (uint16_t)pr->net->id);
 	mpc_put16(pr->ob + 8, (uint16_t)pr->idx);
-	if (pr->flip_record) {
-		/* the message starts with a whole record: hit its body */
-		pr->ob[pr->ob_len > TLS_HDR + 6 ? TLS_HDR + 6 : pr->ob_len - 1] ^= 0x01;
-		pr->flip_record = 0;
-	}
 	/* nanomsg shrinks a message in place */
 	void *m = nn_reallocmsg(pr->ob, pr->ob_len);
 	if (m == NULL)
@@ -372,36 +394,49 @@ static mpc_err flush_all(mpc_net *net, int *progress, uint64_t *out_mask) {
 }
 
 static int tls_usable(const peer *pr) {
-	return pr->ssl != NULL && pr->tls_done && !pr->tls_dead;
+	return pr->tls_done && !pr->tls_dead;
 }
 
-/* Encrypt len bytes (the inner stream) for p; the records wait in p's queue. */
-static mpc_err tls_write(mpc_net *net, int p, const void *buf, size_t len) {
+/* Seal one message for p (its header, then plen bytes of payload, each
+ * encrypted straight from where it is) as one T_SEC frame at the end of p's
+ * queue, behind the handshake records still there. */
+static mpc_err sec_seal(mpc_net *net, int p, const uint8_t *hdr, const uint8_t *payload,
+                        size_t plen) {
 	peer *pr = &net->peers[p];
-	char ebuf[256];
+	size_t len = SEC_OVER + HDR_BYTES + plen;
+	uint8_t *m;
+
 	if (!tls_usable(pr))
 		return mpc_error(MPC_ECRYPTO, "no TLS channel with %s (%s)", pr->name, pr->addr);
-	while (len > 0) {
-		int n = len > (1u << 30) ? 1 << 30 : (int)len;
-		int w = SSL_write(pr->ssl, buf, n);
-		if (w <= 0) {
-			int e = SSL_get_error(pr->ssl, w);
-			mpc_err err = mpc_error(e == SSL_ERROR_SSL ? MPC_ECRYPTO : MPC_ENOMEM,
-			                        "cannot encrypt for %s (%s) at step %llu: %s",
-			                        pr->name, pr->addr, (ull)pr->tx_steps,
-			                        mpc_tls_last_error(ebuf, sizeof(ebuf)));
-			ERR_clear_error();
-			pr->tls_dead = 1;
-			return err;
-		}
-		buf = (const uint8_t *)buf + w;
-		len -= (size_t)w;
+	if (seal(pr) != 0 || oq_reserve(pr) != 0 || (m = nn_allocmsg(len, 0)) == NULL)
+		return mpc_error(MPC_ENOMEM, "out of memory for a message to %s", pr->name);
+	mpc_put32(m, WIRE_MAGIC);
+	m[4] = WIRE_VERSION;
+	m[5] = T_SEC;
+	mpc_put16(m + 6, (uint16_t)net->id);
+	mpc_put16(m + 8, (uint16_t)p);
+	mpc_put64(m + 10, pr->tx_seq);
+	if (mpc_frame_begin(&pr->tx_key, 1, pr->tx_seq, m, SEC_HDR) != 0 ||
+	    mpc_frame_update(&pr->tx_key, m + SEC_HDR, hdr, HDR_BYTES) != 0 ||
+	    (plen > 0 &&
+	     mpc_frame_update(&pr->tx_key, m + SEC_HDR + HDR_BYTES, payload, plen) != 0) ||
+	    mpc_frame_seal_end(&pr->tx_key, m + len - MPC_FRAME_TAG) != 0) {
+		nn_freemsg(m);
+		ERR_clear_error();
+		return mpc_error(MPC_ECRYPTO, "cannot seal a message to %s (%s)", pr->name,
+		                 pr->addr);
 	}
+	pr->tx_seq++; /* a counter is never used twice, sent or not */
+	if (pr->flip_record && hdr[5] == T_DATA) {
+		m[SEC_HDR + HDR_BYTES] ^= 0x01; /* the payload's first ciphertext byte */
+		pr->flip_record = 0;
+	}
+	pr->oq[pr->oq_head + pr->oq_len++] = (out_msg){m, len};
 	return MPC_OK;
 }
 
 /* HELLO, BYE, ABORT, KEEPALIVE: small, rebuilt on every attempt (plaintext);
- * with TLS (all but HELLO), queued in the channel at once: *sent = 1. */
+ * with TLS (all but HELLO), sealed and queued at once: *sent = 1. */
 static mpc_err send_ctl(mpc_net *net, int p, int type, uint64_t step, uint64_t total,
                         const char *payload, uint32_t plen, int *sent) {
 	wire_hdr h;
@@ -410,7 +445,7 @@ static mpc_err send_ctl(mpc_net *net, int p, int type, uint64_t step, uint64_t t
 
 	*sent = 0;
 	if (net->tls && type != T_HELLO) {
-		uint8_t b[HDR_BYTES + REASON_MAX];
+		uint8_t b[HDR_BYTES];
 		int progress = 0;
 		if (plen > REASON_MAX)
 			plen = REASON_MAX;
@@ -419,9 +454,7 @@ static mpc_err send_ctl(mpc_net *net, int p, int type, uint64_t step, uint64_t t
 		h.total = total;
 		h.plen = plen;
 		encode_hdr(b, &h);
-		if (plen)
-			memcpy(b + HDR_BYTES, payload, plen);
-		if ((err = tls_write(net, p, b, HDR_BYTES + plen)) != MPC_OK)
+		if ((err = sec_seal(net, p, b, (const uint8_t *)payload, plen)) != MPC_OK)
 			return err;
 		*sent = 1;
 		return flush_peer(net, p, &progress);
@@ -505,11 +538,11 @@ static mpc_err prepare_chunk(mpc_net *net, int p) {
 	return MPC_OK;
 }
 
-/* With TLS: encrypt the next chunk only when the previous one has left, so
+/* With TLS: seal the next chunk only when the previous one has left, so
  * that at most about a chunk of ciphertext waits in memory. The header and
  * the payload are encrypted straight from their buffers; a chunk with a
  * fault is built in full first (and wiped), as without TLS. The message is
- * done when its last record has left. */
+ * done when its last frame has left. */
 static mpc_err pump_tx_tls(mpc_net *net, int p, int *progress) {
 	peer *pr = &net->peers[p];
 	mpc_err err;
@@ -527,7 +560,8 @@ static mpc_err pump_tx_tls(mpc_net *net, int p, int *progress) {
 		if (pr->tx_replay || pr->tx_fault != MPC_FAULT_NONE) {
 			if ((err = prepare_chunk(net, p)) != MPC_OK)
 				return err;
-			err = tls_write(net, p, pr->tx_msg, pr->tx_msg_bytes);
+			err = sec_seal(net, p, pr->tx_msg, (uint8_t *)pr->tx_msg + HDR_BYTES,
+			               pr->tx_msg_bytes - HDR_BYTES);
 			mpc_wipe(pr->tx_msg, pr->tx_msg_bytes);
 			nn_freemsg(pr->tx_msg);
 			pr->tx_msg = NULL;
@@ -554,8 +588,7 @@ static mpc_err pump_tx_tls(mpc_net *net, int p, int *progress) {
 			pr->prev_total = pr->tx_len;
 			pr->prev_plen = (uint32_t)plen;
 		}
-		if ((err = tls_write(net, p, hb, HDR_BYTES)) != MPC_OK ||
-		    (err = tls_write(net, p, pr->tx_buf + pr->tx_off, plen)) != MPC_OK)
+		if ((err = sec_seal(net, p, hb, pr->tx_buf + pr->tx_off, plen)) != MPC_OK)
 			return err;
 		pr->tx_off += plen;
 	}
@@ -623,9 +656,9 @@ static mpc_err deliver(mpc_net *net, int p, uint64_t off, uint64_t total, const 
 	return MPC_OK;
 }
 
-static mpc_err enqueue(mpc_net *net, int p, void *msg, const wire_hdr *h) {
+static mpc_err enqueue(mpc_net *net, int p, void *msg, const uint8_t *data, const wire_hdr *h) {
 	peer *pr = &net->peers[p];
-	if (net->early_bytes + HDR_BYTES + h->plen > EARLY_MAX)
+	if (pr->early_bytes + HDR_BYTES + h->plen > EARLY_MAX)
 		return mpc_error(MPC_EPROTO,
 		                 "%s ran more than %llu MiB ahead of what we asked "
 		                 "for (at step %llu, round %llu)",
@@ -645,11 +678,12 @@ static mpc_err enqueue(mpc_net *net, int p, void *msg, const wire_hdr *h) {
 	}
 	early_chunk *e = &pr->q[pr->q_head + pr->q_len++];
 	e->msg = msg;
+	e->data = (uint8_t *)data;
 	e->step = h->step;
 	e->offset = h->offset;
 	e->total = h->total;
 	e->plen = h->plen;
-	net->early_bytes += HDR_BYTES + h->plen;
+	pr->early_bytes += HDR_BYTES + h->plen;
 	return MPC_OK;
 }
 
@@ -662,24 +696,33 @@ static mpc_err drain_early(mpc_net *net, int p) {
 		pr->q_head++;
 		if (--pr->q_len == 0)
 			pr->q_head = 0;
-		net->early_bytes -= HDR_BYTES + e.plen;
+		pr->early_bytes -= HDR_BYTES + e.plen;
 		if (e.step != pr->consumed + 1)
 			err = mpc_error(
 			    MPC_EPROTO, "%s: queued step %llu where step %llu was due (round %llu)",
 			    pr->name, (ull)e.step, (ull)pr->consumed + 1, (ull)net->rounds);
 		else
-			err = deliver(net, p, e.offset, e.total, (uint8_t *)e.msg + HDR_BYTES,
-			              e.plen);
+			err = deliver(net, p, e.offset, e.total, e.data, e.plen);
 		if (net->tls) /* decrypted payload */
-			mpc_wipe(e.msg, HDR_BYTES + e.plen);
+			mpc_wipe(e.data - HDR_BYTES, HDR_BYTES + e.plen);
 		nn_freemsg(e.msg);
 	}
 	return err;
 }
 
+/* "; <what was dropped>" when frames claiming to come from p were dropped:
+ * the likely reason for a gap in its stream. */
+static const char *drop_note(const peer *pr, char *buf, size_t cap) {
+	if (pr->dropped == 0)
+		return "";
+	snprintf(buf, cap, "; %s", pr->note);
+	return buf;
+}
+
 static mpc_err check_data(mpc_net *net, int p, const wire_hdr *h, size_t len) {
 	peer *pr = &net->peers[p];
 	ull due = pr->rx_step, round = net->rounds;
+	char note[sizeof(pr->note) + 4];
 
 	if (len - HDR_BYTES != h->plen)
 		return mpc_error(MPC_EPROTO,
@@ -695,13 +738,15 @@ static mpc_err check_data(mpc_net *net, int p, const wire_hdr *h, size_t len) {
 	if (h->step > pr->rx_step)
 		return mpc_error(MPC_EPROTO,
 		                 "%s sent step %llu where step %llu was due (round "
-		                 "%llu): a message was skipped or lost",
-		                 pr->name, (ull)h->step, due, round);
+		                 "%llu): a message was skipped or lost%s",
+		                 pr->name, (ull)h->step, due, round,
+		                 drop_note(pr, note, sizeof(note)));
 	if (h->offset != pr->rx_off)
 		return mpc_error(MPC_EPROTO,
 		                 "%s sent a chunk at offset %llu of step %llu, "
-		                 "expected offset %llu (round %llu): chunks lost or reordered",
-		                 pr->name, (ull)h->offset, due, (ull)pr->rx_off, round);
+		                 "expected offset %llu (round %llu): chunks lost or reordered%s",
+		                 pr->name, (ull)h->offset, due, (ull)pr->rx_off, round,
+		                 drop_note(pr, note, sizeof(note)));
 	if (h->offset > 0 && h->total != pr->rx_total)
 		return mpc_error(MPC_EPROTO,
 		                 "%s changed the length of step %llu from %llu to "
@@ -717,10 +762,10 @@ static mpc_err check_data(mpc_net *net, int p, const wire_hdr *h, size_t len) {
 }
 
 /* Check one message and act on it: b is its header, payload its payload,
- * len both together. via: -1 for a message off the wire; p for an inner
- * message from p's TLS channel. Takes ownership of msg (the nanomsg buffer
- * holding header and payload, wiped if it came through TLS; NULL if the
- * payload was read into place already). */
+ * len both together. via: -1 for a message off the wire without TLS; p for
+ * a message that came in a sealed frame from p. Takes ownership of msg (the
+ * nanomsg buffer holding them; with TLS the header and payload are wiped;
+ * NULL if the payload was decrypted into place already). */
 static mpc_err handle(mpc_net *net, int via, void *msg, const uint8_t *b, const uint8_t *payload,
                       size_t len, int64_t now) {
 	mpc_err err = MPC_OK;
@@ -765,35 +810,6 @@ static mpc_err handle(mpc_net *net, int via, void *msg, const uint8_t *b, const 
 		goto out;
 	}
 	int same_session = CRYPTO_memcmp(h.session, net->session, MPC_SESSION_BYTES) == 0;
-	/* With TLS, only HELLO may come in the clear. A peer that fails before
-	 * its channel with us is up says why in the clear. Before the channel
-	 * exists, such an abort can only end the job early, which anyone on the
-	 * path could do by dropping packets: take it as the peer's abort, marked
-	 * unauthenticated. Once the channel is up, a clear abort is refused. */
-	if (net->tls && via < 0 && h.type == T_ABORT && !net->closing) {
-		char why[REASON_MAX + 1];
-		sanitize(why, sizeof(why), (const char *)payload,
-		         len - HDR_BYTES < h.plen ? len - HDR_BYTES : h.plen);
-		if (!pr->tls_confirmed || !net->opened)
-			err = mpc_error(MPC_EPEER,
-			                "%s (%s) aborted during set-up, outside TLS (not "
-			                "authenticated): \"%s\"", pr->name, pr->addr, why);
-		else
-			err = mpc_error(MPC_ECRYPTO,
-			                "%s (%s) aborted outside TLS (not authenticated): \"%s\"",
-			                pr->name, pr->addr, why);
-		goto out;
-	}
-	if (net->tls && via < 0 && h.type != T_HELLO) {
-		if (!net->closing)
-			err = mpc_error(
-			    MPC_ECRYPTO,
-			    "%s (%s) sent a message of type %u outside TLS at step %llu "
-			    "(round %llu): this job requires TLS; is it running with "
-			    "--insecure-plaintext, or is someone else sending?",
-			    pr->name, pr->addr, h.type, (ull)pr->rx_step, (ull)net->rounds);
-		goto out;
-	}
 	if (via >= 0 && h.type == T_HELLO) {
 		err = mpc_error(MPC_EPROTO, "%s said hello inside its TLS channel", pr->name);
 		goto out;
@@ -866,7 +882,7 @@ static mpc_err handle(mpc_net *net, int via, void *msg, const uint8_t *b, const 
 		}
 		if (msg == NULL) /* our bug: a direct read is only chosen for delivery */
 			abort();
-		if ((err = enqueue(net, p, msg, &h)) == MPC_OK)
+		if ((err = enqueue(net, p, msg, payload, &h)) == MPC_OK)
 			return MPC_OK; /* the queue owns msg now */
 		goto out;
 	case T_BYE:
@@ -914,7 +930,7 @@ static mpc_err handle(mpc_net *net, int via, void *msg, const uint8_t *b, const 
 out:
 	if (msg != NULL) {
 		if (via >= 0)
-			mpc_wipe(msg, len);
+			mpc_wipe((uint8_t *)b, len);
 		nn_freemsg(msg);
 	}
 	return err;
@@ -985,9 +1001,99 @@ static mpc_err tls_fail(mpc_net *net, int p, int ret) {
 	return err;
 }
 
-/* Whether the inner message whose header just came can be read straight
- * into the caller's buffer: exactly what handle() would deliver. */
-static int direct_ok(const mpc_net *net, int p, const wire_hdr *h) {
+/* A frame that does not come from an authenticated peer: drop it, count it,
+ * and warn at most once a second. It changes nothing; a peer that stops
+ * sending valid frames times out as any silent peer. p: the peer it claims
+ * to come from, -1 if none. */
+static void drop_frame(mpc_net *net, int p, const char *fmt, ...) MPC_PRINTF(3, 4);
+static void drop_frame(mpc_net *net, int p, const char *fmt, ...) {
+	char why[REASON_MAX + 64];
+	va_list ap;
+	int64_t t = now_ms();
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	net->dropped++;
+	if (p >= 0) {
+		peer *pr = &net->peers[p];
+		pr->dropped++;
+		snprintf(pr->note, sizeof(pr->note),
+		         "%llu frame%s claiming to come from %s dropped, the last one %s",
+		         (ull)pr->dropped, pr->dropped > 1 ? "s" : "", pr->name, why);
+	}
+	if (t < net->next_drop_warn)
+		return;
+	net->next_drop_warn = t + DROP_WARN_MS;
+	/* nanomsg does not tell a message's source: say how many connected */
+	uint64_t conns = nn_get_statistic(net->pull, NN_STAT_CURRENT_CONNECTIONS);
+	mpc_warn("net: dropped a frame%s%s that %s (%llu dropped so far; %lld connections to "
+	         "our address %s, %d expected): someone who is not a party of this job "
+	         "sends to us, or the link is tampered with; the job goes on",
+	         p >= 0 ? " claiming to come from " : "", p >= 0 ? net->peers[p].name : "", why,
+	         (ull)net->dropped, conns == (uint64_t)-1 ? -1LL : (long long)conns,
+	         net->peers[net->id].addr, net->n - 1);
+	net->dropped_warned = net->dropped;
+}
+
+/* With TLS, a message in the clear: a HELLO from a peer of this session is
+ * taken (it asks for a handshake, which proves who it is); anything else is
+ * dropped. Takes ownership of msg. */
+static void clear_in_tls(mpc_net *net, void *msg, size_t len, int64_t now) {
+	const uint8_t *b = msg;
+	wire_hdr h;
+	peer *pr;
+
+	if (net->closing)
+		goto out;
+	if (len < HDR_BYTES) {
+		drop_frame(net, -1, "was %zu bytes, shorter than a header", len);
+		goto out;
+	}
+	decode_hdr(&h, b);
+	if (h.magic != WIRE_MAGIC || h.version != WIRE_VERSION) {
+		drop_frame(net, -1, "was not ours (magic %08lx, version %u)",
+		           (unsigned long)h.magic, h.version);
+		goto out;
+	}
+	if (h.from >= net->n || h.from == net->id) {
+		drop_frame(net, -1, "claimed to come from node %u", h.from);
+		goto out;
+	}
+	pr = &net->peers[h.from];
+	if (h.to != net->id) {
+		drop_frame(net, h.from, "was meant for node %u", h.to);
+	} else if (h.type == T_ABORT) {
+		char why[REASON_MAX + 1];
+		sanitize(why, sizeof(why), (const char *)b + HDR_BYTES,
+		         len - HDR_BYTES < h.plen ? len - HDR_BYTES : h.plen);
+		drop_frame(net, h.from, "was an abort in the clear, not authenticated: \"%s\"", why);
+	} else if (h.type != T_HELLO) {
+		drop_frame(net, h.from,
+		           "came in the clear (type %u), where this job requires TLS (is %s "
+		           "running with --insecure-plaintext?)",
+		           h.type, pr->name);
+	} else if (CRYPTO_memcmp(h.session, net->session, MPC_SESSION_BYTES) != 0) {
+		drop_frame(net, h.from, "was a hello from another session (another job file?)");
+	} else if (len != HDR_BYTES || h.step || h.offset || h.plen ||
+	           h.total != (uint64_t)net->n) {
+		drop_frame(net, h.from, "was a malformed hello (%llu nodes; we have %d)",
+		           (ull)h.total, net->n);
+	} else if (pr->hello) {
+		drop_frame(net, h.from, "was a second hello");
+	} else {
+		pr->hello = 1;
+		pr->last_heard = now;
+	}
+out:
+	nn_freemsg(msg);
+}
+
+/* Whether the sealed message whose header was just opened can be decrypted
+ * straight into the caller's buffer: exactly what handle() would deliver.
+ * Should the frame then fail its tag, the bytes written there are
+ * overwritten by the real chunk before the round can complete. */
+static int direct_ok(const mpc_net *net, int p, const wire_hdr *h, size_t plen) {
 	const peer *pr = &net->peers[p];
 	return h->magic == WIRE_MAGIC && h->version == WIRE_VERSION && h->type == T_DATA &&
 	       h->from == p && h->to == net->id && !net->closing && pr->hello && !pr->bye &&
@@ -995,145 +1101,119 @@ static int direct_ok(const mpc_net *net, int p, const wire_hdr *h) {
 	       pr->q_len == 0 && h->step == pr->rx_step && h->step == pr->consumed + 1 &&
 	       h->offset == pr->rx_off && h->offset == pr->got &&
 	       h->total == (h->offset == 0 ? pr->want_len : pr->rx_total) && h->plen > 0 &&
-	       h->plen <= h->total - h->offset && h->plen <= pr->want_len - pr->got;
+	       h->plen == plen && h->plen <= h->total - h->offset &&
+	       h->plen <= pr->want_len - pr->got;
 }
 
-/* A whole inner header has come from p: decide where its payload goes. */
-static mpc_err start_inner(mpc_net *net, int p, int64_t now) {
-	peer *pr = &net->peers[p];
-	wire_hdr *h = &pr->rx_h;
+/* A T_SEC frame off the wire: open it in place (or its payload straight
+ * into the caller's buffer) and act on the message inside. Takes ownership
+ * of msg. */
+static mpc_err sec_message(mpc_net *net, void *msg, size_t len, int64_t now) {
+	uint8_t *m = msg, *in = m + SEC_HDR, *dst;
+	unsigned from = mpc_get16(m + 6), to = mpc_get16(m + 8);
+	uint64_t seq = mpc_get64(m + 10);
+	size_t plen;
+	wire_hdr h;
+	peer *pr;
 
-	decode_hdr(h, pr->ih);
-	pr->rx_have = 0;
-	pr->rx_mode = RX_HDR;
-	/* Check what frames the stream before trusting its length. */
-	if (h->magic != WIRE_MAGIC || h->version != WIRE_VERSION || h->from != p ||
-	    h->to != net->id)
+	if (!net->tls) {
+		nn_freemsg(msg);
+		if (net->closing || from >= (unsigned)net->n)
+			return MPC_OK;
 		return mpc_error(MPC_EPROTO,
-		                 "%s sent a garbled message inside TLS at step %llu (round %llu; "
-		                 "magic %08lx, from %u, to %u): a truncated or misframed message",
-		                 pr->name, (ull)pr->rx_step, (ull)net->rounds,
-		                 (unsigned long)h->magic, h->from, h->to);
-	if (h->plen > MAX_CHUNK)
-		return mpc_error(MPC_EPROTO,
-		                 "%s announced a %lu-byte message at step %llu (round %llu), more "
-		                 "than any chunk",
-		                 pr->name, (unsigned long)h->plen, (ull)pr->rx_step,
-		                 (ull)net->rounds);
-	if (h->plen == 0)
-		return handle(net, p, NULL, pr->ih, pr->ih, HDR_BYTES, now);
-	if (direct_ok(net, p, h)) {
-		pr->rx_mode = RX_DIRECT;
-		pr->rx_dst = pr->dst + pr->got;
-		pr->rx_gen = net->gen;
-		return MPC_OK;
+		                 "%s (%s) speaks TLS, but this node runs without "
+		                 "(--insecure-plaintext on one side only?)",
+		                 net->peers[from].name, net->peers[from].addr);
 	}
-	if ((pr->rx_msg = nn_allocmsg(HDR_BYTES + h->plen, 0)) == NULL)
-		return mpc_error(MPC_ENOMEM, "out of memory for a message from %s", pr->name);
-	memcpy(pr->rx_msg, pr->ih, HDR_BYTES);
-	pr->rx_mode = RX_BUF;
+	if (from >= (unsigned)net->n || from == (unsigned)net->id) {
+		drop_frame(net, -1, "claimed to come from node %u", from);
+		goto drop;
+	}
+	pr = &net->peers[from];
+	if (to != (unsigned)net->id) {
+		drop_frame(net, (int)from, "was meant for node %u", to);
+		goto drop;
+	}
+	if (!tls_usable(pr)) {
+		drop_frame(net, (int)from, "came before its TLS channel was up");
+		goto drop;
+	}
+	if (len < SEC_OVER + HDR_BYTES) {
+		drop_frame(net, (int)from, "was %zu bytes, too short for a sealed message", len);
+		goto drop;
+	}
+	if (seq < pr->rx_seq) {
+		drop_frame(net, (int)from, "was a replay (counter %llu; %llu and up expected)",
+		           (ull)seq, (ull)pr->rx_seq);
+		goto drop;
+	}
+	plen = len - SEC_OVER - HDR_BYTES;
+	if (mpc_frame_begin(&pr->rx_key, 0, seq, m, SEC_HDR) != 0 ||
+	    mpc_frame_update(&pr->rx_key, in, in, HDR_BYTES) != 0)
+		goto crypto;
+	decode_hdr(&h, in);
+	dst = direct_ok(net, (int)from, &h, plen) ? pr->dst + pr->got : in + HDR_BYTES;
+	if (plen > 0 && mpc_frame_update(&pr->rx_key, dst, in + HDR_BYTES, plen) != 0)
+		goto crypto;
+	if (mpc_frame_open_end(&pr->rx_key, m + len - MPC_FRAME_TAG) != 0) {
+		/* tampered with: what it decrypted to may be close to the real data */
+		mpc_wipe(in, dst == in + HDR_BYTES ? HDR_BYTES + plen : HDR_BYTES);
+		drop_frame(net, (int)from, "failed authentication (counter %llu)", (ull)seq);
+		goto drop;
+	}
+	pr->rx_seq = seq + 1;
+	pr->tls_confirmed = 1;
+	if (pr->ssl != NULL) { /* the peer accepted us: the handshake is over */
+		SSL_free(pr->ssl);
+		pr->ssl = NULL;
+	}
+	if (dst != in + HDR_BYTES) {
+		mpc_err err = handle(net, (int)from, NULL, in, dst, HDR_BYTES + plen, now);
+		nn_freemsg(msg); /* ciphertext and a header */
+		return err;
+	}
+	return handle(net, (int)from, msg, in, in + HDR_BYTES, HDR_BYTES + plen, now);
+crypto:
+	ERR_clear_error();
+	nn_freemsg(msg);
+	return mpc_error(MPC_ECRYPTO, "cannot open a frame from %s", net->peers[from].name);
+drop:
+	nn_freemsg(msg);
 	return MPC_OK;
 }
 
-/* The payload of the current inner message from p is complete. */
-static mpc_err finish_inner(mpc_net *net, int p, int64_t now) {
-	peer *pr = &net->peers[p];
-	size_t len = HDR_BYTES + pr->rx_h.plen;
-	int mode = pr->rx_mode;
-	uint8_t *msg = pr->rx_msg;
-
-	pr->rx_mode = RX_HDR;
-	pr->rx_msg = NULL;
-	if (mode == RX_BUF)
-		return handle(net, p, msg, msg, msg + HDR_BYTES, len, now);
-	if (mode == RX_DIRECT)
-		return handle(net, p, NULL, pr->ih, pr->rx_dst, len, now);
-	return MPC_OK; /* RX_DISCARD */
-}
-
-/* Decrypt what p's channel holds and cut it into inner messages. */
-static mpc_err tls_read(mpc_net *net, int p, int64_t now) {
-	peer *pr = &net->peers[p];
-	uint8_t sink[4096];
-	mpc_err err;
-
-	for (;;) {
-		uint8_t *dst;
-		size_t want;
-		if (pr->rx_mode == RX_DIRECT && (pr->rx_gen != net->gen || net->closing))
-			pr->rx_mode = RX_DISCARD; /* its round is over */
-		switch (pr->rx_mode) {
-		case RX_HDR:
-			dst = pr->ih + pr->ih_got;
-			want = HDR_BYTES - pr->ih_got;
-			break;
-		case RX_BUF:
-			dst = pr->rx_msg + HDR_BYTES + pr->rx_have;
-			want = pr->rx_h.plen - pr->rx_have;
-			break;
-		case RX_DIRECT:
-			dst = pr->rx_dst + pr->rx_have;
-			want = pr->rx_h.plen - pr->rx_have;
-			break;
-		default:
-			dst = sink;
-			want = pr->rx_h.plen - pr->rx_have;
-			if (want > sizeof(sink))
-				want = sizeof(sink);
-		}
-		int n = SSL_read(pr->ssl, dst, (int)want);
-		if (n <= 0) {
-			if (SSL_get_error(pr->ssl, n) == SSL_ERROR_WANT_READ)
-				return MPC_OK;
-			return tls_fail(net, p, n);
-		}
-		if (pr->rx_mode == RX_HDR) {
-			pr->ih_got += (size_t)n;
-			if (pr->ih_got < HDR_BYTES)
-				continue;
-			pr->ih_got = 0;
-			err = start_inner(net, p, now);
-		} else {
-			if (pr->rx_mode == RX_DISCARD)
-				mpc_wipe(sink, (size_t)n);
-			pr->rx_have += (size_t)n;
-			if (pr->rx_have < pr->rx_h.plen)
-				continue;
-			err = finish_inner(net, p, now);
-		}
-		if (err != MPC_OK) {
-			pr->tls_dead = 1; /* the stream is cut mid-way: stop reading it */
-			return err;
-		}
-		if (pr->rx_mode == RX_HDR)
-			pr->tls_confirmed = 1;
-	}
-}
-
-/* Feed p's channel len bytes of records (NULL, 0: just move the handshake
- * on). Replies (handshake, alerts) go out as the socket takes them. */
-static mpc_err tls_input(mpc_net *net, int p, const uint8_t *data, size_t len, int64_t now) {
+/* Feed p's handshake len bytes of records (NULL, 0: just start it).
+ * Replies (handshake, alerts) go out as the socket takes them. Once it is
+ * done, the frame keys are exported; the SSL object stays until the peer's
+ * first sealed frame, to read the alert of a peer that refuses us. */
+static mpc_err tls_input(mpc_net *net, int p, const uint8_t *data, size_t len) {
 	peer *pr = &net->peers[p];
 	mpc_err err = MPC_OK, ferr;
 	int progress = 0, sent;
 
 	pr->link.in = data;
 	pr->link.in_len = len;
-	if (!pr->tls_done) {
-		int r = SSL_do_handshake(pr->ssl);
-		if (r != 1) {
-			if (SSL_get_error(pr->ssl, r) != SSL_ERROR_WANT_READ)
-				err = tls_fail(net, p, r);
-			goto out;
-		}
-		pr->tls_done = 1;
-		mpc_debug("net: TLS with %s up (%s)", pr->name, SSL_get_cipher_name(pr->ssl));
-		/* Tell the peer that we accept it: a TLS 1.3 client finishes before
-		 * the server has judged its certificate. */
-		if ((err = send_ctl(net, p, T_KEEPALIVE, 0, 0, NULL, 0, &sent)) != MPC_OK)
-			goto out;
+	int r = SSL_do_handshake(pr->ssl);
+	if (r != 1) {
+		if (SSL_get_error(pr->ssl, r) != SSL_ERROR_WANT_READ)
+			err = tls_fail(net, p, r);
+		goto out;
 	}
-	err = tls_read(net, p, now);
+	mpc_debug("net: TLS with %s up (%s)", pr->name, SSL_get_cipher_name(pr->ssl));
+	err = mpc_frame_keys(pr->ssl, net->id < p, net->session, MPC_SESSION_BYTES, &pr->tx_key,
+	                     &pr->rx_key);
+	pr->link.in = NULL;
+	pr->link.in_len = 0;
+	if (err != MPC_OK) {
+		pr->tls_dead = 1;
+		return err;
+	}
+	pr->tls_done = 1;
+	/* Tell the peer that we accept it: a TLS 1.3 client finishes before
+	 * the server has judged its certificate. */
+	if ((err = send_ctl(net, p, T_KEEPALIVE, 0, 0, NULL, 0, &sent)) != MPC_OK)
+		return err;
+	return flush_peer(net, p, &progress);
 out:
 	pr->link.in = NULL;
 	pr->link.in_len = 0;
@@ -1147,44 +1227,69 @@ out:
 	return mpc_error(err, "%s", keep);
 }
 
-/* A T_TLS message off the wire. Does not take ownership. */
-static mpc_err tls_message(mpc_net *net, const uint8_t *b, size_t len, int64_t now) {
+/* Records from p after our side of the handshake finished, before p's first
+ * sealed frame: the alert of a peer that does not accept our certificate. */
+static mpc_err tls_alert(mpc_net *net, int p, const uint8_t *data, size_t len) {
+	peer *pr = &net->peers[p];
+	uint8_t sink[64];
+	int r;
+
+	pr->link.in = data;
+	pr->link.in_len = len;
+	r = SSL_read(pr->ssl, sink, sizeof(sink));
+	pr->link.in = NULL;
+	pr->link.in_len = 0;
+	if (r > 0) {
+		mpc_wipe(sink, sizeof(sink));
+		drop_frame(net, p, "was application data outside a sealed frame");
+		return MPC_OK;
+	}
+	if (SSL_get_error(pr->ssl, r) == SSL_ERROR_WANT_READ)
+		return MPC_OK;
+	return tls_fail(net, p, r);
+}
+
+/* A T_TLS message off the wire: handshake records. Takes ownership. */
+static mpc_err tls_message(mpc_net *net, void *msg, size_t len) {
+	const uint8_t *b = msg;
 	unsigned from = mpc_get16(b + 6), to = mpc_get16(b + 8);
+	mpc_err err = MPC_OK;
 	peer *pr;
 
-	if (from >= (unsigned)net->n || from == (unsigned)net->id)
-		return mpc_error(MPC_EPROTO,
-		                 "received a message from unknown node %u (we are node %d of %d; "
-		                 "round %llu)",
-		                 from, net->id, net->n, (ull)net->rounds);
-	pr = &net->peers[from];
-	if (to != (unsigned)net->id)
-		return mpc_error(MPC_EPROTO,
-		                 "%s sent a message meant for node %u to us (node %d): different "
-		                 "node list?",
-		                 pr->name, to, net->id);
-	if (!net->tls)
-		return net->closing ? MPC_OK
-		                    : mpc_error(MPC_EPROTO,
-		                                "%s (%s) speaks TLS, but this node runs without "
-		                                "(--insecure-plaintext on one side only?)",
-		                                pr->name, pr->addr);
-	if (!pr->hello)
-		return mpc_error(MPC_EPROTO,
-		                 "%s sent a message of type %u before hello (round %llu)", pr->name,
-		                 T_TLS, (ull)net->rounds);
-	if (pr->tls_dead)
-		return MPC_OK; /* failed already, and said so */
-	return tls_input(net, (int)from, b + TLS_HDR, len - TLS_HDR, now);
+	if (!net->tls) {
+		if (!net->closing && from < (unsigned)net->n && from != (unsigned)net->id)
+			err = mpc_error(MPC_EPROTO,
+			                "%s (%s) speaks TLS, but this node runs without "
+			                "(--insecure-plaintext on one side only?)",
+			                net->peers[from].name, net->peers[from].addr);
+	} else if (from >= (unsigned)net->n || from == (unsigned)net->id) {
+		drop_frame(net, -1, "claimed to come from node %u", from);
+	} else if ((pr = &net->peers[from]), to != (unsigned)net->id) {
+		drop_frame(net, (int)from, "was meant for node %u", to);
+	} else if (!pr->hello) {
+		drop_frame(net, (int)from, "was a handshake record before hello");
+	} else if (pr->tls_done && (pr->tls_confirmed || pr->ssl == NULL || pr->tls_dead)) {
+		drop_frame(net, (int)from, "was a handshake record after the handshake");
+	} else if (pr->tls_done) {
+		err = tls_alert(net, (int)from, b + TLS_HDR, len - TLS_HDR);
+	} else if (!pr->tls_dead && !net->closing) {
+		err = tls_input(net, (int)from, b + TLS_HDR, len - TLS_HDR);
+	}
+	nn_freemsg(msg);
+	return err;
 }
 
 /* One message off the wire. Takes ownership of msg. */
 static mpc_err dispatch(mpc_net *net, void *msg, size_t len, int64_t now) {
 	const uint8_t *b = msg;
-	if (len >= TLS_HDR && mpc_get32(b) == WIRE_MAGIC && b[4] == WIRE_VERSION && b[5] == T_TLS) {
-		mpc_err err = tls_message(net, b, len, now);
-		nn_freemsg(msg);
-		return err;
+	if (len >= SEC_HDR && mpc_get32(b) == WIRE_MAGIC && b[4] == WIRE_VERSION &&
+	    b[5] == T_SEC)
+		return sec_message(net, msg, len, now);
+	if (len >= TLS_HDR && mpc_get32(b) == WIRE_MAGIC && b[4] == WIRE_VERSION && b[5] == T_TLS)
+		return tls_message(net, msg, len);
+	if (net->tls) {
+		clear_in_tls(net, msg, len, now);
+		return MPC_OK;
 	}
 	return handle(net, -1, msg, b, len >= HDR_BYTES ? b + HDR_BYTES : b, len, now);
 }
@@ -1251,12 +1356,16 @@ static mpc_err check_deadlines(mpc_net *net, int64_t start, int64_t t, int recv_
 			int64_t data = max64(pr->last_data, start);
 			int64_t heard = data_only ? data : max64(pr->last_heard, start);
 			if (t >= heard + recv_timeout_ms)
+			{
+				char note[sizeof(pr->note) + 4];
 				return mpc_error(MPC_ETIMEDOUT,
 				                 "no message from %s for %.1f s at "
 				                 "step %llu (round %llu): is it running and "
-				                 "reachable?",
+				                 "reachable?%s",
 				                 pr->name, (double)(t - heard) / 1000,
-				                 (ull)pr->consumed + 1, (ull)net->rounds);
+				                 (ull)pr->consumed + 1, (ull)net->rounds,
+				                 drop_note(pr, note, sizeof(note)));
+			}
 			if (t >= data + (int64_t)KEEPALIVE_SPAN * recv_timeout_ms)
 				return mpc_error(MPC_ETIMEDOUT,
 				                 "no data from %s for %.1f s at step "
@@ -1418,21 +1527,13 @@ static void destroy(mpc_net *net) {
 		for (size_t i = 0; i < pr->q_len; i++) {
 			early_chunk *e = &pr->q[pr->q_head + i];
 			if (net->tls) /* decrypted payload */
-				mpc_wipe(e->msg, HDR_BYTES + e->plen);
+				mpc_wipe(e->data - HDR_BYTES, HDR_BYTES + e->plen);
 			nn_freemsg(e->msg);
 		}
 		free(pr->q);
-		if (pr->ssl) {
-			/* The record buffer holds the last record's plaintext: wipe it
-			 * on release (cleansing every record as read costs a pass over
-			 * all data). SSL_free wipes the keys. */
-			SSL_set_options(pr->ssl, SSL_OP_CLEANSE_PLAINTEXT);
-			SSL_free(pr->ssl);
-		}
-		if (pr->rx_msg) {
-			mpc_wipe(pr->rx_msg, HDR_BYTES + pr->rx_h.plen);
-			nn_freemsg(pr->rx_msg);
-		}
+		SSL_free(pr->ssl); /* a handshake that never finished; wipes its keys */
+		mpc_frame_dir_free(&pr->tx_key);
+		mpc_frame_dir_free(&pr->rx_key);
 		if (pr->ob)
 			nn_freemsg(pr->ob); /* ciphertext */
 		for (size_t i = 0; i < pr->oq_len; i++)
@@ -1484,9 +1585,10 @@ static mpc_err open_sockets(mpc_net *net) {
 	return MPC_OK;
 }
 
-/* HELLO both ways with every peer, or name the ones that never came. */
-/* "name (address), ..." of the peers not yet past HELLO (tls = 0) or not
- * yet through the TLS handshake (tls = 1); returns how many. */
+/* For a set-up timeout: each peer not yet past HELLO (tls = 0) or not yet
+ * through the TLS handshake (tls = 1), what we know of it, and what to
+ * check; returns how many. An address nothing accepts connections at is
+ * told apart from a node that is reached but never says hello. */
 static int list_missing(mpc_net *net, int tls, char *list, size_t cap) {
 	size_t len = 0;
 	int missing = 0;
@@ -1494,11 +1596,34 @@ static int list_missing(mpc_net *net, int tls, char *list, size_t cap) {
 	for (int p = 0; p < net->n; p++) {
 		peer *pr = &net->peers[p];
 		int ok = tls ? pr->tls_done && pr->tls_confirmed : pr->hello && pr->hello_sent;
+		uint64_t conns = nn_get_statistic(pr->sock, NN_STAT_CURRENT_CONNECTIONS);
+		int w = 0;
 		if (p == net->id || ok)
 			continue;
-		if (len < cap) {
-			int w = snprintf(list + len, cap - len, "%s%s (%s)", missing ? ", " : "",
-			                 pr->name, pr->addr);
+		if (len >= cap) {
+			missing++;
+			continue;
+		}
+		if (tls)
+			w = snprintf(list + len, cap - len,
+			             "%s%s (%s) said hello but never completed the TLS handshake: "
+			             "is it running with TLS on?",
+			             missing ? "; " : "", pr->name, pr->addr);
+		else if (conns == 0 || conns == (uint64_t)-1)
+			w = snprintf(list + len, cap - len,
+			             "%scannot reach %s at %s: nothing accepts connections there; "
+			             "check that it is started, that the job file gives the right "
+			             "host and port for it, and that no firewall is in the way",
+			             missing ? "; " : "", pr->name, pr->addr);
+		else
+			w = snprintf(list + len, cap - len,
+			             "%s%s at %s accepted our connection but never said hello: is it "
+			             "started with the same job, and does its job file give %s as "
+			             "our address?",
+			             missing ? "; " : "", pr->name, pr->addr, net->peers[net->id].addr);
+		len += w > 0 ? (size_t)w : 0;
+		if (pr->dropped > 0 && len < cap) {
+			w = snprintf(list + len, cap - len, " (%s)", pr->note);
 			len += w > 0 ? (size_t)w : 0;
 		}
 		missing++;
@@ -1538,13 +1663,10 @@ static mpc_err say_hello(mpc_net *net) {
 		if (!progress && (err = poll_wait(net, out_mask, deadline - t)) != MPC_OK)
 			return err;
 	}
-	char list[768];
-	int missing = list_missing(net, 0, list, sizeof(list));
-	return mpc_error(MPC_ETIMEDOUT,
-	                 "waited %.1f s for %s: %s never said hello; %s started, "
-	                 "with the same job?",
-	                 (double)net->connect_timeout_ms / 1000, list, missing > 1 ? "they" : "it",
-	                 missing > 1 ? "are they" : "is it");
+	char list[900];
+	(void)list_missing(net, 0, list, sizeof(list));
+	return mpc_error(MPC_ETIMEDOUT, "waited %.1f s for the other nodes: %s",
+	                 (double)net->connect_timeout_ms / 1000, list);
 }
 
 /* Every link's TLS handshake, all at once, within the connect timeout; then
@@ -1556,7 +1678,7 @@ static mpc_err tls_handshake(mpc_net *net) {
 
 	for (int p = 0; p < net->n; p++) /* clients say ClientHello */
 		if (p != net->id && !net->peers[p].tls_done && !net->peers[p].tls_dead &&
-		    (err = tls_input(net, p, NULL, 0, start)) != MPC_OK)
+		    (err = tls_input(net, p, NULL, 0)) != MPC_OK)
 			return err;
 	for (;;) {
 		int progress = 0, done = 1;
@@ -1577,13 +1699,10 @@ static mpc_err tls_handshake(mpc_net *net) {
 		if (!progress && (err = poll_wait(net, out_mask, deadline - t)) != MPC_OK)
 			return err;
 	}
-	char list[768];
-	int missing = list_missing(net, 1, list, sizeof(list));
-	return mpc_error(MPC_ETIMEDOUT,
-	                 "waited %.1f s for the TLS handshake with %s: %s said hello but never "
-	                 "completed it; %s running with TLS on?",
-	                 (double)net->connect_timeout_ms / 1000, list, missing > 1 ? "they" : "it",
-	                 missing > 1 ? "are they" : "is it");
+	char list[900];
+	(void)list_missing(net, 1, list, sizeof(list));
+	return mpc_error(MPC_ETIMEDOUT, "waited %.1f s for the TLS handshakes: %s",
+	                 (double)net->connect_timeout_ms / 1000, list);
 }
 
 static mpc_err setup_tls(mpc_net *net, const mpc_net_tls *tls) {
@@ -1609,31 +1728,48 @@ static mpc_err setup_tls(mpc_net *net, const mpc_net_tls *tls) {
 	return MPC_OK;
 }
 
-/* Open failed after HELLO with TLS on: tell the peers whose channel is up
- * (best effort) and give OpenSSL's alerts a moment to leave. */
-static void open_failed(mpc_net *net, mpc_err err) {
+/* Open failed after HELLO with TLS on. An abort counts only inside a
+ * channel, so first let the handshakes under way finish (a short while),
+ * then tell every peer whose channel is up why (best effort), and give the
+ * frames and OpenSSL's alerts a moment to leave. */
+static void open_failed(mpc_net *net, mpc_err err, int handshaking) {
 	char keep[1024], reason[REASON_MAX + 1];
-	int64_t deadline = now_ms() + ABORT_WAIT_MS;
+	int64_t t = now_ms(), deadline = t + SETUP_ABORT_MS;
 	int pending = 1, sent;
 
 	snprintf(keep, sizeof(keep), "%s", mpc_error_detail());
 	sanitize(reason, sizeof(reason), keep, strlen(keep));
+	if (deadline > t + net->connect_timeout_ms)
+		deadline = t + net->connect_timeout_ms;
+	while (handshaking && t < deadline) {
+		int progress = 0, waiting = 0;
+		uint64_t out_mask = 0;
+		for (int p = 0; p < net->n; p++) {
+			peer *pr = &net->peers[p];
+			if (p == net->id || pr->abort_sent || pr->aborted || pr->tls_dead || !pr->hello)
+				continue;
+			if (!tls_usable(pr))
+				waiting = 1;
+			else if (send_ctl(net, p, T_ABORT, 0, strlen(reason), reason,
+			                  (uint32_t)strlen(reason), &sent) != MPC_OK || sent)
+				pr->abort_sent = 1;
+		}
+		if (!waiting || flush_all(net, &progress, &out_mask) != MPC_OK)
+			break;
+		/* a peer's own failure or abort here changes nothing for us */
+		(void)pull_all(net, &progress);
+		t = now_ms();
+		if (!progress && poll_wait(net, out_mask, 10) != MPC_OK)
+			break;
+	}
 	for (int p = 0; p < net->n; p++) {
 		peer *pr = &net->peers[p];
-		if (p == net->id || pr->tls_dead || !pr->hello_sent)
-			continue;
-		if (tls_usable(pr)) {
+		if (p != net->id && tls_usable(pr) && !pr->abort_sent && !pr->aborted)
 			(void)send_ctl(net, p, T_ABORT, 0, strlen(reason), reason,
 			               (uint32_t)strlen(reason), &sent);
-			continue;
-		}
-		/* no channel yet: in the clear, so that it need not wait for us */
-		net->tls = 0;
-		(void)send_ctl(net, p, T_ABORT, 0, strlen(reason), reason, (uint32_t)strlen(reason),
-		               &sent);
-		net->tls = 1;
 	}
 	net->closing = 1;
+	deadline = now_ms() + ABORT_WAIT_MS;
 	while (pending && now_ms() < deadline) {
 		int progress = 0;
 		uint64_t out_mask = 0;
@@ -1706,10 +1842,13 @@ mpc_err mpc_net_open(mpc_net **out, const mpc_net_config *cfg) {
 		goto out;
 	if ((err = open_sockets(net)) != MPC_OK)
 		goto out;
-	if ((err = say_hello(net)) != MPC_OK ||
-	    (net->tls && (err = tls_handshake(net)) != MPC_OK)) {
+	if ((err = say_hello(net)) != MPC_OK) {
 		if (net->tls)
-			open_failed(net, err);
+			open_failed(net, err, 0);
+		goto out;
+	}
+	if (net->tls && (err = tls_handshake(net)) != MPC_OK) {
+		open_failed(net, err, 1);
 		goto out;
 	}
 	mpc_debug("net: %s up on %s, %d nodes%s", net->peers[net->id].name,
@@ -1958,6 +2097,10 @@ void mpc_net_set_fault(mpc_net *net, int peer_id, mpc_net_fault f) {
 		net->peers[peer_id].flip_record = 1;
 	else
 		net->peers[peer_id].fault = f;
+}
+
+uint64_t mpc_net_dropped(const mpc_net *net) {
+	return net ? net->dropped : 0;
 }
 
 int mpc_net_uses_tls(const mpc_net *net) {

@@ -139,6 +139,12 @@ uint64_t mpc_net_step_with(const mpc_net *net, int peer);
 void mpc_net_stop(int signo);
 int mpc_net_stop_signal(void);
 
+/* With TLS: frames dropped since open because they did not come from an
+ * authenticated peer (forged, replayed, tampered with, or in the clear
+ * where TLS is required). Each is dropped, never fatal; a warning (at most
+ * one a second) says so in the log. */
+uint64_t mpc_net_dropped(const mpc_net *net);
+
 /* 1 if the links run inside TLS, 0 for plaintext (or NULL). */
 int mpc_net_uses_tls(const mpc_net *net);
 

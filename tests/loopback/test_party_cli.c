@@ -363,12 +363,17 @@ static void test_mitm(void **s)
 	run_all(job, &rs, codes, NULL);
 	kill(m, SIGKILL);
 	waitpid(m, NULL, 0);
-	int crypto = 0;
+	/* the flipped frame is dropped at bravo, never taken: the gap it leaves
+	 * (or, inside the handshake, the broken handshake) ends the job for
+	 * everyone, and bravo says what it dropped */
+	int named = 0;
 	for (int i = 0; i < NN; i++) {
+		print_message("  exit %d\n", codes[i]);
 		assert_int_not_equal(codes[i], 0);
-		crypto += codes[i] == 7;
+		named += strstr(logof(i), "failed authentication") != NULL ||
+		         strstr(logof(i), "TLS handshake") != NULL;
 	}
-	assert_true(crypto >= 1);
+	assert_true(named >= 1);
 	for (int i = 0; i < NP; i++)
 		assert_false(output_exists(i));
 }

@@ -1,0 +1,93 @@
+/* AES-128-GCM frames under keys exported from a TLS 1.3 handshake. */
+#include "net/mpc_frame.h"
+
+#include <limits.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/ssl.h>
+
+#define KEY_BYTES 16
+#define LABEL     "EXPORTER-mpc-frame-keys-v1"
+
+static int dir_init(mpc_frame_dir *d, const uint8_t *key, const uint8_t *iv) {
+	memcpy(d->iv, iv, MPC_FRAME_IV);
+	if ((d->ctx = EVP_CIPHER_CTX_new()) == NULL ||
+	    EVP_CipherInit_ex(d->ctx, EVP_aes_128_gcm(), NULL, key, NULL, 1) != 1)
+		return -1;
+	return 0;
+}
+
+mpc_err mpc_frame_keys(SSL *ssl, int client, const uint8_t *context, size_t context_len,
+                       mpc_frame_dir *tx, mpc_frame_dir *rx) {
+	/* client-to-server key and iv, then server-to-client */
+	uint8_t km[2 * (KEY_BYTES + MPC_FRAME_IV)];
+	const uint8_t *c2s = km, *s2c = km + KEY_BYTES + MPC_FRAME_IV;
+	mpc_err err = MPC_OK;
+
+	memset(tx, 0, sizeof(*tx));
+	memset(rx, 0, sizeof(*rx));
+	if (SSL_export_keying_material(ssl, km, sizeof(km), LABEL, strlen(LABEL), context,
+	                               context_len, 1) != 1 ||
+	    dir_init(tx, client ? c2s : s2c, (client ? c2s : s2c) + KEY_BYTES) != 0 ||
+	    dir_init(rx, client ? s2c : c2s, (client ? s2c : c2s) + KEY_BYTES) != 0) {
+		mpc_frame_dir_free(tx);
+		mpc_frame_dir_free(rx);
+		ERR_clear_error();
+		err = mpc_error(MPC_ECRYPTO, "cannot derive the frame keys from the TLS handshake");
+	}
+	OPENSSL_cleanse(km, sizeof(km));
+	return err;
+}
+
+void mpc_frame_dir_free(mpc_frame_dir *d) {
+	EVP_CIPHER_CTX_free(d->ctx); /* wipes the key schedule */
+	OPENSSL_cleanse(d, sizeof(*d));
+}
+
+int mpc_frame_begin(mpc_frame_dir *d, int seal, uint64_t counter, const uint8_t *aad,
+                    size_t aad_len) {
+	uint8_t nonce[MPC_FRAME_IV];
+	int n;
+	memcpy(nonce, d->iv, MPC_FRAME_IV);
+	for (int i = 0; i < 8; i++)
+		nonce[MPC_FRAME_IV - 1 - i] ^= (uint8_t)(counter >> (8 * i));
+	if (EVP_CipherInit_ex(d->ctx, NULL, NULL, NULL, nonce, seal) != 1 ||
+	    EVP_CipherUpdate(d->ctx, NULL, &n, aad, (int)aad_len) != 1)
+		return -1;
+	return 0;
+}
+
+int mpc_frame_update(mpc_frame_dir *d, uint8_t *out, const uint8_t *in, size_t len) {
+	while (len > 0) {
+		int n = len > (size_t)INT_MAX / 2 ? INT_MAX / 2 : (int)len, w;
+		if (EVP_CipherUpdate(d->ctx, out, &w, in, n) != 1 || w != n)
+			return -1;
+		out += n;
+		in += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int mpc_frame_seal_end(mpc_frame_dir *d, uint8_t tag[MPC_FRAME_TAG]) {
+	int n;
+	if (EVP_CipherFinal_ex(d->ctx, tag, &n) != 1 ||
+	    EVP_CIPHER_CTX_ctrl(d->ctx, EVP_CTRL_GCM_GET_TAG, MPC_FRAME_TAG, tag) != 1)
+		return -1;
+	return 0;
+}
+
+int mpc_frame_open_end(mpc_frame_dir *d, const uint8_t tag[MPC_FRAME_TAG]) {
+	uint8_t t[MPC_FRAME_TAG], sink[MPC_FRAME_TAG];
+	int n;
+	memcpy(t, tag, MPC_FRAME_TAG);
+	if (EVP_CIPHER_CTX_ctrl(d->ctx, EVP_CTRL_GCM_SET_TAG, MPC_FRAME_TAG, t) != 1 ||
+	    EVP_CipherFinal_ex(d->ctx, sink, &n) != 1) {
+		ERR_clear_error();
+		return -1;
+	}
+	return 0;
+}

@@ -1,0 +1,45 @@
+/* Record protection for data frames after the TLS 1.3 handshake: keys
+ * exported from the handshake (RFC 8446 section 7.5), one AES-128-GCM record
+ * per frame, a 64-bit counter per direction as the nonce, sealed and opened
+ * straight between our buffers. For mpc_net.c; OpenSSL stays inside net/.
+ *
+ * The handshake proves each side's pinned certificate; the exporter binds
+ * these keys to that handshake and to the job's session id, so a frame that
+ * opens was sent by the pinned peer for this job, in this direction. */
+#ifndef MPC_FRAME_H
+#define MPC_FRAME_H
+
+#include "../runtime/mpc_err.h"
+#include <openssl/types.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define MPC_FRAME_TAG 16 /* bytes of the GCM tag after each record */
+#define MPC_FRAME_IV  12
+
+/* One direction of one link: its key schedule and nonce base. */
+typedef struct {
+	EVP_CIPHER_CTX *ctx;
+	uint8_t iv[MPC_FRAME_IV];
+} mpc_frame_dir;
+
+/* Both directions of the link with a peer, from the finished handshake ssl.
+ * client: this side was the TLS client. context: bound into the keys (the
+ * job's session id). MPC_ECRYPTO if OpenSSL fails. Free with
+ * mpc_frame_keys_free (it wipes). */
+mpc_err mpc_frame_keys(SSL *ssl, int client, const uint8_t *context, size_t context_len,
+                       mpc_frame_dir *tx, mpc_frame_dir *rx) MPC_MUST_CHECK;
+void mpc_frame_dir_free(mpc_frame_dir *d);
+
+/* Seal: begin with the record's counter and its additional data (the frame
+ * header, sent in clear), then any number of updates (out may equal in),
+ * then end writes the tag. Open: the same, and end returns 0 when the tag
+ * fails (the caller drops the frame and whatever was written). Each returns
+ * 0 on success, -1 if OpenSSL fails (for open_end: the tag did not match). */
+int mpc_frame_begin(mpc_frame_dir *d, int seal, uint64_t counter, const uint8_t *aad,
+                    size_t aad_len);
+int mpc_frame_update(mpc_frame_dir *d, uint8_t *out, const uint8_t *in, size_t len);
+int mpc_frame_seal_end(mpc_frame_dir *d, uint8_t tag[MPC_FRAME_TAG]);
+int mpc_frame_open_end(mpc_frame_dir *d, const uint8_t tag[MPC_FRAME_TAG]);
+
+#endif
