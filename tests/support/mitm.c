@@ -13,6 +13,46 @@
 #include <unistd.h>
 
 #define MAX_CONN 32
+#define TAP_MAX  65536 /* larger messages pass, but are not tapped */
+
+/* Where one connection's client-to-server stream is, for the tap: nanomsg
+ * sends an 8-byte protocol header, then each message as a 64-bit
+ * big-endian length and its body. */
+typedef struct {
+	size_t hdr;     /* header bytes still to skip */
+	uint8_t lenb[8];
+	size_t len_got; /* of lenb */
+	uint64_t len, got;
+	uint8_t body[TAP_MAX];
+} tap_state;
+
+static void tap_feed(tap_state *t, int tap, const uint8_t *b, size_t n)
+{
+	while (n > 0) {
+		if (t->hdr > 0) {
+			size_t k = n < t->hdr ? n : t->hdr;
+			t->hdr -= k, b += k, n -= k;
+		} else if (t->len_got < 8) {
+			t->lenb[t->len_got++] = *b++, n--;
+			if (t->len_got == 8) {
+				t->len = 0;
+				for (int i = 0; i < 8; i++)
+					t->len = t->len << 8 | t->lenb[i];
+				t->got = 0;
+			}
+		} else {
+			uint64_t k = t->len - t->got < n ? t->len - t->got : n;
+			if (t->len <= TAP_MAX)
+				memcpy(t->body + t->got, b, (size_t)k);
+			t->got += k, b += k, n -= (size_t)k;
+		}
+		if (t->len_got == 8 && t->got == t->len) {
+			if (t->len <= TAP_MAX) /* best effort: a full tap drops it */
+				(void)send(tap, t->body, (size_t)t->len, MSG_DONTWAIT);
+			t->len_got = 0;
+		}
+	}
+}
 
 static int listen_on(int port)
 {
@@ -41,8 +81,9 @@ static int connect_to(int port)
 	return fd;
 }
 
-static void relay(int lfd, int target, size_t flip_at)
+static void relay(int lfd, int target, size_t flip_at, int tap)
 {
+	static tap_state ts[MAX_CONN];
 	int cli[MAX_CONN], srv[MAX_CONN], n = 0;
 	size_t seen = 0; /* client-to-server bytes of the first connection */
 	uint8_t buf[65536];
@@ -61,6 +102,8 @@ static void relay(int lfd, int target, size_t flip_at)
 			int c = accept(lfd, NULL, NULL);
 			int s = c >= 0 ? connect_to(target) : -1;
 			if (s >= 0) {
+				memset(&ts[n], 0, sizeof(ts[n]));
+				ts[n].hdr = 8;
 				cli[n] = c;
 				srv[n++] = s;
 			} else if (c >= 0) {
@@ -84,6 +127,8 @@ static void relay(int lfd, int target, size_t flip_at)
 					buf[flip_at - seen] ^= 0x01;
 				if (dir == 0 && i == 0)
 					seen += (size_t)r;
+				if (dir == 0 && tap >= 0)
+					tap_feed(&ts[i], tap, buf, (size_t)r);
 				int out = dir == 0 ? srv[i] : cli[i];
 				for (ssize_t off = 0; off < r;) {
 					ssize_t w = write(out, buf + off, (size_t)(r - off));
@@ -98,12 +143,13 @@ static void relay(int lfd, int target, size_t flip_at)
 			if (cli[i] < 0) {
 				cli[i] = cli[n - 1];
 				srv[i] = srv[n - 1];
+				ts[i] = ts[n - 1];
 				n--;
 			}
 	}
 }
 
-pid_t mitm_start(int listen_port, int target_port, size_t flip_at)
+static pid_t start(int listen_port, int target_port, size_t flip_at, int tap)
 {
 	int lfd = listen_on(listen_port);
 	if (lfd < 0)
@@ -111,9 +157,19 @@ pid_t mitm_start(int listen_port, int target_port, size_t flip_at)
 	pid_t pid = fork();
 	if (pid == 0) {
 		signal(SIGPIPE, SIG_IGN);
-		relay(lfd, target_port, flip_at);
+		relay(lfd, target_port, flip_at, tap);
 		_exit(0);
 	}
 	close(lfd);
 	return pid;
+}
+
+pid_t mitm_start(int listen_port, int target_port, size_t flip_at)
+{
+	return start(listen_port, target_port, flip_at, -1);
+}
+
+pid_t mitm_tap_start(int listen_port, int target_port, int tap)
+{
+	return start(listen_port, target_port, (size_t)-1, tap);
 }

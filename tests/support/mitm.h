@@ -13,4 +13,9 @@
  * Returns the child's pid (kill it with SIGKILL when done), or -1. */
 pid_t mitm_start(int listen_port, int target_port, size_t flip_at);
 
+/* The same relay, changing nothing, that sends each whole nanomsg message
+ * of the client-to-server streams (up to 64 KiB) as one datagram on tap
+ * (best effort, never blocking). */
+pid_t mitm_tap_start(int listen_port, int target_port, int tap);
+
 #endif
