@@ -114,6 +114,9 @@ typedef struct {
 	X509 *cert;
 	uint8_t (*pins)[32];
 	mpc_net *net;
+	/* fail(): an input error found before connecting; connect briefly to
+	 * tell the peers, who would otherwise wait for us */
+	int tell_peers;
 } conn;
 
 /* What check's dry read of this party's files found: run's own readers and
@@ -416,6 +419,33 @@ static mpc_err check_listen(const char *addr, const char *who)
 /* Open the network and agree the job: every node sends every other its
  * canonical job text (plus what it is about to do); any difference is
  * refused, naming the first differing field. */
+/* Open the network (TLS unless prepare() found --insecure-plaintext: then
+ * no key was loaded), waiting up to connect_ms for the peers. */
+static mpc_err open_net(conn *c, int connect_ms)
+{
+	const mpc_job *j = c->job;
+	int self = c->self;
+	mpc_err err;
+
+	mpc_net_tls tls = {.key = c->key, .cert = c->cert, .pins = (const uint8_t(*)[32])c->pins};
+	mpc_net_config cfg = {
+		.id = self,
+		.n_nodes = c->nodes.n,
+		.addrs = (const char *const *)c->nodes.addrs,
+		.names = (const char *const *)c->nodes.names,
+		.timeout_ms = j->timeout_ms,
+		.connect_timeout_ms = connect_ms,
+		.tls = c->key ? &tls : NULL,
+	};
+	if ((err = mpc_session_derive(cfg.session, j->id)) != MPC_OK ||
+	    (err = check_listen(c->nodes.addrs[self], c->nodes.names[self])) != MPC_OK)
+		return err;
+	mpc_info("%s of job %s: %d parties%s, listening on %s%s", c->nodes.names[self], j->id,
+		 j->n_parties, j->has_dealer ? " and a dealer" : "", c->nodes.addrs[self],
+		 c->key ? " (TLS 1.3, pinned certificates)" : " (PLAINTEXT)");
+	return mpc_net_open(&c->net, &cfg);
+}
+
 static mpc_err connect_and_agree(const opts *o, conn *c, const char *mode)
 {
 	const mpc_job *j = c->job;
@@ -426,23 +456,8 @@ static mpc_err connect_and_agree(const opts *o, conn *c, const char *mode)
 	char **theirs = NULL;
 	mpc_err err;
 
-	mpc_net_tls tls = {.key = c->key, .cert = c->cert, .pins = (const uint8_t(*)[32])c->pins};
-	mpc_net_config cfg = {
-		.id = self,
-		.n_nodes = n,
-		.addrs = (const char *const *)c->nodes.addrs,
-		.names = (const char *const *)c->nodes.names,
-		.timeout_ms = j->timeout_ms,
-		.connect_timeout_ms = j->connect_timeout_ms,
-		.tls = o->insecure ? NULL : &tls,
-	};
-	if ((err = mpc_session_derive(cfg.session, j->id)) != MPC_OK ||
-	    (err = check_listen(c->nodes.addrs[self], c->nodes.names[self])) != MPC_OK)
-		return err;
-	mpc_info("%s of job %s: %d parties%s, listening on %s%s", c->nodes.names[self], j->id,
-		 j->n_parties, j->has_dealer ? " and a dealer" : "", c->nodes.addrs[self],
-		 o->insecure ? " (PLAINTEXT)" : " (TLS 1.3, pinned certificates)");
-	if ((err = mpc_net_open(&c->net, &cfg)) != MPC_OK)
+	(void)o;
+	if ((err = open_net(c, j->connect_timeout_ms)) != MPC_OK)
 		return err;
 	if ((err = mpc_job_canonical(j, &canon, &clen)) != MPC_OK)
 		goto out;
@@ -561,6 +576,14 @@ static int fail(conn *c, mpc_err err, const char *what)
 		snprintf(reason, sizeof(reason), "%s", d);
 	else
 		snprintf(reason, sizeof(reason), "%s stopped: %s", me, *d ? d : mpc_strerror(err));
+	if (c->net == NULL && c->tell_peers && c->job && mpc_net_stop_signal() == 0) {
+		/* the peers wait for our HELLO and would blame a party that "never
+		 * said hello": connect (at most 10 s) only to send the reason */
+		int ms = c->job->connect_timeout_ms < 10000 ? c->job->connect_timeout_ms : 10000;
+		mpc_info("telling the peers why (waiting up to %d s for them)", ms / 1000);
+		if (open_net(c, ms) != MPC_OK)
+			mpc_info("could not tell the peers: %s", mpc_error_detail());
+	}
 	if (c->net)
 		mpc_net_abort(c->net, err, reason);
 	c->net = NULL;
@@ -1271,6 +1294,7 @@ fail:
 	mpc_cross_free(&cross);
 	mpc_party_free(p);
 	p = NULL;
+	c->tell_peers = bad_input && !o->dry;
 	code = fail(c, err, c->net ? "scoring" : "preparing");
 	if (bad_input)
 		code = MPC_EXIT_INPUT;
@@ -1347,6 +1371,7 @@ static int cmd_run(const opts *o)
 	err = agg.legacy ? run_stats(o, &c, &t, &res, &bad_input)
 			 : run_agg(o, &c, &agg, &t, &ares, &bad_input);
 	if (err != MPC_OK) {
+		c.tell_peers = bad_input && !o->dry;
 		code = fail(&c, err, c.net ? "computing" : "preparing");
 		if (bad_input)
 			code = MPC_EXIT_INPUT;
