@@ -416,9 +416,6 @@ static mpc_err check_listen(const char *addr, const char *who)
 	return MPC_OK;
 }
 
-/* Open the network and agree the job: every node sends every other its
- * canonical job text (plus what it is about to do); any difference is
- * refused, naming the first differing field. */
 /* Open the network (TLS unless prepare() found --insecure-plaintext: then
  * no key was loaded), waiting up to connect_ms for the peers. */
 static mpc_err open_net(conn *c, int connect_ms)
@@ -446,6 +443,9 @@ static mpc_err open_net(conn *c, int connect_ms)
 	return mpc_net_open(&c->net, &cfg);
 }
 
+/* Open the network and agree the job: every node sends every other its
+ * canonical job text (plus what it is about to do); any difference is
+ * refused, naming the first differing field. */
 static mpc_err connect_and_agree(const opts *o, conn *c, const char *mode)
 {
 	const mpc_job *j = c->job;
