@@ -3,7 +3,12 @@
  * loopback with TLS. Then what goes wrong: a wrong fingerprint, a peer with a
  * different job file, a killed peer, a stalled peer, a man in the middle
  * flipping one byte, a bad job file, a bad CSV. Each asserts the exit code
- * and the message, and that no output file is left behind on failure. */
+ * and the message, and that no output file is left behind on failure. And
+ * issue 11: a dealer job needs --trust-dealer; duplicate fingerprints or
+ * addresses are refused; check validates what run would refuse and speaks
+ * JSON; our own address that cannot be bound exits 1; SIGTERM and SIGINT,
+ * and a bad CSV, stop the others within 2 s with the reason; a wrong port
+ * names the unreachable address. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

@@ -10,7 +10,9 @@
  * against a double evaluation of the owner's model, nothing written at the
  * other parties, for logistic regression and trees, horizontal and
  * vertical (features split between two merchants, matched by txn_id); bad
- * parameters. */
+ * parameters. A holder's file missing one of the asker's transactions (found
+ * only after connecting) stops the others within 2 s with its reason; check
+ * reads the model and the input dry, with run's readers. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -694,6 +696,69 @@ static void test_vertical_missing_row(void **state)
 	assert_null(fopen(path, "r"));
 }
 
+/* check, for fraud_score: the model owner's --model and the asker's --input
+ * are read dry by run's own readers. A bad weight is refused with file:line
+ * before connecting (exit 2, also in --format json); with good files all
+ * three check at once and each JSON object says what was read. */
+static void test_check_score(void **state)
+{
+	(void)state;
+	if (!fraud_score_known())
+		skip();
+	char job[600], bad[600], cmd[4000], path[600];
+	double w[D_FEAT], b;
+	static double x[4000 * D_FEAT];
+	write_model(w, &b);
+	size_t n = clear_features(x, 4000);
+	snprintf(job, sizeof(job), "%s/job-check.ini", dir);
+	write_job_as(job, "fraud_score", score_params);
+	/* the model with line 5's weight far beyond max_weight */
+	snprintf(path, sizeof(path), "%s/model.csv", dir);
+	snprintf(bad, sizeof(bad), "%s/model-bad.csv", dir);
+	snprintf(cmd, sizeof(cmd), "awk -F, 'NR == 5 { print $1 \",1e9\"; next } { print }' %s > %s",
+		 path, bad);
+	assert_int_equal(party_run_cmd(cmd), 0);
+	snprintf(cmd, sizeof(cmd), "%s/mpc-party check --job %s --party alpha --keys %s/keys-alpha "
+		 "--model %s --format json > %s/check-bad.out 2> %s/check-bad.err", bin, job, dir, bad,
+		 dir, dir);
+	assert_int_equal(party_run_cmd(cmd), 2);
+	snprintf(path, sizeof(path), "%s/check-bad.out", dir);
+	const char *out = party_slurp(path);
+	if (!strstr(out, "model-bad.csv:5"))
+		print_error("%s\n", out);
+	assert_non_null(strstr(out, "\"ok\":false"));
+	assert_non_null(strstr(out, "\"exit_code\":2"));
+	assert_non_null(strstr(out, "model-bad.csv:5"));
+	assert_non_null(strstr(out, "\"peers\":[]"));
+	/* good files: all three check together */
+	size_t k = (size_t)snprintf(cmd, sizeof(cmd), "(");
+	for (int i = 0; i < NP; i++)
+		k += (size_t)snprintf(cmd + k, sizeof(cmd) - k,
+				      "%s/mpc-party check --job %s --party %s --keys %s/keys-%s --input "
+				      "%s/merchant%d.csv --model %s/model.csv --format json > "
+				      "%s/check-%d.out 2> %s/check-%d.err & ",
+				      bin, job, names[i], dir, names[i], dir, i, dir, dir, i, dir, i);
+	snprintf(cmd + k, sizeof(cmd) - k, "wait)");
+	assert_int_equal(party_run_cmd(cmd), 0);
+	for (int i = 0; i < NP; i++) {
+		snprintf(path, sizeof(path), "%s/check-%d.out", dir, i);
+		out = party_slurp(path);
+		if (!strstr(out, "\"ok\":true"))
+			print_error("%s: %s\n", names[i], out);
+		assert_non_null(strstr(out, "\"ok\":true"));
+		assert_non_null(strstr(out, "\"computation\":\"fraud_score\""));
+		if (i == 0) /* the owner */
+			assert_non_null(strstr(out, "\"summary\":\"logistic regression, 16 weights"));
+		else
+			assert_non_null(strstr(out, "\"model\":null"));
+		if (i == 1) { /* the asker: its rows, as the clear reader counts them */
+			char want[64];
+			snprintf(want, sizeof(want), "\"rows\":%zu,", n);
+			assert_non_null(strstr(out, want));
+		}
+	}
+}
+
 static void test_score_bad_params(void **state)
 {
 	(void)state;
@@ -731,6 +796,7 @@ int main(void)
 		cmocka_unit_test(test_score_tree),
 		cmocka_unit_test(test_score_vertical),
 		cmocka_unit_test(test_vertical_missing_row),
+		cmocka_unit_test(test_check_score),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
