@@ -68,12 +68,14 @@ echo "== 2. they agree on one job file ($out/job.ini)"
 job "$out/job.ini" "demo-$stamp" "max_amount = 1000000" "max_rows = 1000000"
 
 run() { # subcommand: start the nodes with launch.sh (job file $jobfile, logs in $out/$logdir)
-	local dealer=() jf=${jobfile:-$out/job.ini} ld=${logdir:-$1}
+	local dealer=() trust=() jf=${jobfile:-$out/job.ini} ld=${logdir:-$1}
+	# a dealer job runs only with each merchant's consent (it learns every input)
 	[ "$preproc" = dealer ] &&
-		dealer=(--dealer "$bin/mpc-party $1 --job $jf --party dealer --keys $out/keys-dealer")
+		dealer=(--dealer "$bin/mpc-party $1 --job $jf --party dealer --keys $out/keys-dealer") &&
+		trust=(--trust-dealer)
 	bash scripts/launch.sh --parties 3 --logs "$out/$ld" "${dealer[@]}" -- \
 		"$bin/mpc-party" "$1" --job "$jf" --party 'merchant{i}' --keys "$out/keys-merchant{i}" \
-		"${@:2}"
+		"${trust[@]}" "${@:2}"
 }
 
 echo "== 3. pre-flight check at every partner (mpc-party check)"

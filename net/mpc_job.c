@@ -440,6 +440,26 @@ static int address_taken(parser *ps, const char *addr, char *who, size_t size) {
 	return 0;
 }
 
+/* The line and description of another node with this fingerprint, or 0: one
+ * key behind two entries (a party that is also the dealer, or two parties)
+ * would hand one holder more than the job lets any single node see. */
+static int fingerprint_taken(parser *ps, const uint8_t fp[32], char *who, size_t size) {
+	mpc_job *j = ps->job;
+	for (int i = 0; i < j->n_parties; i++) {
+		if (&j->parties[i] != ps->node && ps->party_seen[i][K_FINGERPRINT] &&
+		    j->parties[i].has_fingerprint && memcmp(j->parties[i].fingerprint, fp, 32) == 0) {
+			snprintf(who, size, "party %s's", j->parties[i].name);
+			return ps->party_seen[i][K_FINGERPRINT];
+		}
+	}
+	if (&j->dealer != ps->node && ps->dealer_seen[K_FINGERPRINT] && j->dealer.has_fingerprint &&
+	    memcmp(j->dealer.fingerprint, fp, 32) == 0) {
+		snprintf(who, size, "the dealer's");
+		return ps->dealer_seen[K_FINGERPRINT];
+	}
+	return 0;
+}
+
 static int node_key(parser *ps, const char *key, const char *value) {
 	mpc_job_node *nd = ps->node;
 	int k = lookup(node_keys, N_NODE_KEYS, key), other;
@@ -463,6 +483,11 @@ static int node_key(parser *ps, const char *key, const char *value) {
 	} else {
 		if (mpc_fingerprint_parse(value, nd->fingerprint) != MPC_OK)
 			return at(ps, ps->line, ps->sec, key, "%s", mpc_error_detail());
+		if ((other = fingerprint_taken(ps, nd->fingerprint, who, sizeof(who))) != 0)
+			return at(ps, ps->line, ps->sec, key,
+			          "the same as %s (line %d); every node needs its own key (one "
+			          "key behind two entries sees what each of them sees)",
+			          who, other);
 		nd->has_fingerprint = 1;
 	}
 	return 1;

@@ -16,7 +16,9 @@
  *
  * Lines hold at most MPC_JOB_MAX_LINE characters; ';' and '#' start comments,
  * and ';' after a blank ends a value; indentation is ignored. Every section
- * appears at most once, every key at most once per section. */
+ * appears at most once, every key at most once per section. No two entries
+ * (parties or the dealer) share an address or a fingerprint: the error names
+ * both entries and their lines. */
 #ifndef MPC_JOB_H
 #define MPC_JOB_H
 

@@ -2,11 +2,16 @@
  * Everything a run needs comes from the job file that every partner holds;
  * see `mpc-party --help` and the README's "Running a peer" section. */
 #include <errno.h>
+#include <netinet/in.h>
+#include <signal.h>
 #include <stddef.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <net/if.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -33,7 +38,8 @@
 
 static const char usage_text[] =
 	"usage: mpc-party keygen --out DIR [--name NAME] [--days N] [--force]\n"
-	"       mpc-party check --job JOB.ini --party NAME [options]\n"
+	"       mpc-party check --job JOB.ini --party NAME [--input FILE.csv] [--model FILE]\n"
+	"                       [--format text|json] [options]\n"
 	"       mpc-party run   --job JOB.ini --party NAME [--input FILE.csv] [--output FILE]\n"
 	"                       [--format csv|json] [--model FILE] [--store DIR] [options]\n"
 	"       mpc-party preprocess --job JOB.ini --party NAME [--triples N] [--trunc N]\n"
@@ -44,10 +50,15 @@ static const char usage_text[] =
 	"        certificate (DIR/cert.pem, valid --days, default 3650), and prints the\n"
 	"        certificate's SHA-256 fingerprint for the job file. Run it again with\n"
 	"        --force to renew (then send the partners the new fingerprint).\n"
-	"check   before any data moves: reads the job file and the key, reaches every peer,\n"
-	"        verifies each one's certificate against the job file, checks that every\n"
-	"        peer has the same job, and measures round-trip time and throughput.\n"
-	"        Every partner runs it at about the same time. One line per peer.\n"
+	"check   before any data moves: reads the job file and the key, and validates\n"
+	"        everything run would refuse with the same code run uses: the whole job\n"
+	"        file, and this party's --input and --model files (a dry read: rows,\n"
+	"        columns, ranges, with file:line). Then it reaches every peer, verifies\n"
+	"        each one's certificate against the job file, checks that every peer has\n"
+	"        the same job, and measures round-trip time and throughput. Every partner\n"
+	"        runs it at about the same time. One line per peer. --format json: one\n"
+	"        JSON object on stdout (job, party, computation, ok, error, input, model,\n"
+	"        peers); the human messages go to stderr.\n"
 	"run     runs the job's computation with this party's input and writes the\n"
 	"        outputs it may see. The party named 'dealer' runs the dealer service.\n"
 	"        computation = aggregate_stats: statistics over every party's --input\n"
@@ -70,18 +81,25 @@ static const char usage_text[] =
 	"                         0.0.0.0); peers still connect to the job file's address\n"
 	"  --insecure-plaintext   no TLS: only with 'transport = plaintext' in the job, for\n"
 	"                         tests and benchmarks on loopback. Never across networks.\n"
+	"  --trust-dealer         consent to 'preprocessing = dealer': the dealer makes every\n"
+	"                         triple, so it can learn every input and output of the job.\n"
+	"                         check and run refuse a dealer job without it.\n"
 	"  --log-level LEVEL      debug, info, warn, error (default info)\n"
 	"  --store DIR            the preprocessing store (default ./mpc-store/JOBID-NAME)\n"
 	"\n"
-	"exit codes: 0 ok, 1 usage or configuration, 2 input data, 3 network (peer\n"
-	"unreachable, silent or gone), 4 protocol violation or failed check, 5 a peer\n"
-	"aborted, 6 internal, 7 TLS (certificate or tampered channel).\n";
+	"exit codes: 0 ok, 1 usage or configuration (also: cannot listen on our own\n"
+	"address), 2 input data, 3 network (peer unreachable, silent or gone), 4 protocol\n"
+	"violation or failed check, 5 a peer aborted (its reason is printed), 6 internal,\n"
+	"7 TLS (certificate or tampered channel), 8 stopped by SIGTERM or SIGINT (the peers\n"
+	"were told; a second Ctrl-C quits at once).\n";
 
 typedef struct {
 	const char *job_path, *party, *keys, *listen, *input, *output, *format, *out_dir, *name;
 	const char *model;
 	const char *store;
 	int insecure, force, days, status;
+	int trust_dealer; /* --trust-dealer */
+	int dry;          /* check: run's validation only, stop before connecting */
 	uint64_t triples, trunc, bits, bit_triples; /* preprocess: how many to make */
 	mpc_log_level level;
 } opts;
@@ -96,7 +114,34 @@ typedef struct {
 	X509 *cert;
 	uint8_t (*pins)[32];
 	mpc_net *net;
+	/* fail(): an input error found before connecting; connect briefly to
+	 * tell the peers, who would otherwise wait for us */
+	int tell_peers;
 } conn;
+
+/* What check's dry read of this party's files found: run's own readers and
+ * checks, stopped just before connecting (opts.dry). */
+static struct {
+	int input_read, model_read;
+	size_t rows, columns;
+	char model[160];
+} dry;
+
+/* Columns of a CSV file's header line (0 if it cannot be read). */
+static size_t csv_columns(const char *path)
+{
+	FILE *fp = fopen(path, "r");
+	size_t n = 0;
+	int ch, any = 0;
+	if (fp == NULL)
+		return 0;
+	while ((ch = fgetc(fp)) != EOF && ch != '\n') {
+		any |= ch != '\r';
+		n += ch == ',';
+	}
+	fclose(fp);
+	return any ? n + 1 : 0;
+}
 
 static int parse_args(int argc, char **argv, int first, opts *o)
 {
@@ -105,6 +150,10 @@ static int parse_args(int argc, char **argv, int first, opts *o)
 		const char **slot = NULL;
 		if (strcmp(a, "--insecure-plaintext") == 0) {
 			o->insecure = 1;
+			continue;
+		}
+		if (strcmp(a, "--trust-dealer") == 0) {
+			o->trust_dealer = 1;
 			continue;
 		}
 		if (strcmp(a, "--force") == 0) {
@@ -280,6 +329,120 @@ static mpc_err prepare(const opts *o, conn *c)
 	return MPC_OK;
 }
 
+/* preprocessing = dealer hands the dealer every mask: only by this party's
+ * own consent on its command line, never by the job file alone (whoever
+ * writes the file could name itself, or a key it holds, the dealer). The
+ * dealer itself needs none. */
+static mpc_err dealer_consent(const opts *o, const conn *c)
+{
+	const mpc_job *j = c->job;
+	if (j->preprocessing != MPC_JOB_DEALER || c->is_dealer || o->trust_dealer)
+		return MPC_OK;
+	return mpc_error(MPC_ECONFIG, "%s says preprocessing = dealer ([dealer] at %s, line %d): "
+			 "the dealer makes every Beaver triple, so it can undo every mask and "
+			 "learn every input and every output of this job. Confirm with "
+			 "--trust-dealer only if %s trusts whoever runs the dealer with all of "
+			 "that; otherwise use preprocessing = ot or paillier (the material is then "
+			 "made among the parties)", o->job_path, j->dealer.address, j->dealer.line,
+			 o->party);
+}
+
+/* Can this node bind its own address? Tried before the network opens so
+ * that a local mistake (a typo in the address, a port in use) is a
+ * configuration error (exit 1) and not reported as the network's. tcp://
+ * with a literal IP or '*' is tried with a plain socket; an interface name
+ * is left to the network layer; any other host cannot be bound (nanomsg
+ * binds addresses and interfaces, not host names). */
+static mpc_err check_listen(const char *addr, const char *who)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = 0;
+	char host[256];
+	memset(&ss, 0, sizeof(ss));
+	if (strncmp(addr, "ipc://", 6) == 0) {
+		const char *path = addr + 6, *slash = strrchr(path, '/');
+		struct stat sb;
+		if (slash && slash > path && (size_t)(slash - path) < sizeof(host)) {
+			memcpy(host, path, (size_t)(slash - path));
+			host[slash - path] = '\0';
+			if (stat(host, &sb) != 0 || !S_ISDIR(sb.st_mode))
+				return mpc_error(MPC_ECONFIG, "%s cannot listen on %s: no directory "
+						 "%s", who, addr, host);
+		}
+		return MPC_OK;
+	}
+	const char *h = addr + 6, *colon = strrchr(h, ':');
+	if (strncmp(addr, "tcp://", 6) != 0 || colon == NULL || (size_t)(colon - h) >= sizeof(host))
+		return MPC_OK; /* the job reader checked the form */
+	size_t hl = (size_t)(colon - h);
+	if (hl >= 2 && h[0] == '[' && h[hl - 1] == ']') {
+		h++;
+		hl -= 2;
+	}
+	memcpy(host, h, hl);
+	host[hl] = '\0';
+	int port = atoi(colon + 1);
+	struct sockaddr_in *v4 = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&ss;
+	if (strcmp(host, "*") == 0 || inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
+		v4->sin_family = AF_INET;
+		v4->sin_port = htons((uint16_t)port);
+		sl = sizeof(*v4);
+	} else if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
+		v6->sin6_family = AF_INET6;
+		v6->sin6_port = htons((uint16_t)port);
+		sl = sizeof(*v6);
+	} else if (if_nametoindex(host) != 0) {
+		return MPC_OK;
+	} else {
+		return mpc_error(MPC_ECONFIG, "%s cannot listen on %s: '%s' is neither an IP "
+				 "address nor a network interface of this machine (a typo in the job "
+				 "file? behind NAT, give --listen tcp://0.0.0.0:%d)", who, addr, host,
+				 port);
+	}
+	int fd = socket(ss.ss_family, SOCK_STREAM, 0), one = 1;
+	if (fd < 0)
+		return MPC_OK; /* let the network layer say why */
+	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	int rc = bind(fd, (struct sockaddr *)&ss, sl), e = errno;
+	close(fd);
+	if (rc != 0)
+		return mpc_error(MPC_ECONFIG, "%s cannot listen on %s: %s%s", who, addr, strerror(e),
+				 e == EADDRINUSE ? " (another program, or another node on this "
+						   "machine, has this port)"
+				 : e == EADDRNOTAVAIL ? " (not an address of this machine: a typo in "
+							"the job file? behind NAT, give --listen)"
+						      : "");
+	return MPC_OK;
+}
+
+/* Open the network (TLS unless prepare() found --insecure-plaintext: then
+ * no key was loaded), waiting up to connect_ms for the peers. */
+static mpc_err open_net(conn *c, int connect_ms)
+{
+	const mpc_job *j = c->job;
+	int self = c->self;
+	mpc_err err;
+
+	mpc_net_tls tls = {.key = c->key, .cert = c->cert, .pins = (const uint8_t(*)[32])c->pins};
+	mpc_net_config cfg = {
+		.id = self,
+		.n_nodes = c->nodes.n,
+		.addrs = (const char *const *)c->nodes.addrs,
+		.names = (const char *const *)c->nodes.names,
+		.timeout_ms = j->timeout_ms,
+		.connect_timeout_ms = connect_ms,
+		.tls = c->key ? &tls : NULL,
+	};
+	if ((err = mpc_session_derive(cfg.session, j->id)) != MPC_OK ||
+	    (err = check_listen(c->nodes.addrs[self], c->nodes.names[self])) != MPC_OK)
+		return err;
+	mpc_info("%s of job %s: %d parties%s, listening on %s%s", c->nodes.names[self], j->id,
+		 j->n_parties, j->has_dealer ? " and a dealer" : "", c->nodes.addrs[self],
+		 c->key ? " (TLS 1.3, pinned certificates)" : " (PLAINTEXT)");
+	return mpc_net_open(&c->net, &cfg);
+}
+
 /* Open the network and agree the job: every node sends every other its
  * canonical job text (plus what it is about to do); any difference is
  * refused, naming the first differing field. */
@@ -293,22 +456,8 @@ static mpc_err connect_and_agree(const opts *o, conn *c, const char *mode)
 	char **theirs = NULL;
 	mpc_err err;
 
-	mpc_net_tls tls = {.key = c->key, .cert = c->cert, .pins = (const uint8_t(*)[32])c->pins};
-	mpc_net_config cfg = {
-		.id = self,
-		.n_nodes = n,
-		.addrs = (const char *const *)c->nodes.addrs,
-		.names = (const char *const *)c->nodes.names,
-		.timeout_ms = j->timeout_ms,
-		.connect_timeout_ms = j->connect_timeout_ms,
-		.tls = o->insecure ? NULL : &tls,
-	};
-	if ((err = mpc_session_derive(cfg.session, j->id)) != MPC_OK)
-		return err;
-	mpc_info("%s of job %s: %d parties%s, listening on %s%s", c->nodes.names[self], j->id,
-		 j->n_parties, j->has_dealer ? " and a dealer" : "", c->nodes.addrs[self],
-		 o->insecure ? " (PLAINTEXT)" : " (TLS 1.3, pinned certificates)");
-	if ((err = mpc_net_open(&c->net, &cfg)) != MPC_OK)
+	(void)o;
+	if ((err = open_net(c, j->connect_timeout_ms)) != MPC_OK)
 		return err;
 	if ((err = mpc_job_canonical(j, &canon, &clen)) != MPC_OK)
 		goto out;
@@ -411,60 +560,198 @@ out:
 	return err;
 }
 
+/* Log the error and, when the network is open, send the peers a short
+ * reason that names this party and the cause with its file:line or signal
+ * ("bolt stopped: bad.csv:1235: column amount: ..."); error details never
+ * hold secret values. */
 static int fail(conn *c, mpc_err err, const char *what)
 {
-	int code = mpc_exit_code(err);
-	mpc_peer_fail(c->net, err, what);
+	const char *d = mpc_error_detail();
+	const char *me = c->job == NULL || c->self < 0 ? "mpc-party"
+			 : c->is_dealer			 ? "dealer"
+							 : c->job->parties[c->self].name;
+	char reason[512];
+	mpc_logerr("%s: %s%s%s", what, mpc_strerror(err), *d ? ": " : "", d);
+	if (err == MPC_ESTOPPED && *d) /* "NAME (party i) stopped by SIGTERM (round r)" */
+		snprintf(reason, sizeof(reason), "%s", d);
+	else
+		snprintf(reason, sizeof(reason), "%s stopped: %s", me, *d ? d : mpc_strerror(err));
+	if (c->net == NULL && c->tell_peers && c->job && mpc_net_stop_signal() == 0) {
+		/* the peers wait for our HELLO and would blame a party that "never
+		 * said hello": connect (at most 10 s) only to send the reason */
+		int ms = c->job->connect_timeout_ms < 10000 ? c->job->connect_timeout_ms : 10000;
+		mpc_info("telling the peers why (waiting up to %d s for them)", ms / 1000);
+		if (open_net(c, ms) != MPC_OK)
+			mpc_info("could not tell the peers: %s", mpc_error_detail());
+	}
+	if (c->net)
+		mpc_net_abort(c->net, err, reason);
 	c->net = NULL;
-	return code;
+	return mpc_exit_code(err);
 }
+
+/* A JSON string: quotes, backslashes and control characters escaped. */
+static void json_str(FILE *f, const char *s)
+{
+	if (s == NULL) {
+		fputs("null", f);
+		return;
+	}
+	fputc('"', f);
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			fprintf(f, "\\%c", *p);
+		else if (*p == '\n')
+			fputs("\\n", f);
+		else if (*p == '\t')
+			fputs("\\t", f);
+		else if (*p < 0x20 || *p == 0x7f)
+			fprintf(f, "\\u%04x", *p);
+		else
+			fputc(*p, f);
+	}
+	fputc('"', f);
+}
+
+/* check --format json: one object on stdout. peer_state[i]: 1 confirmed, 0
+ * not confirmed, -1 the one the error names; NULL: no peers reached. */
+static void check_json(const opts *o, const conn *c, int code, const char *error,
+		       const int *peer_state, double rtt, double mbps)
+{
+	FILE *f = stdout;
+	fputs("{\"job\":", f);
+	json_str(f, c && c->job ? c->job->id : NULL);
+	fputs(",\"party\":", f);
+	json_str(f, o->party);
+	fputs(",\"computation\":", f);
+	json_str(f, c && c->job ? c->job->computation : NULL);
+	fprintf(f, ",\"ok\":%s,\"exit_code\":%d,\"error\":", code == 0 ? "true" : "false", code);
+	json_str(f, code == 0 ? NULL : error);
+	fputs(",\"input\":", f);
+	if (dry.input_read) {
+		fputs("{\"file\":", f);
+		json_str(f, o->input);
+		fprintf(f, ",\"rows\":%zu,\"columns\":%zu}", dry.rows, dry.columns);
+	} else {
+		fputs("null", f);
+	}
+	fputs(",\"model\":", f);
+	if (dry.model_read) {
+		fputs("{\"file\":", f);
+		json_str(f, o->model);
+		fputs(",\"summary\":", f);
+		json_str(f, dry.model);
+		fputs("}", f);
+	} else {
+		fputs("null", f);
+	}
+	fputs(",\"peers\":[", f);
+	for (int i = 0, k = 0; peer_state && c && i < c->nodes.n; i++) {
+		if (i == c->self)
+			continue;
+		fprintf(f, "%s{\"name\":", k++ ? "," : "");
+		json_str(f, c->nodes.names[i]);
+		fputs(",\"address\":", f);
+		json_str(f, c->nodes.addrs[i]);
+		fprintf(f, ",\"ok\":%s,\"named_in_error\":%s}", peer_state[i] > 0 ? "true" : "false",
+			peer_state[i] < 0 ? "true" : "false");
+	}
+	fputs("]", f);
+	if (peer_state && code == 0)
+		fprintf(f, ",\"round_trip_ms\":%.3f,\"throughput_mb_s\":%.1f", rtt, mbps);
+	fputs("}\n", f);
+	fflush(f);
+}
+
+static int cmd_run(const opts *o);
 
 static int cmd_check(const opts *o)
 {
 	conn c;
 	double rtt = 0, mbps = 0;
-	mpc_err err = prepare(o, &c);
-	int code;
+	int json = o->format && strcmp(o->format, "json") == 0, code;
+	int state[MPC_NET_MAX_NODES] = {0};
+	char error[1024];
 
+	if (o->format && !json && strcmp(o->format, "text") != 0) {
+		fprintf(stderr, "mpc-party check: --format text or json\n");
+		return MPC_EXIT_USAGE;
+	}
+	FILE *hum = json ? stderr : stdout; /* stdout holds only the JSON object */
+	memset(&dry, 0, sizeof(dry));
+	mpc_err err = prepare(o, &c);
+	if (err == MPC_OK)
+		err = dealer_consent(o, &c);
 	if (err != MPC_OK) {
 		fprintf(stderr, "mpc-party check: %s\n", mpc_error_detail());
 		code = err == MPC_ECONFIG || err == MPC_EIO ? MPC_EXIT_USAGE : mpc_exit_code(err);
+		if (json)
+			check_json(o, &c, code, mpc_error_detail(), NULL, 0, 0);
 		conn_fini(&c);
 		return code;
 	}
-	printf("job %s: %s, %d parties%s, %s\n", c.job->id, c.job->computation, c.job->n_parties,
-	       c.job->has_dealer ? " + dealer" : "", o->insecure ? "PLAINTEXT" : "TLS 1.3");
+	/* everything run would refuse before connecting, by run's own code:
+	 * the computation's parameters and this party's files */
+	opts d = *o;
+	d.dry = 1;
+	d.format = NULL;
+	if ((code = cmd_run(&d)) != 0) {
+		snprintf(error, sizeof(error), "%s", mpc_error_detail());
+		fprintf(hum, "FAILED: %s\n", error);
+		if (json)
+			check_json(o, &c, code, error, NULL, 0, 0);
+		conn_fini(&c);
+		return code;
+	}
+	fprintf(hum, "job %s: %s, %d parties%s, %s\n", c.job->id, c.job->computation,
+		c.job->n_parties, c.job->has_dealer ? " + dealer" : "",
+		o->insecure ? "PLAINTEXT" : "TLS 1.3");
+	if (dry.input_read)
+		fprintf(hum, "  input %s: %zu rows, %zu columns: OK\n", o->input, dry.rows,
+			dry.columns);
+	else if (o->input == NULL && !c.is_dealer)
+		fprintf(hum, "  input: not checked (give --input FILE.csv to check it too)\n");
+	if (dry.model_read)
+		fprintf(hum, "  model %s: %s: OK\n", o->model, dry.model);
+	fflush(hum);
 	if ((err = connect_and_agree(o, &c, "check")) != MPC_OK ||
 	    (err = measure(&c, &rtt, &mbps)) != MPC_OK) {
 		/* one line per peer: the one the error names, and the others */
-		const char *d = mpc_error_detail();
+		const char *dd = mpc_error_detail();
 		int named = 0;
+		snprintf(error, sizeof(error), "%s: %s", mpc_strerror(err), dd);
 		for (int i = 0; i < c.nodes.n; i++) {
 			if (i == c.self)
 				continue;
-			int it = strstr(d, c.nodes.names[i]) != NULL;
+			int it = strstr(error, c.nodes.names[i]) != NULL;
 			named |= it;
-			printf("  %-20s %-28s %s\n", c.nodes.names[i], c.nodes.addrs[i],
-			       it ? "FAILED (below)" : "not confirmed (the check stopped)");
+			state[i] = it ? -1 : 0;
+			fprintf(hum, "  %-20s %-28s %s\n", c.nodes.names[i], c.nodes.addrs[i],
+				it ? "FAILED (below)" : "not confirmed (the check stopped)");
 		}
-		printf("FAILED%s: %s: %s\n", named ? "" : " (all peers)", mpc_strerror(err), d);
+		fprintf(hum, "FAILED%s: %s\n", named ? "" : " (all peers)", error);
 		code = fail(&c, err, "check");
+		if (json)
+			check_json(o, &c, code, error, state, 0, 0);
 		conn_fini(&c);
 		return code;
 	}
 	for (int i = 0; i < c.nodes.n; i++) {
 		if (i == c.self)
 			continue;
-		printf("  %-20s %-28s OK  %s, same job\n", c.nodes.names[i], c.nodes.addrs[i],
-		       o->insecure ? "reached (plaintext: identity NOT verified)"
-				   : "identity verified");
+		state[i] = 1;
+		fprintf(hum, "  %-20s %-28s OK  %s, same job\n", c.nodes.names[i], c.nodes.addrs[i],
+			o->insecure ? "reached (plaintext: identity NOT verified)"
+				    : "identity verified");
 	}
-	printf("round trip (all peers at once): %.2f ms; throughput to each peer: %.0f MB/s\n",
-	       rtt, mbps);
+	fprintf(hum, "round trip (all peers at once): %.2f ms; throughput to each peer: %.0f MB/s\n",
+		rtt, mbps);
 	mpc_net_close(c.net);
 	c.net = NULL;
+	fprintf(hum, "ready: every peer is reachable, verified and has the same job.\n");
+	if (json)
+		check_json(o, &c, 0, NULL, state, rtt, mbps);
 	conn_fini(&c);
-	printf("ready: every peer is reachable, verified and has the same job.\n");
 	return 0;
 }
 
@@ -579,7 +866,7 @@ static mpc_err run_stats(const opts *o, conn *c, mpc_txns *t, mpc_stats_result *
 	    (err = mpc_job_param_double(j, "max_rows", sp.max_rows, 1, 1e12, &sp.max_rows)) != MPC_OK ||
 	    (err = mpc_stats_check_params(&sp, j->n_parties)) != MPC_OK)
 		return err;
-	if (!c->is_dealer) {
+	if (!c->is_dealer && !(o->dry && o->input == NULL)) {
 		if (o->input == NULL)
 			return mpc_error(MPC_ECONFIG, "--input FILE.csv is required for %s",
 					 j->computation);
@@ -591,7 +878,12 @@ static mpc_err run_stats(const opts *o, conn *c, mpc_txns *t, mpc_stats_result *
 			return err;
 		}
 		mpc_info("read %zu transactions from %s", t->n, o->input);
+		dry.input_read = 1;
+		dry.rows = t->n;
+		dry.columns = csv_columns(o->input);
 	}
+	if (o->dry)
+		return MPC_OK;
 	if ((err = connect_and_agree(o, c, "run")) != MPC_OK)
 		return err;
 	/* Test hook (tests/loopback/test_party_cli.c): pause here, outside any
@@ -654,7 +946,7 @@ static mpc_err run_agg(const opts *o, conn *c, const pj_agg *a, mpc_txns *t, mpc
 					 j->computation, why);
 		return mpc_error(MPC_ECONFIG, "%s: [%s]: %s", j->path, j->computation, why);
 	}
-	if (!c->is_dealer) {
+	if (!c->is_dealer && !(o->dry && o->input == NULL)) {
 		if (o->input == NULL)
 			return mpc_error(MPC_ECONFIG, "--input FILE.csv is required for %s",
 					 j->computation);
@@ -673,8 +965,14 @@ static mpc_err run_agg(const opts *o, conn *c, const pj_agg *a, mpc_txns *t, mpc
 			goto out;
 		}
 		mpc_info("read %zu transactions from %s", t->n, o->input);
-		print_dp_plan(s);
+		dry.input_read = 1;
+		dry.rows = t->n;
+		dry.columns = csv_columns(o->input);
+		if (!o->dry)
+			print_dp_plan(s);
 	}
+	if (o->dry)
+		goto out;
 	if ((err = connect_and_agree(o, c, "run")) != MPC_OK)
 		goto out;
 	if (c->is_dealer) {
@@ -720,6 +1018,38 @@ static void print_cohort(const mpc_agg_spec *s, const char *name, const mpc_agg_
 	printf("\n");
 }
 
+static int cmp_key(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Vertical scoring at a holder: every one of the asker's n keys must be
+ * among this party's rows. MPC_EINVAL names the file, how many are missing
+ * and the first by the asker's row number (never a key's value). */
+static mpc_err holder_rows_cover(const char *path, const char *asker, const char **keys, size_t n,
+				 const char **mine, size_t my_n)
+{
+	const char **sorted = my_n ? malloc(my_n * sizeof(*sorted)) : NULL;
+	size_t missing = 0, first = 0;
+	if (my_n && sorted == NULL)
+		return mpc_error(MPC_ENOMEM, "out of memory");
+	if (my_n)
+		memcpy(sorted, mine, my_n * sizeof(*sorted));
+	if (my_n)
+		qsort(sorted, my_n, sizeof(*sorted), cmp_key);
+	for (size_t i = 0; i < n; i++)
+		if (my_n == 0 || bsearch(&keys[i], sorted, my_n, sizeof(*sorted), cmp_key) == NULL)
+			if (missing++ == 0)
+				first = i;
+	free(sorted);
+	if (missing)
+		return mpc_error(MPC_EINVAL, "%s: %zu of the %zu transactions of the asker (%s) have "
+				 "no row here (the first is the asker's row %zu): a holder needs a row "
+				 "for every transaction the asker scores", path, missing, n, asker,
+				 first + 1);
+	return MPC_OK;
+}
+
 /* computation = fraud_score: the asker's transactions scored with the
  * model owner's logistic regression or trees (tools/party_jobs.h). Only the asker
  * receives scores and flags; it writes them to --output. */
@@ -746,11 +1076,11 @@ static int cmd_run_score(const opts *o, conn *c)
 	size_t q = 0, my_n = 0;
 	for (size_t k = 0; k < sc.d; k++)
 		q += sc.holder[k] == me;
-	if (me == sc.asker || q > 0) {
+	if ((me == sc.asker || q > 0) && !(o->dry && o->input == NULL)) {
 		if (o->input == NULL) {
-			fprintf(stderr, "mpc-party run: %s is the %s of %s: --input FILE.csv is "
-				"required\n", o->party, me == sc.asker ? "asker" : "holder of features",
-				j->path);
+			(void)mpc_error(MPC_ECONFIG, "%s is the %s of %s: --input FILE.csv is required",
+					o->party, me == sc.asker ? "asker" : "holder of features", j->path);
+			fprintf(stderr, "mpc-party run: %s\n", mpc_error_detail());
 			return MPC_EXIT_USAGE;
 		}
 		if ((err = pj_read_features(o->input, &sc, me, &x, &my_n, &ids)) != MPC_OK) {
@@ -760,15 +1090,19 @@ static int cmd_run_score(const opts *o, conn *c)
 		xlen = my_n * q;
 		mpc_info("read %zu transactions (%zu of the %zu features) from %s", my_n, q, sc.d,
 			 o->input);
+		dry.input_read = 1;
+		dry.rows = my_n;
+		dry.columns = csv_columns(o->input);
 		if (me == sc.asker)
 			n = my_n;
 	} else if (o->input) {
 		mpc_warn("--input %s ignored: this party holds no features of the job", o->input);
 	}
-	if (me == sc.owner) {
+	if (me == sc.owner && !(o->dry && o->model == NULL)) {
 		if (o->model == NULL) {
-			fprintf(stderr, "mpc-party run: %s is the model owner of %s: --model FILE is "
-				"required\n", o->party, j->path);
+			(void)mpc_error(MPC_ECONFIG, "%s is the model owner of %s: --model FILE is "
+					"required", o->party, j->path);
+			fprintf(stderr, "mpc-party run: %s\n", mpc_error_detail());
 			code = MPC_EXIT_USAGE;
 			goto out;
 		}
@@ -787,6 +1121,8 @@ static int cmd_run_score(const opts *o, conn *c)
 			}
 			mpc_info("read the model (%zu trees of depth %zu) from %s", sc.trees, sc.depth,
 				 o->model);
+			snprintf(dry.model, sizeof(dry.model), "%zu trees of depth %zu", sc.trees,
+				 sc.depth);
 		} else {
 			if ((w = calloc(sc.d, sizeof(double))) == NULL) {
 				err = mpc_error(MPC_ENOMEM, "out of memory");
@@ -798,8 +1134,13 @@ static int cmd_run_score(const opts *o, conn *c)
 			}
 			mpc_info("read the model (%zu weights and the intercept) from %s", sc.d,
 				 o->model);
+			snprintf(dry.model, sizeof(dry.model), "logistic regression, %zu weights and "
+				 "the intercept", sc.d);
 		}
+		dry.model_read = 1;
 	}
+	if (o->dry)
+		goto out;
 	if ((err = connect_and_agree(o, c, "run")) != MPC_OK)
 		goto fail;
 	/* n is public: the asker announces it */
@@ -847,6 +1188,15 @@ static int cmd_run_score(const opts *o, conn *c)
 		}
 		for (size_t i = 0; i < my_n; i++)
 			my_keys[i] = ids[i];
+		/* only now can a holder see whether its file has a row for every
+		 * transaction of the asker: an input error found after connecting,
+		 * which the peers hear with its reason (fail) */
+		if (me != sc.asker && q > 0 &&
+		    (err = holder_rows_cover(o->input, j->parties[sc.asker].name, keys, n, my_keys,
+					     my_n)) != MPC_OK) {
+			bad_input = err != MPC_ENOMEM;
+			goto fail;
+		}
 	}
 	if (c->is_dealer) {
 		uint64_t served;
@@ -944,6 +1294,7 @@ fail:
 	mpc_cross_free(&cross);
 	mpc_party_free(p);
 	p = NULL;
+	c->tell_peers = bad_input && !o->dry;
 	code = fail(c, err, c->net ? "scoring" : "preparing");
 	if (bad_input)
 		code = MPC_EXIT_INPUT;
@@ -995,8 +1346,8 @@ static int cmd_run(const opts *o)
 		fprintf(stderr, "mpc-party run: --format csv or json\n");
 		return MPC_EXIT_USAGE;
 	}
-	if ((err = prepare(o, &c)) != MPC_OK) {
-		fprintf(stderr, "mpc-party run: %s\n", mpc_error_detail());
+	if ((err = prepare(o, &c)) != MPC_OK || (err = dealer_consent(o, &c)) != MPC_OK) {
+		fprintf(stderr, "mpc-party %s: %s\n", o->dry ? "check" : "run", mpc_error_detail());
 		code = err == MPC_ECONFIG || err == MPC_EIO ? MPC_EXIT_USAGE : mpc_exit_code(err);
 		goto out;
 	}
@@ -1020,11 +1371,14 @@ static int cmd_run(const opts *o)
 	err = agg.legacy ? run_stats(o, &c, &t, &res, &bad_input)
 			 : run_agg(o, &c, &agg, &t, &ares, &bad_input);
 	if (err != MPC_OK) {
+		c.tell_peers = bad_input && !o->dry;
 		code = fail(&c, err, c.net ? "computing" : "preparing");
 		if (bad_input)
 			code = MPC_EXIT_INPUT;
 		goto out;
 	}
+	if (o->dry)
+		goto out;
 	mpc_net_close(c.net);
 	c.net = NULL;
 	if (c.is_dealer)
@@ -1248,6 +1602,8 @@ out:
 	return code;
 }
 
+static void on_stop_signal(int signo) { mpc_net_stop(signo); }
+
 int main(int argc, char **argv)
 {
 	opts o = {.level = MPC_LOG_INFO};
@@ -1265,6 +1621,18 @@ int main(int argc, char **argv)
 		return cmd_keygen(&o);
 	if (strcmp(argv[1], "check") == 0)
 		return cmd_check(&o);
+	if (strcmp(argv[1], "run") == 0 || strcmp(argv[1], "preprocess") == 0) {
+		/* SIGTERM and SIGINT end the round under way (MPC_ESTOPPED) and the
+		 * peers are told why (fail); no SA_RESTART, so a wait is cut short.
+		 * SA_RESETHAND on SIGINT: a second Ctrl-C quits at once. */
+		struct sigaction sa;
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = on_stop_signal;
+		sigemptyset(&sa.sa_mask);
+		(void)sigaction(SIGTERM, &sa, NULL);
+		sa.sa_flags = SA_RESETHAND;
+		(void)sigaction(SIGINT, &sa, NULL);
+	}
 	if (strcmp(argv[1], "run") == 0)
 		return cmd_run(&o);
 	if (strcmp(argv[1], "preprocess") == 0)

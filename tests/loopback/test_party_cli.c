@@ -3,7 +3,12 @@
  * loopback with TLS. Then what goes wrong: a wrong fingerprint, a peer with a
  * different job file, a killed peer, a stalled peer, a man in the middle
  * flipping one byte, a bad job file, a bad CSV. Each asserts the exit code
- * and the message, and that no output file is left behind on failure. */
+ * and the message, and that no output file is left behind on failure. And
+ * issue 11: a dealer job needs --trust-dealer; duplicate fingerprints or
+ * addresses are refused; check validates what run would refuse and speaks
+ * JSON; our own address that cannot be bound exits 1; SIGTERM and SIGINT,
+ * and a bad CSV, stop the others within 2 s with the reason; a wrong port
+ * names the unreachable address. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,6 +21,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -28,6 +36,7 @@
 #define NP 3
 #define NN (NP + 1)
 #define TIMEOUT_S 2
+#define NOBODY_FP "abababababababababababababababababababababababababababababababab"
 
 static char bin[128], dir[128];
 static int ports[NN];
@@ -86,6 +95,7 @@ typedef struct {
 	int skip[NN];         /* don't start this node */
 	int listen_port[NN];  /* bind here instead of the job's address */
 	int store;            /* --store DIR/store-NAME at the parties */
+	int no_trust;         /* leave out --trust-dealer (given to every party otherwise) */
 } run_spec;
 
 static pid_t start_node(int i, const char *job, const run_spec *rs)
@@ -101,6 +111,8 @@ static pid_t start_node(int i, const char *job, const run_spec *rs)
 			party_args_add(&pa, "%s/merchant%d.csv", dir, i);
 		party_args_add(&pa, "--output");
 		party_args_add(&pa, "%s/out-%s.csv", dir, names[i]);
+		if (!rs->no_trust)
+			party_args_add(&pa, "--trust-dealer");
 	}
 	if (rs->store && i < NP) {
 		party_args_add(&pa, "--store");
@@ -131,6 +143,33 @@ static double run_all(const char *job, const run_spec *rs, int codes[NN], pid_t 
 	for (int i = 0; i < NN; i++)
 		codes[i] = pid[i] < 0 ? 0 : party_wait(pid[i], 60);
 	return party_now() - t0;
+}
+
+/* Wait for the started nodes (pid -1: not started, code 0); codes and when
+ * each exited. */
+static void wait_all_timed(const pid_t pid[NN], int codes[NN], double t_end[NN], double secs)
+{
+	int left = 0;
+	double t0 = party_now();
+	for (int i = 0; i < NN; i++) {
+		codes[i] = pid[i] < 0 ? 0 : -1000;
+		t_end[i] = t0;
+		left += pid[i] >= 0;
+	}
+	while (left > 0 && party_now() - t0 < secs) {
+		for (int i = 0; i < NN; i++) {
+			int st;
+			if (codes[i] != -1000 || waitpid(pid[i], &st, WNOHANG) != pid[i])
+				continue;
+			codes[i] = WIFEXITED(st) ? WEXITSTATUS(st) : -WTERMSIG(st);
+			t_end[i] = party_now();
+			left--;
+		}
+		usleep(5000);
+	}
+	for (int i = 0; i < NN; i++)
+		if (codes[i] == -1000)
+			codes[i] = party_wait(pid[i], 0);
 }
 
 static const char *logof(int i)
@@ -233,8 +272,9 @@ static void test_wrong_fingerprint(void **s)
 	run_spec rs = {0};
 	int codes[NN];
 	fresh_ports();
-	/* everyone pins charlie to bravo's certificate */
-	js.fp_override[2] = fps[1];
+	/* everyone pins charlie to a key nobody holds (another party's would be
+	 * refused by the job reader: one key behind two entries) */
+	js.fp_override[2] = NOBODY_FP;
 	common_job(job, sizeof(job), &js);
 	run_all(job, &rs, codes, NULL);
 	/* charlie's own check refuses its job file (exit 1); the others refuse
@@ -254,7 +294,7 @@ static void test_wrong_fingerprint(void **s)
 	 * the TLS handshake itself must refuse (exit 7) */
 	char job2[700];
 	job_spec js2 = {0};
-	js2.fp_override[2] = fps[0];
+	js2.fp_override[2] = NOBODY_FP;
 	snprintf(job2, sizeof(job2), "%s/job-bravo.ini", dir);
 	write_job(job2, &js2);
 	js.fp_override[2] = NULL;
@@ -409,19 +449,28 @@ static void test_bad_csv(void **s)
 	fprintf(fp, "amount,fraud,category\n10.5,0,food\n12,7,food\n");
 	fclose(fp);
 	rs.input[1] = csv;
-	run_all(job, &rs, codes, NULL);
+	pid_t pid[NN];
+	double t_end[NN];
+	run_all(job, &rs, codes, pid);
+	wait_all_timed(pid, codes, t_end, 30);
 	assert_int_equal(codes[1], 2);
 	assert_non_null(strstr(logof(1), "bad.csv:3"));
 	assert_non_null(strstr(logof(1), "fraud"));
-	/* the others give up on bravo, naming it, within the connect timeout */
+	/* bravo found it before connecting, then connected only to tell the
+	 * others: they stop within 2 s of it with its reason, not by waiting
+	 * for its HELLO until the connect timeout */
 	for (int i = 0; i < NN; i++) {
 		if (i == 1)
 			continue;
-		/* timed out waiting for bravo, or heard the abort of one that did */
-		if (codes[i] != 3 && codes[i] != 5)
+		double after = t_end[i] - t_end[1];
+		print_message("  %s: exit %d, %.2f s after bravo\n", names[i], codes[i], after);
+		if (codes[i] != 5)
 			print_error("%s: exit %d\n%s\n", names[i], codes[i], logof(i));
-		assert_true(codes[i] == 3 || codes[i] == 5);
-		assert_non_null(strstr(logof(i), "bravo"));
+		assert_int_equal(codes[i], 5);
+		assert_true(after < 2.0);
+		assert_non_null(strstr(logof(i), "bravo (party 1) aborted: bravo stopped: "));
+		assert_non_null(strstr(logof(i), "bad.csv:3"));
+		assert_false(i < NP && output_exists(i));
 	}
 }
 
@@ -526,6 +575,289 @@ static void test_store_crash(void **s)
 	check_outputs();
 }
 
+/* One mpc-party command line (after the program), stdout and stderr to
+ * DIR/NAME.out and DIR/NAME.err; the exit code. */
+static int cli(const char *name, const char *fmt, ...) MPC_PRINTF(2, 3);
+static int cli(const char *name, const char *fmt, ...)
+{
+	char args[1500], cmd[2400];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(args, sizeof(args), fmt, ap);
+	va_end(ap);
+	snprintf(cmd, sizeof(cmd), "%s/mpc-party %s > %s/%s.out 2> %s/%s.err", bin, args, dir, name,
+		 dir, name);
+	return party_run_cmd(cmd);
+}
+
+static const char *cli_file(const char *name, const char *ext)
+{
+	char path[600];
+	snprintf(path, sizeof(path), "%s/%s.%s", dir, name, ext);
+	return party_slurp(path);
+}
+
+/* preprocessing = dealer only by each merchant's --trust-dealer: check and
+ * run refuse without it (before connecting: nobody else is started), saying
+ * what the dealer can learn and how to consent; with it the job runs
+ * (test_complete). The dealer itself needs no consent. */
+static void test_dealer_consent(void **s)
+{
+	(void)s;
+	char job[600];
+	job_spec js = {0};
+	fresh_ports();
+	common_job(job, sizeof(job), &js);
+	for (int run = 0; run < 2; run++) {
+		int rc = cli("consent", "%s --job %s --party bravo --keys %s/keys-bravo --input "
+			     "%s/merchant1.csv", run ? "run" : "check", job, dir, dir);
+		const char *err = cli_file("consent", "err");
+		if (rc != 1)
+			print_error("exit %d: %s\n", rc, err);
+		assert_int_equal(rc, 1);
+		assert_non_null(strstr(err, "--trust-dealer"));
+		assert_non_null(strstr(err, "every input and every output"));
+	}
+	/* nothing was run: no output */
+	assert_false(output_exists(1));
+}
+
+/* One key behind two entries, or one address: refused by check with
+ * file:line naming both entries. */
+static void test_duplicate_entries(void **s)
+{
+	(void)s;
+	char job[600];
+	job_spec js = {0};
+	fresh_ports();
+	js.fp_override[3] = fps[0]; /* alpha's key named as the dealer's too */
+	common_job(job, sizeof(job), &js);
+	int rc = cli("dup", "check --job %s --party alpha --keys %s/keys-alpha --trust-dealer", job,
+		     dir);
+	const char *err = cli_file("dup", "err");
+	assert_int_equal(rc, 1);
+	/* [dealer] is at line 28 of write_job's file, its fingerprint at 30;
+	 * alpha's at 18 */
+	if (!strstr(err, "job.ini:30: [dealer] fingerprint: the same as party alpha's (line 18)"))
+		print_error("%s\n", err);
+	assert_non_null(strstr(err, "job.ini:30: [dealer] fingerprint: the same as party alpha's "
+				    "(line 18)"));
+	js.fp_override[3] = NULL;
+	js.addr_port[2] = ports[1];
+	common_job(job, sizeof(job), &js);
+	rc = cli("dup", "check --job %s --party alpha --keys %s/keys-alpha --trust-dealer", job, dir);
+	err = cli_file("dup", "err");
+	assert_int_equal(rc, 1);
+	assert_non_null(strstr(err, "job.ini:25: [party charlie] address: the same as party "
+				    "bravo's (line 21)"));
+}
+
+/* check validates what run would refuse, with run's own code, before
+ * connecting (nobody else is started): an unknown key, a bad input CSV; and
+ * --format json gives one object on stdout, for failure and success. */
+static void test_check_validates(void **s)
+{
+	(void)s;
+	char job[600], csv[600];
+	job_spec js = {.extra_param = "max_amout = 5"};
+	fresh_ports();
+	common_job(job, sizeof(job), &js);
+	int rc = cli("chk", "check --job %s --party alpha --keys %s/keys-alpha --trust-dealer", job,
+		     dir);
+	const char *err = cli_file("chk", "err");
+	if (rc != 1 || !strstr(err, "job.ini:15"))
+		print_error("exit %d: %s\n", rc, err);
+	assert_int_equal(rc, 1);
+	assert_non_null(strstr(err, "job.ini:15"));
+	assert_non_null(strstr(err, "max_amout"));
+	/* the same as JSON: ok false, the error with file:line, nothing else on stdout */
+	rc = cli("chk", "check --job %s --party alpha --keys %s/keys-alpha --trust-dealer "
+		 "--format json", job, dir);
+	assert_int_equal(rc, 1);
+	const char *out = cli_file("chk", "out");
+	assert_true(out[0] == '{');
+	assert_non_null(strstr(out, "}\n"));
+	assert_int_equal(strlen(strstr(out, "}\n")), 2); /* one object, one line */
+	assert_non_null(strstr(out, "\"ok\":false"));
+	assert_non_null(strstr(out, "\"exit_code\":1"));
+	assert_non_null(strstr(out, "\"party\":\"alpha\""));
+	assert_non_null(strstr(out, "\"computation\":\"aggregate_stats\""));
+	assert_non_null(strstr(out, "\"error\":\""));
+	assert_non_null(strstr(out, "job.ini:15"));
+	/* a bad input file: file:line and the column */
+	js.extra_param = NULL;
+	common_job(job, sizeof(job), &js);
+	snprintf(csv, sizeof(csv), "%s/bad-check.csv", dir);
+	FILE *fp = fopen(csv, "w");
+	assert_non_null(fp);
+	fprintf(fp, "amount,fraud,category\n10.5,0,food\n12,0,food\n7,7,food\n");
+	fclose(fp);
+	rc = cli("chk", "check --job %s --party alpha --keys %s/keys-alpha --trust-dealer "
+		 "--input %s --format json", job, dir, csv);
+	out = cli_file("chk", "out");
+	if (rc != 2)
+		print_error("exit %d: %s\n%s\n", rc, out, cli_file("chk", "err"));
+	assert_int_equal(rc, 2);
+	assert_non_null(strstr(out, "\"ok\":false"));
+	assert_non_null(strstr(out, "bad-check.csv:4"));
+	assert_non_null(strstr(out, "fraud"));
+	assert_non_null(strstr(cli_file("chk", "err"), "bad-check.csv:4"));
+	/* success: every node checks at once; each prints its JSON object */
+	char cmd[4000];
+	size_t k = (size_t)snprintf(cmd, sizeof(cmd), "(");
+	for (int i = 0; i < NN; i++) {
+		char input[300] = "";
+		if (i < NP)
+			snprintf(input, sizeof(input), " --trust-dealer --input %s/merchant%d.csv", dir, i);
+		k += (size_t)snprintf(cmd + k, sizeof(cmd) - k,
+				      "%s/mpc-party check --job %s --party %s --keys %s/keys-%s%s "
+				      "--format json > %s/json-%d.out 2> %s/json-%d.err & ",
+				      bin, job, names[i], dir, names[i], input, dir, i, dir, i);
+	}
+	snprintf(cmd + k, sizeof(cmd) - k, "wait)");
+	assert_int_equal(party_run_cmd(cmd), 0);
+	for (int i = 0; i < NN; i++) {
+		char name[32];
+		snprintf(name, sizeof(name), "json-%d", i);
+		out = cli_file(name, "out");
+		if (!strstr(out, "\"ok\":true"))
+			print_error("%s: %s\n%s\n", names[i], out, cli_file(name, "err"));
+		assert_true(out[0] == '{');
+		assert_non_null(strstr(out, "\"ok\":true"));
+		assert_non_null(strstr(out, "\"exit_code\":0,\"error\":null"));
+		assert_non_null(strstr(out, "\"round_trip_ms\":"));
+		if (i < NP) {
+			/* the rows of merchant i's file, as the reader counts them */
+			char path[600], want[64];
+			mpc_txns t;
+			snprintf(path, sizeof(path), "%s/merchant%d.csv", dir, i);
+			assert_int_equal(mpc_txns_read(path, 1e9, &t), MPC_OK);
+			snprintf(want, sizeof(want), "\"rows\":%zu,", t.n);
+			mpc_txns_fini(&t);
+			assert_non_null(strstr(out, want));
+		} else {
+			assert_non_null(strstr(out, "\"input\":null"));
+		}
+		/* every other node listed, confirmed */
+		for (int p = 0; p < NN; p++)
+			if (p != i)
+				assert_non_null(strstr(out, names[p]));
+		assert_null(strstr(out, "\"ok\":false"));
+	}
+}
+
+/* A local mistake in this party's own address is a configuration error
+ * (exit 1), not a network one. */
+static void test_cannot_listen(void **s)
+{
+	(void)s;
+	char job[600], bad[700];
+	job_spec js = {0};
+	fresh_ports();
+	common_job(job, sizeof(job), &js);
+	char *text = strdup(party_slurp(job));
+	char needle[64], *at;
+	snprintf(needle, sizeof(needle), "tcp://127.0.0.1:%d", ports[0]);
+	assert_non_null(at = strstr(text, needle));
+	at[14] = 'l'; /* tcp://127.0.0.l:PORT */
+	snprintf(bad, sizeof(bad), "%s/job-listen.ini", dir);
+	FILE *fp = fopen(bad, "w");
+	fputs(text, fp);
+	fclose(fp);
+	free(text);
+	int rc = cli("listen", "run --job %s --party alpha --keys %s/keys-alpha --trust-dealer "
+		     "--input %s/merchant0.csv", bad, dir, dir);
+	const char *err = cli_file("listen", "err");
+	if (rc != 1)
+		print_error("exit %d: %s\n", rc, err);
+	assert_int_equal(rc, 1);
+	assert_non_null(strstr(err, "cannot listen on tcp://127.0.0.l:"));
+	/* a port in use: bravo's taken by a listening socket of ours */
+	int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+	assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)), 0);
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)ports[1])};
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(fd, 1), 0);
+	rc = cli("listen", "run --job %s --party bravo --keys %s/keys-bravo --trust-dealer "
+		 "--input %s/merchant1.csv", job, dir, dir);
+	close(fd);
+	err = cli_file("listen", "err");
+	if (rc != 1)
+		print_error("exit %d: %s\n", rc, err);
+	assert_int_equal(rc, 1);
+	assert_non_null(strstr(err, "cannot listen"));
+}
+
+/* charlie is stopped by a signal mid-run (paused after agreeing the job, a
+ * test hook): it exits 8 and every other node stops within 2 s of it,
+ * exit 5, naming charlie and the signal. */
+static void signalled(int sig, const char *signame)
+{
+	char job[600];
+	job_spec js = {.connect_timeout = 5};
+	run_spec rs = {0};
+	pid_t pid[NN];
+	int codes[NN];
+	double t_end[NN];
+	fresh_ports();
+	common_job(job, sizeof(job), &js);
+	rs.env[2] = "MPC_TEST_PAUSE_MS=20000";
+	run_all(job, &rs, codes, pid);
+	for (int k = 0; k < 500 && !strstr(logof(2), "same job"); k++)
+		usleep(20000);
+	usleep(100000);
+	kill(pid[2], sig);
+	wait_all_timed(pid, codes, t_end, 20);
+	if (codes[2] != 8)
+		print_error("charlie: exit %d\n%s\n", codes[2], logof(2));
+	assert_int_equal(codes[2], 8);
+	assert_non_null(strstr(logof(2), signame));
+	for (int i = 0; i < NN; i++) {
+		if (i == 2)
+			continue;
+		double after = t_end[i] - t_end[2];
+		print_message("  %s: exit %d, %.2f s after charlie\n", names[i], codes[i], after);
+		if (codes[i] != 5 || !strstr(logof(i), signame))
+			print_error("%s\n", logof(i));
+		assert_int_equal(codes[i], 5);
+		assert_true(after < 2.0);
+		assert_non_null(strstr(logof(i), "charlie"));
+		assert_non_null(strstr(logof(i), signame));
+		assert_false(i < NP && output_exists(i));
+	}
+}
+
+static void test_sigterm(void **s) { (void)s; signalled(SIGTERM, "SIGTERM"); }
+static void test_sigint(void **s) { (void)s; signalled(SIGINT, "SIGINT"); }
+
+/* A wrong port for bravo in alpha's job file: alpha's error names the
+ * address it could not reach (short connect timeout). */
+static void test_wrong_port(void **s)
+{
+	(void)s;
+	char job[600], job_a[700], addr[64];
+	job_spec js = {.connect_timeout = 3};
+	run_spec rs = {0};
+	int codes[NN], wrong;
+	fresh_ports();
+	common_job(job, sizeof(job), &js);
+	assert_int_equal(mpc_local_free_ports(&wrong, 1), MPC_OK);
+	js.addr_port[1] = wrong;
+	snprintf(job_a, sizeof(job_a), "%s/job-alpha.ini", dir);
+	write_job(job_a, &js);
+	rs.job[0] = job_a;
+	double took = run_all(job, &rs, codes, NULL);
+	snprintf(addr, sizeof(addr), "127.0.0.1:%d", wrong);
+	if (!strstr(logof(0), addr))
+		print_error("alpha: exit %d\n%s\n", codes[0], logof(0));
+	assert_int_not_equal(codes[0], 0);
+	assert_non_null(strstr(logof(0), addr));
+	for (int i = 0; i < NN; i++)
+		assert_int_not_equal(codes[i], 0);
+	assert_true(took < 3 + 10);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -536,6 +868,10 @@ int main(void)
 		cmocka_unit_test(test_different_job),  cmocka_unit_test(test_killed_peer),
 		cmocka_unit_test(test_stalled_peer),   cmocka_unit_test(test_mitm),
 		cmocka_unit_test(test_bad_job),        cmocka_unit_test(test_bad_csv),
+		cmocka_unit_test(test_dealer_consent), cmocka_unit_test(test_duplicate_entries),
+		cmocka_unit_test(test_check_validates), cmocka_unit_test(test_cannot_listen),
+		cmocka_unit_test(test_sigterm),        cmocka_unit_test(test_sigint),
+		cmocka_unit_test(test_wrong_port),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

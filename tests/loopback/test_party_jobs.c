@@ -10,7 +10,9 @@
  * against a double evaluation of the owner's model, nothing written at the
  * other parties, for logistic regression and trees, horizontal and
  * vertical (features split between two merchants, matched by txn_id); bad
- * parameters. */
+ * parameters. A holder's file missing one of the asker's transactions (found
+ * only after connecting) stops the others within 2 s with its reason; check
+ * reads the model and the input dry, with run's readers. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -21,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "protocols/mpc_local.h"
@@ -74,7 +77,14 @@ static void write_job(const char *path, const char *params)
 
 /* Run parties 0..n-1 (n < NP: only those, for errors found before
  * connecting); exit codes in codes. */
+static void run_parties_timed(const char *job, int n, int codes[NP], double t_end[NP]);
 static void run_parties(const char *job, int n, int codes[NP])
+{
+	run_parties_timed(job, n, codes, NULL);
+}
+
+/* run_parties, and when each party exited (t_end, if not NULL). */
+static void run_parties_timed(const char *job, int n, int codes[NP], double t_end[NP])
 {
 	pid_t pid[NP];
 	char cmd[600];
@@ -96,8 +106,29 @@ static void run_parties(const char *job, int n, int codes[NP])
 		snprintf(log, sizeof(log), "%s/log-%s", dir, names[i]);
 		pid[i] = party_spawn(party_args_argv(&pa), log, NULL);
 	}
+	if (t_end == NULL) {
+		for (int i = 0; i < n; i++)
+			codes[i] = party_wait(pid[i], 120);
+		return;
+	}
+	int left = n;
+	double t0 = party_now();
 	for (int i = 0; i < n; i++)
-		codes[i] = party_wait(pid[i], 120);
+		codes[i] = -1000;
+	while (left > 0 && party_now() - t0 < 120) {
+		for (int i = 0; i < n; i++) {
+			int st;
+			if (codes[i] != -1000 || waitpid(pid[i], &st, WNOHANG) != pid[i])
+				continue;
+			codes[i] = WIFEXITED(st) ? WEXITSTATUS(st) : -WTERMSIG(st);
+			t_end[i] = party_now();
+			left--;
+		}
+		usleep(5000);
+	}
+	for (int i = 0; i < n; i++)
+		if (codes[i] == -1000)
+			codes[i] = party_wait(pid[i], 0);
 }
 
 static const char *logof(int i)
@@ -536,20 +567,18 @@ static void test_score_tree(void **state)
 	clear_score_agrees(job, path, "clear-tree.txt");
 }
 
-/* layout = vertical: bravo (the asker) holds f0-f3 and the derived
- * features, charlie f4-f7 in a file of its own (bravo's transactions in
- * reverse order, with rows of other transactions mixed in), matched by
- * txn_id. The scores equal the double evaluation of the joined rows. */
-static void test_score_vertical(void **state)
+static const char vertical_params[] =
+	"model = logreg\nmodel_owner = alpha\nasker = bravo\nlayout = vertical\n"
+	"key = txn_id\nholders = f4-f7 @ charlie\n"
+	"features = f0-f7, log_amount, night, categories\nthreshold = 0.3\n"
+	"max_rows = 10000";
+
+/* charlie's file for layout = vertical: bravo's transactions in reverse
+ * order with f4-f7, rows of other transactions mixed in; drop: leave out
+ * one of bravo's transactions (row 100 of bravo's file). */
+static void write_vertical(char *vpath, size_t vlen, int drop)
 {
-	(void)state;
-	if (!fraud_score_known())
-		skip();
-	char job[600], path[600], vpath[600], line[4096];
-	int codes[NP];
-	double w[D_FEAT], b;
-	write_model(w, &b);
-	/* charlie's file */
+	char path[600], line[4096];
 	static char rows[4000][256];
 	size_t nr = 0;
 	int cid = -1, cf[4] = {-1, -1, -1, -1}, nc = 0;
@@ -577,22 +606,35 @@ static void test_score_vertical(void **state)
 			 f[cf[3]]);
 	}
 	fclose(in);
-	snprintf(vpath, sizeof(vpath), "%s/charlie-vertical.csv", dir);
+	snprintf(vpath, vlen, "%s/charlie-vertical%s.csv", dir, drop ? "-short" : "");
 	FILE *out = fopen(vpath, "w");
 	assert_non_null(out);
 	fprintf(out, "txn_id,f4,f5,f6,f7\n");
 	for (size_t i = nr; i-- > 0;) {
-		fprintf(out, "%s\n", rows[i]);
+		if (!(drop && i == 99))
+			fprintf(out, "%s\n", rows[i]);
 		if (i % 50 == 0) /* a transaction bravo does not have */
 			fprintf(out, "9%zu77,1,2,3,4\n", i);
 	}
 	fclose(out);
+}
+
+/* layout = vertical: bravo (the asker) holds f0-f3 and the derived
+ * features, charlie f4-f7 in a file of its own (bravo's transactions in
+ * reverse order, with rows of other transactions mixed in), matched by
+ * txn_id. The scores equal the double evaluation of the joined rows. */
+static void test_score_vertical(void **state)
+{
+	(void)state;
+	if (!fraud_score_known())
+		skip();
+	char job[600], path[600], vpath[600];
+	int codes[NP];
+	double w[D_FEAT], b;
+	write_model(w, &b);
+	write_vertical(vpath, sizeof(vpath), 0);
 	snprintf(job, sizeof(job), "%s/job-vertical.ini", dir);
-	write_job_as(job, "fraud_score",
-		     "model = logreg\nmodel_owner = alpha\nasker = bravo\nlayout = vertical\n"
-		     "key = txn_id\nholders = f4-f7 @ charlie\n"
-		     "features = f0-f7, log_amount, night, categories\nthreshold = 0.3\n"
-		     "max_rows = 10000");
+	write_job_as(job, "fraud_score", vertical_params);
 	input_override[2] = vpath;
 	run_parties(job, NP, codes);
 	input_override[2] = NULL;
@@ -611,6 +653,110 @@ static void test_score_vertical(void **state)
 	char *t = strstr(party_slurp(path), "flags agree on ");
 	assert_non_null(t);
 	print_message("   vertical: %.60s\n", t);
+}
+
+/* Failures travel (issue 11, item 3): a bad input that can only be found
+ * after connecting. In layout = vertical a holder learns the asker's
+ * transactions only from the asker; charlie's file lacks one of them. charlie
+ * exits 2 naming its file; alpha and bravo stop within 2 s of it with exit 5
+ * and charlie's reason, and nobody writes scores. */
+static void test_vertical_missing_row(void **state)
+{
+	(void)state;
+	if (!fraud_score_known())
+		skip();
+	char job[600], vpath[600];
+	int codes[NP];
+	double w[D_FEAT], b, t_end[NP];
+	write_model(w, &b);
+	write_vertical(vpath, sizeof(vpath), 1);
+	snprintf(job, sizeof(job), "%s/job-vertical-short.ini", dir);
+	write_job_as(job, "fraud_score", vertical_params);
+	input_override[2] = vpath;
+	run_parties_timed(job, NP, codes, t_end);
+	input_override[2] = NULL;
+	if (codes[2] != 2)
+		print_error("charlie: exit %d\n%s\n", codes[2], logof(2));
+	assert_int_equal(codes[2], 2);
+	assert_non_null(strstr(logof(2), "charlie-vertical-short.csv: 1 of the"));
+	assert_non_null(strstr(logof(2), "asker's row 100"));
+	for (int i = 0; i < 2; i++) {
+		double after = t_end[i] - t_end[2];
+		print_message("   %s: exit %d, %.2f s after charlie\n", names[i], codes[i], after);
+		if (codes[i] != 5)
+			print_error("%s\n", logof(i));
+		assert_int_equal(codes[i], 5);
+		assert_true(after < 2.0);
+		/* charlie's own words, as it sent them */
+		assert_non_null(strstr(logof(i), "charlie (party 2) aborted: charlie stopped: "));
+		assert_non_null(strstr(logof(i), "charlie-vertical-short.csv: 1 of the"));
+	}
+	char path[600];
+	snprintf(path, sizeof(path), "%s/out-bravo.csv", dir);
+	assert_null(fopen(path, "r"));
+}
+
+/* check, for fraud_score: the model owner's --model and the asker's --input
+ * are read dry by run's own readers. A bad weight is refused with file:line
+ * before connecting (exit 2, also in --format json); with good files all
+ * three check at once and each JSON object says what was read. */
+static void test_check_score(void **state)
+{
+	(void)state;
+	if (!fraud_score_known())
+		skip();
+	char job[600], bad[600], cmd[4000], path[600];
+	double w[D_FEAT], b;
+	static double x[4000 * D_FEAT];
+	write_model(w, &b);
+	size_t n = clear_features(x, 4000);
+	snprintf(job, sizeof(job), "%s/job-check.ini", dir);
+	write_job_as(job, "fraud_score", score_params);
+	/* the model with line 5's weight far beyond max_weight */
+	snprintf(path, sizeof(path), "%s/model.csv", dir);
+	snprintf(bad, sizeof(bad), "%s/model-bad.csv", dir);
+	snprintf(cmd, sizeof(cmd), "awk -F, 'NR == 5 { print $1 \",1e9\"; next } { print }' %s > %s",
+		 path, bad);
+	assert_int_equal(party_run_cmd(cmd), 0);
+	snprintf(cmd, sizeof(cmd), "%s/mpc-party check --job %s --party alpha --keys %s/keys-alpha "
+		 "--model %s --format json > %s/check-bad.out 2> %s/check-bad.err", bin, job, dir, bad,
+		 dir, dir);
+	assert_int_equal(party_run_cmd(cmd), 2);
+	snprintf(path, sizeof(path), "%s/check-bad.out", dir);
+	const char *out = party_slurp(path);
+	if (!strstr(out, "model-bad.csv:5"))
+		print_error("%s\n", out);
+	assert_non_null(strstr(out, "\"ok\":false"));
+	assert_non_null(strstr(out, "\"exit_code\":2"));
+	assert_non_null(strstr(out, "model-bad.csv:5"));
+	assert_non_null(strstr(out, "\"peers\":[]"));
+	/* good files: all three check together */
+	size_t k = (size_t)snprintf(cmd, sizeof(cmd), "(");
+	for (int i = 0; i < NP; i++)
+		k += (size_t)snprintf(cmd + k, sizeof(cmd) - k,
+				      "%s/mpc-party check --job %s --party %s --keys %s/keys-%s --input "
+				      "%s/merchant%d.csv --model %s/model.csv --format json > "
+				      "%s/check-%d.out 2> %s/check-%d.err & ",
+				      bin, job, names[i], dir, names[i], dir, i, dir, dir, i, dir, i);
+	snprintf(cmd + k, sizeof(cmd) - k, "wait)");
+	assert_int_equal(party_run_cmd(cmd), 0);
+	for (int i = 0; i < NP; i++) {
+		snprintf(path, sizeof(path), "%s/check-%d.out", dir, i);
+		out = party_slurp(path);
+		if (!strstr(out, "\"ok\":true"))
+			print_error("%s: %s\n", names[i], out);
+		assert_non_null(strstr(out, "\"ok\":true"));
+		assert_non_null(strstr(out, "\"computation\":\"fraud_score\""));
+		if (i == 0) /* the owner */
+			assert_non_null(strstr(out, "\"summary\":\"logistic regression, 16 weights"));
+		else
+			assert_non_null(strstr(out, "\"model\":null"));
+		if (i == 1) { /* the asker: its rows, as the clear reader counts them */
+			char want[64];
+			snprintf(want, sizeof(want), "\"rows\":%zu,", n);
+			assert_non_null(strstr(out, want));
+		}
+	}
 }
 
 static void test_score_bad_params(void **state)
@@ -649,6 +795,8 @@ int main(void)
 		cmocka_unit_test(test_score),
 		cmocka_unit_test(test_score_tree),
 		cmocka_unit_test(test_score_vertical),
+		cmocka_unit_test(test_vertical_missing_row),
+		cmocka_unit_test(test_check_score),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

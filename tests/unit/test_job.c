@@ -28,6 +28,8 @@
 #define FPD                                                                                        \
 	"A0:A1:A2:A3:A4:A5:A6:A7:A8:A9:AA:AB:AC:AD:AE:AF:B0:B1:B2:B3:B4:B5:B6:B7:B8:B9:BA:BB:BC:"  \
 	"BD:BE:BF"
+/* a fifth key, for edits that change one node's fingerprint */
+#define FPE "5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e"
 #define HEXA "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
 #define HEXB FPB
 #define HEXC "030a11181f262d343b424950575e656c737a81888f969da4abb2b9c0c7ced5dc"
@@ -413,6 +415,18 @@ static void test_errors(void **s) {
 	    "[dealer] address: the same as party "
 	    "bank_c.eu's (line 26)",
 	    NULL);
+	/* one key behind two entries (item 6 of issue 11): two parties, a party
+	 * and the dealer (either order), however the fingerprint is written;
+	 * both entries and both lines named */
+	bad(edit(22, "fingerprint = " HEXA), 22,
+	    "[party merchant-b] fingerprint: the same as party merchant-a's (line 18)",
+	    "its own key");
+	bad(edit(30, "fingerprint = sha256:" FPB), 30,
+	    "[dealer] fingerprint: the same as party merchant-b's (line 22)", NULL);
+	bad(edit(25, "fingerprint = " FPD), 30,
+	    "[dealer] fingerprint: the same as party bank_c.eu's (line 25)", NULL);
+	bad(insert(16, "[dealer]\naddress = tcp://10.0.0.9:7100\nfingerprint = " FPA), 21,
+	    "[party merchant-a] fingerprint: the same as the dealer's (line 18)", NULL);
 	const char *fps[] = {
 	    "00:11",
 	    FPB "00",
@@ -595,9 +609,9 @@ static void test_canonical(void **s) {
 	    {14, "; no max_amount", "param.max_amount"},
 	    {16, "[party merchant-x]", "party.0.name"},
 	    {21, "address = tcp://10.0.0.2:7001", "party.1.address"},
-	    {25, "fingerprint = " FPB, "party.2.fingerprint"},
+	    {25, "fingerprint = " FPE, "party.2.fingerprint"},
 	    {29, "address = tcp://10.0.0.9:7101", "dealer.address"},
-	    {30, "fingerprint = " FPB, "dealer.fingerprint"},
+	    {30, "fingerprint = " FPE, "dealer.fingerprint"},
 	};
 	for (size_t i = 0; i < sizeof(changes) / sizeof(changes[0]); i++) {
 		mpc_job *jc = parse_ok(edit(changes[i].line, changes[i].text));
