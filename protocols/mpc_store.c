@@ -277,7 +277,7 @@ static mpc_err lock_store(mpc_store *s)
 			return sys_err("cannot write", path);
 		return pwrite_all(s->lock_fd, who, (size_t)n, 0, path);
 	}
-	if (errno != EWOULDBLOCK && errno != EINTR)
+	if (errno != EWOULDBLOCK)
 		return sys_err("cannot lock", path);
 	ssize_t r = pread(s->lock_fd, who, sizeof(who) - 1, 0);
 	who[r > 0 ? r : 0] = '\0';
