@@ -29,6 +29,7 @@
 #define DIG 24
 #define J_MAGIC "MPCJRN02"
 #define JREC 80 /* magic 8, number 8, kind/ring/f 12, pad 4, seq 8, mark 24, check 16 */
+#define JBLOCK 512 /* journal records read at a time on open */
 #define ZBLOCK 16384
 
 typedef struct {
@@ -298,8 +299,8 @@ static mpc_err lock_store(mpc_store *s)
  * corruption, and the records after it (which may say more was consumed)
  * cannot be trusted to be all there is: the store refuses to serve. */
 
-static void jrec_make(const mpc_store *s, uint8_t rec[JREC], uint64_t number, mpc_mat_type t,
-		      uint64_t seq, const uint8_t mark[DIG])
+static int jrec_make(const mpc_store *s, uint8_t rec[JREC], uint64_t number, mpc_mat_type t,
+		     uint64_t seq, const uint8_t mark[DIG])
 {
 	uint8_t d[32];
 	memset(rec, 0, JREC);
@@ -311,8 +312,9 @@ static void jrec_make(const mpc_store *s, uint8_t rec[JREC], uint64_t number, mp
 	mpc_put64(rec + 32, seq);
 	memcpy(rec + 40, mark, DIG);
 	if (!sha256(s->tag, 32, rec, 64, NULL, 0, d))
-		memset(d, 0, sizeof(d)); /* a record that will not verify: never a false one */
+		return 0;
 	memcpy(rec + 64, d, 16);
+	return 1;
 }
 
 static int jrec_intact(const mpc_store *s, const uint8_t rec[JREC])
@@ -331,14 +333,50 @@ static mpc_err journal_corrupt(const char *path, uint64_t at, uint64_t size, con
 			 "again; never edit, restore or copy a journal", path, at, size, what);
 }
 
+/* Replay the records from the start; *good: how many are intact and in
+ * order before the first damaged one (or all of them). */
+static mpc_err journal_replay(mpc_store *s, const char *path, uint64_t size, uint64_t *good)
+{
+	uint64_t n_full = size / JREC, g;
+	uint8_t *blk = malloc(JBLOCK * JREC);
+	mpc_err err = MPC_OK;
+
+	if (blk == NULL)
+		return mpc_error(MPC_ENOMEM, "out of memory");
+	for (g = 0; g < n_full; g++) {
+		/* read in blocks: a journal holds one record per take */
+		if (g % JBLOCK == 0) {
+			uint64_t n = n_full - g < JBLOCK ? n_full - g : JBLOCK;
+			if ((err = pread_all(s->journal_fd, blk, n * JREC, g * JREC, path)) != MPC_OK)
+				break;
+		}
+		const uint8_t *rec = blk + (g % JBLOCK) * JREC;
+		if (!jrec_intact(s, rec))
+			break;
+		mpc_mat_type t = {(mpc_mat_kind)mpc_get32(rec + 16), mpc_get32(rec + 20),
+				  mpc_get32(rec + 24)};
+		uint64_t seq = mpc_get64(rec + 32);
+		type_state *ts = mpc_mat_elem_bytes(t) > 0 ? state(s, t, 1) : NULL;
+		/* intact but not the next record of this store: spliced or replayed */
+		if (mpc_get64(rec + 8) != g || ts == NULL || seq < ts->consumed) {
+			err = journal_corrupt(path, g * JREC, size, "a record out of order");
+			break;
+		}
+		ts->consumed = seq;
+		memcpy(ts->mark, rec + 40, DIG);
+	}
+	free(blk);
+	*good = g;
+	return err;
+}
+
 /* Replay every record; cut a torn last record off (fsynced) before anything
  * is appended; refuse a damaged or out-of-order record followed by more. */
 static mpc_err journal_open(mpc_store *s)
 {
 	char path[600];
 	struct stat st;
-	uint8_t rec[JREC];
-	uint64_t good;
+	uint64_t good = 0;
 	mpc_err err;
 
 	snprintf(path, sizeof(path), "%s/journal", s->dir);
@@ -347,23 +385,10 @@ static mpc_err journal_open(mpc_store *s)
 		return sys_err("cannot open", path);
 	if (fstat(s->journal_fd, &st) != 0)
 		return sys_err("cannot stat", path);
-	uint64_t size = (uint64_t)st.st_size, n_full = size / JREC;
-	for (good = 0; good < n_full; good++) {
-		if ((err = pread_all(s->journal_fd, rec, JREC, good * JREC, path)) != MPC_OK)
-			return err;
-		if (!jrec_intact(s, rec))
-			break;
-		mpc_mat_type t = {(mpc_mat_kind)mpc_get32(rec + 16), mpc_get32(rec + 20),
-				  mpc_get32(rec + 24)};
-		uint64_t seq = mpc_get64(rec + 32);
-		type_state *ts = mpc_mat_elem_bytes(t) > 0 ? state(s, t, 1) : NULL;
-		/* intact but not the next record of this store: spliced or replayed */
-		if (mpc_get64(rec + 8) != good || ts == NULL || seq < ts->consumed)
-			return journal_corrupt(path, good * JREC, size, "a record out of order");
-		ts->consumed = seq;
-		memcpy(ts->mark, rec + 40, DIG);
-	}
-	if (good < n_full && size > (good + 1) * JREC)
+	uint64_t size = (uint64_t)st.st_size;
+	if ((err = journal_replay(s, path, size, &good)) != MPC_OK)
+		return err;
+	if (good < size / JREC && size > (good + 1) * JREC)
 		return journal_corrupt(path, good * JREC, size, "a damaged record followed by more");
 	if (good * JREC < size) {
 		/* a torn last record: its fsync never returned, so nothing was handed
@@ -387,7 +412,8 @@ static mpc_err journal_append(mpc_store *s, mpc_mat_type t, uint64_t seq, const 
 	if (s->broken)
 		return mpc_error(MPC_EIO, "preprocessing store: an earlier write to %s failed; this "
 				 "handle takes nothing more: close the store and open it again", path);
-	jrec_make(s, rec, s->jrecs, t, seq, mark);
+	if (!jrec_make(s, rec, s->jrecs, t, seq, mark))
+		return mpc_error(MPC_ECRYPTO, "preprocessing store: SHA-256 failed");
 	mpc_err err = pwrite_all(s->journal_fd, rec, JREC, at, path);
 	if (err == MPC_OK && fsync(s->journal_fd) != 0)
 		err = sys_err("cannot fsync", path);

@@ -420,6 +420,32 @@ static void test_consumed_overwritten(void **st)
 	mpc_store_close(s);
 }
 
+/* A journal longer than one read block (512 records) replays whole, and
+ * damage past the first block is found at its byte. */
+static void test_long_journal(void **st)
+{
+	char path[700];
+	(void)st;
+	mpc_store *s = open_ok();
+	add(s, 0, 1000);
+	for (uint64_t i = 0; i < 600; i++)
+		take_note(s, 1, i);
+	mpc_store_close(s);
+	assert_int_equal(size_of("journal"), 600 * JREC);
+	s = open_ok();
+	take_note(s, 5, 600);
+	mpc_store_close(s);
+	path_of(path, sizeof(path), "journal");
+	int fd = open(path, O_RDWR);
+	uint8_t b;
+	assert_int_equal(pread(fd, &b, 1, 550 * JREC + 70), 1);
+	b ^= 0x80;
+	assert_int_equal(pwrite(fd, &b, 1, 550 * JREC + 70), 1);
+	close(fd);
+	assert_int_equal(mpc_store_open(&s, dir, "job-1", hash, 1, 3), MPC_EIO);
+	assert_non_null(strstr(mpc_error_detail(), "corrupt at byte 44000 of 48080"));
+}
+
 /* A child holds the store open; the parent's open is refused naming the
  * child's pid and the directory; a second open in one process is refused
  * too. Once the child is gone the parent goes on where it stopped. */
@@ -598,6 +624,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_torn_tail, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_journal_junk_in_middle, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_consumed_overwritten, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_long_journal, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_two_processes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_full_disk, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_skip, setup, teardown),
