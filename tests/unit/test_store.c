@@ -420,6 +420,39 @@ static void test_consumed_overwritten(void **st)
 	mpc_store_close(s);
 }
 
+/* A crash after the journal record and before the zeros (simulated by
+ * putting the batch file's old bytes back): the next open writes the zeros,
+ * and what is left still verifies and is served once. */
+static void test_crash_before_zeros(void **st)
+{
+	uint8_t before[80 + 10 * 24], now[80 + 10 * 24];
+	char path[700], name[300] = "";
+	(void)st;
+	mpc_store *s = open_ok();
+	add(s, 0, 10);
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL)
+		if (strstr(e->d_name, ".bat"))
+			snprintf(name, sizeof(name), "%s", e->d_name);
+	closedir(d);
+	path_of(path, sizeof(path), name);
+	int fd = open(path, O_RDWR);
+	assert_int_equal(pread(fd, before, sizeof(before), 0), (ssize_t)sizeof(before));
+	take_note(s, 4, 0);
+	mpc_store_close(s);
+	assert_int_equal(pwrite(fd, before, sizeof(before), 0), (ssize_t)sizeof(before));
+	s = open_ok();
+	assert_int_equal(pread(fd, now, sizeof(now), 0), (ssize_t)sizeof(now));
+	for (size_t i = 80; i < 80 + 4 * 24; i++)
+		assert_int_equal(now[i], 0);
+	assert_memory_equal(now + 80 + 4 * 24, before + 80 + 4 * 24, 6 * 24);
+	take_note(s, 6, 4);
+	mpc_store_close(s);
+	close(fd);
+	assert_int_equal(size_of(name), -1);
+}
+
 /* A journal longer than one read block (512 records) replays whole, and
  * damage past the first block is found at its byte. */
 static void test_long_journal(void **st)
@@ -624,6 +657,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_torn_tail, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_journal_junk_in_middle, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_consumed_overwritten, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_crash_before_zeros, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_long_journal, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_two_processes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_full_disk, setup, teardown),
