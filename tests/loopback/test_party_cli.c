@@ -30,6 +30,8 @@
 #include "protocols/mpc_local.h"
 #include "protocols/mpc_stats.h"
 #include "runtime/mpc_csv.h"
+#include "net/mpc_nodes.h"
+#include "tests/support/forger.h"
 #include "tests/support/mitm.h"
 #include "tests/support/party.h"
 
@@ -858,6 +860,62 @@ static void test_wrong_port(void **s)
 	assert_true(took < 3 + 10);
 }
 
+/* An outsider who knows every address and the job (so its session) but
+ * holds no key sends to every node's port: at set-up hellos, aborts and
+ * data in the clear claiming every party; while the job runs junk sealed
+ * frames under every counter, junk handshake records, junk bytes, and
+ * replays of every frame a tap in front of bravo caught. Nothing it sends
+ * is taken: the job completes with the clear results, and every party says
+ * that it dropped frames. */
+static void test_forgery(void **s)
+{
+	(void)s;
+	char job[600], id[64], logs[NP][700];
+	job_spec js = {.preproc = "ot"};
+	run_spec rs = {.skip[NP] = 1};
+	forger_spec fs = {.n = NP, .marker = "every peer has the same job"};
+	int codes[NN], tap_port, tap_fd = -1;
+	pid_t pid[NN];
+	fresh_ports();
+	assert_int_equal(mpc_local_free_ports(&tap_port, 1), MPC_OK);
+	js.addr_port[1] = tap_port; /* alpha and charlie reach bravo through the tap */
+	rs.listen_port[1] = ports[1];
+	common_job(job, sizeof(job), &js);
+	snprintf(id, sizeof(id), "cli-test-%d", (int)getpid());
+	assert_int_equal(mpc_session_derive(fs.session, id), MPC_OK);
+	pid_t tap = forger_tap_start(tap_port, ports[1], &tap_fd);
+	assert_true(tap > 0);
+	fs.tap_fd = tap_fd;
+	for (int i = 0; i < NP; i++) {
+		fs.ports[i] = ports[i];
+		snprintf(logs[i], sizeof(logs[i]), "%s/log-%s", dir, names[i]);
+		fs.logs[fs.n_logs++] = logs[i];
+	}
+	char cmd[700];
+	snprintf(cmd, sizeof(cmd), "rm -f %s/out-*.csv %s/log-*", dir, dir);
+	party_run_cmd(cmd);
+	pid_t forger = forger_start(&fs); /* before the parties: set-up included */
+	assert_true(forger > 0);
+	usleep(100000);
+	run_all(job, &rs, codes, pid);
+	for (int i = 0; i < NN; i++)
+		codes[i] = pid[i] < 0 ? 0 : party_wait(pid[i], 60);
+	kill(forger, SIGTERM);
+	int forger_code = party_wait(forger, 10);
+	kill(tap, SIGKILL);
+	waitpid(tap, NULL, 0);
+	close(tap_fd);
+	for (int i = 0; i < NP; i++) {
+		if (codes[i] != 0)
+			print_error("%s: exit %d\n%s\n", names[i], codes[i], logof(i));
+		assert_int_equal(codes[i], 0);
+		assert_non_null(strstr(logof(i), "dropped a frame"));
+	}
+	check_outputs();
+	/* it sent in both phases, and replayed what the tap caught */
+	assert_int_equal(forger_code, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -871,7 +929,7 @@ int main(void)
 		cmocka_unit_test(test_dealer_consent), cmocka_unit_test(test_duplicate_entries),
 		cmocka_unit_test(test_check_validates), cmocka_unit_test(test_cannot_listen),
 		cmocka_unit_test(test_sigterm),        cmocka_unit_test(test_sigint),
-		cmocka_unit_test(test_wrong_port),
+		cmocka_unit_test(test_wrong_port),     cmocka_unit_test(test_forgery),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -94,15 +94,19 @@ static int run(const forger_spec *fs)
 {
 	static uint8_t b[70000], *caught[MAX_CAUGHT];
 	static size_t caught_len[MAX_CAUGHT];
-	int sock[FORGER_MAX], n_caught = 0, ms = 50;
+	int sock[FORGER_MAX], n_caught = 0, ms = 50, ivl = 2;
 	long setup_sent = 0, run_sent = 0;
 
 	for (int t = 0; t < fs->n; t++) {
 		char addr[64];
 		snprintf(addr, sizeof(addr), "tcp://127.0.0.1:%d", fs->ports[t]);
 		sock[t] = nn_socket(AF_SP, NN_PUSH);
+		/* retry the connection often: the nodes are not up yet */
 		if (sock[t] < 0 || nn_setsockopt(sock[t], NN_SOL_SOCKET, NN_SNDTIMEO, &ms,
 						 sizeof(ms)) < 0 ||
+		    nn_setsockopt(sock[t], NN_SOL_SOCKET, NN_RECONNECT_IVL, &ivl, sizeof(ivl)) < 0 ||
+		    nn_setsockopt(sock[t], NN_SOL_SOCKET, NN_RECONNECT_IVL_MAX, &ivl,
+				  sizeof(ivl)) < 0 ||
 		    nn_connect(sock[t], addr) < 0)
 			return 1;
 	}
@@ -119,7 +123,7 @@ static int run(const forger_spec *fs)
 					setup_sent += nn_send(sock[t], b, len, NN_DONTWAIT) > 0;
 				}
 			}
-		nap(5000);
+		nap(1000);
 	}
 	/* the job runs: junk of every kind, and replays */
 	while (!stop) {
