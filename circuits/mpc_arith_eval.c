@@ -525,6 +525,18 @@ static mpc_err outputs(run *R, void *const *out)
 	}
 	if (!any)
 		return MPC_OK;
+	/* A wire's share may be a local function of a party's own inputs (an
+	 * input, a sum of them, a product by a public value): re-randomise every
+	 * shared output, at every party and in the same order (the pairwise
+	 * streams stay in step), so its recipients see only fresh shares. An
+	 * output listed twice gets two zero-sharings: still the same value. */
+	for (size_t j = 0; j < c->n_out && err == MPC_OK; j++) {
+		const mpc_arith_wire *w = &c->w[c->out[j].wire];
+		if (!w->pub)
+			err = mpc_share_rerandomise(R->p, R->r, R->val[c->out[j].wire].v, w->len);
+	}
+	if (err != MPC_OK)
+		return err;
 	if (mine && (rbuf = malloc((size_t)np * mine)) == NULL)
 		return mpc_error(MPC_ENOMEM, "arith: out of memory for the outputs");
 	for (int q = 0; q < np && err == MPC_OK; q++) {

@@ -19,7 +19,9 @@
  * sums, Z_2^64 for comparisons):
  *   - always: the bit [count >= max(K, 1)]. For a suppressed cohort nothing
  *     else is ever opened (its shares are discarded), so its result says
- *     only "suppressed" (count < K, possibly empty).
+ *     only "suppressed" (count < K, possibly empty). With dp the test is on
+ *     the noisy count instead, which is opened for every cohort, suppressed
+ *     ones included (see below).
  *   - count: n. sum: the sum A. histogram: the bucket counts only.
  *   - Ratios divided in the clear (MPC_AGG_DIV_CLEAR) open their numerator
  *     and denominator: fraud_rate opens the fraud count and n; mean opens n

@@ -37,6 +37,33 @@ mpc_err mpc_bool_input(mpc_party *p, int owner, const uint64_t *in, uint64_t *ou
 	return err;
 }
 
+mpc_err mpc_bool_rerandomise(mpc_party *p, uint64_t *share, size_t words)
+{
+	int np = mpc_party_size(p), me = mpc_party_id(p);
+	size_t cap = words < ((size_t)1 << 16) ? words : ((size_t)1 << 16);
+	uint64_t *r;
+	mpc_err err = MPC_OK;
+
+	if (words == 0)
+		return MPC_OK;
+	if ((r = malloc(cap * 8)) == NULL)
+		return mpc_error(MPC_ENOMEM, "mpc_bool_rerandomise: out of memory");
+	for (int j = 0; j < np && err == MPC_OK; j++) {
+		if (j == me)
+			continue;
+		for (size_t off = 0; off < words && err == MPC_OK; off += cap) {
+			size_t m = words - off < cap ? words - off : cap;
+			if ((err = mpc_party_prg_pair(p, j, r, m * 8)) != MPC_OK)
+				break;
+			for (size_t w = 0; w < m; w++)
+				share[off + w] ^= r[w];
+		}
+	}
+	mpc_wipe(r, cap * 8);
+	free(r);
+	return err;
+}
+
 mpc_err mpc_bool_open(mpc_party *p, const uint64_t *share, uint64_t *out, size_t words)
 {
 	int np = mpc_party_size(p), me = mpc_party_id(p);
@@ -267,7 +294,10 @@ mpc_err mpc_bool_run(mpc_party *p, const mpc_bristol *c, size_t batch, const int
 		err = mpc_error(MPC_ENOMEM, "out of memory");
 		goto out;
 	}
-	if ((err = mpc_bool_open(p, wire + (size_t)first * W, res, ow)) == MPC_OK)
+	/* an output wire may be an XOR of one party's own input shares: fresh
+	 * shares first */
+	if ((err = mpc_bool_rerandomise(p, wire + (size_t)first * W, ow)) == MPC_OK &&
+	    (err = mpc_bool_open(p, wire + (size_t)first * W, res, ow)) == MPC_OK)
 		for (uint32_t v = 0; v < c->n_out; v++)
 			memcpy(out[v], res + (size_t)(mpc_bristol_out_wire(c, v) - first) * W,
 			       (size_t)c->out_width[v] * W * 8);

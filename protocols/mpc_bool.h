@@ -19,7 +19,16 @@
 mpc_err mpc_bool_input(mpc_party *p, int owner, const uint64_t *in, uint64_t *out,
 		       size_t words) MPC_MUST_CHECK;
 
-/* Open shared words to every party (one round). */
+/* XOR a fresh sharing of zero into `words` shared words in place: for every
+ * other party j, the next words of the stream shared with j (the pair's two
+ * draws cancel). The value is unchanged; call it before opening an output
+ * whose shares may carry a party's partial result. Sends nothing;
+ * collective (same words, same point, at every party). */
+mpc_err mpc_bool_rerandomise(mpc_party *p, uint64_t *share, size_t words) MPC_MUST_CHECK;
+
+/* Open shared words to every party (one round). Opens the shares as they
+ * are: for masked values (AND, B2A); outputs go through
+ * mpc_bool_rerandomise first. */
 mpc_err mpc_bool_open(mpc_party *p, const uint64_t *share, uint64_t *out,
 		      size_t words) MPC_MUST_CHECK;
 

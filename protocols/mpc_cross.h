@@ -58,6 +58,20 @@ typedef struct {
  * Collective; two rounds. */
 mpc_err mpc_cross_ot_new(mpc_cross *out, struct mpc_party *p) MPC_MUST_CHECK;
 
+/* Statistical hiding of the Paillier engine's masks: the sender's mask is
+ * uniform below 2^(xbits + k + MPC_CROSS_PAILLIER_SIGMA), that many bits
+ * longer than the product x y < 2^(xbits + k), so what the receiver decrypts
+ * is within statistical distance 2^-80 of the mask alone, per element
+ * (about 2^-53 over 10^8 elements). */
+#define MPC_CROSS_PAILLIER_SIGMA 80
+
+/* Slots of x y + mask one plaintext of the Paillier engine packs, for
+ * xbits-bit receiver values in ring r and a modulus of modulus_bits: a slot
+ * has xbits + k + MPC_CROSS_PAILLIER_SIGMA + 1 bits (the sum never carries
+ * into the next) and all slots stay below 2^(modulus_bits - 1) <= N, so the
+ * packed value never wraps mod N. 0 if none fits or an argument is bad. */
+unsigned mpc_cross_paillier_slots(unsigned modulus_bits, mpc_ring r, unsigned xbits);
+
 /* Set up the Paillier engine: each party makes a key pair with a modulus of
  * modulus_bits (>= 2048) and sends its public key to the others.
  * Collective; one round. */

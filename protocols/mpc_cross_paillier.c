@@ -1,24 +1,27 @@
 /* The Paillier engine behind mpc_cross.h.
  *
  * For x (receiver i) times y (sender j): i encrypts each x under its own key
- * shifted into its slot (x_e 2^(w (e mod s)), slots of w = xbits + k + 41
- * bits, s per ciphertext) and sends the ciphertexts to every sender (the
- * same ones to all); j raises each to its y and multiplies the s of a group
- * together, which packs x_e y_e into the slots, adds a
- * fresh encryption of its masks sum rho_e 2^(w e) (rho_e uniform below
- * 2^(xbits + k + 40)) and sends the packed ciphertexts back; j keeps -rho_e,
- * i decrypts and keeps slot e mod 2^k. The shares add up to x*y mod 2^k.
+ * shifted into its slot (x_e 2^(w (e mod s)), slots of w = xbits + k + 81
+ * bits, s per ciphertext: mpc_cross_paillier_slots) and sends the
+ * ciphertexts to every sender (the same ones to all); j raises each to its y
+ * and multiplies the s of a group together, which packs x_e y_e into the
+ * slots, adds a fresh encryption of its masks sum rho_e 2^(w e) (rho_e
+ * uniform below 2^(xbits + k + 80)) and sends the packed ciphertexts back; j
+ * keeps -rho_e, i decrypts and keeps slot e mod 2^k. The shares add up to
+ * x*y mod 2^k. A slot's x y + rho < 2^w and s w <= bits - 1, so nothing
+ * carries between slots and the plaintext stays below N.
  *
  * What each side sees: j sees encryptions under i's key (semantically
  * secure under the decisional composite residuosity assumption, with the
- * short-exponent randomness of mpc_paillier.h); i sees x*y + rho with rho 40
- * bits longer than x*y (statistical distance 2^-40 from rho alone) under
+ * short-exponent randomness of mpc_paillier.h); i sees x*y + rho with rho 80
+ * bits longer than x*y (statistical distance 2^-80 from rho alone, per
+ * element: 2^-53 over 10^8 of them) under
  * fresh randomness from j, so the ciphertext tells it nothing about y
  * either.
  *
  * Cost: one ciphertext of 2*bits/8 bytes (512 for 2048-bit keys) per
- * element to each sender, and 512 bytes per s elements back (s = 12 for
- * Z_2^64 products, 6 for Z_2^128). It trades CPU (big-number
+ * element to each sender, and 512 bytes per s elements back (s = 9 for
+ * Z_2^64 products, 6 for Z_2^128, at full-width x). It trades CPU (big-number
  * exponentiations) for bandwidth against the OT engine. */
 #include "mpc_cross.h"
 
@@ -32,7 +35,7 @@
 #include "mpc_party.h"
 
 #define MAX_PARTIES 64
-#define SIGMA 40
+#define SIGMA MPC_CROSS_PAILLIER_SIGMA
 /* elements per round: keeps a round well under a second at 2048-bit keys,
  * so that peers waiting for it stay within their timeout */
 #define CHUNK ((size_t)256)
@@ -76,13 +79,21 @@ static void from_mpz(const mpz_t z, unsigned k, uint8_t *out)
 	mpc_wipe(buf, sizeof(buf));
 }
 
+unsigned mpc_cross_paillier_slots(unsigned modulus_bits, mpc_ring r, unsigned xbits)
+{
+	if (mpc_ring_check(r) != MPC_OK || modulus_bits < 2 || xbits < 1 ||
+	    xbits > mpc_ring_bits(r))
+		return 0;
+	return (modulus_bits - 1) / (xbits + mpc_ring_bits(r) + SIGMA + 1);
+}
+
 static mpc_err pa_cross(void *vctx, mpc_party *p, mpc_ring r, unsigned xbits, size_t n,
 			const void *x, const void *y, void *out, uint64_t rm, uint64_t sm)
 {
 	pa_ctx *c = vctx;
 	unsigned K = mpc_ring_bits(r), w = xbits + K + SIGMA + 1;
 	size_t eb = mpc_ring_bytes(r), cb = mpc_paillier_ct_bytes(c->bits);
-	size_t slots = (c->bits - 1) / w;
+	size_t slots = mpc_cross_paillier_slots(c->bits, r, xbits);
 	int me = c->id, np = c->n;
 	const void *sp[MAX_PARTIES];
 	void *rp[MAX_PARTIES];
@@ -254,8 +265,7 @@ static double pa_bytes_per_elem(void *vctx, int np, mpc_ring r, unsigned xbits)
 {
 	pa_ctx *c = vctx;
 	double cb = (double)mpc_paillier_ct_bytes(c->bits);
-	unsigned w = xbits + mpc_ring_bits(r) + SIGMA + 1;
-	double slots = (double)((c->bits - 1) / w);
+	double slots = (double)mpc_cross_paillier_slots(c->bits, r, xbits);
 	return (np - 1) * (cb + cb / slots);
 }
 

@@ -5,8 +5,9 @@
  * default 2048), g = N + 1, so Enc(m) = (1 + mN) * s mod N^2 with s a random
  * N-th residue. Decryption uses CRT (mod p^2 and q^2).
  *
- * Randomness: s = h^a mod N^2, with h = -y^(2N) mod N^2 published with the
- * key and a a fresh random exponent of MPC_PAILLIER_ALPHA_BITS bits (the
+ * Randomness: s = h^a mod N^2, with h = (y^2)^N mod N^2 (y a random unit)
+ * published with the key and a a fresh random exponent of
+ * MPC_PAILLIER_ALPHA_BITS bits, the low one forced to 1 (the
  * Damgard-Jurik-Nielsen variant; its security rests on the assumption that
  * such short exponents give N-th residues indistinguishable from uniform
  * ones, as in DJN10 section 4). It makes an encryption a 512-bit

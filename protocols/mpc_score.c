@@ -384,6 +384,9 @@ static mpc_err finish(mpc_party *p, const mpc_score_opts *o, const u128 *cmp_val
 	if ((err = mpc_cmp_ltz(p, RING, buf + n, buf + n, n)) != MPC_OK)
 		goto out;
 	memcpy(buf, s, n * sizeof(u128));
+	/* In cross mode a holder's share of s is its partial score plus the
+	 * model owner's Gilboa pads: mpc_open_to re-randomises it before the
+	 * asker (who may be that owner) sees it. */
 	if ((err = mpc_open_to(p, o->asker, RING, buf, me == o->asker ? buf : NULL, 2 * n)) !=
 	    MPC_OK)
 		goto out;

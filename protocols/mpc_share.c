@@ -1,5 +1,6 @@
 /* Input, open and linear operations on additive shares. */
 #include "mpc_share.h"
+#include "mpc_share_tap.h"
 
 #include "../runtime/mpc_wipe.h"
 #include <stdlib.h>
@@ -74,6 +75,50 @@ mpc_err mpc_open(mpc_party *p, mpc_ring r, const void *share, void *out, size_t 
 	return err;
 }
 
+mpc_err mpc_share_rerandomise(mpc_party *p, mpc_ring r, void *share, size_t n)
+{
+	size_t eb = mpc_ring_bytes(r);
+	int me = mpc_party_id(p), np = mpc_party_size(p);
+	size_t cap = n < INPUT_CHUNK ? n : INPUT_CHUNK;
+	mpc_err err = MPC_OK;
+	void *tmp;
+
+	if (mpc_ring_check(r) != MPC_OK)
+		return mpc_error(MPC_EINVAL, "mpc_share_rerandomise: bad ring");
+	if (n == 0)
+		return MPC_OK;
+	if ((tmp = malloc(cap * eb)) == NULL)
+		return mpc_error(MPC_ENOMEM, "mpc_share_rerandomise: out of memory");
+	/* pair by pair, chunk by chunk: each pair's two parties draw the same
+	 * lengths in the same order, so their streams stay in step */
+	for (int j = 0; j < np && err == MPC_OK; j++) {
+		if (j == me)
+			continue;
+		for (size_t off = 0; off < n && err == MPC_OK; off += cap) {
+			size_t m = n - off < cap ? n - off : cap;
+			uint8_t *o = (uint8_t *)share + off * eb;
+			if ((err = mpc_party_prg_pair(p, j, tmp, m * eb)) != MPC_OK)
+				break;
+			if (me < j)
+				mpc_ring_add(r, o, o, tmp, m);
+			else
+				mpc_ring_sub(r, o, o, tmp, m);
+		}
+	}
+	mpc_wipe(tmp, cap * eb);
+	free(tmp);
+	return err;
+}
+
+static mpc_share_tap_fn open_tap;
+static void *open_tap_ctx;
+
+void mpc_share_set_open_tap(mpc_share_tap_fn fn, void *ctx)
+{
+	open_tap = fn;
+	open_tap_ctx = ctx;
+}
+
 mpc_err mpc_open_to(mpc_party *p, int to, mpc_ring r, const void *share, void *out, size_t n)
 {
 	size_t eb = mpc_ring_bytes(r);
@@ -82,7 +127,7 @@ mpc_err mpc_open_to(mpc_party *p, int to, mpc_ring r, const void *share, void *o
 	const void *send[MPC_NET_MAX_NODES] = {0};
 	void *recv[MPC_NET_MAX_NODES] = {0};
 	size_t slen[MPC_NET_MAX_NODES] = {0}, rlen[MPC_NET_MAX_NODES] = {0};
-	uint8_t *buf = NULL;
+	uint8_t *buf = NULL; /* receiver: the peers' shares; others: our fresh share */
 	mpc_err err = MPC_OK;
 
 	if (mpc_ring_check(r) != MPC_OK || to < 0 || to >= np)
@@ -91,11 +136,20 @@ mpc_err mpc_open_to(mpc_party *p, int to, mpc_ring r, const void *share, void *o
 		return mpc_error(MPC_EINVAL, "mpc_open_to: no output buffer at the receiver");
 	if (n == 0)
 		return MPC_OK;
-	if (me == to && (buf = malloc((size_t)np * cap * eb)) == NULL)
+	size_t bsz = (me == to ? (size_t)np : 1) * cap * eb;
+	if ((buf = malloc(bsz)) == NULL)
 		return mpc_error(MPC_ENOMEM, "mpc_open_to: out of memory for %zu elements", n);
 	for (size_t off = 0; off < n && err == MPC_OK; off += cap) {
 		size_t m = n - off < cap ? n - off : cap;
 		const uint8_t *s = (const uint8_t *)share + off * eb;
+		uint8_t *o = me == to ? (uint8_t *)out + off * eb : buf;
+		/* a copy of our share plus our part of a zero-sharing: what we send
+		 * (or, at the receiver, keep) is fresh, whatever the caller's share
+		 * carried */
+		if (o != s)
+			memmove(o, s, m * eb);
+		if ((err = mpc_share_rerandomise(p, r, o, m)) != MPC_OK)
+			break;
 		for (int j = 0; j < nodes && j < np; j++) {
 			if (j == me)
 				continue;
@@ -103,25 +157,24 @@ mpc_err mpc_open_to(mpc_party *p, int to, mpc_ring r, const void *share, void *o
 				recv[j] = buf + (size_t)j * m * eb;
 				rlen[j] = m * eb;
 			} else if (j == to) {
-				send[j] = s;
+				send[j] = buf;
 				slen[j] = m * eb;
 			}
 		}
 		err = mpc_net_exchange(mpc_party_net(p), send, slen, recv, rlen);
 		if (err != MPC_OK || me != to)
 			continue;
-		uint8_t *o = (uint8_t *)out + off * eb;
-		if (o != s)
-			memmove(o, s, m * eb);
-		for (int j = 0; j < np; j++)
-			if (j != me)
-				mpc_ring_add(r, o, o, buf + (size_t)j * m * eb, m);
+		for (int j = 0; j < np; j++) {
+			if (j == me)
+				continue;
+			if (open_tap)
+				open_tap(open_tap_ctx, j, r, buf + (size_t)j * m * eb, m);
+			mpc_ring_add(r, o, o, buf + (size_t)j * m * eb, m);
+		}
 	}
-	if (buf) {
-		/* the others' shares of a value only we may see: wipe */
-		mpc_wipe(buf, (size_t)np * cap * eb);
-		free(buf);
-	}
+	/* the others' shares of a value only the receiver may see, or our own */
+	mpc_wipe(buf, bsz);
+	free(buf);
 	return err;
 }
 

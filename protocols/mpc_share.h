@@ -22,13 +22,32 @@ mpc_err mpc_input(mpc_party *p, int owner, mpc_ring r, const void *in, void *out
 		  size_t n) MPC_MUST_CHECK;
 
 /* Open to all: every party learns the secret in out. One round (per
- * MPC_OPEN_MAX_ELEMS), (N-1)*n elements sent per party. out may alias share. */
+ * MPC_OPEN_MAX_ELEMS), (N-1)*n elements sent per party. out may alias share.
+ * Opens the shares as they are: for masked values (Beaver d and e,
+ * truncation, comparison masks); an output is re-randomised first
+ * (mpc_share_rerandomise). */
 mpc_err mpc_open(mpc_party *p, mpc_ring r, const void *share, void *out, size_t n) MPC_MUST_CHECK;
 
 /* Open to party `to` only: the others send their shares to it and learn
- * nothing; out is written at `to` only (others may pass NULL). One round. */
+ * nothing; out is written at `to` only (others may pass NULL). One round.
+ * The shares are re-randomised first (mpc_share_rerandomise on a copy, chunk
+ * by chunk), so `to` sees uniform shares summing to the value, whatever
+ * structure the callers' shares had: no partial result of a party reaches
+ * it. Draws n elements from every pairwise stream at every party, the
+ * receiver included. */
 mpc_err mpc_open_to(mpc_party *p, int to, mpc_ring r, const void *share, void *out,
 		    size_t n) MPC_MUST_CHECK;
+
+/* Add a fresh sharing of zero to the n shared elements in place: for every
+ * other party j, the next n elements of the stream shared with j, added if
+ * this party's id is the lower of the pair, subtracted otherwise; the pair's
+ * two draws cancel, so the shared value is unchanged and, as long as two
+ * parties are honest, their shares are uniform given their sum. Call it
+ * before opening an output whose shares may carry a party's partial result.
+ * Sends nothing, consumes no preprocessing; collective: every party calls it
+ * with the same n at the same point, or the pairwise streams fall out of
+ * step. MPC_EINVAL (bad ring), MPC_ENOMEM, PRG errors. */
+mpc_err mpc_share_rerandomise(mpc_party *p, mpc_ring r, void *share, size_t n) MPC_MUST_CHECK;
 
 /* Local linear operations on shares. */
 /* out = a + b, a - b, -a, c*a (public element c). */

@@ -29,6 +29,7 @@
 #include "protocols/mpc_pool.h"
 #include "protocols/mpc_score.h"
 #include "protocols/mpc_share.h"
+#include "protocols/mpc_share_tap.h"
 
 #define NP        3
 #define NMAX      10000
@@ -43,6 +44,8 @@ enum { M_LOGREG, M_CARD, M_TREE };
 static struct {
 	int model, use_cross, asker, owner, vertical, use_keys, shared, drop_key;
 	int rounds_mode; /* 1: pool record/fill, emit online rounds (all parties) */
+	int attack;      /* 1: the asker plays an owner-asker's attack (test_owner_asker) */
+	size_t extra;    /* bytes the asker emits after its scores and flags */
 	int bench;       /* 1: time the phases, emit them */
 	size_t n, d;
 	int hold[DMAX];
@@ -66,6 +69,23 @@ static double urand(double lo, double hi) {
 	return lo + (hi - lo) * (rand() / (RAND_MAX + 1.0));
 }
 
+/* What a semi-honest owner-asker keeps (job.attack): its own outputs of
+ * every cross() it sent in, by receiver, and what each peer sent it in the
+ * final opening (through the test-only tap of mpc_open_to). */
+static mpc_u128 *att_co[NP];
+static size_t att_co_n[NP];
+static mpc_u128 *att_recv[NP];
+
+static void att_tap(void *ctx, int from, mpc_ring r, const void *share, size_t n) {
+	(void)ctx;
+	/* the first chunk's first job.n elements: the scores (the flags follow) */
+	if (r != MPC_Z128 || from < 0 || from >= NP || att_recv[from] != NULL)
+		return;
+	size_t m = n < job.n ? n : job.n;
+	if ((att_recv[from] = calloc(job.n, sizeof(mpc_u128))) != NULL)
+		memcpy(att_recv[from], share, m * sizeof(mpc_u128));
+}
+
 /* Counting wrapper around the OT engine: rounds spent inside cross(). */
 static uint64_t cross_rounds;
 static mpc_cross inner_eng;
@@ -75,6 +95,15 @@ static mpc_err wrap_cross(void *ctx, struct mpc_party *p, mpc_ring r, unsigned x
 	uint64_t r0 = mpc_net_rounds(mpc_party_net(p));
 	mpc_err err = inner_eng.ops->cross(inner_eng.ctx, p, r, xbits, n, x, y, out, rm, sm);
 	cross_rounds += mpc_net_rounds(mpc_party_net(p)) - r0;
+	int me = mpc_party_id(p);
+	if (err == MPC_OK && job.attack && (sm >> me & 1) && !(rm >> me & 1) && r == MPC_Z128) {
+		/* one receiver per call in the scorecard: a holder */
+		int h = __builtin_ctzll(rm);
+		if (h < NP && att_co[h] == NULL && (att_co[h] = malloc(n * sizeof(mpc_u128)))) {
+			memcpy(att_co[h], out, n * sizeof(mpc_u128));
+			att_co_n[h] = n;
+		}
+	}
 	return err;
 }
 static const mpc_cross_ops wrap_ops = {.name = "counting", .cross = wrap_cross};
@@ -187,6 +216,37 @@ static mpc_err score_once(mpc_party *p, const mpc_score_opts *o, inputs *in, dou
 	}
 }
 
+/* The owner-asker's guess of holder h's partial score, transaction by
+ * transaction: the share h sent it plus its own outputs of the cross products
+ * h received (h's share was its products' receiver side, and the two sides
+ * add up to the products). Exact before shares were re-randomised. NP x n
+ * elements, zero where h held nothing, then NP bytes: 1 where the owner has
+ * both halves of its guess for h. */
+static mpc_err emit_guesses(size_t n) {
+	mpc_u128 *g = calloc(NP * n, sizeof(mpc_u128));
+	uint8_t have[NP] = {0};
+	mpc_err err;
+	if (g == NULL)
+		return mpc_error(MPC_ENOMEM, "test: out of memory");
+	for (int h = 0; h < NP; h++) {
+		if (att_co[h] == NULL || att_recv[h] == NULL)
+			continue;
+		size_t q = att_co_n[h] / n;
+		have[h] = 1;
+		for (size_t i = 0; i < n; i++) {
+			mpc_u128 v = att_recv[h][i];
+			for (size_t k = 0; k < q; k++)
+				v += att_co[h][i * q + k];
+			g[(size_t)h * n + i] = v;
+		}
+	}
+	err = mpc_local_emit(g, NP * n * sizeof(mpc_u128));
+	if (err == MPC_OK)
+		err = mpc_local_emit(have, sizeof(have));
+	free(g);
+	return err;
+}
+
 static mpc_err body(mpc_party *p, void *arg) {
 	int me = mpc_party_id(p);
 	size_t n = job.n;
@@ -210,6 +270,8 @@ static mpc_err body(mpc_party *p, void *arg) {
 		inner_eng = eng;
 	}
 	mpc_score_opts o = {.asker = job.asker, .cross = job.use_cross ? &wrapped : NULL};
+	if (job.attack && me == job.asker)
+		mpc_share_set_open_tap(att_tap, NULL);
 	if (job.rounds_mode || job.bench) {
 		/* record a plan, fill the pool, then the online run */
 		double t1, t2, t3;
@@ -268,6 +330,8 @@ static mpc_err body(mpc_party *p, void *arg) {
 		if ((err = mpc_local_emit(score, n * sizeof(double))) != MPC_OK ||
 		    (err = mpc_local_emit(flag, n)) != MPC_OK ||
 		    (err = mpc_local_emit(&tt, sizeof(tt))) != MPC_OK)
+			goto out;
+		if (job.attack && (err = emit_guesses(n)) != MPC_OK)
 			goto out;
 	} else {
 		/* nothing for the others: their buffers are as they left them */
@@ -481,7 +545,7 @@ static void test_missing_key(void **s) {
 static void check_sum(const mpc_local_result *res, const double *want, double tol) {
 	size_t n = job.n, band = 0;
 	const uint8_t *out = res[job.asker].out;
-	assert_int_equal(res[job.asker].out_len, n * 9 + 8);
+	assert_int_equal(res[job.asker].out_len, n * 9 + 8 + job.extra);
 	for (size_t i = 0; i < n; i++) {
 		double got;
 		memcpy(&got, out + 8 * i, 8);
@@ -498,13 +562,9 @@ static void check_sum(const mpc_local_result *res, const double *want, double to
 	print_message("  n=%zu: %zu in the band\n", n, band);
 }
 
-static void test_scorecard(void **s) {
-	(void)s;
-	mpc_local_result res[NP];
-	reset_job();
-	setup_features(1000, 8, 21);
-	make_keys(job.n);
-	job.model = M_CARD, job.use_cross = 1, job.asker = 1, job.owner = 0, job.use_keys = 1;
+static void setup_card(size_t n, size_t d, unsigned seed) {
+	setup_features(n, d, seed);
+	job.model = M_CARD;
 	size_t c = 0, pc = 0;
 	for (size_t k = 0; k < job.d; k++) {
 		job.hold[k] = (int)((k + 1) % 3);
@@ -515,23 +575,81 @@ static void test_scorecard(void **s) {
 			job.points[pc++] = urand(-40, 40) + 0.37;
 	}
 	job.base = 17.25, job.thr = 20;
+}
+
+/* The scorecard in the clear: the points of transaction i's bins of the
+ * features held by `who` (-1: all of them, plus the base). */
+static double card_partial(size_t i, int who) {
+	double sc = who < 0 ? job.base : 0;
+	size_t c0 = 0, p0 = 0;
+	for (size_t k = 0; k < job.d; k++) {
+		size_t b = 0;
+		while (b + 1 < job.bins[k] && job.cuts[c0 + b] <= job.x[i * job.d + k])
+			b++;
+		if (who < 0 || job.hold[k] == who)
+			sc += job.points[p0 + b];
+		c0 += job.bins[k] - 1;
+		p0 += job.bins[k];
+	}
+	return sc;
+}
+
+static void test_scorecard(void **s) {
+	(void)s;
+	mpc_local_result res[NP];
+	reset_job();
+	setup_card(1000, 8, 21);
+	make_keys(job.n);
+	job.use_cross = 1, job.asker = 1, job.owner = 0, job.use_keys = 1;
 	run(res, MPC_OK);
 	double *want = malloc(job.n * sizeof(double));
-	for (size_t i = 0; i < job.n; i++) {
-		double sc = job.base;
-		size_t c0 = 0, p0 = 0;
-		for (size_t k = 0; k < job.d; k++) {
-			size_t b = 0;
-			while (b + 1 < job.bins[k] && job.cuts[c0 + b] <= job.x[i * job.d + k])
-				b++;
-			sc += job.points[p0 + b];
-			c0 += job.bins[k] - 1;
-			p0 += job.bins[k];
-		}
-		want[i] = sc;
-	}
+	for (size_t i = 0; i < job.n; i++)
+		want[i] = card_partial(i, -1);
 	check_sum(res, want, (double)(job.d + 1) * ldexp(1, -17));
 	check_others(res, 0);
+	free(want);
+	mpc_local_results_fini(res, NP);
+}
+
+/* The owner of the scorecard asks for the scores (allowed) and keeps its
+ * transcript. In cross mode holder h's share of a score is its partial
+ * score P_h (the points of its own features' bins) minus the owner's side
+ * of the Gilboa products; without fresh shares before the opening, the
+ * owner adds its side back and reads every P_h, not only their sum. The
+ * scores must still be right, and the owner's guess of each P_h must be
+ * wrong for every transaction (a uniform 128-bit value lands within the
+ * tolerance with probability about 2^-100). */
+static void test_owner_asker(void **s) {
+	(void)s;
+	mpc_local_result res[NP];
+	reset_job();
+	setup_card(200, 6, 23);
+	job.use_cross = 1, job.asker = 0, job.owner = 0, job.attack = 1;
+	job.extra = NP * job.n * sizeof(mpc_u128) + NP;
+	run(res, MPC_OK);
+	size_t n = job.n;
+	double *want = malloc(n * sizeof(double)), tol = (double)(job.d + 1) * ldexp(1, -17);
+	assert_non_null(want);
+	for (size_t i = 0; i < n; i++)
+		want[i] = card_partial(i, -1);
+	check_sum(res, want, tol);
+	check_others(res, 0);
+	const uint8_t *g = res[job.asker].out + n * 9 + 8;
+	for (int h = 1; h < NP; h++) {
+		size_t hits = 0;
+		/* the owner saw both halves: its products with h, h's share */
+		assert_int_equal(g[NP * n * sizeof(mpc_u128) + (size_t)h], 1);
+		for (size_t i = 0; i < n; i++) {
+			mpc_u128 v;
+			memcpy(&v, g + ((size_t)h * n + i) * sizeof(v), sizeof(v));
+			double got = ldexp((double)(mpc_i128)v, -16);
+			hits += fabs(got - card_partial(i, h)) <= tol;
+		}
+		print_message("  holder %d: the owner-asker's guess of its partial score right "
+		              "for %zu of %zu transactions\n",
+		              h, hits, n);
+		assert_int_equal(hits, 0);
+	}
 	free(want);
 	mpc_local_results_fini(res, NP);
 }
@@ -682,6 +800,7 @@ int main(void) {
 	    cmocka_unit_test(test_logreg_shared),
 	    cmocka_unit_test(test_missing_key),
 	    cmocka_unit_test(test_scorecard),
+	    cmocka_unit_test(test_owner_asker),
 	    cmocka_unit_test(test_tree),
 	    cmocka_unit_test(test_rounds),
 	};

@@ -1,6 +1,8 @@
 /* Paillier: round trips (0, 1, N-1), the homomorphisms the engine uses,
- * encryption by the owner (CRT) equal in law to public encryption, and
- * import refusing malformed keys and ciphertexts. */
+ * encryption by the owner (CRT) equal in law to public encryption, import
+ * refusing malformed keys and ciphertexts, and the engine's masks: 80
+ * statistical bits, with the fullest packing of the largest x y + mask still
+ * below N and free of carries between slots. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "protocols/mpc_cross.h"
 #include "protocols/mpc_paillier.h"
 
 static mpc_paillier_key key;
@@ -137,6 +140,59 @@ static void test_import(void **st)
 	free(ct);
 }
 
+/* The cross-product engine's slot layout at 2048 bits: every slot holds the
+ * largest x y + rho (x < 2^xbits, y < 2^k, rho < 2^(xbits + k + sigma)),
+ * the packed plaintext of the most slots stays below N, survives
+ * encryption, and each slot reads back unchanged (no carry, no wrap). */
+static void test_mask_width(void **st)
+{
+	static const struct {
+		mpc_ring r;
+		unsigned xbits, slots;
+	} cases[] = {{MPC_Z64, 64, 9}, {MPC_Z64, 1, 14}, {MPC_Z128, 128, 6}, {MPC_Z128, 1, 9}};
+	mpz_t v, t, packed, c, d;
+	(void)st;
+	assert_true(MPC_CROSS_PAILLIER_SIGMA >= 80);
+	mpz_inits(v, t, packed, c, d, NULL);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		unsigned K = mpc_ring_bits(cases[i].r), xb = cases[i].xbits;
+		unsigned w = xb + K + MPC_CROSS_PAILLIER_SIGMA + 1;
+		unsigned s = mpc_cross_paillier_slots(2048, cases[i].r, xb);
+		assert_int_equal(s, cases[i].slots);
+		/* v = (2^xb - 1)(2^K - 1) + 2^(xb + K + sigma) - 1 < 2^w */
+		mpz_set_ui(v, 1);
+		mpz_mul_2exp(v, v, xb);
+		mpz_sub_ui(v, v, 1);
+		mpz_set_ui(t, 1);
+		mpz_mul_2exp(t, t, K);
+		mpz_sub_ui(t, t, 1);
+		mpz_mul(v, v, t);
+		mpz_set_ui(t, 1);
+		mpz_mul_2exp(t, t, xb + K + MPC_CROSS_PAILLIER_SIGMA);
+		mpz_sub_ui(t, t, 1);
+		mpz_add(v, v, t);
+		assert_true(mpz_sizeinbase(v, 2) <= w);
+		mpz_set_ui(packed, 0);
+		for (unsigned e = 0; e < s; e++) {
+			mpz_mul_2exp(t, v, (mp_bitcnt_t)w * e);
+			mpz_add(packed, packed, t);
+		}
+		assert_true(mpz_cmp(packed, key.pub.n) < 0);
+		assert_int_equal(mpc_paillier_encrypt(&key.pub, c, packed), MPC_OK);
+		mpc_paillier_decrypt(&key, d, c);
+		assert_int_equal(mpz_cmp(d, packed), 0);
+		for (unsigned e = 0; e < s; e++) {
+			mpz_tdiv_q_2exp(t, d, (mp_bitcnt_t)w * e);
+			mpz_fdiv_r_2exp(t, t, w);
+			assert_int_equal(mpz_cmp(t, v), 0);
+		}
+		/* x wider than the ring, or no ring: nothing fits */
+		assert_int_equal(mpc_cross_paillier_slots(2048, cases[i].r, K + 1), 0);
+	}
+	assert_int_equal(mpc_cross_paillier_slots(2048, (mpc_ring)99, 1), 0);
+	mpz_clears(v, t, packed, c, d, NULL);
+}
+
 static void test_keygen_args(void **st)
 {
 	mpc_paillier_key k;
@@ -151,6 +207,7 @@ int main(void)
 		cmocka_unit_test(test_roundtrip),
 		cmocka_unit_test(test_homomorphic),
 		cmocka_unit_test(test_import),
+		cmocka_unit_test(test_mask_width),
 		cmocka_unit_test(test_keygen_args),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
