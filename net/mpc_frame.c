@@ -1,4 +1,4 @@
-/* AES-128-GCM frames under keys exported from a TLS 1.3 handshake. */
+/* AES-128-OCB frames under keys exported from a TLS 1.3 handshake. */
 #include "net/mpc_frame.h"
 
 #include <limits.h>
@@ -12,10 +12,12 @@
 #define KEY_BYTES 16
 #define LABEL     "EXPORTER-mpc-frame-keys-v1"
 
-static int dir_init(mpc_frame_dir *d, const uint8_t *key, const uint8_t *iv) {
+/* OCB decrypts with the inverse cipher: a direction's context is made for
+ * sealing or for opening, never both. */
+static int dir_init(mpc_frame_dir *d, const uint8_t *key, const uint8_t *iv, int seal) {
 	memcpy(d->iv, iv, MPC_FRAME_IV);
 	if ((d->ctx = EVP_CIPHER_CTX_new()) == NULL ||
-	    EVP_CipherInit_ex(d->ctx, EVP_aes_128_gcm(), NULL, key, NULL, 1) != 1)
+	    EVP_CipherInit_ex(d->ctx, EVP_aes_128_ocb(), NULL, key, NULL, seal) != 1)
 		return -1;
 	return 0;
 }
@@ -31,8 +33,8 @@ mpc_err mpc_frame_keys(SSL *ssl, int client, const uint8_t *context, size_t cont
 	memset(rx, 0, sizeof(*rx));
 	if (SSL_export_keying_material(ssl, km, sizeof(km), LABEL, strlen(LABEL), context,
 	                               context_len, 1) != 1 ||
-	    dir_init(tx, client ? c2s : s2c, (client ? c2s : s2c) + KEY_BYTES) != 0 ||
-	    dir_init(rx, client ? s2c : c2s, (client ? s2c : c2s) + KEY_BYTES) != 0) {
+	    dir_init(tx, client ? c2s : s2c, (client ? c2s : s2c) + KEY_BYTES, 1) != 0 ||
+	    dir_init(rx, client ? s2c : c2s, (client ? s2c : c2s) + KEY_BYTES, 0) != 0) {
 		mpc_frame_dir_free(tx);
 		mpc_frame_dir_free(rx);
 		ERR_clear_error();
@@ -60,32 +62,34 @@ int mpc_frame_begin(mpc_frame_dir *d, int seal, uint64_t counter, const uint8_t 
 	return 0;
 }
 
-int mpc_frame_update(mpc_frame_dir *d, uint8_t *out, const uint8_t *in, size_t len) {
+long mpc_frame_update(mpc_frame_dir *d, uint8_t *out, const uint8_t *in, size_t len) {
+	long total = 0;
 	while (len > 0) {
-		int n = len > (size_t)INT_MAX / 2 ? INT_MAX / 2 : (int)len, w;
-		if (EVP_CipherUpdate(d->ctx, out, &w, in, n) != 1 || w != n)
+		int n = len > (size_t)INT_MAX / 2 ? (INT_MAX / 2) & ~15 : (int)len, w;
+		if (EVP_CipherUpdate(d->ctx, out, &w, in, n) != 1 || w < 0)
 			return -1;
-		out += n;
+		out += w;
 		in += n;
 		len -= (size_t)n;
+		total += w;
 	}
-	return 0;
+	return total;
 }
 
-int mpc_frame_seal_end(mpc_frame_dir *d, uint8_t tag[MPC_FRAME_TAG]) {
+int mpc_frame_seal_end(mpc_frame_dir *d, uint8_t *out_tail, uint8_t tag[MPC_FRAME_TAG]) {
 	int n;
-	if (EVP_CipherFinal_ex(d->ctx, tag, &n) != 1 ||
-	    EVP_CIPHER_CTX_ctrl(d->ctx, EVP_CTRL_GCM_GET_TAG, MPC_FRAME_TAG, tag) != 1)
+	if (EVP_CipherFinal_ex(d->ctx, out_tail, &n) != 1 ||
+	    EVP_CIPHER_CTX_ctrl(d->ctx, EVP_CTRL_AEAD_GET_TAG, MPC_FRAME_TAG, tag) != 1)
 		return -1;
 	return 0;
 }
 
-int mpc_frame_open_end(mpc_frame_dir *d, const uint8_t tag[MPC_FRAME_TAG]) {
-	uint8_t t[MPC_FRAME_TAG], sink[MPC_FRAME_TAG];
+int mpc_frame_open_end(mpc_frame_dir *d, uint8_t *out_tail, const uint8_t tag[MPC_FRAME_TAG]) {
+	uint8_t t[MPC_FRAME_TAG];
 	int n;
 	memcpy(t, tag, MPC_FRAME_TAG);
-	if (EVP_CIPHER_CTX_ctrl(d->ctx, EVP_CTRL_GCM_SET_TAG, MPC_FRAME_TAG, t) != 1 ||
-	    EVP_CipherFinal_ex(d->ctx, sink, &n) != 1) {
+	if (EVP_CIPHER_CTX_ctrl(d->ctx, EVP_CTRL_AEAD_SET_TAG, MPC_FRAME_TAG, t) != 1 ||
+	    EVP_CipherFinal_ex(d->ctx, out_tail, &n) != 1) {
 		ERR_clear_error();
 		return -1;
 	}

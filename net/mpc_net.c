@@ -41,8 +41,9 @@
  * Once the handshake with a peer is done, every message to it (DATA, BYE,
  * ABORT, KEEPALIVE) is one sealed frame, T_SEC:
  *   0 magic u32   4 version u8   5 type u8 (T_SEC)   6 from u16   8 to u16
- *  10 counter u64   18 the message above, encrypted   then a 16-byte tag
- * AES-128-GCM under the direction's key exported from the handshake
+ *  10 counter u64   18 the message above, encrypted: its 54-byte header and
+ *  10 zero bytes, then its payload   then a 16-byte tag
+ * AES-128-OCB under the direction's key exported from the handshake
  * (mpc_frame.h); the first 18 bytes are its additional data, the counter its
  * nonce. Counters only go up: a frame at or below one already opened is a
  * replay. A frame that does not open, claims another sender or comes before
@@ -53,7 +54,8 @@
 #define HDR_BYTES    54
 #define TLS_HDR      10
 #define SEC_HDR      18
-#define SEC_OVER     (SEC_HDR + MPC_FRAME_TAG)
+#define SEC_INNER    64 /* the inner header and 10 zero bytes: whole cipher blocks */
+#define SEC_OVER     (SEC_HDR + SEC_INNER - HDR_BYTES + MPC_FRAME_TAG)
 enum { T_HELLO = 1, T_DATA, T_BYE, T_ABORT, T_KEEPALIVE, T_TLS, T_SEC };
 
 #define DEFAULT_CHUNK ((size_t)1 << 20)
@@ -404,7 +406,8 @@ static mpc_err sec_seal(mpc_net *net, int p, const uint8_t *hdr, const uint8_t *
                         size_t plen) {
 	peer *pr = &net->peers[p];
 	size_t len = SEC_OVER + HDR_BYTES + plen;
-	uint8_t *m;
+	uint8_t *m, inner[SEC_INNER] = {0};
+	long w;
 
 	if (!tls_usable(pr))
 		return mpc_error(MPC_ECRYPTO, "no TLS channel with %s (%s)", pr->name, pr->addr);
@@ -416,11 +419,13 @@ static mpc_err sec_seal(mpc_net *net, int p, const uint8_t *hdr, const uint8_t *
 	mpc_put16(m + 6, (uint16_t)net->id);
 	mpc_put16(m + 8, (uint16_t)p);
 	mpc_put64(m + 10, pr->tx_seq);
+	memcpy(inner, hdr, HDR_BYTES);
 	if (mpc_frame_begin(&pr->tx_key, 1, pr->tx_seq, m, SEC_HDR) != 0 ||
-	    mpc_frame_update(&pr->tx_key, m + SEC_HDR, hdr, HDR_BYTES) != 0 ||
-	    (plen > 0 &&
-	     mpc_frame_update(&pr->tx_key, m + SEC_HDR + HDR_BYTES, payload, plen) != 0) ||
-	    mpc_frame_seal_end(&pr->tx_key, m + len - MPC_FRAME_TAG) != 0) {
+	    mpc_frame_update(&pr->tx_key, m + SEC_HDR, inner, SEC_INNER) != SEC_INNER ||
+	    (w = plen > 0 ? mpc_frame_update(&pr->tx_key, m + SEC_HDR + SEC_INNER, payload, plen)
+	                  : 0) < 0 ||
+	    mpc_frame_seal_end(&pr->tx_key, m + SEC_HDR + SEC_INNER + w,
+	                       m + len - MPC_FRAME_TAG) != 0) {
 		nn_freemsg(m);
 		ERR_clear_error();
 		return mpc_error(MPC_ECRYPTO, "cannot seal a message to %s (%s)", pr->name,
@@ -428,7 +433,7 @@ static mpc_err sec_seal(mpc_net *net, int p, const uint8_t *hdr, const uint8_t *
 	}
 	pr->tx_seq++; /* a counter is never used twice, sent or not */
 	if (pr->flip_record && hdr[5] == T_DATA) {
-		m[SEC_HDR + HDR_BYTES] ^= 0x01; /* the payload's first ciphertext byte */
+		m[SEC_HDR + SEC_INNER] ^= 0x01; /* the payload's first ciphertext byte */
 		pr->flip_record = 0;
 	}
 	pr->oq[pr->oq_head + pr->oq_len++] = (out_msg){m, len};
@@ -704,7 +709,7 @@ static mpc_err drain_early(mpc_net *net, int p) {
 		else
 			err = deliver(net, p, e.offset, e.total, e.data, e.plen);
 		if (net->tls) /* decrypted payload */
-			mpc_wipe(e.data - HDR_BYTES, HDR_BYTES + e.plen);
+			mpc_wipe(e.data, e.plen);
 		nn_freemsg(e.msg);
 	}
 	return err;
@@ -929,8 +934,8 @@ static mpc_err handle(mpc_net *net, int via, void *msg, const uint8_t *b, const 
 	}
 out:
 	if (msg != NULL) {
-		if (via >= 0)
-			mpc_wipe((uint8_t *)b, len);
+		if (via >= 0 && len > HDR_BYTES) /* a decrypted payload */
+			mpc_wipe((uint8_t *)payload, len - HDR_BYTES);
 		nn_freemsg(msg);
 	}
 	return err;
@@ -1149,15 +1154,16 @@ static mpc_err sec_message(mpc_net *net, void *msg, size_t len, int64_t now) {
 	}
 	plen = len - SEC_OVER - HDR_BYTES;
 	if (mpc_frame_begin(&pr->rx_key, 0, seq, m, SEC_HDR) != 0 ||
-	    mpc_frame_update(&pr->rx_key, in, in, HDR_BYTES) != 0)
+	    mpc_frame_update(&pr->rx_key, in, in, SEC_INNER) != SEC_INNER)
 		goto crypto;
 	decode_hdr(&h, in);
-	dst = direct_ok(net, (int)from, &h, plen) ? pr->dst + pr->got : in + HDR_BYTES;
-	if (plen > 0 && mpc_frame_update(&pr->rx_key, dst, in + HDR_BYTES, plen) != 0)
+	dst = direct_ok(net, (int)from, &h, plen) ? pr->dst + pr->got : in + SEC_INNER;
+	long w = plen > 0 ? mpc_frame_update(&pr->rx_key, dst, in + SEC_INNER, plen) : 0;
+	if (w < 0)
 		goto crypto;
-	if (mpc_frame_open_end(&pr->rx_key, m + len - MPC_FRAME_TAG) != 0) {
+	if (mpc_frame_open_end(&pr->rx_key, dst + w, m + len - MPC_FRAME_TAG) != 0) {
 		/* tampered with: what it decrypted to may be close to the real data */
-		mpc_wipe(in, dst == in + HDR_BYTES ? HDR_BYTES + plen : HDR_BYTES);
+		mpc_wipe(in, dst == in + SEC_INNER ? SEC_INNER + plen : SEC_INNER);
 		drop_frame(net, (int)from, "failed authentication (counter %llu)", (ull)seq);
 		goto drop;
 	}
@@ -1167,12 +1173,12 @@ static mpc_err sec_message(mpc_net *net, void *msg, size_t len, int64_t now) {
 		SSL_free(pr->ssl);
 		pr->ssl = NULL;
 	}
-	if (dst != in + HDR_BYTES) {
+	if (dst != in + SEC_INNER) {
 		mpc_err err = handle(net, (int)from, NULL, in, dst, HDR_BYTES + plen, now);
 		nn_freemsg(msg); /* ciphertext and a header */
 		return err;
 	}
-	return handle(net, (int)from, msg, in, in + HDR_BYTES, HDR_BYTES + plen, now);
+	return handle(net, (int)from, msg, in, in + SEC_INNER, HDR_BYTES + plen, now);
 crypto:
 	ERR_clear_error();
 	nn_freemsg(msg);
@@ -1527,7 +1533,7 @@ static void destroy(mpc_net *net) {
 		for (size_t i = 0; i < pr->q_len; i++) {
 			early_chunk *e = &pr->q[pr->q_head + i];
 			if (net->tls) /* decrypted payload */
-				mpc_wipe(e->data - HDR_BYTES, HDR_BYTES + e->plen);
+				mpc_wipe(e->data, e->plen);
 			nn_freemsg(e->msg);
 		}
 		free(pr->q);
