@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -30,6 +31,7 @@
 #include "runtime/mpc_file.h"
 #include "runtime/mpc_wipe.h"
 #include "tools/party_jobs.h"
+#include "tools/party_plan.h"
 
 static const char usage_text[] =
 	"usage: mpc-party keygen --out DIR [--name NAME] [--days N] [--force]\n"
@@ -83,6 +85,8 @@ typedef struct {
 	const char *store;
 	int insecure, force, days, status;
 	uint64_t triples, trunc, bits, bit_triples; /* preprocess: how many to make */
+	int for_job, target, list;  /* preprocess: the job's plan; levels, not amounts; list */
+	uint64_t rows, runs;        /* the asker's transactions (fraud_score); runs to stock */
 	mpc_log_level level;
 } opts;
 
@@ -115,7 +119,17 @@ static int parse_args(int argc, char **argv, int first, opts *o)
 			o->status = 1;
 			continue;
 		}
+		int *flag = strcmp(a, "--for-job") == 0  ? &o->for_job
+			    : strcmp(a, "--target") == 0 ? &o->target
+			    : strcmp(a, "--list") == 0   ? &o->list
+							 : NULL;
+		if (flag) {
+			*flag = 1;
+			continue;
+		}
 		uint64_t *count = strcmp(a, "--triples") == 0       ? &o->triples
+				  : strcmp(a, "--rows") == 0        ? &o->rows
+				  : strcmp(a, "--runs") == 0        ? &o->runs
 				  : strcmp(a, "--trunc") == 0       ? &o->trunc
 				  : strcmp(a, "--bits") == 0        ? &o->bits
 				  : strcmp(a, "--bit-triples") == 0 ? &o->bit_triples
@@ -419,6 +433,172 @@ static int fail(conn *c, mpc_err err, const char *what)
 	return code;
 }
 
+
+/* ------------------------------------------------ material plans (exact) */
+
+/* The kinds of a plan as store types, in a fixed order: triples (Z_2^64,
+ * Z_2^128), truncation pairs in plan order, bits (Z_2^64, Z_2^128), words of
+ * bit triples. Kinds with no elements are kept (the order must not depend on
+ * counts when parties compare vectors). */
+typedef struct {
+	mpc_mat_type t;
+	uint64_t n;
+} kind_n;
+#define PLAN_KINDS (5 + MPC_POOL_TRUNC_KINDS)
+
+static int plan_kinds(const mpc_pool_plan *pl, kind_n *k)
+{
+	int m = 0;
+	for (int i = 0; i < 2; i++)
+		k[m++] = (kind_n){{MPC_MAT_TRIPLES, i ? 128 : 64, 0}, pl->triples[i]};
+	for (uint32_t i = 0; i < pl->n_trunc && i < MPC_POOL_TRUNC_KINDS; i++)
+		k[m++] = (kind_n){{MPC_MAT_TRUNC, pl->trunc[i].ring_bits, pl->trunc[i].f},
+				  pl->trunc[i].n};
+	for (int i = 0; i < 2; i++)
+		k[m++] = (kind_n){{MPC_MAT_BITS, i ? 128 : 64, 0}, pl->bits[i]};
+	k[m++] = (kind_n){{MPC_MAT_BIT_TRIPLES, 1, 0}, pl->bit_triple_words};
+	return m;
+}
+
+/* The plan with the kinds of `shape` and the counts n[] (in plan_kinds order). */
+static mpc_pool_plan plan_with(const mpc_pool_plan *shape, const uint64_t *n)
+{
+	mpc_pool_plan o = *shape;
+	int m = 0;
+	for (int i = 0; i < 2; i++)
+		o.triples[i] = n[m++];
+	for (uint32_t i = 0; i < o.n_trunc && i < MPC_POOL_TRUNC_KINDS; i++)
+		o.trunc[i].n = n[m++];
+	for (int i = 0; i < 2; i++)
+		o.bits[i] = n[m++];
+	o.bit_triple_words = n[m];
+	return o;
+}
+
+/* Everything a plan needs from the job (parsed sections, borrowed by pj). */
+typedef struct {
+	pj_agg agg;
+	pj_score sc;
+	pp_job pj;
+} plan_ctx;
+
+/* Parse the job's computation for its plan. rows: the asker's transactions
+ * (fraud_score; 0: not known yet). */
+static mpc_err plan_ctx_init(plan_ctx *pc, const mpc_job *j, uint64_t rows)
+{
+	mpc_err err;
+	memset(pc, 0, sizeof(*pc));
+	pc->pj.job = j;
+	if (strcmp(j->computation, "aggregate_stats") == 0) {
+		if ((err = pj_agg_parse(j, &pc->agg)) != MPC_OK)
+			return err;
+		pc->pj.agg = &pc->agg;
+		pc->pj.kind = pc->agg.legacy ? PP_STATS : PP_AGG;
+		if (!pc->agg.legacy && (err = mpc_agg_check_spec(&pc->agg.spec, j->n_parties)) != MPC_OK) {
+			char why[400];
+			snprintf(why, sizeof(why), "%s", mpc_error_detail());
+			return mpc_error(MPC_ECONFIG, "%s: [%s]: %s", j->path, j->computation, why);
+		}
+		return MPC_OK;
+	}
+	if (strcmp(j->computation, "fraud_score") == 0) {
+		if ((err = pj_score_parse(j, &pc->sc)) != MPC_OK)
+			return err;
+		pc->pj.sc = &pc->sc;
+		pc->pj.kind = PP_SCORE;
+		pc->pj.rows = rows;
+		return MPC_OK;
+	}
+	return mpc_error(MPC_ECONFIG, "%s: this version runs computation = aggregate_stats or "
+			 "fraud_score", j->path);
+}
+
+/* The asker's row count where this party can know it before a run: --rows,
+ * or the asker's own --input. 0: unknown. */
+static mpc_err plan_rows(const opts *o, const conn *c, const pj_score *sc, uint64_t *rows)
+{
+	double *x = NULL;
+	char(*ids)[40] = NULL;
+	size_t n = 0;
+	mpc_err err;
+
+	*rows = o->rows;
+	if (o->rows || c->is_dealer || c->self != sc->asker || o->input == NULL)
+		return MPC_OK;
+	if ((err = pj_read_features(o->input, sc, c->self, &x, &n, &ids)) != MPC_OK)
+		return err;
+	size_t q = 0;
+	for (size_t k = 0; k < sc->d; k++)
+		q += sc->holder[k] == c->self;
+	if (x)
+		mpc_wipe(x, n * q * sizeof(double));
+	free(x);
+	mpc_wipe_free(ids, n * sizeof(*ids));
+	*rows = n;
+	return MPC_OK;
+}
+
+/* check: the exact material the job consumes, before any data moves. */
+static mpc_err print_material(const opts *o, const conn *c)
+{
+	plan_ctx *pc = calloc(1, sizeof(*pc));
+	mpc_pool_plan plan;
+	char line[1024];
+	uint64_t rows = 0;
+	mpc_err err;
+
+	if (pc == NULL)
+		return mpc_error(MPC_ENOMEM, "out of memory");
+	if ((err = plan_ctx_init(pc, c->job, 0)) != MPC_OK)
+		goto out;
+	if (pc->pj.kind == PP_SCORE) {
+		if ((err = plan_rows(o, c, &pc->sc, &rows)) != MPC_OK)
+			goto out;
+		pc->pj.rows = rows ? rows : 1000;
+	}
+	if ((err = pp_plan(&pc->pj, &plan)) != MPC_OK)
+		goto out;
+	mpc_plan_format(&plan, line, sizeof(line));
+	if (pc->pj.kind == PP_SCORE && rows == 0)
+		printf("this job consumes, for 1,000 transactions of the asker (its row count "
+		       "decides; --rows N for another): %s\n", line);
+	else
+		printf("this job consumes%s: %s\n", c->job->preprocessing == MPC_JOB_DEALER ?
+		       " (served by the dealer)" : "", line);
+	if (pc->pj.kind == PP_AGG)
+		printf("  (when no cohort is suppressed; a suppressed cohort skips its share)\n");
+	fflush(stdout);
+out:
+	free(pc);
+	return err;
+}
+
+/* The backend that stands for the store during a run (borrowed by the pool
+ * that wraps it), for what it took from where. */
+static mpc_preproc run_stored;
+
+/* After a run: what it took, of every kind, and from where. */
+static void note_taken(mpc_party *p, const mpc_job *j)
+{
+	mpc_preproc *pre = mpc_party_preproc(p);
+	mpc_pool_plan took;
+	char line[1024];
+	const mpc_stored_stats *ss = run_stored.ops ? mpc_stored_get_stats(&run_stored) : NULL;
+	const mpc_pool_stats *ps = mpc_pool_get_stats(pre);
+
+	if (ps == NULL || mpc_pool_plan_get(pre, &took) != MPC_OK) {
+		mpc_error_clear();
+		return;
+	}
+	mpc_plan_format(&took, line, sizeof(line));
+	if (j->preprocessing == MPC_JOB_DEALER)
+		mpc_info("this run took: %s; served by the dealer", line);
+	else
+		mpc_info("this run took: %s; %llu from the store, %llu made now", line,
+			 (unsigned long long)(ss ? ss->from_store : 0),
+			 (unsigned long long)(ss ? ss->made : ps->passed));
+}
+
 static int cmd_check(const opts *o)
 {
 	conn c;
@@ -434,6 +614,12 @@ static int cmd_check(const opts *o)
 	}
 	printf("job %s: %s, %d parties%s, %s\n", c.job->id, c.job->computation, c.job->n_parties,
 	       c.job->has_dealer ? " + dealer" : "", o->insecure ? "PLAINTEXT" : "TLS 1.3");
+	if ((err = print_material(o, &c)) != MPC_OK) {
+		fprintf(stderr, "mpc-party check: %s\n", mpc_error_detail());
+		code = mpc_exit_code(err);
+		conn_fini(&c);
+		return code;
+	}
 	if ((err = connect_and_agree(o, &c, "check")) != MPC_OK ||
 	    (err = measure(&c, &rtt, &mbps)) != MPC_OK) {
 		/* one line per peer: the one the error names, and the others */
@@ -476,9 +662,12 @@ static void store_path(const opts *o, const mpc_job *j, char *buf, size_t len)
 		snprintf(buf, len, "mpc-store/%s-%s", j->id, o->party);
 }
 
-/* Open this party's store; create: make it (and ./mpc-store) if absent,
- * otherwise *st stays NULL when there is none. */
-static mpc_err open_store(const opts *o, const conn *c, int create, mpc_store **st)
+/* Open party `self`'s store of job j; create: make it (and ./mpc-store) if
+ * absent, otherwise *st stays NULL when there is none. The store is bound to
+ * what determines its material (pp_store_binding), not to the job file's
+ * bytes, and to the job id that names it. */
+static mpc_err open_store_of(const opts *o, const mpc_job *j, int self, int create,
+			     mpc_store **st)
 {
 	char dir[600];
 	uint8_t hash[32];
@@ -486,14 +675,19 @@ static mpc_err open_store(const opts *o, const conn *c, int create, mpc_store **
 	mpc_err err;
 
 	*st = NULL;
-	store_path(o, c->job, dir, sizeof(dir));
+	store_path(o, j, dir, sizeof(dir));
 	if (!create && stat(dir, &sb) != 0)
 		return MPC_OK;
 	if (create && o->store == NULL && mkdir("mpc-store", 0700) != 0 && errno != EEXIST)
 		return mpc_error(MPC_EIO, "cannot create mpc-store: %s", strerror(errno));
-	if ((err = mpc_job_hash(c->job, hash)) != MPC_OK)
+	if ((err = pp_store_binding(j, hash)) != MPC_OK)
 		return err;
-	return mpc_store_open(st, dir, c->job->id, hash, c->self, c->job->n_parties);
+	return mpc_store_open(st, dir, j->id, hash, self, j->n_parties);
+}
+
+static mpc_err open_store(const opts *o, const conn *c, int create, mpc_store **st)
+{
+	return open_store_of(o, c->job, c->self, create, st);
 }
 
 static const char *engine_name(const mpc_job *j)
@@ -516,56 +710,89 @@ static double stored_rate(const mpc_store *st)
 	return r;
 }
 
-/* Before a run: what the job consumes, what the store has, what is left to
- * make, the bytes and the time that takes at the last measured rate. */
-static void note_consumption(mpc_store *st, const mpc_preproc *gen, int np, uint64_t needs,
-			  mpc_ring ring)
+/* What of plan is missing from the store (all of it without a store). */
+static mpc_pool_plan plan_missing(mpc_store *st, const mpc_pool_plan *plan)
 {
-	mpc_mat_type t = {MPC_MAT_TRIPLES, mpc_ring_bits(ring), 0};
-	uint64_t have = st ? mpc_store_available(st, t) : 0;
-	uint64_t make = needs > have ? needs - have : 0;
+	kind_n k[PLAN_KINDS];
+	uint64_t n[PLAN_KINDS];
+	int m = plan_kinds(plan, k);
+	for (int i = 0; i < m; i++) {
+		uint64_t have = st ? mpc_store_available(st, k[i].t) : 0;
+		n[i] = k[i].n > have ? k[i].n - have : 0;
+	}
+	return plan_with(plan, n);
+}
+
+/* Estimated bytes this party sends to make plan with the generator. */
+static double plan_bytes(const mpc_pool_plan *plan, const mpc_preproc *gen, int np)
+{
+	kind_n k[PLAN_KINDS];
+	double b = 0;
+	int m = plan_kinds(plan, k);
+	for (int i = 0; i < m; i++)
+		b += (double)k[i].n * mpc_gen_bytes_per(gen, np, (int)k[i].t.kind,
+							k[i].t.ring_bits == 128 ? MPC_Z128 : MPC_Z64);
+	return b;
+}
+
+/* Before a run: what the job consumes (plan), what of it is missing from the
+ * store and will be made now, the bytes that takes. */
+static void note_consumption(mpc_store *st, const mpc_preproc *gen, int np,
+			     const mpc_pool_plan *plan)
+{
+	mpc_pool_plan make = plan_missing(st, plan);
+	char line[1024];
 	double rate = st ? stored_rate(st) : 0;
 	char when[96] = "";
-	if (make > 0 && rate > 0)
-		snprintf(when, sizeof(when), ", about %.2f s at the measured %.0f triples/s",
-			 (double)make / rate, rate);
-	mpc_info("this job consumes %llu triples in Z_2^%u: %llu from the store, %llu to make now "
-		 "(about %.1f kB to send%s)", (unsigned long long)needs, mpc_ring_bits(ring),
-		 (unsigned long long)(needs - make), (unsigned long long)make,
-		 (double)make * mpc_gen_bytes_per(gen, np, 1, ring) / 1e3, when);
+	if (make.triples[0] + make.triples[1] > 0 && rate > 0)
+		snprintf(when, sizeof(when), "; triples at the measured %.0f/s", rate);
+	mpc_plan_format(&make, line, sizeof(line));
+	if (mpc_plan_equal(&make, &(mpc_pool_plan){0}))
+		mpc_info("the store holds all of it");
+	else
+		mpc_info("to make now (missing from the store): %s (about %.1f kB to send%s)", line,
+			 plan_bytes(&make, gen, np) / 1e3, when);
 }
 
 /* The job's preprocessing at a party: the dealer, or made among the parties
- * (from the store first when there is one). States what the job consumes. */
-static mpc_err install_preproc(const opts *o, conn *c, mpc_party *p, uint64_t needs,
-			       mpc_ring ring)
+ * (from the store first when there is one), wrapped in a recording pool so
+ * that note_taken can say what the run took. States what the job consumes
+ * (its plan, counted before the network was opened: see mpc_plan.h). */
+static mpc_err install_preproc(const opts *o, conn *c, mpc_party *p, const mpc_pool_plan *plan)
 {
 	const mpc_job *j = c->job;
 	mpc_preproc gen, pre;
 	mpc_store *st = NULL;
+	char line[1024];
 	mpc_err err;
 
-	if (j->preprocessing == MPC_JOB_DEALER)
-		return mpc_dealer_connect(p, j->n_parties);
+	run_stored = (mpc_preproc){0};
+	mpc_info("this job consumes: %s", mpc_plan_format(plan, line, sizeof(line)));
+	if (j->preprocessing == MPC_JOB_DEALER) {
+		if ((err = mpc_dealer_connect(p, j->n_parties)) != MPC_OK)
+			return err;
+		return mpc_pool_install(p);
+	}
 	if ((err = open_store(o, c, 0, &st)) != MPC_OK)
 		return err;
 	if ((err = mpc_gen_new(&gen, p, engine_name(j), 0)) != MPC_OK) {
 		mpc_store_close(st);
 		return err;
 	}
-	note_consumption(st, &gen, j->n_parties, needs, ring);
+	note_consumption(st, &gen, j->n_parties, plan);
 	if (st == NULL) {
 		mpc_party_set_preproc(p, gen);
-		return MPC_OK;
+		return mpc_pool_install(p);
 	}
 	if ((err = mpc_stored_backend(&pre, st, gen)) != MPC_OK)
 		return err;
 	mpc_party_set_preproc(p, pre);
-	return MPC_OK;
+	run_stored = pre;
+	return mpc_pool_install(p);
 }
 
-static mpc_err run_stats(const opts *o, conn *c, mpc_txns *t, mpc_stats_result *res,
-			 int *bad_input)
+static mpc_err run_stats(const opts *o, conn *c, const pj_agg *agg, mpc_txns *t,
+			 mpc_stats_result *res, int *bad_input)
 {
 	const mpc_job *j = c->job;
 	mpc_stats_params sp;
@@ -592,6 +819,12 @@ static mpc_err run_stats(const opts *o, conn *c, mpc_txns *t, mpc_stats_result *
 		}
 		mpc_info("read %zu transactions from %s", t->n, o->input);
 	}
+	/* the plan before the network is opened (nanomsg does not survive the
+	 * simulation's fork) */
+	mpc_pool_plan plan;
+	pp_job pj = {.job = j, .kind = PP_STATS, .agg = agg};
+	if (!c->is_dealer && (err = pp_plan(&pj, &plan)) != MPC_OK)
+		return err;
 	if ((err = connect_and_agree(o, c, "run")) != MPC_OK)
 		return err;
 	/* Test hook (tests/loopback/test_party_cli.c): pause here, outside any
@@ -607,8 +840,9 @@ static mpc_err run_stats(const opts *o, conn *c, mpc_txns *t, mpc_stats_result *
 		return mpc_dealer_serve(c->net, j->n_parties, j->timeout_ms * 20, &served);
 	}
 	if ((err = mpc_party_new(&p, c->net, j->n_parties)) == MPC_OK &&
-	    (err = install_preproc(o, c, p, MPC_STATS_TRIPLES, MPC_Z128)) == MPC_OK)
-		err = mpc_stats_run(p, &sp, t, res);
+	    (err = install_preproc(o, c, p, &plan)) == MPC_OK &&
+	    (err = mpc_stats_run(p, &sp, t, res)) == MPC_OK)
+		note_taken(p, j);
 	mpc_party_free(p);
 	return err;
 }
@@ -675,6 +909,11 @@ static mpc_err run_agg(const opts *o, conn *c, const pj_agg *a, mpc_txns *t, mpc
 		mpc_info("read %zu transactions from %s", t->n, o->input);
 		print_dp_plan(s);
 	}
+	/* the plan before the network is opened (see run_stats) */
+	mpc_pool_plan plan;
+	pp_job pj = {.job = j, .kind = PP_AGG, .agg = a};
+	if (!c->is_dealer && (err = pp_plan(&pj, &plan)) != MPC_OK)
+		goto out;
 	if ((err = connect_and_agree(o, c, "run")) != MPC_OK)
 		goto out;
 	if (c->is_dealer) {
@@ -683,8 +922,9 @@ static mpc_err run_agg(const opts *o, conn *c, const pj_agg *a, mpc_txns *t, mpc
 		goto out;
 	}
 	if ((err = mpc_party_new(&p, c->net, j->n_parties)) == MPC_OK &&
-	    (err = install_preproc(o, c, p, 7 * (1 + (uint64_t)s->n_groups), MPC_Z128)) == MPC_OK)
-		err = mpc_agg_run(p, s, &rows, res);
+	    (err = install_preproc(o, c, p, &plan)) == MPC_OK &&
+	    (err = mpc_agg_run(p, s, &rows, res)) == MPC_OK)
+		note_taken(p, j);
 	mpc_party_free(p);
 out:
 	if (fraud)
@@ -736,6 +976,9 @@ static int cmd_run_score(const opts *o, conn *c)
 	const char **keys = NULL, **my_keys = NULL;
 	size_t n = 0, xlen = 0;
 	int code = 0, bad_input = 0;
+	mpc_plan_ahead ahead = {.pid = -1, .to = -1, .from = -1};
+	mpc_pool_plan plan;
+	pp_job pj = {.job = j, .kind = PP_SCORE, .sc = &sc};
 	mpc_err err;
 
 	if ((err = pj_score_parse(j, &sc)) != MPC_OK) {
@@ -800,6 +1043,11 @@ static int cmd_run_score(const opts *o, conn *c)
 				 o->model);
 		}
 	}
+	/* the plan depends on n, known once the asker announces it; its
+	 * simulation is forked now, before the network is opened (mpc_plan.h) */
+	if (!c->is_dealer && (err = mpc_plan_ahead_start(&ahead, j->n_parties, pp_sim_score, &pj,
+							 &pj.rows)) != MPC_OK)
+		goto fail;
 	if ((err = connect_and_agree(o, c, "run")) != MPC_OK)
 		goto fail;
 	/* n is public: the asker announces it */
@@ -863,8 +1111,9 @@ static int cmd_run_score(const opts *o, conn *c)
 		 j->parties[sc.asker].name, sc.model == PJ_TREE ? "decision trees" : "logistic regression",
 		 j->parties[sc.owner].name, sc.threshold);
 	double t0 = now();
-	if ((err = mpc_party_new(&p, c->net, j->n_parties)) != MPC_OK ||
-	    (err = install_preproc(o, c, p, (uint64_t)(n * (sc.d + 4)), MPC_Z128)) != MPC_OK)
+	if ((err = mpc_plan_ahead_get(&ahead, n, &plan)) != MPC_OK ||
+	    (err = mpc_party_new(&p, c->net, j->n_parties)) != MPC_OK ||
+	    (err = install_preproc(o, c, p, &plan)) != MPC_OK)
 		goto fail;
 	/* products of the owner's weights with the asker's features: Gilboa
 	 * cross products over OT, unless a dealer serves Beaver triples */
@@ -891,6 +1140,7 @@ static int cmd_run_score(const opts *o, conn *c)
 	}
 	if (err != MPC_OK)
 		goto fail;
+	note_taken(p, j);
 	double el = now() - t0;
 	mpc_cross_free(&cross);
 	memset(&cross, 0, sizeof(cross));
@@ -977,6 +1227,7 @@ out:
 	free(score);
 	free(flag);
 	mpc_wipe_free(ids, my_n * sizeof(*ids)); /* the asker's transaction ids */
+	mpc_plan_ahead_cancel(&ahead);
 	return code;
 }
 
@@ -1017,7 +1268,7 @@ static int cmd_run(const opts *o)
 		goto out;
 	}
 	int bad_input = 0;
-	err = agg.legacy ? run_stats(o, &c, &t, &res, &bad_input)
+	err = agg.legacy ? run_stats(o, &c, &agg, &t, &res, &bad_input)
 			 : run_agg(o, &c, &agg, &t, &ares, &bad_input);
 	if (err != MPC_OK) {
 		code = fail(&c, err, c.net ? "computing" : "preparing");
