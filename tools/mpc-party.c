@@ -1404,16 +1404,201 @@ static mpc_err make_kind(mpc_party *p, const mpc_preproc *gen, mpc_store *st, mp
 	return err;
 }
 
+/* preprocess --status: what the store holds, from the job file alone (no
+ * keys, no network). */
+static int preprocess_status(const opts *o)
+{
+	mpc_job *j = NULL;
+	mpc_store *st = NULL;
+	char desc[2048], dir[600];
+	int code = 0, self;
+	mpc_err err;
+
+	if (o->job_path == NULL || o->party == NULL) {
+		fprintf(stderr, "mpc-party preprocess --status: --job and --party are required\n");
+		return MPC_EXIT_USAGE;
+	}
+	if ((err = mpc_job_load(o->job_path, &j)) != MPC_OK) {
+		fprintf(stderr, "mpc-party preprocess: %s\n", mpc_error_detail());
+		return MPC_EXIT_USAGE;
+	}
+	if ((self = mpc_job_party_index(j, o->party)) < 0) {
+		fprintf(stderr, "mpc-party preprocess: %s has no [party %s]\n", o->job_path, o->party);
+		code = MPC_EXIT_USAGE;
+		goto out;
+	}
+	store_path(o, j, dir, sizeof(dir));
+	if ((err = open_store_of(o, j, self, 0, &st)) != MPC_OK) {
+		fprintf(stderr, "mpc-party preprocess: %s\n", mpc_error_detail());
+		code = MPC_EXIT_USAGE;
+		goto out;
+	}
+	if (st == NULL) {
+		printf("store %s (job %s, party %s): none yet (nothing made)\n", dir, j->id, o->party);
+		goto out;
+	}
+	(void)mpc_store_describe(st, desc, sizeof(desc));
+	printf("store %s (job %s, party %s):\n%s", mpc_store_dir(st), j->id, o->party, desc);
+out:
+	mpc_store_close(st);
+	mpc_job_free(j);
+	return code;
+}
+
+/* The identity a store was made with, from its STORE file (mpc_store.c's
+ * header): job id, binding hash, party, party count. -1 if it is not one. */
+static int read_store_header(const char *path, char job[65], uint8_t hash[32], int *party,
+			     int *np)
+{
+	char hex[65];
+	FILE *fp = fopen(path, "r");
+	if (fp == NULL)
+		return -1;
+	int ok = fscanf(fp, "mpc preprocessing store v1 job %64s hash %64s party %d parties %d",
+			job, hex, party, np) == 4;
+	fclose(fp);
+	for (int i = 0; ok && i < 32; i++) {
+		unsigned b;
+		ok = sscanf(hex + 2 * i, "%2x", &b) == 1;
+		hash[i] = (uint8_t)b;
+	}
+	return ok ? 0 : -1;
+}
+
+/* preprocess --list: every store under the store directory (--store DIR,
+ * default ./mpc-store), with what it holds. No keys, no network. */
+static int preprocess_list(const opts *o)
+{
+	const char *root = o->store ? o->store : "mpc-store";
+	struct dirent **ents = NULL;
+	int n = scandir(root, &ents, NULL, alphasort), found = 0;
+
+	if (n < 0) {
+		if (errno == ENOENT) {
+			printf("no stores under %s (it does not exist)\n", root);
+			return 0;
+		}
+		fprintf(stderr, "mpc-party preprocess --list: cannot read %s: %s\n", root,
+			strerror(errno));
+		return MPC_EXIT_INPUT;
+	}
+	for (int i = 0; i < n; i++) {
+		char dir[700], path[760], job[65], desc[2048];
+		uint8_t hash[32];
+		int party, np;
+		mpc_store *st = NULL;
+		snprintf(dir, sizeof(dir), "%s/%s", root, ents[i]->d_name);
+		snprintf(path, sizeof(path), "%s/STORE", dir);
+		if (ents[i]->d_name[0] == '.' || read_store_header(path, job, hash, &party, &np) != 0)
+			continue;
+		found++;
+		if (mpc_store_open(&st, dir, job, hash, party, np) != MPC_OK) {
+			printf("store %s (job %s, party %d of %d): cannot open: %s\n", dir, job, party + 1,
+			       np, mpc_error_detail());
+			continue;
+		}
+		(void)mpc_store_describe(st, desc, sizeof(desc));
+		printf("store %s (job %s, party %d of %d):\n%s", dir, job, party + 1, np, desc);
+		mpc_store_close(st);
+	}
+	for (int i = 0; i < n; i++)
+		free(ents[i]);
+	free(ents);
+	if (found == 0)
+		printf("no stores under %s\n", root);
+	return 0;
+}
+
+/* What preprocess is asked to have: the job's plan (--for-job, times --runs)
+ * or the counts given, in the job's ring. Counted before any network. */
+static mpc_err preprocess_want(const opts *o, const conn *c, mpc_pool_plan *want)
+{
+	const mpc_job *j = c->job;
+	mpc_err err;
+
+	*want = (mpc_pool_plan){0};
+	if (!o->for_job) {
+		int rb = mpc_ring_bits(j->ring) == 128;
+		want->triples[rb] = o->triples;
+		want->bits[rb] = o->bits;
+		want->bit_triple_words = (o->bit_triples + 63) / 64;
+		if (j->frac_bits && o->trunc) {
+			want->n_trunc = 1;
+			want->trunc[0].ring_bits = mpc_ring_bits(j->ring);
+			want->trunc[0].f = j->frac_bits;
+			want->trunc[0].n = o->trunc;
+		}
+		return MPC_OK;
+	}
+	plan_ctx *pc = calloc(1, sizeof(*pc));
+	uint64_t rows = 0;
+	if (pc == NULL)
+		return mpc_error(MPC_ENOMEM, "out of memory");
+	if ((err = plan_ctx_init(pc, j, 0)) != MPC_OK)
+		goto out;
+	if (pc->pj.kind == PP_SCORE) {
+		if ((err = plan_rows(o, c, &pc->sc, &rows)) != MPC_OK)
+			goto out;
+		if (rows == 0) {
+			err = mpc_error(MPC_ECONFIG, "%s is a fraud_score job: its material depends "
+					"on the asker's transaction count; say it with --rows N (every "
+					"party the same)", o->job_path);
+			goto out;
+		}
+		pc->pj.rows = rows;
+	}
+	if ((err = pp_plan(&pc->pj, want)) == MPC_OK)
+		err = mpc_pool_plan_scale(want, o->runs ? o->runs : 1);
+out:
+	free(pc);
+	return err;
+}
+
+/* Every party's missing counts, and the largest of each kind: what all make
+ * together (a party that holds more keeps the surplus for later). */
+static mpc_err agree_missing(conn *c, const mpc_pool_plan *want, const mpc_pool_plan *mine,
+			     mpc_pool_plan *make)
+{
+	kind_n k[PLAN_KINDS];
+	uint64_t v[PLAN_KINDS] = {0}, *all = NULL;
+	int m = plan_kinds(mine, k), n = c->nodes.n;
+	uint64_t mask = (n >= 64 ? ~0ull : (1ull << n) - 1) & ~(1ull << c->self);
+	mpc_err err;
+
+	for (int i = 0; i < m; i++)
+		v[i] = k[i].n;
+	if ((all = calloc((size_t)n, sizeof(v))) == NULL)
+		return mpc_error(MPC_ENOMEM, "out of memory");
+	if ((err = mpc_net_bcast(c->net, mask, v, mask, all, sizeof(v))) == MPC_OK)
+		for (int q = 0; q < n; q++)
+			for (int i = 0; i < m && q != c->self; i++)
+				if (all[(size_t)q * PLAN_KINDS + (size_t)i] > v[i])
+					v[i] = all[(size_t)q * PLAN_KINDS + (size_t)i];
+	free(all);
+	for (int i = 0; i < m && err == MPC_OK; i++)
+		if (v[i] > (1ull << 40))
+			err = mpc_error(MPC_EPROTO, "a peer asked to make %llu elements of one kind",
+					(unsigned long long)v[i]);
+	*make = plan_with(want, v);
+	return err;
+}
+
 static int cmd_preprocess(const opts *o)
 {
 	conn c;
 	mpc_store *st = NULL;
 	mpc_party *p = NULL;
 	mpc_preproc gen = {0};
-	char mode[200], desc[2048];
+	mpc_pool_plan want, mine, make;
+	kind_n k[PLAN_KINDS];
+	char mode[1200], desc[2048], line[1024];
 	int code = 0;
 	mpc_err err;
 
+	if (o->list)
+		return preprocess_list(o);
+	if (o->status)
+		return preprocess_status(o);
 	if ((err = prepare(o, &c)) != MPC_OK) {
 		fprintf(stderr, "mpc-party preprocess: %s\n", mpc_error_detail());
 		code = err == MPC_ECONFIG || err == MPC_EIO ? MPC_EXIT_USAGE : mpc_exit_code(err);
@@ -1426,51 +1611,57 @@ static int cmd_preprocess(const opts *o)
 		code = MPC_EXIT_USAGE;
 		goto out;
 	}
+	uint64_t counts = o->triples + o->trunc + o->bits + o->bit_triples;
+	if (o->for_job ? counts != 0 : counts == 0) {
+		fprintf(stderr, "mpc-party preprocess: say what to make: --for-job (what the job "
+			"consumes), or --triples N, --trunc N, --bits N, --bit-triples N\n");
+		code = MPC_EXIT_USAGE;
+		goto out;
+	}
+	if ((err = preprocess_want(o, &c, &want)) != MPC_OK) {
+		fprintf(stderr, "mpc-party preprocess: %s\n", mpc_error_detail());
+		code = mpc_exit_code(err);
+		goto out;
+	}
 	if ((err = open_store(o, &c, 1, &st)) != MPC_OK) {
 		fprintf(stderr, "mpc-party preprocess: %s\n", mpc_error_detail());
 		code = MPC_EXIT_USAGE;
 		goto out;
 	}
-	if (o->status) {
-		(void)mpc_store_describe(st, desc, sizeof(desc));
-		printf("store %s (job %s, party %s):\n%s", mpc_store_dir(st), j->id, o->party, desc);
-		goto out;
-	}
-	if (o->triples + o->trunc + o->bits + o->bit_triples == 0) {
-		fprintf(stderr, "mpc-party preprocess: say what to make: --triples N, --trunc N, "
-			"--bits N, --bit-triples N\n");
-		code = MPC_EXIT_USAGE;
-		goto out;
-	}
-	/* the numbers are part of what the nodes agree on */
-	snprintf(mode, sizeof(mode), "preprocess triples=%llu trunc=%llu bits=%llu "
-		 "bit_triples=%llu", (unsigned long long)o->triples, (unsigned long long)o->trunc,
-		 (unsigned long long)o->bits, (unsigned long long)o->bit_triples);
+	/* --for-job and --target: levels to top up to; otherwise amounts to add */
+	int level = o->for_job || o->target;
+	mine = level ? plan_missing(st, &want) : want;
+	/* what is wanted is part of what the nodes agree on */
+	snprintf(mode, sizeof(mode), "preprocess %s %s", level ? "up to" : "add",
+		 mpc_plan_format(&want, line, sizeof(line)));
 	if ((err = connect_and_agree(o, &c, mode)) != MPC_OK ||
-	    (err = mpc_party_new(&p, c.net, j->n_parties)) != MPC_OK ||
+	    (err = agree_missing(&c, &want, &mine, &make)) != MPC_OK) {
+		code = fail(&c, err, "setting up preprocessing");
+		goto out;
+	}
+	if (mpc_plan_equal(&make, &(mpc_pool_plan){0})) {
+		printf("nothing to make: every party's store %s already holds %s\n",
+		       mpc_store_dir(st), line);
+		mpc_net_close(c.net);
+		c.net = NULL;
+		goto out;
+	}
+	if ((err = mpc_party_new(&p, c.net, j->n_parties)) != MPC_OK ||
 	    (err = mpc_gen_new(&gen, p, engine_name(j), 0)) != MPC_OK) {
 		code = fail(&c, err, "setting up preprocessing");
 		goto out;
 	}
-	mpc_ring r = j->ring;
-	uint64_t words = (o->bit_triples + 63) / 64;
-	mpc_mat_type types[4] = {{MPC_MAT_TRIPLES, mpc_ring_bits(r), 0},
-				 {MPC_MAT_TRUNC, mpc_ring_bits(r), j->frac_bits},
-				 {MPC_MAT_BITS, mpc_ring_bits(r), 0},
-				 {MPC_MAT_BIT_TRIPLES, 1, 0}};
-	uint64_t counts[4] = {o->triples, j->frac_bits ? o->trunc : 0, o->bits, words};
-	double bytes = 0;
-	for (int k = 0; k < 4; k++)
-		bytes += (double)counts[k] * mpc_gen_bytes_per(&gen, j->n_parties, k + 1, r);
-	mpc_info("making %llu triples, %llu truncation pairs (f = %u), %llu bits in Z_2^%u and "
-		 "%llu bit triples by %s: about %.1f MB to send from this party",
-		 (unsigned long long)counts[0], (unsigned long long)counts[1], j->frac_bits,
-		 (unsigned long long)counts[2], mpc_ring_bits(r), (unsigned long long)words * 64,
-		 engine_name(j), bytes / 1e6);
+	mpc_info("making %s by %s: about %.1f MB to send from this party",
+		 mpc_plan_format(&make, line, sizeof(line)), engine_name(j),
+		 plan_bytes(&make, &gen, j->n_parties) / 1e6);
 	double t0 = now(), rate = 0;
 	uint64_t b0 = mpc_net_bytes_sent(c.net);
-	for (int k = 0; k < 4 && err == MPC_OK; k++)
-		err = make_kind(p, &gen, st, types[k], counts[k], k == 0 ? &rate : NULL);
+	int m = plan_kinds(&make, k);
+	for (int i = 0; i < m && err == MPC_OK; i++) {
+		int job_triples = k[i].t.kind == MPC_MAT_TRIPLES &&
+				  k[i].t.ring_bits == mpc_ring_bits(j->ring);
+		err = make_kind(p, &gen, st, k[i].t, k[i].n, job_triples ? &rate : NULL);
+	}
 	if (err != MPC_OK) {
 		code = fail(&c, err, "preprocessing");
 		goto out;
@@ -1482,7 +1673,7 @@ static int cmd_preprocess(const opts *o)
 		if (mpc_file_write_atomic(path, text, (size_t)len, 0600) != MPC_OK)
 			mpc_warn("could not record the rate: %s", mpc_error_detail());
 	}
-	printf("made in %.2f s, %.1f MB sent; store %s now holds:\n", now() - t0,
+	printf("made %s in %.2f s, %.1f MB sent; store %s now holds:\n", line, now() - t0,
 	       (double)(mpc_net_bytes_sent(c.net) - b0) / 1e6, mpc_store_dir(st));
 	(void)mpc_store_describe(st, desc, sizeof(desc));
 	fputs(desc, stdout);
