@@ -784,6 +784,76 @@ static void test_material_score(void **state)
 	material_round_trip(job, rows);
 }
 
+
+/* The output of `mpc-party preprocess ARGS` (a shell command line) at party
+ * i, without keys (--keys points nowhere); its exit code in *code. */
+static const char *status_of(int i, const char *job, const char *args, int *code)
+{
+	char cmd[1400];
+	snprintf(cmd, sizeof(cmd), "%s/mpc-party preprocess --job %s --party %s --keys %s/no-keys "
+		 "%s > %s/st-%s 2>&1", bin, job, names[i], dir, args, dir, names[i]);
+	*code = party_run_cmd(cmd);
+	snprintf(cmd, sizeof(cmd), "%s/st-%s", dir, names[i]);
+	return party_slurp(cmd);
+}
+
+/* --target tops up (a second call makes nothing); --status needs no keys;
+ * --list shows every store; a store survives a change of keys that do not
+ * determine its material and is refused once a party's fingerprint
+ * changes. */
+static void test_store_target_binding(void **state)
+{
+	(void)state;
+	char job[600], cmd[1400], arg[700];
+	const char *target[] = {"--triples", "100", "--target", NULL};
+	int codes[NP], code;
+	snprintf(cmd, sizeof(cmd), "rm -rf %s/stores", dir);
+	assert_int_equal(party_run_cmd(cmd), 0);
+	snprintf(job, sizeof(job), "%s/job-target.ini", dir);
+	write_job(job, "max_amount = 100000");
+	snprintf(arg, sizeof(arg), "--status --store %s/stores/alpha", dir);
+	assert_non_null(strstr(status_of(0, job, arg, &code), "none yet"));
+	assert_int_equal(code, 0);
+	sub_all("preprocess", job, target, codes);
+	expect_ok(codes);
+	assert_null(strstr(party_slurp(log_path("preprocess", 0)), "nothing to make"));
+	sub_all("preprocess", job, target, codes);
+	expect_ok(codes);
+	for (int i = 0; i < NP; i++)
+		assert_non_null(strstr(party_slurp(log_path("preprocess", i)), "nothing to make"));
+	const char *t = status_of(0, job, arg, &code);
+	assert_int_equal(code, 0);
+	assert_non_null(strstr(t, "triples Z_2^128"));
+	assert_non_null(strstr(t, " 100 ("));
+	/* --list: the three stores under the directory */
+	snprintf(arg, sizeof(arg), "--list --store %s/stores", dir);
+	t = status_of(0, job, arg, &code);
+	assert_int_equal(code, 0);
+	for (int i = 0; i < NP; i++) {
+		char want[700];
+		snprintf(want, sizeof(want), "store %s/stores/%s (job ", dir, names[i]);
+		assert_non_null(strstr(t, want));
+	}
+	/* keys that do not make material: the store is kept */
+	snprintf(cmd, sizeof(cmd), "sed -i -e 's/^max_amount = 100000/max_amount = 250000/' "
+		 "-e 's/^timeout = 10/timeout = 12/' %s", job);
+	assert_int_equal(party_run_cmd(cmd), 0);
+	assert_non_null(strstr(party_slurp(job), "max_amount = 250000"));
+	snprintf(arg, sizeof(arg), "--status --store %s/stores/alpha", dir);
+	t = status_of(0, job, arg, &code);
+	assert_int_equal(code, 0);
+	assert_non_null(strstr(t, " 100 ("));
+	/* another party (a new key for charlie): refused */
+	snprintf(cmd, sizeof(cmd), "%s/mpc-party keygen --out %s/keys-other --name other > "
+		 "%s/kg-other && sed -i \"s/%s/$(sed -n 's/^fingerprint: //p' %s/kg-other)/\" %s",
+		 bin, dir, dir, fps[2], dir, job);
+	assert_int_equal(party_run_cmd(cmd), 0);
+	assert_null(strstr(party_slurp(job), fps[2]));
+	t = status_of(0, job, arg, &code);
+	assert_int_equal(code, 1);
+	assert_non_null(strstr(t, "set of parties"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -797,6 +867,7 @@ int main(void)
 		cmocka_unit_test(test_material_stats),
 		cmocka_unit_test(test_material_dp),
 		cmocka_unit_test(test_material_score),
+		cmocka_unit_test(test_store_target_binding),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
