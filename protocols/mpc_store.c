@@ -203,7 +203,7 @@ static mpc_err header(mpc_store *s, const char *job_id, const uint8_t hash[32], 
 	if (strcmp(got, want) != 0) {
 		/* say what differs: the first line that does */
 		static const char *const what_line[] = {"format", "job id",
-							 "set of parties, ring, fractional bits or engine",
+							 "set of parties, ring, fractional bits or engine (binding hash)",
 							 "party", "party count"};
 		const char *g = got, *w = want, *what = "format";
 		for (int line = 0; line < 5; line++) {
