@@ -18,8 +18,7 @@
 /* ------------------------------------------------------------ zero backend */
 
 static mpc_err zero_triples(void *ctx, mpc_party *p, mpc_ring r, size_t n, void *a, void *b,
-			    void *c)
-{
+                            void *c) {
 	(void)ctx, (void)p;
 	size_t bytes = n * mpc_ring_bytes(r);
 	memset(a, 0, bytes);
@@ -29,24 +28,21 @@ static mpc_err zero_triples(void *ctx, mpc_party *p, mpc_ring r, size_t n, void 
 }
 
 static mpc_err zero_trunc(void *ctx, mpc_party *p, mpc_ring r, unsigned f, size_t n, void *rr,
-			  void *r_hi)
-{
+                          void *r_hi) {
 	(void)ctx, (void)p, (void)f;
 	memset(rr, 0, n * mpc_ring_bytes(r));
 	memset(r_hi, 0, n * mpc_ring_bytes(r));
 	return MPC_OK;
 }
 
-static mpc_err zero_bits(void *ctx, mpc_party *p, mpc_ring r, size_t n, void *out)
-{
+static mpc_err zero_bits(void *ctx, mpc_party *p, mpc_ring r, size_t n, void *out) {
 	(void)ctx, (void)p;
 	memset(out, 0, n * mpc_ring_bytes(r));
 	return MPC_OK;
 }
 
 static mpc_err zero_bit_triples(void *ctx, mpc_party *p, size_t n, uint64_t *a, uint64_t *b,
-				uint64_t *c)
-{
+                                uint64_t *c) {
 	(void)ctx, (void)p;
 	memset(a, 0, n * 8);
 	memset(b, 0, n * 8);
@@ -54,52 +50,55 @@ static mpc_err zero_bit_triples(void *ctx, mpc_party *p, size_t n, uint64_t *a, 
 	return MPC_OK;
 }
 
-static void zero_free(void *ctx) { (void)ctx; }
+static void zero_free(void *ctx) {
+	(void)ctx;
+}
 
 static const mpc_preproc_ops zero_ops = {
-	.name = "plan (zeros)",
-	.triples = zero_triples,
-	.trunc_pairs = zero_trunc,
-	.bits = zero_bits,
-	.bit_triples = zero_bit_triples,
-	.free = zero_free,
+    .name = "plan (zeros)",
+    .triples = zero_triples,
+    .trunc_pairs = zero_trunc,
+    .bits = zero_bits,
+    .bit_triples = zero_bit_triples,
+    .free = zero_free,
 };
 
-mpc_preproc mpc_plan_zero_backend(void) { return (mpc_preproc){.ops = &zero_ops, .ctx = NULL}; }
+mpc_preproc mpc_plan_zero_backend(void) {
+	return (mpc_preproc){.ops = &zero_ops, .ctx = NULL};
+}
 
 static mpc_err zero_cross_fn(void *ctx, mpc_party *p, mpc_ring r, unsigned xbits, size_t n,
-			     const void *x, const void *y, void *out, uint64_t recv_mask,
-			     uint64_t send_mask)
-{
+                             const void *x, const void *y, void *out, uint64_t recv_mask,
+                             uint64_t send_mask) {
 	(void)ctx, (void)p, (void)xbits, (void)x, (void)y, (void)recv_mask, (void)send_mask;
 	memset(out, 0, n * mpc_ring_bytes(r));
 	return MPC_OK;
 }
 
 static mpc_err zero_cross_bits(void *ctx, mpc_party *p, size_t n_words, const uint64_t *x,
-			       const uint64_t *y, uint64_t *out, uint64_t recv_mask,
-			       uint64_t send_mask)
-{
+                               const uint64_t *y, uint64_t *out, uint64_t recv_mask,
+                               uint64_t send_mask) {
 	(void)ctx, (void)p, (void)x, (void)y, (void)recv_mask, (void)send_mask;
 	memset(out, 0, n_words * 8);
 	return MPC_OK;
 }
 
-static double zero_bytes(void *ctx, int n_parties, mpc_ring r, unsigned xbits)
-{
+static double zero_bytes(void *ctx, int n_parties, mpc_ring r, unsigned xbits) {
 	(void)ctx, (void)n_parties, (void)r, (void)xbits;
 	return 0;
 }
 
 static const mpc_cross_ops zero_cross_ops = {
-	.name = "plan (zeros)",
-	.cross = zero_cross_fn,
-	.cross_bits = zero_cross_bits,
-	.bytes_per_elem = zero_bytes,
-	.free = zero_free,
+    .name = "plan (zeros)",
+    .cross = zero_cross_fn,
+    .cross_bits = zero_cross_bits,
+    .bytes_per_elem = zero_bytes,
+    .free = zero_free,
 };
 
-mpc_cross mpc_plan_zero_cross(void) { return (mpc_cross){.ops = &zero_cross_ops, .ctx = NULL}; }
+mpc_cross mpc_plan_zero_cross(void) {
+	return (mpc_cross){.ops = &zero_cross_ops, .ctx = NULL};
+}
 
 /* ------------------------------------------------------------- simulation */
 
@@ -112,9 +111,8 @@ typedef struct {
 	char detail[512];
 } child_report;
 
-static void child_run(int id, int n, char addrs[][96], const uint8_t session[16],
-		      mpc_plan_fn fn, void *arg, int fd)
-{
+static void child_run(int id, int n, char addrs[][96], const uint8_t session[16], mpc_plan_fn fn,
+                      void *arg, int fd) {
 	child_report rep;
 	const char *ap[MPC_NET_MAX_NODES];
 	mpc_net *net = NULL;
@@ -128,8 +126,8 @@ static void child_run(int id, int n, char addrs[][96], const uint8_t session[16]
 	/* the simulation's own chatter (the computation's info lines) is not
 	 * the job's: only warnings and errors show */
 	mpc_log_init("plan", MPC_LOG_WARN, NULL);
-	mpc_net_config cfg = {.id = id, .n_nodes = n, .addrs = ap, .timeout_ms = 60000,
-			      .connect_timeout_ms = 20000};
+	mpc_net_config cfg = {
+	    .id = id, .n_nodes = n, .addrs = ap, .timeout_ms = 60000, .connect_timeout_ms = 20000};
 	memcpy(cfg.session, session, MPC_SESSION_BYTES);
 	mpc_cross zc = mpc_plan_zero_cross();
 	if ((err = mpc_net_open(&net, &cfg)) == MPC_OK &&
@@ -159,8 +157,7 @@ static void child_run(int id, int n, char addrs[][96], const uint8_t session[16]
 	_exit(err == MPC_OK ? 0 : 1);
 }
 
-static int read_report(int fd, child_report *rep)
-{
+static int read_report(int fd, child_report *rep) {
 	uint8_t *b = (uint8_t *)rep;
 	size_t off = 0;
 	while (off < sizeof(*rep)) {
@@ -173,8 +170,7 @@ static int read_report(int fd, child_report *rep)
 	return 0;
 }
 
-mpc_err mpc_plan_simulate(int n, mpc_plan_fn fn, void *arg, mpc_pool_plan *out)
-{
+mpc_err mpc_plan_simulate(int n, mpc_plan_fn fn, void *arg, mpc_pool_plan *out) {
 	char dir[] = "/tmp/mpc-plan-XXXXXX";
 	char(*addrs)[96] = NULL;
 	pid_t pids[MPC_NET_MAX_NODES];
@@ -188,7 +184,7 @@ mpc_err mpc_plan_simulate(int n, mpc_plan_fn fn, void *arg, mpc_pool_plan *out)
 		return mpc_error(MPC_EINVAL, "plan: %d parties", n);
 	if (mkdtemp(dir) == NULL)
 		return mpc_error(MPC_EIO, "plan: cannot make a temporary directory in /tmp: %s",
-				 strerror(errno));
+		                 strerror(errno));
 	if ((addrs = calloc((size_t)n, sizeof(*addrs))) == NULL ||
 	    (rep = calloc((size_t)n, sizeof(*rep))) == NULL) {
 		err = mpc_error(MPC_ENOMEM, "out of memory");
@@ -211,7 +207,8 @@ mpc_err mpc_plan_simulate(int n, mpc_plan_fn fn, void *arg, mpc_pool_plan *out)
 		if (pid < 0) {
 			close(pfd[0]);
 			close(pfd[1]);
-			err = mpc_error(MPC_EIO, "plan: cannot start a process: %s", strerror(errno));
+			err =
+			    mpc_error(MPC_EIO, "plan: cannot start a process: %s", strerror(errno));
 			break;
 		}
 		if (pid == 0) {
@@ -230,8 +227,8 @@ mpc_err mpc_plan_simulate(int n, mpc_plan_fn fn, void *arg, mpc_pool_plan *out)
 	int bad = -1;
 	for (int i = 0; i < started; i++) {
 		if (read_report(fds[i], &rep[i]) != 0 && err == MPC_OK)
-			err = mpc_error(MPC_EIO, "plan: simulated party %d stopped without a result",
-					i);
+			err = mpc_error(MPC_EIO,
+			                "plan: simulated party %d stopped without a result", i);
 		close(fds[i]);
 		while (waitpid(pids[i], NULL, 0) < 0 && errno == EINTR)
 			;
@@ -247,14 +244,17 @@ mpc_err mpc_plan_simulate(int n, mpc_plan_fn fn, void *arg, mpc_pool_plan *out)
 				break;
 			}
 		rep[bad].detail[sizeof(rep[bad].detail) - 1] = '\0';
-		err = mpc_error((mpc_err)rep[bad].err, "counting the material (simulated party %d): %s",
-				bad, rep[bad].detail);
+		err = mpc_error((mpc_err)rep[bad].err,
+		                "counting the material (simulated party %d): %s", bad,
+		                rep[bad].detail);
 	}
 	if (err == MPC_OK) {
 		for (int i = 1; i < n && err == MPC_OK; i++)
 			if (!mpc_plan_equal(&rep[0].plan, &rep[i].plan))
-				err = mpc_error(MPC_EINVAL, "plan: party %d asked for other material "
-						"than party 0 (%s:%d)", i, __FILE__, __LINE__);
+				err = mpc_error(MPC_EINVAL,
+				                "plan: party %d asked for other material "
+				                "than party 0 (%s:%d)",
+				                i, __FILE__, __LINE__);
 		if (err == MPC_OK)
 			*out = rep[0].plan;
 	}
@@ -269,8 +269,7 @@ out:
 
 /* ------------------------------------------------------ planner started ahead */
 
-static int write_all_fd(int fd, const void *buf, size_t len)
-{
+static int write_all_fd(int fd, const void *buf, size_t len) {
 	const uint8_t *b = buf;
 	for (size_t off = 0; off < len;) {
 		ssize_t k = write(fd, b + off, len - off);
@@ -283,8 +282,7 @@ static int write_all_fd(int fd, const void *buf, size_t len)
 	return 0;
 }
 
-static int read_all_fd(int fd, void *buf, size_t len)
-{
+static int read_all_fd(int fd, void *buf, size_t len) {
 	uint8_t *b = buf;
 	for (size_t off = 0; off < len;) {
 		ssize_t k = read(fd, b + off, len - off);
@@ -298,8 +296,7 @@ static int read_all_fd(int fd, void *buf, size_t len)
 }
 
 mpc_err mpc_plan_ahead_start(mpc_plan_ahead *h, int n_parties, mpc_plan_fn fn, void *arg,
-			     uint64_t *slot)
-{
+                             uint64_t *slot) {
 	int to[2], from[2];
 	*h = (mpc_plan_ahead){.pid = -1, .to = -1, .from = -1};
 	if (pipe(to) != 0)
@@ -339,8 +336,7 @@ mpc_err mpc_plan_ahead_start(mpc_plan_ahead *h, int n_parties, mpc_plan_fn fn, v
 	return MPC_OK;
 }
 
-static void ahead_end(mpc_plan_ahead *h)
-{
+static void ahead_end(mpc_plan_ahead *h) {
 	if (h->to >= 0)
 		close(h->to);
 	if (h->from >= 0)
@@ -351,14 +347,14 @@ static void ahead_end(mpc_plan_ahead *h)
 	*h = (mpc_plan_ahead){.pid = -1, .to = -1, .from = -1};
 }
 
-mpc_err mpc_plan_ahead_get(mpc_plan_ahead *h, uint64_t value, mpc_pool_plan *out)
-{
+mpc_err mpc_plan_ahead_get(mpc_plan_ahead *h, uint64_t value, mpc_pool_plan *out) {
 	child_report rep;
 	mpc_err err = MPC_OK;
 
 	*out = (mpc_pool_plan){0};
 	if (h->pid <= 0)
-		return mpc_error(MPC_EINVAL, "plan: no planner started (%s:%d)", __FILE__, __LINE__);
+		return mpc_error(MPC_EINVAL, "plan: no planner started (%s:%d)", __FILE__,
+		                 __LINE__);
 	if (write_all_fd(h->to, &value, sizeof(value)) != 0 ||
 	    read_all_fd(h->from, &rep, sizeof(rep)) != 0)
 		err = mpc_error(MPC_EIO, "plan: the planner process stopped without a result");
@@ -371,16 +367,14 @@ mpc_err mpc_plan_ahead_get(mpc_plan_ahead *h, uint64_t value, mpc_pool_plan *out
 	return err;
 }
 
-void mpc_plan_ahead_cancel(mpc_plan_ahead *h)
-{
+void mpc_plan_ahead_cancel(mpc_plan_ahead *h) {
 	if (h && h->pid > 0)
 		ahead_end(h);
 }
 
 /* ---------------------------------------------------------------- printing */
 
-static size_t put_count(char *buf, size_t len, uint64_t v)
-{
+static size_t put_count(char *buf, size_t len, uint64_t v) {
 	char digits[32], out[48];
 	int nd = snprintf(digits, sizeof(digits), "%llu", (unsigned long long)v), k = 0;
 	for (int i = 0; i < nd; i++) {
@@ -393,23 +387,22 @@ static size_t put_count(char *buf, size_t len, uint64_t v)
 	return w < 0 ? 0 : (size_t)w;
 }
 
-const char *mpc_plan_format(const mpc_pool_plan *pl, char *buf, size_t len)
-{
+const char *mpc_plan_format(const mpc_pool_plan *pl, char *buf, size_t len) {
 	size_t at = 0;
 	int items = 0;
 	char what[64];
 
-#define ADD(v, ...)                                                                        \
-	do {                                                                               \
-		if ((v) == 0 || at >= len)                                                 \
-			break;                                                             \
-		if (items++)                                                               \
-			at += (size_t)snprintf(buf + at, len - at, ", ");                  \
-		if (at < len)                                                              \
-			at += put_count(buf + at, len - at, (v));                          \
-		snprintf(what, sizeof(what), __VA_ARGS__);                                 \
-		if (at < len)                                                              \
-			at += (size_t)snprintf(buf + at, len - at, " %s", what);           \
+#define ADD(v, ...)                                                                                \
+	do {                                                                                       \
+		if ((v) == 0 || at >= len)                                                         \
+			break;                                                                     \
+		if (items++)                                                                       \
+			at += (size_t)snprintf(buf + at, len - at, ", ");                          \
+		if (at < len)                                                                      \
+			at += put_count(buf + at, len - at, (v));                                  \
+		snprintf(what, sizeof(what), __VA_ARGS__);                                         \
+		if (at < len)                                                                      \
+			at += (size_t)snprintf(buf + at, len - at, " %s", what);                   \
 	} while (0)
 
 	if (len == 0)
@@ -429,16 +422,14 @@ const char *mpc_plan_format(const mpc_pool_plan *pl, char *buf, size_t len)
 	return buf;
 }
 
-static uint64_t trunc_of(const mpc_pool_plan *p, uint32_t ring_bits, uint32_t f)
-{
+static uint64_t trunc_of(const mpc_pool_plan *p, uint32_t ring_bits, uint32_t f) {
 	for (uint32_t i = 0; i < p->n_trunc && i < MPC_POOL_TRUNC_KINDS; i++)
 		if (p->trunc[i].ring_bits == ring_bits && p->trunc[i].f == f)
 			return p->trunc[i].n;
 	return 0;
 }
 
-int mpc_plan_equal(const mpc_pool_plan *a, const mpc_pool_plan *b)
-{
+int mpc_plan_equal(const mpc_pool_plan *a, const mpc_pool_plan *b) {
 	for (int i = 0; i < 2; i++)
 		if (a->triples[i] != b->triples[i] || a->bits[i] != b->bits[i])
 			return 0;

@@ -18,12 +18,12 @@
 #ifndef MPC_PLAN_H
 #define MPC_PLAN_H
 
-#include <stddef.h>
-#include <stdint.h>
 #include "../runtime/mpc_err.h"
 #include "mpc_cross.h"
 #include "mpc_pool.h"
 #include "mpc_preproc.h"
+#include <stddef.h>
+#include <stdint.h>
 
 struct mpc_party;
 
@@ -40,7 +40,7 @@ typedef mpc_err (*mpc_plan_fn)(struct mpc_party *p, const mpc_cross *zero_cross,
  * of a failing child (its detail) otherwise. Takes as long as the online
  * phase of the computation on this machine. */
 mpc_err mpc_plan_simulate(int n_parties, mpc_plan_fn fn, void *arg,
-			  mpc_pool_plan *out) MPC_MUST_CHECK;
+                          mpc_pool_plan *out) MPC_MUST_CHECK;
 
 /* A simulation started ahead, for a process that will open a network before
  * it knows its shapes: nanomsg's threads do not survive fork(), so the
@@ -54,7 +54,7 @@ typedef struct {
 } mpc_plan_ahead;
 
 mpc_err mpc_plan_ahead_start(mpc_plan_ahead *h, int n_parties, mpc_plan_fn fn, void *arg,
-			     uint64_t *slot) MPC_MUST_CHECK;
+                             uint64_t *slot) MPC_MUST_CHECK;
 mpc_err mpc_plan_ahead_get(mpc_plan_ahead *h, uint64_t value, mpc_pool_plan *out) MPC_MUST_CHECK;
 void mpc_plan_ahead_cancel(mpc_plan_ahead *h);
 

@@ -33,34 +33,32 @@ enum { PP_STATS = 1, PP_AGG = 2, PP_SCORE = 3 };
 
 typedef struct {
 	const mpc_job *job;
-	int kind;            /* PP_* */
-	const pj_agg *agg;   /* PP_STATS, PP_AGG (borrowed) */
-	const pj_score *sc;  /* PP_SCORE (borrowed) */
-	uint64_t rows;       /* PP_SCORE: the asker's transactions */
+	int kind;           /* PP_* */
+	const pj_agg *agg;  /* PP_STATS, PP_AGG (borrowed) */
+	const pj_score *sc; /* PP_SCORE (borrowed) */
+	uint64_t rows;      /* PP_SCORE: the asker's transactions */
 } pp_job;
 
 /* A value of the filter column that passes the filter (within max_abs when
  * the filter is on the value column). */
-PJ_FN double pp_filter_pass(const mpc_agg_spec *s)
-{
+PJ_FN double pp_filter_pass(const mpc_agg_spec *s) {
 	double c = s->filter_value, cand[6] = {c, c + 1, c - 1, c + 1e-3, c - 1e-3, 0};
 	for (int i = 0; i < 6; i++) {
 		double v = cand[i];
 		int ok = s->filter_op == MPC_AGG_LT   ? v < c
-			 : s->filter_op == MPC_AGG_LE ? v <= c
-			 : s->filter_op == MPC_AGG_GT ? v > c
-			 : s->filter_op == MPC_AGG_GE ? v >= c
-			 : s->filter_op == MPC_AGG_EQ ? v == c
-			 : s->filter_op == MPC_AGG_NE ? v != c
-						      : 1;
+		         : s->filter_op == MPC_AGG_LE ? v <= c
+		         : s->filter_op == MPC_AGG_GT ? v > c
+		         : s->filter_op == MPC_AGG_GE ? v >= c
+		         : s->filter_op == MPC_AGG_EQ ? v == c
+		         : s->filter_op == MPC_AGG_NE ? v != c
+		                                      : 1;
 		if (ok && (s->filter_col != s->col || fabs(v) <= s->max_abs))
 			return v;
 	}
 	return c;
 }
 
-PJ_FN mpc_err pp_sim_stats(mpc_party *p, const mpc_cross *zc, void *arg)
-{
+PJ_FN mpc_err pp_sim_stats(mpc_party *p, const mpc_cross *zc, void *arg) {
 	const pp_job *pj = arg;
 	mpc_stats_params sp;
 	double amount = 0;
@@ -78,13 +76,13 @@ PJ_FN mpc_err pp_sim_stats(mpc_party *p, const mpc_cross *zc, void *arg)
 
 /* Every cohort gets at least K rows over all parties (so none is suppressed
  * by its count), spread over the parties. */
-PJ_FN mpc_err pp_sim_agg(mpc_party *p, const mpc_cross *zc, void *arg)
-{
+PJ_FN mpc_err pp_sim_agg(mpc_party *p, const mpc_cross *zc, void *arg) {
 	const pp_job *pj = arg;
 	const mpc_agg_spec *s = &pj->agg->spec;
 	int np = mpc_party_size(p);
 	uint64_t K = s->min_cohort > 1 ? s->min_cohort : 1;
-	size_t G = s->n_groups ? s->n_groups : 1, per = (size_t)((K + (uint64_t)np - 1) / (uint64_t)np);
+	size_t G = s->n_groups ? s->n_groups : 1,
+	       per = (size_t)((K + (uint64_t)np - 1) / (uint64_t)np);
 	mpc_agg_rows rows;
 	mpc_agg_result res;
 	mpc_err err;
@@ -126,8 +124,7 @@ out:
 
 /* The asker's `rows` transactions of zeros, every holder's columns, and a
  * model of zeros at the owner. */
-PJ_FN mpc_err pp_sim_score(mpc_party *p, const mpc_cross *zc, void *arg)
-{
+PJ_FN mpc_err pp_sim_score(mpc_party *p, const mpc_cross *zc, void *arg) {
 	const pp_job *pj = arg;
 	const pj_score *sc = pj->sc;
 	int me = mpc_party_id(p);
@@ -146,10 +143,11 @@ PJ_FN mpc_err pp_sim_score(mpc_party *p, const mpc_cross *zc, void *arg)
 		leaves = sc->trees * ((size_t)1 << sc->depth);
 	}
 	if (!(x = calloc(n * q + 1, sizeof(double))) || !(w = calloc(sc->d + 1, sizeof(double))) ||
-	    !(thr = calloc(nodes + 1, sizeof(double))) || !(leaf = calloc(leaves + 1, sizeof(double))) ||
-	    !(feat = calloc(nodes + 1, sizeof(uint32_t))) || !(score = calloc(n + 1, sizeof(double))) ||
-	    !(flag = calloc(n + 1, 1)) || !(kb = calloc(n + 1, sizeof(*kb))) ||
-	    !(keys = calloc(n + 1, sizeof(*keys)))) {
+	    !(thr = calloc(nodes + 1, sizeof(double))) ||
+	    !(leaf = calloc(leaves + 1, sizeof(double))) ||
+	    !(feat = calloc(nodes + 1, sizeof(uint32_t))) ||
+	    !(score = calloc(n + 1, sizeof(double))) || !(flag = calloc(n + 1, 1)) ||
+	    !(kb = calloc(n + 1, sizeof(*kb))) || !(keys = calloc(n + 1, sizeof(*keys)))) {
 		err = mpc_error(MPC_ENOMEM, "out of memory");
 		goto out;
 	}
@@ -158,9 +156,9 @@ PJ_FN mpc_err pp_sim_score(mpc_party *p, const mpc_cross *zc, void *arg)
 		keys[i] = kb[i];
 	}
 	mpc_score_opts so = {.asker = sc->asker,
-			     .cross = pj->job->preprocessing == MPC_JOB_DEALER ? NULL : zc};
-	mpc_score_data sd = {.n = n, .d = sc->d, .holder = sc->asker, .x = x,
-			     .x_max = sc->max_feature};
+	                     .cross = pj->job->preprocessing == MPC_JOB_DEALER ? NULL : zc};
+	mpc_score_data sd = {
+	    .n = n, .d = sc->d, .holder = sc->asker, .x = x, .x_max = sc->max_feature};
 	if (sc->vertical) {
 		sd.col_holder = sc->holder;
 		sd.keys = keys;
@@ -169,14 +167,20 @@ PJ_FN mpc_err pp_sim_score(mpc_party *p, const mpc_cross *zc, void *arg)
 	}
 	int owner = me == sc->owner;
 	if (sc->model == PJ_TREE) {
-		mpc_score_tree_model tm = {.owner = sc->owner, .n_trees = sc->trees,
-					   .depth = sc->depth, .feature = owner ? feat : NULL,
-					   .thr = owner ? thr : NULL, .leaf = owner ? leaf : NULL,
-					   .v_max = sc->max_weight, .threshold = sc->threshold};
+		mpc_score_tree_model tm = {.owner = sc->owner,
+		                           .n_trees = sc->trees,
+		                           .depth = sc->depth,
+		                           .feature = owner ? feat : NULL,
+		                           .thr = owner ? thr : NULL,
+		                           .leaf = owner ? leaf : NULL,
+		                           .v_max = sc->max_weight,
+		                           .threshold = sc->threshold};
 		err = mpc_score_tree(p, &so, &sd, &tm, score, flag);
 	} else {
-		mpc_score_logreg_model m = {.owner = sc->owner, .w = owner ? w : NULL,
-					    .w_max = sc->max_weight, .threshold = sc->threshold};
+		mpc_score_logreg_model m = {.owner = sc->owner,
+		                            .w = owner ? w : NULL,
+		                            .w_max = sc->max_weight,
+		                            .threshold = sc->threshold};
 		err = mpc_score_logreg(p, &so, &sd, &m, score, flag);
 	}
 out:
@@ -194,16 +198,15 @@ out:
 
 /* The plan of the job (see above). MPC_ECONFIG for a computation without
  * one; the simulation's errors otherwise. */
-PJ_FN mpc_err pp_plan(pp_job *pj, mpc_pool_plan *out)
-{
-	mpc_plan_fn fn = pj->kind == PP_STATS ? pp_sim_stats
-			 : pj->kind == PP_AGG ? pp_sim_agg
-			 : pj->kind == PP_SCORE ? pp_sim_score
-						: NULL;
+PJ_FN mpc_err pp_plan(pp_job *pj, mpc_pool_plan *out) {
+	mpc_plan_fn fn = pj->kind == PP_STATS   ? pp_sim_stats
+	                 : pj->kind == PP_AGG   ? pp_sim_agg
+	                 : pj->kind == PP_SCORE ? pp_sim_score
+	                                        : NULL;
 	*out = (mpc_pool_plan){0};
 	if (fn == NULL)
 		return mpc_error(MPC_ECONFIG, "%s: no material plan for computation = %s",
-				 pj->job->path, pj->job->computation);
+		                 pj->job->path, pj->job->computation);
 	return mpc_plan_simulate(pj->job->n_parties, fn, pj, out);
 }
 
@@ -212,25 +215,26 @@ PJ_FN mpc_err pp_plan(pp_job *pj, mpc_pool_plan *out)
  * the ring, the fractional bits and the engine. Not the rest of the job file:
  * fixing a column name or a threshold keeps the store. The job id is bound
  * separately (mpc_store_open): it names the store's directory. */
-PJ_FN mpc_err pp_store_binding(const mpc_job *j, uint8_t out[32])
-{
+PJ_FN mpc_err pp_store_binding(const mpc_job *j, uint8_t out[32]) {
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
 	char head[160];
 	unsigned len = 0;
 	int ok = md != NULL && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1;
-	int n = snprintf(head, sizeof(head), "mpc store binding v2\nparties %d\nring %u\nfrac %u\n"
-			 "engine %s\n", j->n_parties, mpc_ring_bits(j->ring), j->frac_bits,
-			 j->preprocessing == MPC_JOB_PAILLIER ? "paillier"
-			 : j->preprocessing == MPC_JOB_DEALER ? "dealer"
-							      : "ot");
+	int n = snprintf(head, sizeof(head),
+	                 "mpc store binding v2\nparties %d\nring %u\nfrac %u\n"
+	                 "engine %s\n",
+	                 j->n_parties, mpc_ring_bits(j->ring), j->frac_bits,
+	                 j->preprocessing == MPC_JOB_PAILLIER ? "paillier"
+	                 : j->preprocessing == MPC_JOB_DEALER ? "dealer"
+	                                                      : "ot");
 	ok = ok && EVP_DigestUpdate(md, head, (size_t)n) == 1;
 	/* without fingerprints (plaintext test jobs) the names stand for the
 	 * identities */
 	for (int i = 0; i < j->n_parties && ok; i++)
 		ok = j->parties[i].has_fingerprint
-			     ? EVP_DigestUpdate(md, j->parties[i].fingerprint, 32) == 1
-			     : EVP_DigestUpdate(md, j->parties[i].name,
-						strlen(j->parties[i].name) + 1) == 1;
+		         ? EVP_DigestUpdate(md, j->parties[i].fingerprint, 32) == 1
+		         : EVP_DigestUpdate(md, j->parties[i].name,
+		                            strlen(j->parties[i].name) + 1) == 1;
 	ok = ok && EVP_DigestFinal_ex(md, out, &len) == 1 && len == 32;
 	EVP_MD_CTX_free(md);
 	return ok ? MPC_OK : mpc_error(MPC_ECRYPTO, "SHA-256 failed (%s:%d)", __FILE__, __LINE__);
