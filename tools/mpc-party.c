@@ -546,15 +546,18 @@ static mpc_err plan_rows(const opts *o, const conn *c, const pj_score *sc, uint6
 	return MPC_OK;
 }
 
-/* check: the exact material the job consumes, before any data moves. */
-static mpc_err print_material(const opts *o, const conn *c)
+/* The exact material the job consumes, for check (no network). *assumed:
+ * the asker's row count was not known here and the plan is for 1,000
+ * transactions; *upper: a suppressed cohort would take less. */
+static mpc_err material_plan(const opts *o, const conn *c, mpc_pool_plan *plan, int *assumed,
+			     int *upper)
 {
 	plan_ctx *pc = calloc(1, sizeof(*pc));
-	mpc_pool_plan plan;
-	char line[1024];
 	uint64_t rows = 0;
 	mpc_err err;
 
+	*assumed = *upper = 0;
+	*plan = (mpc_pool_plan){0};
 	if (pc == NULL)
 		return mpc_error(MPC_ENOMEM, "out of memory");
 	if ((err = plan_ctx_init(pc, c->job, 0)) != MPC_OK)
@@ -562,23 +565,37 @@ static mpc_err print_material(const opts *o, const conn *c)
 	if (pc->pj.kind == PP_SCORE) {
 		if ((err = plan_rows(o, c, &pc->sc, &rows)) != MPC_OK)
 			goto out;
+		*assumed = rows == 0;
 		pc->pj.rows = rows ? rows : 1000;
 	}
-	if ((err = pp_plan(&pc->pj, &plan)) != MPC_OK)
-		goto out;
+	*upper = pc->pj.kind == PP_AGG;
+	err = pp_plan(&pc->pj, plan);
+out:
+	free(pc);
+	return err;
+}
+
+/* check: the exact material the job consumes, before any data moves. */
+static mpc_err print_material(const opts *o, const conn *c)
+{
+	mpc_pool_plan plan;
+	char line[1024];
+	int assumed, upper;
+	mpc_err err;
+
+	if ((err = material_plan(o, c, &plan, &assumed, &upper)) != MPC_OK)
+		return err;
 	mpc_plan_format(&plan, line, sizeof(line));
-	if (pc->pj.kind == PP_SCORE && rows == 0)
+	if (assumed)
 		printf("this job consumes, for 1,000 transactions of the asker (its row count "
 		       "decides; --rows N for another): %s\n", line);
 	else
 		printf("this job consumes%s: %s\n", c->job->preprocessing == MPC_JOB_DEALER ?
 		       " (served by the dealer)" : "", line);
-	if (pc->pj.kind == PP_AGG)
+	if (upper)
 		printf("  (when no cohort is suppressed; a suppressed cohort skips its share)\n");
 	fflush(stdout);
-out:
-	free(pc);
-	return err;
+	return MPC_OK;
 }
 
 /* The backend that stands for the store during a run (borrowed by the pool
