@@ -203,6 +203,28 @@ static mpc_err check_dir(const char *dir)
 	return MPC_OK;
 }
 
+int mpc_store_identity(const char *dir, char job_id[65], uint8_t hash[32], int *party,
+		       int *n_parties)
+{
+	char path[600], hex[65], text[400] = {0};
+	snprintf(path, sizeof(path), "%s/STORE", dir);
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return -1;
+	ssize_t r = read(fd, text, sizeof(text) - 1);
+	close(fd);
+	if (r <= 0 || sscanf(text, STORE_V "\njob %64s\nhash %64s\nparty %d\nparties %d", job_id,
+			     hex, party, n_parties) != 4 || strlen(hex) != 64)
+		return -1;
+	for (int i = 0; i < 32; i++) {
+		unsigned b;
+		if (sscanf(hex + 2 * i, "%2x", &b) != 1)
+			return -1;
+		hash[i] = (uint8_t)b;
+	}
+	return 0;
+}
+
 static mpc_err header(mpc_store *s, const char *job_id, const uint8_t hash[32], int party, int np)
 {
 	char path[600], want[400], got[400] = {0};
@@ -238,7 +260,8 @@ static mpc_err header(mpc_store *s, const char *job_id, const uint8_t hash[32], 
 		return sys_err("cannot read", path);
 	if (strcmp(got, want) != 0) {
 		/* say what differs: the first line that does */
-		static const char *const what_line[] = {"format", "job id", "job file (its hash)",
+		static const char *const what_line[] = {"format", "job id",
+							 "set of parties, ring, fractional bits or engine (binding hash)",
 							 "party", "party count"};
 		const char *g = got, *w = want, *what = "format";
 		for (int line = 0; line < 5; line++) {

@@ -71,6 +71,10 @@ typedef struct mpc_store mpc_store;
 mpc_err mpc_store_open(mpc_store **out, const char *dir, const char *job_id,
 		       const uint8_t job_hash[32], int party, int n_parties) MPC_MUST_CHECK;
 void mpc_store_close(mpc_store *s);
+/* What the store in dir was made for (its STORE file), without opening or
+ * locking it: 0, or -1 if dir holds no store of this format. For listings. */
+int mpc_store_identity(const char *dir, char job_id[65], uint8_t hash[32], int *party,
+		       int *n_parties);
 const char *mpc_store_dir(const mpc_store *s);
 
 /* Add one batch of count elements (mpc_mat_elem_bytes(t) each) under the

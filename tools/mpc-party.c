@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <net/if.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -35,6 +36,7 @@
 #include "runtime/mpc_file.h"
 #include "runtime/mpc_wipe.h"
 #include "tools/party_jobs.h"
+#include "tools/party_plan.h"
 
 static const char usage_text[] =
 	"usage: mpc-party keygen --out DIR [--name NAME] [--days N] [--force]\n"
@@ -42,9 +44,12 @@ static const char usage_text[] =
 	"                       [--format text|json] [options]\n"
 	"       mpc-party run   --job JOB.ini --party NAME [--input FILE.csv] [--output FILE]\n"
 	"                       [--format csv|json] [--model FILE] [--store DIR] [options]\n"
+	"       mpc-party preprocess --job JOB.ini --party NAME --for-job [--rows N] [--runs K]\n"
+	"                       [--store DIR] [options]\n"
 	"       mpc-party preprocess --job JOB.ini --party NAME [--triples N] [--trunc N]\n"
-	"                       [--bits N] [--bit-triples N] [--store DIR] [options]\n"
+	"                       [--bits N] [--bit-triples N] [--target] [--store DIR] [options]\n"
 	"       mpc-party preprocess --status --job JOB.ini --party NAME [--store DIR]\n"
+	"       mpc-party preprocess --list [--store DIR]\n"
 	"\n"
 	"keygen  makes this party's private key (DIR/key.pem, mode 0600) and a self-signed\n"
 	"        certificate (DIR/cert.pem, valid --days, default 3650), and prints the\n"
@@ -53,12 +58,14 @@ static const char usage_text[] =
 	"check   before any data moves: reads the job file and the key, and validates\n"
 	"        everything run would refuse with the same code run uses: the whole job\n"
 	"        file, and this party's --input and --model files (a dry read: rows,\n"
-	"        columns, ranges, with file:line). Then it reaches every peer, verifies\n"
-	"        each one's certificate against the job file, checks that every peer has\n"
-	"        the same job, and measures round-trip time and throughput. Every partner\n"
-	"        runs it at about the same time. One line per peer. --format json: one\n"
-	"        JSON object on stdout (job, party, computation, ok, error, input, model,\n"
-	"        peers); the human messages go to stderr.\n"
+	"        columns, ranges, with file:line), and prints the exact material the job\n"
+	"        consumes, every kind in every ring (fraud_score: for the asker's --input,\n"
+	"        or --rows N). Then it reaches every peer, verifies each one's certificate\n"
+	"        against the job file, checks that every peer has the same job, and\n"
+	"        measures round-trip time and throughput. Every partner runs it at about\n"
+	"        the same time. One line per peer. --format json: one JSON object on\n"
+	"        stdout (job, party, computation, ok, error, input, model, peers); the\n"
+	"        human messages go to stderr.\n"
 	"run     runs the job's computation with this party's input and writes the\n"
 	"        outputs it may see. The party named 'dealer' runs the dealer service.\n"
 	"        computation = aggregate_stats: statistics over every party's --input\n"
@@ -69,11 +76,14 @@ static const char usage_text[] =
 	"        scores and flags.\n"
 	"        With preprocessing = ot or paillier it takes material from the store\n"
 	"        first and makes the rest on demand.\n"
-	"preprocess  makes Beaver triples (in the job's ring), truncation pairs (for its\n"
-	"        frac_bits), random shared bits and bit triples ahead of time, together\n"
-	"        with every other party (all run it with the same numbers), into this\n"
-	"        party's store (default ./mpc-store/JOBID-NAME, mode 0700). --status\n"
-	"        shows what the store holds, without connecting.\n"
+	"preprocess  makes material ahead of time, together with every other party\n"
+	"        (all run it with the same arguments), into this party's store (default\n"
+	"        ./mpc-store/JOBID-NAME, mode 0700). --for-job: tops the store up to\n"
+	"        what the job consumes (--runs K: K runs' worth; fraud_score needs\n"
+	"        --rows N, the asker's transactions). Or counts in the job's ring:\n"
+	"        added, or with --target levels to top up to. --status shows what the\n"
+	"        store holds, --list every store under --store DIR (default\n"
+	"        ./mpc-store); neither needs keys or peers.\n"
 	"\n"
 	"options:\n"
 	"  --keys DIR             this party's key.pem and cert.pem (default ./mpc-keys)\n"
@@ -101,6 +111,8 @@ typedef struct {
 	int trust_dealer; /* --trust-dealer */
 	int dry;          /* check: run's validation only, stop before connecting */
 	uint64_t triples, trunc, bits, bit_triples; /* preprocess: how many to make */
+	int for_job, target, list;  /* preprocess: the job's plan; levels, not amounts; list */
+	uint64_t rows, runs;        /* the asker's transactions (fraud_score); runs to stock */
 	mpc_log_level level;
 } opts;
 
@@ -164,7 +176,17 @@ static int parse_args(int argc, char **argv, int first, opts *o)
 			o->status = 1;
 			continue;
 		}
+		int *flag = strcmp(a, "--for-job") == 0  ? &o->for_job
+			    : strcmp(a, "--target") == 0 ? &o->target
+			    : strcmp(a, "--list") == 0   ? &o->list
+							 : NULL;
+		if (flag) {
+			*flag = 1;
+			continue;
+		}
 		uint64_t *count = strcmp(a, "--triples") == 0       ? &o->triples
+				  : strcmp(a, "--rows") == 0        ? &o->rows
+				  : strcmp(a, "--runs") == 0        ? &o->runs
 				  : strcmp(a, "--trunc") == 0       ? &o->trunc
 				  : strcmp(a, "--bits") == 0        ? &o->bits
 				  : strcmp(a, "--bit-triples") == 0 ? &o->bit_triples
@@ -613,6 +635,9 @@ static void json_str(FILE *f, const char *s)
 	fputc('"', f);
 }
 
+/* check: the material line print_material printed, for the JSON. */
+static char material_line[1024];
+
 /* check --format json: one object on stdout. peer_state[i]: 1 confirmed, 0
  * not confirmed, -1 the one the error names; NULL: no peers reached. */
 static void check_json(const opts *o, const conn *c, int code, const char *error,
@@ -645,6 +670,8 @@ static void check_json(const opts *o, const conn *c, int code, const char *error
 	} else {
 		fputs("null", f);
 	}
+	fputs(",\"material\":", f);
+	json_str(f, material_line[0] ? material_line : NULL);
 	fputs(",\"peers\":[", f);
 	for (int i = 0, k = 0; peer_state && c && i < c->nodes.n; i++) {
 		if (i == c->self)
@@ -664,6 +691,192 @@ static void check_json(const opts *o, const conn *c, int code, const char *error
 }
 
 static int cmd_run(const opts *o);
+
+
+/* ------------------------------------------------ material plans (exact) */
+
+/* The kinds of a plan as store types, in a fixed order: triples (Z_2^64,
+ * Z_2^128), truncation pairs in plan order, bits (Z_2^64, Z_2^128), words of
+ * bit triples. Kinds with no elements are kept (the order must not depend on
+ * counts when parties compare vectors). */
+typedef struct {
+	mpc_mat_type t;
+	uint64_t n;
+} kind_n;
+#define PLAN_KINDS (5 + MPC_POOL_TRUNC_KINDS)
+
+static int plan_kinds(const mpc_pool_plan *pl, kind_n *k)
+{
+	int m = 0;
+	for (int i = 0; i < 2; i++)
+		k[m++] = (kind_n){{MPC_MAT_TRIPLES, i ? 128 : 64, 0}, pl->triples[i]};
+	for (uint32_t i = 0; i < pl->n_trunc && i < MPC_POOL_TRUNC_KINDS; i++)
+		k[m++] = (kind_n){{MPC_MAT_TRUNC, pl->trunc[i].ring_bits, pl->trunc[i].f},
+				  pl->trunc[i].n};
+	for (int i = 0; i < 2; i++)
+		k[m++] = (kind_n){{MPC_MAT_BITS, i ? 128 : 64, 0}, pl->bits[i]};
+	k[m++] = (kind_n){{MPC_MAT_BIT_TRIPLES, 1, 0}, pl->bit_triple_words};
+	return m;
+}
+
+/* The plan with the kinds of `shape` and the counts n[] (in plan_kinds order). */
+static mpc_pool_plan plan_with(const mpc_pool_plan *shape, const uint64_t *n)
+{
+	mpc_pool_plan o = *shape;
+	int m = 0;
+	for (int i = 0; i < 2; i++)
+		o.triples[i] = n[m++];
+	for (uint32_t i = 0; i < o.n_trunc && i < MPC_POOL_TRUNC_KINDS; i++)
+		o.trunc[i].n = n[m++];
+	for (int i = 0; i < 2; i++)
+		o.bits[i] = n[m++];
+	o.bit_triple_words = n[m];
+	return o;
+}
+
+/* Everything a plan needs from the job (parsed sections, borrowed by pj). */
+typedef struct {
+	pj_agg agg;
+	pj_score sc;
+	pp_job pj;
+} plan_ctx;
+
+/* Parse the job's computation for its plan. rows: the asker's transactions
+ * (fraud_score; 0: not known yet). */
+static mpc_err plan_ctx_init(plan_ctx *pc, const mpc_job *j, uint64_t rows)
+{
+	mpc_err err;
+	memset(pc, 0, sizeof(*pc));
+	pc->pj.job = j;
+	if (strcmp(j->computation, "aggregate_stats") == 0) {
+		if ((err = pj_agg_parse(j, &pc->agg)) != MPC_OK)
+			return err;
+		pc->pj.agg = &pc->agg;
+		pc->pj.kind = pc->agg.legacy ? PP_STATS : PP_AGG;
+		if (!pc->agg.legacy && (err = mpc_agg_check_spec(&pc->agg.spec, j->n_parties)) != MPC_OK) {
+			char why[400];
+			snprintf(why, sizeof(why), "%s", mpc_error_detail());
+			return mpc_error(MPC_ECONFIG, "%s: [%s]: %s", j->path, j->computation, why);
+		}
+		return MPC_OK;
+	}
+	if (strcmp(j->computation, "fraud_score") == 0) {
+		if ((err = pj_score_parse(j, &pc->sc)) != MPC_OK)
+			return err;
+		pc->pj.sc = &pc->sc;
+		pc->pj.kind = PP_SCORE;
+		pc->pj.rows = rows;
+		return MPC_OK;
+	}
+	return mpc_error(MPC_ECONFIG, "%s: this version runs computation = aggregate_stats or "
+			 "fraud_score", j->path);
+}
+
+/* The asker's row count where this party can know it before a run: --rows,
+ * or the asker's own --input. 0: unknown. */
+static mpc_err plan_rows(const opts *o, const conn *c, const pj_score *sc, uint64_t *rows)
+{
+	double *x = NULL;
+	char(*ids)[40] = NULL;
+	size_t n = 0;
+	mpc_err err;
+
+	*rows = o->rows;
+	if (o->rows || c->is_dealer || c->self != sc->asker || o->input == NULL)
+		return MPC_OK;
+	if ((err = pj_read_features(o->input, sc, c->self, &x, &n, &ids)) != MPC_OK)
+		return err;
+	size_t q = 0;
+	for (size_t k = 0; k < sc->d; k++)
+		q += sc->holder[k] == c->self;
+	if (x)
+		mpc_wipe(x, n * q * sizeof(double));
+	free(x);
+	mpc_wipe_free(ids, n * sizeof(*ids));
+	*rows = n;
+	return MPC_OK;
+}
+
+/* The exact material the job consumes, for check (no network). *assumed:
+ * the asker's row count was not known here and the plan is for 1,000
+ * transactions; *upper: a suppressed cohort would take less. */
+static mpc_err material_plan(const opts *o, const conn *c, mpc_pool_plan *plan, int *assumed,
+			     int *upper)
+{
+	plan_ctx *pc = calloc(1, sizeof(*pc));
+	uint64_t rows = 0;
+	mpc_err err;
+
+	*assumed = *upper = 0;
+	*plan = (mpc_pool_plan){0};
+	if (pc == NULL)
+		return mpc_error(MPC_ENOMEM, "out of memory");
+	if ((err = plan_ctx_init(pc, c->job, 0)) != MPC_OK)
+		goto out;
+	if (pc->pj.kind == PP_SCORE) {
+		if ((err = plan_rows(o, c, &pc->sc, &rows)) != MPC_OK)
+			goto out;
+		*assumed = rows == 0;
+		pc->pj.rows = rows ? rows : 1000;
+	}
+	*upper = pc->pj.kind == PP_AGG;
+	err = pp_plan(&pc->pj, plan);
+out:
+	free(pc);
+	return err;
+}
+
+/* check: the exact material the job consumes, before any data moves, to
+ * out; the line is kept for check --format json. */
+
+static mpc_err print_material(const opts *o, const conn *c, FILE *out)
+{
+	mpc_pool_plan plan;
+	char *line = material_line;
+	int assumed, upper;
+	mpc_err err;
+
+	line[0] = '\0';
+	if ((err = material_plan(o, c, &plan, &assumed, &upper)) != MPC_OK)
+		return err;
+	mpc_plan_format(&plan, line, sizeof(material_line));
+	if (assumed)
+		fprintf(out, "this job consumes, for 1,000 transactions of the asker (its row count "
+			"decides; --rows N for another): %s\n", line);
+	else
+		fprintf(out, "this job consumes%s: %s\n", c->job->preprocessing == MPC_JOB_DEALER ?
+			" (served by the dealer)" : "", line);
+	if (upper)
+		fprintf(out, "  (when no cohort is suppressed; a suppressed cohort skips its share)\n");
+	fflush(out);
+	return MPC_OK;
+}
+
+/* The backend that stands for the store during a run (borrowed by the pool
+ * that wraps it), for what it took from where. */
+static mpc_preproc run_stored;
+
+/* After a run: what it took, of every kind, and from where. */
+static void note_taken(mpc_party *p, const mpc_job *j)
+{
+	mpc_preproc *pre = mpc_party_preproc(p);
+	mpc_pool_plan took;
+	char line[1024];
+	const mpc_stored_stats *ss = run_stored.ops ? mpc_stored_get_stats(&run_stored) : NULL;
+	const mpc_pool_stats *ps = mpc_pool_get_stats(pre);
+
+	if (ps == NULL || mpc_pool_plan_get(pre, &took) != MPC_OK) {
+		mpc_error_clear();
+		return;
+	}
+	mpc_plan_format(&took, line, sizeof(line));
+	if (j->preprocessing == MPC_JOB_DEALER)
+		mpc_info("this run took: %s; served by the dealer", line);
+	else
+		mpc_info("this run took: %s; %llu from the store, %llu made now", line,
+			 (unsigned long long)(ss ? ss->from_store : 0),
+			 (unsigned long long)(ss ? ss->made : ps->passed));
+}
 
 static int cmd_check(const opts *o)
 {
@@ -713,6 +926,15 @@ static int cmd_check(const opts *o)
 		fprintf(hum, "  input: not checked (give --input FILE.csv to check it too)\n");
 	if (dry.model_read)
 		fprintf(hum, "  model %s: %s: OK\n", o->model, dry.model);
+	if ((err = print_material(o, &c, hum)) != MPC_OK) {
+		snprintf(error, sizeof(error), "%s", mpc_error_detail());
+		fprintf(hum, "FAILED: %s\n", error);
+		code = mpc_exit_code(err);
+		if (json)
+			check_json(o, &c, code, error, NULL, 0, 0);
+		conn_fini(&c);
+		return code;
+	}
 	fflush(hum);
 	if ((err = connect_and_agree(o, &c, "check")) != MPC_OK ||
 	    (err = measure(&c, &rtt, &mbps)) != MPC_OK) {
@@ -763,9 +985,12 @@ static void store_path(const opts *o, const mpc_job *j, char *buf, size_t len)
 		snprintf(buf, len, "mpc-store/%s-%s", j->id, o->party);
 }
 
-/* Open this party's store; create: make it (and ./mpc-store) if absent,
- * otherwise *st stays NULL when there is none. */
-static mpc_err open_store(const opts *o, const conn *c, int create, mpc_store **st)
+/* Open party `self`'s store of job j; create: make it (and ./mpc-store) if
+ * absent, otherwise *st stays NULL when there is none. The store is bound to
+ * what determines its material (pp_store_binding), not to the job file's
+ * bytes, and to the job id that names it. */
+static mpc_err open_store_of(const opts *o, const mpc_job *j, int self, int create,
+			     mpc_store **st)
 {
 	char dir[600];
 	uint8_t hash[32];
@@ -773,14 +998,19 @@ static mpc_err open_store(const opts *o, const conn *c, int create, mpc_store **
 	mpc_err err;
 
 	*st = NULL;
-	store_path(o, c->job, dir, sizeof(dir));
+	store_path(o, j, dir, sizeof(dir));
 	if (!create && stat(dir, &sb) != 0)
 		return MPC_OK;
 	if (create && o->store == NULL && mkdir("mpc-store", 0700) != 0 && errno != EEXIST)
 		return mpc_error(MPC_EIO, "cannot create mpc-store: %s", strerror(errno));
-	if ((err = mpc_job_hash(c->job, hash)) != MPC_OK)
+	if ((err = pp_store_binding(j, hash)) != MPC_OK)
 		return err;
-	return mpc_store_open(st, dir, c->job->id, hash, c->self, c->job->n_parties);
+	return mpc_store_open(st, dir, j->id, hash, self, j->n_parties);
+}
+
+static mpc_err open_store(const opts *o, const conn *c, int create, mpc_store **st)
+{
+	return open_store_of(o, c->job, c->self, create, st);
 }
 
 static const char *engine_name(const mpc_job *j)
@@ -803,56 +1033,89 @@ static double stored_rate(const mpc_store *st)
 	return r;
 }
 
-/* Before a run: what the job consumes, what the store has, what is left to
- * make, the bytes and the time that takes at the last measured rate. */
-static void note_consumption(mpc_store *st, const mpc_preproc *gen, int np, uint64_t needs,
-			  mpc_ring ring)
+/* What of plan is missing from the store (all of it without a store). */
+static mpc_pool_plan plan_missing(mpc_store *st, const mpc_pool_plan *plan)
 {
-	mpc_mat_type t = {MPC_MAT_TRIPLES, mpc_ring_bits(ring), 0};
-	uint64_t have = st ? mpc_store_available(st, t) : 0;
-	uint64_t make = needs > have ? needs - have : 0;
+	kind_n k[PLAN_KINDS];
+	uint64_t n[PLAN_KINDS];
+	int m = plan_kinds(plan, k);
+	for (int i = 0; i < m; i++) {
+		uint64_t have = st ? mpc_store_available(st, k[i].t) : 0;
+		n[i] = k[i].n > have ? k[i].n - have : 0;
+	}
+	return plan_with(plan, n);
+}
+
+/* Estimated bytes this party sends to make plan with the generator. */
+static double plan_bytes(const mpc_pool_plan *plan, const mpc_preproc *gen, int np)
+{
+	kind_n k[PLAN_KINDS];
+	double b = 0;
+	int m = plan_kinds(plan, k);
+	for (int i = 0; i < m; i++)
+		b += (double)k[i].n * mpc_gen_bytes_per(gen, np, (int)k[i].t.kind,
+							k[i].t.ring_bits == 128 ? MPC_Z128 : MPC_Z64);
+	return b;
+}
+
+/* Before a run: what the job consumes (plan), what of it is missing from the
+ * store and will be made now, the bytes that takes. */
+static void note_consumption(mpc_store *st, const mpc_preproc *gen, int np,
+			     const mpc_pool_plan *plan)
+{
+	mpc_pool_plan make = plan_missing(st, plan);
+	char line[1024];
 	double rate = st ? stored_rate(st) : 0;
 	char when[96] = "";
-	if (make > 0 && rate > 0)
-		snprintf(when, sizeof(when), ", about %.2f s at the measured %.0f triples/s",
-			 (double)make / rate, rate);
-	mpc_info("this job consumes %llu triples in Z_2^%u: %llu from the store, %llu to make now "
-		 "(about %.1f kB to send%s)", (unsigned long long)needs, mpc_ring_bits(ring),
-		 (unsigned long long)(needs - make), (unsigned long long)make,
-		 (double)make * mpc_gen_bytes_per(gen, np, 1, ring) / 1e3, when);
+	if (make.triples[0] + make.triples[1] > 0 && rate > 0)
+		snprintf(when, sizeof(when), "; triples at the measured %.0f/s", rate);
+	mpc_plan_format(&make, line, sizeof(line));
+	if (mpc_plan_equal(&make, &(mpc_pool_plan){0}))
+		mpc_info("the store holds all of it");
+	else
+		mpc_info("to make now (missing from the store): %s (about %.1f kB to send%s)", line,
+			 plan_bytes(&make, gen, np) / 1e3, when);
 }
 
 /* The job's preprocessing at a party: the dealer, or made among the parties
- * (from the store first when there is one). States what the job consumes. */
-static mpc_err install_preproc(const opts *o, conn *c, mpc_party *p, uint64_t needs,
-			       mpc_ring ring)
+ * (from the store first when there is one), wrapped in a recording pool so
+ * that note_taken can say what the run took. States what the job consumes
+ * (its plan, counted before the network was opened: see mpc_plan.h). */
+static mpc_err install_preproc(const opts *o, conn *c, mpc_party *p, const mpc_pool_plan *plan)
 {
 	const mpc_job *j = c->job;
 	mpc_preproc gen, pre;
 	mpc_store *st = NULL;
+	char line[1024];
 	mpc_err err;
 
-	if (j->preprocessing == MPC_JOB_DEALER)
-		return mpc_dealer_connect(p, j->n_parties);
+	run_stored = (mpc_preproc){0};
+	mpc_info("this job consumes: %s", mpc_plan_format(plan, line, sizeof(line)));
+	if (j->preprocessing == MPC_JOB_DEALER) {
+		if ((err = mpc_dealer_connect(p, j->n_parties)) != MPC_OK)
+			return err;
+		return mpc_pool_install(p);
+	}
 	if ((err = open_store(o, c, 0, &st)) != MPC_OK)
 		return err;
 	if ((err = mpc_gen_new(&gen, p, engine_name(j), 0)) != MPC_OK) {
 		mpc_store_close(st);
 		return err;
 	}
-	note_consumption(st, &gen, j->n_parties, needs, ring);
+	note_consumption(st, &gen, j->n_parties, plan);
 	if (st == NULL) {
 		mpc_party_set_preproc(p, gen);
-		return MPC_OK;
+		return mpc_pool_install(p);
 	}
 	if ((err = mpc_stored_backend(&pre, st, gen)) != MPC_OK)
 		return err;
 	mpc_party_set_preproc(p, pre);
-	return MPC_OK;
+	run_stored = pre;
+	return mpc_pool_install(p);
 }
 
-static mpc_err run_stats(const opts *o, conn *c, mpc_txns *t, mpc_stats_result *res,
-			 int *bad_input)
+static mpc_err run_stats(const opts *o, conn *c, const pj_agg *agg, mpc_txns *t,
+			 mpc_stats_result *res, int *bad_input)
 {
 	const mpc_job *j = c->job;
 	mpc_stats_params sp;
@@ -884,6 +1147,12 @@ static mpc_err run_stats(const opts *o, conn *c, mpc_txns *t, mpc_stats_result *
 	}
 	if (o->dry)
 		return MPC_OK;
+	/* the plan before the network is opened (nanomsg does not survive the
+	 * simulation's fork) */
+	mpc_pool_plan plan;
+	pp_job pj = {.job = j, .kind = PP_STATS, .agg = agg};
+	if (!c->is_dealer && (err = pp_plan(&pj, &plan)) != MPC_OK)
+		return err;
 	if ((err = connect_and_agree(o, c, "run")) != MPC_OK)
 		return err;
 	/* Test hook (tests/loopback/test_party_cli.c): pause here, outside any
@@ -899,8 +1168,9 @@ static mpc_err run_stats(const opts *o, conn *c, mpc_txns *t, mpc_stats_result *
 		return mpc_dealer_serve(c->net, j->n_parties, j->timeout_ms * 20, &served);
 	}
 	if ((err = mpc_party_new(&p, c->net, j->n_parties)) == MPC_OK &&
-	    (err = install_preproc(o, c, p, MPC_STATS_TRIPLES, MPC_Z128)) == MPC_OK)
-		err = mpc_stats_run(p, &sp, t, res);
+	    (err = install_preproc(o, c, p, &plan)) == MPC_OK &&
+	    (err = mpc_stats_run(p, &sp, t, res)) == MPC_OK)
+		note_taken(p, j);
 	mpc_party_free(p);
 	return err;
 }
@@ -973,6 +1243,11 @@ static mpc_err run_agg(const opts *o, conn *c, const pj_agg *a, mpc_txns *t, mpc
 	}
 	if (o->dry)
 		goto out;
+	/* the plan before the network is opened (see run_stats) */
+	mpc_pool_plan plan;
+	pp_job pj = {.job = j, .kind = PP_AGG, .agg = a};
+	if (!c->is_dealer && (err = pp_plan(&pj, &plan)) != MPC_OK)
+		goto out;
 	if ((err = connect_and_agree(o, c, "run")) != MPC_OK)
 		goto out;
 	if (c->is_dealer) {
@@ -981,8 +1256,9 @@ static mpc_err run_agg(const opts *o, conn *c, const pj_agg *a, mpc_txns *t, mpc
 		goto out;
 	}
 	if ((err = mpc_party_new(&p, c->net, j->n_parties)) == MPC_OK &&
-	    (err = install_preproc(o, c, p, 7 * (1 + (uint64_t)s->n_groups), MPC_Z128)) == MPC_OK)
-		err = mpc_agg_run(p, s, &rows, res);
+	    (err = install_preproc(o, c, p, &plan)) == MPC_OK &&
+	    (err = mpc_agg_run(p, s, &rows, res)) == MPC_OK)
+		note_taken(p, j);
 	mpc_party_free(p);
 out:
 	if (fraud)
@@ -1066,6 +1342,9 @@ static int cmd_run_score(const opts *o, conn *c)
 	const char **keys = NULL, **my_keys = NULL;
 	size_t n = 0, xlen = 0;
 	int code = 0, bad_input = 0;
+	mpc_plan_ahead ahead = {.pid = -1, .to = -1, .from = -1};
+	mpc_pool_plan plan;
+	pp_job pj = {.job = j, .kind = PP_SCORE, .sc = &sc};
 	mpc_err err;
 
 	if ((err = pj_score_parse(j, &sc)) != MPC_OK) {
@@ -1141,6 +1420,11 @@ static int cmd_run_score(const opts *o, conn *c)
 	}
 	if (o->dry)
 		goto out;
+	/* the plan depends on n, known once the asker announces it; its
+	 * simulation is forked now, before the network is opened (mpc_plan.h) */
+	if (!c->is_dealer && (err = mpc_plan_ahead_start(&ahead, j->n_parties, pp_sim_score, &pj,
+							 &pj.rows)) != MPC_OK)
+		goto fail;
 	if ((err = connect_and_agree(o, c, "run")) != MPC_OK)
 		goto fail;
 	/* n is public: the asker announces it */
@@ -1213,8 +1497,9 @@ static int cmd_run_score(const opts *o, conn *c)
 		 j->parties[sc.asker].name, sc.model == PJ_TREE ? "decision trees" : "logistic regression",
 		 j->parties[sc.owner].name, sc.threshold);
 	double t0 = now();
-	if ((err = mpc_party_new(&p, c->net, j->n_parties)) != MPC_OK ||
-	    (err = install_preproc(o, c, p, (uint64_t)(n * (sc.d + 4)), MPC_Z128)) != MPC_OK)
+	if ((err = mpc_plan_ahead_get(&ahead, n, &plan)) != MPC_OK ||
+	    (err = mpc_party_new(&p, c->net, j->n_parties)) != MPC_OK ||
+	    (err = install_preproc(o, c, p, &plan)) != MPC_OK)
 		goto fail;
 	/* products of the owner's weights with the asker's features: Gilboa
 	 * cross products over OT, unless a dealer serves Beaver triples */
@@ -1241,6 +1526,7 @@ static int cmd_run_score(const opts *o, conn *c)
 	}
 	if (err != MPC_OK)
 		goto fail;
+	note_taken(p, j);
 	double el = now() - t0;
 	mpc_cross_free(&cross);
 	memset(&cross, 0, sizeof(cross));
@@ -1328,6 +1614,7 @@ out:
 	free(score);
 	free(flag);
 	mpc_wipe_free(ids, my_n * sizeof(*ids)); /* the asker's transaction ids */
+	mpc_plan_ahead_cancel(&ahead);
 	return code;
 }
 
@@ -1368,7 +1655,7 @@ static int cmd_run(const opts *o)
 		goto out;
 	}
 	int bad_input = 0;
-	err = agg.legacy ? run_stats(o, &c, &t, &res, &bad_input)
+	err = agg.legacy ? run_stats(o, &c, &agg, &t, &res, &bad_input)
 			 : run_agg(o, &c, &agg, &t, &ares, &bad_input);
 	if (err != MPC_OK) {
 		c.tell_peers = bad_input && !o->dry;
@@ -1507,16 +1794,182 @@ static mpc_err make_kind(mpc_party *p, const mpc_preproc *gen, mpc_store *st, mp
 	return err;
 }
 
+/* preprocess --status: what the store holds, from the job file alone (no
+ * keys, no network). */
+static int preprocess_status(const opts *o)
+{
+	mpc_job *j = NULL;
+	mpc_store *st = NULL;
+	char desc[2048], dir[600];
+	int code = 0, self;
+	mpc_err err;
+
+	if (o->job_path == NULL || o->party == NULL) {
+		fprintf(stderr, "mpc-party preprocess --status: --job and --party are required\n");
+		return MPC_EXIT_USAGE;
+	}
+	if ((err = mpc_job_load(o->job_path, &j)) != MPC_OK) {
+		fprintf(stderr, "mpc-party preprocess: %s\n", mpc_error_detail());
+		return MPC_EXIT_USAGE;
+	}
+	if ((self = mpc_job_party_index(j, o->party)) < 0) {
+		fprintf(stderr, "mpc-party preprocess: %s has no [party %s]\n", o->job_path, o->party);
+		code = MPC_EXIT_USAGE;
+		goto out;
+	}
+	store_path(o, j, dir, sizeof(dir));
+	if ((err = open_store_of(o, j, self, 0, &st)) != MPC_OK) {
+		fprintf(stderr, "mpc-party preprocess: %s\n", mpc_error_detail());
+		code = MPC_EXIT_USAGE;
+		goto out;
+	}
+	if (st == NULL) {
+		printf("store %s (job %s, party %s): none yet (nothing made)\n", dir, j->id, o->party);
+		goto out;
+	}
+	(void)mpc_store_describe(st, desc, sizeof(desc));
+	printf("store %s (job %s, party %s):\n%s", mpc_store_dir(st), j->id, o->party, desc);
+out:
+	mpc_store_close(st);
+	mpc_job_free(j);
+	return code;
+}
+
+/* The identity a store was made with, from its STORE file (mpc_store.c's
+ * header): job id, binding hash, party, party count. -1 if it is not one. */
+/* preprocess --list: every store under the store directory (--store DIR,
+ * default ./mpc-store), with what it holds. No keys, no network. */
+static int preprocess_list(const opts *o)
+{
+	const char *root = o->store ? o->store : "mpc-store";
+	struct dirent **ents = NULL;
+	int n = scandir(root, &ents, NULL, alphasort), found = 0;
+
+	if (n < 0) {
+		if (errno == ENOENT) {
+			printf("no stores under %s (it does not exist)\n", root);
+			return 0;
+		}
+		fprintf(stderr, "mpc-party preprocess --list: cannot read %s: %s\n", root,
+			strerror(errno));
+		return MPC_EXIT_INPUT;
+	}
+	for (int i = 0; i < n; i++) {
+		char dir[700], job[65], desc[2048];
+		uint8_t hash[32];
+		int party, np;
+		mpc_store *st = NULL;
+		snprintf(dir, sizeof(dir), "%s/%s", root, ents[i]->d_name);
+		if (ents[i]->d_name[0] == '.' || mpc_store_identity(dir, job, hash, &party, &np) != 0)
+			continue;
+		found++;
+		if (mpc_store_open(&st, dir, job, hash, party, np) != MPC_OK) {
+			printf("store %s (job %s, party %d of %d): cannot open: %s\n", dir, job, party + 1,
+			       np, mpc_error_detail());
+			continue;
+		}
+		(void)mpc_store_describe(st, desc, sizeof(desc));
+		printf("store %s (job %s, party %d of %d):\n%s", dir, job, party + 1, np, desc);
+		mpc_store_close(st);
+	}
+	for (int i = 0; i < n; i++)
+		free(ents[i]);
+	free(ents);
+	if (found == 0)
+		printf("no stores under %s\n", root);
+	return 0;
+}
+
+/* What preprocess is asked to have: the job's plan (--for-job, times --runs)
+ * or the counts given, in the job's ring. Counted before any network. */
+static mpc_err preprocess_want(const opts *o, const conn *c, mpc_pool_plan *want)
+{
+	const mpc_job *j = c->job;
+	mpc_err err;
+
+	*want = (mpc_pool_plan){0};
+	if (!o->for_job) {
+		int rb = mpc_ring_bits(j->ring) == 128;
+		want->triples[rb] = o->triples;
+		want->bits[rb] = o->bits;
+		want->bit_triple_words = (o->bit_triples + 63) / 64;
+		if (j->frac_bits && o->trunc) {
+			want->n_trunc = 1;
+			want->trunc[0].ring_bits = mpc_ring_bits(j->ring);
+			want->trunc[0].f = j->frac_bits;
+			want->trunc[0].n = o->trunc;
+		}
+		return MPC_OK;
+	}
+	plan_ctx *pc = calloc(1, sizeof(*pc));
+	uint64_t rows = 0;
+	if (pc == NULL)
+		return mpc_error(MPC_ENOMEM, "out of memory");
+	if ((err = plan_ctx_init(pc, j, 0)) != MPC_OK)
+		goto out;
+	if (pc->pj.kind == PP_SCORE) {
+		if ((err = plan_rows(o, c, &pc->sc, &rows)) != MPC_OK)
+			goto out;
+		if (rows == 0) {
+			err = mpc_error(MPC_ECONFIG, "%s is a fraud_score job: its material depends "
+					"on the asker's transaction count; say it with --rows N (every "
+					"party the same)", o->job_path);
+			goto out;
+		}
+		pc->pj.rows = rows;
+	}
+	if ((err = pp_plan(&pc->pj, want)) == MPC_OK)
+		err = mpc_pool_plan_scale(want, o->runs ? o->runs : 1);
+out:
+	free(pc);
+	return err;
+}
+
+/* Every party's missing counts, and the largest of each kind: what all make
+ * together (a party that holds more keeps the surplus for later). */
+static mpc_err agree_missing(conn *c, const mpc_pool_plan *want, const mpc_pool_plan *mine,
+			     mpc_pool_plan *make)
+{
+	kind_n k[PLAN_KINDS];
+	uint64_t v[PLAN_KINDS] = {0}, *all = NULL;
+	int m = plan_kinds(mine, k), n = c->nodes.n;
+	uint64_t mask = (n >= 64 ? ~0ull : (1ull << n) - 1) & ~(1ull << c->self);
+	mpc_err err;
+
+	for (int i = 0; i < m; i++)
+		v[i] = k[i].n;
+	if ((all = calloc((size_t)n, sizeof(v))) == NULL)
+		return mpc_error(MPC_ENOMEM, "out of memory");
+	if ((err = mpc_net_bcast(c->net, mask, v, mask, all, sizeof(v))) == MPC_OK)
+		for (int q = 0; q < n; q++)
+			for (int i = 0; i < m && q != c->self; i++)
+				if (all[(size_t)q * PLAN_KINDS + (size_t)i] > v[i])
+					v[i] = all[(size_t)q * PLAN_KINDS + (size_t)i];
+	free(all);
+	for (int i = 0; i < m && err == MPC_OK; i++)
+		if (v[i] > (1ull << 40))
+			err = mpc_error(MPC_EPROTO, "a peer asked to make %llu elements of one kind",
+					(unsigned long long)v[i]);
+	*make = plan_with(want, v);
+	return err;
+}
+
 static int cmd_preprocess(const opts *o)
 {
 	conn c;
 	mpc_store *st = NULL;
 	mpc_party *p = NULL;
 	mpc_preproc gen = {0};
-	char mode[200], desc[2048];
+	mpc_pool_plan want, mine, make;
+	kind_n k[PLAN_KINDS];
+	char mode[1200], desc[2048], line[1024];
 	int code = 0;
 	mpc_err err;
 
+	if (o->list)
+		return preprocess_list(o);
+	if (o->status)
+		return preprocess_status(o);
 	if ((err = prepare(o, &c)) != MPC_OK) {
 		fprintf(stderr, "mpc-party preprocess: %s\n", mpc_error_detail());
 		code = err == MPC_ECONFIG || err == MPC_EIO ? MPC_EXIT_USAGE : mpc_exit_code(err);
@@ -1529,51 +1982,57 @@ static int cmd_preprocess(const opts *o)
 		code = MPC_EXIT_USAGE;
 		goto out;
 	}
+	uint64_t counts = o->triples + o->trunc + o->bits + o->bit_triples;
+	if (o->for_job ? counts != 0 : counts == 0) {
+		fprintf(stderr, "mpc-party preprocess: say what to make: --for-job (what the job "
+			"consumes), or --triples N, --trunc N, --bits N, --bit-triples N\n");
+		code = MPC_EXIT_USAGE;
+		goto out;
+	}
+	if ((err = preprocess_want(o, &c, &want)) != MPC_OK) {
+		fprintf(stderr, "mpc-party preprocess: %s\n", mpc_error_detail());
+		code = mpc_exit_code(err);
+		goto out;
+	}
 	if ((err = open_store(o, &c, 1, &st)) != MPC_OK) {
 		fprintf(stderr, "mpc-party preprocess: %s\n", mpc_error_detail());
 		code = MPC_EXIT_USAGE;
 		goto out;
 	}
-	if (o->status) {
-		(void)mpc_store_describe(st, desc, sizeof(desc));
-		printf("store %s (job %s, party %s):\n%s", mpc_store_dir(st), j->id, o->party, desc);
-		goto out;
-	}
-	if (o->triples + o->trunc + o->bits + o->bit_triples == 0) {
-		fprintf(stderr, "mpc-party preprocess: say what to make: --triples N, --trunc N, "
-			"--bits N, --bit-triples N\n");
-		code = MPC_EXIT_USAGE;
-		goto out;
-	}
-	/* the numbers are part of what the nodes agree on */
-	snprintf(mode, sizeof(mode), "preprocess triples=%llu trunc=%llu bits=%llu "
-		 "bit_triples=%llu", (unsigned long long)o->triples, (unsigned long long)o->trunc,
-		 (unsigned long long)o->bits, (unsigned long long)o->bit_triples);
+	/* --for-job and --target: levels to top up to; otherwise amounts to add */
+	int level = o->for_job || o->target;
+	mine = level ? plan_missing(st, &want) : want;
+	/* what is wanted is part of what the nodes agree on */
+	snprintf(mode, sizeof(mode), "preprocess %s %s", level ? "up to" : "add",
+		 mpc_plan_format(&want, line, sizeof(line)));
 	if ((err = connect_and_agree(o, &c, mode)) != MPC_OK ||
-	    (err = mpc_party_new(&p, c.net, j->n_parties)) != MPC_OK ||
+	    (err = agree_missing(&c, &want, &mine, &make)) != MPC_OK) {
+		code = fail(&c, err, "setting up preprocessing");
+		goto out;
+	}
+	if (mpc_plan_equal(&make, &(mpc_pool_plan){0})) {
+		printf("nothing to make: every party's store %s already holds %s\n",
+		       mpc_store_dir(st), line);
+		mpc_net_close(c.net);
+		c.net = NULL;
+		goto out;
+	}
+	if ((err = mpc_party_new(&p, c.net, j->n_parties)) != MPC_OK ||
 	    (err = mpc_gen_new(&gen, p, engine_name(j), 0)) != MPC_OK) {
 		code = fail(&c, err, "setting up preprocessing");
 		goto out;
 	}
-	mpc_ring r = j->ring;
-	uint64_t words = (o->bit_triples + 63) / 64;
-	mpc_mat_type types[4] = {{MPC_MAT_TRIPLES, mpc_ring_bits(r), 0},
-				 {MPC_MAT_TRUNC, mpc_ring_bits(r), j->frac_bits},
-				 {MPC_MAT_BITS, mpc_ring_bits(r), 0},
-				 {MPC_MAT_BIT_TRIPLES, 1, 0}};
-	uint64_t counts[4] = {o->triples, j->frac_bits ? o->trunc : 0, o->bits, words};
-	double bytes = 0;
-	for (int k = 0; k < 4; k++)
-		bytes += (double)counts[k] * mpc_gen_bytes_per(&gen, j->n_parties, k + 1, r);
-	mpc_info("making %llu triples, %llu truncation pairs (f = %u), %llu bits in Z_2^%u and "
-		 "%llu bit triples by %s: about %.1f MB to send from this party",
-		 (unsigned long long)counts[0], (unsigned long long)counts[1], j->frac_bits,
-		 (unsigned long long)counts[2], mpc_ring_bits(r), (unsigned long long)words * 64,
-		 engine_name(j), bytes / 1e6);
+	mpc_info("making %s by %s: about %.1f MB to send from this party",
+		 mpc_plan_format(&make, line, sizeof(line)), engine_name(j),
+		 plan_bytes(&make, &gen, j->n_parties) / 1e6);
 	double t0 = now(), rate = 0;
 	uint64_t b0 = mpc_net_bytes_sent(c.net);
-	for (int k = 0; k < 4 && err == MPC_OK; k++)
-		err = make_kind(p, &gen, st, types[k], counts[k], k == 0 ? &rate : NULL);
+	int m = plan_kinds(&make, k);
+	for (int i = 0; i < m && err == MPC_OK; i++) {
+		int job_triples = k[i].t.kind == MPC_MAT_TRIPLES &&
+				  k[i].t.ring_bits == mpc_ring_bits(j->ring);
+		err = make_kind(p, &gen, st, k[i].t, k[i].n, job_triples ? &rate : NULL);
+	}
 	if (err != MPC_OK) {
 		code = fail(&c, err, "preprocessing");
 		goto out;
@@ -1585,7 +2044,7 @@ static int cmd_preprocess(const opts *o)
 		if (mpc_file_write_atomic(path, text, (size_t)len, 0600) != MPC_OK)
 			mpc_warn("could not record the rate: %s", mpc_error_detail());
 	}
-	printf("made in %.2f s, %.1f MB sent; store %s now holds:\n", now() - t0,
+	printf("made %s in %.2f s, %.1f MB sent; store %s now holds:\n", line, now() - t0,
 	       (double)(mpc_net_bytes_sent(c.net) - b0) / 1e6, mpc_store_dir(st));
 	(void)mpc_store_describe(st, desc, sizeof(desc));
 	fputs(desc, stdout);

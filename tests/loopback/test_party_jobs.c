@@ -785,6 +785,221 @@ static void test_score_bad_params(void **state)
 		     "features = f0, f1\nholders = f1 @ charlie", 4, "holders: only for layout = vertical");
 }
 
+
+/* ---- exact material: what check prints is what run takes ---- */
+
+/* DIR/SUB-NAME: the log of `mpc-party SUB` at party i. */
+static const char *log_path(const char *sub, int i)
+{
+	static char path[600];
+	snprintf(path, sizeof(path), "%s/%s-%s", dir, sub, names[i]);
+	return path;
+}
+
+/* `mpc-party SUB` at every party, each with its store DIR/stores/NAME, its
+ * input and model (not for preprocess), and the arguments in extra (NULL
+ * ended, or NULL); logs in DIR/SUB-NAME. */
+static void sub_all(const char *sub, const char *job, const char *const *extra, int codes[NP])
+{
+	pid_t pid[NP];
+	char cmd[600];
+	snprintf(cmd, sizeof(cmd), "mkdir -p -m 700 %s/stores", dir);
+	assert_int_equal(party_run_cmd(cmd), 0);
+	for (int i = 0; i < NP; i++) {
+		party_args pa;
+		char log[600];
+		party_args_run(&pa, bin, dir, job, names[i]);
+		snprintf(pa.a[1], sizeof(pa.a[1]), "%s", sub);
+		party_args_add(&pa, "--store");
+		party_args_add(&pa, "%s/stores/%s", dir, names[i]);
+		if (strcmp(sub, "preprocess") != 0) {
+			party_args_add(&pa, "--input");
+			party_args_add(&pa, "%s/merchant%d.csv", dir, i);
+			party_args_add(&pa, "--model");
+			party_args_add(&pa, "%s/model.csv", dir);
+			party_args_add(&pa, "--output");
+			party_args_add(&pa, "%s/out-%s.csv", dir, names[i]);
+		}
+		for (int k = 0; extra && extra[k]; k++)
+			party_args_add(&pa, "%s", extra[k]);
+		snprintf(log, sizeof(log), "%s", log_path(sub, i));
+		pid[i] = party_spawn(party_args_argv(&pa), log, NULL);
+	}
+	for (int i = 0; i < NP; i++) {
+		codes[i] = party_wait(pid[i], 120);
+		if (codes[i] != 0)
+			print_error("%s %s exited %d:\n%s\n", sub, names[i], codes[i],
+				    party_slurp(log_path(sub, i)));
+	}
+}
+
+/* The text after `key` up to the first of `stop` in the log of SUB at
+ * party i, into out; 0 if absent. */
+static int log_field(const char *sub, int i, const char *key, const char *stop, char *out,
+		     size_t len)
+{
+	const char *t = strstr(party_slurp(log_path(sub, i)), key);
+	if (t == NULL)
+		return 0;
+	t += strlen(key);
+	size_t n = strcspn(t, stop);
+	snprintf(out, len, "%.*s", (int)(n < len ? n : len - 1), t);
+	return 1;
+}
+
+/* check at every party prints one material line, the same everywhere;
+ * preprocess --for-job makes it; run then makes nothing on demand, takes
+ * exactly that line at every party and leaves every store empty. `rows`:
+ * --rows for preprocess (fraud_score), or NULL. */
+static void material_round_trip(const char *job, const char *rows)
+{
+	char want[1024], got[1024], made[64];
+	int codes[NP];
+	char cmd[700];
+	const char *pre[] = {"--for-job", rows ? "--rows" : NULL, rows, NULL};
+	snprintf(cmd, sizeof(cmd), "rm -rf %s/stores", dir);
+	assert_int_equal(party_run_cmd(cmd), 0);
+	sub_all("check", job, NULL, codes);
+	expect_ok(codes);
+	assert_true(log_field("check", 1, "this job consumes: ", "\n", want, sizeof(want)));
+	assert_non_null(strstr(want, "triple")); /* a real plan, not "nothing" */
+	sub_all("preprocess", job, pre, codes);
+	expect_ok(codes);
+	/* a second call tops up: nothing is missing */
+	sub_all("preprocess", job, pre, codes);
+	expect_ok(codes);
+	for (int i = 0; i < NP; i++)
+		assert_non_null(strstr(party_slurp(log_path("preprocess", i)), "nothing to make"));
+	sub_all("run", job, NULL, codes);
+	expect_ok(codes);
+	for (int i = 0; i < NP; i++) {
+		assert_true(log_field("run", i, "this job consumes: ", "\n", got, sizeof(got)));
+		assert_string_equal(got, want);
+		assert_true(log_field("run", i, "this run took: ", ";", got, sizeof(got)));
+		assert_string_equal(got, want);
+		assert_true(log_field("run", i, " from the store, ", "\n", made, sizeof(made)));
+		assert_string_equal(made, "0 made now");
+		/* every store exactly used up */
+		snprintf(cmd, sizeof(cmd), "%s/mpc-party preprocess --status --job %s --party %s "
+			 "--store %s/stores/%s > %s/status-%s 2>&1", bin, job, names[i], dir,
+			 names[i], dir, names[i]);
+		assert_int_equal(party_run_cmd(cmd), 0);
+		assert_non_null(strstr(party_slurp(log_path("status", i)), "(empty)"));
+	}
+	print_message("   %s: %s\n", strrchr(job, '/') + 1, want);
+}
+
+static void test_material_stats(void **state)
+{
+	(void)state;
+	char job[600];
+	snprintf(job, sizeof(job), "%s/job-mat-stats.ini", dir);
+	/* every cohort above min_cohort: a suppressed one would take less */
+	write_job(job, "max_amount = 100000\nmax_rows = 100000\n"
+		       "statistics = count, sum, mean, stddev, min, max, median, histogram, fraud_rate\n"
+		       "histogram_edges = 10, 50, 100, 500\ngroups = grocery, travel\n"
+		       "min_cohort = 20\nfilter = amount > 5");
+	material_round_trip(job, NULL);
+}
+
+static void test_material_dp(void **state)
+{
+	(void)state;
+	char job[600];
+	snprintf(job, sizeof(job), "%s/job-mat-dp.ini", dir);
+	write_job(job, "max_amount = 100000\nmax_rows = 100000\n"
+		       "statistics = count, sum, histogram, fraud_rate\n"
+		       "histogram_edges = 10, 50, 100, 500\ngroups = grocery, travel\n"
+		       "min_cohort = 20\ndp = laplace\nepsilon = 2");
+	material_round_trip(job, NULL);
+}
+
+static void test_material_score(void **state)
+{
+	(void)state;
+	if (!fraud_score_known())
+		skip();
+	char job[600], rows[64];
+	double w[D_FEAT], b;
+	static double x[4000 * D_FEAT];
+	write_model(w, &b);
+	size_t n = clear_features(x, 4000);
+	snprintf(job, sizeof(job), "%s/job-mat-score.ini", dir);
+	write_job_as(job, "fraud_score", score_params);
+	snprintf(rows, sizeof(rows), "%zu", n);
+	material_round_trip(job, rows);
+}
+
+
+/* The output of `mpc-party preprocess ARGS` (a shell command line) at party
+ * i, without keys (--keys points nowhere); its exit code in *code. */
+static const char *status_of(int i, const char *job, const char *args, int *code)
+{
+	char cmd[1400];
+	snprintf(cmd, sizeof(cmd), "%s/mpc-party preprocess --job %s --party %s --keys %s/no-keys "
+		 "%s > %s/st-%s 2>&1", bin, job, names[i], dir, args, dir, names[i]);
+	*code = party_run_cmd(cmd);
+	snprintf(cmd, sizeof(cmd), "%s/st-%s", dir, names[i]);
+	return party_slurp(cmd);
+}
+
+/* --target tops up (a second call makes nothing); --status needs no keys;
+ * --list shows every store; a store survives a change of keys that do not
+ * determine its material and is refused once a party's fingerprint
+ * changes. */
+static void test_store_target_binding(void **state)
+{
+	(void)state;
+	char job[600], cmd[1400], arg[700];
+	const char *target[] = {"--triples", "100", "--target", NULL};
+	int codes[NP], code;
+	snprintf(cmd, sizeof(cmd), "rm -rf %s/stores", dir);
+	assert_int_equal(party_run_cmd(cmd), 0);
+	snprintf(job, sizeof(job), "%s/job-target.ini", dir);
+	write_job(job, "max_amount = 100000");
+	snprintf(arg, sizeof(arg), "--status --store %s/stores/alpha", dir);
+	assert_non_null(strstr(status_of(0, job, arg, &code), "none yet"));
+	assert_int_equal(code, 0);
+	sub_all("preprocess", job, target, codes);
+	expect_ok(codes);
+	assert_null(strstr(party_slurp(log_path("preprocess", 0)), "nothing to make"));
+	sub_all("preprocess", job, target, codes);
+	expect_ok(codes);
+	for (int i = 0; i < NP; i++)
+		assert_non_null(strstr(party_slurp(log_path("preprocess", i)), "nothing to make"));
+	const char *t = status_of(0, job, arg, &code);
+	assert_int_equal(code, 0);
+	assert_non_null(strstr(t, "triples Z_2^128"));
+	assert_non_null(strstr(t, " 100 ("));
+	/* --list: the three stores under the directory */
+	snprintf(arg, sizeof(arg), "--list --store %s/stores", dir);
+	t = status_of(0, job, arg, &code);
+	assert_int_equal(code, 0);
+	for (int i = 0; i < NP; i++) {
+		char want[700];
+		snprintf(want, sizeof(want), "store %s/stores/%s (job ", dir, names[i]);
+		assert_non_null(strstr(t, want));
+	}
+	/* keys that do not make material: the store is kept */
+	snprintf(cmd, sizeof(cmd), "sed -i -e 's/^max_amount = 100000/max_amount = 250000/' "
+		 "-e 's/^timeout = 10/timeout = 12/' %s", job);
+	assert_int_equal(party_run_cmd(cmd), 0);
+	assert_non_null(strstr(party_slurp(job), "max_amount = 250000"));
+	snprintf(arg, sizeof(arg), "--status --store %s/stores/alpha", dir);
+	t = status_of(0, job, arg, &code);
+	assert_int_equal(code, 0);
+	assert_non_null(strstr(t, " 100 ("));
+	/* another party (a new key for charlie): refused */
+	snprintf(cmd, sizeof(cmd), "%s/mpc-party keygen --out %s/keys-other --name other > "
+		 "%s/kg-other && sed -i \"s/%s/$(sed -n 's/^fingerprint: //p' %s/kg-other)/\" %s",
+		 bin, dir, dir, fps[2], dir, job);
+	assert_int_equal(party_run_cmd(cmd), 0);
+	assert_null(strstr(party_slurp(job), fps[2]));
+	t = status_of(0, job, arg, &code);
+	assert_int_equal(code, 1);
+	assert_non_null(strstr(t, "set of parties"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -797,6 +1012,10 @@ int main(void)
 		cmocka_unit_test(test_score_vertical),
 		cmocka_unit_test(test_vertical_missing_row),
 		cmocka_unit_test(test_check_score),
+		cmocka_unit_test(test_material_stats),
+		cmocka_unit_test(test_material_dp),
+		cmocka_unit_test(test_material_score),
+		cmocka_unit_test(test_store_target_binding),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
