@@ -7,7 +7,14 @@
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/opensslv.h>
 #include <openssl/ssl.h>
+
+/* OpenSSL 3.0.0 to 3.0.4 left bytes unencrypted in AES-OCB on 32-bit x86
+ * with AES-NI (CVE-2022-2097). */
+#if OPENSSL_VERSION_NUMBER < 0x30000050L && (defined(__i386__) || defined(_M_IX86))
+#error "OpenSSL 3.0.5 or later is needed for AES-OCB on 32-bit x86 (CVE-2022-2097)"
+#endif
 
 #define KEY_BYTES 16
 #define LABEL     "EXPORTER-mpc-frame-keys-v1"

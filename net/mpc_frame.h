@@ -17,7 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define MPC_FRAME_TAG 16 /* bytes of the GCM tag after each record */
+#define MPC_FRAME_TAG 16 /* bytes of the tag after each record */
 #define MPC_FRAME_IV  12
 
 /* One direction of one link: its key schedule and nonce base. */

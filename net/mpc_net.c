@@ -37,7 +37,13 @@
  * With TLS, only HELLO travels as above, in the clear; it asks for nothing
  * but a TLS handshake, whose records travel as T_TLS:
  *   0 magic u32   4 version u8   5 type u8 (T_TLS)   6 from u16   8 to u16
- *  10 TLS handshake records
+ *  10 attempt u16   12 TLS handshake records
+ * Anyone can send records, so a handshake broken by records that are not
+ * the peer's starts again as attempt + 1 (the client with a new
+ * ClientHello, the server with an empty T_TLS that asks for one); records
+ * of an earlier attempt are dropped. Only what an outsider cannot forge
+ * ends the set-up: a certificate whose fingerprint is not the pinned one,
+ * or a certificate alert from the peer.
  * Once the handshake with a peer is done, every message to it (DATA, BYE,
  * ABORT, KEEPALIVE) is one sealed frame, T_SEC:
  *   0 magic u32   4 version u8   5 type u8 (T_SEC)   6 from u16   8 to u16
@@ -52,7 +58,12 @@
 #define WIRE_MAGIC   0x3143504du
 #define WIRE_VERSION 1
 #define HDR_BYTES    54
-#define TLS_HDR      10
+#define TLS_HDR      12
+/* A handshake broken this often by records that are not the peer's ends
+ * the set-up (someone floods the port). A peer's attempts only move one at
+ * a time; one further ahead than HS_AHEAD is no peer's. */
+#define HS_ATTEMPTS  1000
+#define HS_AHEAD     16
 #define SEC_HDR      18
 #define SEC_INNER    64 /* the inner header and 10 zero bytes: whole cipher blocks */
 #define SEC_OVER     (SEC_HDR + SEC_INNER - HDR_BYTES + MPC_FRAME_TAG)
@@ -64,6 +75,8 @@ enum { T_HELLO = 1, T_DATA, T_BYE, T_ABORT, T_KEEPALIVE, T_TLS, T_SEC };
  * round of 2^21 Z_2^128 pairs (64 MiB); a peer is at most a round or two
  * ahead. With TLS only an authenticated peer gets this far. */
 #define EARLY_MAX     ((uint64_t)256 << 20)
+/* What one queued chunk costs: the frame as received, and our entry. */
+#define EARLY_COST(plen) ((uint64_t)(plen) + SEC_OVER + HDR_BYTES + sizeof(early_chunk) + 64)
 /* Dropped frames: one warning a second at most. */
 #define DROP_WARN_MS  1000
 #define REASON_MAX    512
@@ -120,6 +133,8 @@ typedef struct {
 	int tls_confirmed; /* a sealed frame from the peer opened */
 	int tls_dead;      /* failed: the SSL object is not used again */
 	int flip_record;   /* MPC_FAULT_FLIP_RECORD armed */
+	unsigned hs_gen;      /* the handshake attempt (16 bits on the wire) */
+	unsigned hs_restarts; /* how often it started again */
 	uint8_t *ob;       /* the T_TLS message being filled (handshake) */
 	size_t ob_len, ob_cap;
 	out_msg *oq; /* T_TLS and T_SEC messages, in order */
@@ -171,7 +186,6 @@ struct mpc_net {
 	int tls;
 	SSL_CTX *tls_ctx;
 	uint8_t tls_fp[MPC_TLS_FP_BYTES]; /* our certificate's */
-	uint64_t gen;                     /* rounds started: direct reads belong to one */
 	int timeout_ms, connect_timeout_ms, keepalive_ms;
 	size_t chunk;
 	uint8_t session[MPC_SESSION_BYTES];
@@ -330,6 +344,7 @@ static int seal(peer *pr) {
 	pr->ob[5] = T_TLS;
 	mpc_put16(pr->ob + 6, (uint16_t)pr->net->id);
 	mpc_put16(pr->ob + 8, (uint16_t)pr->idx);
+	mpc_put16(pr->ob + 10, (uint16_t)pr->hs_gen);
 	/* nanomsg shrinks a message in place */
 	void *m = nn_reallocmsg(pr->ob, pr->ob_len);
 	if (m == NULL)
@@ -663,7 +678,7 @@ static mpc_err deliver(mpc_net *net, int p, uint64_t off, uint64_t total, const 
 
 static mpc_err enqueue(mpc_net *net, int p, void *msg, const uint8_t *data, const wire_hdr *h) {
 	peer *pr = &net->peers[p];
-	if (pr->early_bytes + HDR_BYTES + h->plen > EARLY_MAX)
+	if (pr->early_bytes + EARLY_COST(h->plen) > EARLY_MAX)
 		return mpc_error(MPC_EPROTO,
 		                 "%s ran more than %llu MiB ahead of what we asked "
 		                 "for (at step %llu, round %llu)",
@@ -688,7 +703,7 @@ static mpc_err enqueue(mpc_net *net, int p, void *msg, const uint8_t *data, cons
 	e->offset = h->offset;
 	e->total = h->total;
 	e->plen = h->plen;
-	pr->early_bytes += HDR_BYTES + h->plen;
+	pr->early_bytes += EARLY_COST(h->plen);
 	return MPC_OK;
 }
 
@@ -701,7 +716,7 @@ static mpc_err drain_early(mpc_net *net, int p) {
 		pr->q_head++;
 		if (--pr->q_len == 0)
 			pr->q_head = 0;
-		pr->early_bytes -= HDR_BYTES + e.plen;
+		pr->early_bytes -= EARLY_COST(e.plen);
 		if (e.step != pr->consumed + 1)
 			err = mpc_error(
 			    MPC_EPROTO, "%s: queued step %llu where step %llu was due (round %llu)",
@@ -1147,7 +1162,7 @@ static mpc_err sec_message(mpc_net *net, void *msg, size_t len, int64_t now) {
 		drop_frame(net, (int)from, "was %zu bytes, too short for a sealed message", len);
 		goto drop;
 	}
-	if (seq < pr->rx_seq) {
+	if (seq < pr->rx_seq || seq == UINT64_MAX) {
 		drop_frame(net, (int)from, "was a replay (counter %llu; %llu and up expected)",
 		           (ull)seq, (ull)pr->rx_seq);
 		goto drop;
@@ -1164,6 +1179,8 @@ static mpc_err sec_message(mpc_net *net, void *msg, size_t len, int64_t now) {
 	if (mpc_frame_open_end(&pr->rx_key, dst + w, m + len - MPC_FRAME_TAG) != 0) {
 		/* tampered with: what it decrypted to may be close to the real data */
 		mpc_wipe(in, dst == in + SEC_INNER ? SEC_INNER + plen : SEC_INNER);
+		if (dst != in + SEC_INNER)
+			mpc_wipe(dst, plen);
 		drop_frame(net, (int)from, "failed authentication (counter %llu)", (ull)seq);
 		goto drop;
 	}
@@ -1188,6 +1205,73 @@ drop:
 	return MPC_OK;
 }
 
+/* How far attempt a is ahead of b, on the 16-bit wire (0x8000 and up:
+ * behind). */
+static unsigned ahead(unsigned a, unsigned b) {
+	unsigned d = (a - b) & 0xffff;
+	return d >= 0x8000 ? 0xffff : d;
+}
+
+/* Whether the handshake with p failed in a way an outsider could cause:
+ * anything but a pin mismatch our own check saw (which needs the peer to
+ * have done its key exchange with us) or a certificate alert it sent. */
+static int forged_failure(const peer *pr) {
+	unsigned long last = ERR_peek_last_error();
+	if (pr->link.verified && !pr->link.pin_ok)
+		return 0;
+	return !(mpc_tls_peer_alert() != NULL && cert_alert(last));
+}
+
+static mpc_err tls_input(mpc_net *net, int p, const uint8_t *data, size_t len);
+
+/* Start the handshake with p again as attempt gen: a fresh SSL object, no
+ * frame keys, nothing of the old attempt left to send. broken: our attempt
+ * failed (count it as a dropped frame). A client then sends its
+ * ClientHello; a server with notice sends an empty T_TLS that asks for one. */
+static mpc_err restart_handshake(mpc_net *net, int p, unsigned gen, int broken, int notice) {
+	peer *pr = &net->peers[p];
+	char why[256];
+	mpc_err err;
+
+	mpc_tls_last_error(why, sizeof(why));
+	ERR_clear_error();
+	if (broken)
+		drop_frame(net, p, "broke the TLS handshake (%s); it starts again", why);
+	if (++pr->hs_restarts >= HS_ATTEMPTS)
+		return mpc_error(MPC_ECRYPTO,
+		                 "the TLS handshake with %s at %s started again %u times, broken by "
+		                 "records that were not its own (%s): someone floods our port",
+		                 pr->name, pr->addr, pr->hs_restarts, pr->note);
+	SSL_free(pr->ssl);
+	pr->ssl = NULL;
+	if (pr->ob != NULL)
+		nn_freemsg(pr->ob);
+	pr->ob = NULL;
+	pr->ob_len = pr->ob_cap = 0;
+	for (size_t i = 0; i < pr->oq_len; i++)
+		nn_freemsg(pr->oq[pr->oq_head + i].msg);
+	pr->oq_head = pr->oq_len = 0;
+	mpc_frame_dir_free(&pr->tx_key);
+	mpc_frame_dir_free(&pr->rx_key);
+	pr->tls_done = pr->tls_dead = 0;
+	pr->tx_seq = pr->rx_seq = 0;
+	pr->link.verified = pr->link.pin_ok = 0;
+	pr->hs_gen = gen;
+	if ((err = mpc_tls_ssl_new(net->tls_ctx, net->id < p, &pr->link, &pr->ssl)) != MPC_OK)
+		return err;
+	if (net->id < p)
+		return tls_input(net, p, NULL, 0);
+	if (!notice)
+		return MPC_OK;
+	if (oq_reserve(pr) != 0 || (pr->ob = nn_allocmsg(TLS_HDR + 1, 0)) == NULL)
+		return mpc_error(MPC_ENOMEM, "out of memory for a message to %s", pr->name);
+	pr->ob_cap = TLS_HDR + 1;
+	pr->ob_len = TLS_HDR + 1; /* seal() sends nothing shorter */
+	pr->ob[TLS_HDR] = 0;      /* not a record: the receiver's SSL never sees it */
+	return seal(pr) != 0 ? mpc_error(MPC_ENOMEM, "out of memory for a message to %s", pr->name)
+	                     : MPC_OK;
+}
+
 /* Feed p's handshake len bytes of records (NULL, 0: just start it).
  * Replies (handshake, alerts) go out as the socket takes them. Once it is
  * done, the frame keys are exported; the SSL object stays until the peer's
@@ -1201,8 +1285,12 @@ static mpc_err tls_input(mpc_net *net, int p, const uint8_t *data, size_t len) {
 	pr->link.in_len = len;
 	int r = SSL_do_handshake(pr->ssl);
 	if (r != 1) {
-		if (SSL_get_error(pr->ssl, r) != SSL_ERROR_WANT_READ)
+		if (SSL_get_error(pr->ssl, r) == SSL_ERROR_WANT_READ)
+			goto out;
+		if (!forged_failure(pr))
 			err = tls_fail(net, p, r);
+		else
+			err = restart_handshake(net, p, (pr->hs_gen + 1) & 0xffff, 1, 1);
 		goto out;
 	}
 	mpc_debug("net: TLS with %s up (%s)", pr->name, SSL_get_cipher_name(pr->ssl));
@@ -1252,7 +1340,17 @@ static mpc_err tls_alert(mpc_net *net, int p, const uint8_t *data, size_t len) {
 	}
 	if (SSL_get_error(pr->ssl, r) == SSL_ERROR_WANT_READ)
 		return MPC_OK;
-	return tls_fail(net, p, r);
+	if (!forged_failure(pr))
+		return tls_fail(net, p, r);
+	/* records that are not the peer's: it can no longer tell us why it
+	 * refuses us, but nothing else changes */
+	char why[256];
+	mpc_tls_last_error(why, sizeof(why));
+	ERR_clear_error();
+	SSL_free(pr->ssl);
+	pr->ssl = NULL;
+	drop_frame(net, p, "was a handshake record that did not open (%s)", why);
+	return MPC_OK;
 }
 
 /* A T_TLS message off the wire: handshake records. Takes ownership. */
@@ -1272,13 +1370,29 @@ static mpc_err tls_message(mpc_net *net, void *msg, size_t len) {
 		drop_frame(net, -1, "claimed to come from node %u", from);
 	} else if ((pr = &net->peers[from]), to != (unsigned)net->id) {
 		drop_frame(net, (int)from, "was meant for node %u", to);
+	} else if (len < TLS_HDR) {
+		drop_frame(net, (int)from, "was a handshake message of %zu bytes", len);
 	} else if (!pr->hello) {
 		drop_frame(net, (int)from, "was a handshake record before hello");
-	} else if (pr->tls_done && (pr->tls_confirmed || pr->ssl == NULL || pr->tls_dead)) {
+	} else if (pr->tls_confirmed || pr->tls_dead || net->closing) {
+		drop_frame(net, (int)from, "was a handshake record after the handshake");
+	} else if (ahead(mpc_get16(b + 10), pr->hs_gen) > HS_AHEAD) {
+		drop_frame(net, (int)from, "was a handshake record of another attempt");
+	} else if (mpc_get16(b + 10) != pr->hs_gen) {
+		/* the peer started again (or someone says so): so do we. A
+		 * client's ClientHello comes with it; an empty one from a client
+		 * is no peer's, but answering it costs only a new attempt */
+		int empty = len <= TLS_HDR + 1;
+		err = restart_handshake(net, (int)from, mpc_get16(b + 10), 0, empty);
+		if (err == MPC_OK && net->id > (int)from && !empty)
+			err = tls_input(net, (int)from, b + TLS_HDR, len - TLS_HDR);
+	} else if (len == TLS_HDR + 1) {
+		/* an empty restart notice of this attempt: nothing to read */
+	} else if (pr->tls_done && pr->ssl == NULL) {
 		drop_frame(net, (int)from, "was a handshake record after the handshake");
 	} else if (pr->tls_done) {
 		err = tls_alert(net, (int)from, b + TLS_HDR, len - TLS_HDR);
-	} else if (!pr->tls_dead && !net->closing) {
+	} else {
 		err = tls_input(net, (int)from, b + TLS_HDR, len - TLS_HDR);
 	}
 	nn_freemsg(msg);
@@ -1407,7 +1521,8 @@ static mpc_err keepalives(mpc_net *net, int64_t t, int64_t *next) {
 		int sent;
 		if (p == net->id || pr->tx_active || pr->bye || pr->aborted)
 			continue;
-		if (t >= pr->next_keepalive) {
+		/* with TLS a keepalive is queued at once: none while one waits */
+		if (t >= pr->next_keepalive && pr->oq_len == 0) {
 			mpc_err err = send_ctl(net, p, T_KEEPALIVE, pr->want ? pr->consumed + 1 : 0,
 			                       0, NULL, 0, &sent);
 			if (err != MPC_OK)
@@ -1486,7 +1601,6 @@ static mpc_err exchange(mpc_net *net, const void *const *send, const size_t *sen
 		return mpc_error(net->failed, "the network failed earlier: %s", net->failed_detail);
 	if ((err = check_stop(net)) != MPC_OK)
 		return err;
-	net->gen++;
 	for (int p = 0; p < net->n; p++) {
 		if (p == net->id)
 			continue;
@@ -1554,7 +1668,7 @@ static void destroy(mpc_net *net) {
 }
 
 static mpc_err open_sockets(mpc_net *net) {
-	int maxsize = (int)(HDR_BYTES + MAX_CHUNK), buf = SOCK_BUF, ivl = 50, ivl_max = 1000;
+	int maxsize = (int)(SEC_OVER + HDR_BYTES + MAX_CHUNK), buf = SOCK_BUF, ivl = 50, ivl_max = 1000;
 	peer *self = &net->peers[net->id];
 
 	if ((net->pull = nn_socket(AF_SP, NN_PULL)) < 0)

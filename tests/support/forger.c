@@ -62,10 +62,12 @@ static size_t junk_frame(uint8_t *b, int type, int from, int to, uint64_t counte
 	b[5] = (uint8_t)type;
 	put(b + 6, (uint64_t)from, 2);
 	put(b + 8, (uint64_t)to, 2);
-	if (type == T_SEC)
+	if (type == T_SEC) {
 		put(b + 10, counter, 8);
-	else
-		memcpy(b + 10, "\x17\x03\x03\x00\x40", 5); /* an application data record */
+	} else { /* handshake attempt `counter`, an application data record */
+		put(b + 10, counter, 2);
+		memcpy(b + 12, "\x17\x03\x03\x00\x40", 5);
+	}
 	return len;
 }
 
@@ -111,8 +113,15 @@ static int run(const forger_spec *fs)
 			return 1;
 	}
 	srand((unsigned)getpid());
-	/* set-up: hellos and aborts in the clear, claiming every sender */
-	while (!stop && !all_up(fs)) {
+	/* set-up: hellos and aborts in the clear, claiming every sender, and
+	 * now and then junk handshake records of the first attempts */
+	for (int round = 0; !stop && !all_up(fs); round++) {
+		if (round % 20 == 0)
+			for (int t = 0; t < fs->n; t++)
+				for (int c = 0; c < fs->n; c++) {
+					size_t len = junk_frame(b, T_TLS, c, t, (uint64_t)(round / 20 % 3), 12 + 5 + 64);
+					setup_sent += nn_send(sock[t], b, len, NN_DONTWAIT) > 0;
+				}
 		for (int t = 0; t < fs->n; t++)
 			for (int c = 0; c <= fs->n; c++) {
 				static const int types[] = {T_HELLO, T_ABORT, T_DATA, T_BYE, T_KEEPALIVE};
@@ -141,7 +150,7 @@ static int run(const forger_spec *fs)
 				uint64_t ctr = counters[rand() % 8];
 				size_t len = junk_frame(b, T_SEC, c, t, ctr, 18 + 54 + 16 + (size_t)(rand() % 200));
 				run_sent += nn_send(sock[t], b, len, NN_DONTWAIT) > 0;
-				len = junk_frame(b, T_TLS, c, t, 0, 10 + 5 + 64);
+				len = junk_frame(b, T_TLS, c, t, (uint64_t)(rand() % 4), 12 + 5 + 64);
 				run_sent += nn_send(sock[t], b, len, NN_DONTWAIT) > 0;
 				len = clear_msg(b, fs, c % 2 ? T_ABORT : T_HELLO, c, t, 0, c % 2 ? "forged" : NULL);
 				run_sent += nn_send(sock[t], b, len, NN_DONTWAIT) > 0;

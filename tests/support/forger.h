@@ -17,8 +17,9 @@ typedef struct {
 	uint8_t session[16];    /* the job's session id */
 	int tap_fd;             /* frames captured by forger_tap_start, or -1 */
 	/* Set-up phase until every file here holds `marker` (the nodes' logs
-	 * once their channels are up): only HELLO, ABORT, DATA, BYE and
-	 * KEEPALIVE in the clear, claiming every sender. Then, until killed:
+	 * once their channels are up): HELLO, ABORT, DATA, BYE and KEEPALIVE
+	 * in the clear, claiming every sender, and every 20 ms junk handshake
+	 * records of the first attempts. Then, until killed:
 	 * sealed frames of junk under every counter range, junk handshake
 	 * records, junk bytes, and replays of what the tap caught. */
 	const char *logs[FORGER_MAX];
