@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "../net/mpc_net.h"
+#include "../runtime/mpc_file.h"
 #include "../runtime/mpc_log.h"
 #include "mpc_party.h"
 
@@ -269,32 +270,6 @@ out:
 
 /* ------------------------------------------------------ planner started ahead */
 
-static int write_all_fd(int fd, const void *buf, size_t len) {
-	const uint8_t *b = buf;
-	for (size_t off = 0; off < len;) {
-		ssize_t k = write(fd, b + off, len - off);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0)
-			return -1;
-		off += (size_t)k;
-	}
-	return 0;
-}
-
-static int read_all_fd(int fd, void *buf, size_t len) {
-	uint8_t *b = buf;
-	for (size_t off = 0; off < len;) {
-		ssize_t k = read(fd, b + off, len - off);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0)
-			return -1;
-		off += (size_t)k;
-	}
-	return 0;
-}
-
 mpc_err mpc_plan_ahead_start(mpc_plan_ahead *h, int n_parties, mpc_plan_fn fn, void *arg,
                              uint64_t *slot) {
 	int to[2], from[2];
@@ -319,7 +294,7 @@ mpc_err mpc_plan_ahead_start(mpc_plan_ahead *h, int n_parties, mpc_plan_fn fn, v
 		close(to[1]);
 		close(from[0]);
 		memset(&rep, 0, sizeof(rep));
-		if (read_all_fd(to[0], &v, sizeof(v)) != 0) /* cancelled */
+		if (mpc_file_read_fd_all(to[0], &v, sizeof(v)) != MPC_OK) /* cancelled */
 			_exit(0);
 		if (slot)
 			*slot = v;
@@ -327,8 +302,7 @@ mpc_err mpc_plan_ahead_start(mpc_plan_ahead *h, int n_parties, mpc_plan_fn fn, v
 		rep.err = (int32_t)err;
 		if (err != MPC_OK)
 			snprintf(rep.detail, sizeof(rep.detail), "%s", mpc_error_detail());
-		(void)write_all_fd(from[1], &rep, sizeof(rep));
-		_exit(0);
+		_exit(mpc_file_write_fd_all(from[1], &rep, sizeof(rep)) == MPC_OK ? 0 : 1);
 	}
 	close(to[0]);
 	close(from[1]);
@@ -355,8 +329,8 @@ mpc_err mpc_plan_ahead_get(mpc_plan_ahead *h, uint64_t value, mpc_pool_plan *out
 	if (h->pid <= 0)
 		return mpc_error(MPC_EINVAL, "plan: no planner started (%s:%d)", __FILE__,
 		                 __LINE__);
-	if (write_all_fd(h->to, &value, sizeof(value)) != 0 ||
-	    read_all_fd(h->from, &rep, sizeof(rep)) != 0)
+	if (mpc_file_write_fd_all(h->to, &value, sizeof(value)) != MPC_OK ||
+	    mpc_file_read_fd_all(h->from, &rep, sizeof(rep)) != MPC_OK)
 		err = mpc_error(MPC_EIO, "plan: the planner process stopped without a result");
 	else if (rep.err != MPC_OK) {
 		rep.detail[sizeof(rep.detail) - 1] = '\0';

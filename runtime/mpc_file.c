@@ -117,6 +117,22 @@ mpc_err mpc_file_write_fd_all(int fd, const void *buf, size_t len)
 	return MPC_OK;
 }
 
+mpc_err mpc_file_read_fd_all(int fd, void *buf, size_t len)
+{
+	char *p = buf;
+	while (len > 0) {
+		ssize_t r = read(fd, p, len);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return mpc_error(MPC_EIO, "read from descriptor %d: %s", fd,
+					 r == 0 ? "end of file" : strerror(errno));
+		p += r;
+		len -= (size_t)r;
+	}
+	return MPC_OK;
+}
+
 mpc_err mpc_file_write_atomic(const char *path, const void *data, size_t len, unsigned mode)
 {
 	size_t plen = strlen(path);

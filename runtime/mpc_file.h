@@ -21,6 +21,10 @@ mpc_err mpc_file_read_all(const char *path, size_t max_len, char **buf,
  * write(2) set it (EIO if it wrote nothing), for callers that name a path. */
 mpc_err mpc_file_write_fd_all(int fd, const void *buf, size_t len) MPC_MUST_CHECK;
 
+/* Read exactly len bytes from fd into buf, retrying on EINTR and short
+ * reads. MPC_EIO naming the descriptor (end of file included). */
+mpc_err mpc_file_read_fd_all(int fd, void *buf, size_t len) MPC_MUST_CHECK;
+
 /* Write len bytes to path through a temporary file in the same directory,
  * fsync it, and rename(2) it into place. `mode` for a new file (0644, 0600).
  * MPC_EIO naming the path and the reason; on error path is untouched. */

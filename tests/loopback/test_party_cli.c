@@ -149,31 +149,6 @@ static double run_all(const char *job, const run_spec *rs, int codes[NN], pid_t 
 
 /* Wait for the started nodes (pid -1: not started, code 0); codes and when
  * each exited. */
-static void wait_all_timed(const pid_t pid[NN], int codes[NN], double t_end[NN], double secs)
-{
-	int left = 0;
-	double t0 = party_now();
-	for (int i = 0; i < NN; i++) {
-		codes[i] = pid[i] < 0 ? 0 : -1000;
-		t_end[i] = t0;
-		left += pid[i] >= 0;
-	}
-	while (left > 0 && party_now() - t0 < secs) {
-		for (int i = 0; i < NN; i++) {
-			int st;
-			if (codes[i] != -1000 || waitpid(pid[i], &st, WNOHANG) != pid[i])
-				continue;
-			codes[i] = WIFEXITED(st) ? WEXITSTATUS(st) : -WTERMSIG(st);
-			t_end[i] = party_now();
-			left--;
-		}
-		usleep(5000);
-	}
-	for (int i = 0; i < NN; i++)
-		if (codes[i] == -1000)
-			codes[i] = party_wait(pid[i], 0);
-}
-
 static const char *logof(int i)
 {
 	return party_log(dir, names[i]);
@@ -454,7 +429,7 @@ static void test_bad_csv(void **s)
 	pid_t pid[NN];
 	double t_end[NN];
 	run_all(job, &rs, codes, pid);
-	wait_all_timed(pid, codes, t_end, 30);
+	party_wait_all(pid, NN, codes, t_end, 30);
 	assert_int_equal(codes[1], 2);
 	assert_non_null(strstr(logof(1), "bad.csv:3"));
 	assert_non_null(strstr(logof(1), "fraud"));
@@ -810,7 +785,7 @@ static void signalled(int sig, const char *signame)
 		usleep(20000);
 	usleep(100000);
 	kill(pid[2], sig);
-	wait_all_timed(pid, codes, t_end, 20);
+	party_wait_all(pid, NN, codes, t_end, 20);
 	if (codes[2] != 8)
 		print_error("charlie: exit %d\n%s\n", codes[2], logof(2));
 	assert_int_equal(codes[2], 8);

@@ -111,24 +111,7 @@ static void run_parties_timed(const char *job, int n, int codes[NP], double t_en
 			codes[i] = party_wait(pid[i], 120);
 		return;
 	}
-	int left = n;
-	double t0 = party_now();
-	for (int i = 0; i < n; i++)
-		codes[i] = -1000;
-	while (left > 0 && party_now() - t0 < 120) {
-		for (int i = 0; i < n; i++) {
-			int st;
-			if (codes[i] != -1000 || waitpid(pid[i], &st, WNOHANG) != pid[i])
-				continue;
-			codes[i] = WIFEXITED(st) ? WEXITSTATUS(st) : -WTERMSIG(st);
-			t_end[i] = party_now();
-			left--;
-		}
-		usleep(5000);
-	}
-	for (int i = 0; i < n; i++)
-		if (codes[i] == -1000)
-			codes[i] = party_wait(pid[i], 0);
+	party_wait_all(pid, n, codes, t_end, 120);
 }
 
 static const char *logof(int i)

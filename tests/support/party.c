@@ -149,3 +149,28 @@ char **party_args_argv(party_args *pa)
 	pa->argv[pa->k] = NULL;
 	return pa->argv;
 }
+
+void party_wait_all(const pid_t pid[], int n, int codes[], double t_end[], double secs)
+{
+	int left = 0;
+	double t0 = party_now();
+	for (int i = 0; i < n; i++) {
+		codes[i] = pid[i] < 0 ? 0 : -1000;
+		t_end[i] = t0;
+		left += pid[i] >= 0;
+	}
+	while (left > 0 && party_now() - t0 < secs) {
+		for (int i = 0; i < n; i++) {
+			int st;
+			if (codes[i] != -1000 || waitpid(pid[i], &st, WNOHANG) != pid[i])
+				continue;
+			codes[i] = WIFEXITED(st) ? WEXITSTATUS(st) : -WTERMSIG(st);
+			t_end[i] = party_now();
+			left--;
+		}
+		usleep(5000);
+	}
+	for (int i = 0; i < n; i++)
+		if (codes[i] == -1000)
+			codes[i] = party_wait(pid[i], 0);
+}

@@ -24,6 +24,11 @@ int party_wait(pid_t pid, double secs);
  * static buffer that the next call overwrites. */
 char *party_slurp(const char *path);
 
+/* Wait for the n processes pid[] (-1: none) together, up to secs, then
+ * SIGKILL the rest: codes[i] as party_wait gives it (0 for none), t_end[i]
+ * when it ended on the monotonic clock. */
+void party_wait_all(const pid_t pid[], int n, int codes[], double t_end[], double secs);
+
 /* system(cmd): its exit code, or -1 if it did not exit. */
 int party_run_cmd(const char *cmd);
 
