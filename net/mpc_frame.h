@@ -20,9 +20,10 @@
 #define MPC_FRAME_TAG 16 /* bytes of the tag after each record */
 #define MPC_FRAME_IV  12
 
-/* One direction of one link: its key schedule and nonce base. */
+/* One direction of one link: its key schedule and nonce base, twice: ctx
+ * for the calling thread, ctx2 for the worker (the same key). */
 typedef struct {
-	EVP_CIPHER_CTX *ctx;
+	EVP_CIPHER_CTX *ctx, *ctx2;
 	uint8_t iv[MPC_FRAME_IV];
 } mpc_frame_dir;
 
@@ -47,5 +48,31 @@ int mpc_frame_begin(mpc_frame_dir *d, int seal, uint64_t counter, const uint8_t 
 long mpc_frame_update(mpc_frame_dir *d, uint8_t *out, const uint8_t *in, size_t len);
 int mpc_frame_seal_end(mpc_frame_dir *d, uint8_t *out_tail, uint8_t tag[MPC_FRAME_TAG]);
 int mpc_frame_open_end(mpc_frame_dir *d, uint8_t *out_tail, const uint8_t tag[MPC_FRAME_TAG]);
+
+/* One whole record in one call: sealed from in into out (len bytes) with
+ * its tag, or opened from in into out (out may equal in) against tag (-1:
+ * it does not open). second: use ctx2 (the worker's). 0 or -1. */
+int mpc_frame_seal_all(mpc_frame_dir *d, int second, uint64_t counter, const uint8_t *aad,
+                       size_t aad_len, uint8_t *out, const uint8_t *in, size_t len,
+                       uint8_t tag[MPC_FRAME_TAG]);
+int mpc_frame_open_all(mpc_frame_dir *d, int second, uint64_t counter, const uint8_t *aad,
+                       size_t aad_len, uint8_t *out, const uint8_t *in, size_t len,
+                       const uint8_t tag[MPC_FRAME_TAG]);
+
+/* A second thread that seals or opens one record while the caller does
+ * another: large frames travel as two records, each half the work. */
+typedef struct mpc_frame_worker mpc_frame_worker;
+
+/* Start it. MPC_ENOMEM, or MPC_ECONFIG if no thread can be made. */
+mpc_err mpc_frame_worker_new(mpc_frame_worker **out) MPC_MUST_CHECK;
+/* Stop and free it (NULL does nothing). */
+void mpc_frame_worker_free(mpc_frame_worker *w);
+/* Hand the worker one mpc_frame_seal_all (seal) or mpc_frame_open_all on
+ * d's ctx2; the buffers stay the caller's and untouched until wait. */
+void mpc_frame_worker_post(mpc_frame_worker *w, int seal, mpc_frame_dir *d, uint64_t counter,
+                           const uint8_t *aad, size_t aad_len, uint8_t *out, const uint8_t *in,
+                           size_t len, uint8_t *tag);
+/* Wait for what was posted: its result (0, or -1). */
+int mpc_frame_worker_wait(mpc_frame_worker *w);
 
 #endif

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <nanomsg/nn.h>
 #include <nanomsg/pipeline.h>
@@ -47,11 +48,14 @@
  * Once the handshake with a peer is done, every message to it (DATA, BYE,
  * ABORT, KEEPALIVE) is one sealed frame, T_SEC:
  *   0 magic u32   4 version u8   5 type u8 (T_SEC)   6 from u16   8 to u16
- *  10 counter u64   18 the message above, encrypted: its 54-byte header and
- *  10 zero bytes, then its payload   then a 16-byte tag
+ *  10 counter u64   18 split u32
+ *  22 record 1: the message above, encrypted: its 54-byte header and 10 zero
+ *     bytes, then the first `split` bytes of its payload; a 16-byte tag
+ *     record 2, if the payload is longer: the rest of it, encrypted; a tag
  * AES-128-OCB under the direction's key exported from the handshake
- * (mpc_frame.h); the first 18 bytes are its additional data, the counter its
- * nonce. Counters only go up: a frame at or below one already opened is a
+ * (mpc_frame.h); the first 22 bytes are each record's additional data, the
+ * counter the first record's nonce and counter + 1 the second's. Two
+ * records let a second thread seal or open half of a large frame. Counters only go up: a frame at or below one already opened is a
  * replay. A frame that does not open, claims another sender or comes before
  * its channel is dropped and counted, never fatal: only a peer holding the
  * pinned key can change a job's state. */
@@ -64,9 +68,11 @@
  * a time; one further ahead than HS_AHEAD is no peer's. */
 #define HS_ATTEMPTS  1000
 #define HS_AHEAD     16
-#define SEC_HDR      18
+#define SEC_HDR      22
 #define SEC_INNER    64 /* the inner header and 10 zero bytes: whole cipher blocks */
-#define SEC_OVER     (SEC_HDR + SEC_INNER - HDR_BYTES + MPC_FRAME_TAG)
+#define SEC_OVER     (SEC_HDR + SEC_INNER - HDR_BYTES + MPC_FRAME_TAG) /* one record */
+/* Payloads from this size are sealed as two records, one by the worker. */
+#define SPLIT_MIN    ((size_t)64 << 10)
 enum { T_HELLO = 1, T_DATA, T_BYE, T_ABORT, T_KEEPALIVE, T_TLS, T_SEC };
 
 #define DEFAULT_CHUNK ((size_t)1 << 20)
@@ -185,6 +191,7 @@ struct mpc_net {
 	int pull;
 	int tls;
 	SSL_CTX *tls_ctx;
+	mpc_frame_worker *worker; /* seals and opens half of large frames; NULL: none */
 	uint8_t tls_fp[MPC_TLS_FP_BYTES]; /* our certificate's */
 	int timeout_ms, connect_timeout_ms, keepalive_ms;
 	size_t chunk;
@@ -420,9 +427,12 @@ static int tls_usable(const peer *pr) {
 static mpc_err sec_seal(mpc_net *net, int p, const uint8_t *hdr, const uint8_t *payload,
                         size_t plen) {
 	peer *pr = &net->peers[p];
-	size_t len = SEC_OVER + HDR_BYTES + plen;
-	uint8_t *m, inner[SEC_INNER] = {0};
+	size_t split = net->worker && plen >= SPLIT_MIN ? (plen / 2) & ~(size_t)15 : plen;
+	int parts = split < plen ? 2 : 1;
+	size_t len = SEC_OVER + HDR_BYTES + plen + (size_t)(parts - 1) * MPC_FRAME_TAG;
+	uint8_t *m, *rec2, inner[SEC_INNER] = {0};
 	long w;
+	int ok;
 
 	if (!tls_usable(pr))
 		return mpc_error(MPC_ECRYPTO, "no TLS channel with %s (%s)", pr->name, pr->addr);
@@ -434,21 +444,30 @@ static mpc_err sec_seal(mpc_net *net, int p, const uint8_t *hdr, const uint8_t *
 	mpc_put16(m + 6, (uint16_t)net->id);
 	mpc_put16(m + 8, (uint16_t)p);
 	mpc_put64(m + 10, pr->tx_seq);
+	mpc_put32(m + 18, (uint32_t)split);
 	memcpy(inner, hdr, HDR_BYTES);
-	if (mpc_frame_begin(&pr->tx_key, 1, pr->tx_seq, m, SEC_HDR) != 0 ||
-	    mpc_frame_update(&pr->tx_key, m + SEC_HDR, inner, SEC_INNER) != SEC_INNER ||
-	    (w = plen > 0 ? mpc_frame_update(&pr->tx_key, m + SEC_HDR + SEC_INNER, payload, plen)
-	                  : 0) < 0 ||
-	    mpc_frame_seal_end(&pr->tx_key, m + SEC_HDR + SEC_INNER + w,
-	                       m + len - MPC_FRAME_TAG) != 0) {
+	rec2 = m + SEC_HDR + SEC_INNER + split + MPC_FRAME_TAG;
+	if (parts == 2) /* the second half on the worker, meanwhile the first here */
+		mpc_frame_worker_post(net->worker, 1, &pr->tx_key, pr->tx_seq + 1, m, SEC_HDR, rec2,
+		                      payload + split, plen - split, rec2 + plen - split);
+	ok = mpc_frame_begin(&pr->tx_key, 1, pr->tx_seq, m, SEC_HDR) == 0 &&
+	     mpc_frame_update(&pr->tx_key, m + SEC_HDR, inner, SEC_INNER) == SEC_INNER &&
+	     (w = split > 0 ? mpc_frame_update(&pr->tx_key, m + SEC_HDR + SEC_INNER, payload,
+	                                       split)
+	                    : 0) >= 0 &&
+	     mpc_frame_seal_end(&pr->tx_key, m + SEC_HDR + SEC_INNER + w,
+	                        m + SEC_HDR + SEC_INNER + split) == 0;
+	if (parts == 2 && mpc_frame_worker_wait(net->worker) != 0)
+		ok = 0;
+	if (!ok) {
 		nn_freemsg(m);
 		ERR_clear_error();
 		return mpc_error(MPC_ECRYPTO, "cannot seal a message to %s (%s)", pr->name,
 		                 pr->addr);
 	}
-	pr->tx_seq++; /* a counter is never used twice, sent or not */
+	pr->tx_seq += (uint64_t)parts; /* a counter is never used twice, sent or not */
 	if (pr->flip_record && hdr[5] == T_DATA) {
-		m[SEC_HDR + SEC_INNER] ^= 0x01; /* the payload's first ciphertext byte */
+		m[len - MPC_FRAME_TAG - 1] ^= 0x01; /* the last record's last ciphertext byte */
 		pr->flip_record = 0;
 	}
 	pr->oq[pr->oq_head + pr->oq_len++] = (out_msg){m, len};
@@ -913,12 +932,14 @@ static mpc_err handle(mpc_net *net, int via, void *msg, const uint8_t *b, const 
 			                "%s closed the session in the middle of step %llu "
 			                "(round %llu)",
 			                pr->name, (ull)pr->rx_step, (ull)net->rounds);
-		else if (h.step != pr->rx_step - 1)
+		else if (h.step != pr->rx_step - 1) {
+			char note[sizeof(pr->note) + 4];
 			err = mpc_error(MPC_EPROTO,
 			                "%s closed the session after sending %llu "
-			                "messages, we received %llu (round %llu)",
+			                "messages, we received %llu (round %llu)%s",
 			                pr->name, (ull)h.step, (ull)pr->rx_step - 1,
-			                (ull)net->rounds);
+			                (ull)net->rounds, drop_note(pr, note, sizeof(note)));
+		}
 		pr->bye = 1;
 		pr->last_heard = now;
 		goto out;
@@ -1167,24 +1188,53 @@ static mpc_err sec_message(mpc_net *net, void *msg, size_t len, int64_t now) {
 		           (ull)seq, (ull)pr->rx_seq);
 		goto drop;
 	}
-	plen = len - SEC_OVER - HDR_BYTES;
+	/* one record: the header, split bytes of payload, a tag; two: then the
+	 * rest of the payload and a second tag */
+	size_t split = mpc_get32(m + 18), body = len - SEC_OVER - HDR_BYTES;
+	int parts = 1;
+	if (split > body || (split < body && (body - split <= MPC_FRAME_TAG ||
+	                                      seq >= UINT64_MAX - 1))) {
+		drop_frame(net, (int)from, "was a sealed message whose parts do not add up");
+		goto drop;
+	}
+	if (split < body) {
+		parts = 2;
+		body -= MPC_FRAME_TAG;
+	}
+	plen = body;
+	uint8_t *ct2 = in + SEC_INNER + split + MPC_FRAME_TAG, *out2;
 	if (mpc_frame_begin(&pr->rx_key, 0, seq, m, SEC_HDR) != 0 ||
 	    mpc_frame_update(&pr->rx_key, in, in, SEC_INNER) != SEC_INNER)
 		goto crypto;
 	decode_hdr(&h, in);
 	dst = direct_ok(net, (int)from, &h, plen) ? pr->dst + pr->got : in + SEC_INNER;
-	long w = plen > 0 ? mpc_frame_update(&pr->rx_key, dst, in + SEC_INNER, plen) : 0;
+	out2 = dst == in + SEC_INNER ? ct2 : dst + split; /* in place: moved up below */
+	if (parts == 2 && net->worker)
+		mpc_frame_worker_post(net->worker, 0, &pr->rx_key, seq + 1, m, SEC_HDR, out2, ct2,
+		                      plen - split, ct2 + plen - split);
+	long w = split > 0 ? mpc_frame_update(&pr->rx_key, dst, in + SEC_INNER, split) : 0;
+	int ok = w >= 0 && mpc_frame_open_end(&pr->rx_key, dst + w, in + SEC_INNER + split) == 0;
+	if (parts == 2) {
+		int ok2 = net->worker ? mpc_frame_worker_wait(net->worker) == 0
+		                      : mpc_frame_open_all(&pr->rx_key, 0, seq + 1, m, SEC_HDR, out2,
+		                                           ct2, plen - split,
+		                                           ct2 + plen - split) == 0;
+		ok = ok && ok2;
+	}
 	if (w < 0)
 		goto crypto;
-	if (mpc_frame_open_end(&pr->rx_key, dst + w, m + len - MPC_FRAME_TAG) != 0) {
+	if (!ok) {
 		/* tampered with: what it decrypted to may be close to the real data */
-		mpc_wipe(in, dst == in + SEC_INNER ? SEC_INNER + plen : SEC_INNER);
-		if (dst != in + SEC_INNER)
-			mpc_wipe(dst, plen);
+		mpc_wipe(in, SEC_INNER);
+		mpc_wipe(dst, split);
+		if (parts == 2)
+			mpc_wipe(out2, plen - split);
 		drop_frame(net, (int)from, "failed authentication (counter %llu)", (ull)seq);
 		goto drop;
 	}
-	pr->rx_seq = seq + 1;
+	if (parts == 2 && dst == in + SEC_INNER) /* over the first tag: contiguous */
+		memmove(in + SEC_INNER + split, ct2, plen - split);
+	pr->rx_seq = seq + (uint64_t)parts;
 	pr->tls_confirmed = 1;
 	if (pr->ssl != NULL) { /* the peer accepted us: the handshake is over */
 		SSL_free(pr->ssl);
@@ -1663,12 +1713,14 @@ static void destroy(mpc_net *net) {
 		free(pr->name);
 	}
 	free(net->peers);
+	mpc_frame_worker_free(net->worker);
 	SSL_CTX_free(net->tls_ctx);
 	free(net);
 }
 
 static mpc_err open_sockets(mpc_net *net) {
-	int maxsize = (int)(SEC_OVER + HDR_BYTES + MAX_CHUNK), buf = SOCK_BUF, ivl = 50, ivl_max = 1000;
+	int maxsize = (int)(SEC_OVER + MPC_FRAME_TAG + HDR_BYTES + MAX_CHUNK), buf = SOCK_BUF;
+	int ivl = 50, ivl_max = 1000;
 	peer *self = &net->peers[net->id];
 
 	if ((net->pull = nn_socket(AF_SP, NN_PULL)) < 0)
@@ -1825,7 +1877,7 @@ static mpc_err tls_handshake(mpc_net *net) {
 	                 (double)net->connect_timeout_ms / 1000, list);
 }
 
-static mpc_err setup_tls(mpc_net *net, const mpc_net_tls *tls) {
+static mpc_err setup_tls(mpc_net *net, const mpc_net_tls *tls, int cfg_threads) {
 	mpc_err err;
 	if (tls->key == NULL || tls->cert == NULL || tls->pins == NULL)
 		return mpc_error(MPC_EINVAL,
@@ -1834,6 +1886,13 @@ static mpc_err setup_tls(mpc_net *net, const mpc_net_tls *tls) {
 	    (err = mpc_tls_fingerprint(tls->cert, net->tls_fp)) != MPC_OK)
 		return err;
 	net->tls = 1;
+	/* a second thread for half of each large frame, where there are cores
+	 * to spare (not when 3 parties share 2 cores) */
+	int threads = cfg_threads;
+	if (threads == 0)
+		threads = sysconf(_SC_NPROCESSORS_ONLN) >= 4 ? 2 : 1;
+	if (threads >= 2 && (err = mpc_frame_worker_new(&net->worker)) != MPC_OK)
+		return err;
 	for (int p = 0; p < net->n; p++) {
 		peer *pr = &net->peers[p];
 		if (p == net->id)
@@ -1958,7 +2017,7 @@ mpc_err mpc_net_open(mpc_net **out, const mpc_net_config *cfg) {
 		return mpc_error(MPC_ENOMEM, "out of memory opening the network");
 	if ((err = copy_config(net, cfg)) != MPC_OK)
 		goto out;
-	if (cfg->tls && (err = setup_tls(net, cfg->tls)) != MPC_OK)
+	if (cfg->tls && (err = setup_tls(net, cfg->tls, cfg->crypto_threads)) != MPC_OK)
 		goto out;
 	if ((err = open_sockets(net)) != MPC_OK)
 		goto out;

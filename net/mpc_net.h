@@ -59,6 +59,10 @@ typedef struct {
 	size_t chunk_bytes;                 /* payload bytes per chunk; 0: default 1 MiB */
 	/* NULL: plaintext (only behind an explicit --insecure-plaintext flag) */
 	const mpc_net_tls *tls;
+	/* With TLS: 1 seals and opens every frame in the calling thread; 2 hands
+	 * half of each frame of 64 KiB or more to a second thread; 0: 2 where
+	 * the machine has 4 or more cores, else 1. */
+	int crypto_threads;
 } mpc_net_config;
 
 /* Bind, connect to every other node, and exchange HELLO with each so that

@@ -3,7 +3,7 @@
  * programs. Each fault applies once, to the next DATA message (the next
  * non-empty send) towards that peer; the receiver reports MPC_EPROTO naming
  * this node and the step, except for FLIP which this layer cannot see, and
- * FLIP_RECORD (MPC_ECRYPTO). */
+ * FLIP_RECORD (below). */
 #ifndef MPC_NET_FAULT_H
 #define MPC_NET_FAULT_H
 
@@ -27,11 +27,12 @@ typedef enum {
 	/* One bit of the first payload byte is flipped: a silently wrong payload
 	 * at this layer (integrity is the job of the channel above). */
 	MPC_FAULT_FLIP,
-	/* With TLS: one byte of the next T_TLS message's ciphertext (the first
-	 * record's body, whatever it carries) is flipped; the receiver reports
-	 * MPC_ECRYPTO. Armed separately from the faults above (which, with TLS,
-	 * apply to the inner message before encryption). No effect in
-	 * plaintext. */
+	/* With TLS: one bit of the next sealed DATA frame's ciphertext (the last
+	 * byte before its last tag) is flipped; the receiver drops the frame
+	 * and ends the round on the gap it leaves (MPC_EPROTO, or MPC_ETIMEDOUT
+	 * if it was the message's last frame), naming the drop. Armed separately
+	 * from the faults above (which, with TLS, apply to the message before
+	 * it is sealed). No effect in plaintext. */
 	MPC_FAULT_FLIP_RECORD
 } mpc_net_fault;
 

@@ -44,6 +44,8 @@ static struct {
 	int wrong_pin_of;
 	uint64_t other_cert; /* nodes that present an unpinned certificate */
 	uint64_t plaintext;  /* nodes without TLS */
+	uint64_t threads;    /* nodes that seal and open large frames with two threads */
+	size_t bad_len;      /* body_bad's message length (0: BAD_LEN) */
 } run;
 
 static mpc_err open_node(int id, mpc_net **net) {
@@ -60,6 +62,7 @@ static mpc_err open_node(int id, mpc_net **net) {
 	}
 	if (!(run.plaintext >> id & 1))
 		cfg.tls = &tls;
+	cfg.crypto_threads = run.threads >> id & 1 ? 2 : 1;
 	return mpc_net_open(net, &cfg);
 }
 
@@ -246,22 +249,24 @@ static void test_plaintext_node(void **s) {
 /* ---- misbehaving node 1, after one good round ---- */
 
 #define BAD_LEN 10000
+#define BAD_MAX 200000
 
 static mpc_err bad_round(mpc_net *net, int id, int round, nodes_report *r) {
-	static uint8_t out[NODES_MAX][BAD_LEN], in[NODES_MAX][BAD_LEN];
+	static uint8_t out[NODES_MAX][BAD_MAX], in[NODES_MAX][BAD_MAX];
+	size_t len = run.bad_len ? run.bad_len : BAD_LEN;
 	const void *send[NODES_MAX];
 	void *recv[NODES_MAX];
 	size_t sl[NODES_MAX], rl[NODES_MAX];
 	for (int p = 0; p < nodes.n; p++) {
-		sl[p] = rl[p] = p == id ? 0 : BAD_LEN;
-		nodes_fill(out[p], BAD_LEN, nodes_key(round, id, p, 7));
+		sl[p] = rl[p] = p == id ? 0 : len;
+		nodes_fill(out[p], len, nodes_key(round, id, p, 7));
 		send[p] = out[p];
 		recv[p] = in[p];
 	}
 	mpc_err err = mpc_net_exchange(net, send, sl, recv, rl);
 	for (int p = 0; p < nodes.n && err == MPC_OK; p++)
 		if (p != id)
-			r->val[p] = nodes_count_diff(in[p], BAD_LEN, nodes_key(round, p, id, 7));
+			r->val[p] = nodes_count_diff(in[p], len, nodes_key(round, p, id, 7));
 	return err;
 }
 
@@ -302,6 +307,42 @@ static void test_flip_record(void **s) {
 	        "chunks lost or reordered; 1 frame claiming to come from party 1 dropped, the "
 	        "last one failed authentication",
 	        2);
+}
+
+/* The same on a frame of two records sealed and opened by two threads: the
+ * second record is hit and the whole frame is dropped. It was the message's
+ * only frame: the round waits, and ends when party 1 closes having sent
+ * more than arrived (or at the deadline), naming the drop. */
+static void test_flip_record_split(void **s) {
+	nodes_report res[NODES_MAX];
+	(void)s;
+	setup_run(3);
+	run.threads = ~0ull;
+	run.bad_len = BAD_MAX;
+	nodes.timeout_ms = 1000;
+	nodes.arg = MPC_FAULT_FLIP_RECORD;
+	nodes_run(body_bad, res, 40);
+	nodes_expect_bad(res, MPC_EPROTO, MPC_ETIMEDOUT,
+	                 "1 frame claiming to come from party 1 dropped, the last one failed "
+	                 "authentication",
+	                 4);
+}
+
+/* Frames of two records between nodes with and without a second thread:
+ * the data arrives intact either way. */
+static void test_mesh3_threads(void **s) {
+	nodes_report res[NODES_MAX];
+	(void)s;
+	setup_run(3);
+	run.threads = 1u << 0 | 1u << 2;
+	nodes_run(nodes_body_mesh, res, 40);
+	nodes_expect_all_ok(res);
+	setup_run(3);
+	run.threads = 1u << 0 | 1u << 2;
+	nodes.arg = 20;
+	nodes.reps = 1;
+	nodes_run(nodes_body_big, res, 50);
+	nodes_expect_all_ok(res);
 }
 
 static void test_abort(void **s) {
@@ -559,7 +600,8 @@ int main(void) {
 	    cmocka_unit_test(test_wrong_pin3),
 	    cmocka_unit_test(test_other_cert),
 	    cmocka_unit_test(test_plaintext_node),
-	    cmocka_unit_test(test_flip_record),
+	    cmocka_unit_test(test_flip_record), cmocka_unit_test(test_flip_record_split),
+	    cmocka_unit_test(test_mesh3_threads),
 	    cmocka_unit_test(test_abort),
 	    cmocka_unit_test(test_closed),
 	    cmocka_unit_test(test_fault_truncate),
