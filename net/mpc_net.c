@@ -1768,7 +1768,8 @@ static int list_missing(mpc_net *net, int tls, char *list, size_t cap) {
 	for (int p = 0; p < net->n; p++) {
 		peer *pr = &net->peers[p];
 		int ok = tls ? pr->tls_done && pr->tls_confirmed : pr->hello && pr->hello_sent;
-		uint64_t conns = nn_get_statistic(pr->sock, NN_STAT_CURRENT_CONNECTIONS);
+		/* connections ever made to its address, not only those still up */
+		uint64_t conns = nn_get_statistic(pr->sock, NN_STAT_ESTABLISHED_CONNECTIONS);
 		int w = 0;
 		if (p == net->id || ok)
 			continue;
@@ -1776,7 +1777,9 @@ static int list_missing(mpc_net *net, int tls, char *list, size_t cap) {
 			missing++;
 			continue;
 		}
-		if (tls)
+		/* a hello in the clear proves nothing: without a connection to
+		 * its address, the peer is unreachable whoever said hello */
+		if (tls && conns != 0 && conns != (uint64_t)-1)
 			w = snprintf(list + len, cap - len,
 			             "%s%s (%s) said hello but never completed the TLS handshake: "
 			             "is it running with TLS on?",

@@ -830,6 +830,15 @@ static void test_wrong_port(void **s)
 		print_error("alpha: exit %d\n%s\n", codes[0], logof(0));
 	assert_int_not_equal(codes[0], 0);
 	assert_non_null(strstr(logof(0), addr));
+	/* told apart from a node that is reached but never says hello */
+	char unreachable[128];
+	snprintf(unreachable, sizeof(unreachable), "cannot reach bravo (party 1) at tcp://%s", addr);
+	if (!strstr(logof(0), unreachable))
+		snprintf(unreachable, sizeof(unreachable), "cannot reach bravo at tcp://%s", addr);
+	assert_non_null(strstr(logof(0), unreachable));
+	assert_non_null(strstr(logof(0), "nothing accepts connections there"));
+	/* the others reach alpha, which never says hello to them */
+	assert_non_null(strstr(logof(1), "accepted our connection but never said hello"));
 	for (int i = 0; i < NN; i++)
 		assert_int_not_equal(codes[i], 0);
 	assert_true(took < 3 + 10);
