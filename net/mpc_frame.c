@@ -139,12 +139,6 @@ static int whole(mpc_frame_dir *d, int second, int seal, uint64_t counter, const
 	return r;
 }
 
-int mpc_frame_seal_all(mpc_frame_dir *d, int second, uint64_t counter, const uint8_t *aad,
-                       size_t aad_len, uint8_t *out, const uint8_t *in, size_t len,
-                       uint8_t tag[MPC_FRAME_TAG]) {
-	return whole(d, second, 1, counter, aad, aad_len, out, in, len, tag);
-}
-
 int mpc_frame_open_all(mpc_frame_dir *d, int second, uint64_t counter, const uint8_t *aad,
                        size_t aad_len, uint8_t *out, const uint8_t *in, size_t len,
                        const uint8_t tag[MPC_FRAME_TAG]) {

@@ -49,12 +49,9 @@ long mpc_frame_update(mpc_frame_dir *d, uint8_t *out, const uint8_t *in, size_t 
 int mpc_frame_seal_end(mpc_frame_dir *d, uint8_t *out_tail, uint8_t tag[MPC_FRAME_TAG]);
 int mpc_frame_open_end(mpc_frame_dir *d, uint8_t *out_tail, const uint8_t tag[MPC_FRAME_TAG]);
 
-/* One whole record in one call: sealed from in into out (len bytes) with
- * its tag, or opened from in into out (out may equal in) against tag (-1:
- * it does not open). second: use ctx2 (the worker's). 0 or -1. */
-int mpc_frame_seal_all(mpc_frame_dir *d, int second, uint64_t counter, const uint8_t *aad,
-                       size_t aad_len, uint8_t *out, const uint8_t *in, size_t len,
-                       uint8_t tag[MPC_FRAME_TAG]);
+/* One whole record opened in one call, from in into out (out may equal
+ * in), against tag: 0, or -1 if it does not open. second: use ctx2 (the
+ * worker's). */
 int mpc_frame_open_all(mpc_frame_dir *d, int second, uint64_t counter, const uint8_t *aad,
                        size_t aad_len, uint8_t *out, const uint8_t *in, size_t len,
                        const uint8_t tag[MPC_FRAME_TAG]);
@@ -67,8 +64,9 @@ typedef struct mpc_frame_worker mpc_frame_worker;
 mpc_err mpc_frame_worker_new(mpc_frame_worker **out) MPC_MUST_CHECK;
 /* Stop and free it (NULL does nothing). */
 void mpc_frame_worker_free(mpc_frame_worker *w);
-/* Hand the worker one mpc_frame_seal_all (seal) or mpc_frame_open_all on
- * d's ctx2; the buffers stay the caller's and untouched until wait. */
+/* Hand the worker one whole record to seal (writing its tag) or to open
+ * (as mpc_frame_open_all) on d's ctx2; the buffers stay the caller's and
+ * are not to be touched until wait. */
 void mpc_frame_worker_post(mpc_frame_worker *w, int seal, mpc_frame_dir *d, uint64_t counter,
                            const uint8_t *aad, size_t aad_len, uint8_t *out, const uint8_t *in,
                            size_t len, uint8_t *tag);

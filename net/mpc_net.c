@@ -198,7 +198,7 @@ struct mpc_net {
 	uint8_t session[MPC_SESSION_BYTES];
 	peer *peers;
 	uint64_t bytes_sent, rounds;
-	uint64_t dropped, dropped_warned; /* frames dropped; how many a warning told */
+	uint64_t dropped; /* frames dropped (mpc_net_dropped) */
 	int64_t next_drop_warn;
 	int closing; /* close(): drop everything but BYE and ABORT */
 	int opened;  /* mpc_net_open finished: set-up aborts no longer come in clear */
@@ -336,6 +336,17 @@ static int oq_reserve(peer *pr) {
 		pr->oq_cap = cap;
 	}
 	return 0;
+}
+
+/* Discard what waits to be sent to p (ciphertext and handshake records). */
+static void drop_queue(peer *pr) {
+	if (pr->ob != NULL)
+		nn_freemsg(pr->ob);
+	pr->ob = NULL;
+	pr->ob_len = pr->ob_cap = 0;
+	for (size_t i = 0; i < pr->oq_len; i++)
+		nn_freemsg(pr->oq[pr->oq_head + i].msg);
+	pr->oq_head = pr->oq_len = 0;
 }
 
 /* Queue the handshake records OpenSSL wrote as one T_TLS message. */
@@ -1074,7 +1085,6 @@ static void drop_frame(mpc_net *net, int p, const char *fmt, ...) {
 	         p >= 0 ? " claiming to come from " : "", p >= 0 ? net->peers[p].name : "", why,
 	         (ull)net->dropped, conns == (uint64_t)-1 ? -1LL : (long long)conns,
 	         net->peers[net->id].addr, net->n - 1);
-	net->dropped_warned = net->dropped;
 }
 
 /* With TLS, a message in the clear: a HELLO from a peer of this session is
@@ -1294,13 +1304,7 @@ static mpc_err restart_handshake(mpc_net *net, int p, unsigned gen, int broken, 
 		                 pr->name, pr->addr, pr->hs_restarts, pr->note);
 	SSL_free(pr->ssl);
 	pr->ssl = NULL;
-	if (pr->ob != NULL)
-		nn_freemsg(pr->ob);
-	pr->ob = NULL;
-	pr->ob_len = pr->ob_cap = 0;
-	for (size_t i = 0; i < pr->oq_len; i++)
-		nn_freemsg(pr->oq[pr->oq_head + i].msg);
-	pr->oq_head = pr->oq_len = 0;
+	drop_queue(pr);
 	mpc_frame_dir_free(&pr->tx_key);
 	mpc_frame_dir_free(&pr->rx_key);
 	pr->tls_done = pr->tls_dead = 0;
@@ -1704,10 +1708,7 @@ static void destroy(mpc_net *net) {
 		SSL_free(pr->ssl); /* a handshake that never finished; wipes its keys */
 		mpc_frame_dir_free(&pr->tx_key);
 		mpc_frame_dir_free(&pr->rx_key);
-		if (pr->ob)
-			nn_freemsg(pr->ob); /* ciphertext */
-		for (size_t i = 0; i < pr->oq_len; i++)
-			nn_freemsg(pr->oq[pr->oq_head + i].msg);
+		drop_queue(pr); /* ciphertext */
 		free(pr->oq);
 		free(pr->addr);
 		free(pr->name);
@@ -1770,6 +1771,7 @@ static int list_missing(mpc_net *net, int tls, char *list, size_t cap) {
 		int ok = tls ? pr->tls_done && pr->tls_confirmed : pr->hello && pr->hello_sent;
 		/* connections ever made to its address, not only those still up */
 		uint64_t conns = nn_get_statistic(pr->sock, NN_STAT_ESTABLISHED_CONNECTIONS);
+		int reached = conns != 0 && conns != (uint64_t)-1;
 		int w = 0;
 		if (p == net->id || ok)
 			continue;
@@ -1779,12 +1781,12 @@ static int list_missing(mpc_net *net, int tls, char *list, size_t cap) {
 		}
 		/* a hello in the clear proves nothing: without a connection to
 		 * its address, the peer is unreachable whoever said hello */
-		if (tls && conns != 0 && conns != (uint64_t)-1)
+		if (tls && reached)
 			w = snprintf(list + len, cap - len,
 			             "%s%s (%s) said hello but never completed the TLS handshake: "
 			             "is it running with TLS on?",
 			             missing ? "; " : "", pr->name, pr->addr);
-		else if (conns == 0 || conns == (uint64_t)-1)
+		else if (!reached)
 			w = snprintf(list + len, cap - len,
 			             "%scannot reach %s at %s: nothing accepts connections there; "
 			             "check that it is started, that the job file gives the right "
@@ -1914,29 +1916,39 @@ static mpc_err setup_tls(mpc_net *net, const mpc_net_tls *tls, int cfg_threads) 
  * channel, so first let the handshakes under way finish (a short while),
  * then tell every peer whose channel is up why (best effort), and give the
  * frames and OpenSSL's alerts a moment to leave. */
+/* Send reason as our abort to every peer whose channel is up and has not
+ * had it yet; 1 if a peer that said hello is still without a channel. */
+static int setup_aborts(mpc_net *net, const char *reason) {
+	int waiting = 0, sent;
+	for (int p = 0; p < net->n; p++) {
+		peer *pr = &net->peers[p];
+		if (p == net->id || pr->abort_sent || pr->aborted)
+			continue;
+		if (tls_usable(pr)) {
+			if (send_ctl(net, p, T_ABORT, 0, strlen(reason), reason,
+			             (uint32_t)strlen(reason), &sent) != MPC_OK ||
+			    sent)
+				pr->abort_sent = 1;
+		} else if (pr->hello && !pr->tls_dead) {
+			waiting = 1;
+		}
+	}
+	return waiting;
+}
+
 static void open_failed(mpc_net *net, mpc_err err, int handshaking) {
 	char keep[1024], reason[REASON_MAX + 1];
 	int64_t t = now_ms(), deadline = t + SETUP_ABORT_MS;
-	int pending = 1, sent;
+	int pending = 1;
 
 	snprintf(keep, sizeof(keep), "%s", mpc_error_detail());
 	sanitize(reason, sizeof(reason), keep, strlen(keep));
 	if (deadline > t + net->connect_timeout_ms)
 		deadline = t + net->connect_timeout_ms;
-	while (handshaking && t < deadline) {
-		int progress = 0, waiting = 0;
+	while (setup_aborts(net, reason) && handshaking && t < deadline) {
+		int progress = 0;
 		uint64_t out_mask = 0;
-		for (int p = 0; p < net->n; p++) {
-			peer *pr = &net->peers[p];
-			if (p == net->id || pr->abort_sent || pr->aborted || pr->tls_dead || !pr->hello)
-				continue;
-			if (!tls_usable(pr))
-				waiting = 1;
-			else if (send_ctl(net, p, T_ABORT, 0, strlen(reason), reason,
-			                  (uint32_t)strlen(reason), &sent) != MPC_OK || sent)
-				pr->abort_sent = 1;
-		}
-		if (!waiting || flush_all(net, &progress, &out_mask) != MPC_OK)
+		if (flush_all(net, &progress, &out_mask) != MPC_OK)
 			break;
 		/* a peer's own failure or abort here changes nothing for us */
 		(void)pull_all(net, &progress);
@@ -1944,12 +1956,7 @@ static void open_failed(mpc_net *net, mpc_err err, int handshaking) {
 		if (!progress && poll_wait(net, out_mask, 10) != MPC_OK)
 			break;
 	}
-	for (int p = 0; p < net->n; p++) {
-		peer *pr = &net->peers[p];
-		if (p != net->id && tls_usable(pr) && !pr->abort_sent && !pr->aborted)
-			(void)send_ctl(net, p, T_ABORT, 0, strlen(reason), reason,
-			               (uint32_t)strlen(reason), &sent);
-	}
+	(void)setup_aborts(net, reason); /* the channels the last pull brought up */
 	net->closing = 1;
 	deadline = now_ms() + ABORT_WAIT_MS;
 	while (pending && now_ms() < deadline) {
