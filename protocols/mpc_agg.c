@@ -161,7 +161,7 @@ mpc_err mpc_agg_check_rows(const mpc_agg_spec *s, const mpc_agg_rows *rows, cons
 	return MPC_OK;
 }
 
-static int pass_filter(const mpc_agg_spec *s, double v) {
+int mpc_agg_filter_pass(const mpc_agg_spec *s, double v) {
 	double c = s->filter_value;
 	switch (s->filter_op) {
 	case MPC_AGG_LT:
@@ -185,7 +185,7 @@ static int pass_filter(const mpc_agg_spec *s, double v) {
  * all rows) or 2 (cs[1] = 1 + its group). */
 static int row_cohorts(const mpc_agg_spec *s, const mpc_agg_rows *rows, size_t i, size_t cs[2]) {
 	int nc = 1;
-	if (s->filter_col >= 0 && !pass_filter(s, rows->col[s->filter_col][i]))
+	if (s->filter_col >= 0 && !mpc_agg_filter_pass(s, rows->col[s->filter_col][i]))
 		return 0;
 	cs[0] = cs[1] = 0;
 	if (s->n_groups && rows->group && rows->group[i] != MPC_AGG_NO_GROUP)

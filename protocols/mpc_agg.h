@@ -223,6 +223,10 @@ void mpc_agg_spec_default(mpc_agg_spec *s);
  * mpc_math_sqrt_max(F).
  * MPC_ECONFIG saying what to change. */
 mpc_err mpc_agg_check_spec(const mpc_agg_spec *s, int n_parties) MPC_MUST_CHECK;
+
+/* 1 if a row whose filter column holds v passes s's filter (always, with
+ * no filter operator). */
+int mpc_agg_filter_pass(const mpc_agg_spec *s, double v);
 /* This party's rows against the spec: row count, columns present, used
  * values finite and within max_abs, group indices. MPC_ERANGE naming `name`
  * and the row (never the value). */

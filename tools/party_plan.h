@@ -45,14 +45,7 @@ PJ_FN double pp_filter_pass(const mpc_agg_spec *s) {
 	double c = s->filter_value, cand[6] = {c, c + 1, c - 1, c + 1e-3, c - 1e-3, 0};
 	for (int i = 0; i < 6; i++) {
 		double v = cand[i];
-		int ok = s->filter_op == MPC_AGG_LT   ? v < c
-		         : s->filter_op == MPC_AGG_LE ? v <= c
-		         : s->filter_op == MPC_AGG_GT ? v > c
-		         : s->filter_op == MPC_AGG_GE ? v >= c
-		         : s->filter_op == MPC_AGG_EQ ? v == c
-		         : s->filter_op == MPC_AGG_NE ? v != c
-		                                      : 1;
-		if (ok && (s->filter_col != s->col || fabs(v) <= s->max_abs))
+		if (mpc_agg_filter_pass(s, v) && (s->filter_col != s->col || fabs(v) <= s->max_abs))
 			return v;
 	}
 	return c;
