@@ -422,40 +422,29 @@ static int job_key(parser *ps, const char *key, const char *value) {
 	return 1;
 }
 
-/* The line and description of another node with this address, or 0. */
-static int address_taken(parser *ps, const char *addr, char *who, size_t size) {
-	mpc_job *j = ps->job;
-	for (int i = 0; i < j->n_parties; i++) {
-		if (&j->parties[i] != ps->node && ps->party_seen[i][K_ADDRESS] &&
-		    strcmp(j->parties[i].address, addr) == 0) {
-			snprintf(who, size, "party %s's", j->parties[i].name);
-			return ps->party_seen[i][K_ADDRESS];
-		}
-	}
-	if (&j->dealer != ps->node && ps->dealer_seen[K_ADDRESS] &&
-	    strcmp(j->dealer.address, addr) == 0) {
-		snprintf(who, size, "the dealer's");
-		return ps->dealer_seen[K_ADDRESS];
-	}
-	return 0;
+/* The line and description of another node whose key k (K_ADDRESS or
+ * K_FINGERPRINT) equals this one's, or 0. One key behind two entries (a
+ * party that is also the dealer, or two parties) would hand one holder more
+ * than the job lets any single node see. */
+static int same_value(const mpc_job_node *nd, int k, const char *addr, const uint8_t *fp) {
+	if (k == K_ADDRESS)
+		return strcmp(nd->address, addr) == 0;
+	return nd->has_fingerprint && memcmp(nd->fingerprint, fp, 32) == 0;
 }
 
-/* The line and description of another node with this fingerprint, or 0: one
- * key behind two entries (a party that is also the dealer, or two parties)
- * would hand one holder more than the job lets any single node see. */
-static int fingerprint_taken(parser *ps, const uint8_t fp[32], char *who, size_t size) {
+static int node_taken(parser *ps, int k, const char *addr, const uint8_t *fp, char *who,
+                      size_t size) {
 	mpc_job *j = ps->job;
 	for (int i = 0; i < j->n_parties; i++) {
-		if (&j->parties[i] != ps->node && ps->party_seen[i][K_FINGERPRINT] &&
-		    j->parties[i].has_fingerprint && memcmp(j->parties[i].fingerprint, fp, 32) == 0) {
+		if (&j->parties[i] != ps->node && ps->party_seen[i][k] &&
+		    same_value(&j->parties[i], k, addr, fp)) {
 			snprintf(who, size, "party %s's", j->parties[i].name);
-			return ps->party_seen[i][K_FINGERPRINT];
+			return ps->party_seen[i][k];
 		}
 	}
-	if (&j->dealer != ps->node && ps->dealer_seen[K_FINGERPRINT] && j->dealer.has_fingerprint &&
-	    memcmp(j->dealer.fingerprint, fp, 32) == 0) {
+	if (&j->dealer != ps->node && ps->dealer_seen[k] && same_value(&j->dealer, k, addr, fp)) {
 		snprintf(who, size, "the dealer's");
-		return ps->dealer_seen[K_FINGERPRINT];
+		return ps->dealer_seen[k];
 	}
 	return 0;
 }
@@ -475,7 +464,7 @@ static int node_key(parser *ps, const char *key, const char *value) {
 			return at(ps, ps->line, ps->sec, key,
 			          "expected tcp://HOST:PORT or ipc:///PATH (at most 255 "
 			          "characters, no blanks or commas)");
-		if ((other = address_taken(ps, value, who, sizeof(who))) != 0)
+		if ((other = node_taken(ps, K_ADDRESS, value, NULL, who, sizeof(who))) != 0)
 			return at(ps, ps->line, ps->sec, key,
 			          "the same as %s (line %d); every node needs its own address", who,
 			          other);
@@ -483,7 +472,8 @@ static int node_key(parser *ps, const char *key, const char *value) {
 	} else {
 		if (mpc_fingerprint_parse(value, nd->fingerprint) != MPC_OK)
 			return at(ps, ps->line, ps->sec, key, "%s", mpc_error_detail());
-		if ((other = fingerprint_taken(ps, nd->fingerprint, who, sizeof(who))) != 0)
+		other = node_taken(ps, K_FINGERPRINT, NULL, nd->fingerprint, who, sizeof(who));
+		if (other != 0)
 			return at(ps, ps->line, ps->sec, key,
 			          "the same as %s (line %d); every node needs its own key (one "
 			          "key behind two entries sees what each of them sees)",

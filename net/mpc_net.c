@@ -1729,9 +1729,19 @@ static mpc_err open_sockets(mpc_net *net) {
 	if (nn_setsockopt(net->pull, NN_SOL_SOCKET, NN_RCVMAXSIZE, &maxsize, sizeof(maxsize)) < 0 ||
 	    nn_setsockopt(net->pull, NN_SOL_SOCKET, NN_RCVBUF, &buf, sizeof(buf)) < 0)
 		return mpc_error(MPC_ENET, "nn_setsockopt: %s", nn_strerror(nn_errno()));
-	if (nn_bind(net->pull, self->addr) < 0)
-		return mpc_error(MPC_ENET, "%s cannot listen on %s: %s", self->name, self->addr,
-		                 nn_strerror(nn_errno()));
+	if (nn_bind(net->pull, self->addr) < 0) {
+		/* our own address: a configuration error, not the network's */
+		int e = nn_errno();
+		return mpc_error(
+		    MPC_ECONFIG, "%s cannot listen on %s: %s%s", self->name, self->addr, nn_strerror(e),
+		    e == EADDRINUSE ? " (another program, or another node on this machine, has this "
+		                      "port)"
+		    : e == EADDRNOTAVAIL || e == ENODEV
+		        ? " (not an address or a network interface of this machine: a typo in the "
+		          "job file? behind NAT, give --listen tcp://0.0.0.0:PORT)"
+		    : e == ENOENT ? " (no such directory)"
+		                  : "");
+	}
 	for (int p = 0; p < net->n; p++) {
 		peer *pr = &net->peers[p];
 		if (p == net->id)

@@ -68,8 +68,8 @@ typedef struct {
 /* Bind, connect to every other node, and exchange HELLO with each so that
  * every peer is known to be up and in the same session. Waits up to
  * connect_timeout_ms for late peers; MPC_ETIMEDOUT names the peers that never
- * came, MPC_EPROTO a peer in another session, MPC_ENET an address that cannot
- * be bound, MPC_EINVAL a bad config (negative timeout, chunk_bytes above
+ * came, MPC_EPROTO a peer in another session, MPC_ECONFIG our own address
+ * that cannot be bound (the detail says why), MPC_EINVAL a bad config (negative timeout, chunk_bytes above
  * 64 MiB). Copies what it needs from cfg. Caller closes with mpc_net_close.
  *
  * With cfg->tls, after HELLO every pair runs a TLS 1.3 handshake (the lower

@@ -146,29 +146,9 @@ static void child_run(int id, int n, char addrs[][96], const uint8_t session[16]
 		mpc_net_abort(net, err, rep.detail);
 	else
 		mpc_net_close(net);
-	const uint8_t *b = (const uint8_t *)&rep;
-	for (size_t off = 0; off < sizeof(rep);) {
-		ssize_t k = write(fd, b + off, sizeof(rep) - off);
-		if (k <= 0 && errno != EINTR)
-			break;
-		if (k > 0)
-			off += (size_t)k;
-	}
+	int sent = mpc_file_write_fd_all(fd, &rep, sizeof(rep)) == MPC_OK;
 	close(fd);
-	_exit(err == MPC_OK ? 0 : 1);
-}
-
-static int read_report(int fd, child_report *rep) {
-	uint8_t *b = (uint8_t *)rep;
-	size_t off = 0;
-	while (off < sizeof(*rep)) {
-		ssize_t k = read(fd, b + off, sizeof(*rep) - off);
-		if (k == 0 || (k < 0 && errno != EINTR))
-			return -1;
-		if (k > 0)
-			off += (size_t)k;
-	}
-	return 0;
+	_exit(err == MPC_OK && sent ? 0 : 1);
 }
 
 mpc_err mpc_plan_simulate(int n, mpc_plan_fn fn, void *arg, mpc_pool_plan *out) {
@@ -227,7 +207,7 @@ mpc_err mpc_plan_simulate(int n, mpc_plan_fn fn, void *arg, mpc_pool_plan *out) 
 			kill(pids[i], SIGTERM);
 	int bad = -1;
 	for (int i = 0; i < started; i++) {
-		if (read_report(fds[i], &rep[i]) != 0 && err == MPC_OK)
+		if (mpc_file_read_fd_all(fds[i], &rep[i], sizeof(rep[i])) != MPC_OK && err == MPC_OK)
 			err = mpc_error(MPC_EIO,
 			                "plan: simulated party %d stopped without a result", i);
 		close(fds[i]);

@@ -2,17 +2,13 @@
  * Everything a run needs comes from the job file that every partner holds;
  * see `mpc-party --help` and the README's "Running a peer" section. */
 #include <errno.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <stddef.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <arpa/inet.h>
 #include <dirent.h>
-#include <net/if.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -369,75 +365,6 @@ static mpc_err dealer_consent(const opts *o, const conn *c)
 			 o->party);
 }
 
-/* Can this node bind its own address? Tried before the network opens so
- * that a local mistake (a typo in the address, a port in use) is a
- * configuration error (exit 1) and not reported as the network's. tcp://
- * with a literal IP or '*' is tried with a plain socket; an interface name
- * is left to the network layer; any other host cannot be bound (nanomsg
- * binds addresses and interfaces, not host names). */
-static mpc_err check_listen(const char *addr, const char *who)
-{
-	struct sockaddr_storage ss;
-	socklen_t sl = 0;
-	char host[256];
-	memset(&ss, 0, sizeof(ss));
-	if (strncmp(addr, "ipc://", 6) == 0) {
-		const char *path = addr + 6, *slash = strrchr(path, '/');
-		struct stat sb;
-		if (slash && slash > path && (size_t)(slash - path) < sizeof(host)) {
-			memcpy(host, path, (size_t)(slash - path));
-			host[slash - path] = '\0';
-			if (stat(host, &sb) != 0 || !S_ISDIR(sb.st_mode))
-				return mpc_error(MPC_ECONFIG, "%s cannot listen on %s: no directory "
-						 "%s", who, addr, host);
-		}
-		return MPC_OK;
-	}
-	const char *h = addr + 6, *colon = strrchr(h, ':');
-	if (strncmp(addr, "tcp://", 6) != 0 || colon == NULL || (size_t)(colon - h) >= sizeof(host))
-		return MPC_OK; /* the job reader checked the form */
-	size_t hl = (size_t)(colon - h);
-	if (hl >= 2 && h[0] == '[' && h[hl - 1] == ']') {
-		h++;
-		hl -= 2;
-	}
-	memcpy(host, h, hl);
-	host[hl] = '\0';
-	int port = atoi(colon + 1);
-	struct sockaddr_in *v4 = (struct sockaddr_in *)&ss;
-	struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&ss;
-	if (strcmp(host, "*") == 0 || inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
-		v4->sin_family = AF_INET;
-		v4->sin_port = htons((uint16_t)port);
-		sl = sizeof(*v4);
-	} else if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
-		v6->sin6_family = AF_INET6;
-		v6->sin6_port = htons((uint16_t)port);
-		sl = sizeof(*v6);
-	} else if (if_nametoindex(host) != 0) {
-		return MPC_OK;
-	} else {
-		return mpc_error(MPC_ECONFIG, "%s cannot listen on %s: '%s' is neither an IP "
-				 "address nor a network interface of this machine (a typo in the job "
-				 "file? behind NAT, give --listen tcp://0.0.0.0:%d)", who, addr, host,
-				 port);
-	}
-	int fd = socket(ss.ss_family, SOCK_STREAM, 0), one = 1;
-	if (fd < 0)
-		return MPC_OK; /* let the network layer say why */
-	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	int rc = bind(fd, (struct sockaddr *)&ss, sl), e = errno;
-	close(fd);
-	if (rc != 0)
-		return mpc_error(MPC_ECONFIG, "%s cannot listen on %s: %s%s", who, addr, strerror(e),
-				 e == EADDRINUSE ? " (another program, or another node on this "
-						   "machine, has this port)"
-				 : e == EADDRNOTAVAIL ? " (not an address of this machine: a typo in "
-							"the job file? behind NAT, give --listen)"
-						      : "");
-	return MPC_OK;
-}
-
 /* Open the network (TLS unless prepare() found --insecure-plaintext: then
  * no key was loaded), waiting up to connect_ms for the peers. */
 static mpc_err open_net(conn *c, int connect_ms)
@@ -456,8 +383,7 @@ static mpc_err open_net(conn *c, int connect_ms)
 		.connect_timeout_ms = connect_ms,
 		.tls = c->key ? &tls : NULL,
 	};
-	if ((err = mpc_session_derive(cfg.session, j->id)) != MPC_OK ||
-	    (err = check_listen(c->nodes.addrs[self], c->nodes.names[self])) != MPC_OK)
+	if ((err = mpc_session_derive(cfg.session, j->id)) != MPC_OK)
 		return err;
 	mpc_info("%s of job %s: %d parties%s, listening on %s%s", c->nodes.names[self], j->id,
 		 j->n_parties, j->has_dealer ? " and a dealer" : "", c->nodes.addrs[self],
@@ -468,7 +394,7 @@ static mpc_err open_net(conn *c, int connect_ms)
 /* Open the network and agree the job: every node sends every other its
  * canonical job text (plus what it is about to do); any difference is
  * refused, naming the first differing field. */
-static mpc_err connect_and_agree(const opts *o, conn *c, const char *mode)
+static mpc_err connect_and_agree(conn *c, const char *mode)
 {
 	const mpc_job *j = c->job;
 	int n = c->nodes.n, self = c->self;
@@ -478,7 +404,6 @@ static mpc_err connect_and_agree(const opts *o, conn *c, const char *mode)
 	char **theirs = NULL;
 	mpc_err err;
 
-	(void)o;
 	if ((err = open_net(c, j->connect_timeout_ms)) != MPC_OK)
 		return err;
 	if ((err = mpc_job_canonical(j, &canon, &clen)) != MPC_OK)
@@ -936,7 +861,7 @@ static int cmd_check(const opts *o)
 		return code;
 	}
 	fflush(hum);
-	if ((err = connect_and_agree(o, &c, "check")) != MPC_OK ||
+	if ((err = connect_and_agree(&c, "check")) != MPC_OK ||
 	    (err = measure(&c, &rtt, &mbps)) != MPC_OK) {
 		/* one line per peer: the one the error names, and the others */
 		const char *dd = mpc_error_detail();
@@ -1143,7 +1068,8 @@ static mpc_err run_stats(const opts *o, conn *c, const pj_agg *agg, mpc_txns *t,
 		mpc_info("read %zu transactions from %s", t->n, o->input);
 		dry.input_read = 1;
 		dry.rows = t->n;
-		dry.columns = csv_columns(o->input);
+		if (o->dry) /* check's summary only */
+			dry.columns = csv_columns(o->input);
 	}
 	if (o->dry)
 		return MPC_OK;
@@ -1153,7 +1079,7 @@ static mpc_err run_stats(const opts *o, conn *c, const pj_agg *agg, mpc_txns *t,
 	pp_job pj = {.job = j, .kind = PP_STATS, .agg = agg};
 	if (!c->is_dealer && (err = pp_plan(&pj, &plan)) != MPC_OK)
 		return err;
-	if ((err = connect_and_agree(o, c, "run")) != MPC_OK)
+	if ((err = connect_and_agree(c, "run")) != MPC_OK)
 		return err;
 	/* Test hook (tests/loopback/test_party_cli.c): pause here, outside any
 	 * round, so a test can kill or stall this party mid-job. */
@@ -1237,7 +1163,8 @@ static mpc_err run_agg(const opts *o, conn *c, const pj_agg *a, mpc_txns *t, mpc
 		mpc_info("read %zu transactions from %s", t->n, o->input);
 		dry.input_read = 1;
 		dry.rows = t->n;
-		dry.columns = csv_columns(o->input);
+		if (o->dry) /* check's summary only */
+			dry.columns = csv_columns(o->input);
 		if (!o->dry)
 			print_dp_plan(s);
 	}
@@ -1248,7 +1175,7 @@ static mpc_err run_agg(const opts *o, conn *c, const pj_agg *a, mpc_txns *t, mpc
 	pp_job pj = {.job = j, .kind = PP_AGG, .agg = a};
 	if (!c->is_dealer && (err = pp_plan(&pj, &plan)) != MPC_OK)
 		goto out;
-	if ((err = connect_and_agree(o, c, "run")) != MPC_OK)
+	if ((err = connect_and_agree(c, "run")) != MPC_OK)
 		goto out;
 	if (c->is_dealer) {
 		uint64_t served;
@@ -1371,7 +1298,8 @@ static int cmd_run_score(const opts *o, conn *c)
 			 o->input);
 		dry.input_read = 1;
 		dry.rows = my_n;
-		dry.columns = csv_columns(o->input);
+		if (o->dry) /* check's summary only */
+			dry.columns = csv_columns(o->input);
 		if (me == sc.asker)
 			n = my_n;
 	} else if (o->input) {
@@ -1425,7 +1353,7 @@ static int cmd_run_score(const opts *o, conn *c)
 	if (!c->is_dealer && (err = mpc_plan_ahead_start(&ahead, j->n_parties, pp_sim_score, &pj,
 							 &pj.rows)) != MPC_OK)
 		goto fail;
-	if ((err = connect_and_agree(o, c, "run")) != MPC_OK)
+	if ((err = connect_and_agree(c, "run")) != MPC_OK)
 		goto fail;
 	/* n is public: the asker announces it */
 	{
@@ -1835,8 +1763,6 @@ out:
 	return code;
 }
 
-/* The identity a store was made with, from its STORE file (mpc_store.c's
- * header): job id, binding hash, party, party count. -1 if it is not one. */
 /* preprocess --list: every store under the store directory (--store DIR,
  * default ./mpc-store), with what it holds. No keys, no network. */
 static int preprocess_list(const opts *o)
@@ -2005,7 +1931,7 @@ static int cmd_preprocess(const opts *o)
 	/* what is wanted is part of what the nodes agree on */
 	snprintf(mode, sizeof(mode), "preprocess %s %s", level ? "up to" : "add",
 		 mpc_plan_format(&want, line, sizeof(line)));
-	if ((err = connect_and_agree(o, &c, mode)) != MPC_OK ||
+	if ((err = connect_and_agree(&c, mode)) != MPC_OK ||
 	    (err = agree_missing(&c, &want, &mine, &make)) != MPC_OK) {
 		code = fail(&c, err, "setting up preprocessing");
 		goto out;
