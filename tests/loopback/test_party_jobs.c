@@ -388,6 +388,18 @@ static size_t clear_features(double *x, size_t cap)
 	return n;
 }
 
+/* The rows of bravo's (the asker's) file, as the CSV reader counts them. */
+static size_t asker_rows(void)
+{
+	char path[600];
+	mpc_txns t;
+	snprintf(path, sizeof(path), "%s/merchant1.csv", dir);
+	assert_int_equal(mpc_txns_read(path, 1e15, &t), MPC_OK);
+	size_t n = t.n;
+	mpc_txns_fini(&t);
+	return n;
+}
+
 /* alpha and charlie wrote nothing although given --output; path gets
  * bravo's output file. */
 static void only_bravo_wrote(char *path, size_t len)
@@ -674,9 +686,7 @@ static void test_vertical_missing_row(void **state)
 		assert_non_null(strstr(logof(i), "charlie (party 2) aborted: charlie stopped: "));
 		assert_non_null(strstr(logof(i), "charlie-vertical-short.csv: 1 of the"));
 	}
-	char path[600];
-	snprintf(path, sizeof(path), "%s/out-bravo.csv", dir);
-	assert_null(fopen(path, "r"));
+	assert_false(party_output_exists(dir, "bravo"));
 }
 
 /* check, for fraud_score: the model owner's --model and the asker's --input
@@ -690,9 +700,8 @@ static void test_check_score(void **state)
 		skip();
 	char job[600], bad[600], cmd[4000], path[600];
 	double w[D_FEAT], b;
-	static double x[4000 * D_FEAT];
 	write_model(w, &b);
-	size_t n = clear_features(x, 4000);
+	size_t n = asker_rows();
 	snprintf(job, sizeof(job), "%s/job-check.ini", dir);
 	write_job_as(job, "fraud_score", score_params);
 	/* the model with line 5's weight far beyond max_weight */
@@ -714,27 +723,33 @@ static void test_check_score(void **state)
 	assert_non_null(strstr(out, "model-bad.csv:5"));
 	assert_non_null(strstr(out, "\"peers\":[]"));
 	/* good files: all three check together */
-	size_t k = (size_t)snprintf(cmd, sizeof(cmd), "(");
-	for (int i = 0; i < NP; i++)
-		k += (size_t)snprintf(cmd + k, sizeof(cmd) - k,
-				      "%s/mpc-party check --job %s --party %s --keys %s/keys-%s --input "
-				      "%s/merchant%d.csv --model %s/model.csv --format json > "
-				      "%s/check-%d.out 2> %s/check-%d.err & ",
-				      bin, job, names[i], dir, names[i], dir, i, dir, dir, i, dir, i);
-	snprintf(cmd + k, sizeof(cmd) - k, "wait)");
-	assert_int_equal(party_run_cmd(cmd), 0);
+	pid_t pid[NP];
+	int codes[NP];
+	double t_end[NP];
+	for (int i = 0; i < NP; i++) {
+		char log[600];
+		snprintf(cmd, sizeof(cmd), "%s/mpc-party check --job %s --party %s --keys %s/keys-%s "
+			 "--input %s/merchant%d.csv --model %s/model.csv --format json > "
+			 "%s/check-%d.out 2> %s/check-%d.err",
+			 bin, job, names[i], dir, names[i], dir, i, dir, dir, i, dir, i);
+		snprintf(log, sizeof(log), "%s/check-%d.sh", dir, i);
+		pid[i] = party_spawn_sh(cmd, log);
+		assert_true(pid[i] > 0);
+	}
+	party_wait_all(pid, NP, codes, t_end, 120);
 	for (int i = 0; i < NP; i++) {
 		snprintf(path, sizeof(path), "%s/check-%d.out", dir, i);
 		out = party_slurp(path);
-		if (!strstr(out, "\"ok\":true"))
-			print_error("%s: %s\n", names[i], out);
+		if (codes[i] != 0 || !strstr(out, "\"ok\":true"))
+			print_error("%s: exit %d: %s\n", names[i], codes[i], out);
+		assert_int_equal(codes[i], 0);
 		assert_non_null(strstr(out, "\"ok\":true"));
 		assert_non_null(strstr(out, "\"computation\":\"fraud_score\""));
 		if (i == 0) /* the owner */
 			assert_non_null(strstr(out, "\"summary\":\"logistic regression, 16 weights"));
 		else
 			assert_non_null(strstr(out, "\"model\":null"));
-		if (i == 1) { /* the asker: its rows, as the clear reader counts them */
+		if (i == 1) { /* the asker: its rows, as the CSV reader counts them */
 			char want[64];
 			snprintf(want, sizeof(want), "\"rows\":%zu,", n);
 			assert_non_null(strstr(out, want));
@@ -830,6 +845,18 @@ static int log_field(const char *sub, int i, const char *key, const char *stop, 
 	return 1;
 }
 
+/* The output of `mpc-party preprocess ARGS` (a shell command line) at party
+ * i, without keys (--keys points nowhere); its exit code in *code. */
+static const char *status_of(int i, const char *job, const char *args, int *code)
+{
+	char cmd[1400];
+	snprintf(cmd, sizeof(cmd), "%s/mpc-party preprocess --job %s --party %s --keys %s/no-keys "
+		 "%s > %s/st-%s 2>&1", bin, job, names[i], dir, args, dir, names[i]);
+	*code = party_run_cmd(cmd);
+	snprintf(cmd, sizeof(cmd), "%s/st-%s", dir, names[i]);
+	return party_slurp(cmd);
+}
+
 /* check at every party prints one material line, the same everywhere;
  * preprocess --for-job makes it; run then makes nothing on demand, takes
  * exactly that line at every party and leaves every store empty. `rows`:
@@ -863,11 +890,11 @@ static void material_round_trip(const char *job, const char *rows)
 		assert_true(log_field("run", i, " from the store, ", "\n", made, sizeof(made)));
 		assert_string_equal(made, "0 made now");
 		/* every store exactly used up */
-		snprintf(cmd, sizeof(cmd), "%s/mpc-party preprocess --status --job %s --party %s "
-			 "--store %s/stores/%s > %s/status-%s 2>&1", bin, job, names[i], dir,
-			 names[i], dir, names[i]);
-		assert_int_equal(party_run_cmd(cmd), 0);
-		assert_non_null(strstr(party_slurp(log_path("status", i)), "(empty)"));
+		int code;
+		snprintf(cmd, sizeof(cmd), "--status --store %s/stores/%s", dir, names[i]);
+		const char *st = status_of(i, job, cmd, &code);
+		assert_int_equal(code, 0);
+		assert_non_null(strstr(st, "(empty)"));
 	}
 	print_message("   %s: %s\n", strrchr(job, '/') + 1, want);
 }
@@ -904,27 +931,13 @@ static void test_material_score(void **state)
 		skip();
 	char job[600], rows[64];
 	double w[D_FEAT], b;
-	static double x[4000 * D_FEAT];
 	write_model(w, &b);
-	size_t n = clear_features(x, 4000);
 	snprintf(job, sizeof(job), "%s/job-mat-score.ini", dir);
 	write_job_as(job, "fraud_score", score_params);
-	snprintf(rows, sizeof(rows), "%zu", n);
+	snprintf(rows, sizeof(rows), "%zu", asker_rows());
 	material_round_trip(job, rows);
 }
 
-
-/* The output of `mpc-party preprocess ARGS` (a shell command line) at party
- * i, without keys (--keys points nowhere); its exit code in *code. */
-static const char *status_of(int i, const char *job, const char *args, int *code)
-{
-	char cmd[1400];
-	snprintf(cmd, sizeof(cmd), "%s/mpc-party preprocess --job %s --party %s --keys %s/no-keys "
-		 "%s > %s/st-%s 2>&1", bin, job, names[i], dir, args, dir, names[i]);
-	*code = party_run_cmd(cmd);
-	snprintf(cmd, sizeof(cmd), "%s/st-%s", dir, names[i]);
-	return party_slurp(cmd);
-}
 
 /* --target tops up (a second call makes nothing); --status needs no keys;
  * --list shows every store; a store survives a change of keys that do not

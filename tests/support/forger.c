@@ -8,10 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "mitm.h"
+#include "party.h"
 
 #define WIRE_HDR   54
 #define MAX_CAUGHT 512
@@ -73,23 +73,10 @@ static size_t junk_frame(uint8_t *b, int type, int from, int to, uint64_t counte
 
 static int all_up(const forger_spec *fs)
 {
-	for (int i = 0; i < fs->n_logs; i++) {
-		char buf[1 << 16];
-		FILE *fp = fopen(fs->logs[i], "r");
-		size_t n = fp ? fread(buf, 1, sizeof(buf) - 1, fp) : 0;
-		if (fp)
-			fclose(fp);
-		buf[n] = '\0';
-		if (strstr(buf, fs->marker) == NULL)
+	for (int i = 0; i < fs->n_logs; i++)
+		if (strstr(party_slurp(fs->logs[i]), fs->marker) == NULL)
 			return 0;
-	}
 	return 1;
-}
-
-static void nap(long us)
-{
-	struct timespec ts = {0, us * 1000};
-	nanosleep(&ts, NULL);
 }
 
 static int run(const forger_spec *fs)
@@ -132,7 +119,7 @@ static int run(const forger_spec *fs)
 					setup_sent += nn_send(sock[t], b, len, NN_DONTWAIT) > 0;
 				}
 			}
-		nap(1000);
+		usleep(1000);
 	}
 	/* the job runs: junk of every kind, and replays */
 	while (!stop) {
@@ -162,7 +149,7 @@ static int run(const forger_spec *fs)
 			for (int i = 0; i < n_caught; i++)
 				run_sent += nn_send(sock[t], caught[i], caught_len[i], NN_DONTWAIT) > 0;
 		}
-		nap(3000);
+		usleep(3000);
 	}
 	for (int t = 0; t < fs->n; t++)
 		nn_close(sock[t]);

@@ -37,6 +37,12 @@ pid_t party_spawn(char *const argv[], const char *log, const char *env)
 	return pid;
 }
 
+pid_t party_spawn_sh(const char *cmd, const char *log)
+{
+	char *const argv[] = {"/bin/sh", "-c", (char *)cmd, NULL};
+	return party_spawn(argv, log, NULL);
+}
+
 int party_wait(pid_t pid, double secs)
 {
 	double end = party_now() + secs;

@@ -16,6 +16,11 @@ double party_now(void);
  * child's pid (-1 if fork failed). */
 pid_t party_spawn(char *const argv[], const char *log, const char *env);
 
+/* Start `/bin/sh -c cmd` (cmd makes its own redirections; anything else the
+ * shell says goes to log): the pid (-1 if fork failed), for party_wait or
+ * party_wait_all, which then give cmd's exit code. */
+pid_t party_spawn_sh(const char *cmd, const char *log);
+
 /* Wait for pid up to secs, SIGKILL it after that: its exit code, -signal
  * if a signal ended it, or -1000 if it was killed for the deadline. */
 int party_wait(pid_t pid, double secs);
