@@ -463,8 +463,7 @@ FA_FN mpc_err fa_secure_sum(mpc_party *p, unsigned frac, const double *v, double
 	}
 	/* fresh shares of the sum before it is opened (the library's rule for
 	 * every output) */
-	if ((err = mpc_share_rerandomise(p, FA_RING, sum, n)) != MPC_OK ||
-	    (err = mpc_open(p, FA_RING, sum, sum, n)) != MPC_OK)
+	if ((err = mpc_open_output(p, FA_RING, sum, sum, n)) != MPC_OK)
 		goto out;
 	mpc_fixed_decode(FA_RING, frac, sum, out, n);
 out:

@@ -355,8 +355,7 @@ static mpc_err open_negative(mpc_party *p, const uint64_t *x, size_t n, uint8_t 
 	if (!b)
 		return NOMEM();
 	if ((err = mpc_conv_msb(p, MPC_Z64, x, n, b)) == MPC_OK &&
-	    (err = mpc_bool_rerandomise(p, b, W)) == MPC_OK &&
-	    (err = mpc_bool_open(p, b, b, W)) == MPC_OK)
+	    (err = mpc_bool_open_output(p, b, b, W)) == MPC_OK)
 		for (size_t i = 0; i < n; i++)
 			bits[i] = (uint8_t)(b[i / 64] >> (i % 64) & 1);
 	free(b);
@@ -879,8 +878,7 @@ static mpc_err run_dp(mpc_party *p, const mpc_agg_spec *s, const mpc_agg_rows *r
 		al[c] = dp_item(pl, DP_N, c)->alloc;
 	}
 	if ((err = mpc_dp_add_noise(p, MPC_Z128, al, ob, C)) != MPC_OK ||
-	    (err = mpc_share_rerandomise(p, MPC_Z128, ob, C)) != MPC_OK ||
-	    (err = mpc_open(p, MPC_Z128, ob, ob, C)) != MPC_OK)
+	    (err = mpc_open_output(p, MPC_Z128, ob, ob, C)) != MPC_OK)
 		goto out;
 	double K = s->min_cohort > 1 ? (double)s->min_cohort : 1;
 	for (size_t c = 0; c < C; c++) {
@@ -907,8 +905,7 @@ static mpc_err run_dp(mpc_party *p, const mpc_agg_spec *s, const mpc_agg_rows *r
 		}
 	}
 	if (m && ((err = mpc_dp_add_noise(p, MPC_Z128, al, ob, m)) != MPC_OK ||
-	          (err = mpc_share_rerandomise(p, MPC_Z128, ob, m)) != MPC_OK ||
-	          (err = mpc_open(p, MPC_Z128, ob, ob, m)) != MPC_OK))
+	          (err = mpc_open_output(p, MPC_Z128, ob, ob, m)) != MPC_OK))
 		goto out;
 	for (size_t a = 0, j = 0; a < na; a++) {
 		size_t c = act[a];
@@ -1062,8 +1059,7 @@ mpc_err mpc_agg_run(mpc_party *p, const mpc_agg_spec *s, const mpc_agg_rows *row
 			if (dwant[d])
 				ob[no++] = dq[a * D_N + (size_t)d];
 	}
-	if (no && ((err = mpc_share_rerandomise(p, MPC_Z128, ob, no)) != MPC_OK ||
-	           (err = mpc_open(p, MPC_Z128, ob, ob, no)) != MPC_OK))
+	if (no && (err = mpc_open_output(p, MPC_Z128, ob, ob, no)) != MPC_OK)
 		goto out;
 	for (size_t a = 0, k = 0; a < na; a++) {
 		mpc_u128 o[O_FIXED] = {0}, d[D_N] = {0};
@@ -1138,8 +1134,7 @@ mpc_err mpc_agg_run(mpc_party *p, const mpc_agg_spec *s, const mpc_agg_rows *row
 				mmx[i * (size_t)np + (size_t)owner] = mmo[i];
 		}
 		if ((err = mpc_cmp_max(p, MPC_Z64, mmx, m, (size_t)np, mmo, NULL)) != MPC_OK ||
-		    (err = mpc_share_rerandomise(p, MPC_Z64, mmo, m)) != MPC_OK ||
-		    (err = mpc_open(p, MPC_Z64, mmo, mmo, m)) != MPC_OK)
+		    (err = mpc_open_output(p, MPC_Z64, mmo, mmo, m)) != MPC_OK)
 			goto out;
 		for (size_t a = 0; a < na; a++) {
 			mpc_agg_stats *st = cohort(res, act[a]);

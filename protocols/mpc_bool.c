@@ -11,7 +11,6 @@
 mpc_err mpc_bool_input(mpc_party *p, int owner, const uint64_t *in, uint64_t *out, size_t words)
 {
 	int me = mpc_party_id(p), np = mpc_party_size(p);
-	mpc_err err = MPC_OK;
 
 	if (owner < 0 || owner >= np || (me == owner && in == NULL && words > 0))
 		return mpc_error(MPC_EINVAL, "boolean input owned by party %d of %d", owner, np);
@@ -19,22 +18,10 @@ mpc_err mpc_bool_input(mpc_party *p, int owner, const uint64_t *in, uint64_t *ou
 		return MPC_OK;
 	if (me != owner)
 		return mpc_party_prg_pair(p, owner, out, words * 8);
-	/* the owner's share: its value XOR every other party's stream */
-	uint64_t *r = malloc(words * 8);
-	if (r == NULL)
-		return mpc_error(MPC_ENOMEM, "out of memory");
+	/* the owner's share: its value XOR every other party's stream (the
+	 * streams are bytes: chunked draws stay in step with the peers' one) */
 	memcpy(out, in, words * 8);
-	for (int j = 0; j < np; j++) {
-		if (j == me)
-			continue;
-		if ((err = mpc_party_prg_pair(p, j, r, words * 8)) != MPC_OK)
-			break;
-		for (size_t w = 0; w < words; w++)
-			out[w] ^= r[w];
-	}
-	mpc_wipe(r, words * 8);
-	free(r);
-	return err;
+	return mpc_bool_rerandomise(p, out, words);
 }
 
 mpc_err mpc_bool_rerandomise(mpc_party *p, uint64_t *share, size_t words)
@@ -296,8 +283,7 @@ mpc_err mpc_bool_run(mpc_party *p, const mpc_bristol *c, size_t batch, const int
 	}
 	/* an output wire may be an XOR of one party's own input shares: fresh
 	 * shares first */
-	if ((err = mpc_bool_rerandomise(p, wire + (size_t)first * W, ow)) == MPC_OK &&
-	    (err = mpc_bool_open(p, wire + (size_t)first * W, res, ow)) == MPC_OK)
+	if ((err = mpc_bool_open_output(p, wire + (size_t)first * W, res, ow)) == MPC_OK)
 		for (uint32_t v = 0; v < c->n_out; v++)
 			memcpy(out[v], res + (size_t)(mpc_bristol_out_wire(c, v) - first) * W,
 			       (size_t)c->out_width[v] * W * 8);
@@ -317,4 +303,10 @@ out:
 	free(layer_gates);
 	mpc_bit_triples_fini(&t);
 	return err;
+}
+
+mpc_err mpc_bool_open_output(mpc_party *p, uint64_t *share, uint64_t *out, size_t words)
+{
+	mpc_err err = mpc_bool_rerandomise(p, share, words);
+	return err == MPC_OK ? mpc_bool_open(p, share, out, words) : err;
 }

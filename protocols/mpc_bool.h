@@ -28,9 +28,14 @@ mpc_err mpc_bool_rerandomise(mpc_party *p, uint64_t *share, size_t words) MPC_MU
 
 /* Open shared words to every party (one round). Opens the shares as they
  * are: for masked values (AND, B2A); outputs go through
- * mpc_bool_rerandomise first. */
+ * mpc_bool_open_output. */
 mpc_err mpc_bool_open(mpc_party *p, const uint64_t *share, uint64_t *out,
 		      size_t words) MPC_MUST_CHECK;
+
+/* Open an output to all: mpc_bool_rerandomise on share (in place), then
+ * mpc_bool_open into out (which may alias share). */
+mpc_err mpc_bool_open_output(mpc_party *p, uint64_t *share, uint64_t *out,
+			     size_t words) MPC_MUST_CHECK;
 
 /* z = x AND y on `words` words with the bit triples t (words each), one round. */
 mpc_err mpc_bool_and(mpc_party *p, const uint64_t *x, const uint64_t *y, uint64_t *z,

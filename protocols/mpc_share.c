@@ -9,12 +9,47 @@
 /* Temporary buffer size for drawing input masks, in elements. */
 #define INPUT_CHUNK ((size_t)1 << 16)
 
+/* Draw the next n elements of every pairwise stream, chunk by chunk, and
+ * subtract them from buf (zero_share = 0: an input's owner), or add them
+ * where this party is the lower of the pair and subtract them where it is
+ * the higher (zero_share = 1: the pair's draws cancel). The streams are
+ * bytes: chunked draws stay in step with a peer's single one. */
+static mpc_err pair_streams(mpc_party *p, mpc_ring r, void *buf, size_t n, int zero_share,
+			    const char *who)
+{
+	size_t eb = mpc_ring_bytes(r);
+	int me = mpc_party_id(p), np = mpc_party_size(p);
+	size_t cap = n < INPUT_CHUNK ? n : INPUT_CHUNK;
+	mpc_err err = MPC_OK;
+	void *tmp;
+
+	if (n == 0)
+		return MPC_OK;
+	if ((tmp = malloc(cap * eb)) == NULL)
+		return mpc_error(MPC_ENOMEM, "%s: out of memory", who);
+	for (int j = 0; j < np && err == MPC_OK; j++) {
+		if (j == me)
+			continue;
+		for (size_t off = 0; off < n && err == MPC_OK; off += cap) {
+			size_t m = n - off < cap ? n - off : cap;
+			uint8_t *o = (uint8_t *)buf + off * eb;
+			if ((err = mpc_party_prg_pair(p, j, tmp, m * eb)) != MPC_OK)
+				break;
+			if (zero_share && me < j)
+				mpc_ring_add(r, o, o, tmp, m);
+			else
+				mpc_ring_sub(r, o, o, tmp, m);
+		}
+	}
+	mpc_wipe(tmp, cap * eb);
+	free(tmp);
+	return err;
+}
+
 mpc_err mpc_input(mpc_party *p, int owner, mpc_ring r, const void *in, void *out, size_t n)
 {
 	size_t eb = mpc_ring_bytes(r);
 	int me = mpc_party_id(p), np = mpc_party_size(p);
-	mpc_err err = MPC_OK;
-	void *tmp;
 
 	if (mpc_ring_check(r) != MPC_OK || owner < 0 || owner >= np)
 		return mpc_error(MPC_EINVAL, "mpc_input: bad ring or owner %d", owner);
@@ -24,25 +59,9 @@ mpc_err mpc_input(mpc_party *p, int owner, mpc_ring r, const void *in, void *out
 		return mpc_error(MPC_EINVAL, "mpc_input: the owner gave no values");
 	if (n == 0)
 		return MPC_OK;
+	/* each peer's share is the next n elements of its stream with us */
 	memmove(out, in, n * eb);
-	size_t cap = n < INPUT_CHUNK ? n : INPUT_CHUNK;
-	if ((tmp = malloc(cap * eb)) == NULL)
-		return mpc_error(MPC_ENOMEM, "mpc_input: out of memory");
-	/* Each peer's share is the next n elements of its stream with us; draw
-	 * them peer by peer, chunk by chunk, in the same order the peer does. */
-	for (int j = 0; j < np && err == MPC_OK; j++) {
-		if (j == me)
-			continue;
-		for (size_t off = 0; off < n && err == MPC_OK; off += cap) {
-			size_t m = n - off < cap ? n - off : cap;
-			uint8_t *o = (uint8_t *)out + off * eb;
-			if ((err = mpc_party_prg_pair(p, j, tmp, m * eb)) == MPC_OK)
-				mpc_ring_sub(r, o, o, tmp, m);
-		}
-	}
-	mpc_wipe(tmp, cap * eb);
-	free(tmp);
-	return err;
+	return pair_streams(p, r, out, n, 0, "mpc_input");
 }
 
 mpc_err mpc_open(mpc_party *p, mpc_ring r, const void *share, void *out, size_t n)
@@ -77,37 +96,9 @@ mpc_err mpc_open(mpc_party *p, mpc_ring r, const void *share, void *out, size_t 
 
 mpc_err mpc_share_rerandomise(mpc_party *p, mpc_ring r, void *share, size_t n)
 {
-	size_t eb = mpc_ring_bytes(r);
-	int me = mpc_party_id(p), np = mpc_party_size(p);
-	size_t cap = n < INPUT_CHUNK ? n : INPUT_CHUNK;
-	mpc_err err = MPC_OK;
-	void *tmp;
-
 	if (mpc_ring_check(r) != MPC_OK)
 		return mpc_error(MPC_EINVAL, "mpc_share_rerandomise: bad ring");
-	if (n == 0)
-		return MPC_OK;
-	if ((tmp = malloc(cap * eb)) == NULL)
-		return mpc_error(MPC_ENOMEM, "mpc_share_rerandomise: out of memory");
-	/* pair by pair, chunk by chunk: each pair's two parties draw the same
-	 * lengths in the same order, so their streams stay in step */
-	for (int j = 0; j < np && err == MPC_OK; j++) {
-		if (j == me)
-			continue;
-		for (size_t off = 0; off < n && err == MPC_OK; off += cap) {
-			size_t m = n - off < cap ? n - off : cap;
-			uint8_t *o = (uint8_t *)share + off * eb;
-			if ((err = mpc_party_prg_pair(p, j, tmp, m * eb)) != MPC_OK)
-				break;
-			if (me < j)
-				mpc_ring_add(r, o, o, tmp, m);
-			else
-				mpc_ring_sub(r, o, o, tmp, m);
-		}
-	}
-	mpc_wipe(tmp, cap * eb);
-	free(tmp);
-	return err;
+	return pair_streams(p, r, share, n, 1, "mpc_share_rerandomise");
 }
 
 static mpc_share_tap_fn open_tap;
@@ -202,4 +193,10 @@ void mpc_share_add_public(mpc_party *p, mpc_ring r, void *out, const void *a, co
 		mpc_ring_add(r, out, a, pub, n);
 	else if (out != a)
 		memmove(out, a, n * mpc_ring_bytes(r));
+}
+
+mpc_err mpc_open_output(mpc_party *p, mpc_ring r, void *share, void *out, size_t n)
+{
+	mpc_err err = mpc_share_rerandomise(p, r, share, n);
+	return err == MPC_OK ? mpc_open(p, r, share, out, n) : err;
 }

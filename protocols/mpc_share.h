@@ -24,8 +24,7 @@ mpc_err mpc_input(mpc_party *p, int owner, mpc_ring r, const void *in, void *out
 /* Open to all: every party learns the secret in out. One round (per
  * MPC_OPEN_MAX_ELEMS), (N-1)*n elements sent per party. out may alias share.
  * Opens the shares as they are: for masked values (Beaver d and e,
- * truncation, comparison masks); an output is re-randomised first
- * (mpc_share_rerandomise). */
+ * truncation, comparison masks); outputs go through mpc_open_output. */
 mpc_err mpc_open(mpc_party *p, mpc_ring r, const void *share, void *out, size_t n) MPC_MUST_CHECK;
 
 /* Open to party `to` only: the others send their shares to it and learn
@@ -48,6 +47,11 @@ mpc_err mpc_open_to(mpc_party *p, int to, mpc_ring r, const void *share, void *o
  * with the same n at the same point, or the pairwise streams fall out of
  * step. MPC_EINVAL (bad ring), MPC_ENOMEM, PRG errors. */
 mpc_err mpc_share_rerandomise(mpc_party *p, mpc_ring r, void *share, size_t n) MPC_MUST_CHECK;
+
+/* Open an output to all: mpc_share_rerandomise on share (in place), then
+ * mpc_open into out (which may alias share). */
+mpc_err mpc_open_output(mpc_party *p, mpc_ring r, void *share, void *out,
+			size_t n) MPC_MUST_CHECK;
 
 /* Local linear operations on shares. */
 /* out = a + b, a - b, -a, c*a (public element c). */

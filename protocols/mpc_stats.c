@@ -95,8 +95,7 @@ mpc_err mpc_stats_run(mpc_party *p, const mpc_stats_params *sp, const mpc_txns *
 	open[2] = sum[2];
 	open[3] = z[0] - z[1];
 	/* outputs: fresh shares before they are opened */
-	if ((err = mpc_share_rerandomise(p, MPC_Z128, open, 4)) != MPC_OK ||
-	    (err = mpc_open(p, MPC_Z128, open, open, 4)) != MPC_OK)
+	if ((err = mpc_open_output(p, MPC_Z128, open, open, 4)) != MPC_OK)
 		goto out;
 	double n = (double)open[0];
 	/* the joint count can be checked against the public bounds */
