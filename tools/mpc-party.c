@@ -722,11 +722,12 @@ static mpc_err plan_rows(const opts *o, const conn *c, const pj_score *sc, uint6
 	return MPC_OK;
 }
 
-/* The exact material the job consumes, for check (no network). *assumed:
- * the asker's row count was not known here and the plan is for 1,000
- * transactions; *upper: a suppressed cohort would take less. */
-static mpc_err material_plan(const opts *o, const conn *c, mpc_pool_plan *plan, int *assumed,
-			     int *upper)
+/* The exact material the job consumes (no network), for check and
+ * preprocess --for-job. fraud_score: where the asker's row count is not known
+ * here, the plan is for assume_rows transactions and *assumed is set (0:
+ * refused, MPC_ECONFIG). *upper: a suppressed cohort would take less. */
+static mpc_err material_plan(const opts *o, const conn *c, uint64_t assume_rows,
+			     mpc_pool_plan *plan, int *assumed, int *upper)
 {
 	plan_ctx *pc = calloc(1, sizeof(*pc));
 	uint64_t rows = 0;
@@ -742,7 +743,13 @@ static mpc_err material_plan(const opts *o, const conn *c, mpc_pool_plan *plan, 
 		if ((err = plan_rows(o, c, &pc->sc, &rows)) != MPC_OK)
 			goto out;
 		*assumed = rows == 0;
-		pc->pj.rows = rows ? rows : 1000;
+		if (rows == 0 && assume_rows == 0) {
+			err = mpc_error(MPC_ECONFIG, "%s is a fraud_score job: its material depends "
+					"on the asker's transaction count; say it with --rows N (every "
+					"party the same)", o->job_path);
+			goto out;
+		}
+		pc->pj.rows = rows ? rows : assume_rows;
 	}
 	*upper = pc->pj.kind == PP_AGG;
 	err = pp_plan(&pc->pj, plan);
@@ -762,7 +769,7 @@ static mpc_err print_material(const opts *o, const conn *c, FILE *out)
 	mpc_err err;
 
 	line[0] = '\0';
-	if ((err = material_plan(o, c, &plan, &assumed, &upper)) != MPC_OK)
+	if ((err = material_plan(o, c, 1000, &plan, &assumed, &upper)) != MPC_OK)
 		return err;
 	mpc_plan_format(&plan, line, sizeof(material_line));
 	if (assumed)
@@ -1827,28 +1834,10 @@ static mpc_err preprocess_want(const opts *o, const conn *c, mpc_pool_plan *want
 		}
 		return MPC_OK;
 	}
-	plan_ctx *pc = calloc(1, sizeof(*pc));
-	uint64_t rows = 0;
-	if (pc == NULL)
-		return mpc_error(MPC_ENOMEM, "out of memory");
-	if ((err = plan_ctx_init(pc, j, 0)) != MPC_OK)
-		goto out;
-	if (pc->pj.kind == PP_SCORE) {
-		if ((err = plan_rows(o, c, &pc->sc, &rows)) != MPC_OK)
-			goto out;
-		if (rows == 0) {
-			err = mpc_error(MPC_ECONFIG, "%s is a fraud_score job: its material depends "
-					"on the asker's transaction count; say it with --rows N (every "
-					"party the same)", o->job_path);
-			goto out;
-		}
-		pc->pj.rows = rows;
-	}
-	if ((err = pp_plan(&pc->pj, want)) == MPC_OK)
-		err = mpc_pool_plan_scale(want, o->runs ? o->runs : 1);
-out:
-	free(pc);
-	return err;
+	int assumed, upper;
+	if ((err = material_plan(o, c, 0, want, &assumed, &upper)) != MPC_OK)
+		return err;
+	return mpc_pool_plan_scale(want, o->runs ? o->runs : 1);
 }
 
 /* Every party's missing counts, and the largest of each kind: what all make
