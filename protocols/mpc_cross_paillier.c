@@ -102,7 +102,7 @@ static mpc_err pa_cross(void *vctx, mpc_party *p, mpc_ring r, unsigned xbits, si
 	mpz_t ct, acc, d, rho, pack, t;
 	mpc_err err = MPC_OK;
 
-	if (mpc_ring_check(r) != MPC_OK || xbits < 1 || xbits > K || slots == 0)
+	if (slots == 0) /* a bad ring or input width (mpc_cross_paillier_slots) */
 		return mpc_error(MPC_EINVAL, "Paillier cross products: %u-bit inputs in Z_2^%u", xbits,
 				 K);
 	if (n > 0 && ((in_mask(rm, me) && x == NULL) || (in_mask(sm, me) && y == NULL)))
