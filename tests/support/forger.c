@@ -11,9 +11,9 @@
 #include <unistd.h>
 
 #include "mitm.h"
+#include "nodes.h"
 #include "party.h"
 
-#define WIRE_HDR   54
 #define MAX_CAUGHT 512
 
 enum { T_HELLO = 1, T_DATA, T_BYE, T_ABORT, T_KEEPALIVE, T_TLS, T_SEC };
@@ -37,18 +37,10 @@ static size_t clear_msg(uint8_t *b, const forger_spec *fs, int type, int from, i
 			uint64_t step, const char *payload)
 {
 	size_t plen = payload ? strlen(payload) : 0;
-	memset(b, 0, WIRE_HDR);
-	put(b, 0x3143504du, 4);
-	b[4] = 1;
-	b[5] = (uint8_t)type;
-	put(b + 6, (uint64_t)from, 2);
-	put(b + 8, (uint64_t)to, 2);
-	memcpy(b + 10, fs->session, 16);
-	put(b + 26, step, 8);
-	put(b + 34, type == T_HELLO ? (uint64_t)fs->n : plen, 8);
-	put(b + 50, plen, 4);
-	memcpy(b + WIRE_HDR, payload ? payload : "", plen);
-	return WIRE_HDR + plen;
+	nodes_wire_hdr(b, 0, 1, (uint8_t)type, (uint16_t)from, (uint16_t)to, fs->session, step,
+		       type == T_HELLO ? (uint64_t)fs->n : plen, 0, (uint32_t)plen);
+	memcpy(b + NODES_WIRE_HDR, payload ? payload : "", plen);
+	return NODES_WIRE_HDR + plen;
 }
 
 /* A frame that looks sealed or like handshake records: a real header

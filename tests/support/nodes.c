@@ -376,3 +376,26 @@ void nodes_expect_bad(const nodes_report *res, mpc_err want, mpc_err also, const
 	}
 	assert_true(named >= 1);
 }
+
+size_t nodes_wire_hdr(uint8_t *b, uint32_t magic, uint8_t version, uint8_t type, uint16_t from,
+                      uint16_t to, const uint8_t *session, uint64_t step, uint64_t total,
+                      uint64_t offset, uint32_t plen) {
+	uint64_t f[3] = {step, total, offset};
+	memset(b, 0, NODES_WIRE_HDR);
+	for (int i = 0; i < 4; i++)
+		b[i] = (uint8_t)((magic ? magic : 0x3143504du) >> (8 * i));
+	b[4] = version;
+	b[5] = type;
+	b[6] = (uint8_t)from;
+	b[7] = (uint8_t)(from >> 8);
+	b[8] = (uint8_t)to;
+	b[9] = (uint8_t)(to >> 8);
+	for (int i = 0; i < MPC_SESSION_BYTES; i++)
+		b[10 + i] = session ? session[i] : (uint8_t)(0xa0 + i);
+	for (int k = 0; k < 3; k++)
+		for (int i = 0; i < 8; i++)
+			b[26 + 8 * k + i] = (uint8_t)(f[k] >> (8 * i));
+	for (int i = 0; i < 4; i++)
+		b[50 + i] = (uint8_t)(plen >> (8 * i));
+	return NODES_WIRE_HDR;
+}

@@ -55,6 +55,15 @@ typedef struct {
 /* The current run (one per test binary). */
 extern nodes_mesh nodes;
 
+/* The 54 bytes of a wire header in the clear (net/mpc_net.c), for raw
+ * nanomsg peers and outsiders: magic (0: ours), version, type, sender,
+ * receiver, session (NULL: the harness's), step, total length, offset,
+ * payload length. Returns NODES_WIRE_HDR. */
+#define NODES_WIRE_HDR 54
+size_t nodes_wire_hdr(uint8_t *b, uint32_t magic, uint8_t version, uint8_t type, uint16_t from,
+                      uint16_t to, const uint8_t *session, uint64_t step, uint64_t total,
+                      uint64_t offset, uint32_t plen);
+
 /* Start a run of n nodes: everything zero but timeouts of 5 s per round and
  * 10 s to connect; tag ("net", "tls") and open as described above. */
 void nodes_setup(int n, const char *tag, nodes_open_fn open);

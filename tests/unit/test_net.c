@@ -528,7 +528,6 @@ static void test_recv_wait(void **s) {
 /* ---- hostile bytes: node 1 is a raw nanomsg program ---- */
 
 /* The wire header as net/mpc_net.c defines it (little-endian, packed). */
-#define WIRE_HDR 54
 
 typedef struct {
 	const char *name;
@@ -557,7 +556,7 @@ static const hostile_case hostile[] = {
     {"hello nodes", 0, 0, 0, 1, 1, 1, 0, 0, 0, 3, 0, 0, 0, MPC_EPROTO, "3 nodes"},
     {"hello twice", 1, 0, 0, 1, 1, 1, 0, 0, 0, 2, 0, 0, 0, MPC_EPROTO, "hello twice"},
     {"type", 1, 0, 0, 1, 77, 1, 0, 0, 1, 5, 0, 5, 0, MPC_EPROTO, "unknown type 77"},
-    {"plen lies", 1, WIRE_HDR + 10, 0, 1, 2, 1, 0, 0, 1, 100, 0, 0xffffffffu, 0, MPC_EPROTO,
+    {"plen lies", 1, NODES_WIRE_HDR + 10, 0, 1, 2, 1, 0, 0, 1, 100, 0, 0xffffffffu, 0, MPC_EPROTO,
      "truncated chunk at step 1"},
     {"offset", 1, 0, 0, 1, 2, 1, 0, 0, 1, 100, UINT64_MAX - 5, 10, 0, MPC_EPROTO,
      "expected offset 0"},
@@ -579,26 +578,10 @@ static const hostile_case hostile[] = {
 static size_t encode(uint8_t *b, uint32_t magic, uint8_t version, uint8_t type, uint16_t from,
                      uint16_t to, int bad_session, uint64_t step, uint64_t total, uint64_t offset,
                      uint32_t plen) {
-	uint64_t f[3] = {step, total, offset};
-	memset(b, 0, WIRE_HDR);
-	for (int i = 0; i < 4; i++)
-		b[i] = (uint8_t)((magic ? magic : 0x3143504du) >> (8 * i));
-	b[4] = version;
-	b[5] = type;
-	b[6] = (uint8_t)from;
-	b[7] = (uint8_t)(from >> 8);
-	b[8] = (uint8_t)to;
-	b[9] = (uint8_t)(to >> 8);
-	for (int i = 0; i < MPC_SESSION_BYTES; i++)
-		b[10 + i] = (uint8_t)(0xa0 + i);
+	size_t len = nodes_wire_hdr(b, magic, version, type, from, to, NULL, step, total, offset, plen);
 	if (bad_session)
 		b[10 + 3] ^= 1;
-	for (int k = 0; k < 3; k++)
-		for (int i = 0; i < 8; i++)
-			b[26 + 8 * k + i] = (uint8_t)(f[k] >> (8 * i));
-	for (int i = 0; i < 4; i++)
-		b[50 + i] = (uint8_t)(plen >> (8 * i));
-	return WIRE_HDR;
+	return len;
 }
 
 static int raw_send(int s, const uint8_t *b, size_t len) {
@@ -612,7 +595,7 @@ static int done_pipe[2]; /* node 0 tells the raw node that it is finished */
 /* Node 1 speaks raw nanomsg: a proper hello if asked, then the case (or
  * random messages), then it waits for node 0's abort. */
 static void body_raw(nodes_report *r) {
-	static uint8_t b[WIRE_HDR + 1024];
+	static uint8_t b[NODES_WIRE_HDR + 1024];
 	const hostile_case *c = hcase;
 	int pull = nn_socket(AF_SP, NN_PULL), push = nn_socket(AF_SP, NN_PUSH), ms = 3000;
 	size_t len;
@@ -642,8 +625,8 @@ static void body_raw(nodes_report *r) {
 			if (s >> 40 & 1)
 				len += plen < 1000 ? plen : 1000;
 			else
-				len = (size_t)(s >> 44) % (WIRE_HDR + 200);
-			nodes_fill(b + WIRE_HDR, sizeof(b) - WIRE_HDR, s);
+				len = (size_t)(s >> 44) % (NODES_WIRE_HDR + 200);
+			nodes_fill(b + NODES_WIRE_HDR, sizeof(b) - NODES_WIRE_HDR, s);
 			if (raw_send(push, b, len) != 0)
 				break;
 		}
@@ -651,10 +634,10 @@ static void body_raw(nodes_report *r) {
 		static const char reason[] = "bad\001 input\177xy";
 		len = encode(b, c->magic, c->version, c->type, c->from, c->to, c->bad_session,
 		             c->step, c->total, c->offset, c->plen);
-		memset(b + WIRE_HDR, 'z', sizeof(b) - WIRE_HDR);
+		memset(b + NODES_WIRE_HDR, 'z', sizeof(b) - NODES_WIRE_HDR);
 		if (c->type == 4 && c->plen == 13)
-			memcpy(b + WIRE_HDR, reason, 13);
-		len = c->len ? c->len : WIRE_HDR + c->plen;
+			memcpy(b + NODES_WIRE_HDR, reason, 13);
+		len = c->len ? c->len : NODES_WIRE_HDR + c->plen;
 		NODES_CHECK(r, raw_send(push, b, len) == 0);
 		if (c->second == 1) {
 			len = encode(b, 0, 1, 2, 1, 0, 0, c->step, c->total + 100, c->plen, 10);

@@ -379,32 +379,18 @@ static void test_fault_wrong_session(void **s) {
 
 /* ---- node 1 is a raw nanomsg program that says hello in the clear ---- */
 
-#define WIRE_HDR 54
 static int raw_mode;     /* what node 1 does after hello */
 static int done_pipe[2]; /* node 0 tells the raw node that it is finished */
 
+/* from node 1 to node 0 */
 static size_t encode(uint8_t *b, uint8_t type, uint64_t step, uint64_t total, uint32_t plen) {
-	memset(b, 0, WIRE_HDR);
-	for (int i = 0; i < 4; i++)
-		b[i] = (uint8_t)(0x3143504du >> (8 * i));
-	b[4] = 1;
-	b[5] = type;
-	b[6] = 1; /* from 1 to 0 */
-	for (int i = 0; i < MPC_SESSION_BYTES; i++)
-		b[10 + i] = (uint8_t)(0xa0 + i);
-	for (int i = 0; i < 8; i++) {
-		b[26 + i] = (uint8_t)(step >> (8 * i));
-		b[34 + i] = (uint8_t)(total >> (8 * i));
-	}
-	for (int i = 0; i < 4; i++)
-		b[50 + i] = (uint8_t)(plen >> (8 * i));
-	return WIRE_HDR;
+	return nodes_wire_hdr(b, 0, 1, type, 1, 0, NULL, step, total, 0, plen);
 }
 
 enum { RAW_SILENT, RAW_DATA, RAW_GARBAGE };
 
 static void body_raw(nodes_report *r) {
-	static uint8_t b[WIRE_HDR + 100];
+	static uint8_t b[NODES_WIRE_HDR + 100];
 	int pull = nn_socket(AF_SP, NN_PULL), push = nn_socket(AF_SP, NN_PUSH), ms = 3000;
 	size_t len;
 	char c1;
@@ -416,7 +402,7 @@ static void body_raw(nodes_report *r) {
 	if (raw_mode == RAW_DATA) {
 		/* a plaintext DATA message, well formed, as a plaintext peer sends it */
 		len = encode(b, 2, 1, 100, 100);
-		memset(b + WIRE_HDR, 'z', 100);
+		memset(b + NODES_WIRE_HDR, 'z', 100);
 		NODES_CHECK(r, nn_send(push, b, len + 100, 0) == (int)(len + 100));
 	} else if (raw_mode == RAW_GARBAGE) {
 		/* a T_TLS message of attempt 0 whose records are garbage */
