@@ -11,23 +11,40 @@ override CFLAGS := $(CFLAGS_BASE) $(CFLAGS)
 LIBS    = -lnanomsg -lssl -lcrypto -lgmp -lpthread -lm
 TLIBS   = -lcmocka
 
-LIB_SRC   = $(wildcard runtime/*.c net/*.c protocols/*.c circuits/*.c)
+# The library: every layer of ../shared/DESIGN.md section 1 below the programs.
+LIB_DIRS  = runtime net protocols/core protocols/preproc protocols/nonlinear protocols/apps \
+	circuits circuits/eval jobs
+LIB_SRC   = $(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.c))
 LIB_OBJ   = $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 LIB       = $(BUILD)/libmpc.a
+# The test library: tests/support (fork harness, MITM, forger, node helpers)
+# and the library files that carry test hooks (fault injection, the open tap,
+# fuzz entries), compiled again with MPC_TEST_HOOKS. libmpc.a holds no hook;
+# a test binary links libmpctest.a first, so the hooked objects win.
+HOOK_SRC  = $(shell grep -l MPC_TEST_HOOKS $(LIB_SRC))
+HOOK_OBJ  = $(HOOK_SRC:%.c=$(BUILD)/obj-hooks/%.o)
+THELP_SRC = $(wildcard tests/support/*.c)
+THELP_OBJ = $(THELP_SRC:%.c=$(BUILD)/obj/%.o)
+TLIB      = $(BUILD)/libmpctest.a
 UNIT_SRC  = $(wildcard tests/unit/test_*.c)
 UNIT_BIN  = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 LOOP_SRC  = $(wildcard tests/loopback/test_*.c tests/faults/test_*.c)
 LOOP_BIN  = $(patsubst tests/%.c,$(BUILD)/tests/%,$(LOOP_SRC))
-THELP_SRC = $(wildcard tests/support/*.c)
-THELP_OBJ = $(THELP_SRC:%.c=$(BUILD)/obj/%.o)
-PROG_SRC  = $(wildcard examples/*.c tools/*.c bench/*.c)
-PROG_BIN  = $(patsubst %.c,$(BUILD)/bin/%,$(notdir $(PROG_SRC)))
+# Programs: a .c file with main() in tools/, examples/ or bench/; the other
+# .c files of that folder are its modules, in lib<folder>.a.
+PROG_DIRS = tools examples bench
+PROG_MAIN = $(shell grep -l '^int main' $(foreach d,$(PROG_DIRS),$(wildcard $(d)/*.c)))
+PROG_BIN  = $(patsubst %.c,$(BUILD)/bin/%,$(notdir $(PROG_MAIN)))
+PMOD_SRC  = $(filter-out $(PROG_MAIN),$(foreach d,$(PROG_DIRS),$(wildcard $(d)/*.c)))
+PMOD_OBJ  = $(PMOD_SRC:%.c=$(BUILD)/obj/%.o)
 TESTS     = $(UNIT_BIN) $(LOOP_BIN)
+# Programs that run their parties with the fork harness of the test library.
+HARNESS_PROGS = $(BUILD)/bin/bench_mpc $(BUILD)/bin/fed_avg
 
-.PHONY: all deps lib test check fuzz bench demo examples install clean format
+.PHONY: all deps lib test check fuzz bench demo examples install clean format format-check layers
 # keep objects make would otherwise delete as intermediates
 .SECONDARY:
-all: deps $(LIB) $(PROG_BIN) $(TESTS)
+all: deps $(LIB) $(TLIB) $(PROG_BIN) $(TESTS)
 
 deps:
 	@CC="$(CC)" sh scripts/deps.sh
@@ -37,35 +54,57 @@ $(LIB): $(LIB_OBJ)
 	@mkdir -p $(@D)
 	rm -f $@ && ar rcs $@ $^
 
+$(TLIB): $(THELP_OBJ) $(HOOK_OBJ)
+	@mkdir -p $(@D)
+	rm -f $@ && ar rcs $@ $^
+
 $(BUILD)/obj/%.o: %.c | deps
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c $< -o $@
 
-$(BUILD)/tests/%: tests/unit/%.c $(THELP_OBJ) $(LIB)
+$(BUILD)/obj-hooks/%.o: %.c | deps
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $< $(THELP_OBJ) $(LIB) $(TLIBS) $(LIBS) -o $@
-$(BUILD)/tests/loopback/%: tests/loopback/%.c $(THELP_OBJ) $(LIB)
-	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $< $(THELP_OBJ) $(LIB) $(TLIBS) $(LIBS) -o $@
-$(BUILD)/tests/faults/%: tests/faults/%.c $(THELP_OBJ) $(LIB)
-	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $< $(THELP_OBJ) $(LIB) $(TLIBS) $(LIBS) -o $@
+	$(CC) $(CFLAGS) -DMPC_TEST_HOOKS -c $< -o $@
 
-$(BUILD)/bin/%: examples/%.c $(LIB)
+$(BUILD)/tests/%: tests/unit/%.c $(TLIB) $(LIB)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $< $(LIB) $(LIBS) -o $@
-$(BUILD)/bin/%: tools/%.c $(LIB)
+	$(CC) $(CFLAGS) $< $(TLIB) $(LIB) $(TLIBS) $(LIBS) -o $@
+$(BUILD)/tests/loopback/%: tests/loopback/%.c $(TLIB) $(LIB)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $< $(LIB) $(LIBS) -o $@
-$(BUILD)/bin/%: bench/%.c $(LIB)
+	$(CC) $(CFLAGS) $< $(TLIB) $(LIB) $(TLIBS) $(LIBS) -o $@
+$(BUILD)/tests/faults/%: tests/faults/%.c $(TLIB) $(LIB)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $< $(LIB) $(LIBS) -o $@
+	$(CC) $(CFLAGS) $< $(TLIB) $(LIB) $(TLIBS) $(LIBS) -o $@
+
+$(BUILD)/lib%-mods.a: $(PMOD_OBJ)
+	@mkdir -p $(@D)
+	rm -f $@ && ar rcs $@ $(filter $(BUILD)/obj/$*/%,$^) $(BUILD)/obj/.empty.o
+
+$(BUILD)/obj/.empty.o:
+	@mkdir -p $(@D)
+	echo 'typedef int mpc_empty_unit;' | $(CC) -x c -c - -o $@
+
+# A program links its folder's modules, the library, and (HARNESS_PROGS) the
+# test library's fork harness.
+define prog_rule
+$(BUILD)/bin/%: $(1)/%.c $(BUILD)/lib$(1)-mods.a $(LIB) $(TLIB)
+	@mkdir -p $$(@D)
+	$$(CC) $$(CFLAGS) $$< $(BUILD)/lib$(1)-mods.a $$(if $$(filter $$@,$$(HARNESS_PROGS)),$$(TLIB)) \
+		$$(LIB) $$(LIBS) -o $$@
+endef
+$(BUILD)/libtools-mods.a $(BUILD)/libexamples-mods.a $(BUILD)/libbench-mods.a: $(BUILD)/obj/.empty.o
+$(foreach d,$(PROG_DIRS),$(eval $(call prog_rule,$(d))))
 
 examples: deps $(PROG_BIN)
 
-# Every test binary runs; the summary line counts binaries.
+# The layer check first, then every test binary; the summary line counts
+# binaries.
 test: all
+	@sh scripts/layers.sh
 	@BUILD=$(BUILD) sh scripts/run-tests.sh $(TESTS)
+
+layers:
+	@sh scripts/layers.sh
 
 # The same tests under AddressSanitizer and UndefinedBehaviorSanitizer.
 check: deps
@@ -83,19 +122,27 @@ bench: all
 demo: all
 	@bash examples/demo.sh $(BUILD)
 
+# The public headers: what a program built on libmpc includes. Test hooks,
+# internals and the fork harness are not installed.
+INSTALL_HEADERS = $(filter-out $(NOINST_HEADERS),$(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.h)))
+NOINST_HEADERS =
+
 install: all
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/mpc $(DESTDIR)$(PREFIX)/bin \
 		$(DESTDIR)$(PREFIX)/lib/pkgconfig
 	install -m 644 $(LIB) $(DESTDIR)$(PREFIX)/lib/
-	for d in runtime net protocols circuits; do install -d $(DESTDIR)$(PREFIX)/include/mpc/$$d; \
-		install -m 644 $$d/*.h $(DESTDIR)$(PREFIX)/include/mpc/$$d/; done
+	for h in $(INSTALL_HEADERS); do install -d $(DESTDIR)$(PREFIX)/include/mpc/$$(dirname $$h); \
+		install -m 644 $$h $(DESTDIR)$(PREFIX)/include/mpc/$$h; done
 	install -m 755 $(filter-out $(BUILD)/bin/bench_%,$(PROG_BIN)) $(DESTDIR)$(PREFIX)/bin/
 	sed -e 's|@PREFIX@|$(PREFIX)|' scripts/mpc.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/mpc.pc
 
 clean:
 	rm -rf build build-san build-fuzz
 
+FORMAT_SRC = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
 format:
-	clang-format -i $(wildcard */*.c */*.h tests/*/*.c tests/*/*.h)
+	clang-format -i $(FORMAT_SRC)
+format-check:
+	clang-format --dry-run --Werror $(FORMAT_SRC)
 
--include $(LIB_OBJ:.o=.d) $(THELP_OBJ:.o=.d) $(PROG_BIN:=.d) $(TESTS:=.d)
+-include $(LIB_OBJ:.o=.d) $(HOOK_OBJ:.o=.d) $(THELP_OBJ:.o=.d) $(PMOD_OBJ:.o=.d) $(PROG_BIN:=.d) $(TESTS:=.d)

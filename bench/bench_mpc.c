@@ -6,7 +6,7 @@
  * ops_per_s, bytes_sent_per_party, rounds, peak_rss_mib).
  *
  * The comparison and sigmoid rows go through the prefetch pool
- * (protocols/mpc_pool.h): a first run over the dealer records what one batch
+ * (protocols/preproc/mpc_pool.h): a first run over the dealer records what one batch
  * consumes (the plan); the online row fills a pool with the plan from the
  * dealer before the clock starts and times the function alone (no
  * preprocessing traffic may happen: a miss is an error); the material row
@@ -28,17 +28,17 @@
 
 #include <math.h>
 
-#include "protocols/mpc_agg.h"
-#include "protocols/mpc_beaver.h"
-#include "protocols/mpc_bool.h"
-#include "protocols/mpc_cmp.h"
-#include "protocols/mpc_cross.h"
-#include "protocols/mpc_gen.h"
-#include "protocols/mpc_local.h"
-#include "protocols/mpc_math.h"
-#include "protocols/mpc_pool.h"
-#include "protocols/mpc_score.h"
-#include "protocols/mpc_share.h"
+#include "protocols/apps/mpc_agg.h"
+#include "protocols/core/mpc_beaver.h"
+#include "protocols/nonlinear/mpc_bool.h"
+#include "protocols/nonlinear/mpc_cmp.h"
+#include "protocols/preproc/mpc_cross.h"
+#include "protocols/preproc/mpc_gen.h"
+#include "tests/support/mpc_local.h"
+#include "protocols/nonlinear/mpc_math.h"
+#include "protocols/preproc/mpc_pool.h"
+#include "protocols/apps/mpc_score.h"
+#include "protocols/core/mpc_share.h"
 #include "runtime/mpc_fixed.h"
 
 typedef enum {

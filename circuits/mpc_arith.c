@@ -1,7 +1,7 @@
 /* Arithmetic circuits: the text format's loader and writer, the builder and
  * the clear evaluator (see mpc_arith.h; the MPC evaluator is in
  * mpc_arith_eval.c). */
-#include "mpc_arith_internal.h"
+#include "circuits/mpc_arith_internal.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../runtime/mpc_file.h"
-#include "../runtime/mpc_fixed.h"
+#include "runtime/mpc_file.h"
+#include "runtime/mpc_fixed.h"
 
 #define MAX_NAME 64
 #define MAX_DIGITS 1000

@@ -37,7 +37,7 @@
  *   RELU A                           max(A, 0)
  *   MAX A L, MIN A L                 per group of L; ARGMAX A L, ARGMIN A L: the
  *                                    smallest index in the group attaining it (int)
- *   RECIP A, DIV A B, SQRT A, EXP A, SIGMOID A    fix only (protocols/mpc_math.h)
+ *   RECIP A, DIV A B, SQRT A, EXP A, SIGMOID A    fix only (protocols/nonlinear/mpc_math.h)
  *
  * Broadcasting: the operands of ADD, SUB, MUL, LT, EQ, DIV and SELECT have one
  * length n or length 1 (a length-1 operand is repeated n times); the result
@@ -69,9 +69,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
-#include "../protocols/mpc_party.h"
-#include "../runtime/mpc_err.h"
-#include "../runtime/mpc_ring.h"
+#include "protocols/core/mpc_party.h"
+#include "runtime/mpc_err.h"
+#include "runtime/mpc_ring.h"
 
 #define MPC_ARITH_VERSION 1
 #define MPC_ARITH_MAX_PARTIES 16
@@ -232,7 +232,7 @@ typedef struct {
  * (every party for `all`) and untouched elsewhere; entries elsewhere may be
  * NULL. st (may be NULL) gets what the run cost. Fixed-point products and
  * TRUNC have the error and range of mpc_trunc; nonlinear gates those of
- * protocols/mpc_cmp.h and mpc_math.h. */
+ * protocols/nonlinear/mpc_cmp.h and mpc_math.h. */
 mpc_err mpc_arith_run(mpc_party *p, const mpc_arith *c, const void *const *in, void *const *out,
 		      mpc_arith_run_stats *st) MPC_MUST_CHECK;
 

@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
-#include "mpc_arith.h"
+#include "circuits/mpc_arith.h"
 
 /* One wire: the definition that writes it (an input, a constant or a gate). */
 typedef struct {
@@ -85,7 +85,7 @@ enum {
 	MPC_ARITH_K_LOCAL,  /* no communication */
 	MPC_ARITH_K_BEAVER, /* secret x secret products (MUL, DOT, SELECT), maybe then a truncation */
 	MPC_ARITH_K_TRUNC,  /* a probabilistic truncation only */
-	MPC_ARITH_K_NL      /* a call into protocols/mpc_cmp.h or mpc_math.h */
+	MPC_ARITH_K_NL      /* a call into protocols/nonlinear/mpc_cmp.h or mpc_math.h */
 };
 int mpc_arith_kind(const mpc_arith *c, const mpc_arith_wire *w);
 /* 1 if a Beaver or local product of this wire is followed by a truncation by frac. */

@@ -1,5 +1,5 @@
 /* Bristol Fashion loader and clear evaluator (see mpc_bristol.h). */
-#include "mpc_bristol.h"
+#include "circuits/mpc_bristol.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../runtime/mpc_file.h"
+#include "runtime/mpc_file.h"
 
 #define MAX_WIRES (1u << 26)
 #define MAX_TOKENS 4096

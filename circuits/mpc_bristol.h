@@ -17,7 +17,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include "../runtime/mpc_err.h"
+#include "runtime/mpc_err.h"
 
 typedef enum { MPC_G_XOR, MPC_G_AND, MPC_G_INV, MPC_G_EQ, MPC_G_EQW } mpc_gate_op;
 

@@ -1,16 +1,16 @@
 /* aggregate_stats: merchants compute the joint count, total, mean and
  * variance of their transaction amounts and the joint fraud rate, without
  * showing each other their transactions. The computation, and what it
- * reveals, is in protocols/mpc_stats.h; this is its command-line front end
+ * reveals, is in protocols/apps/mpc_stats.h; this is its command-line front end
  * for nodes given by address (mpc-party runs the same from a job file). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "net/mpc_peer.h"
-#include "protocols/mpc_dealer.h"
-#include "protocols/mpc_stats.h"
-#include "runtime/mpc_csv.h"
+#include "protocols/preproc/mpc_dealer.h"
+#include "protocols/apps/mpc_stats.h"
+#include "jobs/mpc_csv.h"
 
 static void usage(FILE *out)
 {

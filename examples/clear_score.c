@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "protocols/mpc_score.h"
+#include "protocols/apps/mpc_score.h"
 #include "tools/party_jobs.h"
 
 static int cmp_key(const void *a, const void *b)

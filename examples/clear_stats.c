@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "runtime/mpc_csv.h"
+#include "jobs/mpc_csv.h"
 #include "tools/party_jobs.h"
 
 static const char *const names[6] = {"count", "total", "mean", "variance", "stddev",

@@ -5,7 +5,7 @@
  * round, opening only the average. At the end each merchant compares, on
  * held-out data, the model it could have trained alone with the shared one.
  * How it works and what it reveals: fedavg.h. */
-#include "fedavg.h"
+#include "examples/fedavg.h"
 
 static void usage(FILE *out)
 {

@@ -36,12 +36,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "protocols/mpc_local.h"
-#include "protocols/mpc_share.h"
+#include "tests/support/mpc_local.h"
+#include "protocols/core/mpc_share.h"
 #include "runtime/mpc_file.h"
 #include "runtime/mpc_fixed.h"
 #include "runtime/mpc_wipe.h"
-#include "synth.h"
+#include "examples/synth.h"
 
 #define FA_FN static __attribute__((unused))
 /* model inputs besides the numeric features: intercept, amount, night,

@@ -5,7 +5,7 @@
  * pattern over the features, the amount, the category and the hour; the
  * merchants differ in their customers. The model is in synth.h.
  * Deterministic for a given --seed. */
-#include "synth.h"
+#include "examples/synth.h"
 
 static void usage(FILE *out)
 {

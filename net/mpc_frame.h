@@ -12,7 +12,7 @@
 #ifndef MPC_FRAME_H
 #define MPC_FRAME_H
 
-#include "../runtime/mpc_err.h"
+#include "runtime/mpc_err.h"
 #include <openssl/types.h>
 #include <stddef.h>
 #include <stdint.h>

@@ -1,5 +1,5 @@
 /* Keys and certificates on disk, and fingerprints as text. */
-#include "mpc_keys.h"
+#include "net/mpc_keys.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -20,8 +20,8 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
-#include "../runtime/mpc_log.h"
-#include "../runtime/mpc_wipe.h"
+#include "runtime/mpc_log.h"
+#include "runtime/mpc_wipe.h"
 
 #define MAX_PEM_BYTES (64 * 1024)
 #define MAX_DAYS      36500

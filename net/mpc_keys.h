@@ -5,7 +5,7 @@
 #ifndef MPC_KEYS_H
 #define MPC_KEYS_H
 
-#include "../runtime/mpc_err.h"
+#include "runtime/mpc_err.h"
 #include <openssl/types.h>
 #include <stdint.h>
 

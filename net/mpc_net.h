@@ -26,7 +26,7 @@
 #ifndef MPC_NET_H
 #define MPC_NET_H
 
-#include "../runtime/mpc_err.h"
+#include "runtime/mpc_err.h"
 #include <openssl/types.h>
 #include <stddef.h>
 #include <stdint.h>

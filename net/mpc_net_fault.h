@@ -9,7 +9,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include "mpc_net.h"
+#include "net/mpc_net.h"
 
 typedef enum {
 	MPC_FAULT_NONE,

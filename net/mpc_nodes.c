@@ -1,5 +1,5 @@
 /* Node lists and session ids. */
-#include "mpc_nodes.h"
+#include "net/mpc_nodes.h"
 
 #include <openssl/evp.h>
 #include <stdio.h>

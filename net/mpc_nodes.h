@@ -3,8 +3,8 @@
 #define MPC_NODES_H
 
 #include <stdint.h>
-#include "../runtime/mpc_err.h"
-#include "mpc_net.h"
+#include "runtime/mpc_err.h"
+#include "net/mpc_net.h"
 
 typedef struct {
 	int n_parties; /* nodes 0..n_parties-1 are parties */

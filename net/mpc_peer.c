@@ -1,5 +1,5 @@
 /* Common options and failure handling of the command-line nodes. */
-#include "mpc_peer.h"
+#include "net/mpc_peer.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -3,10 +3,10 @@
 #ifndef MPC_PEER_H
 #define MPC_PEER_H
 
-#include "../runtime/mpc_err.h"
-#include "../runtime/mpc_log.h"
-#include "mpc_net.h"
-#include "mpc_nodes.h"
+#include "runtime/mpc_err.h"
+#include "runtime/mpc_log.h"
+#include "net/mpc_net.h"
+#include "net/mpc_nodes.h"
 
 /* Exit codes of all our programs (documented in the README). */
 enum {

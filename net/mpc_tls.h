@@ -5,7 +5,7 @@
 #ifndef MPC_TLS_H
 #define MPC_TLS_H
 
-#include "../runtime/mpc_err.h"
+#include "runtime/mpc_err.h"
 #include <openssl/types.h>
 #include <stddef.h>
 #include <stdint.h>

@@ -1,5 +1,5 @@
 /* Whole-file reads, full writes to a descriptor, atomic file writes. */
-#include "mpc_file.h"
+#include "runtime/mpc_file.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -9,7 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include "mpc_wipe.h"
+#include "runtime/mpc_wipe.h"
 
 /* Move the first n bytes of *b to a new buffer of ncap bytes. realloc() could
  * leave the old block unwiped, and the contents may be secret. */

@@ -4,7 +4,7 @@
 #define MPC_FILE_H
 
 #include <stddef.h>
-#include "mpc_err.h"
+#include "runtime/mpc_err.h"
 
 /* Read all of path (a regular file, pipe or device) into a new buffer of
  * *len + 1 bytes with buf[*len] == '\0', so text parsers may rely on the NUL

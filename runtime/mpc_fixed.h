@@ -11,8 +11,8 @@
 #define MPC_FIXED_H
 
 #include <stddef.h>
-#include "mpc_err.h"
-#include "mpc_ring.h"
+#include "runtime/mpc_err.h"
+#include "runtime/mpc_ring.h"
 
 #define MPC_FIXED_DEFAULT_FRAC 16
 

@@ -4,7 +4,7 @@
 #define MPC_LOG_H
 
 #include <stdio.h>
-#include "mpc_err.h"
+#include "runtime/mpc_err.h"
 
 typedef enum { MPC_LOG_DEBUG, MPC_LOG_INFO, MPC_LOG_WARN, MPC_LOG_ERROR, MPC_LOG_OFF } mpc_log_level;
 

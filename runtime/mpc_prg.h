@@ -7,7 +7,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include "mpc_err.h"
+#include "runtime/mpc_err.h"
 
 #define MPC_SEED_BYTES 16
 

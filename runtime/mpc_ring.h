@@ -7,7 +7,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include "mpc_err.h"
+#include "runtime/mpc_err.h"
 
 typedef unsigned __int128 mpc_u128;
 typedef __int128 mpc_i128;

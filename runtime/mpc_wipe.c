@@ -1,4 +1,4 @@
-#include "mpc_wipe.h"
+#include "runtime/mpc_wipe.h"
 
 #include <stdlib.h>
 

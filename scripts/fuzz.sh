@@ -5,7 +5,8 @@
 # files), csv (transaction CSV), wire (the network message decoder), arith
 # (arithmetic circuit files), bristol (Bristol Fashion circuits). Each is built with clang's libFuzzer,
 # AddressSanitizer and UndefinedBehaviorSanitizer from runtime/*.c and net/*.c
-# (and what extra_sources names for it) into build-fuzz/, and run for SECONDS on a copy
+# with the test hooks (MPC_TEST_HOOKS: the wire target's entry point), and
+# what extra_sources names for it, into build-fuzz/, and run for SECONDS on a copy
 # of its seed corpus tests/fuzz/corpus/<target>: what the fuzzer finds goes to
 # build-fuzz/corpus-<target>, never into the repository. Exits 1 if a target
 # crashes (the input is kept as build-fuzz/crash-<target>-*; replay it with
@@ -27,7 +28,7 @@ targets=${*:-$(ls tests/fuzz/fuzz_*.c | sed 's|tests/fuzz/fuzz_||; s|\.c$||')}
 
 out=build-fuzz
 CC=${FUZZ_CC:-clang}
-flags="-std=c11 -D_GNU_SOURCE -I. -g -O1 -fno-omit-frame-pointer
+flags="-std=c11 -D_GNU_SOURCE -DMPC_TEST_HOOKS -I. -g -O1 -fno-omit-frame-pointer
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined"
 libs="-lnanomsg -lssl -lcrypto -lpthread -lm"
 
@@ -74,6 +75,8 @@ extra_sources() {
 	case $1 in
 	arith) echo "circuits/mpc_arith.c" ;;
 	bristol) echo "circuits/mpc_bristol.c" ;;
+	csv) echo "jobs/mpc_csv.c" ;;
+	job) echo "jobs/mpc_job.c jobs/mpc_ini.c" ;;
 	esac
 }
 
@@ -82,7 +85,7 @@ for t in $targets; do
 	for src in $(extra_sources "$t"); do
 		obj="$out/obj/$(echo "$src" | tr / _ | sed 's/\.c$/.o/')"
 		if [ ! -f "$obj" ] || [ "$src" -nt "$obj" ] ||
-			[ -n "$(find runtime circuits protocols -name '*.h' -newer "$obj")" ]; then
+			[ -n "$(find runtime circuits protocols jobs -name '*.h' -newer "$obj")" ]; then
 			# shellcheck disable=SC2086
 			$CC $flags -c "$src" -o "$obj" || { echo "fuzz: cannot compile $src" >&2; exit 1; }
 		fi

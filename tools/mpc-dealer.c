@@ -1,12 +1,12 @@
 /* mpc-dealer: the trusted dealer, an independent crypto provider that hands
  * out Beaver triples, truncation pairs, random shared bits and bit triples
- * (see protocols/mpc_dealer.h). */
+ * (see protocols/preproc/mpc_dealer.h). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "net/mpc_peer.h"
-#include "protocols/mpc_dealer.h"
+#include "protocols/preproc/mpc_dealer.h"
 
 static void usage(FILE *out)
 {

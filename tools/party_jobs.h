@@ -26,8 +26,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "net/mpc_job.h"
-#include "protocols/mpc_agg.h"
+#include "jobs/mpc_job.h"
+#include "jobs/mpc_agg_io.h"
 #include "runtime/mpc_err.h"
 #include "runtime/mpc_wipe.h"
 #include <stdint.h>

@@ -1,5 +1,5 @@
 /* What one of mpc-party's jobs consumes, exactly: the job's computation run
- * at every party on this machine (protocols/mpc_plan.h), on dummy data of the
+ * at every party on this machine (protocols/preproc/mpc_plan.h), on dummy data of the
  * job's public shapes, against a counting backend.
  *
  * Shapes: aggregate_stats consumes the same whatever each party's row count
@@ -21,12 +21,12 @@
 
 #include <openssl/evp.h>
 
-#include "net/mpc_job.h"
-#include "protocols/mpc_agg.h"
-#include "protocols/mpc_party.h"
-#include "protocols/mpc_plan.h"
-#include "protocols/mpc_score.h"
-#include "protocols/mpc_stats.h"
+#include "jobs/mpc_job.h"
+#include "protocols/apps/mpc_agg.h"
+#include "protocols/core/mpc_party.h"
+#include "protocols/preproc/mpc_plan.h"
+#include "protocols/apps/mpc_score.h"
+#include "protocols/apps/mpc_stats.h"
 #include "tools/party_jobs.h"
 
 enum { PP_STATS = 1, PP_AGG = 2, PP_SCORE = 3 };

@@ -15,9 +15,9 @@
 #include <unistd.h>
 
 #include "net/mpc_net_fault.h"
-#include "protocols/mpc_beaver.h"
-#include "protocols/mpc_local.h"
-#include "protocols/mpc_share.h"
+#include "protocols/core/mpc_beaver.h"
+#include "tests/support/mpc_local.h"
+#include "protocols/core/mpc_share.h"
 
 #define TIMEOUT_MS 2000
 #define N 1000

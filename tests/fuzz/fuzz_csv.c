@@ -2,7 +2,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "runtime/mpc_csv.h"
+#include "jobs/mpc_csv.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len);
 

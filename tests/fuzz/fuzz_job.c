@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "net/mpc_job.h"
+#include "jobs/mpc_job.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len);
 

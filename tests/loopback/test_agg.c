@@ -1,4 +1,4 @@
-/* Loopback: the aggregate statistics library (protocols/mpc_agg.h) on 3 (and
+/* Loopback: the aggregate statistics library (protocols/apps/mpc_agg.h) on 3 (and
  * 2) real processes with OT-made preprocessing, against a plaintext
  * computation over the union of the parties' rows: every statistic, grouped
  * with suppression just below and at K, filters, quantiles of odd and even
@@ -18,8 +18,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "protocols/mpc_agg.h"
-#include "protocols/mpc_local.h"
+#include "jobs/mpc_agg_io.h"
+#include "tests/support/mpc_local.h"
 
 #define MAXP 5
 #define NCOL 4 /* x, y, fraud, z (a filter column) */

@@ -13,9 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "protocols/mpc_beaver.h"
-#include "protocols/mpc_local.h"
-#include "protocols/mpc_share.h"
+#include "protocols/core/mpc_beaver.h"
+#include "tests/support/mpc_local.h"
+#include "protocols/core/mpc_share.h"
 #include "runtime/mpc_fixed.h"
 #include "tests/support/cluster.h"
 

@@ -19,7 +19,7 @@
 #include <string.h>
 
 #include "circuits/mpc_arith_internal.h"
-#include "protocols/mpc_local.h"
+#include "tests/support/mpc_local.h"
 #include "runtime/mpc_fixed.h"
 
 #define MAX_PORTS 32

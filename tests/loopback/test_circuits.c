@@ -14,8 +14,8 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
-#include "protocols/mpc_bool.h"
-#include "protocols/mpc_local.h"
+#include "protocols/nonlinear/mpc_bool.h"
+#include "tests/support/mpc_local.h"
 #include "tests/support/bristol_files.h"
 
 #define MAX_BATCH 256

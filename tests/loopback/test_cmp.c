@@ -15,12 +15,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "protocols/mpc_bool.h"
-#include "protocols/mpc_cmp.h"
-#include "protocols/mpc_conv.h"
-#include "protocols/mpc_local.h"
-#include "protocols/mpc_preproc.h"
-#include "protocols/mpc_share.h"
+#include "protocols/nonlinear/mpc_bool.h"
+#include "protocols/nonlinear/mpc_cmp.h"
+#include "protocols/nonlinear/mpc_conv.h"
+#include "tests/support/mpc_local.h"
+#include "protocols/core/mpc_preproc.h"
+#include "protocols/core/mpc_share.h"
 #include "tests/support/cluster.h"
 
 enum {

@@ -24,10 +24,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "protocols/mpc_dp.h"
-#include "protocols/mpc_gen.h"
-#include "protocols/mpc_local.h"
-#include "protocols/mpc_share.h"
+#include "protocols/apps/mpc_dp.h"
+#include "protocols/preproc/mpc_gen.h"
+#include "tests/support/mpc_local.h"
+#include "protocols/core/mpc_share.h"
 #include "tests/support/cluster.h"
 
 #define NP 3   /* parties, except in test_parties */

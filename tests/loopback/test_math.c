@@ -1,5 +1,5 @@
 /* Loopback: fixed-point reciprocal, division, square root, exp and sigmoid
- * (protocols/mpc_math.h) on real processes with OT preprocessing, against
+ * (protocols/nonlinear/mpc_math.h) on real processes with OT preprocessing, against
  * libm on random inputs over each domain and edge points, within the bound
  * the header states. MPC_MATH_BENCH=1 also measures the sigmoid at 10^4 and
  * 10^5 inputs (printed, not asserted). */
@@ -14,16 +14,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "protocols/mpc_gen.h"
-#include "protocols/mpc_local.h"
-#include "protocols/mpc_math.h"
-#include "protocols/mpc_share.h"
+#include "protocols/preproc/mpc_gen.h"
+#include "tests/support/mpc_local.h"
+#include "protocols/nonlinear/mpc_math.h"
+#include "protocols/core/mpc_share.h"
 
 /* The implementation itself, for test_emulated_bounds: its constants and
  * parameters drive an exact integer emulation of the sigmoid and exp
  * pipelines over every input of a range (this copy also serves the
  * cluster runs below; libmpc's identical object is then not linked). */
-#include "protocols/mpc_math.c"
+#include "protocols/nonlinear/mpc_math.c"
 
 enum { F_RECIP, F_DIV, F_SQRT, F_EXP, F_SIGMOID, F_RING64 };
 

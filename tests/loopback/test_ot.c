@@ -16,11 +16,11 @@
 
 #include <openssl/rand.h>
 
-#include "protocols/mpc_cross.h"
-#include "protocols/mpc_gen.h"
-#include "protocols/mpc_local.h"
-#include "protocols/mpc_ot.h"
-#include "protocols/mpc_party.h"
+#include "protocols/preproc/mpc_cross.h"
+#include "protocols/preproc/mpc_gen.h"
+#include "tests/support/mpc_local.h"
+#include "protocols/preproc/mpc_ot.h"
+#include "protocols/core/mpc_party.h"
 
 static const char *engine = "ot";
 /* Paillier is slow (big-number exponentiations): it gets fewer elements */

@@ -27,9 +27,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "protocols/mpc_local.h"
-#include "protocols/mpc_stats.h"
-#include "runtime/mpc_csv.h"
+#include "tests/support/mpc_local.h"
+#include "protocols/apps/mpc_stats.h"
+#include "jobs/mpc_csv.h"
 #include "net/mpc_nodes.h"
 #include "tests/support/forger.h"
 #include "tests/support/mitm.h"

@@ -26,8 +26,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "protocols/mpc_local.h"
-#include "runtime/mpc_csv.h"
+#include "tests/support/mpc_local.h"
+#include "jobs/mpc_csv.h"
 #include "tests/support/party.h"
 
 #define NP 3
@@ -314,7 +314,7 @@ static const char score_params[] =
 	"model = logreg\nmodel_owner = alpha\nasker = bravo\n"
 	"features = f0-f7, log_amount, night, categories\nthreshold = 0.3\nmax_rows = 10000";
 
-/* 1 if this build's job reader knows fraud_score (net/mpc_job.c's list). */
+/* 1 if this build's job reader knows fraud_score (jobs/mpc_job.c's list). */
 static int fraud_score_known(void)
 {
 	char job[600], cmd[1400];
@@ -427,7 +427,7 @@ static void test_score(void **state)
 {
 	(void)state;
 	if (!fraud_score_known()) {
-		print_message("   skipped: net/mpc_job.c does not list computation = fraud_score\n");
+		print_message("   skipped: jobs/mpc_job.c does not list computation = fraud_score\n");
 		skip();
 	}
 	char job[600], path[600];

@@ -1,4 +1,4 @@
-/* Material plans by simulation (protocols/mpc_plan.h): every party of a
+/* Material plans by simulation (protocols/preproc/mpc_plan.h): every party of a
  * computation run in its own process against the counting backend. A known
  * computation (n products in Z_2^64, m fixed-point truncations in Z_2^128,
  * k words of ANDs) yields exactly its requests at 2 and 3 parties; a failing
@@ -14,10 +14,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "protocols/mpc_beaver.h"
-#include "protocols/mpc_bool.h"
-#include "protocols/mpc_party.h"
-#include "protocols/mpc_plan.h"
+#include "protocols/core/mpc_beaver.h"
+#include "protocols/nonlinear/mpc_bool.h"
+#include "protocols/core/mpc_party.h"
+#include "protocols/preproc/mpc_plan.h"
 
 typedef struct {
 	uint64_t n;   /* products in Z_2^64 */

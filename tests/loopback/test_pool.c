@@ -1,4 +1,4 @@
-/* The prefetch pool (protocols/mpc_pool.h) on 2 and 3 real processes:
+/* The prefetch pool (protocols/preproc/mpc_pool.h) on 2 and 3 real processes:
  * a recorded plan matches what was asked for; material served from stock
  * (dealer and OT underneath) still gives correct products, fixed-point
  * products, ANDs and 0/1 bits against a plaintext reference, with no miss;
@@ -16,11 +16,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "protocols/mpc_beaver.h"
-#include "protocols/mpc_bool.h"
-#include "protocols/mpc_local.h"
-#include "protocols/mpc_pool.h"
-#include "protocols/mpc_share.h"
+#include "protocols/core/mpc_beaver.h"
+#include "protocols/nonlinear/mpc_bool.h"
+#include "tests/support/mpc_local.h"
+#include "protocols/preproc/mpc_pool.h"
+#include "protocols/core/mpc_share.h"
 #include "runtime/mpc_fixed.h"
 #include "tests/support/cluster.h"
 

@@ -1,5 +1,5 @@
 /* Loopback, 3 parties, dealer-free OT preprocessing: joint fraud scoring
- * (protocols/mpc_score.h) against a double-precision evaluation of the same
+ * (protocols/apps/mpc_score.h) against a double-precision evaluation of the same
  * model. Logistic regression on 10^4 x 32 (horizontal, weights from another
  * party; OT cross products) within the documented tolerance, flags equal
  * outside the tolerance band, the other parties' buffers untouched and
@@ -24,12 +24,12 @@
 #include <string.h>
 #include <time.h>
 
-#include "protocols/mpc_cross.h"
-#include "protocols/mpc_local.h"
-#include "protocols/mpc_pool.h"
-#include "protocols/mpc_score.h"
-#include "protocols/mpc_share.h"
-#include "protocols/mpc_share_tap.h"
+#include "protocols/preproc/mpc_cross.h"
+#include "tests/support/mpc_local.h"
+#include "protocols/preproc/mpc_pool.h"
+#include "protocols/apps/mpc_score.h"
+#include "protocols/core/mpc_share.h"
+#include "protocols/core/mpc_share_tap.h"
 
 #define NP        3
 #define NMAX      10000

@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "protocols/mpc_local.h"
+#include "tests/support/mpc_local.h"
 #include "runtime/mpc_ring.h"
 
 /* bytes pseudo-random bytes into buf: srand(seed), then one rand() a byte. */

@@ -1,5 +1,5 @@
 /* The outsider and its tap: see forger.h. */
-#include "forger.h"
+#include "tests/support/forger.h"
 
 #include <nanomsg/nn.h>
 #include <nanomsg/pipeline.h>
@@ -10,9 +10,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "mitm.h"
-#include "nodes.h"
-#include "party.h"
+#include "tests/support/mitm.h"
+#include "tests/support/nodes.h"
+#include "tests/support/party.h"
 
 #define MAX_CAUGHT 512
 

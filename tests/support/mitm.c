@@ -1,5 +1,5 @@
 /* TCP relay that flips one byte: see mitm.h. */
-#include "mitm.h"
+#include "tests/support/mitm.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

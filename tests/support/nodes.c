@@ -17,8 +17,8 @@
 #include <unistd.h>
 
 #include "net/mpc_net_fault.h"
-#include "nodes.h"
-#include "protocols/mpc_local.h"
+#include "tests/support/nodes.h"
+#include "tests/support/mpc_local.h"
 #include "runtime/mpc_file.h"
 #include "runtime/mpc_log.h"
 

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "runtime/mpc_csv.h"
+#include "jobs/mpc_csv.h"
 
 static mpc_err parse(const char *text, mpc_txns *t)
 {

@@ -15,8 +15,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "net/mpc_ini.h"
-#include "net/mpc_job.h"
+#include "jobs/mpc_ini.h"
+#include "jobs/mpc_job.h"
 
 #define FPA                                                                                        \
 	"00:01:02:03:04:05:06:07:08:09:0A:0B:0C:0D:0E:0F:10:11:12:13:14:15:16:17:18:19:1A:1B:1C:"  \

@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "protocols/mpc_cross.h"
-#include "protocols/mpc_paillier.h"
+#include "protocols/preproc/mpc_cross.h"
+#include "protocols/preproc/mpc_paillier.h"
 
 static mpc_paillier_key key;
 

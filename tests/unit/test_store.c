@@ -20,12 +20,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "protocols/mpc_store.h"
+#include "protocols/preproc/mpc_store.h"
 
 static char dir[256];
 static const uint8_t hash[32] = {1, 2, 3};
 static const mpc_mat_type T64 = {MPC_MAT_TRIPLES, 64, 0};
-#define JREC 80 /* bytes of one journal record (protocols/mpc_store.c) */
+#define JREC 80 /* bytes of one journal record (protocols/preproc/mpc_store.c) */
 
 /* which elements of the test stream were handed out, by any process */
 static uint8_t seen[1024];

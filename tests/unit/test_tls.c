@@ -25,7 +25,7 @@
 #include "net/mpc_net.h"
 #include "net/mpc_net_fault.h"
 #include "net/mpc_tls.h"
-#include "protocols/mpc_local.h"
+#include "tests/support/mpc_local.h"
 #include "tests/support/nodes.h"
 
 /* Every node's key and certificate, made once by the parent (the children

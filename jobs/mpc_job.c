@@ -1,0 +1,967 @@
+/* Job files: parse, check, canonical text, hash, diff, nodes. The syntax is
+ * net/mpc_ini's (it numbers lines, sees sections without keys, refuses
+ * control characters and over-long lines); this file gives the sections and
+ * keys their meaning and names file:line, section and key in every error. */
+#include "jobs/mpc_job.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "jobs/mpc_ini.h"
+#include "net/mpc_net.h"
+
+#define MAX_FILE_BYTES (1 << 20)
+#define CANON_FORMAT   "mpc-job-1"
+
+/* The computations this version knows; a new one adds its name here. Each
+ * takes its parameters from the section named after it. */
+static const char *const computations[] = {"aggregate_stats", "fraud_score"};
+#define N_COMPUTATIONS (sizeof(computations) / sizeof(computations[0]))
+
+enum {
+	K_ID,
+	K_COMPUTATION,
+	K_RING,
+	K_FRAC_BITS,
+	K_PREPROCESSING,
+	K_TIMEOUT,
+	K_CONNECT_TIMEOUT,
+	K_TRANSPORT,
+	N_JOB_KEYS
+};
+static const char *const job_keys[N_JOB_KEYS] = {
+    "id",      "computation",     "ring",     "frac_bits", "preprocessing",
+    "timeout", "connect_timeout", "transport"};
+
+enum { K_ADDRESS, K_FINGERPRINT, N_NODE_KEYS };
+static const char *const node_keys[N_NODE_KEYS] = {"address", "fingerprint"};
+
+static const char *const preproc_names[] = {"dealer", "ot", "paillier"};
+static const char *const transport_names[] = {"tls", "plaintext"};
+
+typedef enum { SEC_NONE, SEC_JOB, SEC_PARAMS, SEC_PARTY, SEC_DEALER } sec_kind;
+
+typedef struct {
+	mpc_job *job;
+	const char *name; /* file name for messages */
+	int line;         /* the line being read */
+	mpc_err err;      /* the first error, MPC_ECONFIG */
+	/* the section being read */
+	sec_kind kind;
+	char sec[MPC_JOB_MAX_LINE + 1]; /* its name as written, for messages */
+	mpc_job_node *node;             /* SEC_PARTY, SEC_DEALER */
+	int *node_seen;
+	/* lines where things were given; 0 = not given */
+	int job_line, job_seen[N_JOB_KEYS];
+	int params_line;
+	char params_sec[MPC_JOB_MAX_LINE + 1];
+	int dealer_seen[N_NODE_KEYS], party_seen[MPC_JOB_MAX_PARTIES][N_NODE_KEYS];
+} parser;
+
+/* Record the first error: "FILE:LINE: [sec] key: what" (parts left out when
+ * line is 0, sec or key NULL). Returns 0, "stop". */
+static int at(parser *ps, int line, const char *sec, const char *key, const char *fmt, ...)
+    MPC_PRINTF(5, 6);
+static int at(parser *ps, int line, const char *sec, const char *key, const char *fmt, ...) {
+	char what[512], where[MPC_JOB_MAX_LINE * 2 + 16] = "";
+	va_list ap;
+
+	if (ps->err != MPC_OK)
+		return 0;
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	if (sec && key)
+		snprintf(where, sizeof(where), "[%s] %s: ", sec, key);
+	else if (sec)
+		snprintf(where, sizeof(where), "[%s]: ", sec);
+	else if (key)
+		snprintf(where, sizeof(where), "%s: ", key);
+	if (line > 0)
+		ps->err = mpc_error(MPC_ECONFIG, "%s:%d: %s%s", ps->name, line, where, what);
+	else
+		ps->err = mpc_error(MPC_ECONFIG, "%s: %s%s", ps->name, where, what);
+	return 0;
+}
+
+/* ---- small checks ---- */
+
+/* 1..max characters of [A-Za-z0-9._-] */
+static int valid_name(const char *s, size_t max) {
+	size_t n = strlen(s);
+	if (n == 0 || n > max)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)s[i]) && !strchr("._-", s[i]))
+			return 0;
+	return 1;
+}
+
+/* 1..max characters of [a-z0-9_] */
+static int valid_param_key(const char *s, size_t max) {
+	size_t n = strlen(s);
+	if (n == 0 || n > max)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!islower((unsigned char)s[i]) && !isdigit((unsigned char)s[i]) && s[i] != '_')
+			return 0;
+	return 1;
+}
+
+/* mpc_nodes_parse's rule (tcp://HOST:PORT, ipc:///PATH), and no blanks or
+ * commas, which no address needs and which would break a node list. */
+static int valid_address(const char *s) {
+	size_t n = strlen(s);
+	if (n == 0 || n > 255 || strpbrk(s, " \t\r,") != NULL)
+		return 0;
+	if (strncmp(s, "ipc://", 6) == 0)
+		return s[6] != '\0';
+	if (strncmp(s, "tcp://", 6) != 0)
+		return 0;
+	const char *colon = strrchr(s + 6, ':');
+	if (colon == NULL || colon == s + 6 || colon[1] == '\0' || strlen(colon + 1) > 5)
+		return 0;
+	long port = 0;
+	for (const char *p = colon + 1; *p; p++) {
+		if (!isdigit((unsigned char)*p))
+			return 0;
+		port = port * 10 + (*p - '0');
+	}
+	return port > 0 && port < 65536;
+}
+
+/* A whole number in [lo, hi], digits only. */
+static int parse_uint(const char *s, unsigned lo, unsigned hi, unsigned *out) {
+	unsigned long v = 0;
+	if (*s == '\0')
+		return 0;
+	for (; *s; s++) {
+		if (!isdigit((unsigned char)*s) || v > hi)
+			return 0;
+		v = v * 10 + (unsigned long)(*s - '0');
+	}
+	if (v < lo || v > hi)
+		return 0;
+	*out = (unsigned)v;
+	return 1;
+}
+
+/* Seconds with at most 3 decimals, in (0, 86400], as milliseconds. */
+static int parse_ms(const char *s, int *ms) {
+	long whole = 0, frac = 0;
+	int digits = 0;
+	for (; isdigit((unsigned char)*s); s++, digits++) {
+		whole = whole * 10 + (*s - '0');
+		if (whole > 86400)
+			return 0;
+	}
+	if (digits == 0)
+		return 0;
+	if (*s == '.') {
+		int d = 0;
+		for (s++; isdigit((unsigned char)*s); s++, d++) {
+			if (d == 3)
+				return 0;
+			frac = frac * 10 + (*s - '0');
+		}
+		if (d == 0)
+			return 0;
+		for (; d < 3; d++)
+			frac *= 10;
+	}
+	if (*s != '\0')
+		return 0;
+	long v = whole * 1000 + frac;
+	if (v < 1 || v > 86400L * 1000)
+		return 0;
+	*ms = (int)v;
+	return 1;
+}
+
+static int lookup(const char *const *list, size_t n, const char *s) {
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(list[i], s) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* Levenshtein distance, ignoring case; strings are cut at 63 characters. */
+static size_t distance(const char *a, const char *b) {
+	size_t la = strnlen(a, 63), lb = strnlen(b, 63), row[64], prev;
+	for (size_t j = 0; j <= lb; j++)
+		row[j] = j;
+	for (size_t i = 1; i <= la; i++) {
+		prev = row[0];
+		row[0] = i;
+		for (size_t j = 1; j <= lb; j++) {
+			size_t cost =
+			    tolower((unsigned char)a[i - 1]) != tolower((unsigned char)b[j - 1]);
+			size_t best = prev + cost;
+			if (row[j] + 1 < best)
+				best = row[j] + 1;
+			if (row[j - 1] + 1 < best)
+				best = row[j - 1] + 1;
+			prev = row[j];
+			row[j] = best;
+		}
+	}
+	return row[lb];
+}
+
+/* The candidate a typo most likely meant, or NULL. */
+static const char *suggest(const char *word, const char *const *cands, size_t n) {
+	const char *best = NULL;
+	size_t best_d = (size_t)-1;
+	for (size_t i = 0; i < n; i++) {
+		size_t len = strlen(cands[i]), limit = len / 3;
+		limit = limit < 1 ? 1 : limit > 3 ? 3 : limit;
+		size_t d = distance(word, cands[i]);
+		if (d <= limit && d < best_d) {
+			best = cands[i];
+			best_d = d;
+		}
+	}
+	return best;
+}
+
+/* "a, b or c" */
+static void join(char *out, size_t size, const char *const *list, size_t n) {
+	size_t k = 0;
+	out[0] = '\0';
+	for (size_t i = 0; i < n && k < size; i++)
+		k += (size_t)snprintf(out + k, size - k, "%s%s",
+		                      i == 0       ? ""
+		                      : i + 1 == n ? " or "
+		                                   : ", ",
+		                      list[i]);
+}
+
+static int unknown_key(parser *ps, const char *key, const char *const *list, size_t n) {
+	char known[256], hint[96] = "";
+	const char *s = suggest(key, list, n);
+	join(known, sizeof(known), list, n);
+	if (s)
+		snprintf(hint, sizeof(hint), " (did you mean %s?)", s);
+	return at(ps, ps->line, ps->sec, key, "unknown key%s; [%s] takes %s", hint, ps->sec, known);
+}
+
+/* ---- sections ---- */
+
+static int open_party(parser *ps, const char *pname) {
+	mpc_job *j = ps->job;
+	int i = mpc_job_party_index(j, pname);
+	if (!valid_name(pname, 32) || strcasecmp(pname, "dealer") == 0)
+		return at(
+		    ps, ps->line, ps->sec, NULL,
+		    "party names are 1 to 32 characters of A-Z a-z 0-9 . _ - (and not 'dealer')");
+	if (i >= 0)
+		return at(ps, ps->line, ps->sec, NULL, "party name given twice (first on line %d)",
+		          j->parties[i].line);
+	if (j->n_parties == MPC_JOB_MAX_PARTIES)
+		return at(ps, ps->line, ps->sec, NULL, "too many parties: at most %d",
+		          MPC_JOB_MAX_PARTIES);
+	i = j->n_parties++;
+	snprintf(j->parties[i].name, sizeof(j->parties[i].name), "%s", pname);
+	j->parties[i].line = ps->line;
+	ps->kind = SEC_PARTY;
+	ps->node = &j->parties[i];
+	ps->node_seen = ps->party_seen[i];
+	return 1;
+}
+
+static int unknown_section(parser *ps, const char *s) {
+	const char *cands[2 + N_COMPUTATIONS];
+	char hint[MPC_JOB_MAX_LINE + 32] = "", comps[128];
+	size_t n = 0;
+	cands[n++] = "job";
+	cands[n++] = "dealer";
+	for (size_t i = 0; i < N_COMPUTATIONS; i++)
+		cands[n++] = computations[i];
+	const char *sp = strpbrk(s, " \t");
+	const char *best = suggest(s, cands, n);
+	if (best) {
+		snprintf(hint, sizeof(hint), " (did you mean [%s]?)", best);
+	} else if (sp) {
+		char first[64];
+		snprintf(first, sizeof(first), "%.*s", (int)(sp - s), s);
+		const char *party[] = {"party"};
+		if (suggest(first, party, 1))
+			snprintf(hint, sizeof(hint), " (did you mean [party%s]?)", sp);
+	}
+	join(comps, sizeof(comps), computations, N_COMPUTATIONS);
+	return at(
+	    ps, ps->line, ps->sec, NULL,
+	    "unknown section%s; expected [job], the computation's ([%s]), [party NAME] or [dealer]",
+	    hint, comps);
+}
+
+/* A header "[name]" on the current line (name trimmed). */
+static int open_section(parser *ps, const char *sname) {
+	mpc_job *j = ps->job;
+	snprintf(ps->sec, sizeof(ps->sec), "%s", sname);
+	ps->kind = SEC_NONE;
+	ps->node = NULL;
+	ps->node_seen = NULL;
+	const char *name = ps->sec;
+	if (strcmp(name, "job") == 0) {
+		if (ps->job_line)
+			return at(ps, ps->line, name, NULL,
+			          "section given twice (first on line %d)", ps->job_line);
+		ps->job_line = ps->line;
+		ps->kind = SEC_JOB;
+		return 1;
+	}
+	if (strcmp(name, "dealer") == 0) {
+		if (j->has_dealer)
+			return at(ps, ps->line, name, NULL,
+			          "section given twice (first on line %d)", j->dealer.line);
+		j->has_dealer = 1;
+		snprintf(j->dealer.name, sizeof(j->dealer.name), "dealer");
+		j->dealer.line = ps->line;
+		ps->kind = SEC_DEALER;
+		ps->node = &j->dealer;
+		ps->node_seen = ps->dealer_seen;
+		return 1;
+	}
+	if (strncmp(name, "party", 5) == 0 &&
+	    (name[5] == '\0' || isspace((unsigned char)name[5]))) {
+		const char *p = name + 5;
+		while (isspace((unsigned char)*p))
+			p++;
+		return open_party(ps, p);
+	}
+	if (lookup(computations, N_COMPUTATIONS, name) >= 0) {
+		if (ps->params_line)
+			return at(ps, ps->line, name, NULL, "%s (first [%s] on line %d)",
+			          strcmp(ps->params_sec, name) == 0
+			              ? "section given twice"
+			              : "a second computation's parameters",
+			          ps->params_sec, ps->params_line);
+		snprintf(ps->params_sec, sizeof(ps->params_sec), "%s", name);
+		ps->params_line = ps->line;
+		ps->kind = SEC_PARAMS;
+		return 1;
+	}
+	return unknown_section(ps, name);
+}
+
+/* ---- keys ---- */
+
+static int job_key(parser *ps, const char *key, const char *value) {
+	mpc_job *j = ps->job;
+	int k = lookup(job_keys, N_JOB_KEYS, key);
+	if (k < 0)
+		return unknown_key(ps, key, job_keys, N_JOB_KEYS);
+	if (ps->job_seen[k])
+		return at(ps, ps->line, ps->sec, key, "given twice (first on line %d)",
+		          ps->job_seen[k]);
+	ps->job_seen[k] = ps->line;
+	switch (k) {
+	case K_ID:
+		if (!valid_name(value, 64))
+			return at(ps, ps->line, ps->sec, key,
+			          "expected 1 to 64 characters of A-Z a-z 0-9 . _ -");
+		snprintf(j->id, sizeof(j->id), "%s", value);
+		break;
+	case K_COMPUTATION: {
+		if (lookup(computations, N_COMPUTATIONS, value) < 0) {
+			char known[128], hint[96] = "";
+			const char *s = suggest(value, computations, N_COMPUTATIONS);
+			if (s)
+				snprintf(hint, sizeof(hint), " (did you mean %s?)", s);
+			join(known, sizeof(known), computations, N_COMPUTATIONS);
+			return at(ps, ps->line, ps->sec, key,
+			          "unknown computation%s; this version knows %s", hint, known);
+		}
+		snprintf(j->computation, sizeof(j->computation), "%s", value);
+		break;
+	}
+	case K_RING:
+		if (mpc_ring_parse(value, &j->ring) != MPC_OK)
+			return at(ps, ps->line, ps->sec, key, "expected 64 or 128 (bits)");
+		break;
+	case K_FRAC_BITS:
+		if (!parse_uint(value, 0, 40, &j->frac_bits))
+			return at(ps, ps->line, ps->sec, key,
+			          "expected a whole number from 0 to 40");
+		break;
+	case K_PREPROCESSING: {
+		int p = lookup(preproc_names, 3, value);
+		if (p < 0)
+			return at(ps, ps->line, ps->sec, key, "expected dealer, ot or paillier");
+		j->preprocessing = (mpc_job_preproc)p;
+		break;
+	}
+	case K_TIMEOUT:
+	case K_CONNECT_TIMEOUT: {
+		int *ms = k == K_TIMEOUT ? &j->timeout_ms : &j->connect_timeout_ms;
+		if (!parse_ms(value, ms))
+			return at(ps, ps->line, ps->sec, key,
+			          "expected seconds, more than 0 and at most 86400, with at most 3 "
+			          "decimals");
+		break;
+	}
+	default: {
+		int t = lookup(transport_names, 2, value);
+		if (t < 0)
+			return at(ps, ps->line, ps->sec, key, "expected tls or plaintext");
+		j->transport = (mpc_job_transport)t;
+	}
+	}
+	return 1;
+}
+
+/* The line and description of another node whose key k (K_ADDRESS or
+ * K_FINGERPRINT) equals this one's, or 0. One key behind two entries (a
+ * party that is also the dealer, or two parties) would hand one holder more
+ * than the job lets any single node see. */
+static int same_value(const mpc_job_node *nd, int k, const char *addr, const uint8_t *fp) {
+	if (k == K_ADDRESS)
+		return strcmp(nd->address, addr) == 0;
+	return nd->has_fingerprint && memcmp(nd->fingerprint, fp, 32) == 0;
+}
+
+static int node_taken(parser *ps, int k, const char *addr, const uint8_t *fp, char *who,
+                      size_t size) {
+	mpc_job *j = ps->job;
+	for (int i = 0; i < j->n_parties; i++) {
+		if (&j->parties[i] != ps->node && ps->party_seen[i][k] &&
+		    same_value(&j->parties[i], k, addr, fp)) {
+			snprintf(who, size, "party %s's", j->parties[i].name);
+			return ps->party_seen[i][k];
+		}
+	}
+	if (&j->dealer != ps->node && ps->dealer_seen[k] && same_value(&j->dealer, k, addr, fp)) {
+		snprintf(who, size, "the dealer's");
+		return ps->dealer_seen[k];
+	}
+	return 0;
+}
+
+static int node_key(parser *ps, const char *key, const char *value) {
+	mpc_job_node *nd = ps->node;
+	int k = lookup(node_keys, N_NODE_KEYS, key), other;
+	char who[64];
+	if (k < 0)
+		return unknown_key(ps, key, node_keys, N_NODE_KEYS);
+	if (ps->node_seen[k])
+		return at(ps, ps->line, ps->sec, key, "given twice (first on line %d)",
+		          ps->node_seen[k]);
+	ps->node_seen[k] = ps->line;
+	if (k == K_ADDRESS) {
+		if (!valid_address(value))
+			return at(ps, ps->line, ps->sec, key,
+			          "expected tcp://HOST:PORT or ipc:///PATH (at most 255 "
+			          "characters, no blanks or commas)");
+		if ((other = node_taken(ps, K_ADDRESS, value, NULL, who, sizeof(who))) != 0)
+			return at(ps, ps->line, ps->sec, key,
+			          "the same as %s (line %d); every node needs its own address", who,
+			          other);
+		snprintf(nd->address, sizeof(nd->address), "%s", value);
+	} else {
+		if (mpc_fingerprint_parse(value, nd->fingerprint) != MPC_OK)
+			return at(ps, ps->line, ps->sec, key, "%s", mpc_error_detail());
+		other = node_taken(ps, K_FINGERPRINT, NULL, nd->fingerprint, who, sizeof(who));
+		if (other != 0)
+			return at(ps, ps->line, ps->sec, key,
+			          "the same as %s (line %d); every node needs its own key (one "
+			          "key behind two entries sees what each of them sees)",
+			          who, other);
+		nd->has_fingerprint = 1;
+	}
+	return 1;
+}
+
+static int param_key(parser *ps, const char *key, const char *value) {
+	mpc_job *j = ps->job;
+	if (!valid_param_key(key, sizeof(j->params[0].key) - 1))
+		return at(ps, ps->line, ps->sec, key,
+		          "expected a parameter name of a-z, 0-9 and _ (at most %zu characters)",
+		          sizeof(j->params[0].key) - 1);
+	for (int i = 0; i < j->n_params; i++)
+		if (strcmp(j->params[i].key, key) == 0)
+			return at(ps, ps->line, ps->sec, key, "given twice (first on line %d)",
+			          j->params[i].line);
+	if (j->n_params == MPC_JOB_MAX_PARAMS)
+		return at(ps, ps->line, ps->sec, key, "too many parameters (at most %d)",
+		          MPC_JOB_MAX_PARAMS);
+	if (strlen(value) >= sizeof(j->params[0].value))
+		return at(ps, ps->line, ps->sec, key, "value too long");
+	mpc_job_param *pa = &j->params[j->n_params++];
+	snprintf(pa->key, sizeof(pa->key), "%s", key);
+	snprintf(pa->value, sizeof(pa->value), "%s", value);
+	pa->line = ps->line;
+	return 1;
+}
+
+/* mpc_ini's callbacks: 1 from the helpers goes on, 0 stops with ps->err. */
+static mpc_err on_section(void *user, int line, const char *name) {
+	parser *ps = user;
+	ps->line = line;
+	return open_section(ps, name) ? MPC_OK : ps->err;
+}
+
+static int pair(parser *ps, const char *key, const char *value) {
+	if (ps->kind == SEC_NONE)
+		return at(ps, ps->line, NULL, NULL,
+		          "key '%s' before any section: the file starts with [job]", key);
+	if (*key == '\0')
+		return at(ps, ps->line, ps->sec, NULL,
+		          "syntax error: expected key = value (no key before the =)");
+	if (*value == '\0')
+		return at(ps, ps->line, ps->sec, key, "no value after the =");
+	switch (ps->kind) {
+	case SEC_JOB:
+		return job_key(ps, key, value);
+	case SEC_PARAMS:
+		return param_key(ps, key, value);
+	default:
+		return node_key(ps, key, value);
+	}
+}
+
+static mpc_err on_pair(void *user, int line, const char *key, const char *value) {
+	parser *ps = user;
+	ps->line = line;
+	return pair(ps, key, value) ? MPC_OK : ps->err;
+}
+
+/* at() for finish(): returns the error. */
+#define fail_at(...) (at(__VA_ARGS__), ps->err)
+
+/* Checks that need the whole file. */
+static mpc_err finish(parser *ps) {
+	mpc_job *j = ps->job;
+	int tls = j->transport == MPC_JOB_TLS;
+
+	if (!ps->job_line)
+		return fail_at(ps, 0, NULL, NULL,
+		               "no [job] section (it names the job's id and computation)");
+	for (int k = K_ID; k <= K_COMPUTATION; k++)
+		if (!ps->job_seen[k])
+			return fail_at(ps, ps->job_line, "job", job_keys[k], "missing (required)");
+	if (ps->params_line && strcmp(ps->params_sec, j->computation) != 0)
+		return fail_at(
+		    ps, ps->params_line, ps->params_sec, NULL,
+		    "parameters of %s, but the job computes %s ([job] computation, line %d)",
+		    ps->params_sec, j->computation, ps->job_seen[K_COMPUTATION]);
+	if (j->n_parties < 2)
+		return fail_at(ps, 0, NULL, NULL,
+		               "%d [party NAME] section%s: a job needs 2 to %d parties",
+		               j->n_parties, j->n_parties == 1 ? "" : "s", MPC_JOB_MAX_PARTIES);
+	for (int i = 0; i <= j->n_parties; i++) {
+		int dealer = i == j->n_parties;
+		if (dealer && !j->has_dealer)
+			break;
+		mpc_job_node *nd = dealer ? &j->dealer : &j->parties[i];
+		int *seen = dealer ? ps->dealer_seen : ps->party_seen[i];
+		char sec[48];
+		snprintf(sec, sizeof(sec), dealer ? "%s" : "party %s", nd->name);
+		if (!seen[K_ADDRESS])
+			return fail_at(ps, nd->line, sec, "address", "missing (required)");
+		if (!seen[K_FINGERPRINT] && tls)
+			return fail_at(ps, nd->line, sec, "fingerprint",
+			               "missing (required with transport = tls): the SHA-256 "
+			               "fingerprint that `mpc-party keygen` printed for this node");
+	}
+	if (j->preprocessing == MPC_JOB_DEALER && !j->has_dealer)
+		return fail_at(ps, ps->job_seen[K_PREPROCESSING], "job", "preprocessing",
+		               "dealer needs a [dealer] section with its address%s",
+		               tls ? " and fingerprint" : "");
+	if (j->preprocessing != MPC_JOB_DEALER && j->has_dealer) {
+		if (!ps->job_seen[K_PREPROCESSING])
+			return fail_at(
+			    ps, j->dealer.line, "dealer", NULL,
+			    "only for preprocessing = dealer; [job] has no preprocessing "
+			    "line, so it is ot (made among the parties): add "
+			    "'preprocessing = dealer' to use the dealer");
+		return fail_at(
+		    ps, j->dealer.line, "dealer", NULL,
+		    "only for preprocessing = dealer, but [job] preprocessing = %s (line %d)",
+		    preproc_names[j->preprocessing], ps->job_seen[K_PREPROCESSING]);
+	}
+	return MPC_OK;
+}
+
+mpc_err mpc_job_parse(const char *name, const char *text, size_t len, mpc_job **out) {
+	parser ps = {.name = name ? name : "job"};
+
+	if (out == NULL || (text == NULL && len > 0))
+		return mpc_error(MPC_EINVAL, "mpc_job_parse: no text or no place for the result");
+	*out = NULL;
+	if ((ps.job = calloc(1, sizeof(mpc_job))) == NULL)
+		return mpc_error(MPC_ENOMEM, "out of memory");
+	mpc_job *j = ps.job;
+	snprintf(j->path, sizeof(j->path), "%s", ps.name);
+	j->ring = MPC_Z128;
+	j->frac_bits = 16;
+	j->preprocessing = MPC_JOB_OT; /* dealer-free unless the job says otherwise */
+	j->transport = MPC_JOB_TLS;
+	j->timeout_ms = MPC_NET_DEFAULT_TIMEOUT_MS;
+	j->connect_timeout_ms = MPC_NET_DEFAULT_CONNECT_TIMEOUT_MS;
+
+	const mpc_ini_reader rd = {.section = on_section,
+	                           .pair = on_pair,
+	                           .user = &ps,
+	                           .max_line = MPC_JOB_MAX_LINE,
+	                           .what = "job file"};
+	mpc_err err = mpc_ini_parse(ps.name, text, len, &rd);
+	if (err != MPC_OK)
+		ps.err = err; /* mpc_ini's, or the one a callback recorded */
+	else
+		ps.err = finish(&ps);
+	if (ps.err != MPC_OK) {
+		mpc_job_free(j);
+		return ps.err;
+	}
+	j->timeout_s = j->timeout_ms / 1000.0;
+	j->connect_timeout_s = j->connect_timeout_ms / 1000.0;
+	*out = j;
+	return MPC_OK;
+}
+
+mpc_err mpc_job_load(const char *path, mpc_job **out) {
+	struct stat st;
+	char *buf = NULL;
+	size_t got = 0;
+	mpc_err err;
+	int fd;
+
+	if (out == NULL || path == NULL)
+		return mpc_error(MPC_EINVAL, "mpc_job_load: no path or no place for the result");
+	*out = NULL;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return mpc_error(MPC_EIO, "%s: cannot open: %s", path, strerror(errno));
+	if (fstat(fd, &st) != 0) {
+		err = mpc_error(MPC_EIO, "%s: %s", path, strerror(errno));
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		err = mpc_error(MPC_EIO, "%s: not a regular file", path);
+		goto out;
+	}
+	if (st.st_size > MAX_FILE_BYTES) {
+		err = mpc_error(MPC_ECONFIG, "%s: larger than %d bytes: not a job file", path,
+		                MAX_FILE_BYTES);
+		goto out;
+	}
+	if ((buf = malloc((size_t)st.st_size + 1)) == NULL) {
+		err = mpc_error(MPC_ENOMEM, "out of memory");
+		goto out;
+	}
+	while (got < (size_t)st.st_size) {
+		ssize_t r = read(fd, buf + got, (size_t)st.st_size - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			err = mpc_error(MPC_EIO, "%s: cannot read: %s", path, strerror(errno));
+			goto out;
+		}
+		if (r == 0)
+			break; /* shrank meanwhile: parse what is there */
+		got += (size_t)r;
+	}
+	err = mpc_job_parse(path, buf, got, out);
+out:
+	free(buf);
+	close(fd);
+	return err;
+}
+
+void mpc_job_free(mpc_job *job) {
+	free(job);
+}
+
+int mpc_job_party_index(const mpc_job *job, const char *name) {
+	if (job == NULL || name == NULL)
+		return -1;
+	for (int i = 0; i < job->n_parties; i++)
+		if (strcmp(job->parties[i].name, name) == 0)
+			return i;
+	return -1;
+}
+
+const char *mpc_job_preproc_name(mpc_job_preproc p) {
+	return (unsigned)p < 3 ? preproc_names[p] : "?";
+}
+
+const char *mpc_job_transport_name(mpc_job_transport t) {
+	return (unsigned)t < 2 ? transport_names[t] : "?";
+}
+
+static const mpc_job_param *find_param(const mpc_job *job, const char *key) {
+	for (int i = 0; i < job->n_params; i++)
+		if (strcmp(job->params[i].key, key) == 0)
+			return &job->params[i];
+	return NULL;
+}
+
+const char *mpc_job_param_get(const mpc_job *job, const char *key) {
+	const mpc_job_param *p = find_param(job, key);
+	return p ? p->value : NULL;
+}
+
+mpc_err mpc_job_param_double(const mpc_job *job, const char *key, double dflt, double lo, double hi,
+                             double *out) {
+	const mpc_job_param *p = find_param(job, key);
+	char *end;
+	if (p == NULL) {
+		*out = dflt;
+		return MPC_OK;
+	}
+	/* decimal only: no hex, inf or nan from strtod */
+	errno = 0;
+	double d = strtod(p->value, &end);
+	if (p->value[strspn(p->value, "0123456789+-.eE")] != '\0' || *end != '\0' || errno != 0 ||
+	    !isfinite(d) || !(d >= lo && d <= hi))
+		return mpc_error(MPC_ECONFIG, "%s:%d: [%s] %s: expected a number from %g to %g",
+		                 job->path, p->line, job->computation, key, lo, hi);
+	*out = d;
+	return MPC_OK;
+}
+
+/* ---- canonical text ---- */
+
+typedef struct {
+	char *b;
+	size_t n, cap;
+	int oom;
+} sbuf;
+
+static void put(sbuf *s, const char *fmt, ...) MPC_PRINTF(2, 3);
+static void put(sbuf *s, const char *fmt, ...) {
+	va_list ap;
+	for (;;) {
+		if (s->oom)
+			return;
+		va_start(ap, fmt);
+		int w = vsnprintf(s->b ? s->b + s->n : NULL, s->b ? s->cap - s->n : 0, fmt, ap);
+		va_end(ap);
+		if (w < 0) {
+			s->oom = 1;
+			return;
+		}
+		if (s->b && (size_t)w < s->cap - s->n) {
+			s->n += (size_t)w;
+			return;
+		}
+		size_t cap = (s->cap ? s->cap * 2 : 2048) + (size_t)w;
+		char *nb = realloc(s->b, cap);
+		if (nb == NULL) {
+			s->oom = 1;
+			return;
+		}
+		s->b = nb;
+		s->cap = cap;
+	}
+}
+
+static void put_seconds(sbuf *s, const char *key, int ms) {
+	if (ms % 1000 == 0) {
+		put(s, "%s=%d\n", key, ms / 1000);
+	} else {
+		char frac[8];
+		snprintf(frac, sizeof(frac), "%03d", ms % 1000);
+		for (int k = 2; k > 0 && frac[k] == '0'; k--)
+			frac[k] = '\0';
+		put(s, "%s=%d.%s\n", key, ms / 1000, frac);
+	}
+}
+
+static void put_node(sbuf *s, const char *prefix, const mpc_job_node *nd) {
+	char h[65] = "none";
+	if (nd->has_fingerprint)
+		for (int i = 0; i < 32; i++)
+			snprintf(h + 2 * i, 3, "%02x", nd->fingerprint[i]);
+	put(s, "%s.address=%s\n%s.fingerprint=%s\n", prefix, nd->address, prefix, h);
+}
+
+mpc_err mpc_job_canonical(const mpc_job *j, char **text, size_t *len) {
+	sbuf s = {0};
+	int order[MPC_JOB_MAX_PARAMS];
+
+	if (j == NULL || text == NULL || len == NULL)
+		return mpc_error(MPC_EINVAL, "mpc_job_canonical: missing argument");
+	*text = NULL;
+	*len = 0;
+	put(&s, "format=%s\n", CANON_FORMAT);
+	put(&s, "job.id=%s\njob.computation=%s\njob.ring=%u\njob.frac_bits=%u\n", j->id,
+	    j->computation, mpc_ring_bits(j->ring), j->frac_bits);
+	put(&s, "job.preprocessing=%s\n", mpc_job_preproc_name(j->preprocessing));
+	put_seconds(&s, "job.timeout", j->timeout_ms);
+	put_seconds(&s, "job.connect_timeout", j->connect_timeout_ms);
+	put(&s, "job.transport=%s\n", mpc_job_transport_name(j->transport));
+	/* by key: the order of parameters in the file means nothing */
+	int np = j->n_params < 0                    ? 0
+	         : j->n_params > MPC_JOB_MAX_PARAMS ? MPC_JOB_MAX_PARAMS
+	                                            : j->n_params;
+	for (int i = 0; i < np; i++) {
+		int k = i;
+		while (k > 0 && strcmp(j->params[order[k - 1]].key, j->params[i].key) > 0) {
+			order[k] = order[k - 1];
+			k--;
+		}
+		order[k] = i;
+	}
+	for (int i = 0; i < np; i++)
+		put(&s, "param.%s=%s\n", j->params[order[i]].key, j->params[order[i]].value);
+	put(&s, "parties=%d\n", j->n_parties);
+	for (int i = 0; i < j->n_parties && i < MPC_JOB_MAX_PARTIES; i++) {
+		char prefix[32];
+		snprintf(prefix, sizeof(prefix), "party.%d", i);
+		put(&s, "%s.name=%s\n", prefix, j->parties[i].name);
+		put_node(&s, prefix, &j->parties[i]);
+	}
+	if (j->has_dealer)
+		put_node(&s, "dealer", &j->dealer);
+	if (s.oom) {
+		free(s.b);
+		return mpc_error(MPC_ENOMEM, "out of memory");
+	}
+	*text = s.b;
+	*len = s.n;
+	return MPC_OK;
+}
+
+mpc_err mpc_job_hash(const mpc_job *job, uint8_t out[32]) {
+	char *text = NULL;
+	size_t len = 0;
+	unsigned int mdlen = 0;
+	mpc_err err = mpc_job_canonical(job, &text, &len);
+	if (err != MPC_OK)
+		return err;
+	if (EVP_Digest(text, len, out, &mdlen, EVP_sha256(), NULL) != 1 || mdlen != 32)
+		err = mpc_error(MPC_ECRYPTO, "SHA-256 failed");
+	free(text);
+	return err;
+}
+
+/* ---- diff ---- */
+
+typedef struct {
+	const char *k, *v;
+	size_t kl, vl;
+} kv;
+
+/* The line at *pos: 1, 0 at the end, -1 if it is not "key=value\n" with a
+ * key of [A-Za-z0-9._-]. */
+static int next_kv(const char *t, size_t len, size_t *pos, kv *out) {
+	if (*pos >= len)
+		return 0;
+	const char *s = t + *pos, *nl = memchr(s, '\n', len - *pos);
+	if (nl == NULL)
+		return -1;
+	const char *eq = memchr(s, '=', (size_t)(nl - s));
+	if (eq == NULL || eq == s)
+		return -1;
+	for (const char *c = s; c < eq; c++)
+		if (!isalnum((unsigned char)*c) && (*c == '\0' || !strchr("._-", *c)))
+			return -1;
+	out->k = s;
+	out->kl = (size_t)(eq - s);
+	out->v = eq + 1;
+	out->vl = (size_t)(nl - eq - 1);
+	*pos = (size_t)(nl + 1 - t);
+	return 1;
+}
+
+static int count_kv(const char *t, size_t len, size_t *n) {
+	size_t pos = 0;
+	kv x;
+	int r;
+	*n = 0;
+	while ((r = next_kv(t, len, &pos, &x)) == 1)
+		(*n)++;
+	return r;
+}
+
+/* The value of key k in t (already checked), or NULL. */
+static const kv *find_kv(const char *t, size_t len, const char *k, size_t kl, kv *out) {
+	size_t pos = 0;
+	while (next_kv(t, len, &pos, out) == 1)
+		if (out->kl == kl && memcmp(out->k, k, kl) == 0)
+			return out;
+	return NULL;
+}
+
+/* The first key of a that b lacks or holds with another value, or NULL. */
+static const kv *first_missing(const char *a, size_t al, const char *b, size_t bl, int values,
+                               kv *out) {
+	size_t pos = 0;
+	kv other;
+	while (next_kv(a, al, &pos, out) == 1) {
+		const kv *o = find_kv(b, bl, out->k, out->kl, &other);
+		if (o == NULL || (values && (o->vl != out->vl || memcmp(o->v, out->v, o->vl) != 0)))
+			return out;
+	}
+	return NULL;
+}
+
+mpc_err mpc_job_diff(const char *mine, size_t mine_len, const char *theirs, size_t theirs_len,
+                     char *field, size_t field_size) {
+	size_t na, nb;
+	kv x;
+
+	if (field == NULL || field_size == 0 || (mine == NULL && mine_len) ||
+	    (theirs == NULL && theirs_len))
+		return mpc_error(MPC_EINVAL, "mpc_job_diff: missing argument");
+	field[0] = '\0';
+	if (count_kv(mine, mine_len, &na) < 0 || count_kv(theirs, theirs_len, &nb) < 0) {
+		snprintf(field, field_size, "(malformed job text)");
+		return mpc_error(MPC_EPROTO, "a job text is not key=value lines");
+	}
+	if (first_missing(mine, mine_len, theirs, theirs_len, 1, &x) ||
+	    first_missing(theirs, theirs_len, mine, mine_len, 0, &x)) {
+		snprintf(field, field_size, "%.*s",
+		         (int)(x.kl < field_size ? x.kl : field_size - 1), x.k);
+		return MPC_OK;
+	}
+	if (mine_len == theirs_len && (mine_len == 0 || memcmp(mine, theirs, mine_len) == 0))
+		return MPC_OK;
+	snprintf(field, field_size, "%s",
+	         na != nb ? "(fields differ in number)" : "(fields differ in order)");
+	return MPC_OK;
+}
+
+/* ---- nodes ---- */
+
+mpc_err mpc_job_nodes(const mpc_job *j, mpc_nodes *out) {
+	int n = j->n_parties + (j->has_dealer != 0);
+	memset(out, 0, sizeof(*out));
+	out->dealer = -1;
+	if (j->n_parties < 2 || n > MPC_NET_MAX_NODES)
+		return mpc_error(MPC_EINVAL, "mpc_job_nodes: %d parties", j->n_parties);
+	out->addrs = calloc((size_t)n, sizeof(char *));
+	out->names = calloc((size_t)n, sizeof(char *));
+	out->n = n;
+	if (out->addrs == NULL || out->names == NULL)
+		goto oom;
+	for (int i = 0; i < n; i++) {
+		const mpc_job_node *nd = i < j->n_parties ? &j->parties[i] : &j->dealer;
+		char name[64];
+		if (i < j->n_parties)
+			snprintf(name, sizeof(name), "%s (party %d)", nd->name, i);
+		else
+			snprintf(name, sizeof(name), "dealer");
+		if ((out->addrs[i] = strdup(nd->address)) == NULL ||
+		    (out->names[i] = strdup(name)) == NULL)
+			goto oom;
+	}
+	out->n_parties = j->n_parties;
+	out->dealer = j->has_dealer ? j->n_parties : -1;
+	return MPC_OK;
+oom:
+	mpc_nodes_fini(out);
+	return mpc_error(MPC_ENOMEM, "out of memory");
+}

@@ -1,0 +1,322 @@
+/* The Paillier engine behind mpc_cross.h.
+ *
+ * For x (receiver i) times y (sender j): i encrypts each x under its own key
+ * shifted into its slot (x_e 2^(w (e mod s)), slots of w = xbits + k + 81
+ * bits, s per ciphertext: mpc_cross_paillier_slots) and sends the
+ * ciphertexts to every sender (the same ones to all); j raises each to its y
+ * and multiplies the s of a group together, which packs x_e y_e into the
+ * slots, adds a fresh encryption of its masks sum rho_e 2^(w e) (rho_e
+ * uniform below 2^(xbits + k + 80)) and sends the packed ciphertexts back; j
+ * keeps -rho_e, i decrypts and keeps slot e mod 2^k. The shares add up to
+ * x*y mod 2^k. A slot's x y + rho < 2^w and s w <= bits - 1, so nothing
+ * carries between slots and the plaintext stays below N.
+ *
+ * What each side sees: j sees encryptions under i's key (semantically
+ * secure under the decisional composite residuosity assumption, with the
+ * short-exponent randomness of mpc_paillier.h); i sees x*y + rho with rho 80
+ * bits longer than x*y (statistical distance 2^-80 from rho alone, per
+ * element: 2^-53 over 10^8 of them) under
+ * fresh randomness from j, so the ciphertext tells it nothing about y
+ * either.
+ *
+ * Cost: one ciphertext of 2*bits/8 bytes (512 for 2048-bit keys) per
+ * element to each sender, and 512 bytes per s elements back (s = 9 for
+ * Z_2^64 products, 6 for Z_2^128, at full-width x). It trades CPU (big-number
+ * exponentiations) for bandwidth against the OT engine. */
+#include "protocols/preproc/mpc_cross.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime/mpc_log.h"
+#include "runtime/mpc_wipe.h"
+#include "protocols/preproc/mpc_paillier.h"
+#include "protocols/core/mpc_party.h"
+
+#define MAX_PARTIES 64
+#define SIGMA MPC_CROSS_PAILLIER_SIGMA
+/* elements per round: keeps a round well under a second at 2048-bit keys,
+ * so that peers waiting for it stay within their timeout */
+#define CHUNK ((size_t)256)
+
+typedef struct {
+	int id, n;
+	unsigned bits;
+	mpc_paillier_key key;
+	mpc_paillier_pub *peer; /* n entries; [id] unused */
+	int *have_peer;
+} pa_ctx;
+
+static void pa_free(void *vctx)
+{
+	pa_ctx *c = vctx;
+	if (c == NULL)
+		return;
+	if (c->bits)
+		mpc_paillier_key_clear(&c->key);
+	if (c->peer)
+		for (int j = 0; j < c->n; j++)
+			if (c->have_peer[j])
+				mpc_paillier_pub_clear(&c->peer[j]);
+	free(c->peer);
+	free(c->have_peer);
+	free(c);
+}
+
+static int in_mask(uint64_t m, int i) { return (int)((m >> i) & 1); }
+
+static void to_mpz(mpz_t z, const void *v, size_t eb) { mpz_import(z, eb, -1, 1, 0, 0, v); }
+
+/* low k bits of z into out (k/8 bytes, little-endian) */
+static void from_mpz(const mpz_t z, unsigned k, uint8_t *out)
+{
+	uint8_t buf[1100] = {0};
+	size_t w = 0;
+	memset(out, 0, k / 8);
+	mpz_export(buf, &w, -1, 1, 0, 0, z);
+	memcpy(out, buf, w < k / 8 ? w : k / 8);
+	mpc_wipe(buf, sizeof(buf));
+}
+
+unsigned mpc_cross_paillier_slots(unsigned modulus_bits, mpc_ring r, unsigned xbits)
+{
+	if (mpc_ring_check(r) != MPC_OK || modulus_bits < 2 || xbits < 1 ||
+	    xbits > mpc_ring_bits(r))
+		return 0;
+	return (modulus_bits - 1) / (xbits + mpc_ring_bits(r) + SIGMA + 1);
+}
+
+static mpc_err pa_cross(void *vctx, mpc_party *p, mpc_ring r, unsigned xbits, size_t n,
+			const void *x, const void *y, void *out, uint64_t rm, uint64_t sm)
+{
+	pa_ctx *c = vctx;
+	unsigned K = mpc_ring_bits(r), w = xbits + K + SIGMA + 1;
+	size_t eb = mpc_ring_bytes(r), cb = mpc_paillier_ct_bytes(c->bits);
+	size_t slots = mpc_cross_paillier_slots(c->bits, r, xbits);
+	int me = c->id, np = c->n;
+	const void *sp[MAX_PARTIES];
+	void *rp[MAX_PARTIES];
+	size_t sl[MAX_PARTIES], rl[MAX_PARTIES];
+	uint8_t *mine = NULL, *in = NULL, *rep = NULL, *back = NULL;
+	mpz_t ct, acc, d, rho, pack, t;
+	mpc_err err = MPC_OK;
+
+	if (slots == 0) /* a bad ring or input width (mpc_cross_paillier_slots) */
+		return mpc_error(MPC_EINVAL, "Paillier cross products: %u-bit inputs in Z_2^%u", xbits,
+				 K);
+	if (n > 0 && ((in_mask(rm, me) && x == NULL) || (in_mask(sm, me) && y == NULL)))
+		return mpc_error(MPC_EINVAL, "Paillier cross products: missing input at party %d", me);
+	if (n > 0)
+		memset(out, 0, n * eb);
+	size_t npk_max = (CHUNK + slots - 1) / slots;
+	mine = malloc(CHUNK * cb);
+	in = malloc((size_t)np * CHUNK * cb);
+	rep = malloc((size_t)np * npk_max * cb);
+	back = malloc((size_t)np * npk_max * cb);
+	if (!mine || !in || !rep || !back) {
+		free(mine), free(in), free(rep), free(back);
+		return mpc_error(MPC_ENOMEM, "Paillier engine: out of memory");
+	}
+	mpz_inits(ct, acc, d, rho, pack, t, NULL);
+	for (size_t off = 0; off < n && err == MPC_OK; off += CHUNK) {
+		size_t cn = n - off < CHUNK ? n - off : CHUNK, npk = (cn + slots - 1) / slots;
+		const uint8_t *xc = x ? (const uint8_t *)x + off * eb : NULL;
+		const uint8_t *yc = y ? (const uint8_t *)y + off * eb : NULL;
+		uint8_t *oc = (uint8_t *)out + off * eb;
+		int recv_any = 0;
+		for (int j = 0; j < np; j++)
+			recv_any |= j != me && in_mask(rm, me) && in_mask(sm, j);
+		/* round 1: Enc(x) under our key to every sender */
+		if (recv_any)
+			for (size_t e = 0; e < cn && err == MPC_OK; e++) {
+				/* x already in its slot: the sender's product of the
+				 * group's ciphertexts then packs the results by itself */
+				to_mpz(t, xc + e * eb, eb);
+				mpz_mul_2exp(t, t, (mp_bitcnt_t)(w * (e % slots)));
+				if ((err = mpc_paillier_encrypt_own(&c->key, ct, t)) == MPC_OK)
+					mpc_paillier_ct_export(&c->key.pub, ct, mine + e * cb);
+			}
+		if (err != MPC_OK)
+			break;
+		for (int j = 0; j < np; j++) {
+			sp[j] = rp[j] = NULL;
+			sl[j] = rl[j] = 0;
+			if (j == me)
+				continue;
+			if (in_mask(rm, me) && in_mask(sm, j))
+				sp[j] = mine, sl[j] = cn * cb;
+			if (in_mask(sm, me) && in_mask(rm, j))
+				rp[j] = in + (size_t)j * CHUNK * cb, rl[j] = cn * cb;
+		}
+		if ((err = mpc_net_exchange(mpc_party_net(p), sp, sl, rp, rl)) != MPC_OK)
+			break;
+		/* round 2: packed Enc(x y + rho) back to every receiver */
+		for (int j = 0; j < np && err == MPC_OK; j++) {
+			sp[j] = rp[j] = NULL;
+			sl[j] = rl[j] = 0;
+			if (j == me)
+				continue;
+			if (in_mask(sm, me) && in_mask(rm, j)) {
+				const mpc_paillier_pub *pk = &c->peer[j];
+				const uint8_t *cj = in + (size_t)j * CHUNK * cb;
+				for (size_t g = 0; g < npk && err == MPC_OK; g++) {
+					size_t lo = g * slots, hi = lo + slots < cn ? lo + slots : cn;
+					mpz_set_ui(acc, 1);
+					mpz_set_ui(pack, 0);
+					for (size_t e = hi; e-- > lo;) {
+						if ((err = mpc_paillier_ct_import(pk, ct, cj + e * cb)) !=
+						    MPC_OK) {
+							err = mpc_error(MPC_EPROTO, "Paillier cross products, "
+									"round 1: %s sent %s",
+									mpc_net_name(mpc_party_net(p), j),
+									"a malformed ciphertext");
+							break;
+						}
+						to_mpz(t, yc + e * eb, eb);
+						if (mpz_sgn(t) != 0)
+							mpz_powm_sec(d, ct, t, pk->n2);
+						else
+							mpz_set_ui(d, 1);
+						/* acc = prod Enc(x_e 2^(w slot))^(y_e) */
+						mpz_mul(acc, acc, d);
+						mpz_mod(acc, acc, pk->n2);
+						/* mask slot e; our share is -rho mod 2^k */
+						if ((err = mpc_paillier_random_bits(rho, xbits + K + SIGMA)) !=
+						    MPC_OK)
+							break;
+						mpz_mul_2exp(t, rho, (mp_bitcnt_t)(w * (e - lo)));
+						mpz_add(pack, pack, t);
+						uint8_t sh[16];
+						from_mpz(rho, K, sh);
+						if (K == 64) {
+							uint64_t v;
+							memcpy(&v, sh, 8);
+							((uint64_t *)oc)[e] -= v;
+						} else {
+							mpc_u128 v;
+							memcpy(&v, sh, 16);
+							((mpc_u128 *)oc)[e] -= v;
+						}
+						mpc_wipe(sh, sizeof(sh));
+					}
+					if (err != MPC_OK)
+						break;
+					if ((err = mpc_paillier_encrypt(pk, ct, pack)) != MPC_OK)
+						break;
+					mpz_mul(acc, acc, ct);
+					mpz_mod(acc, acc, pk->n2);
+					mpc_paillier_ct_export(pk, acc, rep + ((size_t)j * npk_max + g) * cb);
+				}
+				sp[j] = rep + (size_t)j * npk_max * cb;
+				sl[j] = npk * cb;
+			}
+			if (in_mask(rm, me) && in_mask(sm, j)) {
+				rp[j] = back + (size_t)j * npk_max * cb;
+				rl[j] = npk * cb;
+			}
+		}
+		if (err != MPC_OK || (err = mpc_net_exchange(mpc_party_net(p), sp, sl, rp, rl)) != MPC_OK)
+			break;
+		for (int j = 0; j < np && err == MPC_OK; j++) {
+			if (j == me || !(in_mask(rm, me) && in_mask(sm, j)))
+				continue;
+			for (size_t g = 0; g < npk; g++) {
+				size_t lo = g * slots, hi = lo + slots < cn ? lo + slots : cn;
+				if (mpc_paillier_ct_import(&c->key.pub, ct,
+							   back + ((size_t)j * npk_max + g) * cb) != MPC_OK) {
+					err = mpc_error(MPC_EPROTO, "Paillier cross products, round 2: %s "
+							"sent a malformed ciphertext",
+							mpc_net_name(mpc_party_net(p), j));
+					break;
+				}
+				mpc_paillier_decrypt(&c->key, pack, ct);
+				for (size_t e = lo; e < hi; e++) {
+					uint8_t sh[16];
+					mpz_tdiv_q_2exp(t, pack, (mp_bitcnt_t)(w * (e - lo)));
+					from_mpz(t, K, sh);
+					if (K == 64) {
+						uint64_t v;
+						memcpy(&v, sh, 8);
+						((uint64_t *)oc)[e] += v;
+					} else {
+						mpc_u128 v;
+						memcpy(&v, sh, 16);
+						((mpc_u128 *)oc)[e] += v;
+					}
+					mpc_wipe(sh, sizeof(sh));
+				}
+			}
+		}
+	}
+	mpz_ptr secret[] = {ct, acc, d, rho, pack, t};
+	for (size_t i = 0; i < sizeof(secret) / sizeof(secret[0]); i++)
+		mpc_mpz_wipe(secret[i]);
+	mpz_clears(ct, acc, d, rho, pack, t, NULL);
+	free(mine);
+	free(in);
+	mpc_wipe(rep, (size_t)np * npk_max * cb);
+	free(rep);
+	free(back);
+	return err;
+}
+
+static double pa_bytes_per_elem(void *vctx, int np, mpc_ring r, unsigned xbits)
+{
+	pa_ctx *c = vctx;
+	double cb = (double)mpc_paillier_ct_bytes(c->bits);
+	double slots = (double)mpc_cross_paillier_slots(c->bits, r, xbits);
+	return (np - 1) * (cb + cb / slots);
+}
+
+static const mpc_cross_ops pa_ops = {
+	.name = "paillier",
+	.cross = pa_cross,
+	.cross_bits = NULL,
+	.bytes_per_elem = pa_bytes_per_elem,
+	.free = pa_free,
+};
+
+mpc_err mpc_cross_paillier_new(mpc_cross *out, mpc_party *p, unsigned bits)
+{
+	int me = mpc_party_id(p), np = mpc_party_size(p);
+	pa_ctx *c = calloc(1, sizeof(*c));
+	uint8_t *all = NULL;
+	size_t pb = mpc_paillier_pub_bytes(bits);
+	mpc_err err;
+
+	*out = (mpc_cross){0};
+	if (c == NULL || np > MAX_PARTIES || !(c->peer = calloc((size_t)np, sizeof(*c->peer))) ||
+	    !(c->have_peer = calloc((size_t)np, sizeof(int))) ||
+	    !(all = calloc((size_t)np, pb))) {
+		pa_free(c);
+		free(all);
+		return mpc_error(MPC_ENOMEM, "Paillier engine: out of memory");
+	}
+	c->id = me;
+	c->n = np;
+	if ((err = mpc_paillier_keygen(&c->key, bits)) != MPC_OK)
+		goto out;
+	c->bits = bits;
+	mpc_paillier_pub_export(&c->key.pub, all + (size_t)me * pb);
+	if ((err = mpc_party_bcast(p, all + (size_t)me * pb, all, pb)) != MPC_OK)
+		goto out;
+	for (int j = 0; j < np && err == MPC_OK; j++) {
+		if (j == me)
+			continue;
+		if ((err = mpc_paillier_pub_import(&c->peer[j], bits, all + (size_t)j * pb)) != MPC_OK)
+			err = mpc_error(MPC_EPROTO, "Paillier set-up: %s sent a malformed public key",
+					mpc_net_name(mpc_party_net(p), j));
+		else
+			c->have_peer[j] = 1;
+	}
+	if (err == MPC_OK) {
+		mpc_debug("Paillier engine: %u-bit keys exchanged with %d peers", bits, np - 1);
+		*out = (mpc_cross){.ops = &pa_ops, .ctx = c};
+		c = NULL;
+	}
+out:
+	free(all);
+	pa_free(c);
+	return err;
+}
