@@ -97,9 +97,10 @@ $(foreach d,$(PROG_DIRS),$(eval $(call prog_rule,$(d))))
 
 examples: deps $(PROG_BIN)
 
-# The layer check first, then every test binary; the summary line counts
-# binaries.
+# The layer check (and its own test) first, then every test binary; the
+# summary line counts binaries.
 test: all
+	@sh scripts/layers-selftest.sh >/dev/null || sh scripts/layers-selftest.sh
 	@sh scripts/layers.sh
 	@BUILD=$(BUILD) sh scripts/run-tests.sh $(TESTS)
 
@@ -139,10 +140,14 @@ install: all
 clean:
 	rm -rf build build-san build-fuzz
 
-FORMAT_SRC = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
+FORMAT_SRC = $(shell find runtime net protocols circuits jobs node tools examples bench tests \
+	-path tests/fuzz/corpus -prune -o \( -name '*.c' -o -name '*.h' \) -print 2>/dev/null | sort)
+# One style, .clang-format, for every C file; CI runs format-check.
 format:
+	@sh scripts/deps.sh format
 	clang-format -i $(FORMAT_SRC)
 format-check:
-	clang-format --dry-run --Werror $(FORMAT_SRC)
+	@sh scripts/deps.sh format
+	@clang-format --dry-run --Werror $(FORMAT_SRC) && echo "format-check: $(words $(FORMAT_SRC)) files as .clang-format says"
 
 -include $(LIB_OBJ:.o=.d) $(HOOK_OBJ:.o=.d) $(THELP_OBJ:.o=.d) $(PMOD_OBJ:.o=.d) $(PROG_BIN:=.d) $(TESTS:=.d)
