@@ -1,4 +1,5 @@
-/* Internals of net/ shared by its files; not installed, not for callers.
+/* Internals of net/ shared by its files; not for callers, not to be
+ * installed (NOINST_HEADERS in the Makefile).
  *
  *   mpc_net.c        the public API: open, close, abort, rounds, deadlines,
  *                    keepalives, stop

@@ -1,6 +1,7 @@
 /* The wire format of net/: the message header, its codec, and the T_TLS and
- * T_SEC framings around it. Internal to net/ (not installed); the encoders
- * and decoders are inline because every chunk goes through them.
+ * T_SEC framings around it. Internal to net/ (not to be installed:
+ * NOINST_HEADERS in the Makefile); the encoders and decoders are inline
+ * because every chunk goes through them.
  *
  * Wire header, little-endian, packed:
  *   0 magic u32 "MPC1"   4 version u8   5 type u8   6 from u16   8 to u16
