@@ -3,8 +3,9 @@
  * (RFC 7253) per frame, a 64-bit counter per direction as the nonce, sealed
  * and opened straight between our buffers. OCB rather than GCM: on AES-NI
  * machines it runs at about the speed of AES-CTR, two to three times GCM's
- * in OpenSSL 3.0, and that is most of what TLS costs a round. For
- * mpc_net.c; OpenSSL stays inside net/.
+ * in OpenSSL 3.0, and that is most of what TLS costs a round. For the
+ * send and receive paths of net/ (mpc_send.c, mpc_recv.c) and the handshake
+ * that exports the keys (mpc_handshake.c); OpenSSL stays inside net/.
  *
  * The handshake proves each side's pinned certificate; the exporter binds
  * these keys to that handshake and to the job's session id, so a frame that

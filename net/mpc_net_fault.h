@@ -3,7 +3,9 @@
  * programs. Each fault applies once, to the next DATA message (the next
  * non-empty send) towards that peer; the receiver reports MPC_EPROTO naming
  * this node and the step, except for FLIP which this layer cannot see, and
- * FLIP_RECORD (below). */
+ * FLIP_RECORD (below). Defined in net/mpc_net_hooks.c, compiled only with
+ * MPC_TEST_HOOKS: they are in libmpctest.a, never in libmpc.a. Not to be
+ * installed (NOINST_HEADERS in the Makefile). */
 #ifndef MPC_NET_FAULT_H
 #define MPC_NET_FAULT_H
 

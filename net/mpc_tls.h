@@ -1,7 +1,8 @@
 /* TLS 1.3 pieces for net/: ephemeral keys and certificates, fingerprints,
  * and the per-link machinery (an SSL_CTX with pinned, mutual authentication
  * and a BIO that reads ciphertext from a buffer we lend it and hands what it
- * writes to a callback). The message plumbing lives in mpc_net.c. */
+ * writes to a callback). The message plumbing lives in mpc_handshake.c,
+ * mpc_send.c and mpc_recv.c. */
 #ifndef MPC_TLS_H
 #define MPC_TLS_H
 
@@ -30,7 +31,7 @@ mpc_err mpc_tls_fingerprint(X509 *cert, uint8_t fp[MPC_TLS_FP_BYTES]) MPC_MUST_C
 /* "sha256:AB:CD:...", always NUL-terminated. */
 void mpc_tls_fingerprint_format(const uint8_t fp[MPC_TLS_FP_BYTES], char out[MPC_TLS_FP_TEXT]);
 
-/* ---- for mpc_net.c ---- */
+/* ---- for the links of net/ (mpc_handshake.c, mpc_send.c) ---- */
 
 /* One link's I/O and verification state, owned by the caller; the SSL
  * object borrows it. */

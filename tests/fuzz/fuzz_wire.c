@@ -1,5 +1,6 @@
-/* libFuzzer target: the wire message decoder (net/mpc_net), fed sequences
- * of messages as they would arrive from peers. */
+/* libFuzzer target: the wire message decoder (net/mpc_recv.c, entered through
+ * net/mpc_net_hooks.c), fed sequences of messages as they would arrive from
+ * peers. */
 #include <stddef.h>
 #include <stdint.h>
 
