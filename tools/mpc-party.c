@@ -794,7 +794,8 @@ static void note_taken(mpc_party *p, const mpc_job *j)
 	mpc_preproc *pre = mpc_party_preproc(p);
 	mpc_pool_plan took;
 	char line[1024];
-	const mpc_stored_stats *ss = run_stored.ops ? mpc_stored_get_stats(&run_stored) : NULL;
+	const mpc_store_backend_stats *ss =
+	    run_stored.ops ? mpc_store_backend_get_stats(&run_stored) : NULL;
 	const mpc_pool_stats *ps = mpc_pool_get_stats(pre);
 
 	if (ps == NULL || mpc_pool_plan_get(pre, &took) != MPC_OK) {
@@ -1039,7 +1040,7 @@ static mpc_err install_preproc(const opts *o, conn *c, mpc_party *p, const mpc_p
 		mpc_party_set_preproc(p, gen);
 		return mpc_pool_install(p);
 	}
-	if ((err = mpc_stored_backend(&pre, st, gen)) != MPC_OK)
+	if ((err = mpc_store_backend(&pre, st, gen)) != MPC_OK)
 		return err;
 	mpc_party_set_preproc(p, pre);
 	run_stored = pre;
@@ -1688,7 +1689,7 @@ static mpc_err make_kind(mpc_party *p, const mpc_preproc *gen, mpc_store *st, mp
 		size_t n = total - pg.done < batch ? (size_t)(total - pg.done) : batch;
 		uint8_t id[16];
 		int parts = 1;
-		if ((err = mpc_stored_batch_id(p, id)) != MPC_OK)
+		if ((err = mpc_store_backend_batch_id(p, id)) != MPC_OK)
 			break;
 		switch (t.kind) {
 		case MPC_MAT_TRIPLES:

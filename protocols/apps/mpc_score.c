@@ -644,130 +644,100 @@ out:
 /* ------------------------------------------------------------------ */
 /* Trees                                                               */
 
-mpc_err mpc_score_tree(mpc_party *p, const mpc_score_opts *o, const mpc_score_data *x,
-                       const mpc_score_tree_model *m, double *score, uint8_t *flag) {
-	static const char what[] = "tree scoring";
+/* The shape of a tree ensemble over n transactions. */
+typedef struct {
+	size_t n, d;  /* transactions, features */
+	size_t T, D;  /* trees, depth */
+	size_t J, NL; /* inner nodes and leaves per tree */
+	size_t G, P;  /* inner nodes and leaves of all trees */
+	size_t W;     /* words of a bit plane over the n transactions */
+} tree_dims;
+
+/* The model owner's trees checked and encoded: the one-hot feature rows E
+ * (G x d), thresholds th (G), leaf values lv (P) and the base. */
+static mpc_err tree_owner_model(mpc_party *p, const mpc_score_tree_model *m, const tree_dims *t,
+                                double xmax, double vmax, u128 *E, u128 *th, u128 *lv, u128 *base,
+                                const char *what) {
 	int me = mpc_party_id(p);
-	feats f = {0};
-	size_t n, d, T, D, J, NL, G, P, W = 0, nfac = 0;
-	u128 *A = NULL, *E = NULL, *th = NULL, *S = NULL, *V = NULL, *ind = NULL, *lv = NULL;
-	u128 *sc = NULL, *AI = NULL, base = 0;
-	uint64_t *bits = NULL, *fac = NULL;
-	mpc_bit_triples bt = {0};
-	mpc_err err, loc = MPC_OK;
+	mpc_err loc = MPC_OK;
+	if (m->feature == NULL || m->thr == NULL || m->leaf == NULL)
+		loc = mpc_error(MPC_EINVAL, "%s at party %d: the owner gave no trees", what, me);
+	for (size_t g = 0; loc == MPC_OK && g < t->G; g++) {
+		if (m->feature[g] >= t->d)
+			loc = mpc_error(
+			    MPC_EINVAL,
+			    "%s at party %d: node %zu of tree %zu names feature %u of %zu", what,
+			    me, g % t->J, g / t->J, (unsigned)m->feature[g], t->d);
+		else
+			E[g * t->d + m->feature[g]] = 1;
+	}
+	if (loc == MPC_OK)
+		loc = enc(p, FB, xmax, m->thr, th, t->G, what, "tree threshold");
+	if (loc == MPC_OK)
+		loc = enc(p, FB, vmax, m->leaf, lv, t->P, what, "leaf value");
+	if (loc == MPC_OK) {
+		double bb = m->base;
+		loc = enc(p, FB, vmax, &bb, base, 1, what, "base");
+	}
+	return loc;
+}
 
-	if (m == NULL)
-		return mpc_error(MPC_EINVAL, "%s at party %d: no model", what, me);
-	if ((err = check_common(p, o, x, m->owner, 0, m->threshold, 0, what)) != MPC_OK)
-		return err;
-	if (m->n_trees < 1 || m->n_trees > 1024 || m->depth < 1 || m->depth > 10)
-		return mpc_error(MPC_EINVAL, "%s at party %d: %zu trees of depth %zu", what, me,
-		                 m->n_trees, m->depth);
-	n = x->n, d = x->d, T = m->n_trees, D = m->depth;
-	J = ((size_t)1 << D) - 1, NL = (size_t)1 << D, G = T * J, P = T * NL;
-	double xmax = x->x_max > 0 ? x->x_max : MPC_SCORE_X_MAX_DEFAULT;
-	double vmax = m->v_max > 0 ? m->v_max : MPC_SCORE_V_MAX_DEFAULT;
-	if (!(vmax <= 0x1p60))
-		return mpc_error(MPC_EINVAL, "%s at party %d: bad leaf bound", what, me);
-	if (n == 0)
-		return MPC_OK;
-	W = mpc_conv_words(n);
-	size_t n64 = 64 * W;
-	if ((A = zalloc(n * d, sizeof(u128))) == NULL ||
-	    (E = zalloc(G * d, sizeof(u128))) == NULL || (th = zalloc(G, sizeof(u128))) == NULL ||
-	    (S = zalloc(n * G, sizeof(u128))) == NULL ||
-	    (V = zalloc(G * n64, sizeof(u128))) == NULL || (lv = zalloc(P, sizeof(u128))) == NULL ||
-	    (sc = zalloc(n, sizeof(u128))) == NULL) {
-		err = nomem(p, __LINE__);
-		goto out;
-	}
-	loc = feats_enc(p, x, &f, xmax, A, what);
-	if (loc == MPC_OK && m->owner == me) {
-		if (m->feature == NULL || m->thr == NULL || m->leaf == NULL)
-			loc = mpc_error(MPC_EINVAL, "%s at party %d: the owner gave no trees", what,
-			                me);
-		for (size_t g = 0; loc == MPC_OK && g < G; g++) {
-			if (m->feature[g] >= d)
-				loc = mpc_error(
-				    MPC_EINVAL,
-				    "%s at party %d: node %zu of tree %zu names feature %u of %zu",
-				    what, me, g % J, g / J, (unsigned)m->feature[g], d);
-			else
-				E[g * d + m->feature[g]] = 1;
-		}
-		if (loc == MPC_OK)
-			loc = enc(p, FB, xmax, m->thr, th, G, what, "tree threshold");
-		if (loc == MPC_OK)
-			loc = enc(p, FB, vmax, m->leaf, lv, P, what, "leaf value");
-		if (loc == MPC_OK) {
-			double bb = m->base;
-			loc = enc(p, FB, vmax, &bb, &base, 1, what, "base");
-		}
-	}
-	if ((err = inputs_ready(p, o, loc, score, flag, what)) != MPC_OK)
-		goto out;
+/* All comparisons x < thr of all nodes and transactions at once: S (n x G)
+ * holds the feature each node reads; bits gets node g's plane of [x < thr]
+ * at bits[g * W], in planes of W words (padding elements are 0 everywhere). */
+static mpc_err tree_node_bits(mpc_party *p, int owner, const tree_dims *t, const u128 *S,
+                              const u128 *th, uint64_t *bits) {
+	size_t n64 = 64 * t->W;
+	int me = mpc_party_id(p);
+	u128 *V = zalloc(t->G * n64, sizeof(u128));
+	mpc_err err;
+	if (V == NULL)
+		return nomem(p, __LINE__);
+	for (size_t i = 0; i < t->n; i++)
+		for (size_t g = 0; g < t->G; g++)
+			V[g * n64 + i] = S[i * t->G + g] - (owner == me ? th[g] : 0);
+	err = mpc_conv_msb(p, RING, V, t->G * n64, bits);
+	mpc_wipe_free(V, t->G * n64 * sizeof(u128));
+	return err;
+}
 
-	/* 1. the feature each node reads: a dot product with its secret one-hot
-	 * row (the owner's 1-bit factor is the OT receiver's) */
-	pjob j1 = {.n = n,
-	           .d = d,
-	           .G = G,
-	           .a_own = f.hold,
-	           .a = A,
-	           .abits = bound_bits(xmax, FB),
-	           .asig = 1,
-	           .b_own = m->owner,
-	           .b = E,
-	           .bbits = 1,
-	           .bsig = 0};
-	if ((err = prod_sum(p, o->cross, &j1, S)) != MPC_OK)
-		goto out;
-	/* 2. all comparisons x < thr of all nodes and transactions at once, node
-	 * by node in planes of W words (padding elements are 0 everywhere) */
-	for (size_t i = 0; i < n; i++)
-		for (size_t g = 0; g < G; g++)
-			V[g * n64 + i] = S[i * G + g] - (m->owner == me ? th[g] : 0);
-	if ((bits = zalloc(G * W, 8)) == NULL) {
-		err = nomem(p, __LINE__);
-		goto out;
-	}
-	if ((err = mpc_conv_msb(p, RING, V, G * n64, bits)) != MPC_OK)
-		goto out;
-	/* 3. leaf indicators: the AND of the D path bits (bit or its negation),
-	 * in ceil(log2 D) layers, every leaf of every tree at once */
-	nfac = P * D;
-	if ((fac = zalloc(nfac * W, 8)) == NULL) {
-		err = nomem(p, __LINE__);
-		goto out;
-	}
-	uint64_t tail = n % 64 ? (1ull << (n % 64)) - 1 : ~0ull;
-	for (size_t t = 0; t < T; t++)
-		for (size_t l = 0; l < NL; l++) {
+/* The D factors of each leaf: the bit of each node on its path, negated
+ * where the path goes right; leaf lf's factor s at fac[(lf * D + s) * W]. */
+static void tree_path_factors(int me, const tree_dims *t, const uint64_t *bits, uint64_t *fac) {
+	size_t W = t->W, D = t->D;
+	uint64_t tail = t->n % 64 ? (1ull << (t->n % 64)) - 1 : ~0ull;
+	for (size_t tr = 0; tr < t->T; tr++)
+		for (size_t l = 0; l < t->NL; l++) {
 			size_t node = 0;
 			for (size_t lv2 = 0; lv2 < D; lv2++) {
 				int right = (int)(l >> (D - 1 - lv2) & 1);
-				const uint64_t *b = bits + (t * J + node) * W;
-				uint64_t *z = fac + ((t * NL + l) * D + lv2) * W;
+				const uint64_t *b = bits + (tr * t->J + node) * W;
+				uint64_t *z = fac + ((tr * t->NL + l) * D + lv2) * W;
 				for (size_t w = 0; w < W; w++)
 					z[w] = b[w] ^
 					       (right && me == 0 ? (w + 1 == W ? tail : ~0ull) : 0);
 				node = 2 * node + 1 + (size_t)right;
 			}
 		}
-	size_t ands = 0;
+}
+
+/* Leaf indicators: the AND of each leaf's D factors, in ceil(log2 D)
+ * layers, every leaf of every tree at once; then leaf lf's plane is at
+ * fac[lf * W]. */
+static mpc_err tree_leaf_and(mpc_party *p, const tree_dims *t, uint64_t *fac) {
+	size_t W = t->W, D = t->D, P = t->P, ands = 0, off = 0;
+	mpc_bit_triples bt = {0};
+	mpc_bool_gate *gt = NULL;
+	mpc_err err = MPC_OK;
 	for (size_t c = D; c > 1; c = (c + 1) / 2)
 		ands += c / 2;
 	if (ands > 0) {
-		mpc_bool_gate *gt = zalloc(P * (D / 2 + 1), sizeof(*gt));
-		size_t off = 0;
-		if (gt == NULL) {
+		if ((gt = zalloc(P * (D / 2 + 1), sizeof(*gt))) == NULL) {
 			err = nomem(p, __LINE__);
 			goto out;
 		}
-		if ((err = mpc_bit_triples_get(p, ands * P * W, &bt)) != MPC_OK) {
-			free(gt);
+		if ((err = mpc_bit_triples_get(p, ands * P * W, &bt)) != MPC_OK)
 			goto out;
-		}
 		/* factors of leaf (t, l) at fac[(leaf * D + s) * W], compacted in place */
 		for (size_t c = D; c > 1 && err == MPC_OK; c = (c + 1) / 2) {
 			size_t ng = 0;
@@ -786,13 +756,92 @@ mpc_err mpc_score_tree(mpc_party *p, const mpc_score_opts *o, const mpc_score_da
 					memmove(fac + (lf * D + c / 2) * W,
 					        fac + (lf * D + c - 1) * W, W * 8);
 		}
-		free(gt);
 		if (err != MPC_OK)
 			goto out;
 	}
 	/* compact leaf planes: plane lf at fac[lf * W] */
 	for (size_t lf = 1; lf < P; lf++)
 		memmove(fac + lf * W, fac + lf * D * W, W * 8);
+out:
+	if (bt.a)
+		mpc_bit_triples_fini(&bt);
+	free(gt);
+	return err;
+}
+
+mpc_err mpc_score_tree(mpc_party *p, const mpc_score_opts *o, const mpc_score_data *x,
+                       const mpc_score_tree_model *m, double *score, uint8_t *flag) {
+	static const char what[] = "tree scoring";
+	int me = mpc_party_id(p);
+	feats f = {0};
+	tree_dims t = {0};
+	size_t n, d, G, P, W = 0, nfac = 0;
+	u128 *A = NULL, *E = NULL, *th = NULL, *S = NULL, *ind = NULL, *lv = NULL;
+	u128 *sc = NULL, *AI = NULL, base = 0;
+	uint64_t *bits = NULL, *fac = NULL;
+	mpc_err err, loc = MPC_OK;
+
+	if (m == NULL)
+		return mpc_error(MPC_EINVAL, "%s at party %d: no model", what, me);
+	if ((err = check_common(p, o, x, m->owner, 0, m->threshold, 0, what)) != MPC_OK)
+		return err;
+	if (m->n_trees < 1 || m->n_trees > 1024 || m->depth < 1 || m->depth > 10)
+		return mpc_error(MPC_EINVAL, "%s at party %d: %zu trees of depth %zu", what, me,
+		                 m->n_trees, m->depth);
+	t.n = n = x->n, t.d = d = x->d, t.T = m->n_trees, t.D = m->depth;
+	t.J = ((size_t)1 << t.D) - 1, t.NL = (size_t)1 << t.D;
+	t.G = G = t.T * t.J, t.P = P = t.T * t.NL;
+	double xmax = x->x_max > 0 ? x->x_max : MPC_SCORE_X_MAX_DEFAULT;
+	double vmax = m->v_max > 0 ? m->v_max : MPC_SCORE_V_MAX_DEFAULT;
+	if (!(vmax <= 0x1p60))
+		return mpc_error(MPC_EINVAL, "%s at party %d: bad leaf bound", what, me);
+	if (n == 0)
+		return MPC_OK;
+	t.W = W = mpc_conv_words(n);
+	if ((A = zalloc(n * d, sizeof(u128))) == NULL ||
+	    (E = zalloc(G * d, sizeof(u128))) == NULL || (th = zalloc(G, sizeof(u128))) == NULL ||
+	    (S = zalloc(n * G, sizeof(u128))) == NULL || (lv = zalloc(P, sizeof(u128))) == NULL ||
+	    (sc = zalloc(n, sizeof(u128))) == NULL) {
+		err = nomem(p, __LINE__);
+		goto out;
+	}
+	loc = feats_enc(p, x, &f, xmax, A, what);
+	if (loc == MPC_OK && m->owner == me)
+		loc = tree_owner_model(p, m, &t, xmax, vmax, E, th, lv, &base, what);
+	if ((err = inputs_ready(p, o, loc, score, flag, what)) != MPC_OK)
+		goto out;
+
+	/* 1. the feature each node reads: a dot product with its secret one-hot
+	 * row (the owner's 1-bit factor is the OT receiver's) */
+	pjob j1 = {.n = n,
+	           .d = d,
+	           .G = G,
+	           .a_own = f.hold,
+	           .a = A,
+	           .abits = bound_bits(xmax, FB),
+	           .asig = 1,
+	           .b_own = m->owner,
+	           .b = E,
+	           .bbits = 1,
+	           .bsig = 0};
+	if ((err = prod_sum(p, o->cross, &j1, S)) != MPC_OK)
+		goto out;
+	/* 2. all comparisons x < thr of all nodes and transactions at once */
+	if ((bits = zalloc(G * W, 8)) == NULL) {
+		err = nomem(p, __LINE__);
+		goto out;
+	}
+	if ((err = tree_node_bits(p, m->owner, &t, S, th, bits)) != MPC_OK)
+		goto out;
+	/* 3. leaf indicators: the AND of the D path bits (bit or its negation) */
+	nfac = P * t.D;
+	if ((fac = zalloc(nfac * W, 8)) == NULL) {
+		err = nomem(p, __LINE__);
+		goto out;
+	}
+	tree_path_factors(me, &t, bits, fac);
+	if ((err = tree_leaf_and(p, &t, fac)) != MPC_OK)
+		goto out;
 	if ((ind = zalloc(P * n, sizeof(u128))) == NULL ||
 	    (AI = zalloc(P * n, sizeof(u128))) == NULL) {
 		err = nomem(p, __LINE__);
@@ -814,14 +863,11 @@ mpc_err mpc_score_tree(mpc_party *p, const mpc_score_opts *o, const mpc_score_da
 	           .bbits = bound_bits(vmax, FB)};
 	err = owner_score(p, o, &j2, m->owner, &base, m->threshold, sc, score, flag);
 out:
-	if (bt.a)
-		mpc_bit_triples_fini(&bt);
 	feats_fini(&f, n);
 	mpc_wipe_free(A, n * d * sizeof(u128));
 	mpc_wipe_free(E, G * d * sizeof(u128));
 	mpc_wipe_free(th, G * sizeof(u128));
 	mpc_wipe_free(S, n * G * sizeof(u128));
-	mpc_wipe_free(V, G * n64 * sizeof(u128));
 	mpc_wipe_free(ind, P * n * sizeof(u128));
 	mpc_wipe_free(AI, P * n * sizeof(u128));
 	mpc_wipe_free(lv, P * sizeof(u128));

@@ -1,6 +1,9 @@
 /* Preprocessing: the correlated randomness the online protocols consume,
  * behind one interface so that protocol code does not know where it comes
- * from (a dealer now; OT extension and Paillier later).
+ * from. The engines are in protocols/preproc/: the dealer (mpc_dealer.h),
+ * OT extension and Paillier (the generic maker over mpc_cross.h:
+ * mpc_gen.h), and the on-disk store in front of a maker
+ * (mpc_store_backend.h).
  *
  * Every call is collective: all parties call it with the same arguments in
  * the same order, and each gets its own additive shares. Outputs are secret

@@ -202,6 +202,62 @@ static mpc_err round1(ot_ctx *c, mpc_party *p, size_t m, const uint8_t *choice, 
 	return mpc_net_exchange(mpc_party_net(p), sp, sl, rp, rl);
 }
 
+/* One chunk of ot_cross: cn elements of xbits bits in Z_2^K, m OTs, hashed
+ * `piece` elements at a time into h0/h1. */
+typedef struct {
+	unsigned K, xbits;
+	size_t cn, m, piece, tau_e;
+	uint8_t *h0, *h1;
+} ot_chunk;
+
+/* Round 2, sender to receiver j: extend j's columns u_in into our pads,
+ * hash them piece by piece while they are in cache, write the corrections
+ * to tau_out and our shares of x y into oc. */
+static mpc_err sender_corrections(ot_ctx *c, int j, const ot_chunk *k, uint8_t *u_in,
+				  uint8_t *cols, const uint8_t *yc, uint8_t *tau_out, uint8_t *oc)
+{
+	ot_peer *pj = &c->peer[j];
+	unsigned xbits = k->xbits;
+	mpc_err err;
+	if ((err = mpc_iknp_sender_extend(&pj->tx, k->m, u_in, cols, u_in)) != MPC_OK)
+		return err;
+	for (size_t e0 = 0; e0 < k->cn; e0 += k->piece) {
+		size_t pe = k->cn - e0 < k->piece ? k->cn - e0 : k->piece;
+		if ((err = mpc_ot_hash_pairs(pj->hash, u_in + 16 * e0 * xbits, pj->tx.delta, k->h0,
+					     k->h1, pe * xbits)) != MPC_OK)
+			return err;
+		if (k->K == 64)
+			sender_64(xbits, pe, (const uint64_t *)yc + e0, k->h0, k->h1,
+				  tau_out + e0 * k->tau_e, (uint64_t *)oc + e0);
+		else
+			sender_128(xbits, pe, (const mpc_u128 *)yc + e0, k->h0, k->h1,
+				   tau_out + e0 * k->tau_e, (mpc_u128 *)oc + e0);
+	}
+	return MPC_OK;
+}
+
+/* After round 2, receiver of sender j: hash our rows t_rows piece by piece
+ * and add our shares of x y (from j's corrections tau_in) into oc. */
+static mpc_err receiver_shares(ot_ctx *c, int j, const ot_chunk *k, const uint8_t *t_rows,
+			       const uint8_t *xc, const uint8_t *tau_in, uint8_t *oc)
+{
+	unsigned xbits = k->xbits;
+	mpc_err err;
+	for (size_t e0 = 0; e0 < k->cn; e0 += k->piece) {
+		size_t pe = k->cn - e0 < k->piece ? k->cn - e0 : k->piece;
+		if ((err = mpc_ot_hash_blocks(c->peer[j].hash, t_rows + 16 * e0 * xbits, k->h0,
+					      pe * xbits)) != MPC_OK)
+			return err;
+		if (k->K == 64)
+			receiver_64(xbits, pe, (const uint64_t *)xc + e0, k->h0,
+				    tau_in + e0 * k->tau_e, (uint64_t *)oc + e0);
+		else
+			receiver_128(xbits, pe, (const mpc_u128 *)xc + e0, k->h0,
+				     tau_in + e0 * k->tau_e, (mpc_u128 *)oc + e0);
+	}
+	return MPC_OK;
+}
+
 static mpc_err ot_cross(void *vctx, mpc_party *p, mpc_ring r, unsigned xbits, size_t n,
 			const void *x, const void *y, void *out, uint64_t recv_mask, uint64_t send_mask)
 {
@@ -229,27 +285,31 @@ static mpc_err ot_cross(void *vctx, mpc_party *p, mpc_ring r, unsigned xbits, si
 	size_t per_chunk = CHUNK_OTS / xbits;
 	if (per_chunk == 0)
 		per_chunk = 1;
-	size_t tau_e = tau_elem_bytes(K, xbits);
+	ot_chunk k = {.K = K, .xbits = xbits, .tau_e = tau_elem_bytes(K, xbits)};
 	/* elements hashed at once: PIECE_OTS pads of 16 bytes stay in cache */
-	size_t piece = PIECE_OTS / xbits ? PIECE_OTS / xbits : 1;
+	k.piece = PIECE_OTS / xbits ? PIECE_OTS / xbits : 1;
 	for (size_t off = 0; off < n; off += per_chunk) {
-		size_t cn = n - off < per_chunk ? n - off : per_chunk;
-		size_t m = (cn * xbits + 127) / 128 * 128;
-		size_t mat = 16 * m, tau_len = cn * tau_e;
+		size_t cn = k.cn = n - off < per_chunk ? n - off : per_chunk;
+		size_t m = k.m = (cn * xbits + 127) / 128 * 128;
+		size_t mat = 16 * m, tau_len = cn * k.tau_e;
 		/* layout: choice | cols scratch | per peer: u_out, t, u_in, tau_out, tau_in | h0 | h1;
 		 * the tau buffers have 16 bytes of slack for whole-element loads and stores */
 		size_t per_peer = 3 * mat + 2 * (tau_len + 16);
-		size_t need = m / 8 + MPC_OT_SCRATCH(m) + (size_t)np * per_peer + 32 * (piece * xbits + 128);
+		size_t need = m / 8 + MPC_OT_SCRATCH(m) + (size_t)np * per_peer + 32 * (k.piece * xbits + 128);
 		if ((err = reserve(c, need)) != MPC_OK)
 			return err;
 		uint8_t *choice = c->buf, *cols = choice + m / 8;
-		uint8_t *peers = cols + MPC_OT_SCRATCH(m), *h0 = peers + (size_t)np * per_peer;
-		uint8_t *h1 = h0 + 16 * (piece * xbits + 128);
-#define U_OUT(j) (peers + (size_t)(j) * per_peer)
-#define T_ROWS(j) (U_OUT(j) + mat)
-#define U_IN(j) (U_OUT(j) + 2 * mat)
-#define TAU_OUT(j) (U_OUT(j) + 3 * mat)
-#define TAU_IN(j) (TAU_OUT(j) + tau_len + 16)
+		uint8_t *peers = cols + MPC_OT_SCRATCH(m);
+		k.h0 = peers + (size_t)np * per_peer;
+		k.h1 = k.h0 + 16 * (k.piece * xbits + 128);
+		peer_bufs pb[MAX_PARTIES];
+		uint8_t *tau_out[MAX_PARTIES], *tau_in[MAX_PARTIES];
+		for (int j = 0; j < np; j++) {
+			uint8_t *u_out = peers + (size_t)j * per_peer;
+			pb[j] = (peer_bufs){u_out, u_out + mat, u_out + 2 * mat};
+			tau_out[j] = u_out + 3 * mat;
+			tau_in[j] = tau_out[j] + tau_len + 16;
+		}
 		const uint8_t *xc = x ? (const uint8_t *)x + off * eb : NULL;
 		const uint8_t *yc = y ? (const uint8_t *)y + off * eb : NULL;
 		uint8_t *oc = (uint8_t *)out + off * eb;
@@ -257,9 +317,6 @@ static mpc_err ot_cross(void *vctx, mpc_party *p, mpc_ring r, unsigned xbits, si
 		/* round 1: the receiver's IKNP columns */
 		if (recv_any)
 			pack_choices(K, xbits, cn, xc, choice, m);
-		peer_bufs pb[MAX_PARTIES];
-		for (int j = 0; j < np; j++)
-			pb[j] = (peer_bufs){U_OUT(j), T_ROWS(j), U_IN(j)};
 		if ((err = round1(c, p, m, choice, cols, pb, recv_mask, send_mask)) != MPC_OK)
 			return err;
 
@@ -270,29 +327,14 @@ static mpc_err ot_cross(void *vctx, mpc_party *p, mpc_ring r, unsigned xbits, si
 			if (j == me)
 				continue;
 			if (in_mask(send_mask, me) && in_mask(recv_mask, j)) {
-				ot_peer *pj = &c->peer[j];
-				if ((err = mpc_iknp_sender_extend(&pj->tx, m, U_IN(j), cols, U_IN(j))) !=
-				    MPC_OK)
+				if ((err = sender_corrections(c, j, &k, pb[j].u_in, cols, yc, tau_out[j],
+							      oc)) != MPC_OK)
 					return err;
-				/* hash and correct piece by piece, while the pads are in cache */
-				for (size_t e0 = 0; e0 < cn; e0 += piece) {
-					size_t pe = cn - e0 < piece ? cn - e0 : piece;
-					if ((err = mpc_ot_hash_pairs(pj->hash, U_IN(j) + 16 * e0 * xbits,
-								     pj->tx.delta, h0, h1, pe * xbits)) !=
-					    MPC_OK)
-						return err;
-					if (K == 64)
-						sender_64(xbits, pe, (const uint64_t *)yc + e0, h0, h1,
-							  TAU_OUT(j) + e0 * tau_e, (uint64_t *)oc + e0);
-					else
-						sender_128(xbits, pe, (const mpc_u128 *)yc + e0, h0, h1,
-							   TAU_OUT(j) + e0 * tau_e, (mpc_u128 *)oc + e0);
-				}
-				sp[j] = TAU_OUT(j);
+				sp[j] = tau_out[j];
 				sl[j] = tau_len;
 			}
 			if (in_mask(recv_mask, me) && in_mask(send_mask, j)) {
-				rp[j] = TAU_IN(j);
+				rp[j] = tau_in[j];
 				rl[j] = tau_len;
 			}
 		}
@@ -301,24 +343,9 @@ static mpc_err ot_cross(void *vctx, mpc_party *p, mpc_ring r, unsigned xbits, si
 		for (int j = 0; j < np; j++) {
 			if (j == me || !(in_mask(recv_mask, me) && in_mask(send_mask, j)))
 				continue;
-			for (size_t e0 = 0; e0 < cn; e0 += piece) {
-				size_t pe = cn - e0 < piece ? cn - e0 : piece;
-				if ((err = mpc_ot_hash_blocks(c->peer[j].hash, T_ROWS(j) + 16 * e0 * xbits,
-							      h0, pe * xbits)) != MPC_OK)
-					return err;
-				if (K == 64)
-					receiver_64(xbits, pe, (const uint64_t *)xc + e0, h0,
-						    TAU_IN(j) + e0 * tau_e, (uint64_t *)oc + e0);
-				else
-					receiver_128(xbits, pe, (const mpc_u128 *)xc + e0, h0,
-						     TAU_IN(j) + e0 * tau_e, (mpc_u128 *)oc + e0);
-			}
+			if ((err = receiver_shares(c, j, &k, pb[j].t_rows, xc, tau_in[j], oc)) != MPC_OK)
+				return err;
 		}
-#undef U_OUT
-#undef T_ROWS
-#undef U_IN
-#undef TAU_OUT
-#undef TAU_IN
 	}
 	mpc_wipe(c->buf, c->cap);
 	return MPC_OK;

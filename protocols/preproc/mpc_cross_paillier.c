@@ -87,177 +87,213 @@ unsigned mpc_cross_paillier_slots(unsigned modulus_bits, mpc_ring r, unsigned xb
 	return (modulus_bits - 1) / (xbits + mpc_ring_bits(r) + SIGMA + 1);
 }
 
+/* One call's state: its parameters, the round buffers and the big-number
+ * temporaries (all wiped at the end). */
+typedef struct {
+	pa_ctx *c;
+	mpc_party *p;
+	unsigned K, w, xbits; /* ring bits, slot width, input bits */
+	size_t eb, cb, slots; /* element and ciphertext bytes, slots per ciphertext */
+	int me, np;
+	uint64_t rm, sm; /* receivers, senders */
+	size_t npk_max;  /* packed ciphertexts per chunk */
+	uint8_t *mine;   /* CHUNK ciphertexts: Enc(x) under our key */
+	uint8_t *in;     /* np x CHUNK: the receivers' Enc(x) */
+	uint8_t *rep;    /* np x npk_max: our packed replies */
+	uint8_t *back;   /* np x npk_max: the senders' packed replies */
+	mpz_t ct, acc, d, rho, pack, t;
+} pa_run;
+
+/* oc[e] += (or -=) the low K bits of z. */
+static void add_low_bits(const mpz_t z, unsigned K, uint8_t *oc, size_t e, int neg)
+{
+	uint8_t sh[16];
+	from_mpz(z, K, sh);
+	if (K == 64) {
+		uint64_t v;
+		memcpy(&v, sh, 8);
+		((uint64_t *)oc)[e] += neg ? 0 - v : v;
+	} else {
+		mpc_u128 v;
+		memcpy(&v, sh, 16);
+		((mpc_u128 *)oc)[e] += neg ? 0 - v : v;
+	}
+	mpc_wipe(sh, sizeof(sh));
+}
+
+/* Round 1, receiver: Enc(x_e 2^(w (e mod slots))) under our key into mine.
+ * x is already in its slot: the sender's product of the group's
+ * ciphertexts then packs the results by itself. */
+static mpc_err pa_encrypt_x(pa_run *u, const uint8_t *xc, size_t cn)
+{
+	mpc_err err = MPC_OK;
+	for (size_t e = 0; e < cn && err == MPC_OK; e++) {
+		to_mpz(u->t, xc + e * u->eb, u->eb);
+		mpz_mul_2exp(u->t, u->t, (mp_bitcnt_t)(u->w * (e % u->slots)));
+		if ((err = mpc_paillier_encrypt_own(&u->c->key, u->ct, u->t)) == MPC_OK)
+			mpc_paillier_ct_export(&u->c->key.pub, u->ct, u->mine + e * u->cb);
+	}
+	return err;
+}
+
+/* Round 2, sender to receiver j: the packed Enc(x_e y_e + rho_e) of the
+ * elements lo..hi-1 (j's ciphertexts cj) into dst; our share -rho_e into oc. */
+static mpc_err pa_pack_group(pa_run *u, int j, const uint8_t *cj, const uint8_t *yc, uint8_t *oc,
+			     size_t lo, size_t hi, uint8_t *dst)
+{
+	const mpc_paillier_pub *pk = &u->c->peer[j];
+	mpc_err err;
+	mpz_set_ui(u->acc, 1);
+	mpz_set_ui(u->pack, 0);
+	for (size_t e = hi; e-- > lo;) {
+		if (mpc_paillier_ct_import(pk, u->ct, cj + e * u->cb) != MPC_OK)
+			return mpc_error(MPC_EPROTO, "Paillier cross products, round 1: %s sent %s",
+					 mpc_net_name(mpc_party_net(u->p), j), "a malformed ciphertext");
+		to_mpz(u->t, yc + e * u->eb, u->eb);
+		if (mpz_sgn(u->t) != 0)
+			mpz_powm_sec(u->d, u->ct, u->t, pk->n2);
+		else
+			mpz_set_ui(u->d, 1);
+		/* acc = prod Enc(x_e 2^(w slot))^(y_e) */
+		mpz_mul(u->acc, u->acc, u->d);
+		mpz_mod(u->acc, u->acc, pk->n2);
+		/* mask slot e; our share is -rho mod 2^k */
+		if ((err = mpc_paillier_random_bits(u->rho, u->xbits + u->K + SIGMA)) != MPC_OK)
+			return err;
+		mpz_mul_2exp(u->t, u->rho, (mp_bitcnt_t)(u->w * (e - lo)));
+		mpz_add(u->pack, u->pack, u->t);
+		add_low_bits(u->rho, u->K, oc, e, 1);
+	}
+	if ((err = mpc_paillier_encrypt(pk, u->ct, u->pack)) != MPC_OK)
+		return err;
+	mpz_mul(u->acc, u->acc, u->ct);
+	mpz_mod(u->acc, u->acc, pk->n2);
+	mpc_paillier_ct_export(pk, u->acc, dst);
+	return MPC_OK;
+}
+
+/* After round 2, receiver: decrypt sender j's npk packed replies and add
+ * each slot's x y + rho mod 2^k into oc. */
+static mpc_err pa_unpack(pa_run *u, int j, size_t cn, size_t npk, uint8_t *oc)
+{
+	for (size_t g = 0; g < npk; g++) {
+		size_t lo = g * u->slots, hi = lo + u->slots < cn ? lo + u->slots : cn;
+		if (mpc_paillier_ct_import(&u->c->key.pub, u->ct,
+					   u->back + ((size_t)j * u->npk_max + g) * u->cb) != MPC_OK)
+			return mpc_error(MPC_EPROTO, "Paillier cross products, round 2: %s "
+					 "sent a malformed ciphertext",
+					 mpc_net_name(mpc_party_net(u->p), j));
+		mpc_paillier_decrypt(&u->c->key, u->pack, u->ct);
+		for (size_t e = lo; e < hi; e++) {
+			mpz_tdiv_q_2exp(u->t, u->pack, (mp_bitcnt_t)(u->w * (e - lo)));
+			add_low_bits(u->t, u->K, oc, e, 0);
+		}
+	}
+	return MPC_OK;
+}
+
+/* Both rounds for the cn elements of one chunk. */
+static mpc_err pa_chunk(pa_run *u, const uint8_t *xc, const uint8_t *yc, uint8_t *oc, size_t cn)
+{
+	const void *sp[MAX_PARTIES];
+	void *rp[MAX_PARTIES];
+	size_t sl[MAX_PARTIES], rl[MAX_PARTIES];
+	size_t npk = (cn + u->slots - 1) / u->slots;
+	int me = u->me, np = u->np, recv_any = 0;
+	uint64_t rm = u->rm, sm = u->sm;
+	mpc_err err = MPC_OK;
+
+	for (int j = 0; j < np; j++)
+		recv_any |= j != me && in_mask(rm, me) && in_mask(sm, j);
+	/* round 1: Enc(x) under our key to every sender */
+	if (recv_any && (err = pa_encrypt_x(u, xc, cn)) != MPC_OK)
+		return err;
+	for (int j = 0; j < np; j++) {
+		sp[j] = rp[j] = NULL;
+		sl[j] = rl[j] = 0;
+		if (j == me)
+			continue;
+		if (in_mask(rm, me) && in_mask(sm, j))
+			sp[j] = u->mine, sl[j] = cn * u->cb;
+		if (in_mask(sm, me) && in_mask(rm, j))
+			rp[j] = u->in + (size_t)j * CHUNK * u->cb, rl[j] = cn * u->cb;
+	}
+	if ((err = mpc_net_exchange(mpc_party_net(u->p), sp, sl, rp, rl)) != MPC_OK)
+		return err;
+	/* round 2: packed Enc(x y + rho) back to every receiver */
+	for (int j = 0; j < np; j++) {
+		sp[j] = rp[j] = NULL;
+		sl[j] = rl[j] = 0;
+		if (j == me)
+			continue;
+		if (in_mask(sm, me) && in_mask(rm, j)) {
+			const uint8_t *cj = u->in + (size_t)j * CHUNK * u->cb;
+			uint8_t *rj = u->rep + (size_t)j * u->npk_max * u->cb;
+			for (size_t g = 0; g < npk; g++) {
+				size_t lo = g * u->slots, hi = lo + u->slots < cn ? lo + u->slots : cn;
+				if ((err = pa_pack_group(u, j, cj, yc, oc, lo, hi, rj + g * u->cb)) !=
+				    MPC_OK)
+					return err;
+			}
+			sp[j] = rj;
+			sl[j] = npk * u->cb;
+		}
+		if (in_mask(rm, me) && in_mask(sm, j)) {
+			rp[j] = u->back + (size_t)j * u->npk_max * u->cb;
+			rl[j] = npk * u->cb;
+		}
+	}
+	if ((err = mpc_net_exchange(mpc_party_net(u->p), sp, sl, rp, rl)) != MPC_OK)
+		return err;
+	for (int j = 0; j < np && err == MPC_OK; j++)
+		if (j != me && in_mask(rm, me) && in_mask(sm, j))
+			err = pa_unpack(u, j, cn, npk, oc);
+	return err;
+}
+
 static mpc_err pa_cross(void *vctx, mpc_party *p, mpc_ring r, unsigned xbits, size_t n,
 			const void *x, const void *y, void *out, uint64_t rm, uint64_t sm)
 {
 	pa_ctx *c = vctx;
-	unsigned K = mpc_ring_bits(r), w = xbits + K + SIGMA + 1;
-	size_t eb = mpc_ring_bytes(r), cb = mpc_paillier_ct_bytes(c->bits);
-	size_t slots = mpc_cross_paillier_slots(c->bits, r, xbits);
-	int me = c->id, np = c->n;
-	const void *sp[MAX_PARTIES];
-	void *rp[MAX_PARTIES];
-	size_t sl[MAX_PARTIES], rl[MAX_PARTIES];
-	uint8_t *mine = NULL, *in = NULL, *rep = NULL, *back = NULL;
-	mpz_t ct, acc, d, rho, pack, t;
+	pa_run u = {.c = c, .p = p, .K = mpc_ring_bits(r), .xbits = xbits, .me = c->id, .np = c->n,
+		    .rm = rm, .sm = sm};
 	mpc_err err = MPC_OK;
 
-	if (slots == 0) /* a bad ring or input width (mpc_cross_paillier_slots) */
+	u.w = xbits + u.K + SIGMA + 1;
+	u.eb = mpc_ring_bytes(r), u.cb = mpc_paillier_ct_bytes(c->bits);
+	u.slots = mpc_cross_paillier_slots(c->bits, r, xbits);
+	if (u.slots == 0) /* a bad ring or input width (mpc_cross_paillier_slots) */
 		return mpc_error(MPC_EINVAL, "Paillier cross products: %u-bit inputs in Z_2^%u", xbits,
-				 K);
-	if (n > 0 && ((in_mask(rm, me) && x == NULL) || (in_mask(sm, me) && y == NULL)))
-		return mpc_error(MPC_EINVAL, "Paillier cross products: missing input at party %d", me);
+				 u.K);
+	if (n > 0 && ((in_mask(rm, u.me) && x == NULL) || (in_mask(sm, u.me) && y == NULL)))
+		return mpc_error(MPC_EINVAL, "Paillier cross products: missing input at party %d",
+				 u.me);
 	if (n > 0)
-		memset(out, 0, n * eb);
-	size_t npk_max = (CHUNK + slots - 1) / slots;
-	mine = malloc(CHUNK * cb);
-	in = malloc((size_t)np * CHUNK * cb);
-	rep = malloc((size_t)np * npk_max * cb);
-	back = malloc((size_t)np * npk_max * cb);
-	if (!mine || !in || !rep || !back) {
-		free(mine), free(in), free(rep), free(back);
+		memset(out, 0, n * u.eb);
+	u.npk_max = (CHUNK + u.slots - 1) / u.slots;
+	u.mine = malloc(CHUNK * u.cb);
+	u.in = malloc((size_t)u.np * CHUNK * u.cb);
+	u.rep = malloc((size_t)u.np * u.npk_max * u.cb);
+	u.back = malloc((size_t)u.np * u.npk_max * u.cb);
+	if (!u.mine || !u.in || !u.rep || !u.back) {
+		free(u.mine), free(u.in), free(u.rep), free(u.back);
 		return mpc_error(MPC_ENOMEM, "Paillier engine: out of memory");
 	}
-	mpz_inits(ct, acc, d, rho, pack, t, NULL);
+	mpz_inits(u.ct, u.acc, u.d, u.rho, u.pack, u.t, NULL);
 	for (size_t off = 0; off < n && err == MPC_OK; off += CHUNK) {
-		size_t cn = n - off < CHUNK ? n - off : CHUNK, npk = (cn + slots - 1) / slots;
-		const uint8_t *xc = x ? (const uint8_t *)x + off * eb : NULL;
-		const uint8_t *yc = y ? (const uint8_t *)y + off * eb : NULL;
-		uint8_t *oc = (uint8_t *)out + off * eb;
-		int recv_any = 0;
-		for (int j = 0; j < np; j++)
-			recv_any |= j != me && in_mask(rm, me) && in_mask(sm, j);
-		/* round 1: Enc(x) under our key to every sender */
-		if (recv_any)
-			for (size_t e = 0; e < cn && err == MPC_OK; e++) {
-				/* x already in its slot: the sender's product of the
-				 * group's ciphertexts then packs the results by itself */
-				to_mpz(t, xc + e * eb, eb);
-				mpz_mul_2exp(t, t, (mp_bitcnt_t)(w * (e % slots)));
-				if ((err = mpc_paillier_encrypt_own(&c->key, ct, t)) == MPC_OK)
-					mpc_paillier_ct_export(&c->key.pub, ct, mine + e * cb);
-			}
-		if (err != MPC_OK)
-			break;
-		for (int j = 0; j < np; j++) {
-			sp[j] = rp[j] = NULL;
-			sl[j] = rl[j] = 0;
-			if (j == me)
-				continue;
-			if (in_mask(rm, me) && in_mask(sm, j))
-				sp[j] = mine, sl[j] = cn * cb;
-			if (in_mask(sm, me) && in_mask(rm, j))
-				rp[j] = in + (size_t)j * CHUNK * cb, rl[j] = cn * cb;
-		}
-		if ((err = mpc_net_exchange(mpc_party_net(p), sp, sl, rp, rl)) != MPC_OK)
-			break;
-		/* round 2: packed Enc(x y + rho) back to every receiver */
-		for (int j = 0; j < np && err == MPC_OK; j++) {
-			sp[j] = rp[j] = NULL;
-			sl[j] = rl[j] = 0;
-			if (j == me)
-				continue;
-			if (in_mask(sm, me) && in_mask(rm, j)) {
-				const mpc_paillier_pub *pk = &c->peer[j];
-				const uint8_t *cj = in + (size_t)j * CHUNK * cb;
-				for (size_t g = 0; g < npk && err == MPC_OK; g++) {
-					size_t lo = g * slots, hi = lo + slots < cn ? lo + slots : cn;
-					mpz_set_ui(acc, 1);
-					mpz_set_ui(pack, 0);
-					for (size_t e = hi; e-- > lo;) {
-						if ((err = mpc_paillier_ct_import(pk, ct, cj + e * cb)) !=
-						    MPC_OK) {
-							err = mpc_error(MPC_EPROTO, "Paillier cross products, "
-									"round 1: %s sent %s",
-									mpc_net_name(mpc_party_net(p), j),
-									"a malformed ciphertext");
-							break;
-						}
-						to_mpz(t, yc + e * eb, eb);
-						if (mpz_sgn(t) != 0)
-							mpz_powm_sec(d, ct, t, pk->n2);
-						else
-							mpz_set_ui(d, 1);
-						/* acc = prod Enc(x_e 2^(w slot))^(y_e) */
-						mpz_mul(acc, acc, d);
-						mpz_mod(acc, acc, pk->n2);
-						/* mask slot e; our share is -rho mod 2^k */
-						if ((err = mpc_paillier_random_bits(rho, xbits + K + SIGMA)) !=
-						    MPC_OK)
-							break;
-						mpz_mul_2exp(t, rho, (mp_bitcnt_t)(w * (e - lo)));
-						mpz_add(pack, pack, t);
-						uint8_t sh[16];
-						from_mpz(rho, K, sh);
-						if (K == 64) {
-							uint64_t v;
-							memcpy(&v, sh, 8);
-							((uint64_t *)oc)[e] -= v;
-						} else {
-							mpc_u128 v;
-							memcpy(&v, sh, 16);
-							((mpc_u128 *)oc)[e] -= v;
-						}
-						mpc_wipe(sh, sizeof(sh));
-					}
-					if (err != MPC_OK)
-						break;
-					if ((err = mpc_paillier_encrypt(pk, ct, pack)) != MPC_OK)
-						break;
-					mpz_mul(acc, acc, ct);
-					mpz_mod(acc, acc, pk->n2);
-					mpc_paillier_ct_export(pk, acc, rep + ((size_t)j * npk_max + g) * cb);
-				}
-				sp[j] = rep + (size_t)j * npk_max * cb;
-				sl[j] = npk * cb;
-			}
-			if (in_mask(rm, me) && in_mask(sm, j)) {
-				rp[j] = back + (size_t)j * npk_max * cb;
-				rl[j] = npk * cb;
-			}
-		}
-		if (err != MPC_OK || (err = mpc_net_exchange(mpc_party_net(p), sp, sl, rp, rl)) != MPC_OK)
-			break;
-		for (int j = 0; j < np && err == MPC_OK; j++) {
-			if (j == me || !(in_mask(rm, me) && in_mask(sm, j)))
-				continue;
-			for (size_t g = 0; g < npk; g++) {
-				size_t lo = g * slots, hi = lo + slots < cn ? lo + slots : cn;
-				if (mpc_paillier_ct_import(&c->key.pub, ct,
-							   back + ((size_t)j * npk_max + g) * cb) != MPC_OK) {
-					err = mpc_error(MPC_EPROTO, "Paillier cross products, round 2: %s "
-							"sent a malformed ciphertext",
-							mpc_net_name(mpc_party_net(p), j));
-					break;
-				}
-				mpc_paillier_decrypt(&c->key, pack, ct);
-				for (size_t e = lo; e < hi; e++) {
-					uint8_t sh[16];
-					mpz_tdiv_q_2exp(t, pack, (mp_bitcnt_t)(w * (e - lo)));
-					from_mpz(t, K, sh);
-					if (K == 64) {
-						uint64_t v;
-						memcpy(&v, sh, 8);
-						((uint64_t *)oc)[e] += v;
-					} else {
-						mpc_u128 v;
-						memcpy(&v, sh, 16);
-						((mpc_u128 *)oc)[e] += v;
-					}
-					mpc_wipe(sh, sizeof(sh));
-				}
-			}
-		}
+		size_t cn = n - off < CHUNK ? n - off : CHUNK;
+		err = pa_chunk(&u, x ? (const uint8_t *)x + off * u.eb : NULL,
+			       y ? (const uint8_t *)y + off * u.eb : NULL, (uint8_t *)out + off * u.eb, cn);
 	}
-	mpz_ptr secret[] = {ct, acc, d, rho, pack, t};
+	mpz_ptr secret[] = {u.ct, u.acc, u.d, u.rho, u.pack, u.t};
 	for (size_t i = 0; i < sizeof(secret) / sizeof(secret[0]); i++)
 		mpc_mpz_wipe(secret[i]);
-	mpz_clears(ct, acc, d, rho, pack, t, NULL);
-	free(mine);
-	free(in);
-	mpc_wipe(rep, (size_t)np * npk_max * cb);
-	free(rep);
-	free(back);
+	mpz_clears(u.ct, u.acc, u.d, u.rho, u.pack, u.t, NULL);
+	free(u.mine);
+	free(u.in);
+	mpc_wipe(u.rep, (size_t)u.np * u.npk_max * u.cb);
+	free(u.rep);
+	free(u.back);
 	return err;
 }
 

@@ -16,7 +16,7 @@
 typedef struct {
 	mpc_store *store;
 	mpc_preproc inner;
-	mpc_stored_stats st;
+	mpc_store_backend_stats st;
 	/* types whose store is not used any more in this run */
 	mpc_mat_type off[N_TYPES];
 	int n_off;
@@ -231,7 +231,7 @@ static const mpc_preproc_ops stored_ops = {
 	.free = st_free,
 };
 
-mpc_err mpc_stored_backend(mpc_preproc *out, mpc_store *store, mpc_preproc inner)
+mpc_err mpc_store_backend(mpc_preproc *out, mpc_store *store, mpc_preproc inner)
 {
 	stored_ctx *s = calloc(1, sizeof(*s));
 	*out = (mpc_preproc){0};
@@ -247,14 +247,14 @@ mpc_err mpc_stored_backend(mpc_preproc *out, mpc_store *store, mpc_preproc inner
 	return MPC_OK;
 }
 
-const mpc_stored_stats *mpc_stored_get_stats(const mpc_preproc *pre)
+const mpc_store_backend_stats *mpc_store_backend_get_stats(const mpc_preproc *pre)
 {
 	if (pre == NULL || pre->ops != &stored_ops)
 		return NULL;
 	return &((const stored_ctx *)pre->ctx)->st;
 }
 
-mpc_err mpc_stored_batch_id(mpc_party *p, uint8_t id[16])
+mpc_err mpc_store_backend_batch_id(mpc_party *p, uint8_t id[16])
 {
 	int np = mpc_party_size(p);
 	uint8_t *all = calloc((size_t)np, 16);

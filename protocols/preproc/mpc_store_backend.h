@@ -13,24 +13,24 @@
  *   for the rest of the run, with a warning.
  * The store records a consumption durably before handing material out
  * (mpc_store.h), so a crash never leads to reuse. */
-#ifndef MPC_STORED_H
-#define MPC_STORED_H
+#ifndef MPC_STORE_BACKEND_H
+#define MPC_STORE_BACKEND_H
 
 #include "runtime/mpc_err.h"
 #include "protocols/core/mpc_preproc.h"
 #include "protocols/preproc/mpc_store.h"
 
 /* The combined backend; takes ownership of store and inner. */
-mpc_err mpc_stored_backend(mpc_preproc *out, mpc_store *store, mpc_preproc inner) MPC_MUST_CHECK;
+mpc_err mpc_store_backend(mpc_preproc *out, mpc_store *store, mpc_preproc inner) MPC_MUST_CHECK;
 
 /* What this run took from the store and made on demand (elements of any kind). */
 typedef struct {
 	uint64_t from_store, made;
-} mpc_stored_stats;
-const mpc_stored_stats *mpc_stored_get_stats(const mpc_preproc *pre);
+} mpc_store_backend_stats;
+const mpc_store_backend_stats *mpc_store_backend_get_stats(const mpc_preproc *pre);
 
 /* Agree a fresh batch id with the other parties (party 0 draws it; one
  * round). Used by `mpc-party preprocess`. */
-mpc_err mpc_stored_batch_id(struct mpc_party *p, uint8_t id[16]) MPC_MUST_CHECK;
+mpc_err mpc_store_backend_batch_id(struct mpc_party *p, uint8_t id[16]) MPC_MUST_CHECK;
 
 #endif

@@ -19,11 +19,11 @@
 #include "protocols/nonlinear/mpc_math.h"
 #include "protocols/core/mpc_share.h"
 
-/* The implementation itself, for test_emulated_bounds: its constants and
+/* The exp and sigmoid implementation, for test_emulated_bounds: its constants and
  * parameters drive an exact integer emulation of the sigmoid and exp
  * pipelines over every input of a range (this copy also serves the
  * cluster runs below; libmpc's identical object is then not linked). */
-#include "protocols/nonlinear/mpc_math.c"
+#include "protocols/nonlinear/mpc_math_exp.c"
 
 enum { F_RECIP, F_DIV, F_SQRT, F_EXP, F_SIGMOID, F_RING64 };
 
