@@ -1,6 +1,6 @@
-/* Internals of the arithmetic circuit shared by the loader/builder/clear
- * evaluator (mpc_arith.c) and the MPC evaluator (mpc_arith_eval.c). Not
- * installed, not for callers. */
+/* Internals of the arithmetic circuit shared by the loader, writer, builder
+ * and clear evaluator (circuits/mpc_arith*.c) and the MPC evaluator
+ * (circuits/eval/mpc_arith_eval.c). Not installed, not for callers. */
 #ifndef MPC_ARITH_INTERNAL_H
 #define MPC_ARITH_INTERNAL_H
 
