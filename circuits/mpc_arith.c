@@ -296,76 +296,15 @@ static size_t bcast_len(size_t la, size_t lb)
 	return 0;
 }
 
-/* Check a gate and fill in its type, visibility and length. */
-int mpc_arith_make_gate(mpc_arith *c, const char *name, uint32_t line, int op, int32_t a, int32_t b,
-		     int32_t cc, uint64_t L, int cfix, mpc_u128 cval, int as_type, char *msg,
-		     size_t msz)
+/* ADD, SUB, MUL, LT, EQ, DIV and SELECT: operands of one length or length 1
+ * (broadcast); the result's length, and its type for MUL and SELECT. */
+static int shape_elementwise(int op, const mpc_arith_wire *A, const mpc_arith_wire *B,
+			     const mpc_arith_wire *C, mpc_arith_wire *w, char *msg, size_t msz)
 {
-	mpc_arith_wire w;
 	const char *on = mpc_arith_ops[op].name;
-	int32_t opnd[3] = {a, b, cc};
-	size_t nops = strlen(mpc_arith_ops[op].sig) - (strchr(mpc_arith_ops[op].sig, 'n') || strchr(mpc_arith_ops[op].sig, 'v') ||
-					      strchr(mpc_arith_ops[op].sig, 't'));
-	memset(&w, 0, sizeof(w));
-	w.op = (uint8_t)op;
-	w.a = a;
-	w.b = b;
-	w.c = cc;
-	w.party = -1;
-	for (size_t k = 0; k < nops; k++)
-		if (opnd[k] < 0 || (size_t)opnd[k] >= c->n_w) {
-			snprintf(msg, msz, "%s: operand %zu is not a wire of this circuit", on, k + 1);
-			return -1;
-		}
-	const mpc_arith_wire *A = &c->w[a], *B = nops > 1 ? &c->w[b] : NULL,
-			     *C = nops > 2 ? &c->w[cc] : NULL;
-	w.pub = A->pub && (!B || B->pub) && (!C || C->pub);
-	w.type = A->type;
-	w.len = A->len;
-	int fixonly = 0, sametype = 0, group = 0, bits = 0;
-	switch (op) {
-	case MPC_A_ADD: case MPC_A_SUB: case MPC_A_LT: case MPC_A_EQ:
-		sametype = 1;
-		/* fall through */
-	case MPC_A_MUL:
-		if ((w.len = bcast_len(A->len, B->len)) == 0)
-			goto mismatch;
-		if (op == MPC_A_MUL)
-			w.type = A->type == MPC_ARITH_FIX || B->type == MPC_ARITH_FIX ? MPC_ARITH_FIX
-										    : MPC_ARITH_INT;
-		break;
-	case MPC_A_DIV:
-		fixonly = 1;
-		if ((w.len = bcast_len(A->len, B->len)) == 0)
-			goto mismatch;
-		break;
-	case MPC_A_DOT:
-		group = 1;
-		if (L == 0 || L > MPC_ARITH_MAX_LEN || A->len % L || B->len % L ||
-		    (A->len != B->len && A->len != L && B->len != L)) {
-			snprintf(msg, msz, "DOT of '%s' (length %zu) and '%s' (length %zu) in groups "
-				 "of %llu: expected lengths m*L for both, or m*L and L",
-				 A->name, A->len, B->name, B->len, (unsigned long long)L);
-			return -1;
-		}
-		w.len = (A->len > B->len ? A->len : B->len) / L;
-		w.type = A->type == MPC_ARITH_FIX || B->type == MPC_ARITH_FIX ? MPC_ARITH_FIX
-									    : MPC_ARITH_INT;
-		break;
-	case MPC_A_SUM: case MPC_A_MAX: case MPC_A_MIN: case MPC_A_ARGMAX: case MPC_A_ARGMIN:
-		group = 1;
-		if (L == 0 || L > MPC_ARITH_MAX_LEN || A->len % L) {
-			snprintf(msg, msz, "%s of '%s' (length %zu) in groups of %llu: expected a "
-				 "group length dividing the length", on, A->name, A->len,
-				 (unsigned long long)L);
-			return -1;
-		}
-		w.len = A->len / L;
-		if (op == MPC_A_ARGMAX || op == MPC_A_ARGMIN)
-			w.type = MPC_ARITH_INT;
-		break;
-	case MPC_A_SELECT:
-		if ((w.len = bcast_len(bcast_len(A->len, B->len), C->len)) == 0 ||
+
+	if (op == MPC_A_SELECT) {
+		if ((w->len = bcast_len(bcast_len(A->len, B->len), C->len)) == 0 ||
 		    bcast_len(A->len, C->len) == 0)
 			goto mismatch;
 		if (A->type != MPC_ARITH_INT) {
@@ -375,24 +314,79 @@ int mpc_arith_make_gate(mpc_arith *c, const char *name, uint32_t line, int op, i
 		}
 		if (B->type != C->type) {
 			snprintf(msg, msz, "SELECT: '%s' is %s and '%s' is %s: expected one type",
-				 B->name, mpc_arith_type_name(B->type), C->name, mpc_arith_type_name(C->type));
+				 B->name, mpc_arith_type_name(B->type), C->name,
+				 mpc_arith_type_name(C->type));
 			return -1;
 		}
-		w.type = B->type;
-		break;
+		w->type = B->type;
+		return 0;
+	}
+	if ((w->len = bcast_len(A->len, B->len)) == 0)
+		goto mismatch;
+	if (op == MPC_A_MUL)
+		w->type = A->type == MPC_ARITH_FIX || B->type == MPC_ARITH_FIX ? MPC_ARITH_FIX
+									     : MPC_ARITH_INT;
+	return 0;
+mismatch:
+	snprintf(msg, msz, "length mismatch: %s of '%s' (length %zu) and '%s' (length %zu)%s: "
+		 "expected equal lengths or length 1", on, A->name, A->len, B->name, B->len,
+		 C ? " and a third operand" : "");
+	if (C)
+		snprintf(msg, msz, "length mismatch: %s of '%s' (%zu), '%s' (%zu) and '%s' (%zu): "
+			 "expected equal lengths or length 1", on, A->name, A->len, B->name, B->len,
+			 C->name, C->len);
+	return -1;
+}
+
+/* DOT, SUM, MAX, MIN, ARGMAX and ARGMIN: groups of L elements; the result's
+ * length (one per group) and type. */
+static int shape_grouped(int op, const mpc_arith_wire *A, const mpc_arith_wire *B, uint64_t L,
+			 mpc_arith_wire *w, char *msg, size_t msz)
+{
+	if (op == MPC_A_DOT) {
+		if (L == 0 || L > MPC_ARITH_MAX_LEN || A->len % L || B->len % L ||
+		    (A->len != B->len && A->len != L && B->len != L)) {
+			snprintf(msg, msz, "DOT of '%s' (length %zu) and '%s' (length %zu) in groups "
+				 "of %llu: expected lengths m*L for both, or m*L and L",
+				 A->name, A->len, B->name, B->len, (unsigned long long)L);
+			return -1;
+		}
+		w->len = (A->len > B->len ? A->len : B->len) / L;
+		w->type = A->type == MPC_ARITH_FIX || B->type == MPC_ARITH_FIX ? MPC_ARITH_FIX
+									     : MPC_ARITH_INT;
+		return 0;
+	}
+	if (L == 0 || L > MPC_ARITH_MAX_LEN || A->len % L) {
+		snprintf(msg, msz, "%s of '%s' (length %zu) in groups of %llu: expected a "
+			 "group length dividing the length", mpc_arith_ops[op].name, A->name, A->len,
+			 (unsigned long long)L);
+		return -1;
+	}
+	w->len = A->len / L;
+	if (op == MPC_A_ARGMAX || op == MPC_A_ARGMIN)
+		w->type = MPC_ARITH_INT;
+	return 0;
+}
+
+/* The gates of one operand A (and a parameter): the result has A's length;
+ * its type, and the range of TRUNC's and TRUNC_EXACT's bits. */
+static int shape_unary(const mpc_arith *c, int op, const mpc_arith_wire *A, uint64_t L,
+		       int cfix, int as_type, mpc_arith_wire *w, char *msg, size_t msz)
+{
+	unsigned k = mpc_ring_bits(c->ring);
+
+	switch (op) {
 	case MPC_A_TRUNC:
-		bits = 1;
-		if (L < 1 || L > mpc_ring_bits(c->ring) - 41) {
+		if (L < 1 || L > k - 41) {
 			snprintf(msg, msz, "TRUNC by %llu bits: expected 1 .. %u in Z_2^%u",
-				 (unsigned long long)L, mpc_ring_bits(c->ring) - 41, mpc_ring_bits(c->ring));
+				 (unsigned long long)L, k - 41, k);
 			return -1;
 		}
 		break;
 	case MPC_A_TRUNC_EXACT:
-		bits = 1;
-		if (L < 1 || L >= mpc_ring_bits(c->ring) - 2) {
+		if (L < 1 || L >= k - 2) {
 			snprintf(msg, msz, "TRUNC_EXACT by %llu bits: expected 1 .. %u in Z_2^%u",
-				 (unsigned long long)L, mpc_ring_bits(c->ring) - 3, mpc_ring_bits(c->ring));
+				 (unsigned long long)L, k - 3, k);
 			return -1;
 		}
 		break;
@@ -402,31 +396,43 @@ int mpc_arith_make_gate(mpc_arith *c, const char *name, uint32_t line, int op, i
 				 A->name);
 			return -1;
 		}
-		w.type = MPC_ARITH_FIX;
+		w->type = MPC_ARITH_FIX;
 		break;
 	case MPC_A_AS:
-		w.type = (uint8_t)as_type;
+		w->type = (uint8_t)as_type;
 		break;
 	case MPC_A_CMUL:
-		w.cfix = (uint8_t)cfix;
+		w->cfix = (uint8_t)cfix;
 		if (cfix)
-			w.type = MPC_ARITH_FIX;
+			w->type = MPC_ARITH_FIX;
 		break;
 	case MPC_A_ADDC:
-		w.cfix = A->type == MPC_ARITH_FIX;
+		w->cfix = A->type == MPC_ARITH_FIX;
 		break;
 	case MPC_A_RECIP: case MPC_A_SQRT: case MPC_A_EXP: case MPC_A_SIGMOID:
-		fixonly = 1;
-		break;
 	case MPC_A_LTZ: case MPC_A_NEG: case MPC_A_RELU:
 		break;
 	default:
 		snprintf(msg, msz, "operation %d is not a gate", op);
 		return -1;
 	}
+	return 0;
+}
+
+/* The operand types an operation needs, after the shapes are checked: one
+ * type for ADD, SUB, LT and EQ, fix for the real functions. */
+static int check_operand_types(int op, const mpc_arith_wire *A, const mpc_arith_wire *B,
+			       char *msg, size_t msz)
+{
+	const char *on = mpc_arith_ops[op].name;
+	int sametype = op == MPC_A_ADD || op == MPC_A_SUB || op == MPC_A_LT || op == MPC_A_EQ;
+	int fixonly = op == MPC_A_DIV || op == MPC_A_RECIP || op == MPC_A_SQRT ||
+		      op == MPC_A_EXP || op == MPC_A_SIGMOID;
+
 	if (sametype && A->type != B->type) {
 		snprintf(msg, msz, "%s of '%s' (%s) and '%s' (%s): expected one type (convert with "
-			 "TOFIX or AS)", on, A->name, mpc_arith_type_name(A->type), B->name, mpc_arith_type_name(B->type));
+			 "TOFIX or AS)", on, A->name, mpc_arith_type_name(A->type), B->name,
+			 mpc_arith_type_name(B->type));
 		return -1;
 	}
 	if (fixonly && (A->type != MPC_ARITH_FIX || (B && B->type != MPC_ARITH_FIX))) {
@@ -434,9 +440,55 @@ int mpc_arith_make_gate(mpc_arith *c, const char *name, uint32_t line, int op, i
 			 A->type != MPC_ARITH_FIX ? A->name : B->name);
 		return -1;
 	}
+	return 0;
+}
+
+/* Check a gate and fill in its type, visibility and length. */
+int mpc_arith_make_gate(mpc_arith *c, const char *name, uint32_t line, int op, int32_t a,
+			int32_t b, int32_t cc, uint64_t L, int cfix, mpc_u128 cval, int as_type,
+			char *msg, size_t msz)
+{
+	mpc_arith_wire w;
+	const char *sig = mpc_arith_ops[op].sig;
+	int32_t opnd[3] = {a, b, cc};
+	size_t nops = strlen(sig) - (strchr(sig, 'n') || strchr(sig, 'v') || strchr(sig, 't'));
+	int r;
+
+	memset(&w, 0, sizeof(w));
+	w.op = (uint8_t)op;
+	w.a = a;
+	w.b = b;
+	w.c = cc;
+	w.party = -1;
+	for (size_t k = 0; k < nops; k++)
+		if (opnd[k] < 0 || (size_t)opnd[k] >= c->n_w) {
+			snprintf(msg, msz, "%s: operand %zu is not a wire of this circuit",
+				 mpc_arith_ops[op].name, k + 1);
+			return -1;
+		}
+	const mpc_arith_wire *A = &c->w[a], *B = nops > 1 ? &c->w[b] : NULL,
+			     *C = nops > 2 ? &c->w[cc] : NULL;
+	w.pub = A->pub && (!B || B->pub) && (!C || C->pub);
+	w.type = A->type;
+	w.len = A->len;
+	switch (op) {
+	case MPC_A_ADD: case MPC_A_SUB: case MPC_A_LT: case MPC_A_EQ: case MPC_A_MUL:
+	case MPC_A_DIV: case MPC_A_SELECT:
+		r = shape_elementwise(op, A, B, C, &w, msg, msz);
+		break;
+	case MPC_A_DOT: case MPC_A_SUM: case MPC_A_MAX: case MPC_A_MIN: case MPC_A_ARGMAX:
+	case MPC_A_ARGMIN:
+		r = shape_grouped(op, A, B, L, &w, msg, msz);
+		break;
+	default:
+		r = shape_unary(c, op, A, L, cfix, as_type, &w, msg, msz);
+		break;
+	}
+	if (r < 0 || check_operand_types(op, A, B, msg, msz) < 0)
+		return -1;
 	if (op == MPC_A_LT || op == MPC_A_EQ || op == MPC_A_LTZ)
 		w.type = MPC_ARITH_INT;
-	if (group || bits)
+	if (strchr(sig, 'n')) /* group length or bits */
 		w.L = (uint32_t)L;
 	if (op == MPC_A_CMUL || op == MPC_A_ADDC) {
 		if ((w.val = malloc(sizeof(mpc_u128))) == NULL) {
@@ -447,15 +499,6 @@ int mpc_arith_make_gate(mpc_arith *c, const char *name, uint32_t line, int op, i
 		w.nval = 1;
 	}
 	return append(c, name, line, w, msg, msz);
-mismatch:
-	snprintf(msg, msz, "length mismatch: %s of '%s' (length %zu) and '%s' (length %zu)%s: "
-		 "expected equal lengths or length 1", on, A->name, A->len, B->name, B->len,
-		 C ? " and a third operand" : "");
-	if (C)
-		snprintf(msg, msz, "length mismatch: %s of '%s' (%zu), '%s' (%zu) and '%s' (%zu): "
-			 "expected equal lengths or length 1", on, A->name, A->len, B->name, B->len,
-			 C->name, C->len);
-	return -1;
 }
 
 int mpc_arith_make_input(mpc_arith *c, const char *name, uint32_t line, int party, size_t len, int t,

@@ -25,19 +25,14 @@ static double to_double(const mpc_arith *c, mpc_u128 v)
 	return ldexp((double)mpc_arith_signed(c->ring, v), -(int)c->frac);
 }
 
-/* One gate on clear values (or, for the linear gates, on shares: the MPC
- * evaluator calls this for its local gates). A, B, C: operand values (NULL
- * if unused). notrunc: leave a fix product untruncated (the MPC evaluator
- * truncates). */
-mpc_err mpc_arith_clear_gate(const mpc_arith *c, const mpc_arith_wire *w, const mpc_vec *A,
-			     const mpc_vec *B, const mpc_vec *C, mpc_vec *out, int notrunc)
+/* The gates linear in their secret operands (and CONST, TRUNC): ring
+ * arithmetic, a truncation the floor. 0 if w is none of them. */
+static int clear_linear(const mpc_arith *c, const mpc_arith_wire *w, const mpc_vec *A,
+			const mpc_vec *B, void *o, int trunc)
 {
 	mpc_ring r = c->ring;
 	size_t n = w->len, L = w->L;
 	unsigned F = c->frac;
-	int trunc = !notrunc && mpc_arith_truncates(c, w);
-	void *o = out->v;
-	mpc_err err = MPC_OK;
 
 	switch (w->op) {
 	case MPC_A_CONST:
@@ -102,6 +97,21 @@ mpc_err mpc_arith_clear_gate(const mpc_arith *c, const mpc_arith_wire *w, const 
 		for (size_t i = 0; i < n; i++)
 			mpc_arith_put(r, o, i, at(r, A, i));
 		break;
+	default:
+		return 0;
+	}
+	return 1;
+}
+
+/* Comparisons, SELECT, RELU and the group extrema: exact on the signed
+ * values. 0 if w is none of them. */
+static int clear_compare(const mpc_arith *c, const mpc_arith_wire *w, const mpc_vec *A,
+			 const mpc_vec *B, const mpc_vec *C, void *o)
+{
+	mpc_ring r = c->ring;
+	size_t n = w->len, L = w->L;
+
+	switch (w->op) {
 	case MPC_A_LTZ:
 		for (size_t i = 0; i < n; i++)
 			mpc_arith_put(r, o, i, mpc_arith_signed(r, at(r, A, i)) < 0);
@@ -143,51 +153,79 @@ mpc_err mpc_arith_clear_gate(const mpc_arith *c, const mpc_arith_wire *w, const 
 		}
 		break;
 	}
-	case MPC_A_RECIP: case MPC_A_DIV: case MPC_A_SQRT: case MPC_A_EXP: case MPC_A_SIGMOID: {
-		for (size_t i = 0; i < n && err == MPC_OK; i++) {
-			double x = to_double(c, at(r, A, i)), y = 0, v = 0;
-			const char *why = NULL;
-			if (w->op == MPC_A_DIV)
-				y = to_double(c, at(r, B, i));
-			switch (w->op) {
-			case MPC_A_RECIP:
-				if (x == 0)
-					why = "reciprocal of 0";
-				v = 1 / x;
-				break;
-			case MPC_A_DIV:
-				if (y == 0)
-					why = "division by 0";
-				v = x / y;
-				break;
-			case MPC_A_SQRT:
-				if (x < 0)
-					why = "square root of a negative number";
-				v = sqrt(x);
-				break;
-			case MPC_A_EXP:
-				v = exp(x);
-				break;
-			default:
-				v = 1 / (1 + exp(-x));
-				break;
-			}
-			mpc_u128 e = 0;
-			if (why == NULL && !mpc_arith_encode_fix(c, v, &e))
-				why = "result out of the fixed-point range";
-			if (why)
-				err = mpc_error(MPC_ERANGE, "%s '%s'%s%.0u: %s at element %zu",
-						mpc_arith_ops[w->op].name, w->name, w->line ? " on line " : "",
-						w->line, why, i);
-			else
-				mpc_arith_put(r, o, i, e);
-		}
-		break;
-	}
 	default:
-		err = mpc_error(MPC_EINVAL, "arith: wire '%s' is not a gate", w->name);
+		return 0;
+	}
+	return 1;
+}
+
+/* RECIP, DIV, SQRT, EXP and SIGMOID in double precision, rounded to the
+ * nearest fixed-point value; MPC_ERANGE names the gate and the element. */
+static mpc_err clear_real(const mpc_arith *c, const mpc_arith_wire *w, const mpc_vec *A,
+			  const mpc_vec *B, void *o)
+{
+	mpc_ring r = c->ring;
+	size_t n = w->len;
+	mpc_err err = MPC_OK;
+
+	for (size_t i = 0; i < n && err == MPC_OK; i++) {
+		double x = to_double(c, at(r, A, i)), y = 0, v = 0;
+		const char *why = NULL;
+		if (w->op == MPC_A_DIV)
+			y = to_double(c, at(r, B, i));
+		switch (w->op) {
+		case MPC_A_RECIP:
+			if (x == 0)
+				why = "reciprocal of 0";
+			v = 1 / x;
+			break;
+		case MPC_A_DIV:
+			if (y == 0)
+				why = "division by 0";
+			v = x / y;
+			break;
+		case MPC_A_SQRT:
+			if (x < 0)
+				why = "square root of a negative number";
+			v = sqrt(x);
+			break;
+		case MPC_A_EXP:
+			v = exp(x);
+			break;
+		default:
+			v = 1 / (1 + exp(-x));
+			break;
+		}
+		mpc_u128 e = 0;
+		if (why == NULL && !mpc_arith_encode_fix(c, v, &e))
+			why = "result out of the fixed-point range";
+		if (why)
+			err = mpc_error(MPC_ERANGE, "%s '%s'%s%.0u: %s at element %zu",
+					mpc_arith_ops[w->op].name, w->name, w->line ? " on line " : "",
+					w->line, why, i);
+		else
+			mpc_arith_put(r, o, i, e);
 	}
 	return err;
+}
+
+/* One gate on clear values (or, for the linear gates, on shares: the MPC
+ * evaluator calls this for its local gates). A, B, C: operand values (NULL
+ * if unused). notrunc: leave a fix product untruncated (the MPC evaluator
+ * truncates). */
+mpc_err mpc_arith_clear_gate(const mpc_arith *c, const mpc_arith_wire *w, const mpc_vec *A,
+			     const mpc_vec *B, const mpc_vec *C, mpc_vec *out, int notrunc)
+{
+	int trunc = !notrunc && mpc_arith_truncates(c, w);
+
+	if (clear_linear(c, w, A, B, out->v, trunc) || clear_compare(c, w, A, B, C, out->v))
+		return MPC_OK;
+	switch (w->op) {
+	case MPC_A_RECIP: case MPC_A_DIV: case MPC_A_SQRT: case MPC_A_EXP: case MPC_A_SIGMOID:
+		return clear_real(c, w, A, B, out->v);
+	default:
+		return mpc_error(MPC_EINVAL, "arith: wire '%s' is not a gate", w->name);
+	}
 }
 
 mpc_err mpc_arith_eval_clear(const mpc_arith *c, const void *const *in, void *const *out)

@@ -332,98 +332,128 @@ static mpc_err wire_ref(const lexer *lx, const mpc_arith *c, const char *s, int3
 	return MPC_OK;
 }
 
-static mpc_err parse_statement(lexer *lx, mpc_arith *c)
+/* party INDEX NAME */
+static mpc_err parse_party(lexer *lx, mpc_arith *c)
 {
-	char msg[512];
-	const char *kw = lx->tok[0];
 	uint64_t n;
 	mpc_err err;
 
-	if (strcmp(kw, "party") == 0) {
-		if ((err = need_tokens(lx, 3, "party INDEX NAME")) != MPC_OK)
-			return err;
-		if (!parse_count(lx->tok[1], 1000, &n) || n >= (uint64_t)c->parties)
-			return bad(lx, "bad party index '%.20s': expected 0 .. %d", lx->tok[1],
-				   c->parties - 1);
-		const char *nm = lx->tok[2];
-		if (!mpc_arith_valid_name(nm) || strcmp(nm, "all") == 0)
-			return bad(lx, "bad party name '%.40s': expected a name (not 'all')", nm);
-		if (c->party_name[n])
-			return bad(lx, "party %llu is already named '%s'", (unsigned long long)n,
-				   c->party_name[n]);
-		if (find_party(c, nm) >= 0)
-			return bad(lx, "party name '%s' is taken: expected a new name", nm);
-		if ((c->party_name[n] = strdup(nm)) == NULL)
-			return mpc_error(MPC_ENOMEM, "out of memory");
-		return MPC_OK;
-	}
-	if (strcmp(kw, "input") == 0) {
-		int t = MPC_ARITH_INT, party;
-		if ((err = need_tokens(lx, lx->ntok >= 5 ? 5 : 4, mpc_arith_ops[MPC_A_INPUT].usage)) != MPC_OK)
-			return err;
-		if (lx->ntok == 5 && (t = parse_type(lx->tok[4])) < 0)
-			return bad(lx, "bad type '%.20s': expected int or fix", lx->tok[4]);
-		if ((party = find_party(c, lx->tok[2])) < 0)
-			return bad_party(lx, c, lx->tok[2]);
-		if (!parse_count(lx->tok[3], MPC_ARITH_MAX_LEN, &n) || n == 0)
-			return bad(lx, "bad length '%.20s': expected 1 .. 2^28", lx->tok[3]);
-		if (mpc_arith_make_input(c, lx->tok[1], lx->line, party, (size_t)n, t, msg, sizeof(msg)) < 0)
+	if ((err = need_tokens(lx, 3, "party INDEX NAME")) != MPC_OK)
+		return err;
+	if (!parse_count(lx->tok[1], 1000, &n) || n >= (uint64_t)c->parties)
+		return bad(lx, "bad party index '%.20s': expected 0 .. %d", lx->tok[1],
+			   c->parties - 1);
+	const char *nm = lx->tok[2];
+	if (!mpc_arith_valid_name(nm) || strcmp(nm, "all") == 0)
+		return bad(lx, "bad party name '%.40s': expected a name (not 'all')", nm);
+	if (c->party_name[n])
+		return bad(lx, "party %llu is already named '%s'", (unsigned long long)n,
+			   c->party_name[n]);
+	if (find_party(c, nm) >= 0)
+		return bad(lx, "party name '%s' is taken: expected a new name", nm);
+	if ((c->party_name[n] = strdup(nm)) == NULL)
+		return mpc_error(MPC_ENOMEM, "out of memory");
+	return MPC_OK;
+}
+
+/* input NAME PARTY LEN [int|fix] */
+static mpc_err parse_input(lexer *lx, mpc_arith *c)
+{
+	char msg[512];
+	int t = MPC_ARITH_INT, party;
+	uint64_t n;
+	mpc_err err;
+
+	if ((err = need_tokens(lx, lx->ntok >= 5 ? 5 : 4, mpc_arith_ops[MPC_A_INPUT].usage)) !=
+	    MPC_OK)
+		return err;
+	if (lx->ntok == 5 && (t = parse_type(lx->tok[4])) < 0)
+		return bad(lx, "bad type '%.20s': expected int or fix", lx->tok[4]);
+	if ((party = find_party(c, lx->tok[2])) < 0)
+		return bad_party(lx, c, lx->tok[2]);
+	if (!parse_count(lx->tok[3], MPC_ARITH_MAX_LEN, &n) || n == 0)
+		return bad(lx, "bad length '%.20s': expected 1 .. 2^28", lx->tok[3]);
+	if (mpc_arith_make_input(c, lx->tok[1], lx->line, party, (size_t)n, t, msg, sizeof(msg)) <
+	    0)
+		return bad(lx, "%s", msg);
+	return MPC_OK;
+}
+
+/* const NAME int|fix LEN VALUE... */
+static mpc_err parse_const(lexer *lx, mpc_arith *c)
+{
+	char msg[512];
+	int t;
+	uint64_t n;
+
+	if (lx->ntok < 5)
+		return bad(lx, "too few operands: expected '%s'", mpc_arith_ops[MPC_A_CONST].usage);
+	if ((t = parse_type(lx->tok[2])) < 0)
+		return bad(lx, "bad type '%.20s': expected int or fix", lx->tok[2]);
+	if (!parse_count(lx->tok[3], MPC_ARITH_MAX_LEN, &n) || n == 0)
+		return bad(lx, "bad length '%.20s': expected 1 .. 2^28", lx->tok[3]);
+	size_t nv = lx->ntok - 4;
+	if (nv != 1 && nv != n)
+		return bad(lx, "%zu values for a constant of length %llu: expected 1 or %llu", nv,
+			   (unsigned long long)n, (unsigned long long)n);
+	mpc_u128 *vals = malloc(nv * sizeof(*vals));
+	if (vals == NULL)
+		return mpc_error(MPC_ENOMEM, "out of memory");
+	for (size_t i = 0; i < nv; i++)
+		if (!parse_value(c, lx->tok[4 + i], t == MPC_ARITH_FIX, &vals[i], msg, sizeof(msg))) {
+			free(vals);
 			return bad(lx, "%s", msg);
-		return MPC_OK;
-	}
-	if (strcmp(kw, "const") == 0) {
-		int t;
-		if (lx->ntok < 5)
-			return bad(lx, "too few operands: expected '%s'", mpc_arith_ops[MPC_A_CONST].usage);
-		if ((t = parse_type(lx->tok[2])) < 0)
-			return bad(lx, "bad type '%.20s': expected int or fix", lx->tok[2]);
-		if (!parse_count(lx->tok[3], MPC_ARITH_MAX_LEN, &n) || n == 0)
-			return bad(lx, "bad length '%.20s': expected 1 .. 2^28", lx->tok[3]);
-		size_t nv = lx->ntok - 4;
-		if (nv != 1 && nv != n)
-			return bad(lx, "%zu values for a constant of length %llu: expected 1 or %llu",
-				   nv, (unsigned long long)n, (unsigned long long)n);
-		mpc_u128 *vals = malloc(nv * sizeof(*vals));
-		if (vals == NULL)
-			return mpc_error(MPC_ENOMEM, "out of memory");
-		for (size_t i = 0; i < nv; i++)
-			if (!parse_value(c, lx->tok[4 + i], t == MPC_ARITH_FIX, &vals[i], msg,
-					 sizeof(msg))) {
-				free(vals);
-				return bad(lx, "%s", msg);
-			}
-		if (mpc_arith_make_const(c, lx->tok[1], lx->line, t, (size_t)n, vals, nv, msg, sizeof(msg)) < 0)
-			return bad(lx, "%s", msg);
-		return MPC_OK;
-	}
-	if (strcmp(kw, "output") == 0) {
-		int32_t id;
-		int party = MPC_ARITH_ALL;
-		if ((err = need_tokens(lx, 3, "output WIRE all|PARTY")) != MPC_OK ||
-		    (err = wire_ref(lx, c, lx->tok[1], &id)) != MPC_OK)
-			return err;
-		if (strcmp(lx->tok[2], "all") != 0 && (party = find_party(c, lx->tok[2])) < 0)
-			return bad(lx, "bad output party '%.40s': expected all, a party index 0 .. %d "
-				   "or a name declared with 'party'", lx->tok[2], c->parties - 1);
-		if (mpc_arith_make_output(c, id, party, msg, sizeof(msg)) < 0)
-			return bad(lx, "%s", msg);
-		return MPC_OK;
-	}
-	if (lx->ntok < 3 || strcmp(lx->tok[1], "=") != 0)
-		return bad(lx, "unknown statement '%.40s': expected party, input, const, output or "
-			   "'NAME = OP operands'", kw);
-	int op = -1;
-	for (int k = MPC_A_ADD; k < MPC_A_OP_COUNT; k++)
-		if (strcmp(lx->tok[2], mpc_arith_ops[k].name) == 0)
-			op = k;
-	if (op < 0) {
-		char list[400] = "";
-		for (int k = MPC_A_ADD; k < MPC_A_OP_COUNT; k++) {
-			strcat(list, " ");
-			strcat(list, mpc_arith_ops[k].name);
 		}
-		return bad(lx, "unknown operation '%.40s': expected one of%s", lx->tok[2], list);
+	if (mpc_arith_make_const(c, lx->tok[1], lx->line, t, (size_t)n, vals, nv, msg,
+				 sizeof(msg)) < 0)
+		return bad(lx, "%s", msg);
+	return MPC_OK;
+}
+
+/* output WIRE all|PARTY */
+static mpc_err parse_output(lexer *lx, mpc_arith *c)
+{
+	char msg[512];
+	int32_t id;
+	int party = MPC_ARITH_ALL;
+	mpc_err err;
+
+	if ((err = need_tokens(lx, 3, "output WIRE all|PARTY")) != MPC_OK ||
+	    (err = wire_ref(lx, c, lx->tok[1], &id)) != MPC_OK)
+		return err;
+	if (strcmp(lx->tok[2], "all") != 0 && (party = find_party(c, lx->tok[2])) < 0)
+		return bad(lx, "bad output party '%.40s': expected all, a party index 0 .. %d "
+			   "or a name declared with 'party'", lx->tok[2], c->parties - 1);
+	if (mpc_arith_make_output(c, id, party, msg, sizeof(msg)) < 0)
+		return bad(lx, "%s", msg);
+	return MPC_OK;
+}
+
+/* The operation named by tok, or MPC_ECONFIG listing them all. */
+static mpc_err parse_op(const lexer *lx, const char *tok, int *op)
+{
+	for (int k = MPC_A_ADD; k < MPC_A_OP_COUNT; k++)
+		if (strcmp(tok, mpc_arith_ops[k].name) == 0) {
+			*op = k;
+			return MPC_OK;
+		}
+	char list[400] = "";
+	for (int k = MPC_A_ADD; k < MPC_A_OP_COUNT; k++) {
+		strcat(list, " ");
+		strcat(list, mpc_arith_ops[k].name);
 	}
+	return bad(lx, "unknown operation '%.40s': expected one of%s", tok, list);
+}
+
+/* NAME = OP operands, the operands as the operation's signature says. */
+static mpc_err parse_gate(lexer *lx, mpc_arith *c)
+{
+	char msg[512];
+	int op = -1;
+	mpc_err err;
+
+	if ((err = parse_op(lx, lx->tok[2], &op)) != MPC_OK)
+		return err;
 	const char *sig = mpc_arith_ops[op].sig;
 	if ((err = need_tokens(lx, 3 + strlen(sig), mpc_arith_ops[op].usage)) != MPC_OK)
 		return err;
@@ -457,10 +487,28 @@ static mpc_err parse_statement(lexer *lx, mpc_arith *c)
 		}
 		}
 	}
-	if (mpc_arith_make_gate(c, lx->tok[0], lx->line, op, w[0], w[1], w[2], L, cfix, cval, as_type, msg,
-		      sizeof(msg)) < 0)
+	if (mpc_arith_make_gate(c, lx->tok[0], lx->line, op, w[0], w[1], w[2], L, cfix, cval,
+				as_type, msg, sizeof(msg)) < 0)
 		return bad(lx, "%s", msg);
 	return MPC_OK;
+}
+
+static mpc_err parse_statement(lexer *lx, mpc_arith *c)
+{
+	const char *kw = lx->tok[0];
+
+	if (strcmp(kw, "party") == 0)
+		return parse_party(lx, c);
+	if (strcmp(kw, "input") == 0)
+		return parse_input(lx, c);
+	if (strcmp(kw, "const") == 0)
+		return parse_const(lx, c);
+	if (strcmp(kw, "output") == 0)
+		return parse_output(lx, c);
+	if (lx->ntok < 3 || strcmp(lx->tok[1], "=") != 0)
+		return bad(lx, "unknown statement '%.40s': expected party, input, const, output or "
+			   "'NAME = OP operands'", kw);
+	return parse_gate(lx, c);
 }
 
 mpc_err mpc_arith_parse(const char *name, const char *text, size_t len, mpc_arith **out)
