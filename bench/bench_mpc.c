@@ -30,6 +30,7 @@
 
 #include "protocols/apps/mpc_agg.h"
 #include "protocols/core/mpc_beaver.h"
+#include "circuits/eval/mpc_bool_eval.h"
 #include "protocols/nonlinear/mpc_bool.h"
 #include "protocols/nonlinear/mpc_cmp.h"
 #include "protocols/preproc/mpc_cross.h"

@@ -1,6 +1,6 @@
-/* Internals of the arithmetic circuit shared by the loader/builder/clear
- * evaluator (mpc_arith.c) and the MPC evaluator (mpc_arith_eval.c). Not
- * installed, not for callers. */
+/* Internals of the arithmetic circuit shared by the loader, writer, builder
+ * and clear evaluator (circuits/mpc_arith*.c) and the MPC evaluator
+ * (circuits/eval/mpc_arith_eval.c). Not installed, not for callers. */
 #ifndef MPC_ARITH_INTERNAL_H
 #define MPC_ARITH_INTERNAL_H
 
@@ -98,5 +98,51 @@ int mpc_arith_truncates(const mpc_arith *c, const mpc_arith_wire *w);
 mpc_err mpc_arith_clear_gate(const mpc_arith *c, const mpc_arith_wire *w, const mpc_vec *A,
 			     const mpc_vec *B, const mpc_vec *C, mpc_vec *out,
 			     int notrunc) MPC_MUST_CHECK;
+
+/* ---- shared by the loader, the builder, the writer and the evaluators
+ * (circuits/mpc_arith.c) ---- */
+
+/* An operation as written in files: its name, its operand signature (w a
+ * wire, n a positive integer, v a number, t a type) and its usage line. */
+typedef struct {
+	const char *name, *sig, *usage;
+} mpc_arith_op_desc;
+
+extern const mpc_arith_op_desc mpc_arith_ops[MPC_A_OP_COUNT];
+
+static inline const char *mpc_arith_type_name(int t)
+{
+	return t == MPC_ARITH_FIX ? "fix" : "int";
+}
+
+/* Double the array *p of *cap elements of elem bytes (first: the first
+ * capacity). 0, or -1 out of memory with *p untouched. */
+int mpc_arith_grow(void **p, size_t *cap, size_t elem, size_t first);
+
+/* A wire or party name: a letter or '_' then letters, digits, '_' or '.'. */
+int mpc_arith_valid_name(const char *s);
+
+/* A fresh empty circuit after checking ring, frac and parties; on failure
+ * MPC_EINVAL or MPC_ENOMEM with what was wrong in msg (no error recorded:
+ * the caller names the file or the call). */
+mpc_err mpc_arith_new_circuit(mpc_arith **out, mpc_ring r, unsigned frac, int parties,
+			      char *msg, size_t msz);
+
+/* Append one definition after every check of the format (names, lengths,
+ * types, parties); line is where the file defines it (0: built). The wire id,
+ * or -1 with what was wrong in msg (no error recorded). vals (CONST) is taken
+ * over, freed on failure. The output: 0 or -1 the same way. */
+int mpc_arith_make_gate(mpc_arith *c, const char *name, uint32_t line, int op, int32_t a,
+			int32_t b, int32_t cc, uint64_t L, int cfix, mpc_u128 cval, int as_type,
+			char *msg, size_t msz);
+int mpc_arith_make_input(mpc_arith *c, const char *name, uint32_t line, int party, size_t len,
+			 int t, char *msg, size_t msz);
+int mpc_arith_make_const(mpc_arith *c, const char *name, uint32_t line, int t, size_t len,
+			 mpc_u128 *vals, size_t nv, char *msg, size_t msz);
+int mpc_arith_make_output(mpc_arith *c, int32_t wire, int party, char *msg, size_t msz);
+
+/* A real in the circuit's fixed point, rounded to nearest: 1, or 0 if it
+ * is not finite or out of range. */
+int mpc_arith_encode_fix(const mpc_arith *c, double v, mpc_u128 *out);
 
 #endif

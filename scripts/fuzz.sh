@@ -73,7 +73,7 @@ done
 # Sources a target needs beyond runtime/ and net/ (compiled for it alone).
 extra_sources() {
 	case $1 in
-	arith) echo "circuits/mpc_arith.c" ;;
+	arith) echo "circuits/mpc_arith.c circuits/mpc_arith_text.c circuits/mpc_arith_build.c circuits/mpc_arith_clear.c" ;;
 	bristol) echo "circuits/mpc_bristol.c" ;;
 	csv) echo "jobs/mpc_csv.c" ;;
 	job) echo "jobs/mpc_job.c jobs/mpc_ini.c" ;;

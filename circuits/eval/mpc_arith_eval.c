@@ -1,7 +1,9 @@
-/* The arithmetic circuit evaluator under MPC (see mpc_arith.h): layer by
+/* The arithmetic circuit evaluator under MPC (see mpc_arith_eval.h): layer by
  * layer of interactive depth, every product of a layer in one Beaver
  * opening, every truncation of a layer in one opening, every nonlinear gate
  * of one kind in a layer in one call, every output in one round. */
+#include "circuits/eval/mpc_arith_eval.h"
+
 #include "circuits/mpc_arith_internal.h"
 
 #include <stdlib.h>

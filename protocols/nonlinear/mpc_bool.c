@@ -1,4 +1,4 @@
-/* Boolean sharing and layer-by-layer circuit evaluation (see mpc_bool.h). */
+/* Boolean sharing: input, open, AND and AND layers (see mpc_bool.h). */
 #include "protocols/nonlinear/mpc_bool.h"
 
 #include <stdlib.h>
@@ -74,9 +74,9 @@ mpc_err mpc_bool_open(mpc_party *p, const uint64_t *share, uint64_t *out, size_t
 
 /* z = c ^ (d & b) ^ (e & a) ^ [party 0] (d & e), with d = x ^ a and
  * e = y ^ b opened; de holds d then e (this party's shares on entry). */
-static mpc_err and_with(mpc_party *p, const uint64_t *a, const uint64_t *b, const uint64_t *c,
-			const uint64_t *const *x, const uint64_t *const *y, uint64_t *const *z,
-			size_t n, size_t words, uint64_t *de)
+mpc_err mpc_bool_and_many(mpc_party *p, const uint64_t *a, const uint64_t *b, const uint64_t *c,
+			  const uint64_t *const *x, const uint64_t *const *y, uint64_t *const *z,
+			  size_t n, size_t words, uint64_t *de)
 {
 	int king = mpc_party_id(p) == 0;
 	size_t tot = n * words;
@@ -112,7 +112,7 @@ mpc_err mpc_bool_and(mpc_party *p, const uint64_t *x, const uint64_t *y, uint64_
 		mpc_bit_triples_fini(&t);
 		return mpc_error(MPC_ENOMEM, "out of memory");
 	}
-	err = and_with(p, t.a, t.b, t.c, &x, &y, &z, 1, words, de);
+	err = mpc_bool_and_many(p, t.a, t.b, t.c, &x, &y, &z, 1, words, de);
 	free(de);
 	mpc_bit_triples_fini(&t);
 	return err;
@@ -187,121 +187,6 @@ mpc_err mpc_bool_and_layer(mpc_party *p, const mpc_bit_triples *t, size_t off,
 		}
 	mpc_wipe(de, 2 * tot * 8);
 	free(de);
-	return err;
-}
-
-mpc_err mpc_bool_run(mpc_party *p, const mpc_bristol *c, size_t batch, const int *owner,
-		     const uint64_t *const *in, uint64_t *const *out)
-{
-	size_t W = (batch + 63) / 64, nw = c->n_wires;
-	int king = mpc_party_id(p) == 0;
-	uint64_t *wire = NULL, *de = NULL;
-	const uint64_t **xs = NULL, **ys = NULL;
-	uint64_t **zs = NULL;
-	uint32_t *layer_gates = NULL;
-	mpc_bit_triples t = {0};
-	mpc_err err = MPC_OK;
-
-	if (batch == 0)
-		return MPC_OK;
-	if ((wire = calloc(nw * W, 8)) == NULL) {
-		err = mpc_error(MPC_ENOMEM, "out of memory: %zu wires x %zu words", nw, W);
-		goto out;
-	}
-	/* inputs */
-	for (uint32_t v = 0; v < c->n_in && err == MPC_OK; v++)
-		err = mpc_bool_input(p, owner[v], in[v], wire + (size_t)mpc_bristol_in_wire(c, v) * W,
-				     (size_t)c->in_width[v] * W);
-	if (err != MPC_OK)
-		goto out;
-	/* all bit triples at once */
-	if ((err = mpc_bit_triples_get(p, (size_t)c->n_and * W, &t)) != MPC_OK)
-		goto out;
-	size_t max_layer = c->n_and ? c->n_and : 1;
-	xs = malloc(max_layer * sizeof(*xs));
-	ys = malloc(max_layer * sizeof(*ys));
-	zs = malloc(max_layer * sizeof(*zs));
-	layer_gates = malloc(max_layer * sizeof(*layer_gates));
-	de = malloc(2 * max_layer * W * 8);
-	if (!xs || !ys || !zs || !layer_gates || !de) {
-		err = mpc_error(MPC_ENOMEM, "out of memory");
-		goto out;
-	}
-	size_t used = 0; /* triples consumed, in gates */
-	for (uint32_t L = 0; L <= c->depth && err == MPC_OK; L++) {
-		/* the ANDs of layer L together: their inputs are all below L */
-		size_t n = 0;
-		for (uint32_t i = 0; i < c->n_gates; i++) {
-			const mpc_gate *g = &c->gates[i];
-			if (g->op == MPC_G_AND && g->level == L) {
-				xs[n] = wire + (size_t)g->a * W;
-				ys[n] = wire + (size_t)g->b * W;
-				zs[n] = wire + (size_t)g->out * W;
-				n++;
-			}
-		}
-		if (n > 0) {
-			err = and_with(p, t.a + used * W, t.b + used * W, t.c + used * W, xs, ys, zs,
-				       n, W, de);
-			used += n;
-		}
-		/* then the local gates of layer L, in file order */
-		for (uint32_t i = 0; i < c->n_gates && err == MPC_OK; i++) {
-			const mpc_gate *g = &c->gates[i];
-			if (g->level != L || g->op == MPC_G_AND)
-				continue;
-			uint64_t *o = wire + (size_t)g->out * W;
-			const uint64_t *a = wire + (size_t)(g->op == MPC_G_EQ ? 0 : g->a) * W;
-			const uint64_t *b = wire + (size_t)g->b * W;
-			for (size_t w = 0; w < W; w++) {
-				switch (g->op) {
-				case MPC_G_XOR:
-					o[w] = a[w] ^ b[w];
-					break;
-				case MPC_G_INV:
-					o[w] = king ? ~a[w] : a[w];
-					break;
-				case MPC_G_EQW:
-					o[w] = a[w];
-					break;
-				case MPC_G_EQ:
-					o[w] = king && g->a ? ~0ull : 0;
-					break;
-				}
-			}
-		}
-	}
-	if (err != MPC_OK)
-		goto out;
-	/* open the outputs in one round */
-	uint32_t first = mpc_bristol_out_wire(c, 0);
-	size_t ow = (size_t)(c->n_wires - first) * W;
-	uint64_t *res = malloc(ow * 8);
-	if (res == NULL) {
-		err = mpc_error(MPC_ENOMEM, "out of memory");
-		goto out;
-	}
-	/* an output wire may be an XOR of one party's own input shares: fresh
-	 * shares first */
-	if ((err = mpc_bool_open_output(p, wire + (size_t)first * W, res, ow)) == MPC_OK)
-		for (uint32_t v = 0; v < c->n_out; v++)
-			memcpy(out[v], res + (size_t)(mpc_bristol_out_wire(c, v) - first) * W,
-			       (size_t)c->out_width[v] * W * 8);
-	free(res);
-out:
-	if (wire) {
-		mpc_wipe(wire, nw * W * 8);
-		free(wire);
-	}
-	if (de) {
-		mpc_wipe(de, 2 * (c->n_and ? c->n_and : 1) * W * 8);
-		free(de);
-	}
-	free(xs);
-	free(ys);
-	free(zs);
-	free(layer_gates);
-	mpc_bit_triples_fini(&t);
 	return err;
 }
 

@@ -2,13 +2,13 @@
  * instances is ceil(B/64) 64-bit words per party, instance i in bit i%64 of
  * word i/64; the XOR of the parties' words is the value. XOR and NOT are
  * local; AND uses a bit triple and one round, and all ANDs of one layer of a
- * circuit share that round. */
+ * circuit share that round (mpc_bool_and_layer). The Bristol circuit
+ * evaluator built on these is circuits/eval/mpc_bool_eval.h. */
 #ifndef MPC_BOOL_H
 #define MPC_BOOL_H
 
 #include <stddef.h>
 #include <stdint.h>
-#include "circuits/mpc_bristol.h"
 #include "runtime/mpc_err.h"
 #include "protocols/core/mpc_party.h"
 #include "protocols/core/mpc_preproc.h"
@@ -41,6 +41,15 @@ mpc_err mpc_bool_open_output(mpc_party *p, uint64_t *share, uint64_t *out,
 mpc_err mpc_bool_and(mpc_party *p, const uint64_t *x, const uint64_t *y, uint64_t *z,
 		     size_t words) MPC_MUST_CHECK;
 
+/* n ANDs z[g] = x[g] AND y[g] (words words each) in one opening of
+ * 2 * n * words words, however large (mpc_bool_and_layer splits it at
+ * MPC_OPEN_MAX_ELEMS), with the bit triples a, b, c (n * words words each,
+ * borrowed) and the scratch de (2 * n * words words; left holding the opened
+ * masks). Every input is read before any output is written. Collective. */
+mpc_err mpc_bool_and_many(mpc_party *p, const uint64_t *a, const uint64_t *b, const uint64_t *c,
+			  const uint64_t *const *x, const uint64_t *const *y, uint64_t *const *z,
+			  size_t n, size_t words, uint64_t *de) MPC_MUST_CHECK;
+
 /* One AND of a layer for mpc_bool_and_layer: z = x AND y, or z ^= x AND y
  * when acc is set (words words each). */
 typedef struct {
@@ -71,14 +80,5 @@ mpc_err mpc_bool_gates_flush(mpc_party *p, const mpc_bit_triples *t, size_t *off
  * the same z). Collective; MPC_EINVAL if t is too short. */
 mpc_err mpc_bool_and_layer(mpc_party *p, const mpc_bit_triples *t, size_t off,
 			   const mpc_bool_gate *g, size_t n, size_t words) MPC_MUST_CHECK;
-
-/* Evaluate circuit c on `batch` instances and open its outputs to everyone.
- * Input value v is owned by party owner[v], which passes in[v]: width(v)
- * wires of ceil(batch/64) words each (wire-major; NULL at the other parties).
- * out[v] (every party) gets output value v in the same layout. Rounds: one
- * per AND layer plus one to open; bit triples: n_and * ceil(batch/64) words,
- * fetched in one call before the first layer. */
-mpc_err mpc_bool_run(mpc_party *p, const mpc_bristol *c, size_t batch, const int *owner,
-		     const uint64_t *const *in, uint64_t *const *out) MPC_MUST_CHECK;
 
 #endif

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "circuits/eval/mpc_arith_eval.h"
 #include "circuits/mpc_arith_internal.h"
 #include "tests/support/mpc_local.h"
 #include "runtime/mpc_fixed.h"

@@ -14,7 +14,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
-#include "protocols/nonlinear/mpc_bool.h"
+#include "circuits/eval/mpc_bool_eval.h"
 #include "tests/support/mpc_local.h"
 #include "tests/support/bristol_files.h"
 
