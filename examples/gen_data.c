@@ -3,9 +3,14 @@
  *   amount,fraud,category,txn_id,card_id,hour,f0,...,f(F-1)
  * (holdout.csv adds merchant). The fraud label follows one hidden logistic
  * pattern over the features, the amount, the category and the hour; the
- * merchants differ in their customers. The model is in synth.h.
+ * merchants differ in their customers. The model is in jobs/mpc_synth.h.
  * Deterministic for a given --seed. */
-#include "examples/synth.h"
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "jobs/mpc_synth.h"
 
 static void usage(FILE *out)
 {
@@ -27,7 +32,7 @@ static void usage(FILE *out)
 		"  --cards C      card ids come from a pool of C cards shared by all merchants\n"
 		"                 (default N*R/4)\n"
 		"  --verbose      a line per file (rows, fraud rate)\n",
-		SYNTH_MAX_MERCHANTS, SYNTH_MAX_FEATURES, SYNTH_CSV_FEATURES_OK);
+		MPC_SYNTH_MAX_MERCHANTS, MPC_SYNTH_MAX_FEATURES, MPC_SYNTH_CSV_FEATURES_OK);
 }
 
 static int num(const char *opt, const char *v, double lo, double hi, double *out)
@@ -44,11 +49,11 @@ static int num(const char *opt, const char *v, double lo, double hi, double *out
 
 int main(int argc, char **argv)
 {
-	synth_params sp;
+	mpc_synth_params sp;
 	const char *dir = "examples/data";
 	double x;
 
-	synth_params_default(&sp);
+	mpc_synth_params_default(&sp);
 	for (int i = 1; i < argc; i++) {
 		const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 		if (strcmp(o, "--help") == 0 || strcmp(o, "-h") == 0) {
@@ -56,7 +61,7 @@ int main(int argc, char **argv)
 			return 0;
 		}
 		if (strcmp(o, "--verbose") == 0) {
-			sp.verbose = 1;
+			sp.log = stdout;
 			continue;
 		}
 		if (v == NULL) {
@@ -78,11 +83,12 @@ int main(int argc, char **argv)
 			}
 			continue;
 		}
-		if (strcmp(o, "--merchants") == 0 && num(o, v, 1, SYNTH_MAX_MERCHANTS, &x) == 0)
+		if (strcmp(o, "--merchants") == 0 && num(o, v, 1, MPC_SYNTH_MAX_MERCHANTS, &x) == 0)
 			sp.merchants = (int)x;
 		else if (strcmp(o, "--rows") == 0 && num(o, v, 0, 1e9, &x) == 0)
 			sp.rows = (long)x;
-		else if (strcmp(o, "--features") == 0 && num(o, v, 0, SYNTH_MAX_FEATURES, &x) == 0)
+		else if (strcmp(o, "--features") == 0 &&
+		         num(o, v, 0, MPC_SYNTH_MAX_FEATURES, &x) == 0)
 			sp.features = (int)x;
 		else if (strcmp(o, "--holdout") == 0 && num(o, v, 0, 1e9, &x) == 0)
 			sp.holdout = (long)x;
@@ -97,9 +103,13 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
-	if (sp.features > SYNTH_CSV_FEATURES_OK)
+	if (sp.features > MPC_SYNTH_CSV_FEATURES_OK)
 		fprintf(stderr, "gen_data: note: with %d features the files have more than 64 "
 				"columns, which aggregate_stats and mpc-party do not read\n",
 			sp.features);
-	return synth_write(&sp, dir) == 0 ? 0 : 1;
+	if (mpc_synth_write(&sp, dir) != MPC_OK) {
+		fprintf(stderr, "gen_data: %s\n", mpc_error_detail());
+		return 1;
+	}
+	return 0;
 }

@@ -156,200 +156,226 @@ static void free_strings(char **s, int n) {
 	free(s);
 }
 
-mpc_err mpc_local_run(const mpc_local_config *cfg, mpc_local_fn fn, void *arg,
-                      mpc_local_result *res) {
-	int nn = cfg->n_parties + (cfg->with_dealer != 0);
+/* One run's cluster, as the parent sees it. */
+typedef struct {
+	int nn;      /* nodes: parties, then the dealer */
+	int forked;  /* children started (their pipes' read ends are open) */
+	int open_fds; /* pipe read ends not yet at end of file */
 	int out_pipe[MAX_NODES][2], st_pipe[MAX_NODES][2];
+	int open_pipe[MAX_NODES][2]; /* [i][0]: output pipe open, [i][1]: status pipe */
 	pid_t pid[MAX_NODES];
-	size_t cap[MAX_NODES] = {0};
+	size_t cap[MAX_NODES]; /* room in res[i].out */
 	status_rec st[MAX_NODES];
-	size_t st_got[MAX_NODES] = {0};
-	int ports[MAX_NODES], open_fds = 0;
+	size_t st_got[MAX_NODES];
 	uint8_t session[MPC_SESSION_BYTES];
-	char **addrs = NULL, **names = NULL;
-	local_tls *tls = NULL;
-	mpc_err err = MPC_OK;
-	static unsigned counter;
+	char **addrs, **names;
+	local_tls *tls;
+} cluster;
 
-	if (cfg->n_parties < 2 || nn > MAX_NODES)
-		return mpc_error(MPC_EINVAL, "mpc_local_run: %d parties", cfg->n_parties);
-	memset(res, 0, (size_t)nn * sizeof(*res));
-	memset(st, 0, sizeof(st));
-	addrs = calloc((size_t)nn, sizeof(char *));
-	names = calloc((size_t)nn, sizeof(char *));
-	if (!addrs || !names) {
-		err = mpc_error(MPC_ENOMEM, "out of memory");
-		nn = 0;
-		goto out;
-	}
-	if (cfg->use_tcp && (err = mpc_local_free_ports(ports, nn)) != MPC_OK) {
-		nn = 0;
-		goto out;
-	}
-	for (int i = 0; i < nn; i++) {
+/* Every node's address (free tcp ports or ipc paths) and name. */
+static mpc_err cluster_names(cluster *c, const mpc_local_config *cfg, unsigned counter) {
+	int ports[MAX_NODES];
+	mpc_err err;
+	c->addrs = calloc((size_t)c->nn, sizeof(char *));
+	c->names = calloc((size_t)c->nn, sizeof(char *));
+	if (!c->addrs || !c->names)
+		return mpc_error(MPC_ENOMEM, "out of memory");
+	if (cfg->use_tcp && (err = mpc_local_free_ports(ports, c->nn)) != MPC_OK)
+		return err;
+	for (int i = 0; i < c->nn; i++) {
 		char buf[128];
 		if (cfg->use_tcp)
 			snprintf(buf, sizeof(buf), "tcp://127.0.0.1:%d", ports[i]);
 		else
 			snprintf(buf, sizeof(buf), "ipc:///tmp/mpc-local-%d-%u-%d", (int)getpid(),
 			         counter, i);
-		addrs[i] = strdup(buf);
+		c->addrs[i] = strdup(buf);
 		if (cfg->with_dealer && i == cfg->n_parties)
 			snprintf(buf, sizeof(buf), "dealer");
 		else
 			snprintf(buf, sizeof(buf), "party %d", i);
-		names[i] = strdup(buf);
-		if (!addrs[i] || !names[i]) {
-			err = mpc_error(MPC_ENOMEM, "out of memory");
-			nn = 0;
-			goto out;
-		}
+		c->names[i] = strdup(buf);
+		if (!c->addrs[i] || !c->names[i])
+			return mpc_error(MPC_ENOMEM, "out of memory");
 	}
-	counter++;
-	if (cfg->use_tls) {
-		if ((tls = calloc(1, sizeof(*tls))) == NULL) {
-			err = mpc_error(MPC_ENOMEM, "out of memory");
-			nn = 0;
-			goto out;
-		}
-		for (int i = 0; i < nn; i++)
-			if ((err = mpc_tls_ephemeral(names[i], &tls->key[i], &tls->cert[i])) !=
-			        MPC_OK ||
-			    (err = mpc_tls_fingerprint(tls->cert[i], tls->pins[i])) != MPC_OK) {
-				nn = 0; /* no children yet */
-				goto out;
-			}
-	}
-	for (int i = 0; i < MPC_SESSION_BYTES; i++)
-		session[i] = (uint8_t)(rand() ^ (int)getpid() ^ (int)counter * 131 ^ i * 7);
+	return MPC_OK;
+}
+
+/* An ephemeral key and certificate per node, and everyone's pins. */
+static mpc_err cluster_tls(cluster *c) {
+	mpc_err err;
+	if ((c->tls = calloc(1, sizeof(*c->tls))) == NULL)
+		return mpc_error(MPC_ENOMEM, "out of memory");
+	for (int i = 0; i < c->nn; i++)
+		if ((err = mpc_tls_ephemeral(c->names[i], &c->tls->key[i], &c->tls->cert[i])) !=
+		        MPC_OK ||
+		    (err = mpc_tls_fingerprint(c->tls->cert[i], c->tls->pins[i])) != MPC_OK)
+			return err;
+	return MPC_OK;
+}
+
+/* A child per node, each with an output and a status pipe. On failure,
+ * c->forked says how many run. */
+static mpc_err cluster_fork(cluster *c, const mpc_local_config *cfg, mpc_local_fn fn, void *arg) {
 	fflush(NULL);
-	for (int i = 0; i < nn; i++) {
-		if (pipe(out_pipe[i]) != 0 || pipe(st_pipe[i]) != 0) {
-			err = mpc_error(MPC_EIO, "pipe: %s", strerror(errno));
-			nn = i; /* only the ones before have children */
-			goto out;
-		}
-		pid[i] = fork();
-		if (pid[i] == 0) {
+	for (int i = 0; i < c->nn; i++) {
+		if (pipe(c->out_pipe[i]) != 0 || pipe(c->st_pipe[i]) != 0)
+			return mpc_error(MPC_EIO, "pipe: %s", strerror(errno));
+		c->pid[i] = fork();
+		if (c->pid[i] == 0) {
 			/* the parent holds only read ends open (it closed the write
 			 * ends of earlier children, and their numbers may be reused) */
 			for (int j = 0; j <= i; j++) {
-				close(out_pipe[j][0]);
-				close(st_pipe[j][0]);
+				close(c->out_pipe[j][0]);
+				close(c->st_pipe[j][0]);
 			}
-			child(cfg, i, addrs, names, session, tls, fn, arg, out_pipe[i][1],
-			      st_pipe[i][1]);
+			child(cfg, i, c->addrs, c->names, c->session, c->tls, fn, arg,
+			      c->out_pipe[i][1], c->st_pipe[i][1]);
 		}
-		close(out_pipe[i][1]);
-		close(st_pipe[i][1]);
-		if (pid[i] < 0) {
-			err = mpc_error(MPC_EIO, "fork: %s", strerror(errno));
-			close(out_pipe[i][0]);
-			close(st_pipe[i][0]);
-			nn = i;
-			goto out;
+		close(c->out_pipe[i][1]);
+		close(c->st_pipe[i][1]);
+		if (c->pid[i] < 0) {
+			close(c->out_pipe[i][0]);
+			close(c->st_pipe[i][0]);
+			return mpc_error(MPC_EIO, "fork: %s", strerror(errno));
 		}
+		c->forked = i + 1;
 	}
-	/* Read every child's pipes until all are closed, or the watchdog fires. */
-	int open_pipe[MAX_NODES][2];
-	for (int i = 0; i < nn; i++)
-		open_pipe[i][0] = open_pipe[i][1] = 1;
-	open_fds = 2 * nn;
+	return MPC_OK;
+}
+
+/* Read what is there on node i's output (w = 0) or status pipe (w = 1);
+ * mark the pipe closed at end of file. MPC_ENOMEM. */
+static mpc_err cluster_read(cluster *c, mpc_local_result *res, int fd, int i, int w) {
+	ssize_t r;
+	if (w == 0) {
+		if (c->cap[i] - res[i].out_len < 65536) {
+			size_t nc = c->cap[i] ? c->cap[i] * 2 : 1 << 16;
+			uint8_t *nb = realloc(res[i].out, nc);
+			if (nb == NULL)
+				return mpc_error(MPC_ENOMEM, "out of memory");
+			res[i].out = nb;
+			c->cap[i] = nc;
+		}
+		r = read(fd, res[i].out + res[i].out_len, c->cap[i] - res[i].out_len);
+		if (r > 0)
+			res[i].out_len += (size_t)r;
+	} else {
+		uint8_t *dst = (uint8_t *)&c->st[i] + c->st_got[i];
+		size_t room = sizeof(c->st[i]) - c->st_got[i];
+		uint8_t sink[256];
+		r = read(fd, room ? (void *)dst : sink, room ? room : sizeof(sink));
+		if (r > 0 && room)
+			c->st_got[i] += (size_t)r;
+	}
+	if (r == 0 || (r < 0 && errno != EINTR && errno != EAGAIN)) {
+		c->open_pipe[i][w] = 0;
+		c->open_fds--;
+	}
+	return MPC_OK;
+}
+
+/* Read every child's pipes until all are closed, or the watchdog fires
+ * (then every child is killed). */
+static mpc_err cluster_collect(cluster *c, const mpc_local_config *cfg, mpc_local_result *res) {
+	for (int i = 0; i < c->forked; i++)
+		c->open_pipe[i][0] = c->open_pipe[i][1] = 1;
+	c->open_fds = 2 * c->forked;
 	double deadline = now() + (cfg->watchdog_s ? cfg->watchdog_s : 120);
-	while (open_fds > 0) {
+	while (c->open_fds > 0) {
 		struct pollfd pf[2 * MAX_NODES];
 		int who[2 * MAX_NODES], k = 0;
-		for (int i = 0; i < nn; i++)
+		for (int i = 0; i < c->forked; i++)
 			for (int w = 0; w < 2; w++)
-				if (open_pipe[i][w]) {
-					pf[k].fd = w ? st_pipe[i][0] : out_pipe[i][0];
+				if (c->open_pipe[i][w]) {
+					pf[k].fd = w ? c->st_pipe[i][0] : c->out_pipe[i][0];
 					pf[k].events = POLLIN;
 					who[k++] = i * 2 + w;
 				}
 		double left = deadline - now();
 		if (left <= 0) {
-			err = mpc_error(MPC_ETIMEDOUT, "mpc_local_run: watchdog fired; killing the "
-			                               "cluster");
-			for (int i = 0; i < nn; i++)
-				kill(pid[i], SIGKILL);
-			break;
+			for (int i = 0; i < c->forked; i++)
+				kill(c->pid[i], SIGKILL);
+			return mpc_error(MPC_ETIMEDOUT, "mpc_local_run: watchdog fired; killing the "
+			                                "cluster");
 		}
 		if (poll(pf, (nfds_t)k, (int)(left * 1000) + 1) < 0 && errno != EINTR)
-			break;
+			return MPC_OK;
 		for (int j = 0; j < k; j++) {
+			mpc_err err;
 			if (!(pf[j].revents & (POLLIN | POLLHUP | POLLERR)))
 				continue;
-			int i = who[j] / 2, w = who[j] % 2;
-			ssize_t r;
-			if (w == 0) {
-				if (cap[i] - res[i].out_len < 65536) {
-					size_t nc = cap[i] ? cap[i] * 2 : 1 << 16;
-					uint8_t *nb = realloc(res[i].out, nc);
-					if (nb == NULL) {
-						err = mpc_error(MPC_ENOMEM, "out of memory");
-						break;
-					}
-					res[i].out = nb;
-					cap[i] = nc;
-				}
-				r = read(pf[j].fd, res[i].out + res[i].out_len,
-				         cap[i] - res[i].out_len);
-				if (r > 0)
-					res[i].out_len += (size_t)r;
-			} else {
-				uint8_t *dst = (uint8_t *)&st[i] + st_got[i];
-				size_t room = sizeof(st[i]) - st_got[i];
-				uint8_t sink[256];
-				r = read(pf[j].fd, room ? (void *)dst : sink,
-				         room ? room : sizeof(sink));
-				if (r > 0 && room)
-					st_got[i] += (size_t)r;
-			}
-			if (r == 0 || (r < 0 && errno != EINTR && errno != EAGAIN)) {
-				open_pipe[i][w] = 0;
-				open_fds--;
-			}
+			if ((err = cluster_read(c, res, pf[j].fd, who[j] / 2, who[j] % 2)) != MPC_OK)
+				return err;
 		}
-		if (err == MPC_ENOMEM)
-			break;
 	}
-out:
-	for (int i = 0; i < nn; i++) {
+	return MPC_OK;
+}
+
+/* Wait for every child and fill in its result from its status record. */
+static void cluster_reap(cluster *c, const mpc_local_config *cfg, mpc_local_result *res) {
+	for (int i = 0; i < c->forked; i++) {
 		int status = 0;
-		if (open_fds > 0) {
-			close(out_pipe[i][0]);
-			close(st_pipe[i][0]);
-		} else {
-			close(out_pipe[i][0]);
-			close(st_pipe[i][0]);
-		}
-		waitpid(pid[i], &status, 0);
+		close(c->out_pipe[i][0]);
+		close(c->st_pipe[i][0]);
+		waitpid(c->pid[i], &status, 0);
 		res[i].exited = WIFEXITED(status);
 		res[i].exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status);
-		if (st_got[i] == sizeof(st[i])) {
-			res[i].err = (mpc_err)st[i].err;
-			memcpy(res[i].detail, st[i].detail, sizeof(res[i].detail));
+		if (c->st_got[i] == sizeof(c->st[i])) {
+			res[i].err = (mpc_err)c->st[i].err;
+			memcpy(res[i].detail, c->st[i].detail, sizeof(res[i].detail));
 			res[i].detail[sizeof(res[i].detail) - 1] = '\0';
-			res[i].seconds = st[i].seconds;
-			res[i].bytes_sent = st[i].bytes_sent;
-			res[i].rounds = st[i].rounds;
+			res[i].seconds = c->st[i].seconds;
+			res[i].bytes_sent = c->st[i].bytes_sent;
+			res[i].rounds = c->st[i].rounds;
 		} else {
 			res[i].err = MPC_ENET;
 			snprintf(res[i].detail, sizeof(res[i].detail), "%s died without reporting",
-			         names[i]);
+			         c->names[i]);
 		}
-		if (!cfg->use_tcp && addrs && addrs[i])
-			unlink(addrs[i] + strlen("ipc://"));
+		if (!cfg->use_tcp && c->addrs && c->addrs[i])
+			unlink(c->addrs[i] + strlen("ipc://"));
 	}
-	free_strings(addrs, cfg->n_parties + (cfg->with_dealer != 0));
-	free_strings(names, cfg->n_parties + (cfg->with_dealer != 0));
-	if (tls) {
+}
+
+static void cluster_free(cluster *c) {
+	free_strings(c->addrs, c->nn);
+	free_strings(c->names, c->nn);
+	if (c->tls) {
 		for (int i = 0; i < MAX_NODES; i++) {
-			EVP_PKEY_free(tls->key[i]);
-			X509_free(tls->cert[i]);
+			EVP_PKEY_free(c->tls->key[i]);
+			X509_free(c->tls->cert[i]);
 		}
-		free(tls);
+		free(c->tls);
 	}
+	free(c);
+}
+
+mpc_err mpc_local_run(const mpc_local_config *cfg, mpc_local_fn fn, void *arg,
+                      mpc_local_result *res) {
+	static unsigned counter;
+	int nn = cfg->n_parties + (cfg->with_dealer != 0);
+	cluster *c;
+	mpc_err err;
+
+	if (cfg->n_parties < 2 || nn > MAX_NODES)
+		return mpc_error(MPC_EINVAL, "mpc_local_run: %d parties", cfg->n_parties);
+	memset(res, 0, (size_t)nn * sizeof(*res));
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return mpc_error(MPC_ENOMEM, "out of memory");
+	c->nn = nn;
+	if ((err = cluster_names(c, cfg, counter)) != MPC_OK)
+		goto out;
+	counter++;
+	if (cfg->use_tls && (err = cluster_tls(c)) != MPC_OK)
+		goto out;
+	for (int i = 0; i < MPC_SESSION_BYTES; i++)
+		c->session[i] = (uint8_t)(rand() ^ (int)getpid() ^ (int)counter * 131 ^ i * 7);
+	if ((err = cluster_fork(c, cfg, fn, arg)) == MPC_OK)
+		err = cluster_collect(c, cfg, res);
+out:
+	cluster_reap(c, cfg, res);
+	cluster_free(c);
 	return err;
 }
 

@@ -1,0 +1,25 @@
+/* Federated averaging's inputs: gen_data's CSV files (jobs/mpc_synth.h)
+ * read into the model layout of protocols/apps/mpc_fedavg.h. A
+ * self-contained reader for now (only the columns the model uses; every
+ * other column is ignored). */
+#ifndef MPC_FEDAVG_DATA_H
+#define MPC_FEDAVG_DATA_H
+
+#include "protocols/apps/mpc_fedavg.h"
+#include "runtime/mpc_err.h"
+
+/* Read a CSV with columns amount, fraud, category, hour, f0..f(F-1) and
+ * optionally merchant (any order, others ignored) into model layout.
+ * MPC_EIO if unreadable, MPC_EINVAL naming file:line and the column (never a
+ * value) for bad content, MPC_ENOMEM. Caller calls mpc_fedavg_data_fini (D is
+ * empty on error). */
+mpc_err mpc_fedavg_data_read(const char *path, mpc_fedavg_data *D) MPC_MUST_CHECK;
+
+/* Party `me`'s inputs: DIR/merchant<me>.csv into D and, if holdout is not
+ * NULL, that file into H. MPC_ECONFIG if the two have other feature columns;
+ * the errors of mpc_fedavg_data_read. Caller calls mpc_fedavg_data_fini on
+ * both, also on error. */
+mpc_err mpc_fedavg_data_load(const char *dir, int me, const char *holdout, mpc_fedavg_data *D,
+                             mpc_fedavg_data *H) MPC_MUST_CHECK;
+
+#endif
