@@ -13,6 +13,46 @@
 #include "jobs/mpc_kind.h"
 #include "runtime/mpc_wipe.h"
 
+/* The features party `who` holds of one row (fields f), derived ones
+ * computed: src[k] >= 0 a column, -1 log_amount, -2 night, <= -3 a category
+ * indicator. Errors name path:ln and the column. */
+static mpc_err row_values(const char *path, size_t ln, const mpc_score_job *sc, int who,
+                          const int *src, char **f, int c_amount, int c_hour, int c_cat,
+                          const char (*names)[64], double *row)
+{
+	mpc_err err = MPC_OK;
+	for (size_t k = 0, kk = 0; k < sc->d; k++) {
+		double v = 0;
+		if (sc->holder[k] != who)
+			continue;
+		const char *col = src[k] >= 0 ? names[src[k]] : src[k] == -1 ? "amount"
+							  : src[k] == -2 ? "hour" : "category";
+		if (src[k] >= 0 && !mpc_kind_number(f[src[k]], &v))
+			err = mpc_error(MPC_EINVAL, "%s:%zu: column %s: expected a number", path,
+					ln, col);
+		else if (src[k] == -1 && (!mpc_kind_number(f[c_amount], &v) || !(v > 0)))
+			err = mpc_error(MPC_EINVAL, "%s:%zu: column amount: expected a positive "
+					"number (for log_amount)", path, ln);
+		else if (src[k] == -2 && (!mpc_kind_number(f[c_hour], &v) || !(v >= 0 && v < 24)))
+			err = mpc_error(MPC_EINVAL, "%s:%zu: column hour: expected 0..23", path, ln);
+		if (err != MPC_OK)
+			return err;
+		if (src[k] == -1)
+			v = (log(v) - 4) / 1.5;
+		else if (src[k] == -2)
+			v = v < 6;
+		else if (src[k] <= -3)
+			v = strcmp(f[c_cat], sc->feat[k] + 9) == 0;
+		if (!(fabs(v) < sc->max_feature)) {
+			err = mpc_error(MPC_ERANGE, "%s:%zu: feature %s: beyond max_feature = %g",
+					path, ln, sc->feat[k], sc->max_feature);
+			return err;
+		}
+		row[kk++] = v;
+	}
+	return MPC_OK;
+}
+
 mpc_err mpc_score_job_read_features(const char *path, const mpc_score_job *sc, int who, double **x_out,
 			       size_t *n_out, char (**ids_out)[40])
 {
@@ -120,35 +160,9 @@ mpc_err mpc_score_job_read_features(const char *path, const mpc_score_job *sc, i
 			goto out;
 		}
 		snprintf(ids[n], 40, "%s", c_id >= 0 ? f[c_id] : "");
-		for (size_t k = 0, kk = 0; k < sc->d; k++) {
-			double v = 0;
-			if (sc->holder[k] != who)
-				continue;
-			const char *col = src[k] >= 0 ? names[src[k]] : src[k] == -1 ? "amount"
-								  : src[k] == -2 ? "hour" : "category";
-			if (src[k] >= 0 && !mpc_kind_number(f[src[k]], &v))
-				err = mpc_error(MPC_EINVAL, "%s:%zu: column %s: expected a number", path,
-						ln, col);
-			else if (src[k] == -1 && (!mpc_kind_number(f[c_amount], &v) || !(v > 0)))
-				err = mpc_error(MPC_EINVAL, "%s:%zu: column amount: expected a positive "
-						"number (for log_amount)", path, ln);
-			else if (src[k] == -2 && (!mpc_kind_number(f[c_hour], &v) || !(v >= 0 && v < 24)))
-				err = mpc_error(MPC_EINVAL, "%s:%zu: column hour: expected 0..23", path, ln);
-			if (err != MPC_OK)
-				goto out;
-			if (src[k] == -1)
-				v = (log(v) - 4) / 1.5;
-			else if (src[k] == -2)
-				v = v < 6;
-			else if (src[k] <= -3)
-				v = strcmp(f[c_cat], sc->feat[k] + 9) == 0;
-			if (!(fabs(v) < sc->max_feature)) {
-				err = mpc_error(MPC_ERANGE, "%s:%zu: feature %s: beyond max_feature = %g",
-						path, ln, sc->feat[k], sc->max_feature);
-				goto out;
-			}
-			x[n * q + kk++] = v;
-		}
+		if ((err = row_values(path, ln, sc, who, src, f, c_amount, c_hour, c_cat,
+		                      (const char(*)[64])names, x + n * q)) != MPC_OK)
+			goto out;
 		n++;
 	}
 out:
