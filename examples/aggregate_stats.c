@@ -10,6 +10,7 @@
 #include "net/mpc_peer.h"
 #include "protocols/preproc/mpc_dealer.h"
 #include "protocols/apps/mpc_stats.h"
+#include "jobs/mpc_agg_io.h"
 #include "jobs/mpc_csv.h"
 
 static void usage(FILE *out)
@@ -37,6 +38,7 @@ int main(int argc, char **argv)
 	opts op = {0};
 	mpc_peer_opts o;
 	mpc_txns t = {0};
+	mpc_stats_rows rows = {0};
 	mpc_net *net = NULL;
 	mpc_party *p = NULL;
 	mpc_stats_result res;
@@ -92,8 +94,11 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	/* all input is checked before the first byte moves */
-	if ((err = mpc_txns_read(op.input, op.sp.max_amount, &t)) != MPC_OK ||
-	    (err = mpc_stats_check_input(&op.sp, &t, op.input)) != MPC_OK) {
+	if ((err = mpc_txns_read(op.input, op.sp.max_amount, &t)) == MPC_OK) {
+		mpc_stats_rows_from_txns(&t, &rows);
+		err = mpc_stats_check_input(&op.sp, &rows, op.input);
+	}
+	if (err != MPC_OK) {
 		code = mpc_peer_fail(NULL, err, "reading input");
 		goto out;
 	}
@@ -115,7 +120,7 @@ int main(int argc, char **argv)
 		net = NULL;
 		goto out;
 	}
-	if ((err = mpc_stats_run(p, &op.sp, &t, &res)) != MPC_OK) {
+	if ((err = mpc_stats_run(p, &op.sp, &rows, &res)) != MPC_OK) {
 		code = mpc_peer_fail(net, err, "computing");
 		net = NULL;
 		goto out;

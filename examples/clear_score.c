@@ -1,5 +1,5 @@
 /* clear_score: the demo's reference for computation = fraud_score. Reads
- * the job file's [fraud_score] section (tools/party_jobs.h), the model
+ * the job file's [fraud_score] section (jobs/kind_score.h), the model
  * owner's model file and the asker's transactions, scores them in double
  * precision (score = sigmoid(w.x + b), or base + the leaves reached for
  * model = tree; flag = score > threshold), and with
@@ -16,7 +16,9 @@
 #include <string.h>
 
 #include "protocols/apps/mpc_score.h"
-#include "tools/party_jobs.h"
+#include "jobs/kind_score.h"
+#include "jobs/mpc_csv.h"
+#include "jobs/mpc_kind.h"
 
 static int cmp_key(const void *a, const void *b)
 {
@@ -25,13 +27,13 @@ static int cmp_key(const void *a, const void *b)
 
 /* Every feature of the asker's transactions, in the job's order: its own
  * columns and, vertically, each holder's joined by the key. */
-static mpc_err read_all(const pj_score *sc, const mpc_job *j, const char *input,
+static mpc_err read_all(const mpc_score_job *sc, const mpc_job *j, const char *input,
 			const char *const *hold, int nhold, double **x_out, size_t *n_out,
 			char (**ids_out)[40])
 {
 	double *xa = NULL;
 	size_t n = 0;
-	mpc_err err = pj_read_features(input, sc, sc->asker, &xa, &n, ids_out);
+	mpc_err err = mpc_score_job_read_features(input, sc, sc->asker, &xa, &n, ids_out);
 	if (err != MPC_OK)
 		return err;
 	double *x = calloc(n * sc->d + 1, sizeof(double));
@@ -63,7 +65,7 @@ static mpc_err read_all(const pj_score *sc, const mpc_job *j, const char *input,
 		double *xh = NULL;
 		char(*kh)[40] = NULL;
 		size_t nh = 0;
-		if ((err = pj_read_features(file, sc, p, &xh, &nh, &kh)) != MPC_OK)
+		if ((err = mpc_score_job_read_features(file, sc, p, &xh, &nh, &kh)) != MPC_OK)
 			return err;
 		/* sort the holder's rows by key: (key, row) pairs */
 		struct kr {
@@ -96,11 +98,11 @@ static mpc_err read_all(const pj_score *sc, const mpc_job *j, const char *input,
 int main(int argc, char **argv)
 {
 	const char *job_path = NULL, *model = NULL, *input = NULL, *compare = NULL;
-	const char *hold[PJ_MAX_PARTIES_H];
+	const char *hold[MPC_SCORE_JOB_MAX_GROUPS];
 	int nhold = 0;
 	int show = 8;
 	for (int i = 1; i + 1 < argc; i += 2) {
-		if (strcmp(argv[i], "--holder") == 0 && nhold < PJ_MAX_PARTIES_H)
+		if (strcmp(argv[i], "--holder") == 0 && nhold < MPC_SCORE_JOB_MAX_GROUPS)
 			hold[nhold++] = argv[i + 1];
 		else if (strcmp(argv[i], "--job") == 0)
 			job_path = argv[i + 1];
@@ -123,20 +125,20 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	mpc_job *j = NULL;
-	pj_score sc;
-	double *x = NULL, w[PJ_MAX_FEATURES], b = 0;
-	static uint32_t tf[PJ_MAX_TREES << PJ_MAX_DEPTH];
-	static double tthr[PJ_MAX_TREES << PJ_MAX_DEPTH], tleaf[PJ_MAX_TREES << PJ_MAX_DEPTH];
+	mpc_score_job sc;
+	double *x = NULL, w[MPC_SCORE_JOB_MAX_FEATURES], b = 0;
+	static uint32_t tf[MPC_SCORE_JOB_MAX_TREES << MPC_SCORE_JOB_MAX_DEPTH];
+	static double tthr[MPC_SCORE_JOB_MAX_TREES << MPC_SCORE_JOB_MAX_DEPTH], tleaf[MPC_SCORE_JOB_MAX_TREES << MPC_SCORE_JOB_MAX_DEPTH];
 	char(*ids)[40] = NULL;
 	size_t n = 0;
-	if (mpc_job_load(job_path, &j) != MPC_OK || pj_score_parse(j, &sc) != MPC_OK ||
-	    (sc.model == PJ_TREE ? pj_read_tree(model, &sc, tf, tthr, tleaf, &b)
-				 : pj_read_logreg(model, &sc, w, &b)) != MPC_OK ||
+	if (mpc_job_load(job_path, &j) != MPC_OK || mpc_score_job_parse(j, &sc) != MPC_OK ||
+	    (sc.model == MPC_SCORE_JOB_TREE ? mpc_score_job_read_tree(model, &sc, tf, tthr, tleaf, &b)
+				 : mpc_score_job_read_logreg(model, &sc, w, &b)) != MPC_OK ||
 	    read_all(&sc, j, input, hold, nhold, &x, &n, &ids) != MPC_OK) {
 		fprintf(stderr, "clear_score: %s\n", mpc_error_detail());
 		return 2;
 	}
-	int tree = sc.model == PJ_TREE;
+	int tree = sc.model == MPC_SCORE_JOB_TREE;
 	double lt = tree ? sc.threshold : log(sc.threshold / (1 - sc.threshold));
 	size_t flagged = 0;
 	/* z: the linear part (logreg) or the score (trees); L: logreg's |w|_1 +
@@ -146,7 +148,7 @@ int main(int argc, char **argv)
 		double s = b, l = fabs(b);
 		if (tree) {
 			int near;
-			s = pj_tree_eval(&sc, tf, tthr, tleaf, b, x + i * sc.d, &near);
+			s = mpc_score_job_tree_eval(&sc, tf, tthr, tleaf, b, x + i * sc.d, &near);
 			l = near;
 		} else {
 			for (size_t k = 0; k < sc.d; k++) {
@@ -175,7 +177,7 @@ int main(int argc, char **argv)
 	while (fgets(line, sizeof(line), fp)) {
 		char *f[4];
 		line[strcspn(line, "\r\n")] = '\0';
-		int nf = pj_fields(line, f, 4);
+		int nf = mpc_csv_fields(line, f, 4);
 		if (nf < 3 || row >= n) {
 			fprintf(stderr, "clear_score: %s: line %zu: unexpected\n", compare, row + 2);
 			return 2;

@@ -3,7 +3,7 @@
  * --compare checks an aggregate_stats output against them within the
  * fixed-point tolerance. With --job JOB.ini it reads the job's
  * [aggregate_stats] parameters (statistics, groups, histogram, filter,
- * min_cohort, dp: tools/party_jobs.h) and prints every released figure of
+ * min_cohort, dp: jobs/kind_stats.h) and prints every released figure of
  * every cohort beside the MPC one (noisy ones: within 12 noise stddevs of
  * the clear value for counts, sums and buckets). */
 #include <math.h>
@@ -12,7 +12,8 @@
 #include <string.h>
 
 #include "jobs/mpc_csv.h"
-#include "tools/party_jobs.h"
+#include "jobs/kind_stats.h"
+#include "jobs/mpc_kind.h"
 
 static const char *const names[6] = {"count", "total", "mean", "variance", "stddev",
 				     "fraud_rate"};
@@ -43,7 +44,7 @@ static int read_result(const char *path, double v[6])
 }
 
 /* ---- --job: the statistics of an aggregate_stats job with mpc_agg
- * parameters (tools/party_jobs.h), per cohort, beside the MPC output ---- */
+ * parameters (jobs/kind_stats.h), per cohort, beside the MPC output ---- */
 
 typedef struct {
 	char cohort[40], stat[48];
@@ -134,10 +135,10 @@ static void show(const rline *l, size_t nl, const char *cohort, const char *stat
 static int run_job(const char *job_path, const char *compare, int nfiles, char **files)
 {
 	mpc_job *j = NULL;
-	static pj_agg a;
+	static mpc_stats_job a;
 	rline *l = NULL;
 	size_t nl = 0;
-	if (mpc_job_load(job_path, &j) != MPC_OK || pj_agg_parse(j, &a) != MPC_OK) {
+	if (mpc_job_load(job_path, &j) != MPC_OK || mpc_stats_job_parse(j, &a) != MPC_OK) {
 		fprintf(stderr, "clear_stats: %s\n", mpc_error_detail());
 		mpc_job_free(j);
 		return 1;

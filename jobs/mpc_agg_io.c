@@ -203,3 +203,22 @@ mpc_err mpc_agg_write(const char *path, int json, const mpc_agg_spec *s,
 	free(sb.b);
 	return err;
 }
+
+void mpc_stats_rows_from_txns(const mpc_txns *t, mpc_stats_rows *out) {
+	out->n = t->n;
+	out->amount = t->amount;
+	out->fraud = t->fraud;
+}
+
+mpc_err mpc_stats_write(const char *path, int json, const mpc_stats_result *r) {
+	char buf[1024];
+	size_t len = 0;
+	len += (size_t)snprintf(buf, sizeof(buf), json ? "{" : "statistic,value\n");
+	for (int i = 0; i < MPC_STATS_N; i++)
+		len += (size_t)snprintf(buf + len, sizeof(buf) - len,
+					json ? "%s\"%s\": %.17g" : "%s%s,%.17g\n",
+					json && i ? ", " : "", mpc_stats_names[i], r->v[i]);
+	if (json)
+		len += (size_t)snprintf(buf + len, sizeof(buf) - len, "}\n");
+	return mpc_file_write_atomic(path, buf, len, 0644);
+}

@@ -228,3 +228,17 @@ void mpc_txns_fini(mpc_txns *t)
 	free(t->cats);
 	memset(t, 0, sizeof(*t));
 }
+
+int mpc_csv_fields(char *line, char **f, int max) {
+	int n = 0;
+	for (char *s = line;;) {
+		char *c = strchr(s, ',');
+		if (n == max)
+			return -1;
+		f[n++] = s;
+		if (!c)
+			return n;
+		*c = '\0';
+		s = c + 1;
+	}
+}

@@ -34,4 +34,8 @@ mpc_err mpc_txns_parse(const char *name, const char *text, size_t len, double ma
 /* Wipe and free. */
 void mpc_txns_fini(mpc_txns *t);
 
+/* Split one CSV line (no quotes) in place at its commas: f[0..n) point into
+ * line. -1 if it has more than max fields. */
+int mpc_csv_fields(char *line, char **f, int max);
+
 #endif

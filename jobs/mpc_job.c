@@ -19,15 +19,23 @@
 #include <openssl/evp.h>
 
 #include "jobs/mpc_ini.h"
+#include "jobs/mpc_kind.h"
 #include "net/mpc_net.h"
 
 #define MAX_FILE_BYTES (1 << 20)
 #define CANON_FORMAT   "mpc-job-1"
 
-/* The computations this version knows; a new one adds its name here. Each
- * takes its parameters from the section named after it. */
-static const char *const computations[] = {"aggregate_stats", "fraud_score"};
-#define N_COMPUTATIONS (sizeof(computations) / sizeof(computations[0]))
+/* The computations this version knows: the names of the kinds in the
+ * registry (jobs/mpc_kinds.c). Each takes its parameters from the section
+ * named after it. */
+#define MAX_COMPUTATIONS 32
+
+static size_t computation_names(const char **out) {
+	size_t n = 0;
+	for (const mpc_kind *k; n < MAX_COMPUTATIONS && (k = mpc_kind_at(n)) != NULL; n++)
+		out[n] = k->name;
+	return n;
+}
 
 enum {
 	K_ID,
@@ -281,12 +289,12 @@ static int open_party(parser *ps, const char *pname) {
 }
 
 static int unknown_section(parser *ps, const char *s) {
-	const char *cands[2 + N_COMPUTATIONS];
+	const char *cands[2 + MAX_COMPUTATIONS], *computations[MAX_COMPUTATIONS];
 	char hint[MPC_JOB_MAX_LINE + 32] = "", comps[128];
-	size_t n = 0;
+	size_t n = 0, n_comps = computation_names(computations);
 	cands[n++] = "job";
 	cands[n++] = "dealer";
-	for (size_t i = 0; i < N_COMPUTATIONS; i++)
+	for (size_t i = 0; i < n_comps; i++)
 		cands[n++] = computations[i];
 	const char *sp = strpbrk(s, " \t");
 	const char *best = suggest(s, cands, n);
@@ -299,7 +307,7 @@ static int unknown_section(parser *ps, const char *s) {
 		if (suggest(first, party, 1))
 			snprintf(hint, sizeof(hint), " (did you mean [party%s]?)", sp);
 	}
-	join(comps, sizeof(comps), computations, N_COMPUTATIONS);
+	join(comps, sizeof(comps), computations, n_comps);
 	return at(
 	    ps, ps->line, ps->sec, NULL,
 	    "unknown section%s; expected [job], the computation's ([%s]), [party NAME] or [dealer]",
@@ -341,7 +349,7 @@ static int open_section(parser *ps, const char *sname) {
 			p++;
 		return open_party(ps, p);
 	}
-	if (lookup(computations, N_COMPUTATIONS, name) >= 0) {
+	if (mpc_kind_find(name) != NULL) {
 		if (ps->params_line)
 			return at(ps, ps->line, name, NULL, "%s (first [%s] on line %d)",
 			          strcmp(ps->params_sec, name) == 0
@@ -375,12 +383,14 @@ static int job_key(parser *ps, const char *key, const char *value) {
 		snprintf(j->id, sizeof(j->id), "%s", value);
 		break;
 	case K_COMPUTATION: {
-		if (lookup(computations, N_COMPUTATIONS, value) < 0) {
+		if (mpc_kind_find(value) == NULL) {
+			const char *computations[MAX_COMPUTATIONS];
+			size_t n_comps = computation_names(computations);
 			char known[128], hint[96] = "";
-			const char *s = suggest(value, computations, N_COMPUTATIONS);
+			const char *s = suggest(value, computations, n_comps);
 			if (s)
 				snprintf(hint, sizeof(hint), " (did you mean %s?)", s);
-			join(known, sizeof(known), computations, N_COMPUTATIONS);
+			join(known, sizeof(known), computations, n_comps);
 			return at(ps, ps->line, ps->sec, key,
 			          "unknown computation%s; this version knows %s", hint, known);
 		}

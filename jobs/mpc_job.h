@@ -113,4 +113,11 @@ mpc_err mpc_job_diff(const char *mine, size_t mine_len, const char *theirs, size
  * "NAME (party i)" and "dealer". MPC_ENOMEM. Caller calls mpc_nodes_fini. */
 mpc_err mpc_job_nodes(const mpc_job *job, mpc_nodes *out) MPC_MUST_CHECK;
 
+/* What determines a store's material, hashed: the parties' certificate
+ * fingerprints in job order (material is shares among exactly those parties),
+ * the ring, the fractional bits and the engine. Not the rest of the job file:
+ * fixing a column name or a threshold keeps the store. The job id is bound
+ * separately (protocols/preproc/mpc_store.h): it names the store's directory. */
+mpc_err mpc_job_store_binding(const mpc_job *j, uint8_t out[32]) MPC_MUST_CHECK;
+
 #endif

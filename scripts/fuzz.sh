@@ -76,7 +76,7 @@ extra_sources() {
 	arith) echo "circuits/mpc_arith.c circuits/mpc_arith_text.c circuits/mpc_arith_build.c circuits/mpc_arith_clear.c" ;;
 	bristol) echo "circuits/mpc_bristol.c" ;;
 	csv) echo "jobs/mpc_csv.c" ;;
-	job) echo "jobs/mpc_job.c jobs/mpc_ini.c" ;;
+	job) echo "jobs/mpc_job.c jobs/mpc_ini.c jobs/mpc_kinds.c" ;;
 	esac
 }
 

@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "runtime/mpc_file.h"
 #include "runtime/mpc_fixed.h"
 #include "runtime/mpc_wipe.h"
 #include "protocols/core/mpc_beaver.h"
@@ -35,7 +34,8 @@ mpc_err mpc_stats_check_params(const mpc_stats_params *sp, int np)
 	return MPC_OK;
 }
 
-mpc_err mpc_stats_check_input(const mpc_stats_params *sp, const mpc_txns *t, const char *name)
+mpc_err mpc_stats_check_input(const mpc_stats_params *sp, const mpc_stats_rows *t,
+			      const char *name)
 {
 	if ((double)t->n > sp->max_rows)
 		return mpc_error(MPC_ERANGE, "%s: %zu rows, more than max_rows %.0f", name, t->n,
@@ -44,7 +44,7 @@ mpc_err mpc_stats_check_input(const mpc_stats_params *sp, const mpc_txns *t, con
 }
 
 /* Local sums in Z_2^128: count, frauds, sum of encoded amounts, sum of squares. */
-static mpc_err local_sums(const mpc_txns *t, const mpc_stats_params *sp, mpc_u128 out[4])
+static mpc_err local_sums(const mpc_stats_rows *t, const mpc_stats_params *sp, mpc_u128 out[4])
 {
 	mpc_u128 enc = 0;
 	mpc_err err = MPC_OK;
@@ -68,7 +68,7 @@ static double ring_to_double(mpc_u128 v, int frac_bits)
 	return ldexp((double)(long double)(mpc_i128)v, -frac_bits);
 }
 
-mpc_err mpc_stats_run(mpc_party *p, const mpc_stats_params *sp, const mpc_txns *t,
+mpc_err mpc_stats_run(mpc_party *p, const mpc_stats_params *sp, const mpc_stats_rows *t,
 		      mpc_stats_result *res)
 {
 	int np = mpc_party_size(p);
@@ -118,18 +118,4 @@ out:
 	mpc_wipe(y, sizeof(y));
 	mpc_wipe(z, sizeof(z));
 	return err;
-}
-
-mpc_err mpc_stats_write(const char *path, int json, const mpc_stats_result *r)
-{
-	char buf[1024];
-	size_t len = 0;
-	len += (size_t)snprintf(buf, sizeof(buf), json ? "{" : "statistic,value\n");
-	for (int i = 0; i < MPC_STATS_N; i++)
-		len += (size_t)snprintf(buf + len, sizeof(buf) - len,
-					json ? "%s\"%s\": %.17g" : "%s%s,%.17g\n",
-					json && i ? ", " : "", mpc_stats_names[i], r->v[i]);
-	if (json)
-		len += (size_t)snprintf(buf + len, sizeof(buf) - len, "}\n");
-	return mpc_file_write_atomic(path, buf, len, 0644);
 }

@@ -16,7 +16,9 @@
 #ifndef MPC_STATS_H
 #define MPC_STATS_H
 
-#include "jobs/mpc_csv.h"
+#include <stddef.h>
+#include <stdint.h>
+
 #include "runtime/mpc_err.h"
 #include "protocols/core/mpc_party.h"
 
@@ -30,6 +32,14 @@ typedef struct {
 /* Preprocessing one run consumes: Beaver triples in Z_2^128 (the product of
  * the count and the sum of squares, and of the total with itself). */
 #define MPC_STATS_TRIPLES 2
+/* This party's rows, in memory (borrowed): jobs/mpc_agg_io.h makes them
+ * from a transaction file. */
+typedef struct {
+	size_t n;
+	const double *amount;  /* n, |amount| <= max_amount */
+	const uint8_t *fraud;  /* n, 0 or 1 */
+} mpc_stats_rows;
+
 typedef struct {
 	double v[MPC_STATS_N]; /* in the order of mpc_stats_names */
 } mpc_stats_result;
@@ -43,13 +53,11 @@ void mpc_stats_params_default(mpc_stats_params *sp);
 mpc_err mpc_stats_check_params(const mpc_stats_params *sp, int n_parties) MPC_MUST_CHECK;
 /* This party's rows against the bounds (amounts were checked on reading);
  * MPC_ERANGE naming `name`. */
-mpc_err mpc_stats_check_input(const mpc_stats_params *sp, const mpc_txns *t,
+mpc_err mpc_stats_check_input(const mpc_stats_params *sp, const mpc_stats_rows *rows,
 			      const char *name) MPC_MUST_CHECK;
 /* Run the computation (collective; needs a preprocessing source for 2
  * triples in Z_2^128). Every party gets the result. */
-mpc_err mpc_stats_run(mpc_party *p, const mpc_stats_params *sp, const mpc_txns *t,
+mpc_err mpc_stats_run(mpc_party *p, const mpc_stats_params *sp, const mpc_stats_rows *rows,
 		      mpc_stats_result *out) MPC_MUST_CHECK;
-/* Write the result as CSV ("statistic,value" lines) or JSON (an object), atomically. */
-mpc_err mpc_stats_write(const char *path, int json, const mpc_stats_result *r) MPC_MUST_CHECK;
 
 #endif

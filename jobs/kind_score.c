@@ -1,0 +1,512 @@
+/* computation = fraud_score: the asker's transactions scored with the model
+ * owner's logistic regression or decision trees (protocols/apps/mpc_score.h;
+ * the section: jobs/kind_score.h). Only the asker receives the scores and
+ * flags; it writes them to --output.
+ *
+ * Before scoring, the parties agree on the public shapes: the asker
+ * announces its transaction count to every node, and in the vertical layout
+ * its keys, in its order, which are the job's public transaction list.
+ * Plan: per transaction of the asker, so it is simulated ahead (the fork
+ * before the network is opened) and taken once the count is announced. */
+#include "jobs/kind_score.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "jobs/mpc_kind.h"
+#include "protocols/apps/mpc_score.h"
+#include "protocols/preproc/mpc_cross.h"
+#include "protocols/preproc/mpc_plan.h"
+#include "runtime/mpc_file.h"
+#include "runtime/mpc_log.h"
+#include "runtime/mpc_wipe.h"
+
+typedef struct {
+	const mpc_job *job;
+	mpc_score_job sc;
+	uint64_t rows; /* the plan's shape: the asker's transactions (the planner's slot) */
+	int me;        /* party index, -1 at the dealer */
+	size_t q;      /* features this party holds */
+	/* this party's features (my_n x q), and its keys */
+	double *x;
+	size_t my_n;
+	char (*ids)[40];
+	/* the model, at its owner */
+	double *w, b, *tthr, *tleaf;
+	uint32_t *tf;
+	mpc_plan_ahead ahead;
+	/* the run: the asker's count and keys, its scores and flags */
+	size_t n;
+	const char **keys, **my_keys;
+	char (*keybuf)[40];
+	double *score;
+	uint8_t *flag;
+	double seconds;
+} score_state;
+
+const mpc_score_job *mpc_score_job_of(const void *kind_state) {
+	return &((const score_state *)kind_state)->sc;
+}
+
+static size_t n_nodes(const mpc_score_job *sc) {
+	return sc->trees * (((size_t)1 << sc->depth) - 1);
+}
+
+static size_t n_leaves(const mpc_score_job *sc) {
+	return sc->trees * ((size_t)1 << sc->depth);
+}
+
+static void score_free(void *st) {
+	score_state *s = st;
+	if (s == NULL)
+		return;
+	if (s->x)
+		mpc_wipe(s->x, s->my_n * s->q * sizeof(double));
+	free(s->x);
+	mpc_wipe_free(s->ids, s->my_n * sizeof(*s->ids)); /* the asker's transaction ids */
+	mpc_wipe_free(s->w, s->sc.d * sizeof(double));
+	mpc_wipe_free(s->tf, n_nodes(&s->sc) * sizeof(uint32_t));
+	mpc_wipe_free(s->tthr, n_nodes(&s->sc) * sizeof(double));
+	mpc_wipe_free(s->tleaf, n_leaves(&s->sc) * sizeof(double));
+	mpc_wipe(&s->b, sizeof(s->b));
+	free(s->keys);
+	free(s->my_keys);
+	free(s->keybuf);
+	mpc_wipe_free(s->score, s->n * sizeof(double));
+	mpc_wipe_free(s->flag, s->n);
+	mpc_plan_ahead_cancel(&s->ahead);
+	free(s);
+}
+
+static mpc_err score_parse(const mpc_job *j, void **out) {
+	score_state *s = calloc(1, sizeof(*s));
+	mpc_err err;
+	*out = NULL;
+	if (s == NULL)
+		return mpc_error(MPC_ENOMEM, "out of memory");
+	s->job = j;
+	s->ahead = (mpc_plan_ahead){.pid = -1, .to = -1, .from = -1};
+	if ((err = mpc_score_job_parse(j, &s->sc)) != MPC_OK) {
+		score_free(s);
+		return err;
+	}
+	*out = s;
+	return MPC_OK;
+}
+
+/* ---- plan ---- */
+
+/* The asker's `rows` transactions of zeros, every holder's columns, and a
+ * model of zeros at the owner. */
+static mpc_err sim_score(mpc_party *p, const mpc_cross *zc, void *arg) {
+	const score_state *st = arg;
+	const mpc_score_job *sc = &st->sc;
+	int me = mpc_party_id(p);
+	size_t n = (size_t)st->rows, q = 0, nodes = 0, leaves = 0;
+	double *x = NULL, *w = NULL, *thr = NULL, *leaf = NULL, *score = NULL;
+	uint32_t *feat = NULL;
+	uint8_t *flag = NULL;
+	char(*kb)[24] = NULL;
+	const char **keys = NULL;
+	mpc_err err = MPC_OK;
+
+	for (size_t k = 0; k < sc->d; k++)
+		q += sc->holder[k] == me;
+	if (sc->model == MPC_SCORE_JOB_TREE) {
+		nodes = n_nodes(sc);
+		leaves = n_leaves(sc);
+	}
+	if (!(x = calloc(n * q + 1, sizeof(double))) || !(w = calloc(sc->d + 1, sizeof(double))) ||
+	    !(thr = calloc(nodes + 1, sizeof(double))) ||
+	    !(leaf = calloc(leaves + 1, sizeof(double))) ||
+	    !(feat = calloc(nodes + 1, sizeof(uint32_t))) ||
+	    !(score = calloc(n + 1, sizeof(double))) || !(flag = calloc(n + 1, 1)) ||
+	    !(kb = calloc(n + 1, sizeof(*kb))) || !(keys = calloc(n + 1, sizeof(*keys)))) {
+		err = mpc_error(MPC_ENOMEM, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		snprintf(kb[i], sizeof(kb[i]), "k%zu", i);
+		keys[i] = kb[i];
+	}
+	mpc_score_opts so = {.asker = sc->asker,
+	                     .cross = st->job->preprocessing == MPC_JOB_DEALER ? NULL : zc};
+	mpc_score_data sd = {
+	    .n = n, .d = sc->d, .holder = sc->asker, .x = x, .x_max = sc->max_feature};
+	if (sc->vertical) {
+		sd.col_holder = sc->holder;
+		sd.keys = keys;
+		sd.my_keys = keys;
+		sd.my_n = me == sc->asker || q > 0 ? n : 0;
+	}
+	int owner = me == sc->owner;
+	if (sc->model == MPC_SCORE_JOB_TREE) {
+		mpc_score_tree_model tm = {.owner = sc->owner,
+		                           .n_trees = sc->trees,
+		                           .depth = sc->depth,
+		                           .feature = owner ? feat : NULL,
+		                           .thr = owner ? thr : NULL,
+		                           .leaf = owner ? leaf : NULL,
+		                           .v_max = sc->max_weight,
+		                           .threshold = sc->threshold};
+		err = mpc_score_tree(p, &so, &sd, &tm, score, flag);
+	} else {
+		mpc_score_logreg_model m = {.owner = sc->owner,
+		                            .w = owner ? w : NULL,
+		                            .w_max = sc->max_weight,
+		                            .threshold = sc->threshold};
+		err = mpc_score_logreg(p, &so, &sd, &m, score, flag);
+	}
+out:
+	free(x);
+	free(w);
+	free(thr);
+	free(leaf);
+	free(feat);
+	free(score);
+	free(flag);
+	free(kb);
+	free(keys);
+	return err;
+}
+
+static mpc_err score_plan(void *st, uint64_t rows, mpc_pool_plan *out, int *upper) {
+	score_state *s = st;
+	*upper = 0;
+	s->rows = rows;
+	return mpc_plan_simulate(s->job->n_parties, sim_score, s, out);
+}
+
+static mpc_err score_input_rows(void *st, const mpc_kind_io *io, uint64_t *rows) {
+	score_state *s = st;
+	const mpc_score_job *sc = &s->sc;
+	double *x = NULL;
+	char(*ids)[40] = NULL;
+	size_t n = 0, q = 0;
+	mpc_err err;
+
+	*rows = 0;
+	if (io->is_dealer || io->self != sc->asker || io->input == NULL)
+		return MPC_OK;
+	if ((err = mpc_score_job_read_features(io->input, sc, io->self, &x, &n, &ids)) != MPC_OK)
+		return err;
+	for (size_t k = 0; k < sc->d; k++)
+		q += sc->holder[k] == io->self;
+	if (x)
+		mpc_wipe(x, n * q * sizeof(double));
+	free(x);
+	mpc_wipe_free(ids, n * sizeof(*ids));
+	*rows = n;
+	return MPC_OK;
+}
+
+/* ---- input ---- */
+
+static mpc_err read_features(score_state *s, const mpc_kind_io *io, mpc_kind_summary *sum,
+                             int *bad_input) {
+	const mpc_score_job *sc = &s->sc;
+	mpc_err err;
+	if (io->input == NULL)
+		return mpc_error(MPC_ECONFIG, "%s is the %s of %s: --input FILE.csv is required",
+		                 io->party, s->me == sc->asker ? "asker" : "holder of features",
+		                 s->job->path);
+	if ((err = mpc_score_job_read_features(io->input, sc, s->me, &s->x, &s->my_n, &s->ids)) !=
+	    MPC_OK) {
+		*bad_input = err != MPC_ENOMEM;
+		return err;
+	}
+	mpc_info("read %zu transactions (%zu of the %zu features) from %s", s->my_n, s->q, sc->d,
+	         io->input);
+	sum->input_read = 1;
+	sum->rows = s->my_n;
+	if (s->me == sc->asker)
+		s->n = s->my_n;
+	return MPC_OK;
+}
+
+static mpc_err read_model(score_state *s, const mpc_kind_io *io, mpc_kind_summary *sum,
+                          int *bad_input) {
+	const mpc_score_job *sc = &s->sc;
+	int tree = sc->model == MPC_SCORE_JOB_TREE;
+	mpc_err err;
+	if (io->model == NULL)
+		return mpc_error(MPC_ECONFIG, "%s is the model owner of %s: --model FILE is required",
+		                 io->party, s->job->path);
+	if (tree ? (s->tf = calloc(n_nodes(sc), sizeof(uint32_t))) == NULL ||
+	               (s->tthr = calloc(n_nodes(sc), sizeof(double))) == NULL ||
+	               (s->tleaf = calloc(n_leaves(sc), sizeof(double))) == NULL
+	         : (s->w = calloc(sc->d, sizeof(double))) == NULL)
+		return mpc_error(MPC_ENOMEM, "out of memory");
+	err = tree ? mpc_score_job_read_tree(io->model, sc, s->tf, s->tthr, s->tleaf, &s->b)
+	           : mpc_score_job_read_logreg(io->model, sc, s->w, &s->b);
+	if (err != MPC_OK) {
+		*bad_input = err != MPC_ENOMEM;
+		return err;
+	}
+	if (tree) {
+		mpc_info("read the model (%zu trees of depth %zu) from %s", sc->trees, sc->depth,
+		         io->model);
+		snprintf(sum->model, sizeof(sum->model), "%zu trees of depth %zu", sc->trees,
+		         sc->depth);
+	} else {
+		mpc_info("read the model (%zu weights and the intercept) from %s", sc->d, io->model);
+		snprintf(sum->model, sizeof(sum->model),
+		         "logistic regression, %zu weights and the intercept", sc->d);
+	}
+	sum->model_read = 1;
+	return MPC_OK;
+}
+
+static mpc_err score_load_input(void *st, const mpc_kind_io *io, mpc_kind_summary *sum,
+                                int *bad_input) {
+	score_state *s = st;
+	const mpc_score_job *sc = &s->sc;
+	mpc_err err;
+
+	s->me = io->is_dealer ? -1 : io->self;
+	for (size_t k = 0; k < sc->d; k++)
+		s->q += sc->holder[k] == s->me;
+	if ((s->me == sc->asker || s->q > 0) && !(io->dry && io->input == NULL)) {
+		if ((err = read_features(s, io, sum, bad_input)) != MPC_OK)
+			return err;
+	} else if (io->input) {
+		mpc_warn("--input %s ignored: this party holds no features of the job", io->input);
+	}
+	if (s->me == sc->owner && !(io->dry && io->model == NULL))
+		return read_model(s, io, sum, bad_input);
+	return MPC_OK;
+}
+
+/* ---- run ---- */
+
+/* the plan depends on n, known once the asker announces it; its simulation
+ * is forked now, before the network is opened (mpc_plan.h) */
+static mpc_err score_prepare(void *st, const mpc_kind_io *io) {
+	score_state *s = st;
+	if (io->is_dealer)
+		return MPC_OK;
+	return mpc_plan_ahead_start(&s->ahead, s->job->n_parties, sim_score, s, &s->rows);
+}
+
+/* n is public: the asker announces it to every node (the dealer too). */
+static mpc_err announce_count(score_state *s, mpc_kind_session *ks) {
+	int nn = mpc_net_size(ks->net), self = ks->io->self;
+	uint64_t all = (nn >= 64 ? ~0ull : (1ull << nn) - 1) & ~(1ull << self);
+	uint64_t mine = s->n, got[MPC_NET_MAX_NODES] = {0};
+	mpc_err err;
+	if ((err = mpc_net_bcast(ks->net, all, &mine, all, got, sizeof(mine))) != MPC_OK)
+		return err;
+	if (s->me != s->sc.asker)
+		s->n = got[s->sc.asker];
+	if ((double)s->n > s->sc.max_rows)
+		return mpc_error(MPC_EPROTO, "the asker announced %llu transactions, above max_rows",
+		                 (unsigned long long)s->n);
+	return MPC_OK;
+}
+
+static int cmp_key(const void *a, const void *b) {
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Vertical scoring at a holder: every one of the asker's n keys must be
+ * among this party's rows. MPC_EINVAL names the file, how many are missing
+ * and the first by the asker's row number (never a key's value). */
+static mpc_err holder_rows_cover(const char *path, const char *asker, const char **keys, size_t n,
+                                 const char **mine, size_t my_n) {
+	const char **sorted = my_n ? malloc(my_n * sizeof(*sorted)) : NULL;
+	size_t missing = 0, first = 0;
+	if (my_n && sorted == NULL)
+		return mpc_error(MPC_ENOMEM, "out of memory");
+	if (my_n) {
+		memcpy(sorted, mine, my_n * sizeof(*sorted));
+		qsort(sorted, my_n, sizeof(*sorted), cmp_key);
+	}
+	for (size_t i = 0; i < n; i++)
+		if (my_n == 0 || bsearch(&keys[i], sorted, my_n, sizeof(*sorted), cmp_key) == NULL)
+			if (missing++ == 0)
+				first = i;
+	free(sorted);
+	if (missing)
+		return mpc_error(MPC_EINVAL, "%s: %zu of the %zu transactions of the asker (%s) have "
+		                 "no row here (the first is the asker's row %zu): a holder needs a row "
+		                 "for every transaction the asker scores", path, missing, n, asker,
+		                 first + 1);
+	return MPC_OK;
+}
+
+/* vertical: the asker's keys, in its order, are the job's public list */
+static mpc_err announce_keys(score_state *s, mpc_kind_session *ks) {
+	const mpc_score_job *sc = &s->sc;
+	const void *sp[MPC_NET_MAX_NODES] = {0};
+	void *rp[MPC_NET_MAX_NODES] = {0};
+	size_t sl[MPC_NET_MAX_NODES] = {0}, rl[MPC_NET_MAX_NODES] = {0}, n = s->n;
+	int asker = s->me == sc->asker;
+	mpc_err err;
+
+	if ((s->keys = calloc(n + 1, sizeof(*s->keys))) == NULL ||
+	    (s->my_keys = calloc(s->my_n + 1, sizeof(*s->my_keys))) == NULL ||
+	    (!asker && (s->keybuf = calloc(n + 1, sizeof(*s->keybuf))) == NULL))
+		return mpc_error(MPC_ENOMEM, "out of memory");
+	for (int i = 0; i < s->job->n_parties; i++) {
+		if (asker && i != s->me) {
+			sp[i] = s->ids;
+			sl[i] = n * sizeof(*s->ids);
+		}
+		if (!asker && i == sc->asker) {
+			rp[i] = s->keybuf;
+			rl[i] = n * sizeof(*s->keybuf);
+		}
+	}
+	if (n && (err = mpc_net_exchange(ks->net, sp, sl, rp, rl)) != MPC_OK)
+		return err;
+	for (size_t i = 0; i < n; i++) {
+		char *k = asker ? s->ids[i] : s->keybuf[i];
+		k[39] = '\0';
+		s->keys[i] = k;
+	}
+	for (size_t i = 0; i < s->my_n; i++)
+		s->my_keys[i] = s->ids[i];
+	/* only now can a holder see whether its file has a row for every
+	 * transaction of the asker: an input error found after connecting,
+	 * which the peers hear with its reason */
+	if (!asker && s->q > 0 &&
+	    (err = holder_rows_cover(ks->io->input, s->job->parties[sc->asker].name, s->keys, n,
+	                             s->my_keys, s->my_n)) != MPC_OK) {
+		ks->bad_input = err != MPC_ENOMEM;
+		return err;
+	}
+	return MPC_OK;
+}
+
+/* The protocol: the owner's model applied to the asker's transactions. */
+static mpc_err score_protocol(score_state *s, mpc_party *p) {
+	const mpc_score_job *sc = &s->sc;
+	mpc_cross cross = {0};
+	mpc_err err;
+
+	/* products of the owner's weights with the asker's features: Gilboa
+	 * cross products over OT, unless a dealer serves Beaver triples */
+	if (s->job->preprocessing != MPC_JOB_DEALER && (err = mpc_cross_ot_new(&cross, p)) != MPC_OK)
+		return err;
+	mpc_score_opts so = {.asker = sc->asker, .cross = cross.ops ? &cross : NULL};
+	mpc_score_data sd = {
+	    .n = s->n, .d = sc->d, .holder = sc->asker, .x = s->x, .x_max = sc->max_feature};
+	if (sc->vertical) {
+		sd.col_holder = sc->holder;
+		sd.keys = s->keys;
+		sd.my_keys = s->my_keys;
+		sd.my_n = s->my_n;
+	}
+	if (sc->model == MPC_SCORE_JOB_TREE) {
+		mpc_score_tree_model tm = {.owner = sc->owner, .n_trees = sc->trees, .depth = sc->depth,
+		                           .feature = s->tf, .thr = s->tthr, .leaf = s->tleaf,
+		                           .base = s->b, .v_max = sc->max_weight,
+		                           .threshold = sc->threshold};
+		err = mpc_score_tree(p, &so, &sd, &tm, s->score, s->flag);
+	} else {
+		mpc_score_logreg_model m = {.owner = sc->owner, .w = s->w, .b = s->b,
+		                            .w_max = sc->max_weight, .threshold = sc->threshold};
+		err = mpc_score_logreg(p, &so, &sd, &m, s->score, s->flag);
+	}
+	mpc_cross_free(&cross);
+	return err;
+}
+
+static double now(void) {
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static mpc_err score_run(void *st, mpc_kind_session *ks) {
+	score_state *s = st;
+	const mpc_score_job *sc = &s->sc;
+	const mpc_job *j = s->job;
+	mpc_party *p = NULL;
+	mpc_pool_plan plan;
+	mpc_err err;
+
+	if ((err = announce_count(s, ks)) != MPC_OK)
+		return err;
+	if (sc->vertical && !ks->io->is_dealer && (err = announce_keys(s, ks)) != MPC_OK)
+		return err;
+	if (ks->io->is_dealer)
+		return ks->start(ks, NULL, &p);
+	if (s->me == sc->asker && s->n > 0 &&
+	    ((s->score = calloc(s->n, sizeof(double))) == NULL ||
+	     (s->flag = calloc(s->n, 1)) == NULL))
+		return mpc_error(MPC_ENOMEM, "out of memory");
+	mpc_info("scoring %zu transactions of %s with the %s of %s (threshold %g)", s->n,
+	         j->parties[sc->asker].name,
+	         sc->model == MPC_SCORE_JOB_TREE ? "decision trees" : "logistic regression",
+	         j->parties[sc->owner].name, sc->threshold);
+	double t0 = now();
+	if ((err = mpc_plan_ahead_get(&s->ahead, s->n, &plan)) != MPC_OK ||
+	    (err = ks->start(ks, &plan, &p)) != MPC_OK || (err = score_protocol(s, p)) != MPC_OK)
+		return err;
+	s->seconds = now() - t0;
+	return MPC_OK;
+}
+
+/* ---- outputs ---- */
+
+/* "row,[txn_id,]score,flag" lines, atomically. */
+static mpc_err write_scores(const score_state *s, const char *path) {
+	size_t cap = 64 + s->n * 80, len = 0;
+	char *buf = malloc(cap);
+	mpc_err err = MPC_OK;
+	if (buf == NULL)
+		return mpc_error(MPC_ENOMEM, "out of memory");
+	len += (size_t)snprintf(buf + len, cap - len, "row,%sscore,flag\n", s->ids ? "txn_id," : "");
+	for (size_t i = 0; i < s->n && err == MPC_OK; i++) {
+		/* an honest score is in [0, 1]; wrong shares from a peer can decode
+		 * to anything, which must be an error, not an overrun */
+		int k = snprintf(buf + len, cap - len, "%zu,%s%s%.9f,%d\n", i + 1,
+		                 s->ids ? s->ids[i] : "", s->ids ? "," : "", s->score[i], s->flag[i]);
+		if (k < 0 || (size_t)k >= cap - len)
+			err = mpc_error(MPC_EPROTO, "the score of row %zu is out of range: "
+			                "a peer sent malformed shares", i + 1);
+		else
+			len += (size_t)k;
+	}
+	if (err == MPC_OK)
+		err = mpc_file_write_atomic(path, buf, len, 0600);
+	mpc_wipe(buf, cap);
+	free(buf);
+	return err;
+}
+
+static mpc_err score_write(void *st, const mpc_kind_io *io) {
+	score_state *s = st;
+	const mpc_score_job *sc = &s->sc;
+	const mpc_job *j = s->job;
+	if (s->me != sc->asker) {
+		printf("job %s: %zu transactions of %s scored in %.2f s; this party (%s) receives "
+		       "nothing: only the asker gets the scores\n", j->id, s->n,
+		       j->parties[sc->asker].name, s->seconds, io->party);
+		return MPC_OK;
+	}
+	size_t flagged = 0;
+	for (size_t i = 0; i < s->n; i++)
+		flagged += s->flag[i];
+	printf("job %s: %zu transactions scored in %.2f s with the model of %s: %zu flagged "
+	       "(score > %g)\n", j->id, s->n, s->seconds, j->parties[sc->owner].name, flagged,
+	       sc->threshold);
+	return io->output ? write_scores(s, io->output) : MPC_OK;
+}
+
+const mpc_kind mpc_kind_score = {
+    .name = "fraud_score",
+    .doing = "scoring",
+    .flags = MPC_KIND_PLAN_ROWS,
+    .parse = score_parse,
+    .plan = score_plan,
+    .input_rows = score_input_rows,
+    .load_input = score_load_input,
+    .prepare = score_prepare,
+    .run = score_run,
+    .write = score_write,
+    .free = score_free,
+};

@@ -1,0 +1,117 @@
+/* Computation kinds: what a job file's `computation = NAME` runs. Each kind
+ * is one const ops table in its own file of jobs/ (kind_NAME.c) and one line
+ * in the registry (jobs/mpc_kinds.c); mpc-party, the clear references and
+ * jobs/mpc_job.c (which names it accepts) find it there by name.
+ *
+ * A kind's life at one party, as mpc-party drives it:
+ *   parse        its section's keys ([NAME] in the job), errors FILE:LINE
+ *   load_input   this party's files (--input, --model), before the network
+ *   prepare      what must happen before the network is opened (the plan's
+ *                simulation forks: protocols/preproc/mpc_plan.h)
+ *   run          on the connected network: its public announcements, then
+ *                the protocol on the party session->start hands it
+ *   write        after the network is closed: prints the figures this party
+ *                may see and writes --output atomically (CSV or JSON)
+ *   free
+ * plan gives the exact material (check, preprocess --for-job). A kind never
+ * touches sockets: it is handed the connected network and party. */
+#ifndef MPC_KIND_H
+#define MPC_KIND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "jobs/mpc_job.h"
+#include "net/mpc_net.h"
+#include "protocols/core/mpc_party.h"
+#include "protocols/preproc/mpc_pool.h"
+#include "runtime/mpc_err.h"
+
+/* The plan depends on the asker's transaction count (a `rows` argument). */
+#define MPC_KIND_PLAN_ROWS 1u
+
+/* Who runs the kind, and with which files (all borrowed). */
+typedef struct {
+	const mpc_job *job;
+	int self;          /* party index; job->n_parties at the dealer */
+	int is_dealer;
+	const char *party; /* this party's name as given on the command line */
+	const char *input, *model, *output; /* NULL when not given */
+	int json;                           /* --format json */
+	int dry; /* check: read and validate this party's files only */
+} mpc_kind_io;
+
+/* What load_input read, for check's summary. */
+typedef struct {
+	int input_read, model_read;
+	size_t rows;
+	char model[160];
+} mpc_kind_summary;
+
+typedef struct mpc_kind_session mpc_kind_session;
+struct mpc_kind_session {
+	const mpc_kind_io *io;
+	mpc_net *net; /* connected: every node has agreed the job */
+	/* The host's: at a party, a new party on net with the job's
+	 * preprocessing for plan (owned by the session: the host frees it); at
+	 * the dealer (plan NULL), serve the parties until they are done, *p =
+	 * NULL. */
+	mpc_err (*start)(mpc_kind_session *s, const mpc_pool_plan *plan, mpc_party **p);
+	void *host;
+	int bad_input; /* set by run: its error is this party's input's */
+};
+
+typedef struct mpc_kind {
+	const char *name;  /* the job file's computation, and its section */
+	const char *doing; /* "computing": for messages naming the stage */
+	unsigned flags;    /* MPC_KIND_PLAN_ROWS */
+	/* The section's keys: a new state in *st (caller frees with free).
+	 * MPC_ECONFIG "FILE:LINE: [NAME] key: what". */
+	mpc_err (*parse)(const mpc_job *job, void **st);
+	/* The exact material one run consumes, simulated (no network); rows:
+	 * the asker's transactions where flags has MPC_KIND_PLAN_ROWS. *upper:
+	 * the plan is an upper bound (a suppressed cohort skips its share). */
+	mpc_err (*plan)(void *st, uint64_t rows, mpc_pool_plan *out, int *upper);
+	/* The asker's transaction count if this party's own --input says it
+	 * (0: not known here). NULL for kinds without MPC_KIND_PLAN_ROWS. */
+	mpc_err (*input_rows)(void *st, const mpc_kind_io *io, uint64_t *rows);
+	/* Check the section against the job (every node, the dealer too) and
+	 * read this party's files. *bad_input: the error is the input's.
+	 * MPC_ECONFIG without bad_input: a missing file or a bad parameter. */
+	mpc_err (*load_input)(void *st, const mpc_kind_io *io, mpc_kind_summary *sum,
+	                      int *bad_input);
+	/* Before the network is opened. */
+	mpc_err (*prepare)(void *st, const mpc_kind_io *io);
+	/* The computation on the connected network (see mpc_kind_session). */
+	mpc_err (*run)(void *st, mpc_kind_session *s);
+	/* After the network is closed, at a party (not the dealer). MPC_EPROTO
+	 * if an output cannot be what an honest run gives. */
+	mpc_err (*write)(void *st, const mpc_kind_io *io);
+	void (*free)(void *st);
+} mpc_kind;
+
+/* The kind called name, or NULL. */
+const mpc_kind *mpc_kind_find(const char *name);
+/* The i-th kind of the registry, NULL past the end. */
+const mpc_kind *mpc_kind_at(size_t i);
+size_t mpc_kind_count(void);
+
+/* ---- helpers for the kind files ---- */
+
+/* The parameter of the computation's section, or NULL. Borrowed. */
+const mpc_job_param *mpc_kind_param(const mpc_job *j, const char *key);
+/* MPC_ECONFIG "FILE:LINE: [section] key: what". */
+mpc_err mpc_kind_param_err(const mpc_job *j, const mpc_job_param *p, const char *fmt, ...)
+    MPC_PRINTF(3, 4);
+/* Split a comma-separated list in place (buf is a copy of the value):
+ * trimmed, non-empty items. -1 if an item is empty or there are more than
+ * max. */
+int mpc_kind_split(char *buf, char **items, int max);
+/* A finite decimal number (no hex, inf, nan): 1, else 0. */
+int mpc_kind_number(const char *s, double *out);
+/* Refuse a parameter not in known[0..n): "FILE:LINE: [NAME] key: unknown
+ * parameter of NAME (known: k0, k1, ...)". */
+mpc_err mpc_kind_known_keys(const mpc_job *j, const char *const *known,
+                            size_t n) MPC_MUST_CHECK;
+
+#endif

@@ -1,0 +1,102 @@
+/* mpc-party's modules (internal to tools/): the command line's options,
+ * a node's connection to a job (tools/party_conn.c), check
+ * (tools/party_check.c), preprocessing and the store
+ * (tools/party_preprocess.c); run and main are in tools/mpc-party.c. */
+#ifndef PARTY_H
+#define PARTY_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include "jobs/mpc_job.h"
+#include "jobs/mpc_kind.h"
+#include "net/mpc_net.h"
+#include "net/mpc_nodes.h"
+#include "net/mpc_peer.h"
+#include "protocols/core/mpc_party.h"
+#include "protocols/preproc/mpc_pool.h"
+#include "runtime/mpc_err.h"
+#include "runtime/mpc_log.h"
+
+typedef struct {
+	const char *job_path, *party, *keys, *listen, *input, *output, *format, *out_dir, *name;
+	const char *model;
+	const char *store;
+	int insecure, force, days, status;
+	int trust_dealer; /* --trust-dealer */
+	int dry;          /* check: run's validation only, stop before connecting */
+	uint64_t triples, trunc, bits, bit_triples; /* preprocess: how many to make */
+	int for_job, target, list;  /* preprocess: the job's plan; levels, not amounts; list */
+	uint64_t rows, runs;        /* the asker's transactions (fraud_score); runs to stock */
+	mpc_log_level level;
+} opts;
+
+/* One node's connection to the job: its network and what it agreed. */
+typedef struct {
+	mpc_job *job;
+	int self;          /* node index: parties 0..n-1, then the dealer */
+	int is_dealer;
+	mpc_nodes nodes;
+	EVP_PKEY *key;
+	X509 *cert;
+	uint8_t (*pins)[32];
+	mpc_net *net;
+	/* fail(): an input error found before connecting; connect briefly to
+	 * tell the peers, who would otherwise wait for us */
+	int tell_peers;
+} conn;
+
+
+/* What check's dry read of this party's files found: run's own readers and
+ * checks, stopped just before connecting (opts.dry). */
+typedef struct {
+	mpc_kind_summary s;
+	size_t columns;
+} party_dry_info;
+extern party_dry_info party_dry;
+
+/* ---- tools/party_conn.c ---- */
+
+/* Columns of a CSV file's header line (0 if it cannot be read). */
+size_t party_csv_columns(const char *path);
+/* Everything before the network: job, our node, transport, keys. Caller
+ * calls party_conn_fini (also on error). */
+mpc_err party_prepare(const opts *o, conn *c) MPC_MUST_CHECK;
+void party_conn_fini(conn *c);
+/* preprocessing = dealer only by this party's consent (--trust-dealer). */
+mpc_err party_dealer_consent(const opts *o, const conn *c) MPC_MUST_CHECK;
+/* Open the network and agree the job (and `mode`) with every node. */
+mpc_err party_agree(conn *c, const char *mode) MPC_MUST_CHECK;
+/* Round-trip time and throughput to every peer, measured together. */
+mpc_err party_measure(conn *c, double *rtt_ms, double *mbps) MPC_MUST_CHECK;
+/* Log err, tell the peers why (see party_conn.c); the exit code. */
+int party_fail(conn *c, mpc_err err, const char *what);
+double party_now(void);
+/* The kind's view of this node and its files. */
+mpc_kind_io party_kind_io(const opts *o, const conn *c);
+
+/* ---- tools/party_preprocess.c ---- */
+
+/* The exact material the job consumes (no network), for check and
+ * preprocess --for-job. A kind whose plan depends on the asker's row count:
+ * where it is not known here, the plan is for assume_rows transactions and
+ * *assumed is set (0: refused, MPC_ECONFIG). *upper: a suppressed cohort
+ * would take less. */
+mpc_err party_material_plan(const opts *o, const conn *c, uint64_t assume_rows,
+			    mpc_pool_plan *plan, int *assumed, int *upper) MPC_MUST_CHECK;
+/* The job's preprocessing at a party, from the store first when there is
+ * one, wrapped in a recording pool; states what the job consumes. */
+mpc_err party_install_preproc(const opts *o, conn *c, mpc_party *p,
+			      const mpc_pool_plan *plan) MPC_MUST_CHECK;
+/* After a run: what it took, of every kind, and from where. */
+void party_note_taken(mpc_party *p, const mpc_job *j);
+int party_cmd_preprocess(const opts *o);
+
+/* ---- tools/party_check.c, tools/mpc-party.c ---- */
+int party_cmd_check(const opts *o);
+int party_cmd_run(const opts *o);
+
+#endif
