@@ -105,7 +105,7 @@ for f in $files; do
 		*'<openssl/'*)
 			case $f in
 			net/* | runtime/* | protocols/preproc/mpc_ot* | protocols/preproc/mpc_store* | \
-				protocols/preproc/mpc_paillier* | protocols/preproc/mpc_cross_* | jobs/mpc_job.c | \
+				protocols/preproc/mpc_paillier* | protocols/preproc/mpc_cross_* | jobs/mpc_job*.c | \
 				tools/* | examples/* | bench/* | tests/*) ;;
 			*) bad "$f:$ln: OpenSSL outside net/, the PRG, hashing, OT, Paillier and the store" ;;
 			esac
@@ -113,6 +113,23 @@ for f in $files; do
 		esac
 	done <"$tmp/inc"
 done
+
+# The installed headers (Makefile INSTALL_HEADERS): each exists and includes
+# only installed headers, so that a program built on libmpc compiles.
+if [ -f Makefile ]; then
+	inst=$(sed -n '/^INSTALL_HEADERS = /,/[^\\]$/p' Makefile | sed 's/INSTALL_HEADERS = //; s/\\//g')
+	for h in $inst; do
+		if [ ! -f "$h" ]; then
+			bad "Makefile: INSTALL_HEADERS names $h, which does not exist"
+			continue
+		fi
+		for t in $(sed -n 's/^[[:space:]]*#[[:space:]]*include[[:space:]]*"\([^"]*\)".*/\1/p' "$h"); do
+			case " $(echo $inst) " in *" $t "*) ;;
+			*) bad "$h: includes $t, which make install does not install (Makefile INSTALL_HEADERS)" ;;
+			esac
+		done
+	done
+fi
 
 # Function bodies (headers: only static inline), file and function lengths.
 # The parser reads clang-formatted C: comments, strings and character

@@ -7,13 +7,6 @@
 #include <string.h>
 
 #include "jobs/mpc_job.h"
-#include "jobs/mpc_kind.h"
-
-/* The kinds' code (protocols/apps) is not linked into this target: the
- * registry (jobs/mpc_kinds.c) gets tables that carry only the names the job
- * reader accepts; a new kind adds its stub here. */
-const mpc_kind mpc_kind_stats = {.name = "aggregate_stats"};
-const mpc_kind mpc_kind_score = {.name = "fraud_score"};
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len);
 

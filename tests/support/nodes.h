@@ -55,7 +55,7 @@ typedef struct {
 /* The current run (one per test binary). */
 extern nodes_mesh nodes;
 
-/* The 54 bytes of a wire header in the clear (net/mpc_net.c), for raw
+/* The 54 bytes of a wire header in the clear (net/mpc_wire.h), for raw
  * nanomsg peers and outsiders: magic (0: ours), version, type, sender,
  * receiver, session (NULL: the harness's), step, total length, offset,
  * payload length. Returns NODES_WIRE_HDR. */

@@ -527,7 +527,7 @@ static void test_recv_wait(void **s) {
 
 /* ---- hostile bytes: node 1 is a raw nanomsg program ---- */
 
-/* The wire header as net/mpc_net.c defines it (little-endian, packed). */
+/* The wire header as net/mpc_wire.h defines it (little-endian, packed). */
 
 typedef struct {
 	const char *name;
