@@ -95,81 +95,139 @@ static mpc_err read_all(const mpc_score_job *sc, const mpc_job *j, const char *i
 	return MPC_OK;
 }
 
-int main(int argc, char **argv)
+/* The command line. */
+typedef struct {
+	const char *job, *model, *input, *compare;
+	const char *hold[MPC_SCORE_JOB_MAX_GROUPS]; /* --holder PARTY=FILE.csv */
+	int nhold;
+	int show; /* rows printed side by side */
+} args;
+
+/* 0, or 1 after printing the usage. */
+static int parse_args(int argc, char **argv, args *a)
 {
-	const char *job_path = NULL, *model = NULL, *input = NULL, *compare = NULL;
-	const char *hold[MPC_SCORE_JOB_MAX_GROUPS];
-	int nhold = 0;
-	int show = 8;
+	memset(a, 0, sizeof(*a));
+	a->show = 8;
 	for (int i = 1; i + 1 < argc; i += 2) {
-		if (strcmp(argv[i], "--holder") == 0 && nhold < MPC_SCORE_JOB_MAX_GROUPS)
-			hold[nhold++] = argv[i + 1];
+		if (strcmp(argv[i], "--holder") == 0 && a->nhold < MPC_SCORE_JOB_MAX_GROUPS)
+			a->hold[a->nhold++] = argv[i + 1];
 		else if (strcmp(argv[i], "--job") == 0)
-			job_path = argv[i + 1];
+			a->job = argv[i + 1];
 		else if (strcmp(argv[i], "--model") == 0)
-			model = argv[i + 1];
+			a->model = argv[i + 1];
 		else if (strcmp(argv[i], "--input") == 0)
-			input = argv[i + 1];
+			a->input = argv[i + 1];
 		else if (strcmp(argv[i], "--compare") == 0)
-			compare = argv[i + 1];
+			a->compare = argv[i + 1];
 		else if (strcmp(argv[i], "--show") == 0)
-			show = atoi(argv[i + 1]);
+			a->show = atoi(argv[i + 1]);
 		else
 			break;
 	}
-	if (!job_path || !model || !input) {
+	if (!a->job || !a->model || !a->input) {
 		fprintf(stderr, "usage: clear_score --job JOB.ini --model MODEL.csv --input TXNS.csv "
 			"[--holder PARTY=FILE.csv ...] [--compare RESULT.csv] [--show ROWS]\n"
 			"  --input is the asker's file; --holder the other holders' files "
 			"(layout = vertical)\n");
 		return 1;
 	}
-	mpc_job *j = NULL;
-	mpc_score_job sc;
-	double *x = NULL, w[MPC_SCORE_JOB_MAX_FEATURES], b = 0;
-	static uint32_t tf[MPC_SCORE_JOB_MAX_TREES << MPC_SCORE_JOB_MAX_DEPTH];
-	static double tthr[MPC_SCORE_JOB_MAX_TREES << MPC_SCORE_JOB_MAX_DEPTH], tleaf[MPC_SCORE_JOB_MAX_TREES << MPC_SCORE_JOB_MAX_DEPTH];
-	char(*ids)[40] = NULL;
-	size_t n = 0;
-	if (mpc_job_load(job_path, &j) != MPC_OK || mpc_score_job_parse(j, &sc) != MPC_OK ||
-	    (sc.model == MPC_SCORE_JOB_TREE ? mpc_score_job_read_tree(model, &sc, tf, tthr, tleaf, &b)
-				 : mpc_score_job_read_logreg(model, &sc, w, &b)) != MPC_OK ||
-	    read_all(&sc, j, input, hold, nhold, &x, &n, &ids) != MPC_OK) {
+	return 0;
+}
+
+/* The tree ensemble (model = tree): node features and thresholds, leaves. */
+static uint32_t tf[MPC_SCORE_JOB_MAX_TREES << MPC_SCORE_JOB_MAX_DEPTH];
+static double tthr[MPC_SCORE_JOB_MAX_TREES << MPC_SCORE_JOB_MAX_DEPTH],
+	tleaf[MPC_SCORE_JOB_MAX_TREES << MPC_SCORE_JOB_MAX_DEPTH];
+
+/* The job, the model and the transactions, and their scores in the clear. */
+typedef struct {
+	mpc_job *j;
+	void *st;                 /* the scoring kind's state for the job */
+	const mpc_score_job *sc;  /* its section, in st */
+	int tree;                 /* model = tree (tf, tthr, tleaf) */
+	double w[MPC_SCORE_JOB_MAX_FEATURES], b; /* logreg */
+	double *x;                /* n x sc->d */
+	size_t n;
+	char (*ids)[40];          /* the asker's keys, or NULL */
+	/* z: the linear part (logreg) or the score (trees); L: logreg's |w|_1 +
+	 * |x|_1 + |b|, or 1 when a tree path passes within 2^-16 of a threshold */
+	double *z, *L;
+} clear;
+
+/* The job's section through the registry: the job must be the scoring
+ * kind's (compared by the kind, not its name). */
+static mpc_err score_section(clear *c)
+{
+	const mpc_kind *k = mpc_kind_find(c->j->computation);
+	mpc_err err;
+	if (k != &mpc_kind_score)
+		return mpc_error(MPC_ECONFIG, "%s: computation = %s: clear_score is the reference "
+				 "of %s", c->j->path, c->j->computation, mpc_kind_score.name);
+	if ((err = k->parse(c->j, &c->st)) != MPC_OK)
+		return err;
+	c->sc = mpc_score_job_of(c->st);
+	c->tree = c->sc->model == MPC_SCORE_JOB_TREE;
+	return MPC_OK;
+}
+
+/* The job, the model owner's model and every holder's features. 0, or 2
+ * after printing the error. */
+static int load(const args *a, clear *c)
+{
+	if (mpc_job_load(a->job, &c->j) != MPC_OK || score_section(c) != MPC_OK ||
+	    (c->tree ? mpc_score_job_read_tree(a->model, c->sc, tf, tthr, tleaf, &c->b)
+		     : mpc_score_job_read_logreg(a->model, c->sc, c->w, &c->b)) != MPC_OK ||
+	    read_all(c->sc, c->j, a->input, a->hold, a->nhold, &c->x, &c->n, &c->ids) != MPC_OK) {
 		fprintf(stderr, "clear_score: %s\n", mpc_error_detail());
 		return 2;
 	}
-	int tree = sc.model == MPC_SCORE_JOB_TREE;
-	double lt = tree ? sc.threshold : log(sc.threshold / (1 - sc.threshold));
+	return 0;
+}
+
+/* z and L of every transaction; the number flagged (score > threshold), or
+ * (size_t)-1 out of memory. */
+static size_t clear_scores(clear *c)
+{
+	const mpc_score_job *sc = c->sc;
 	size_t flagged = 0;
-	/* z: the linear part (logreg) or the score (trees); L: logreg's |w|_1 +
-	 * |x|_1 + |b|, or 1 when a tree path passes within 2^-16 of a threshold */
-	double *z = malloc((n + 1) * sizeof(double)), *L = malloc((n + 1) * sizeof(double));
-	for (size_t i = 0; i < n; i++) {
-		double s = b, l = fabs(b);
-		if (tree) {
+	c->z = malloc((c->n + 1) * sizeof(double));
+	c->L = malloc((c->n + 1) * sizeof(double));
+	if (c->z == NULL || c->L == NULL)
+		return (size_t)-1;
+	for (size_t i = 0; i < c->n; i++) {
+		double s = c->b, l = fabs(c->b);
+		if (c->tree) {
 			int near;
-			s = mpc_score_job_tree_eval(&sc, tf, tthr, tleaf, b, x + i * sc.d, &near);
+			s = mpc_score_job_tree_eval(sc, tf, tthr, tleaf, c->b, c->x + i * sc->d, &near);
 			l = near;
 		} else {
-			for (size_t k = 0; k < sc.d; k++) {
-				s += w[k] * x[i * sc.d + k];
-				l += fabs(w[k]) + fabs(x[i * sc.d + k]);
+			for (size_t k = 0; k < sc->d; k++) {
+				s += c->w[k] * c->x[i * sc->d + k];
+				l += fabs(c->w[k]) + fabs(c->x[i * sc->d + k]);
 			}
 		}
-		z[i] = s;
-		L[i] = l;
-		flagged += (tree ? s : 1 / (1 + exp(-s))) > sc.threshold;
+		c->z[i] = s;
+		c->L[i] = l;
+		flagged += (c->tree ? s : 1 / (1 + exp(-s))) > sc->threshold;
 	}
-	printf("in the clear (double precision): %zu transactions, %zu flagged (score > %g)\n", n,
-	       flagged, sc.threshold);
-	if (!compare)
-		return 0;
-	FILE *fp = fopen(compare, "r");
+	return flagged;
+}
+
+/* The asker's mpc-party output beside the clear scores, row by row, against
+ * mpc_score.h's tolerance. The exit status: 0 agree, 1 disagree, 2 when the
+ * file cannot be read or does not match the input. */
+static int compare_rows(const args *a, const clear *c)
+{
+	const mpc_score_job *sc = c->sc;
+	double lt = c->tree ? sc->threshold : log(sc->threshold / (1 - sc->threshold));
+	FILE *fp = fopen(a->compare, "r");
 	char line[256];
 	size_t row = 0, agree = 0, band = 0, bad = 0;
 	double maxd = 0;
 	if (fp == NULL || !fgets(line, sizeof(line), fp)) {
-		fprintf(stderr, "clear_score: cannot read %s\n", compare);
+		fprintf(stderr, "clear_score: cannot read %s\n", a->compare);
+		if (fp)
+			fclose(fp);
 		return 2;
 	}
 	printf("  %-6s %-16s %12s %12s %11s %5s %5s\n", "row", "txn_id", "clear score", "MPC score",
@@ -178,44 +236,75 @@ int main(int argc, char **argv)
 		char *f[4];
 		line[strcspn(line, "\r\n")] = '\0';
 		int nf = mpc_csv_fields(line, f, 4);
-		if (nf < 3 || row >= n) {
-			fprintf(stderr, "clear_score: %s: line %zu: unexpected\n", compare, row + 2);
+		if (nf < 3 || row >= c->n) {
+			fprintf(stderr, "clear_score: %s: line %zu: unexpected\n", a->compare, row + 2);
+			fclose(fp);
 			return 2;
 		}
 		double ms = strtod(f[nf - 2], NULL);
 		int mf = atoi(f[nf - 1]);
-		double cs = tree ? z[row] : 1 / (1 + exp(-z[row]));
-		int cf = cs > sc.threshold;
-		double eps = ldexp(L[row], -17) + (double)(sc.d + 1) * ldexp(1, -33);
+		double cs = c->tree ? c->z[row] : 1 / (1 + exp(-c->z[row]));
+		int cf = cs > sc->threshold;
+		double eps = ldexp(c->L[row], -17) + (double)(sc->d + 1) * ldexp(1, -33);
 		double tol = MPC_SCORE_SIGMOID_ERR + (eps + ldexp(1, -16)) / 4;
-		if (tree) /* a path near a threshold may differ: no bound then */
-			eps = tol = L[row] ? INFINITY : (double)(sc.trees + 1) * ldexp(1, -17);
+		if (c->tree) /* a path near a threshold may differ: no bound then */
+			eps = tol = c->L[row] ? INFINITY : (double)(sc->trees + 1) * ldexp(1, -17);
 		double d = ms - cs;
 		maxd = fmax(maxd, fabs(d));
-		int in_band = fabs(z[row] - lt) <= eps + ldexp(1, -32);
+		int in_band = fabs(c->z[row] - lt) <= eps + ldexp(1, -32);
 		agree += mf == cf;
 		band += in_band && mf != cf;
 		if (!(fabs(d) <= tol) || (mf != cf && !in_band))
 			bad++;
-		if ((int)row < show)
+		if ((int)row < a->show)
 			printf("  %-6zu %-16s %12.6f %12.6f %11.2e %5d %5d\n", row + 1,
-			       ids ? ids[row] : "-", cs, ms, d, cf, mf);
+			       c->ids ? c->ids[row] : "-", cs, ms, d, cf, mf);
 		row++;
 	}
 	fclose(fp);
-	if (row != n) {
-		fprintf(stderr, "clear_score: %s has %zu rows, the input %zu\n", compare, row, n);
+	if (row != c->n) {
+		fprintf(stderr, "clear_score: %s has %zu rows, the input %zu\n", a->compare, row, c->n);
 		return 2;
 	}
 	printf("  ...\n  %zu rows: max |MPC - clear| = %.3g; flags agree on %zu of %zu (%zu "
-	       "differ within the fixed-point band at the threshold)\n", n, maxd, agree, n, band);
+	       "differ within the fixed-point band at the threshold)\n", c->n, maxd, agree, c->n,
+	       band);
 	printf(bad ? "DISAGREE: %zu rows beyond mpc_score's tolerance\n"
 		   : "AGREE: every score within mpc_score's fixed-point tolerance, every flag the "
 		     "double one (%zu beyond)\n", bad);
-	free(z);
-	free(L);
-	free(x);
-	free(ids);
-	mpc_job_free(j);
 	return bad ? 1 : 0;
+}
+
+static void clear_fini(clear *c)
+{
+	free(c->z);
+	free(c->L);
+	free(c->x);
+	free(c->ids);
+	if (c->st)
+		mpc_kind_score.free(c->st);
+	mpc_job_free(c->j);
+}
+
+int main(int argc, char **argv)
+{
+	args a;
+	clear c;
+	memset(&c, 0, sizeof(c));
+	if (parse_args(argc, argv, &a) != 0)
+		return 1;
+	int rc = load(&a, &c);
+	if (rc == 0) {
+		size_t flagged = clear_scores(&c);
+		if (flagged == (size_t)-1) {
+			fprintf(stderr, "clear_score: out of memory\n");
+			rc = 2;
+		} else {
+			printf("in the clear (double precision): %zu transactions, %zu flagged (score "
+			       "> %g)\n", c.n, flagged, c.sc->threshold);
+			rc = a.compare ? compare_rows(&a, &c) : 0;
+		}
+	}
+	clear_fini(&c);
+	return rc;
 }

@@ -132,166 +132,219 @@ static void show(const rline *l, size_t nl, const char *cohort, const char *stat
 	       ok ? "" : dp ? "  (beyond 12 noise stddevs)" : "  MISMATCH");
 }
 
-static int run_job(const char *job_path, const char *compare, int nfiles, char **files)
+/* The job's section through the registry: the job must be the statistics
+ * kind's (compared by the kind, not its name). */
+static mpc_err stats_section(const mpc_job *j, void **st)
 {
-	mpc_job *j = NULL;
-	static mpc_stats_job a;
-	rline *l = NULL;
-	size_t nl = 0;
-	if (mpc_job_load(job_path, &j) != MPC_OK || mpc_stats_job_parse(j, &a) != MPC_OK) {
-		fprintf(stderr, "clear_stats: %s\n", mpc_error_detail());
-		mpc_job_free(j);
-		return 1;
-	}
-	const mpc_agg_spec *s = &a.spec;
-	if (compare && read_lines(compare, &l, &nl) != 0)
-		return 2;
-	/* the union of the rows, with their cohort */
-	size_t cap = 0, n = 0;
-	double *x = NULL, *fr = NULL;
-	long *grp = NULL;
+	const mpc_kind *k = mpc_kind_find(j->computation);
+	if (k != &mpc_kind_stats)
+		return mpc_error(MPC_ECONFIG, "%s: computation = %s: clear_stats --job is the "
+				 "reference of %s", j->path, j->computation, mpc_kind_stats.name);
+	return k->parse(j, st);
+}
+
+/* The union of the files' rows that pass the filter, with their cohort (-1:
+ * in none of the groups). */
+typedef struct {
+	size_t n;
+	double *x, *fr;
+	long *grp;
+} rows_t;
+
+/* 0, or -1 (the error printed when a file cannot be read). */
+static int read_union(const mpc_stats_job *a, int nfiles, char **files, rows_t *r)
+{
+	const mpc_agg_spec *s = &a->spec;
+	size_t cap = 0;
 	for (int f = 0; f < nfiles; f++) {
 		mpc_txns t;
-		if (mpc_txns_read(files[f], a.max_amount, &t) != MPC_OK) {
+		if (mpc_txns_read(files[f], a->max_amount, &t) != MPC_OK) {
 			fprintf(stderr, "clear_stats: %s\n", mpc_error_detail());
-			return 2;
+			return -1;
 		}
 		cap += t.n;
-		x = realloc(x, cap * sizeof(double));
-		fr = realloc(fr, cap * sizeof(double));
-		grp = realloc(grp, cap * sizeof(long));
-		if (!x || !fr || !grp)
-			return 2;
+		r->x = realloc(r->x, cap * sizeof(double));
+		r->fr = realloc(r->fr, cap * sizeof(double));
+		r->grp = realloc(r->grp, cap * sizeof(long));
+		if (!r->x || !r->fr || !r->grp)
+			return -1;
 		for (size_t i = 0; i < t.n; i++) {
 			if (!agg_keep(s, t.amount[i], t.fraud[i]))
 				continue;
 			long g = -1;
 			for (size_t k = 0; k < s->n_groups; k++)
-				if (strcmp(t.cats[t.category[i]], a.groups[k]) == 0)
+				if (strcmp(t.cats[t.category[i]], a->groups[k]) == 0)
 					g = (long)k;
-			x[n] = t.amount[i];
-			fr[n] = t.fraud[i];
-			grp[n++] = g;
+			r->x[r->n] = t.amount[i];
+			r->fr[r->n] = t.fraud[i];
+			r->grp[r->n++] = g;
 		}
 		mpc_txns_fini(&t);
 	}
-	int dp = s->dp != 0;
-	double sd[2][5] = {{0}}; /* noise stddev per scope: count, sum, sum_squares, fraud, hist */
-	int grid[2] = {0, 0};    /* the sums' grids */
-	if (dp) {
-		mpc_agg_dp_plan plan;
-		if (mpc_agg_dp_plan_make(s, &plan) != MPC_OK) {
-			fprintf(stderr, "clear_stats: %s\n", mpc_error_detail());
-			return 1;
-		}
-		printf("differential privacy (%s, epsilon %g): the MPC figures carry noise; the "
-		       "counts, sums and buckets must lie within 12 noise stddevs\n",
-		       mpc_dp_mech_name((mpc_dp_mech)s->dp), s->dp_epsilon);
-		for (size_t i = 0; i < plan.n; i++) {
-			sd[plan.item[i].groups][plan.item[i].kind] = plan.item[i].stddev;
-			if (plan.item[i].kind == 1)
-				grid[plan.item[i].groups] = plan.item[i].grid;
-		}
+	return 0;
+}
+
+/* What the clear figures are compared with, and how closely. */
+typedef struct {
+	rline *l; /* the MPC output (--compare), or NULL */
+	size_t nl;
+	int dp;           /* the job adds noise */
+	double sd[2][5];  /* noise stddev per scope: count, sum, sum_squares, fraud, hist */
+	int grid[2];      /* the sums' grids */
+	double u, ulp;    /* the fixed-point encoding's error bound and unit */
+} against;
+
+/* The noise of a dp job, from its plan (printed). 0, or -1 after printing
+ * the error. */
+static int dp_noise(const mpc_agg_spec *s, against *ms)
+{
+	mpc_agg_dp_plan plan;
+	if (mpc_agg_dp_plan_make(s, &plan) != MPC_OK) {
+		fprintf(stderr, "clear_stats: %s\n", mpc_error_detail());
+		return -1;
 	}
-	printf("in the clear, from the union of %d files%s\n", nfiles,
-	       compare ? "; beside the MPC result" : "");
-	printf("  %-12s %-16s %16s%s\n", "cohort", "statistic", "clear",
-	       compare ? "              MPC   difference" : "");
-	double u = ldexp(1, -(int)s->frac - 1), ulp = 2 * u;
-	double *v = malloc((n + 1) * sizeof(double));
-	for (long g = -1; g < (long)s->n_groups; g++) {
-		const char *name = g < 0 ? "all" : a.groups[g];
-		size_t m = 0;
-		long double s1 = 0, s2 = 0, nf = 0;
-		double *h = calloc(s->n_edges + 1, sizeof(double));
-		for (size_t i = 0; i < n; i++)
-			if (g < 0 || grp[i] == g) {
-				v[m++] = x[i];
-				s1 += x[i];
-				s2 += (long double)x[i] * x[i];
-				nf += fr[i] != 0;
-				if (s->stats & MPC_AGG_HIST) {
-					size_t b = 0;
-					while (b < s->n_edges && s->edges[b] <= x[i])
-						b++;
-					h[b]++;
-				}
-			}
-		uint64_t K = s->min_cohort > 1 ? s->min_cohort : 1;
-		const rline *st = l ? find_line(l, nl, name, "status") : NULL;
-		if (!dp && m < K) {
-			printf("  %-12s suppressed (%zu rows < %llu)%s\n", name, m, (unsigned long long)K,
-			       st && st->v > 0 ? "  MISMATCH: MPC released it" : "");
-			failures += st && st->v > 0;
-			free(h);
-			continue;
-		}
-		if (st && st->v < 0) {
-			printf("  %-12s %zu rows; MPC: suppressed%s\n", name, m,
-			       dp ? " (by its noisy count)" : "  MISMATCH");
-			failures += !dp;
-			free(h);
-			continue;
-		}
-		int sc = g >= 0;
-		double mean = m ? (double)(s1 / m) : NAN;
-		double var = m ? (double)(s2 / m - (s1 / m) * (s1 / m)) : NAN;
-		double maxdev = 0;
-		for (size_t i = 0; i < m; i++)
-			maxdev = fmax(maxdev, fabs(v[i] - mean));
-		qsort(v, m, sizeof(double), cmp_d);
-		double vt = 2 * u * maxdev + u * u + ulp;
-		double tn = dp ? 12 * sd[sc][0] : 0;
-		/* noisy sums: the noise, and each row rounded to the grid 2^-grid */
-		double ts = dp ? 12 * sd[sc][1] + (double)m * ldexp(1, -grid[sc] - 1) : (double)m * u;
-		if (s->stats & MPC_AGG_COUNT)
-			show(l, nl, name, "count", (double)m, tn, dp);
-		if (s->stats & MPC_AGG_SUM)
-			show(l, nl, name, "sum", (double)s1, ts + 1e-9 * fabs((double)s1), dp);
-		if (s->stats & MPC_AGG_MEAN)
-			show(l, nl, name, "mean", mean, dp ? -1 : u + ulp + 1e-9 * fabs(mean), dp);
-		if (s->stats & MPC_AGG_VAR)
-			show(l, nl, name, "variance", var, dp ? -1 : vt + 1e-9 * var, dp);
-		if (s->stats & MPC_AGG_STD)
-			show(l, nl, name, "stddev", sqrt(var),
-			     dp ? -1 : (var > 0 ? vt / (2 * sqrt(var)) : sqrt(vt)) + 2 * ulp + 1e-8 * sqrt(var),
-			     dp);
-		if (s->stats & MPC_AGG_MIN)
-			show(l, nl, name, "min", m ? v[0] : NAN, u, dp);
-		if (s->stats & MPC_AGG_MAX)
-			show(l, nl, name, "max", m ? v[m - 1] : NAN, u, dp);
-		if (s->stats & MPC_AGG_FRAUD)
-			show(l, nl, name, "fraud_rate", (double)(nf / m), dp ? -1 : ulp + 1e-12, dp);
-		if (s->stats & MPC_AGG_QUANT)
-			for (size_t q = 0; q < s->n_quant; q++) {
-				/* as mpc_agg: lower v_ceil(q'n), upper v_(floor(q'n)+1), midpoint */
-				long double qq = roundl(s->quant[q] * (1 << MPC_AGG_QBITS)) /
-						 (1 << MPC_AGG_QBITS);
-				long double r = qq * m;
-				size_t lo = (size_t)ceill(r), hi = (size_t)floorl(r) + 1;
-				lo = lo < 1 ? 1 : lo > m ? m : lo;
-				hi = hi < 1 ? 1 : hi > m ? m : hi;
-				double val = s->quant_lower ? v[lo - 1] : (v[lo - 1] + v[hi - 1]) / 2;
-				char key[48];
-				snprintf(key, sizeof(key), "quantile_%.17g", s->quant[q]);
-				show(l, nl, name, key, val, u, dp);
-			}
-		if (s->stats & MPC_AGG_HIST)
-			for (size_t b = 0; b <= s->n_edges; b++) {
-				char key[32];
-				snprintf(key, sizeof(key), "bucket_%zu", b);
-				show(l, nl, name, key, h[b], dp ? 12 * sd[sc][4] : 0, dp);
-			}
-		free(h);
+	printf("differential privacy (%s, epsilon %g): the MPC figures carry noise; the "
+	       "counts, sums and buckets must lie within 12 noise stddevs\n",
+	       mpc_dp_mech_name((mpc_dp_mech)s->dp), s->dp_epsilon);
+	for (size_t i = 0; i < plan.n; i++) {
+		ms->sd[plan.item[i].groups][plan.item[i].kind] = plan.item[i].stddev;
+		if (plan.item[i].kind == 1)
+			ms->grid[plan.item[i].groups] = plan.item[i].grid;
 	}
-	free(v);
-	free(x);
-	free(fr);
-	free(grp);
-	free(l);
-	mpc_job_free(j);
-	if (!compare)
-		return 0;
+	return 0;
+}
+
+/* One cohort's rows, summed in long double. */
+typedef struct {
+	size_t m;
+	long double s1, s2, nf; /* sum, sum of squares, fraud rows */
+	double *v;              /* its amounts (sorted by cohort_show) */
+	double *h;              /* histogram buckets */
+} cohort_sums;
+
+static void cohort_gather(const mpc_agg_spec *s, const rows_t *r, long g, cohort_sums *c)
+{
+	for (size_t i = 0; i < r->n; i++)
+		if (g < 0 || r->grp[i] == g) {
+			c->v[c->m++] = r->x[i];
+			c->s1 += r->x[i];
+			c->s2 += (long double)r->x[i] * r->x[i];
+			c->nf += r->fr[i] != 0;
+			if (s->stats & MPC_AGG_HIST) {
+				size_t b = 0;
+				while (b < s->n_edges && s->edges[b] <= r->x[i])
+					b++;
+				c->h[b]++;
+			}
+		}
+}
+
+/* Whether the cohort is suppressed, in the clear (fewer than min_cohort rows,
+ * without dp) or by the MPC: prints it, and counts a disagreement. */
+static int cohort_suppressed(const mpc_agg_spec *s, const against *ms, const char *name, size_t m)
+{
+	uint64_t K = s->min_cohort > 1 ? s->min_cohort : 1;
+	const rline *st = ms->l ? find_line(ms->l, ms->nl, name, "status") : NULL;
+	if (!ms->dp && m < K) {
+		printf("  %-12s suppressed (%zu rows < %llu)%s\n", name, m, (unsigned long long)K,
+		       st && st->v > 0 ? "  MISMATCH: MPC released it" : "");
+		failures += st && st->v > 0;
+		return 1;
+	}
+	if (st && st->v < 0) {
+		printf("  %-12s %zu rows; MPC: suppressed%s\n", name, m,
+		       ms->dp ? " (by its noisy count)" : "  MISMATCH");
+		failures += !ms->dp;
+		return 1;
+	}
+	return 0;
+}
+
+/* The quantiles and the histogram buckets (c->v sorted); sc: the scope
+ * (0 every row, 1 a group). */
+static void cohort_show_shape(const mpc_agg_spec *s, const against *ms, const char *name, int sc,
+			      const cohort_sums *c)
+{
+	size_t m = c->m;
+	const double *v = c->v;
+	if (s->stats & MPC_AGG_QUANT)
+		for (size_t q = 0; q < s->n_quant; q++) {
+			/* as mpc_agg: lower v_ceil(q'n), upper v_(floor(q'n)+1), midpoint */
+			long double qq = roundl(s->quant[q] * (1 << MPC_AGG_QBITS)) /
+					 (1 << MPC_AGG_QBITS);
+			long double r = qq * m;
+			size_t lo = (size_t)ceill(r), hi = (size_t)floorl(r) + 1;
+			lo = lo < 1 ? 1 : lo > m ? m : lo;
+			hi = hi < 1 ? 1 : hi > m ? m : hi;
+			double val = s->quant_lower ? v[lo - 1] : (v[lo - 1] + v[hi - 1]) / 2;
+			char key[48];
+			snprintf(key, sizeof(key), "quantile_%.17g", s->quant[q]);
+			show(ms->l, ms->nl, name, key, val, ms->u, ms->dp);
+		}
+	if (s->stats & MPC_AGG_HIST)
+		for (size_t b = 0; b <= s->n_edges; b++) {
+			char key[32];
+			snprintf(key, sizeof(key), "bucket_%zu", b);
+			show(ms->l, ms->nl, name, key, c->h[b], ms->dp ? 12 * ms->sd[sc][4] : 0, ms->dp);
+		}
+}
+
+/* The cohort's statistics in the clear, each beside the MPC figure with its
+ * tolerance. */
+static void cohort_show(const mpc_agg_spec *s, const against *ms, const char *name, int sc,
+			cohort_sums *c)
+{
+	size_t m = c->m;
+	long double s1 = c->s1, s2 = c->s2, nf = c->nf;
+	double *v = c->v, u = ms->u, ulp = ms->ulp;
+	int dp = ms->dp;
+	double mean = m ? (double)(s1 / m) : NAN;
+	double var = m ? (double)(s2 / m - (s1 / m) * (s1 / m)) : NAN;
+	double maxdev = 0;
+	for (size_t i = 0; i < m; i++)
+		maxdev = fmax(maxdev, fabs(v[i] - mean));
+	qsort(v, m, sizeof(double), cmp_d);
+	double vt = 2 * u * maxdev + u * u + ulp;
+	double tn = dp ? 12 * ms->sd[sc][0] : 0;
+	/* noisy sums: the noise, and each row rounded to the grid 2^-grid */
+	double ts = dp ? 12 * ms->sd[sc][1] + (double)m * ldexp(1, -ms->grid[sc] - 1) : (double)m * u;
+	if (s->stats & MPC_AGG_COUNT)
+		show(ms->l, ms->nl, name, "count", (double)m, tn, dp);
+	if (s->stats & MPC_AGG_SUM)
+		show(ms->l, ms->nl, name, "sum", (double)s1, ts + 1e-9 * fabs((double)s1), dp);
+	if (s->stats & MPC_AGG_MEAN)
+		show(ms->l, ms->nl, name, "mean", mean, dp ? -1 : u + ulp + 1e-9 * fabs(mean), dp);
+	if (s->stats & MPC_AGG_VAR)
+		show(ms->l, ms->nl, name, "variance", var, dp ? -1 : vt + 1e-9 * var, dp);
+	if (s->stats & MPC_AGG_STD)
+		show(ms->l, ms->nl, name, "stddev", sqrt(var),
+		     dp ? -1 : (var > 0 ? vt / (2 * sqrt(var)) : sqrt(vt)) + 2 * ulp + 1e-8 * sqrt(var),
+		     dp);
+	if (s->stats & MPC_AGG_MIN)
+		show(ms->l, ms->nl, name, "min", m ? v[0] : NAN, u, dp);
+	if (s->stats & MPC_AGG_MAX)
+		show(ms->l, ms->nl, name, "max", m ? v[m - 1] : NAN, u, dp);
+	if (s->stats & MPC_AGG_FRAUD)
+		show(ms->l, ms->nl, name, "fraud_rate", (double)(nf / m), dp ? -1 : ulp + 1e-12, dp);
+	cohort_show_shape(s, ms, name, sc, c);
+}
+
+/* One cohort (g < 0: every row) in the clear beside the MPC's, or why it is
+ * suppressed. v: room for every row. */
+static void cohort(const mpc_stats_job *a, const rows_t *r, const against *ms, long g, double *v)
+{
+	const mpc_agg_spec *s = &a->spec;
+	const char *name = g < 0 ? "all" : a->groups[g];
+	cohort_sums c = {.m = 0, .s1 = 0, .s2 = 0, .nf = 0, .v = v};
+	c.h = calloc(s->n_edges + 1, sizeof(double));
+	cohort_gather(s, r, g, &c);
+	if (!cohort_suppressed(s, ms, name, c.m))
+		cohort_show(s, ms, name, g >= 0, &c);
+	free(c.h);
+}
+
+static void print_verdict(const mpc_agg_spec *s, int dp)
+{
 	if (dp)
 		printf(failures ? "DISAGREE: %d figures beyond 12 noise stddevs\n"
 				: "AGREE: every noisy count, sum and bucket within 12 noise stddevs of the "
@@ -300,7 +353,48 @@ static int run_job(const char *job_path, const char *compare, int nfiles, char *
 		printf(failures ? "DISAGREE: %d mismatches above (F = %u)\n"
 				: "AGREE: the MPC results match the clear-text ones within the fixed-point "
 				  "tolerance (%d mismatches, F = %u)\n", failures, s->frac);
-	return failures ? 1 : 0;
+}
+
+static int run_job(const char *job_path, const char *compare, int nfiles, char **files)
+{
+	mpc_job *j = NULL;
+	void *st = NULL;
+	against ms;
+	rows_t r = {0, NULL, NULL, NULL};
+	memset(&ms, 0, sizeof(ms));
+	if (mpc_job_load(job_path, &j) != MPC_OK || stats_section(j, &st) != MPC_OK) {
+		fprintf(stderr, "clear_stats: %s\n", mpc_error_detail());
+		mpc_job_free(j);
+		return 1;
+	}
+	const mpc_stats_job *a = mpc_stats_job_of(st);
+	const mpc_agg_spec *s = &a->spec;
+	if (compare && read_lines(compare, &ms.l, &ms.nl) != 0)
+		return 2;
+	if (read_union(a, nfiles, files, &r) != 0)
+		return 2;
+	ms.dp = s->dp != 0;
+	if (ms.dp && dp_noise(s, &ms) != 0)
+		return 1;
+	printf("in the clear, from the union of %d files%s\n", nfiles,
+	       compare ? "; beside the MPC result" : "");
+	printf("  %-12s %-16s %16s%s\n", "cohort", "statistic", "clear",
+	       compare ? "              MPC   difference" : "");
+	ms.u = ldexp(1, -(int)s->frac - 1);
+	ms.ulp = 2 * ms.u;
+	double *v = malloc((r.n + 1) * sizeof(double));
+	for (long g = -1; g < (long)s->n_groups; g++)
+		cohort(a, &r, &ms, g, v);
+	if (compare)
+		print_verdict(s, ms.dp);
+	free(v);
+	free(r.x);
+	free(r.fr);
+	free(r.grp);
+	free(ms.l);
+	mpc_kind_stats.free(st);
+	mpc_job_free(j);
+	return compare && failures ? 1 : 0;
 }
 
 int main(int argc, char **argv)

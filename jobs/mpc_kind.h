@@ -92,6 +92,11 @@ typedef struct mpc_kind {
 
 /* The kind called name, or NULL. */
 const mpc_kind *mpc_kind_find(const char *name);
+/* Kinds a program checks it was given, by comparing the pointer mpc_kind_find
+ * returns (never the name): the clear references (examples/clear_stats.c,
+ * examples/clear_score.c). The registry (jobs/mpc_kinds.c) lists every kind. */
+extern const mpc_kind mpc_kind_stats; /* jobs/kind_stats.c */
+extern const mpc_kind mpc_kind_score; /* jobs/kind_score.c */
 /* The i-th kind of the registry, NULL past the end. */
 const mpc_kind *mpc_kind_at(size_t i);
 size_t mpc_kind_count(void);
