@@ -12,7 +12,22 @@
  *
  * Accuracy: each amount is encoded with error at most 2^-(F+1); after that
  * everything is exact. So the total is within n*2^-(F+1) of the true one,
- * the mean within 2^-(F+1), the variance within 2^-F * max|a - mean| + 2^-(2F+2). */
+ * the mean within 2^-(F+1), the variance within 2^-F * max|a - mean| + 2^-(2F+2).
+ *
+ * Why this is not mpc_agg (protocols/apps/mpc_agg.h) with these six
+ * statistics: mpc_agg opens the same four values (n, frauds, A, n*Q - A^2,
+ * the same doubles after division) but first tests every cohort's size
+ * under MPC, even with min_cohort 0 (K = max(K, 1)): the msb of n - 1 in
+ * Z_2^64, opening the bit [n < 1]. That bit tells nothing n does not, yet at
+ * 3 parties it costs 244 bit-triple words and 9 more rounds (measured at
+ * party 0 with a dealer: 2 rounds and 472 bytes sent here, 11 rounds and
+ * 9268 bytes there); an empty union is "suppressed" there, MPC_ECHEAT here;
+ * and mpc_agg_check_spec also needs parties x max_rows < 2^42 (its rank
+ * tests), which refuses some jobs this accepts. So the statistics kind's
+ * legacy preset (jobs/kind_stats.c) runs this, with its material (2 triples
+ * Z_2^128) and its "statistic,value" output. mpc_agg would match it if,
+ * with K <= 1 and n among the opened values, it skipped the test and called
+ * a cohort suppressed when its opened n is 0. */
 #ifndef MPC_STATS_H
 #define MPC_STATS_H
 
