@@ -1,7 +1,7 @@
 /* Federated averaging's inputs: gen_data's CSV files (jobs/mpc_synth.h)
- * read into the model layout of protocols/apps/mpc_fedavg.h. A
- * self-contained reader for now (only the columns the model uses; every
- * other column is ignored). */
+ * read into the model layout of protocols/apps/mpc_fedavg.h with the job
+ * layer's CSV reader (jobs/mpc_csv.h): only the columns the model uses; every
+ * other column is ignored. */
 #ifndef MPC_FEDAVG_DATA_H
 #define MPC_FEDAVG_DATA_H
 
