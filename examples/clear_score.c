@@ -220,25 +220,30 @@ static int compare_rows(const args *a, const clear *c)
 {
 	const mpc_score_job *sc = c->sc;
 	double lt = c->tree ? sc->threshold : log(sc->threshold / (1 - sc->threshold));
-	FILE *fp = fopen(a->compare, "r");
-	char line[256];
+	mpc_csv_opts o = {.max_fields = 4, .header = 1};
+	mpc_csv *in = NULL;
 	size_t row = 0, agree = 0, band = 0, bad = 0;
 	double maxd = 0;
-	if (fp == NULL || !fgets(line, sizeof(line), fp)) {
-		fprintf(stderr, "clear_score: cannot read %s\n", a->compare);
-		if (fp)
-			fclose(fp);
+	char **f;
+	int nf;
+	if (mpc_csv_open(a->compare, &o, &in) != MPC_OK) {
+		fprintf(stderr, "clear_score: cannot read %s: %s\n", a->compare, mpc_error_detail());
 		return 2;
 	}
 	printf("  %-6s %-16s %12s %12s %11s %5s %5s\n", "row", "txn_id", "clear score", "MPC score",
 	       "difference", "clear", "MPC");
-	while (fgets(line, sizeof(line), fp)) {
-		char *f[4];
-		line[strcspn(line, "\r\n")] = '\0';
-		int nf = mpc_csv_fields(line, f, 4);
+	for (;;) {
+		if (mpc_csv_next(in, &f, &nf) != MPC_OK) {
+			fprintf(stderr, "clear_score: %s\n", mpc_error_detail());
+			mpc_csv_close(in);
+			return 2;
+		}
+		if (nf == 0)
+			break;
 		if (nf < 3 || row >= c->n) {
-			fprintf(stderr, "clear_score: %s: line %zu: unexpected\n", a->compare, row + 2);
-			fclose(fp);
+			fprintf(stderr, "clear_score: %s: line %zu: unexpected\n", a->compare,
+			        mpc_csv_line(in));
+			mpc_csv_close(in);
 			return 2;
 		}
 		double ms = strtod(f[nf - 2], NULL);
@@ -261,7 +266,7 @@ static int compare_rows(const args *a, const clear *c)
 			       c->ids ? c->ids[row] : "-", cs, ms, d, cf, mf);
 		row++;
 	}
-	fclose(fp);
+	mpc_csv_close(in);
 	if (row != c->n) {
 		fprintf(stderr, "clear_score: %s has %zu rows, the input %zu\n", a->compare, row, c->n);
 		return 2;

@@ -372,6 +372,8 @@ void mpc_txns_fini(mpc_txns *t)
 		mpc_wipe(t->amount, t->n * sizeof(*t->amount));
 	if (t->fraud)
 		mpc_wipe(t->fraud, t->n);
+	if (t->category) /* which row is in which category is private too */
+		mpc_wipe(t->category, t->n * sizeof(*t->category));
 	free(t->amount);
 	free(t->fraud);
 	free(t->category);
@@ -379,18 +381,4 @@ void mpc_txns_fini(mpc_txns *t)
 		free(t->cats[i]);
 	free(t->cats);
 	memset(t, 0, sizeof(*t));
-}
-
-int mpc_csv_fields(char *line, char **f, int max) {
-	int n = 0;
-	for (char *s = line;;) {
-		char *c = strchr(s, ',');
-		if (n == max)
-			return -1;
-		f[n++] = s;
-		if (!c)
-			return n;
-		*c = '\0';
-		s = c + 1;
-	}
 }

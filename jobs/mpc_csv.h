@@ -93,9 +93,4 @@ mpc_err mpc_txns_parse(const char *name, const char *text, size_t len, double ma
 /* Wipe and free. */
 void mpc_txns_fini(mpc_txns *t);
 
-/* Split one CSV line (no quotes) in place at its commas: f[0..n) point into
- * line. -1 if it has more than max fields. (For the clear references; the
- * job layer's readers use mpc_csv_next.) */
-int mpc_csv_fields(char *line, char **f, int max);
-
 #endif
