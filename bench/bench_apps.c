@@ -63,28 +63,25 @@ static struct {
 
 /* What each party emits from an application row. */
 typedef struct {
-	bench_measure row[2];       /* OP_SCORE: [0] end to end, [1] online */
+	bench_measure row[2]; /* OP_SCORE: [0] end to end, [1] online */
 	double lat[LAT_REQS]; /* OP_SCORE_LATENCY: each request's time */
 } app_out;
 
 static uint64_t app_rng = 0x9e3779b97f4a7c15ull;
-static double app_urand(void)
-{
+static double app_urand(void) {
 	app_rng ^= app_rng << 13;
 	app_rng ^= app_rng >> 7;
 	app_rng ^= app_rng << 17;
 	return ((double)(app_rng >> 11) + 1) * 0x1p-53; /* (0, 1] */
 }
 
-static int cmp_double(const void *a, const void *b)
-{
+static int cmp_double(const void *a, const void *b) {
 	double x = *(const double *)a, y = *(const double *)b;
 	return (x > y) - (x < y);
 }
 
 /* n rows split over the parties, and their plaintext statistics. 0 or -1. */
-static int agg_make(size_t n)
-{
+static int agg_make(size_t n) {
 	free(agg.x);
 	memset(&agg, 0, sizeof(agg));
 	if ((agg.x = malloc(n * sizeof(double))) == NULL)
@@ -129,11 +126,12 @@ static int agg_make(size_t n)
 	return 0;
 }
 
-static double logit(double t) { return log(t / (1 - t)); }
+static double logit(double t) {
+	return log(t / (1 - t));
+}
 
 /* n transactions and the model. 0 or -1. */
-static int score_make(size_t n)
-{
+static int score_make(size_t n) {
 	size_t d = SCORE_D;
 	free(sj.x);
 	memset(&sj, 0, sizeof(sj));
@@ -160,8 +158,7 @@ static int score_make(size_t n)
 /* The asker's scores and flags of transactions [off, off + n) against the
  * double model, within mpc_score.h's tolerance; flags exact on the encoded
  * values (and equal to the double flag outside the tolerance band). */
-static mpc_err score_check(size_t off, size_t n, const double *score, const uint8_t *flag)
-{
+static mpc_err score_check(size_t off, size_t n, const double *score, const uint8_t *flag) {
 	size_t d = SCORE_D;
 	for (size_t t = 0; t < n; t++) {
 		const double *x = sj.x + (off + t) * d;
@@ -177,16 +174,17 @@ static mpc_err score_check(size_t off, size_t n, const double *score, const uint
 		int want = L > (mpc_i128)llround(ldexp(logit(sj.thr), 32));
 		if (!(fabs(score[t] - 1 / (1 + exp(-z))) <= tol) || flag[t] != want ||
 		    (fabs(z - logit(sj.thr)) > eps + ldexp(1, -32) && want != (z > logit(sj.thr))))
-			return mpc_error(MPC_ECHEAT, "%s: wrong score or flag of transaction %zu "
-					 "(checked in the clear after the run)", bench_op_names[app_op], off + t);
+			return mpc_error(MPC_ECHEAT,
+			                 "%s: wrong score or flag of transaction %zu "
+			                 "(checked in the clear after the run)",
+			                 bench_op_names[app_op], off + t);
 	}
 	return MPC_OK;
 }
 
 /* The statistics at a party against the plaintext ones (the bounds of
  * mpc_agg.h, plus 1e-12 relative for the double arithmetic around them). */
-static mpc_err agg_check(const mpc_agg_stats *st)
-{
+static mpc_err agg_check(const mpc_agg_stats *st) {
 	const char *bad = NULL;
 	double n = (double)agg.n, rel = 1e-12;
 	double tsum = n * 0x1p-17 + rel * agg.sum, tmean = 0x1p-17 + rel * agg.mean;
@@ -216,27 +214,24 @@ static mpc_err agg_check(const mpc_agg_stats *st)
 				bad = "histogram";
 	if (bad)
 		return mpc_error(MPC_ECHEAT, "%s: wrong %s (checked in the clear after the run)",
-				 bench_op_names[app_op], bad);
+		                 bench_op_names[app_op], bad);
 	return MPC_OK;
 }
 
-static void clock_start(mpc_party *p, double *t0, uint64_t *b0, uint64_t *r0)
-{
+static void clock_start(mpc_party *p, double *t0, uint64_t *b0, uint64_t *r0) {
 	*b0 = mpc_net_bytes_sent(mpc_party_net(p));
 	*r0 = mpc_net_rounds(mpc_party_net(p));
 	*t0 = bench_now();
 }
 
-static void clock_stop(mpc_party *p, double t0, uint64_t b0, uint64_t r0, bench_measure *m)
-{
+static void clock_stop(mpc_party *p, double t0, uint64_t b0, uint64_t r0, bench_measure *m) {
 	m->seconds = bench_now() - t0;
 	m->bytes = mpc_net_bytes_sent(mpc_party_net(p)) - b0;
 	m->rounds = mpc_net_rounds(mpc_party_net(p)) - r0;
 }
 
 /* Statistics or median, end to end. */
-static mpc_err agg_row(mpc_party *p, app_out *o)
-{
+static mpc_err agg_row(mpc_party *p, app_out *o) {
 	static const double half = 0.5;
 	int me = mpc_party_id(p);
 	mpc_agg_spec s;
@@ -251,7 +246,7 @@ static mpc_err agg_row(mpc_party *p, app_out *o)
 	s.max_rows = 1e6;
 	if (app_op == OP_AGG_STATS) {
 		s.stats = MPC_AGG_COUNT | MPC_AGG_SUM | MPC_AGG_MEAN | MPC_AGG_VAR | MPC_AGG_STD |
-			  MPC_AGG_HIST;
+		          MPC_AGG_HIST;
 		s.edges = agg.edges;
 		s.n_edges = HIST_EDGES;
 	} else {
@@ -275,33 +270,38 @@ static mpc_err agg_row(mpc_party *p, app_out *o)
 
 /* Score sj's transactions [off, off + n) in cross mode: features at party
  * 0, which asks; the model at party 1. */
-static mpc_err score_call(mpc_party *p, const mpc_cross *eng, size_t off, size_t n,
-			  double *score, uint8_t *flag)
-{
+static mpc_err score_call(mpc_party *p, const mpc_cross *eng, size_t off, size_t n, double *score,
+                          uint8_t *flag) {
 	int me = mpc_party_id(p);
 	mpc_score_opts o = {.asker = 0, .cross = eng};
-	mpc_score_data d = {.n = n, .d = SCORE_D, .holder = 0, .x_max = 16,
-			    .x = me == 0 ? sj.x + off * SCORE_D : NULL};
-	mpc_score_logreg_model m = {.owner = 1, .w = me == 1 ? sj.w : NULL,
-				    .b = me == 1 ? sj.b : 0, .w_max = 4, .threshold = sj.thr};
+	mpc_score_data d = {.n = n,
+	                    .d = SCORE_D,
+	                    .holder = 0,
+	                    .x_max = 16,
+	                    .x = me == 0 ? sj.x + off * SCORE_D : NULL};
+	mpc_score_logreg_model m = {.owner = 1,
+	                            .w = me == 1 ? sj.w : NULL,
+	                            .b = me == 1 ? sj.b : 0,
+	                            .w_max = 4,
+	                            .threshold = sj.thr};
 	return mpc_score_logreg(p, &o, &d, &m, me == 0 ? score : NULL, me == 0 ? flag : NULL);
 }
 
-static mpc_err no_misses(mpc_party *p)
-{
+static mpc_err no_misses(mpc_party *p) {
 	const mpc_pool_stats *st = mpc_pool_get_stats(mpc_party_preproc(p));
 	if (st->misses)
-		return mpc_error(MPC_EINVAL, "%s: the recorded plan did not cover the run (%llu "
-				 "elements fetched on %llu misses)", bench_op_names[app_op],
-				 (unsigned long long)st->missed, (unsigned long long)st->misses);
+		return mpc_error(MPC_EINVAL,
+		                 "%s: the recorded plan did not cover the run (%llu "
+		                 "elements fetched on %llu misses)",
+		                 bench_op_names[app_op], (unsigned long long)st->missed,
+		                 (unsigned long long)st->misses);
 	return MPC_OK;
 }
 
 /* Scoring: end to end through a recording pool (row[0]); then the pool is
  * filled with what that run consumed, and the same job runs again with the
  * cross engine already set up (row[1], online). */
-static mpc_err score_rows(mpc_party *p, app_out *o)
-{
+static mpc_err score_rows(mpc_party *p, app_out *o) {
 	int me = mpc_party_id(p);
 	size_t n = sj.n;
 	mpc_cross eng = {0};
@@ -345,8 +345,7 @@ out:
  * transaction LAT_REQS records the plan, the pool is filled with LAT_REQS
  * times it, then requests 0 .. LAT_REQS - 1 each after a line-up. row[0]
  * adds up the requests' bytes and rounds. */
-static mpc_err latency_rows(mpc_party *p, app_out *o)
-{
+static mpc_err latency_rows(mpc_party *p, app_out *o) {
 	int me = mpc_party_id(p);
 	mpc_cross eng = {0};
 	mpc_pool_plan plan;
@@ -355,8 +354,8 @@ static mpc_err latency_rows(mpc_party *p, app_out *o)
 	uint64_t b0, r0;
 	mpc_err err;
 
-	if ((err = mpc_gen_install(p, "ot", 0)) != MPC_OK || (err = mpc_pool_install(p)) != MPC_OK ||
-	    (err = mpc_cross_ot_new(&eng, p)) != MPC_OK ||
+	if ((err = mpc_gen_install(p, "ot", 0)) != MPC_OK ||
+	    (err = mpc_pool_install(p)) != MPC_OK || (err = mpc_cross_ot_new(&eng, p)) != MPC_OK ||
 	    (err = score_call(p, &eng, LAT_REQS, 1, score + LAT_REQS, flag + LAT_REQS)) != MPC_OK ||
 	    (err = mpc_pool_plan_get(mpc_party_preproc(p), &plan)) != MPC_OK ||
 	    (err = mpc_pool_plan_scale(&plan, LAT_REQS)) != MPC_OK ||
@@ -385,8 +384,7 @@ out:
  * material comes from the dealer (what the online phase does is the same
  * whoever made it): an untimed run records the plan, the pool is filled,
  * the timed run follows. */
-static mpc_err beaver_row(mpc_party *p, app_out *o)
-{
+static mpc_err beaver_row(mpc_party *p, app_out *o) {
 	int me = mpc_party_id(p);
 	size_t n = sj.n;
 	mpc_pool_plan plan;
@@ -417,8 +415,7 @@ out:
 	return err;
 }
 
-static mpc_err app_timed(mpc_party *p, void *arg)
-{
+static mpc_err app_timed(mpc_party *p, void *arg) {
 	app_out o;
 	mpc_err err;
 	(void)arg;
@@ -443,10 +440,12 @@ static mpc_err app_timed(mpc_party *p, void *arg)
  * `reps` times: per run, the worst party's time, bytes, rounds and memory
  * (latency: per request the slowest party, then the median of the
  * requests); the best run is reported. 0 or -1. */
-int bench_app(op_kind op, int reps)
-{
-	mpc_local_config cfg = {.n_parties = APP_NP, .use_tcp = 1, .timeout_ms = 60000,
-				.watchdog_s = 600, .with_dealer = op == OP_SCORE_BEAVER};
+int bench_app(op_kind op, int reps) {
+	mpc_local_config cfg = {.n_parties = APP_NP,
+	                        .use_tcp = 1,
+	                        .timeout_ms = 60000,
+	                        .watchdog_s = 600,
+	                        .with_dealer = op == OP_SCORE_BEAVER};
 	mpc_local_result res[APP_NP + 1];
 	app_out best;
 	double lat[LAT_REQS], best_lat[LAT_REQS] = {0};
@@ -477,8 +476,8 @@ int bench_app(op_kind op, int reps)
 		for (int i = 0; i < APP_NP; i++) {
 			app_out o;
 			if (res[i].err != MPC_OK || res[i].out_len != sizeof(o)) {
-				fprintf(stderr, "bench: %s: party %d: %s: %s\n", bench_op_names[op], i,
-					mpc_strerror(res[i].err), res[i].detail);
+				fprintf(stderr, "bench: %s: party %d: %s: %s\n", bench_op_names[op],
+				        i, mpc_strerror(res[i].err), res[i].detail);
 				ok = 0;
 				continue;
 			}
@@ -512,25 +511,25 @@ int bench_app(op_kind op, int reps)
 	const bench_measure *m0 = &best.row[0], *m1 = &best.row[1];
 	if (op == OP_AGG_STATS || op == OP_AGG_MEDIAN) {
 		bench_print_row(op, 0, MPC_Z128, APP_NP, agg.n, m0->seconds, m0->bytes, m0->rounds,
-			  m0->peak_mib);
+		                m0->peak_mib);
 	} else if (op == OP_SCORE_BEAVER) {
 		bench_print_row(op, 0, MPC_Z128, APP_NP, sj.n, m0->seconds, m0->bytes, m0->rounds,
-			  m0->peak_mib);
+		                m0->peak_mib);
 	} else if (op == OP_SCORE) {
 		if (bench_selected(OP_SCORE))
 			bench_print_row(OP_SCORE, 0, MPC_Z128, APP_NP, sj.n, m0->seconds, m0->bytes,
-				  m0->rounds, m0->peak_mib);
+			                m0->rounds, m0->peak_mib);
 		if (bench_selected(OP_SCORE_ONLINE))
 			bench_print_row(OP_SCORE_ONLINE, 0, MPC_Z128, APP_NP, sj.n, m1->seconds,
-				  m1->bytes, m1->rounds, m1->peak_mib);
+			                m1->bytes, m1->rounds, m1->peak_mib);
 	} else {
 		/* batch 1: one request; bytes and rounds per request */
 		bench_print_row(op, 0, MPC_Z128, APP_NP, 1, m0->seconds, m0->bytes / LAT_REQS,
-			  m0->rounds / LAT_REQS, m0->peak_mib);
+		                m0->rounds / LAT_REQS, m0->peak_mib);
 		printf("  %d requests (slowest party each): median %.2f ms, min %.2f ms, "
-		       "max %.2f ms\n", LAT_REQS, 1e3 * m0->seconds, 1e3 * best_lat[0],
+		       "max %.2f ms\n",
+		       LAT_REQS, 1e3 * m0->seconds, 1e3 * best_lat[0],
 		       1e3 * best_lat[LAT_REQS - 1]);
 	}
 	return 0;
 }
-

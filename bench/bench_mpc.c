@@ -33,19 +33,30 @@
 #include "runtime/mpc_err.h"
 #include "runtime/mpc_ring.h"
 
-const char *const bench_op_names[] = {"mul",        "dot",           "fixmul",
-				       "dealer_triples", "ot_triples", "ot_bit_triples",
-				       "ot_trunc_pairs", "paillier_triples", "aes128_blocks",
-				       "cmp_ltz", "ot_cmp_ltz_material", "sigmoid",
-				       "ot_sigmoid_material", "agg_stats_e2e", "agg_median_e2e",
-				       "score_logreg_e2e", "score_logreg_online", "score_latency",
-				       "score_online_beaver"};
+const char *const bench_op_names[] = {"mul",
+                                      "dot",
+                                      "fixmul",
+                                      "dealer_triples",
+                                      "ot_triples",
+                                      "ot_bit_triples",
+                                      "ot_trunc_pairs",
+                                      "paillier_triples",
+                                      "aes128_blocks",
+                                      "cmp_ltz",
+                                      "ot_cmp_ltz_material",
+                                      "sigmoid",
+                                      "ot_sigmoid_material",
+                                      "agg_stats_e2e",
+                                      "agg_median_e2e",
+                                      "score_logreg_e2e",
+                                      "score_logreg_online",
+                                      "score_latency",
+                                      "score_online_beaver"};
 
 static FILE *json;
 static const char *only; /* --only: ops whose name contains one of these (comma-separated) */
 
-int bench_selected(op_kind op)
-{
+int bench_selected(op_kind op) {
 	char buf[256];
 	if (only == NULL)
 		return 1;
@@ -57,25 +68,25 @@ int bench_selected(op_kind op)
 }
 
 void bench_print_row(op_kind op, int tls, mpc_ring r, int parties, size_t batch, double best,
-		     uint64_t bytes, uint64_t rounds, double peak)
-{
+                     uint64_t bytes, uint64_t rounds, double peak) {
 	double ops = (double)batch / best;
 	double per = (double)bytes / (double)batch;
-	printf("%-20s %-5s Z_2^%-4u %7d %10zu %9.4f %14.0f %12.1f %7llu %9.0f\n", bench_op_names[op],
-	       tls ? "tls" : "plain", mpc_ring_bits(r), parties, batch, best, ops, per,
-	       (unsigned long long)rounds, peak);
+	printf("%-20s %-5s Z_2^%-4u %7d %10zu %9.4f %14.0f %12.1f %7llu %9.0f\n",
+	       bench_op_names[op], tls ? "tls" : "plain", mpc_ring_bits(r), parties, batch, best,
+	       ops, per, (unsigned long long)rounds, peak);
 	fflush(stdout);
 	if (json)
 		fprintf(json,
-			"{\"op\":\"%s\",\"transport\":\"%s\",\"ring\":%u,\"parties\":%d,\"batch\":%zu,\"seconds\":%.6f,"
-			"\"ops_per_s\":%.0f,\"bytes_sent_per_party\":%llu,\"bytes_per_op\":%.2f,"
-			"\"rounds\":%llu,\"peak_rss_mib\":%.0f}\n",
-			bench_op_names[op], tls ? "tls" : "plaintext", mpc_ring_bits(r), parties, batch, best, ops,
-			(unsigned long long)bytes, per, (unsigned long long)rounds, peak);
+		        "{\"op\":\"%s\",\"transport\":\"%s\",\"ring\":%u,\"parties\":%d,\"batch\":%"
+		        "zu,\"seconds\":%.6f,"
+		        "\"ops_per_s\":%.0f,\"bytes_sent_per_party\":%llu,\"bytes_per_op\":%.2f,"
+		        "\"rounds\":%llu,\"peak_rss_mib\":%.0f}\n",
+		        bench_op_names[op], tls ? "tls" : "plaintext", mpc_ring_bits(r), parties,
+		        batch, best, ops, (unsigned long long)bytes, per,
+		        (unsigned long long)rounds, peak);
 }
 
-static void machine(void)
-{
+static void machine(void) {
 	struct utsname u;
 	char line[256], model[256] = "unknown";
 	FILE *fp = fopen("/proc/cpuinfo", "r");
@@ -93,11 +104,10 @@ static void machine(void)
 	       u.release);
 	if (json)
 		fprintf(json, "{\"machine\":\"%s\",\"cores\":%ld,\"kernel\":\"%s %s\"}\n", model,
-			sysconf(_SC_NPROCESSORS_ONLN), u.sysname, u.release);
+		        sysconf(_SC_NPROCESSORS_ONLN), u.sysname, u.release);
 }
 
-int main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
 	int quick = 0, fail = 0;
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--json") == 0 && i + 1 < argc) {
@@ -110,9 +120,10 @@ int main(int argc, char **argv)
 		} else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc) {
 			only = argv[++i];
 		} else {
-			fprintf(stderr, "usage: bench_mpc [--json FILE] [--quick] [--only OP[,OP...]]\n"
-					"  --only: the rows whose op name contains one of the words, e.g.\n"
-					"          --only cmp,sigmoid,aes (op names: see the table)\n");
+			fprintf(stderr,
+			        "usage: bench_mpc [--json FILE] [--quick] [--only OP[,OP...]]\n"
+			        "  --only: the rows whose op name contains one of the words, e.g.\n"
+			        "          --only cmp,sigmoid,aes (op names: see the table)\n");
 			return 1;
 		}
 	}
@@ -121,8 +132,7 @@ int main(int argc, char **argv)
 	machine();
 	printf("online phase unless noted; loopback tcp; dealer preprocessing; best of %d\n", reps);
 	printf("%-20s %-5s %-9s %7s %10s %9s %14s %12s %7s %9s\n", "op", "link", "ring", "parties",
-	       "batch",
-	       "seconds", "ops/s", "bytes/op/pty", "rounds", "peak MiB");
+	       "batch", "seconds", "ops/s", "bytes/op/pty", "rounds", "peak MiB");
 	static const mpc_ring rings[2] = {MPC_Z64, MPC_Z128};
 	/* the rows compared with TLS take the best of 5: the comparison is what
 	 * they are for */
@@ -148,9 +158,11 @@ int main(int argc, char **argv)
 	fail |= bench_op(OP_OT_TRUNC, MPC_Z128, 3, pre / 8, reps, 0);
 	for (int pr = 2; pr <= 3; pr++)
 		for (int k = 0; k < 2; k++)
-			fail |= bench_op(OP_PAILLIER_TRIPLES, rings[k], pr, quick ? 500 : 2000, 1, 0);
+			fail |=
+			    bench_op(OP_PAILLIER_TRIPLES, rings[k], pr, quick ? 500 : 2000, 1, 0);
 	/* AES-128 under MPC (Bristol circuit from ../shared), bit triples included */
-	if (mpc_bristol_load("../shared/circuits/bristol/aes_128.txt", &bench_aes_circuit) == MPC_OK) {
+	if (mpc_bristol_load("../shared/circuits/bristol/aes_128.txt", &bench_aes_circuit) ==
+	    MPC_OK) {
 		fail |= bench_op(OP_AES, MPC_Z64, 3, 1000, reps, 0);
 		mpc_bristol_free(bench_aes_circuit);
 	} else {

@@ -20,8 +20,7 @@
 #include "tests/support/mpc_local.h"
 
 /* Dealer-free preprocessing rows: the engine, or NULL (the dealer). */
-static const char *engine_of(op_kind op)
-{
+static const char *engine_of(op_kind op) {
 	switch (op) {
 	case OP_PAILLIER_TRIPLES:
 		return "paillier";
@@ -38,22 +37,25 @@ static const char *engine_of(op_kind op)
 }
 
 /* Rows that time the making of material (the rest time the online phase). */
-static int is_material(op_kind op)
-{
+static int is_material(op_kind op) {
 	return op == OP_TRIPLES || (engine_of(op) != NULL && op != OP_AES);
 }
 
 /* The rows over a recorded plan, and the function each one's plan is of. */
-static int uses_plan(op_kind op) { return op >= OP_CMP && op <= OP_OT_SIGMOID; }
-static op_kind fn_of(op_kind op) { return op <= OP_OT_CMP ? OP_CMP : OP_SIGMOID; }
+static int uses_plan(op_kind op) {
+	return op >= OP_CMP && op <= OP_OT_SIGMOID;
+}
+static op_kind fn_of(op_kind op) {
+	return op <= OP_OT_CMP ? OP_CMP : OP_SIGMOID;
+}
 
 /* Sigmoid: fixed point with F fractional bits in Z_2^128, inputs in
  * [-SIG_RANGE, SIG_RANGE], checked against the double result within SIG_TOL
  * = 2 ulp (a sanity check of the run; mpc_math.h states 1.25 ulp, which
  * test_math holds). */
-#define SIG_F 16
+#define SIG_F     16
 #define SIG_RANGE 8.0
-#define SIG_TOL 0x1p-15
+#define SIG_TOL   0x1p-15
 
 static struct {
 	op_kind op;
@@ -74,8 +76,7 @@ static struct {
 
 mpc_bristol *bench_aes_circuit;
 
-double bench_now(void)
-{
+double bench_now(void) {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
@@ -83,15 +84,16 @@ double bench_now(void)
 
 /* AES-128 on cur.batch blocks, one key (party 0) and the blocks (party 1),
  * bit triples from OT made inside the timed part. */
-static mpc_err run_aes(mpc_party *p)
-{
+static mpc_err run_aes(mpc_party *p) {
 	size_t W = (cur.batch + 63) / 64;
 	int owner[2] = {0, 1};
 	uint64_t *key = calloc(128 * W, 8), *blk = calloc(128 * W, 8), *ct = calloc(128 * W, 8);
-	const uint64_t *in[2] = {mpc_party_id(p) == 0 ? key : NULL, mpc_party_id(p) == 1 ? blk : NULL};
+	const uint64_t *in[2] = {mpc_party_id(p) == 0 ? key : NULL,
+	                         mpc_party_id(p) == 1 ? blk : NULL};
 	uint64_t *out[1] = {ct};
-	mpc_err err = key && blk && ct ? mpc_bool_run(p, bench_aes_circuit, cur.batch, owner, in, out)
-				       : mpc_error(MPC_ENOMEM, "out of memory");
+	mpc_err err = key && blk && ct
+	                  ? mpc_bool_run(p, bench_aes_circuit, cur.batch, owner, in, out)
+	                  : mpc_error(MPC_ENOMEM, "out of memory");
 	free(key);
 	free(blk);
 	free(ct);
@@ -101,8 +103,7 @@ static mpc_err run_aes(mpc_party *p)
 /* The inputs of a comparison or sigmoid row: comparisons on uniformly random
  * shares (so uniformly random values); sigmoid on fixed-point values spread
  * over [-SIG_RANGE, SIG_RANGE], held by party 0 (the others hold zero). */
-static mpc_err fn_inputs(mpc_party *p, op_kind fn, mpc_vec *x)
-{
+static mpc_err fn_inputs(mpc_party *p, op_kind fn, mpc_vec *x) {
 	size_t n = cur.batch;
 	mpc_err err;
 	if (fn == OP_CMP) {
@@ -122,16 +123,14 @@ static mpc_err fn_inputs(mpc_party *p, op_kind fn, mpc_vec *x)
 	return err;
 }
 
-static mpc_err run_fn(mpc_party *p, op_kind fn, const mpc_vec *x, mpc_vec *out)
-{
+static mpc_err run_fn(mpc_party *p, op_kind fn, const mpc_vec *x, mpc_vec *out) {
 	if (fn == OP_CMP)
 		return mpc_cmp_ltz(p, MPC_Z64, x->v, out->v, cur.batch);
 	return mpc_math_sigmoid(p, MPC_Z128, SIG_F, x->v, out->v, cur.batch);
 }
 
 /* After the clock: open the inputs and outputs and check them in the clear. */
-static mpc_err check_fn(mpc_party *p, op_kind fn, mpc_vec *x, mpc_vec *out)
-{
+static mpc_err check_fn(mpc_party *p, op_kind fn, mpc_vec *x, mpc_vec *out) {
 	size_t n = cur.batch, bad = n;
 	mpc_ring r = x->ring;
 	mpc_err err;
@@ -140,7 +139,8 @@ static mpc_err check_fn(mpc_party *p, op_kind fn, mpc_vec *x, mpc_vec *out)
 		return err;
 	for (size_t i = 0; i < n && bad == n; i++) {
 		if (fn == OP_CMP) {
-			int64_t v = mpc_ring_get_i64(r, x->v, i), got = mpc_ring_get_i64(r, out->v, i);
+			int64_t v = mpc_ring_get_i64(r, x->v, i),
+			        got = mpc_ring_get_i64(r, out->v, i);
 			if (got != (v < 0))
 				bad = i;
 		} else {
@@ -152,15 +152,16 @@ static mpc_err check_fn(mpc_party *p, op_kind fn, mpc_vec *x, mpc_vec *out)
 		}
 	}
 	if (bad < n)
-		return mpc_error(MPC_ECHEAT, "%s: wrong result at element %zu (checked in the clear "
-				 "after the run)", bench_op_names[fn], bad);
+		return mpc_error(MPC_ECHEAT,
+		                 "%s: wrong result at element %zu (checked in the clear "
+		                 "after the run)",
+		                 bench_op_names[fn], bad);
 	return MPC_OK;
 }
 
 /* The plan of the current row's function: run it once over the dealer
  * through a recording pool; every party emits what it recorded. */
-static mpc_err record_body(mpc_party *p)
-{
+static mpc_err record_body(mpc_party *p) {
 	op_kind fn = fn_of(cur.op);
 	mpc_vec x = {0}, out = {0};
 	mpc_pool_plan plan;
@@ -177,16 +178,14 @@ out:
 	return err;
 }
 
-mpc_err bench_line_up(mpc_party *p)
-{
+mpc_err bench_line_up(mpc_party *p) {
 	uint8_t b = 0, sink[16 * 64];
 	return mpc_party_bcast(p, &b, sink, 1);
 }
 
 /* A pool row: the online function with its material in stock, or the
  * making of that material by OT. */
-static mpc_err pool_row(mpc_party *p, bench_measure *m)
-{
+static mpc_err pool_row(mpc_party *p, bench_measure *m) {
 	mpc_net *net = mpc_party_net(p);
 	op_kind fn = fn_of(cur.op);
 	mpc_vec x = {0}, out = {0};
@@ -209,7 +208,8 @@ static mpc_err pool_row(mpc_party *p, bench_measure *m)
 	}
 	if ((err = fn_inputs(p, fn, &x)) != MPC_OK ||
 	    (err = mpc_vec_init(&out, x.ring, cur.batch)) != MPC_OK ||
-	    (err = mpc_pool_fill(p, &plan_cache.plan)) != MPC_OK || (err = bench_line_up(p)) != MPC_OK)
+	    (err = mpc_pool_fill(p, &plan_cache.plan)) != MPC_OK ||
+	    (err = bench_line_up(p)) != MPC_OK)
 		goto out;
 	t0 = bench_now();
 	b0 = mpc_net_bytes_sent(net), r0 = mpc_net_rounds(net);
@@ -221,9 +221,11 @@ static mpc_err pool_row(mpc_party *p, bench_measure *m)
 		goto out;
 	const mpc_pool_stats *st = mpc_pool_get_stats(mpc_party_preproc(p));
 	if (st->misses) {
-		err = mpc_error(MPC_EINVAL, "%s: the recorded plan did not cover the run (%llu "
-				"elements fetched on %llu misses)", bench_op_names[fn],
-				(unsigned long long)st->missed, (unsigned long long)st->misses);
+		err = mpc_error(MPC_EINVAL,
+		                "%s: the recorded plan did not cover the run (%llu "
+		                "elements fetched on %llu misses)",
+		                bench_op_names[fn], (unsigned long long)st->missed,
+		                (unsigned long long)st->misses);
 		goto out;
 	}
 	err = check_fn(p, fn, &x, &out);
@@ -233,8 +235,7 @@ out:
 	return err;
 }
 
-static mpc_err timed(mpc_party *p, void *arg)
-{
+static mpc_err timed(mpc_party *p, void *arg) {
 	mpc_net *net = mpc_party_net(p);
 	size_t n = cur.batch;
 	mpc_vec x = {0}, y = {0}, z = {0};
@@ -316,14 +317,16 @@ out:
 
 /* Record the plan of op's function at this size (over the dealer), unless
  * the cache has it. 0 on success, -1 with a message. */
-static int record_plan(op_kind op, int parties, size_t batch)
-{
+static int record_plan(op_kind op, int parties, size_t batch) {
 	op_kind fn = fn_of(op);
 	if (plan_cache.ok && plan_cache.fn == fn && plan_cache.batch == batch &&
 	    plan_cache.parties == parties)
 		return 0;
-	mpc_local_config cfg = {.n_parties = parties, .with_dealer = 1, .use_tcp = 1,
-				.timeout_ms = 60000, .watchdog_s = 600};
+	mpc_local_config cfg = {.n_parties = parties,
+	                        .with_dealer = 1,
+	                        .use_tcp = 1,
+	                        .timeout_ms = 60000,
+	                        .watchdog_s = 600};
 	mpc_local_result res[17];
 	int ok = 1;
 	plan_cache.ok = 0;
@@ -333,16 +336,18 @@ static int record_plan(op_kind op, int parties, size_t batch)
 	mpc_err err = mpc_local_run(&cfg, timed, NULL, res);
 	cur.record = 0;
 	if (err != MPC_OK) {
-		fprintf(stderr, "bench: %s: recording the plan: %s\n", bench_op_names[op], mpc_error_detail());
+		fprintf(stderr, "bench: %s: recording the plan: %s\n", bench_op_names[op],
+		        mpc_error_detail());
 		return -1;
 	}
 	for (int i = 0; i < parties; i++) {
 		if (res[i].err != MPC_OK || res[i].out_len != sizeof(mpc_pool_plan)) {
-			fprintf(stderr, "bench: %s: recording the plan: party %d: %s: %s\n", bench_op_names[op],
-				i, mpc_strerror(res[i].err), res[i].detail);
+			fprintf(stderr, "bench: %s: recording the plan: party %d: %s: %s\n",
+			        bench_op_names[op], i, mpc_strerror(res[i].err), res[i].detail);
 			ok = 0;
 		} else if (i > 0 && memcmp(res[i].out, res[0].out, sizeof(mpc_pool_plan)) != 0) {
-			fprintf(stderr, "bench: %s: the parties recorded different plans\n", bench_op_names[op]);
+			fprintf(stderr, "bench: %s: the parties recorded different plans\n",
+			        bench_op_names[op]);
 			ok = 0;
 		}
 	}
@@ -357,10 +362,10 @@ static int record_plan(op_kind op, int parties, size_t batch)
 	plan_cache.ok = 1;
 	const mpc_pool_plan *pl = &plan_cache.plan;
 	printf("  plan of %s, %zu elements: triples %llu (Z_2^64) %llu (Z_2^128), bits %llu "
-	       "(Z_2^64) %llu (Z_2^128), bit-triple words %llu", bench_op_names[fn], batch,
-	       (unsigned long long)pl->triples[0], (unsigned long long)pl->triples[1],
-	       (unsigned long long)pl->bits[0], (unsigned long long)pl->bits[1],
-	       (unsigned long long)pl->bit_triple_words);
+	       "(Z_2^64) %llu (Z_2^128), bit-triple words %llu",
+	       bench_op_names[fn], batch, (unsigned long long)pl->triples[0],
+	       (unsigned long long)pl->triples[1], (unsigned long long)pl->bits[0],
+	       (unsigned long long)pl->bits[1], (unsigned long long)pl->bit_triple_words);
 	for (uint32_t i = 0; i < pl->n_trunc; i++)
 		printf(", trunc pairs (Z_2^%u, f %u) %llu", pl->trunc[i].ring_bits, pl->trunc[i].f,
 		       (unsigned long long)pl->trunc[i].n);
@@ -370,11 +375,14 @@ static int record_plan(op_kind op, int parties, size_t batch)
 
 /* Run one configuration `reps` times; report the best time, and the worst
  * party's bytes and memory. */
-int bench_op(op_kind op, mpc_ring r, int parties, size_t batch, int reps, int tls)
-{
-	mpc_local_config cfg = {.n_parties = parties, .with_dealer = engine_of(op) == NULL,
-				.gen = engine_of(op), .use_tcp = 1, .use_tls = tls,
-				.timeout_ms = 60000, .watchdog_s = 600};
+int bench_op(op_kind op, mpc_ring r, int parties, size_t batch, int reps, int tls) {
+	mpc_local_config cfg = {.n_parties = parties,
+	                        .with_dealer = engine_of(op) == NULL,
+	                        .gen = engine_of(op),
+	                        .use_tcp = 1,
+	                        .use_tls = tls,
+	                        .timeout_ms = 60000,
+	                        .watchdog_s = 600};
 	int nodes = parties + cfg.with_dealer;
 	if (!bench_selected(op))
 		return 0;
@@ -396,8 +404,8 @@ int bench_op(op_kind op, mpc_ring r, int parties, size_t batch, int reps, int tl
 		for (int i = 0; i < parties; i++) {
 			bench_measure m;
 			if (res[i].err != MPC_OK || res[i].out_len != sizeof(m)) {
-				fprintf(stderr, "bench: party %d: %s: %s\n", i, mpc_strerror(res[i].err),
-					res[i].detail);
+				fprintf(stderr, "bench: party %d: %s: %s\n", i,
+				        mpc_strerror(res[i].err), res[i].detail);
 				ok = 0;
 				continue;
 			}
@@ -425,4 +433,3 @@ int bench_op(op_kind op, mpc_ring r, int parties, size_t batch, int reps, int tl
 	bench_print_row(op, tls, r, parties, batch, best, bytes, rounds, peak);
 	return 0;
 }
-

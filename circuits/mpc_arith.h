@@ -52,13 +52,13 @@
 #ifndef MPC_ARITH_H
 #define MPC_ARITH_H
 
+#include "runtime/mpc_err.h"
+#include "runtime/mpc_ring.h"
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
-#include "runtime/mpc_err.h"
-#include "runtime/mpc_ring.h"
 
-#define MPC_ARITH_VERSION 1
+#define MPC_ARITH_VERSION     1
 #define MPC_ARITH_MAX_PARTIES 16
 /* Largest length of one wire, and of one group (L). */
 #define MPC_ARITH_MAX_LEN ((size_t)1 << 28)
@@ -68,12 +68,34 @@
 typedef enum { MPC_ARITH_INT = 0, MPC_ARITH_FIX = 1 } mpc_arith_type;
 
 typedef enum {
-	MPC_A_INPUT, MPC_A_CONST,
-	MPC_A_ADD, MPC_A_SUB, MPC_A_NEG, MPC_A_MUL, MPC_A_DOT, MPC_A_SUM, MPC_A_CMUL, MPC_A_ADDC,
-	MPC_A_TRUNC, MPC_A_TRUNC_EXACT, MPC_A_TOFIX, MPC_A_AS,
-	MPC_A_LTZ, MPC_A_LT, MPC_A_EQ, MPC_A_SELECT, MPC_A_RELU,
-	MPC_A_MAX, MPC_A_MIN, MPC_A_ARGMAX, MPC_A_ARGMIN,
-	MPC_A_RECIP, MPC_A_DIV, MPC_A_SQRT, MPC_A_EXP, MPC_A_SIGMOID,
+	MPC_A_INPUT,
+	MPC_A_CONST,
+	MPC_A_ADD,
+	MPC_A_SUB,
+	MPC_A_NEG,
+	MPC_A_MUL,
+	MPC_A_DOT,
+	MPC_A_SUM,
+	MPC_A_CMUL,
+	MPC_A_ADDC,
+	MPC_A_TRUNC,
+	MPC_A_TRUNC_EXACT,
+	MPC_A_TOFIX,
+	MPC_A_AS,
+	MPC_A_LTZ,
+	MPC_A_LT,
+	MPC_A_EQ,
+	MPC_A_SELECT,
+	MPC_A_RELU,
+	MPC_A_MAX,
+	MPC_A_MIN,
+	MPC_A_ARGMAX,
+	MPC_A_ARGMIN,
+	MPC_A_RECIP,
+	MPC_A_DIV,
+	MPC_A_SQRT,
+	MPC_A_EXP,
+	MPC_A_SIGMOID,
 	MPC_A_OP_COUNT
 } mpc_arith_op;
 
@@ -85,7 +107,7 @@ typedef struct mpc_arith mpc_arith; /* opaque */
 mpc_err mpc_arith_load(const char *path, mpc_arith **out) MPC_MUST_CHECK;
 /* The same from text; name is used in messages. */
 mpc_err mpc_arith_parse(const char *name, const char *text, size_t len,
-			mpc_arith **out) MPC_MUST_CHECK;
+                        mpc_arith **out) MPC_MUST_CHECK;
 /* NULL does nothing. */
 void mpc_arith_free(mpc_arith *c);
 
@@ -171,16 +193,16 @@ int mpc_arith_find_output(const mpc_arith *c, const char *name);
 int mpc_arith_find_wire(const mpc_arith *c, const char *name);
 
 typedef struct {
-	uint32_t wires, gates;      /* definitions; those that are not inputs or constants */
-	uint32_t depth;             /* interactive layers */
-	uint32_t beaver_layers;     /* layers with secret x secret products: 1 opening each */
-	uint32_t trunc_layers;      /* layers with probabilistic truncations: 1 round each */
-	uint32_t nonlinear_calls;   /* calls into mpc_cmp/mpc_math (one per kind per layer) */
-	uint32_t output_rounds;     /* 1 if a secret wire is an output, else 0 */
-	uint64_t products;          /* Beaver triples used */
-	uint64_t truncations;       /* truncation pairs used */
-	uint64_t elements;          /* sum of all wire lengths (memory: at most this many
-	                               ring elements live at once, usually far fewer) */
+	uint32_t wires, gates;    /* definitions; those that are not inputs or constants */
+	uint32_t depth;           /* interactive layers */
+	uint32_t beaver_layers;   /* layers with secret x secret products: 1 opening each */
+	uint32_t trunc_layers;    /* layers with probabilistic truncations: 1 round each */
+	uint32_t nonlinear_calls; /* calls into mpc_cmp/mpc_math (one per kind per layer) */
+	uint32_t output_rounds;   /* 1 if a secret wire is an output, else 0 */
+	uint64_t products;        /* Beaver triples used */
+	uint64_t truncations;     /* truncation pairs used */
+	uint64_t elements;        /* sum of all wire lengths (memory: at most this many
+	                             ring elements live at once, usually far fewer) */
 	/* online rounds when nonlinear_calls == 0 and every opening fits in
 	 * MPC_OPEN_MAX_ELEMS: beaver_layers + trunc_layers + output_rounds */
 	uint32_t rounds;
@@ -200,7 +222,7 @@ void mpc_arith_get_info(const mpc_arith *c, mpc_arith_info *info);
  * zero, the root of a negative number or a result out of range. Every in[]
  * and out[] is needed. */
 mpc_err mpc_arith_eval_clear(const mpc_arith *c, const void *const *in,
-			     void *const *out) MPC_MUST_CHECK;
+                             void *const *out) MPC_MUST_CHECK;
 
 /* Name of an operation as written in files ("ADD"), or "?" */
 const char *mpc_arith_op_name(mpc_arith_op op);

@@ -10,26 +10,22 @@
 
 /* ---------- clear evaluation ---------- */
 
-static mpc_u128 at(mpc_ring r, const mpc_vec *v, size_t i)
-{
+static mpc_u128 at(mpc_ring r, const mpc_vec *v, size_t i) {
 	return mpc_arith_get(r, v->v, v->n == 1 ? 0 : i);
 }
 
-static mpc_u128 sar(mpc_ring r, mpc_u128 v, unsigned bits)
-{
+static mpc_u128 sar(mpc_ring r, mpc_u128 v, unsigned bits) {
 	return (mpc_u128)(mpc_arith_signed(r, v) >> bits);
 }
 
-static double to_double(const mpc_arith *c, mpc_u128 v)
-{
+static double to_double(const mpc_arith *c, mpc_u128 v) {
 	return ldexp((double)mpc_arith_signed(c->ring, v), -(int)c->frac);
 }
 
 /* The gates linear in their secret operands (and CONST, TRUNC): ring
  * arithmetic, a truncation the floor. 0 if w is none of them. */
 static int clear_linear(const mpc_arith *c, const mpc_arith_wire *w, const mpc_vec *A,
-			const mpc_vec *B, void *o, int trunc)
-{
+                        const mpc_vec *B, void *o, int trunc) {
 	mpc_ring r = c->ring;
 	size_t n = w->len, L = w->L;
 	unsigned F = c->frac;
@@ -106,8 +102,7 @@ static int clear_linear(const mpc_arith *c, const mpc_arith_wire *w, const mpc_v
 /* Comparisons, SELECT, RELU and the group extrema: exact on the signed
  * values. 0 if w is none of them. */
 static int clear_compare(const mpc_arith *c, const mpc_arith_wire *w, const mpc_vec *A,
-			 const mpc_vec *B, const mpc_vec *C, void *o)
-{
+                         const mpc_vec *B, const mpc_vec *C, void *o) {
 	mpc_ring r = c->ring;
 	size_t n = w->len, L = w->L;
 
@@ -118,13 +113,15 @@ static int clear_compare(const mpc_arith *c, const mpc_arith_wire *w, const mpc_
 		break;
 	case MPC_A_LT:
 		for (size_t i = 0; i < n; i++)
-			mpc_arith_put(r, o, i, mpc_arith_signed(r, at(r, A, i)) <
-						   mpc_arith_signed(r, at(r, B, i)));
+			mpc_arith_put(r, o, i,
+			              mpc_arith_signed(r, at(r, A, i)) <
+			                  mpc_arith_signed(r, at(r, B, i)));
 		break;
 	case MPC_A_EQ:
 		for (size_t i = 0; i < n; i++)
-			mpc_arith_put(r, o, i, mpc_arith_signed(r, at(r, A, i)) ==
-						   mpc_arith_signed(r, at(r, B, i)));
+			mpc_arith_put(r, o, i,
+			              mpc_arith_signed(r, at(r, A, i)) ==
+			                  mpc_arith_signed(r, at(r, B, i)));
 		break;
 	case MPC_A_SELECT:
 		for (size_t i = 0; i < n; i++) {
@@ -138,7 +135,10 @@ static int clear_compare(const mpc_arith *c, const mpc_arith_wire *w, const mpc_
 			mpc_arith_put(r, o, i, mpc_arith_signed(r, x) < 0 ? 0 : x);
 		}
 		break;
-	case MPC_A_MAX: case MPC_A_MIN: case MPC_A_ARGMAX: case MPC_A_ARGMIN: {
+	case MPC_A_MAX:
+	case MPC_A_MIN:
+	case MPC_A_ARGMAX:
+	case MPC_A_ARGMIN: {
 		int want_max = w->op == MPC_A_MAX || w->op == MPC_A_ARGMAX;
 		int arg = w->op == MPC_A_ARGMAX || w->op == MPC_A_ARGMIN;
 		for (size_t i = 0; i < n; i++) {
@@ -162,8 +162,7 @@ static int clear_compare(const mpc_arith *c, const mpc_arith_wire *w, const mpc_
 /* RECIP, DIV, SQRT, EXP and SIGMOID in double precision, rounded to the
  * nearest fixed-point value; MPC_ERANGE names the gate and the element. */
 static mpc_err clear_real(const mpc_arith *c, const mpc_arith_wire *w, const mpc_vec *A,
-			  const mpc_vec *B, void *o)
-{
+                          const mpc_vec *B, void *o) {
 	mpc_ring r = c->ring;
 	size_t n = w->len;
 	mpc_err err = MPC_OK;
@@ -201,8 +200,8 @@ static mpc_err clear_real(const mpc_arith *c, const mpc_arith_wire *w, const mpc
 			why = "result out of the fixed-point range";
 		if (why)
 			err = mpc_error(MPC_ERANGE, "%s '%s'%s%.0u: %s at element %zu",
-					mpc_arith_ops[w->op].name, w->name, w->line ? " on line " : "",
-					w->line, why, i);
+			                mpc_arith_ops[w->op].name, w->name,
+			                w->line ? " on line " : "", w->line, why, i);
 		else
 			mpc_arith_put(r, o, i, e);
 	}
@@ -214,22 +213,24 @@ static mpc_err clear_real(const mpc_arith *c, const mpc_arith_wire *w, const mpc
  * if unused). notrunc: leave a fix product untruncated (the MPC evaluator
  * truncates). */
 mpc_err mpc_arith_clear_gate(const mpc_arith *c, const mpc_arith_wire *w, const mpc_vec *A,
-			     const mpc_vec *B, const mpc_vec *C, mpc_vec *out, int notrunc)
-{
+                             const mpc_vec *B, const mpc_vec *C, mpc_vec *out, int notrunc) {
 	int trunc = !notrunc && mpc_arith_truncates(c, w);
 
 	if (clear_linear(c, w, A, B, out->v, trunc) || clear_compare(c, w, A, B, C, out->v))
 		return MPC_OK;
 	switch (w->op) {
-	case MPC_A_RECIP: case MPC_A_DIV: case MPC_A_SQRT: case MPC_A_EXP: case MPC_A_SIGMOID:
+	case MPC_A_RECIP:
+	case MPC_A_DIV:
+	case MPC_A_SQRT:
+	case MPC_A_EXP:
+	case MPC_A_SIGMOID:
 		return clear_real(c, w, A, B, out->v);
 	default:
 		return mpc_error(MPC_EINVAL, "arith: wire '%s' is not a gate", w->name);
 	}
 }
 
-mpc_err mpc_arith_eval_clear(const mpc_arith *c, const void *const *in, void *const *out)
-{
+mpc_err mpc_arith_eval_clear(const mpc_arith *c, const void *const *in, void *const *out) {
 	mpc_vec *val = NULL;
 	size_t *last = NULL, eb = mpc_ring_bytes(c->ring);
 	mpc_err err;
@@ -259,14 +260,15 @@ mpc_err mpc_arith_eval_clear(const mpc_arith *c, const void *const *in, void *co
 			goto out;
 		if (w->op == MPC_A_INPUT) {
 			if (in == NULL || in[next_in] == NULL) {
-				err = mpc_error(MPC_EINVAL, "arith: no values for input '%s'", w->name);
+				err = mpc_error(MPC_EINVAL, "arith: no values for input '%s'",
+				                w->name);
 				goto out;
 			}
 			memcpy(val[i].v, in[next_in++], w->len * eb);
 		} else {
 			err = mpc_arith_clear_gate(c, w, w->a >= 0 ? &val[w->a] : NULL,
-						   w->b >= 0 ? &val[w->b] : NULL,
-						   w->c >= 0 ? &val[w->c] : NULL, &val[i], 0);
+			                           w->b >= 0 ? &val[w->b] : NULL,
+			                           w->c >= 0 ? &val[w->c] : NULL, &val[i], 0);
 			if (err != MPC_OK)
 				goto out;
 		}
@@ -280,7 +282,8 @@ mpc_err mpc_arith_eval_clear(const mpc_arith *c, const void *const *in, void *co
 	for (size_t j = 0; j < c->n_out; j++) {
 		const mpc_arith_wire *w = &c->w[c->out[j].wire];
 		if (out == NULL || out[j] == NULL) {
-			err = mpc_error(MPC_EINVAL, "arith: no room for output %zu '%s'", j, w->name);
+			err =
+			    mpc_error(MPC_EINVAL, "arith: no room for output %zu '%s'", j, w->name);
 			goto out;
 		}
 		memcpy(out[j], val[c->out[j].wire].v, w->len * eb);

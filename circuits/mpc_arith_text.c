@@ -14,11 +14,12 @@
 
 /* ---------- numbers ---------- */
 
-static int is_fix_literal(const char *s) { return strpbrk(s, ".eE") != NULL; }
+static int is_fix_literal(const char *s) {
+	return strpbrk(s, ".eE") != NULL;
+}
 
 /* Decimal u128 with overflow check: 1 if ok. */
-static int digits_u128(const char *d, size_t n, mpc_u128 *out)
-{
+static int digits_u128(const char *d, size_t n, mpc_u128 *out) {
 	mpc_u128 v = 0, lim = ~(mpc_u128)0 / 10;
 	for (size_t i = 0; i < n; i++) {
 		if (v > lim)
@@ -36,8 +37,7 @@ static int digits_u128(const char *d, size_t n, mpc_u128 *out)
  * an integer literal) or as a fixed-point real (rounded exactly). 0 with msg
  * on error. */
 static int parse_value(const mpc_arith *c, const char *s, int fix, mpc_u128 *out, char *msg,
-		       size_t msz)
-{
+                       size_t msz) {
 	unsigned k = mpc_ring_bits(c->ring), F = c->frac;
 	const char *p = s;
 	int neg = 0;
@@ -137,20 +137,22 @@ static int parse_value(const mpc_arith *c, const char *s, int fix, mpc_u128 *out
 	return 1;
 syntax:
 	snprintf(msg, msz, "bad number '%.40s': expected a decimal %s", s,
-		 fix ? "number (digits, optional '.' and exponent)" : "integer");
+	         fix ? "number (digits, optional '.' and exponent)" : "integer");
 	return 0;
 range:
 	if (fix)
-		snprintf(msg, msz, "value '%.40s' is too large: expected |v| < 2^%u (fixed point "
-			 "with %u fractional bits in Z_2^%u)", s, k - 1 - F, F, k);
+		snprintf(msg, msz,
+		         "value '%.40s' is too large: expected |v| < 2^%u (fixed point "
+		         "with %u fractional bits in Z_2^%u)",
+		         s, k - 1 - F, F, k);
 	else
-		snprintf(msg, msz, "value '%.40s' is too large: expected -2^%u <= v < 2^%u in Z_2^%u",
-			 s, k - 1, k - 1, k);
+		snprintf(msg, msz,
+		         "value '%.40s' is too large: expected -2^%u <= v < 2^%u in Z_2^%u", s,
+		         k - 1, k - 1, k);
 	return 0;
 }
 
-static void put_u128(FILE *fp, mpc_u128 v)
-{
+static void put_u128(FILE *fp, mpc_u128 v) {
 	char b[48];
 	int n = 0;
 	do {
@@ -162,8 +164,7 @@ static void put_u128(FILE *fp, mpc_u128 v)
 }
 
 /* Print an encoded value: an integer, or the exact decimal of v / 2^F with a '.'. */
-static void put_value(FILE *fp, const mpc_arith *c, mpc_u128 v, int fix)
-{
+static void put_value(FILE *fp, const mpc_arith *c, mpc_u128 v, int fix) {
 	mpc_i128 s = mpc_arith_signed(c->ring, v);
 	mpc_u128 mag = s < 0 ? (mpc_u128)0 - (mpc_u128)s : (mpc_u128)s;
 	if (s < 0)
@@ -198,8 +199,7 @@ typedef struct {
 } lexer;
 
 /* Next line with tokens (comments removed); 0 at the end, -1 out of memory. */
-static int next_line(lexer *lx)
-{
+static int next_line(lexer *lx) {
 	while (lx->p < lx->end) {
 		const char *nl = memchr(lx->p, '\n', (size_t)(lx->end - lx->p));
 		size_t len = nl ? (size_t)(nl - lx->p) : (size_t)(lx->end - lx->p);
@@ -221,7 +221,8 @@ static int next_line(lexer *lx)
 		for (char *save = NULL, *t = strtok_r(lx->buf, " \t\r\f\v", &save); t;
 		     t = strtok_r(NULL, " \t\r\f\v", &save)) {
 			if (lx->ntok == lx->tok_cap &&
-			    mpc_arith_grow((void **)&lx->tok, &lx->tok_cap, sizeof(*lx->tok), 16) != 0)
+			    mpc_arith_grow((void **)&lx->tok, &lx->tok_cap, sizeof(*lx->tok), 16) !=
+			        0)
 				return -1;
 			lx->tok[lx->ntok++] = t;
 		}
@@ -232,8 +233,7 @@ static int next_line(lexer *lx)
 }
 
 static mpc_err bad(const lexer *lx, const char *fmt, ...) MPC_PRINTF(2, 3);
-static mpc_err bad(const lexer *lx, const char *fmt, ...)
-{
+static mpc_err bad(const lexer *lx, const char *fmt, ...) {
 	char msg[512];
 	va_list ap;
 	va_start(ap, fmt);
@@ -243,8 +243,7 @@ static mpc_err bad(const lexer *lx, const char *fmt, ...)
 }
 
 /* A decimal count 0 .. max; 1 if ok. */
-static int parse_count(const char *s, uint64_t max, uint64_t *out)
-{
+static int parse_count(const char *s, uint64_t max, uint64_t *out) {
 	uint64_t v = 0;
 	if (*s == '\0')
 		return 0;
@@ -260,8 +259,7 @@ static int parse_count(const char *s, uint64_t max, uint64_t *out)
 }
 
 /* A party index or a declared name; -1 if neither. */
-static int find_party(const mpc_arith *c, const char *s)
-{
+static int find_party(const mpc_arith *c, const char *s) {
 	uint64_t v;
 	if (parse_count(s, 1000, &v))
 		return v < (uint64_t)c->parties ? (int)v : -1;
@@ -271,8 +269,7 @@ static int find_party(const mpc_arith *c, const char *s)
 	return -1;
 }
 
-static int parse_type(const char *s)
-{
+static int parse_type(const char *s) {
 	if (strcmp(s, "int") == 0)
 		return MPC_ARITH_INT;
 	if (strcmp(s, "fix") == 0)
@@ -280,14 +277,14 @@ static int parse_type(const char *s)
 	return -1;
 }
 
-static mpc_err bad_party(const lexer *lx, const mpc_arith *c, const char *s)
-{
-	return bad(lx, "bad party '%.40s': expected a party index 0 .. %d or a name declared with "
-		   "'party'", s, c->parties - 1);
+static mpc_err bad_party(const lexer *lx, const mpc_arith *c, const char *s) {
+	return bad(lx,
+	           "bad party '%.40s': expected a party index 0 .. %d or a name declared with "
+	           "'party'",
+	           s, c->parties - 1);
 }
 
-static mpc_err parse_header(lexer *lx, mpc_arith **out)
-{
+static mpc_err parse_header(lexer *lx, mpc_arith **out) {
 	static const char *want = "expected the header 'arith 1 ring 64|128 frac F parties N'";
 	uint64_t ver, frac, parties;
 	mpc_ring r;
@@ -297,7 +294,7 @@ static mpc_err parse_header(lexer *lx, mpc_arith **out)
 		return bad(lx, "%s", want);
 	if (!parse_count(lx->tok[1], 1000, &ver) || ver != MPC_ARITH_VERSION)
 		return bad(lx, "format version '%.20s' is not supported: expected 'arith %d'",
-			   lx->tok[1], MPC_ARITH_VERSION);
+		           lx->tok[1], MPC_ARITH_VERSION);
 	if (strcmp(lx->tok[3], "64") == 0)
 		r = MPC_Z64;
 	else if (strcmp(lx->tok[3], "128") == 0)
@@ -305,36 +302,39 @@ static mpc_err parse_header(lexer *lx, mpc_arith **out)
 	else
 		return bad(lx, "bad ring '%.20s': expected 64 or 128", lx->tok[3]);
 	if (!parse_count(lx->tok[5], 1000, &frac))
-		return bad(lx, "bad frac '%.20s': expected a number of fractional bits", lx->tok[5]);
+		return bad(lx, "bad frac '%.20s': expected a number of fractional bits",
+		           lx->tok[5]);
 	if (!parse_count(lx->tok[7], 1000, &parties))
 		return bad(lx, "bad parties '%.20s': expected 1 .. %d", lx->tok[7],
-			   MPC_ARITH_MAX_PARTIES);
+		           MPC_ARITH_MAX_PARTIES);
 	mpc_err err = mpc_arith_new_circuit(out, r, (unsigned)frac, (int)parties, msg, sizeof(msg));
-	return err == MPC_OK ? MPC_OK : err == MPC_ENOMEM ? mpc_error(err, "out of memory")
-							  : bad(lx, "%s", msg);
+	return err == MPC_OK       ? MPC_OK
+	       : err == MPC_ENOMEM ? mpc_error(err, "out of memory")
+	                           : bad(lx, "%s", msg);
 }
 
-static mpc_err need_tokens(const lexer *lx, size_t want, const char *usage)
-{
+static mpc_err need_tokens(const lexer *lx, size_t want, const char *usage) {
 	if (lx->ntok < want)
 		return bad(lx, "too few operands: expected '%s'", usage);
 	if (lx->ntok > want)
-		return bad(lx, "unexpected '%.40s' after the statement: expected '%s' and the end of "
-			   "the line", lx->tok[want], usage);
+		return bad(lx,
+		           "unexpected '%.40s' after the statement: expected '%s' and the end of "
+		           "the line",
+		           lx->tok[want], usage);
 	return MPC_OK;
 }
 
-static mpc_err wire_ref(const lexer *lx, const mpc_arith *c, const char *s, int32_t *id)
-{
+static mpc_err wire_ref(const lexer *lx, const mpc_arith *c, const char *s, int32_t *id) {
 	if ((*id = mpc_arith_find_wire(c, s)) < 0)
-		return bad(lx, "wire '%.64s' is not defined: expected a wire defined on an earlier "
-			   "line", s);
+		return bad(lx,
+		           "wire '%.64s' is not defined: expected a wire defined on an earlier "
+		           "line",
+		           s);
 	return MPC_OK;
 }
 
 /* party INDEX NAME */
-static mpc_err parse_party(lexer *lx, mpc_arith *c)
-{
+static mpc_err parse_party(lexer *lx, mpc_arith *c) {
 	uint64_t n;
 	mpc_err err;
 
@@ -342,13 +342,13 @@ static mpc_err parse_party(lexer *lx, mpc_arith *c)
 		return err;
 	if (!parse_count(lx->tok[1], 1000, &n) || n >= (uint64_t)c->parties)
 		return bad(lx, "bad party index '%.20s': expected 0 .. %d", lx->tok[1],
-			   c->parties - 1);
+		           c->parties - 1);
 	const char *nm = lx->tok[2];
 	if (!mpc_arith_valid_name(nm) || strcmp(nm, "all") == 0)
 		return bad(lx, "bad party name '%.40s': expected a name (not 'all')", nm);
 	if (c->party_name[n])
 		return bad(lx, "party %llu is already named '%s'", (unsigned long long)n,
-			   c->party_name[n]);
+		           c->party_name[n]);
 	if (find_party(c, nm) >= 0)
 		return bad(lx, "party name '%s' is taken: expected a new name", nm);
 	if ((c->party_name[n] = strdup(nm)) == NULL)
@@ -357,8 +357,7 @@ static mpc_err parse_party(lexer *lx, mpc_arith *c)
 }
 
 /* input NAME PARTY LEN [int|fix] */
-static mpc_err parse_input(lexer *lx, mpc_arith *c)
-{
+static mpc_err parse_input(lexer *lx, mpc_arith *c) {
 	char msg[512];
 	int t = MPC_ARITH_INT, party;
 	uint64_t n;
@@ -380,8 +379,7 @@ static mpc_err parse_input(lexer *lx, mpc_arith *c)
 }
 
 /* const NAME int|fix LEN VALUE... */
-static mpc_err parse_const(lexer *lx, mpc_arith *c)
-{
+static mpc_err parse_const(lexer *lx, mpc_arith *c) {
 	char msg[512];
 	int t;
 	uint64_t n;
@@ -395,24 +393,24 @@ static mpc_err parse_const(lexer *lx, mpc_arith *c)
 	size_t nv = lx->ntok - 4;
 	if (nv != 1 && nv != n)
 		return bad(lx, "%zu values for a constant of length %llu: expected 1 or %llu", nv,
-			   (unsigned long long)n, (unsigned long long)n);
+		           (unsigned long long)n, (unsigned long long)n);
 	mpc_u128 *vals = malloc(nv * sizeof(*vals));
 	if (vals == NULL)
 		return mpc_error(MPC_ENOMEM, "out of memory");
 	for (size_t i = 0; i < nv; i++)
-		if (!parse_value(c, lx->tok[4 + i], t == MPC_ARITH_FIX, &vals[i], msg, sizeof(msg))) {
+		if (!parse_value(c, lx->tok[4 + i], t == MPC_ARITH_FIX, &vals[i], msg,
+		                 sizeof(msg))) {
 			free(vals);
 			return bad(lx, "%s", msg);
 		}
 	if (mpc_arith_make_const(c, lx->tok[1], lx->line, t, (size_t)n, vals, nv, msg,
-				 sizeof(msg)) < 0)
+	                         sizeof(msg)) < 0)
 		return bad(lx, "%s", msg);
 	return MPC_OK;
 }
 
 /* output WIRE all|PARTY */
-static mpc_err parse_output(lexer *lx, mpc_arith *c)
-{
+static mpc_err parse_output(lexer *lx, mpc_arith *c) {
 	char msg[512];
 	int32_t id;
 	int party = MPC_ARITH_ALL;
@@ -422,16 +420,17 @@ static mpc_err parse_output(lexer *lx, mpc_arith *c)
 	    (err = wire_ref(lx, c, lx->tok[1], &id)) != MPC_OK)
 		return err;
 	if (strcmp(lx->tok[2], "all") != 0 && (party = find_party(c, lx->tok[2])) < 0)
-		return bad(lx, "bad output party '%.40s': expected all, a party index 0 .. %d "
-			   "or a name declared with 'party'", lx->tok[2], c->parties - 1);
+		return bad(lx,
+		           "bad output party '%.40s': expected all, a party index 0 .. %d "
+		           "or a name declared with 'party'",
+		           lx->tok[2], c->parties - 1);
 	if (mpc_arith_make_output(c, id, party, msg, sizeof(msg)) < 0)
 		return bad(lx, "%s", msg);
 	return MPC_OK;
 }
 
 /* The operation named by tok, or MPC_ECONFIG listing them all. */
-static mpc_err parse_op(const lexer *lx, const char *tok, int *op)
-{
+static mpc_err parse_op(const lexer *lx, const char *tok, int *op) {
 	for (int k = MPC_A_ADD; k < MPC_A_OP_COUNT; k++)
 		if (strcmp(tok, mpc_arith_ops[k].name) == 0) {
 			*op = k;
@@ -446,8 +445,7 @@ static mpc_err parse_op(const lexer *lx, const char *tok, int *op)
 }
 
 /* NAME = OP operands, the operands as the operation's signature says. */
-static mpc_err parse_gate(lexer *lx, mpc_arith *c)
-{
+static mpc_err parse_gate(lexer *lx, mpc_arith *c) {
 	char msg[512];
 	int op = -1;
 	mpc_err err;
@@ -470,16 +468,19 @@ static mpc_err parse_gate(lexer *lx, mpc_arith *c)
 			break;
 		case 'n':
 			if (!parse_count(t, MPC_ARITH_MAX_LEN, &L) || L == 0)
-				return bad(lx, "bad number '%.40s': expected a positive integer (at most "
-					   "2^28) in '%s'", t, mpc_arith_ops[op].usage);
+				return bad(
+				    lx,
+				    "bad number '%.40s': expected a positive integer (at most "
+				    "2^28) in '%s'",
+				    t, mpc_arith_ops[op].usage);
 			break;
 		case 't':
 			if ((as_type = parse_type(t)) < 0)
 				return bad(lx, "bad type '%.20s': expected int or fix", t);
 			break;
 		case 'v': {
-			int fix = op == MPC_A_CMUL ? is_fix_literal(t)
-						   : c->w[w[0]].type == MPC_ARITH_FIX;
+			int fix =
+			    op == MPC_A_CMUL ? is_fix_literal(t) : c->w[w[0]].type == MPC_ARITH_FIX;
 			if (!parse_value(c, t, fix, &cval, msg, sizeof(msg)))
 				return bad(lx, "%s", msg);
 			cfix = fix;
@@ -488,13 +489,12 @@ static mpc_err parse_gate(lexer *lx, mpc_arith *c)
 		}
 	}
 	if (mpc_arith_make_gate(c, lx->tok[0], lx->line, op, w[0], w[1], w[2], L, cfix, cval,
-				as_type, msg, sizeof(msg)) < 0)
+	                        as_type, msg, sizeof(msg)) < 0)
 		return bad(lx, "%s", msg);
 	return MPC_OK;
 }
 
-static mpc_err parse_statement(lexer *lx, mpc_arith *c)
-{
+static mpc_err parse_statement(lexer *lx, mpc_arith *c) {
 	const char *kw = lx->tok[0];
 
 	if (strcmp(kw, "party") == 0)
@@ -506,13 +506,14 @@ static mpc_err parse_statement(lexer *lx, mpc_arith *c)
 	if (strcmp(kw, "output") == 0)
 		return parse_output(lx, c);
 	if (lx->ntok < 3 || strcmp(lx->tok[1], "=") != 0)
-		return bad(lx, "unknown statement '%.40s': expected party, input, const, output or "
-			   "'NAME = OP operands'", kw);
+		return bad(lx,
+		           "unknown statement '%.40s': expected party, input, const, output or "
+		           "'NAME = OP operands'",
+		           kw);
 	return parse_gate(lx, c);
 }
 
-mpc_err mpc_arith_parse(const char *name, const char *text, size_t len, mpc_arith **out)
-{
+mpc_err mpc_arith_parse(const char *name, const char *text, size_t len, mpc_arith **out) {
 	lexer lx;
 	mpc_arith *c = NULL;
 	mpc_err err = MPC_OK;
@@ -532,9 +533,10 @@ mpc_err mpc_arith_parse(const char *name, const char *text, size_t len, mpc_arit
 		goto out;
 	}
 	if ((r = next_line(&lx)) <= 0) {
-		err = r < 0 ? mpc_error(MPC_ENOMEM, "out of memory")
-			    : bad(&lx, "empty file: expected the header 'arith 1 ring 64|128 frac F "
-				  "parties N'");
+		err = r < 0
+		          ? mpc_error(MPC_ENOMEM, "out of memory")
+		          : bad(&lx, "empty file: expected the header 'arith 1 ring 64|128 frac F "
+		                     "parties N'");
 		goto out;
 	}
 	if ((err = parse_header(&lx, &c)) != MPC_OK)
@@ -559,8 +561,7 @@ out:
 	return err;
 }
 
-mpc_err mpc_arith_load(const char *path, mpc_arith **out)
-{
+mpc_err mpc_arith_load(const char *path, mpc_arith **out) {
 	char *text;
 	size_t len;
 
@@ -575,8 +576,7 @@ mpc_err mpc_arith_load(const char *path, mpc_arith **out)
 
 /* ---------- the writer ---------- */
 
-static void put_party(FILE *fp, const mpc_arith *c, int p)
-{
+static void put_party(FILE *fp, const mpc_arith *c, int p) {
 	if (p == MPC_ARITH_ALL)
 		fputs("all", fp);
 	else if (c->party_name[p])
@@ -585,13 +585,12 @@ static void put_party(FILE *fp, const mpc_arith *c, int p)
 		fprintf(fp, "%d", p);
 }
 
-mpc_err mpc_arith_write(const mpc_arith *c, FILE *fp)
-{
+mpc_err mpc_arith_write(const mpc_arith *c, FILE *fp) {
 	mpc_err err = mpc_arith_check(c);
 	if (err != MPC_OK)
 		return err;
 	fprintf(fp, "arith %d ring %u frac %u parties %d\n", MPC_ARITH_VERSION,
-		mpc_ring_bits(c->ring), c->frac, c->parties);
+	        mpc_ring_bits(c->ring), c->frac, c->parties);
 	for (int i = 0; i < c->parties; i++)
 		if (c->party_name[i])
 			fprintf(fp, "party %d %s\n", i, c->party_name[i]);
@@ -604,7 +603,8 @@ mpc_err mpc_arith_write(const mpc_arith *c, FILE *fp)
 			continue;
 		}
 		if (w->op == MPC_A_CONST) {
-			fprintf(fp, "const %s %s %zu", w->name, mpc_arith_type_name(w->type), w->len);
+			fprintf(fp, "const %s %s %zu", w->name, mpc_arith_type_name(w->type),
+			        w->len);
 			for (size_t k = 0; k < w->nval; k++) {
 				fputc(' ', fp);
 				put_value(fp, c, w->val[k], w->type == MPC_ARITH_FIX);
@@ -638,8 +638,7 @@ mpc_err mpc_arith_write(const mpc_arith *c, FILE *fp)
 	return MPC_OK;
 }
 
-mpc_err mpc_arith_text(const mpc_arith *c, char **text, size_t *len)
-{
+mpc_err mpc_arith_text(const mpc_arith *c, char **text, size_t *len) {
 	char *buf = NULL;
 	size_t n = 0;
 	FILE *fp = open_memstream(&buf, &n);
@@ -659,4 +658,3 @@ mpc_err mpc_arith_text(const mpc_arith *c, char **text, size_t *len)
 		*len = n;
 	return MPC_OK;
 }
-

@@ -10,7 +10,7 @@
 
 #include "runtime/mpc_file.h"
 
-#define MAX_WIRES (1u << 26)
+#define MAX_WIRES  (1u << 26)
 #define MAX_TOKENS 4096
 
 typedef struct {
@@ -23,8 +23,7 @@ typedef struct {
 } lexer;
 
 /* Next non-empty line split into tokens; 0 at the end of the text. */
-static int next_line(lexer *lx)
-{
+static int next_line(lexer *lx) {
 	while (lx->p < lx->end) {
 		const char *nl = memchr(lx->p, '\n', (size_t)(lx->end - lx->p));
 		size_t len = nl ? (size_t)(nl - lx->p) : (size_t)(lx->end - lx->p);
@@ -44,13 +43,11 @@ static int next_line(lexer *lx)
 	return 0;
 }
 
-static mpc_err bad(const lexer *lx, const char *what)
-{
+static mpc_err bad(const lexer *lx, const char *what) {
 	return mpc_error(MPC_ECONFIG, "%s:%d: %s", lx->name, lx->line, what);
 }
 
-static int number(const char *s, uint32_t max, uint32_t *out)
-{
+static int number(const char *s, uint32_t max, uint32_t *out) {
 	char *e;
 	errno = 0;
 	unsigned long v = strtoul(s, &e, 10);
@@ -60,8 +57,7 @@ static int number(const char *s, uint32_t max, uint32_t *out)
 	return 1;
 }
 
-void mpc_bristol_free(mpc_bristol *c)
-{
+void mpc_bristol_free(mpc_bristol *c) {
 	if (c == NULL)
 		return;
 	free(c->in_width);
@@ -71,13 +67,14 @@ void mpc_bristol_free(mpc_bristol *c)
 }
 
 /* "n w_1 ... w_n" into *count and *widths (a fresh array). */
-static mpc_err widths(lexer *lx, const char *what, uint32_t *count, uint32_t **w, uint32_t *sum)
-{
+static mpc_err widths(lexer *lx, const char *what, uint32_t *count, uint32_t **w, uint32_t *sum) {
 	char msg[160];
 	if (!next_line(lx) || !number(lx->tok[0], MAX_TOKENS - 1, count) || *count < 1 ||
 	    lx->ntok != (int)*count + 1) {
-		snprintf(msg, sizeof(msg), "expected the number of %s values and their widths "
-			 "(n w_1 ... w_n)", what);
+		snprintf(msg, sizeof(msg),
+		         "expected the number of %s values and their widths "
+		         "(n w_1 ... w_n)",
+		         what);
 		return bad(lx, msg);
 	}
 	if ((*w = calloc(*count, sizeof(**w))) == NULL)
@@ -85,8 +82,10 @@ static mpc_err widths(lexer *lx, const char *what, uint32_t *count, uint32_t **w
 	*sum = 0;
 	for (uint32_t i = 0; i < *count; i++) {
 		if (!number(lx->tok[i + 1], MAX_WIRES, &(*w)[i]) || (*w)[i] == 0) {
-			snprintf(msg, sizeof(msg), "width %u of the %s values is not a positive "
-				 "number", i + 1, what);
+			snprintf(msg, sizeof(msg),
+			         "width %u of the %s values is not a positive "
+			         "number",
+			         i + 1, what);
 			return bad(lx, msg);
 		}
 		*sum += (*w)[i];
@@ -108,8 +107,7 @@ typedef struct {
  * and its wires w (nin + nout), each wire in range and every input already
  * written; MAND: *pairs ANDs. */
 static mpc_err read_gate(loader *L, uint8_t *g, uint32_t *nin, uint32_t *nout, uint32_t *w,
-			 uint32_t *pairs)
-{
+                         uint32_t *pairs) {
 	lexer *lx = L->lx;
 	const char *op = lx->tok[lx->ntok - 1];
 	char msg[128];
@@ -142,7 +140,7 @@ static mpc_err read_gate(loader *L, uint8_t *g, uint32_t *nin, uint32_t *nout, u
 		*g = MPC_G_AND, *pairs = *nout;
 	else {
 		snprintf(msg, sizeof(msg), "unknown gate '%.20s' with %u inputs and %u outputs", op,
-			 *nin, *nout);
+		         *nin, *nout);
 		return bad(lx, msg);
 	}
 	return MPC_OK;
@@ -150,8 +148,7 @@ static mpc_err read_gate(loader *L, uint8_t *g, uint32_t *nin, uint32_t *nout, u
 
 /* Append gate gt after checking its output is written once; its AND depth
  * from its inputs'. */
-static mpc_err add_gate(loader *L, mpc_gate gt)
-{
+static mpc_err add_gate(loader *L, mpc_gate gt) {
 	mpc_bristol *c = L->c;
 	uint8_t g = gt.op;
 
@@ -181,8 +178,7 @@ static mpc_err add_gate(loader *L, mpc_gate gt)
 }
 
 /* One gate line, a MAND expanded into its ANDs. */
-static mpc_err parse_gate_line(loader *L)
-{
+static mpc_err parse_gate_line(loader *L) {
 	uint32_t nin, nout, pairs, w[MAX_TOKENS];
 	uint8_t g;
 	mpc_err err;
@@ -207,8 +203,7 @@ static mpc_err parse_gate_line(loader *L)
 
 /* "ngates nwires", then the input and output widths. */
 static mpc_err parse_header(lexer *lx, mpc_bristol *c, uint32_t *ngates, uint32_t *n_in_wires,
-			    uint32_t *n_out_wires)
-{
+                            uint32_t *n_out_wires) {
 	mpc_err err;
 
 	if (!next_line(lx) || lx->ntok != 2 || !number(lx->tok[0], MAX_WIRES, ngates) ||
@@ -225,13 +220,13 @@ static mpc_err parse_header(lexer *lx, mpc_bristol *c, uint32_t *ngates, uint32_
 /* After the last line: the gate count the header announced, every output
  * wire written. */
 static mpc_err check_complete(const loader *L, uint32_t ngates, uint32_t lines,
-			      uint32_t n_out_wires)
-{
+                              uint32_t n_out_wires) {
 	const mpc_bristol *c = L->c;
 	char msg[96];
 
 	if (lines != ngates) {
-		snprintf(msg, sizeof(msg), "the header says %u gates, the file has %u", ngates, lines);
+		snprintf(msg, sizeof(msg), "the header says %u gates, the file has %u", ngates,
+		         lines);
 		return bad(L->lx, msg);
 	}
 	for (uint32_t wv = c->n_wires - n_out_wires; wv < c->n_wires; wv++)
@@ -242,8 +237,7 @@ static mpc_err check_complete(const loader *L, uint32_t ngates, uint32_t lines,
 	return MPC_OK;
 }
 
-mpc_err mpc_bristol_parse(const char *name, const char *text, size_t len, mpc_bristol **out)
-{
+mpc_err mpc_bristol_parse(const char *name, const char *text, size_t len, mpc_bristol **out) {
 	loader L = {.lx = calloc(1, sizeof(*L.lx)), .c = calloc(1, sizeof(*L.c))};
 	uint32_t ngates, n_in_wires, n_out_wires, lines = 0;
 	mpc_bristol *c = L.c;
@@ -285,8 +279,7 @@ out:
 	return err;
 }
 
-mpc_err mpc_bristol_load(const char *path, mpc_bristol **out)
-{
+mpc_err mpc_bristol_load(const char *path, mpc_bristol **out) {
 	char *text;
 	size_t len;
 
@@ -299,16 +292,14 @@ mpc_err mpc_bristol_load(const char *path, mpc_bristol **out)
 	return err;
 }
 
-uint32_t mpc_bristol_in_wire(const mpc_bristol *c, uint32_t v)
-{
+uint32_t mpc_bristol_in_wire(const mpc_bristol *c, uint32_t v) {
 	uint32_t w = 0;
 	for (uint32_t i = 0; i < v && i < c->n_in; i++)
 		w += c->in_width[i];
 	return w;
 }
 
-uint32_t mpc_bristol_out_wire(const mpc_bristol *c, uint32_t v)
-{
+uint32_t mpc_bristol_out_wire(const mpc_bristol *c, uint32_t v) {
 	uint32_t total = 0, w = 0;
 	for (uint32_t i = 0; i < c->n_out; i++)
 		total += c->out_width[i];
@@ -317,8 +308,7 @@ uint32_t mpc_bristol_out_wire(const mpc_bristol *c, uint32_t v)
 	return c->n_wires - total + w;
 }
 
-mpc_err mpc_bristol_eval_clear(const mpc_bristol *c, const uint8_t *in, uint8_t *out)
-{
+mpc_err mpc_bristol_eval_clear(const mpc_bristol *c, const uint8_t *in, uint8_t *out) {
 	uint8_t *w = calloc(c->n_wires, 1);
 	uint32_t n_in = mpc_bristol_in_wire(c, c->n_in), first_out = mpc_bristol_out_wire(c, 0);
 	if (w == NULL)

@@ -15,9 +15,9 @@
 #ifndef MPC_BRISTOL_H
 #define MPC_BRISTOL_H
 
+#include "runtime/mpc_err.h"
 #include <stddef.h>
 #include <stdint.h>
-#include "runtime/mpc_err.h"
 
 typedef enum { MPC_G_XOR, MPC_G_AND, MPC_G_INV, MPC_G_EQ, MPC_G_EQW } mpc_gate_op;
 
@@ -38,7 +38,7 @@ typedef struct {
 mpc_err mpc_bristol_load(const char *path, mpc_bristol **out) MPC_MUST_CHECK;
 /* The same from text; name is used in messages. */
 mpc_err mpc_bristol_parse(const char *name, const char *text, size_t len,
-			  mpc_bristol **out) MPC_MUST_CHECK;
+                          mpc_bristol **out) MPC_MUST_CHECK;
 void mpc_bristol_free(mpc_bristol *c);
 
 /* First wire of input value v / output value v. */
@@ -48,6 +48,7 @@ uint32_t mpc_bristol_out_wire(const mpc_bristol *c, uint32_t v);
 /* Evaluate in the clear on one instance: in holds every input wire's bit
  * (one byte each, 0 or 1, values one after another); out gets every output
  * wire's bit. For tests and references. */
-mpc_err mpc_bristol_eval_clear(const mpc_bristol *c, const uint8_t *in, uint8_t *out) MPC_MUST_CHECK;
+mpc_err mpc_bristol_eval_clear(const mpc_bristol *c, const uint8_t *in,
+                               uint8_t *out) MPC_MUST_CHECK;
 
 #endif

@@ -7,25 +7,24 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "net/mpc_peer.h"
-#include "protocols/preproc/mpc_dealer.h"
-#include "protocols/apps/mpc_stats.h"
 #include "jobs/mpc_agg_io.h"
 #include "jobs/mpc_csv.h"
+#include "net/mpc_peer.h"
+#include "protocols/apps/mpc_stats.h"
+#include "protocols/preproc/mpc_dealer.h"
 
-static void usage(FILE *out)
-{
+static void usage(FILE *out) {
 	fprintf(out,
-		"usage: aggregate_stats --party I --nodes A0,A1,... --session JOB --input FILE.csv "
-		"[options]\n\n"
-		"Joint count, total, mean, variance of amounts and fraud rate over every "
-		"party's\ntransactions (CSV with columns amount,fraud,category).\n\noptions:\n%s"
-		"  --input FILE           this party's transactions\n"
-		"  --output FILE          write the results as CSV (statistic,value), atomically\n"
-		"  --frac F               fixed-point fractional bits (default 16)\n"
-		"  --max-amount A         largest |amount| allowed (default 1000000)\n"
-		"  --max-rows R           most rows a party may have (default 1000000)\n",
-		mpc_peer_usage);
+	        "usage: aggregate_stats --party I --nodes A0,A1,... --session JOB --input FILE.csv "
+	        "[options]\n\n"
+	        "Joint count, total, mean, variance of amounts and fraud rate over every "
+	        "party's\ntransactions (CSV with columns amount,fraud,category).\n\noptions:\n%s"
+	        "  --input FILE           this party's transactions\n"
+	        "  --output FILE          write the results as CSV (statistic,value), atomically\n"
+	        "  --frac F               fixed-point fractional bits (default 16)\n"
+	        "  --max-amount A         largest |amount| allowed (default 1000000)\n"
+	        "  --max-rows R           most rows a party may have (default 1000000)\n",
+	        mpc_peer_usage);
 }
 
 typedef struct {
@@ -33,8 +32,7 @@ typedef struct {
 	mpc_stats_params sp;
 } opts;
 
-int main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
 	opts op = {0};
 	mpc_peer_opts o;
 	mpc_txns t = {0};
@@ -70,8 +68,10 @@ int main(int argc, char **argv)
 		else if (strcmp(argv[i], "--max-rows") == 0 && v)
 			op.sp.max_rows = strtod(v, &end);
 		else {
-			fprintf(stderr, "aggregate_stats: unknown option or missing value '%s' "
-					"(see --help)\n", argv[i]);
+			fprintf(stderr,
+			        "aggregate_stats: unknown option or missing value '%s' "
+			        "(see --help)\n",
+			        argv[i]);
 			return MPC_EXIT_USAGE;
 		}
 		if (end && *end != '\0') {
@@ -115,8 +115,10 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	if (o.parsed.dealer < 0) {
-		code = mpc_peer_fail(net, mpc_error(MPC_ECONFIG, "no preprocessing: give a dealer "
-						     "(--dealer)"), "setting up");
+		code = mpc_peer_fail(net,
+		                     mpc_error(MPC_ECONFIG, "no preprocessing: give a dealer "
+		                                            "(--dealer)"),
+		                     "setting up");
 		net = NULL;
 		goto out;
 	}

@@ -15,22 +15,20 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "protocols/apps/mpc_score.h"
 #include "jobs/kind_score.h"
 #include "jobs/mpc_csv.h"
 #include "jobs/mpc_kind.h"
+#include "protocols/apps/mpc_score.h"
 
-static int cmp_key(const void *a, const void *b)
-{
+static int cmp_key(const void *a, const void *b) {
 	return strcmp((const char *)a, (const char *)b);
 }
 
 /* Every feature of the asker's transactions, in the job's order: its own
  * columns and, vertically, each holder's joined by the key. */
 static mpc_err read_all(const mpc_score_job *sc, const mpc_job *j, const char *input,
-			const char *const *hold, int nhold, double **x_out, size_t *n_out,
-			char (**ids_out)[40])
-{
+                        const char *const *hold, int nhold, double **x_out, size_t *n_out,
+                        char (**ids_out)[40]) {
 	double *xa = NULL;
 	size_t n = 0;
 	mpc_err err = mpc_score_job_read_features(input, sc, sc->asker, &xa, &n, ids_out);
@@ -60,8 +58,9 @@ static mpc_err read_all(const mpc_score_job *sc, const mpc_job *j, const char *i
 			if (strncmp(hold[h], j->parties[p].name, nl) == 0 && hold[h][nl] == '=')
 				file = hold[h] + nl + 1;
 		if (file == NULL)
-			return mpc_error(MPC_ECONFIG, "%s holds features: give --holder %s=FILE.csv",
-					 j->parties[p].name, j->parties[p].name);
+			return mpc_error(MPC_ECONFIG,
+			                 "%s holds features: give --holder %s=FILE.csv",
+			                 j->parties[p].name, j->parties[p].name);
 		double *xh = NULL;
 		char(*kh)[40] = NULL;
 		size_t nh = 0;
@@ -80,8 +79,10 @@ static mpc_err read_all(const mpc_score_job *sc, const mpc_job *j, const char *i
 		for (size_t i = 0; i < n; i++) {
 			struct kr *hit = bsearch((*ids_out)[i], idx, nh, sizeof(*idx), cmp_key);
 			if (hit == NULL)
-				return mpc_error(MPC_EINVAL, "%s: the asker's transaction %zu has no row "
-						 "there", file, i + 1);
+				return mpc_error(MPC_EINVAL,
+				                 "%s: the asker's transaction %zu has no row "
+				                 "there",
+				                 file, i + 1);
 			for (size_t k = 0, kk = 0; k < sc->d; k++)
 				if (sc->holder[k] == p)
 					x[i * sc->d + k] = xh[hit->r * q + kk++];
@@ -104,8 +105,7 @@ typedef struct {
 } args;
 
 /* 0, or 1 after printing the usage. */
-static int parse_args(int argc, char **argv, args *a)
-{
+static int parse_args(int argc, char **argv, args *a) {
 	memset(a, 0, sizeof(*a));
 	a->show = 8;
 	for (int i = 1; i + 1 < argc; i += 2) {
@@ -125,10 +125,11 @@ static int parse_args(int argc, char **argv, args *a)
 			break;
 	}
 	if (!a->job || !a->model || !a->input) {
-		fprintf(stderr, "usage: clear_score --job JOB.ini --model MODEL.csv --input TXNS.csv "
-			"[--holder PARTY=FILE.csv ...] [--compare RESULT.csv] [--show ROWS]\n"
-			"  --input is the asker's file; --holder the other holders' files "
-			"(layout = vertical)\n");
+		fprintf(stderr,
+		        "usage: clear_score --job JOB.ini --model MODEL.csv --input TXNS.csv "
+		        "[--holder PARTY=FILE.csv ...] [--compare RESULT.csv] [--show ROWS]\n"
+		        "  --input is the asker's file; --holder the other holders' files "
+		        "(layout = vertical)\n");
 		return 1;
 	}
 	return 0;
@@ -137,18 +138,18 @@ static int parse_args(int argc, char **argv, args *a)
 /* The tree ensemble (model = tree): node features and thresholds, leaves. */
 static uint32_t tf[MPC_SCORE_JOB_MAX_TREES << MPC_SCORE_JOB_MAX_DEPTH];
 static double tthr[MPC_SCORE_JOB_MAX_TREES << MPC_SCORE_JOB_MAX_DEPTH],
-	tleaf[MPC_SCORE_JOB_MAX_TREES << MPC_SCORE_JOB_MAX_DEPTH];
+    tleaf[MPC_SCORE_JOB_MAX_TREES << MPC_SCORE_JOB_MAX_DEPTH];
 
 /* The job, the model and the transactions, and their scores in the clear. */
 typedef struct {
 	mpc_job *j;
-	void *st;                 /* the scoring kind's state for the job */
-	const mpc_score_job *sc;  /* its section, in st */
-	int tree;                 /* model = tree (tf, tthr, tleaf) */
+	void *st;                                /* the scoring kind's state for the job */
+	const mpc_score_job *sc;                 /* its section, in st */
+	int tree;                                /* model = tree (tf, tthr, tleaf) */
 	double w[MPC_SCORE_JOB_MAX_FEATURES], b; /* logreg */
-	double *x;                /* n x sc->d */
+	double *x;                               /* n x sc->d */
 	size_t n;
-	char (*ids)[40];          /* the asker's keys, or NULL */
+	char (*ids)[40]; /* the asker's keys, or NULL */
 	/* z: the linear part (logreg) or the score (trees); L: logreg's |w|_1 +
 	 * |x|_1 + |b|, or 1 when a tree path passes within 2^-16 of a threshold */
 	double *z, *L;
@@ -156,13 +157,14 @@ typedef struct {
 
 /* The job's section through the registry: the job must be the scoring
  * kind's (compared by the kind, not its name). */
-static mpc_err score_section(clear *c)
-{
+static mpc_err score_section(clear *c) {
 	const mpc_kind *k = mpc_kind_find(c->j->computation);
 	mpc_err err;
 	if (k != &mpc_kind_score)
-		return mpc_error(MPC_ECONFIG, "%s: computation = %s: clear_score is the reference "
-				 "of %s", c->j->path, c->j->computation, mpc_kind_score.name);
+		return mpc_error(MPC_ECONFIG,
+		                 "%s: computation = %s: clear_score is the reference "
+		                 "of %s",
+		                 c->j->path, c->j->computation, mpc_kind_score.name);
 	if ((err = k->parse(c->j, &c->st)) != MPC_OK)
 		return err;
 	c->sc = mpc_score_job_of(c->st);
@@ -172,11 +174,10 @@ static mpc_err score_section(clear *c)
 
 /* The job, the model owner's model and every holder's features. 0, or 2
  * after printing the error. */
-static int load(const args *a, clear *c)
-{
+static int load(const args *a, clear *c) {
 	if (mpc_job_load(a->job, &c->j) != MPC_OK || score_section(c) != MPC_OK ||
 	    (c->tree ? mpc_score_job_read_tree(a->model, c->sc, tf, tthr, tleaf, &c->b)
-		     : mpc_score_job_read_logreg(a->model, c->sc, c->w, &c->b)) != MPC_OK ||
+	             : mpc_score_job_read_logreg(a->model, c->sc, c->w, &c->b)) != MPC_OK ||
 	    read_all(c->sc, c->j, a->input, a->hold, a->nhold, &c->x, &c->n, &c->ids) != MPC_OK) {
 		fprintf(stderr, "clear_score: %s\n", mpc_error_detail());
 		return 2;
@@ -186,8 +187,7 @@ static int load(const args *a, clear *c)
 
 /* z and L of every transaction; the number flagged (score > threshold), or
  * (size_t)-1 out of memory. */
-static size_t clear_scores(clear *c)
-{
+static size_t clear_scores(clear *c) {
 	const mpc_score_job *sc = c->sc;
 	size_t flagged = 0;
 	c->z = malloc((c->n + 1) * sizeof(double));
@@ -198,7 +198,8 @@ static size_t clear_scores(clear *c)
 		double s = c->b, l = fabs(c->b);
 		if (c->tree) {
 			int near;
-			s = mpc_score_job_tree_eval(sc, tf, tthr, tleaf, c->b, c->x + i * sc->d, &near);
+			s = mpc_score_job_tree_eval(sc, tf, tthr, tleaf, c->b, c->x + i * sc->d,
+			                            &near);
 			l = near;
 		} else {
 			for (size_t k = 0; k < sc->d; k++) {
@@ -216,8 +217,7 @@ static size_t clear_scores(clear *c)
 /* The asker's mpc-party output beside the clear scores, row by row, against
  * mpc_score.h's tolerance. The exit status: 0 agree, 1 disagree, 2 when the
  * file cannot be read or does not match the input. */
-static int compare_rows(const args *a, const clear *c)
-{
+static int compare_rows(const args *a, const clear *c) {
 	const mpc_score_job *sc = c->sc;
 	double lt = c->tree ? sc->threshold : log(sc->threshold / (1 - sc->threshold));
 	mpc_csv_opts o = {.max_fields = 4, .header = 1};
@@ -227,7 +227,8 @@ static int compare_rows(const args *a, const clear *c)
 	char **f;
 	int nf;
 	if (mpc_csv_open(a->compare, &o, &in) != MPC_OK) {
-		fprintf(stderr, "clear_score: cannot read %s: %s\n", a->compare, mpc_error_detail());
+		fprintf(stderr, "clear_score: cannot read %s: %s\n", a->compare,
+		        mpc_error_detail());
 		return 2;
 	}
 	printf("  %-6s %-16s %12s %12s %11s %5s %5s\n", "row", "txn_id", "clear score", "MPC score",
@@ -268,20 +269,21 @@ static int compare_rows(const args *a, const clear *c)
 	}
 	mpc_csv_close(in);
 	if (row != c->n) {
-		fprintf(stderr, "clear_score: %s has %zu rows, the input %zu\n", a->compare, row, c->n);
+		fprintf(stderr, "clear_score: %s has %zu rows, the input %zu\n", a->compare, row,
+		        c->n);
 		return 2;
 	}
 	printf("  ...\n  %zu rows: max |MPC - clear| = %.3g; flags agree on %zu of %zu (%zu "
-	       "differ within the fixed-point band at the threshold)\n", c->n, maxd, agree, c->n,
-	       band);
+	       "differ within the fixed-point band at the threshold)\n",
+	       c->n, maxd, agree, c->n, band);
 	printf(bad ? "DISAGREE: %zu rows beyond mpc_score's tolerance\n"
-		   : "AGREE: every score within mpc_score's fixed-point tolerance, every flag the "
-		     "double one (%zu beyond)\n", bad);
+	           : "AGREE: every score within mpc_score's fixed-point tolerance, every flag the "
+	             "double one (%zu beyond)\n",
+	       bad);
 	return bad ? 1 : 0;
 }
 
-static void clear_fini(clear *c)
-{
+static void clear_fini(clear *c) {
 	free(c->z);
 	free(c->L);
 	free(c->x);
@@ -291,8 +293,7 @@ static void clear_fini(clear *c)
 	mpc_job_free(c->j);
 }
 
-int main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
 	args a;
 	clear c;
 	memset(&c, 0, sizeof(c));
@@ -305,8 +306,10 @@ int main(int argc, char **argv)
 			fprintf(stderr, "clear_score: out of memory\n");
 			rc = 2;
 		} else {
-			printf("in the clear (double precision): %zu transactions, %zu flagged (score "
-			       "> %g)\n", c.n, flagged, c.sc->threshold);
+			printf(
+			    "in the clear (double precision): %zu transactions, %zu flagged (score "
+			    "> %g)\n",
+			    c.n, flagged, c.sc->threshold);
 			rc = a.compare ? compare_rows(&a, &c) : 0;
 		}
 	}

@@ -11,15 +11,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "jobs/mpc_csv.h"
 #include "jobs/kind_stats.h"
+#include "jobs/mpc_csv.h"
 #include "jobs/mpc_kind.h"
 
-static const char *const names[6] = {"count", "total", "mean", "variance", "stddev",
-				     "fraud_rate"};
+static const char *const names[6] = {"count", "total", "mean", "variance", "stddev", "fraud_rate"};
 
-static int read_result(const char *path, double v[6])
-{
+static int read_result(const char *path, double v[6]) {
 	char line[256], key[64];
 	double x;
 	int seen = 0;
@@ -51,8 +49,7 @@ typedef struct {
 	double v;
 } rline;
 
-static int read_lines(const char *path, rline **out, size_t *n)
-{
+static int read_lines(const char *path, rline **out, size_t *n) {
 	char line[256];
 	size_t cap = 0;
 	FILE *fp = fopen(path, "r");
@@ -67,7 +64,9 @@ static int read_lines(const char *path, rline **out, size_t *n)
 		char val[64];
 		if (sscanf(line, "%39[^,],%47[^,],%63s", r.cohort, r.stat, val) != 3)
 			continue;
-		r.v = strcmp(val, "suppressed") == 0 ? -1 : strcmp(val, "ok") == 0 ? 1 : strtod(val, NULL);
+		r.v = strcmp(val, "suppressed") == 0 ? -1
+		      : strcmp(val, "ok") == 0       ? 1
+		                                     : strtod(val, NULL);
 		if (*n == cap) {
 			cap = cap ? 2 * cap : 64;
 			rline *nb = realloc(*out, cap * sizeof(rline));
@@ -83,33 +82,37 @@ static int read_lines(const char *path, rline **out, size_t *n)
 	return 0;
 }
 
-static const rline *find_line(const rline *l, size_t n, const char *cohort, const char *stat)
-{
+static const rline *find_line(const rline *l, size_t n, const char *cohort, const char *stat) {
 	for (size_t i = 0; i < n; i++)
 		if (strcmp(l[i].cohort, cohort) == 0 && strcmp(l[i].stat, stat) == 0)
 			return &l[i];
 	return NULL;
 }
 
-static int cmp_d(const void *a, const void *b)
-{
+static int cmp_d(const void *a, const void *b) {
 	double x = *(const double *)a, y = *(const double *)b;
 	return (x > y) - (x < y);
 }
 
-static int agg_keep(const mpc_agg_spec *s, double amount, double fraud)
-{
+static int agg_keep(const mpc_agg_spec *s, double amount, double fraud) {
 	if (s->filter_col < 0)
 		return 1;
 	double v = s->filter_col == 0 ? amount : fraud, c = s->filter_value;
 	switch (s->filter_op) {
-	case MPC_AGG_LT: return v < c;
-	case MPC_AGG_LE: return v <= c;
-	case MPC_AGG_GT: return v > c;
-	case MPC_AGG_GE: return v >= c;
-	case MPC_AGG_EQ: return v == c;
-	case MPC_AGG_NE: return v != c;
-	default: return 1;
+	case MPC_AGG_LT:
+		return v < c;
+	case MPC_AGG_LE:
+		return v <= c;
+	case MPC_AGG_GT:
+		return v > c;
+	case MPC_AGG_GE:
+		return v >= c;
+	case MPC_AGG_EQ:
+		return v == c;
+	case MPC_AGG_NE:
+		return v != c;
+	default:
+		return 1;
 	}
 }
 
@@ -117,8 +120,7 @@ static int failures;
 
 /* One statistic: clear value, the MPC one (if any) and whether they agree. */
 static void show(const rline *l, size_t nl, const char *cohort, const char *stat, double ref,
-		 double tol, int dp)
-{
+                 double tol, int dp) {
 	const rline *m = l ? find_line(l, nl, cohort, stat) : NULL;
 	if (!m) {
 		printf("  %-12s %-16s %16.6f\n", cohort, stat, ref);
@@ -129,17 +131,20 @@ static void show(const rline *l, size_t nl, const char *cohort, const char *stat
 	if (!ok)
 		failures++;
 	printf("  %-12s %-16s %16.6f %16.6f %12.3g%s\n", cohort, stat, ref, m->v, d,
-	       ok ? "" : dp ? "  (beyond 12 noise stddevs)" : "  MISMATCH");
+	       ok   ? ""
+	       : dp ? "  (beyond 12 noise stddevs)"
+	            : "  MISMATCH");
 }
 
 /* The job's section through the registry: the job must be the statistics
  * kind's (compared by the kind, not its name). */
-static mpc_err stats_section(const mpc_job *j, void **st)
-{
+static mpc_err stats_section(const mpc_job *j, void **st) {
 	const mpc_kind *k = mpc_kind_find(j->computation);
 	if (k != &mpc_kind_stats)
-		return mpc_error(MPC_ECONFIG, "%s: computation = %s: clear_stats --job is the "
-				 "reference of %s", j->path, j->computation, mpc_kind_stats.name);
+		return mpc_error(MPC_ECONFIG,
+		                 "%s: computation = %s: clear_stats --job is the "
+		                 "reference of %s",
+		                 j->path, j->computation, mpc_kind_stats.name);
 	return k->parse(j, st);
 }
 
@@ -152,8 +157,7 @@ typedef struct {
 } rows_t;
 
 /* 0, or -1 (the error printed when a file cannot be read). */
-static int read_union(const mpc_stats_job *a, int nfiles, char **files, rows_t *r)
-{
+static int read_union(const mpc_stats_job *a, int nfiles, char **files, rows_t *r) {
 	const mpc_agg_spec *s = &a->spec;
 	size_t cap = 0;
 	for (int f = 0; f < nfiles; f++) {
@@ -188,16 +192,15 @@ static int read_union(const mpc_stats_job *a, int nfiles, char **files, rows_t *
 typedef struct {
 	rline *l; /* the MPC output (--compare), or NULL */
 	size_t nl;
-	int dp;           /* the job adds noise */
-	double sd[2][5];  /* noise stddev per scope: count, sum, sum_squares, fraud, hist */
-	int grid[2];      /* the sums' grids */
-	double u, ulp;    /* the fixed-point encoding's error bound and unit */
+	int dp;          /* the job adds noise */
+	double sd[2][5]; /* noise stddev per scope: count, sum, sum_squares, fraud, hist */
+	int grid[2];     /* the sums' grids */
+	double u, ulp;   /* the fixed-point encoding's error bound and unit */
 } against;
 
 /* The noise of a dp job, from its plan (printed). 0, or -1 after printing
  * the error. */
-static int dp_noise(const mpc_agg_spec *s, against *ms)
-{
+static int dp_noise(const mpc_agg_spec *s, against *ms) {
 	mpc_agg_dp_plan plan;
 	if (mpc_agg_dp_plan_make(s, &plan) != MPC_OK) {
 		fprintf(stderr, "clear_stats: %s\n", mpc_error_detail());
@@ -222,8 +225,7 @@ typedef struct {
 	double *h;              /* histogram buckets */
 } cohort_sums;
 
-static void cohort_gather(const mpc_agg_spec *s, const rows_t *r, long g, cohort_sums *c)
-{
+static void cohort_gather(const mpc_agg_spec *s, const rows_t *r, long g, cohort_sums *c) {
 	for (size_t i = 0; i < r->n; i++)
 		if (g < 0 || r->grp[i] == g) {
 			c->v[c->m++] = r->x[i];
@@ -241,8 +243,7 @@ static void cohort_gather(const mpc_agg_spec *s, const rows_t *r, long g, cohort
 
 /* Whether the cohort is suppressed, in the clear (fewer than min_cohort rows,
  * without dp) or by the MPC: prints it, and counts a disagreement. */
-static int cohort_suppressed(const mpc_agg_spec *s, const against *ms, const char *name, size_t m)
-{
+static int cohort_suppressed(const mpc_agg_spec *s, const against *ms, const char *name, size_t m) {
 	uint64_t K = s->min_cohort > 1 ? s->min_cohort : 1;
 	const rline *st = ms->l ? find_line(ms->l, ms->nl, name, "status") : NULL;
 	if (!ms->dp && m < K) {
@@ -263,15 +264,14 @@ static int cohort_suppressed(const mpc_agg_spec *s, const against *ms, const cha
 /* The quantiles and the histogram buckets (c->v sorted); sc: the scope
  * (0 every row, 1 a group). */
 static void cohort_show_shape(const mpc_agg_spec *s, const against *ms, const char *name, int sc,
-			      const cohort_sums *c)
-{
+                              const cohort_sums *c) {
 	size_t m = c->m;
 	const double *v = c->v;
 	if (s->stats & MPC_AGG_QUANT)
 		for (size_t q = 0; q < s->n_quant; q++) {
 			/* as mpc_agg: lower v_ceil(q'n), upper v_(floor(q'n)+1), midpoint */
-			long double qq = roundl(s->quant[q] * (1 << MPC_AGG_QBITS)) /
-					 (1 << MPC_AGG_QBITS);
+			long double qq =
+			    roundl(s->quant[q] * (1 << MPC_AGG_QBITS)) / (1 << MPC_AGG_QBITS);
 			long double r = qq * m;
 			size_t lo = (size_t)ceill(r), hi = (size_t)floorl(r) + 1;
 			lo = lo < 1 ? 1 : lo > m ? m : lo;
@@ -285,15 +285,15 @@ static void cohort_show_shape(const mpc_agg_spec *s, const against *ms, const ch
 		for (size_t b = 0; b <= s->n_edges; b++) {
 			char key[32];
 			snprintf(key, sizeof(key), "bucket_%zu", b);
-			show(ms->l, ms->nl, name, key, c->h[b], ms->dp ? 12 * ms->sd[sc][4] : 0, ms->dp);
+			show(ms->l, ms->nl, name, key, c->h[b], ms->dp ? 12 * ms->sd[sc][4] : 0,
+			     ms->dp);
 		}
 }
 
 /* The cohort's statistics in the clear, each beside the MPC figure with its
  * tolerance. */
 static void cohort_show(const mpc_agg_spec *s, const against *ms, const char *name, int sc,
-			cohort_sums *c)
-{
+                        cohort_sums *c) {
 	size_t m = c->m;
 	long double s1 = c->s1, s2 = c->s2, nf = c->nf;
 	double *v = c->v, u = ms->u, ulp = ms->ulp;
@@ -307,7 +307,8 @@ static void cohort_show(const mpc_agg_spec *s, const against *ms, const char *na
 	double vt = 2 * u * maxdev + u * u + ulp;
 	double tn = dp ? 12 * ms->sd[sc][0] : 0;
 	/* noisy sums: the noise, and each row rounded to the grid 2^-grid */
-	double ts = dp ? 12 * ms->sd[sc][1] + (double)m * ldexp(1, -ms->grid[sc] - 1) : (double)m * u;
+	double ts =
+	    dp ? 12 * ms->sd[sc][1] + (double)m * ldexp(1, -ms->grid[sc] - 1) : (double)m * u;
 	if (s->stats & MPC_AGG_COUNT)
 		show(ms->l, ms->nl, name, "count", (double)m, tn, dp);
 	if (s->stats & MPC_AGG_SUM)
@@ -318,21 +319,22 @@ static void cohort_show(const mpc_agg_spec *s, const against *ms, const char *na
 		show(ms->l, ms->nl, name, "variance", var, dp ? -1 : vt + 1e-9 * var, dp);
 	if (s->stats & MPC_AGG_STD)
 		show(ms->l, ms->nl, name, "stddev", sqrt(var),
-		     dp ? -1 : (var > 0 ? vt / (2 * sqrt(var)) : sqrt(vt)) + 2 * ulp + 1e-8 * sqrt(var),
+		     dp ? -1
+		        : (var > 0 ? vt / (2 * sqrt(var)) : sqrt(vt)) + 2 * ulp + 1e-8 * sqrt(var),
 		     dp);
 	if (s->stats & MPC_AGG_MIN)
 		show(ms->l, ms->nl, name, "min", m ? v[0] : NAN, u, dp);
 	if (s->stats & MPC_AGG_MAX)
 		show(ms->l, ms->nl, name, "max", m ? v[m - 1] : NAN, u, dp);
 	if (s->stats & MPC_AGG_FRAUD)
-		show(ms->l, ms->nl, name, "fraud_rate", (double)(nf / m), dp ? -1 : ulp + 1e-12, dp);
+		show(ms->l, ms->nl, name, "fraud_rate", (double)(nf / m), dp ? -1 : ulp + 1e-12,
+		     dp);
 	cohort_show_shape(s, ms, name, sc, c);
 }
 
 /* One cohort (g < 0: every row) in the clear beside the MPC's, or why it is
  * suppressed. v: room for every row. */
-static void cohort(const mpc_stats_job *a, const rows_t *r, const against *ms, long g, double *v)
-{
+static void cohort(const mpc_stats_job *a, const rows_t *r, const against *ms, long g, double *v) {
 	const mpc_agg_spec *s = &a->spec;
 	const char *name = g < 0 ? "all" : a->groups[g];
 	cohort_sums c = {.m = 0, .s1 = 0, .s2 = 0, .nf = 0, .v = v};
@@ -343,20 +345,24 @@ static void cohort(const mpc_stats_job *a, const rows_t *r, const against *ms, l
 	free(c.h);
 }
 
-static void print_verdict(const mpc_agg_spec *s, int dp)
-{
+static void print_verdict(const mpc_agg_spec *s, int dp) {
 	if (dp)
-		printf(failures ? "DISAGREE: %d figures beyond 12 noise stddevs\n"
-				: "AGREE: every noisy count, sum and bucket within 12 noise stddevs of the "
-				  "clear value (%d beyond)\n", failures);
+		printf(
+		    failures
+		        ? "DISAGREE: %d figures beyond 12 noise stddevs\n"
+		        : "AGREE: every noisy count, sum and bucket within 12 noise stddevs of the "
+		          "clear value (%d beyond)\n",
+		    failures);
 	else
-		printf(failures ? "DISAGREE: %d mismatches above (F = %u)\n"
-				: "AGREE: the MPC results match the clear-text ones within the fixed-point "
-				  "tolerance (%d mismatches, F = %u)\n", failures, s->frac);
+		printf(
+		    failures
+		        ? "DISAGREE: %d mismatches above (F = %u)\n"
+		        : "AGREE: the MPC results match the clear-text ones within the fixed-point "
+		          "tolerance (%d mismatches, F = %u)\n",
+		    failures, s->frac);
 }
 
-static int run_job(const char *job_path, const char *compare, int nfiles, char **files)
-{
+static int run_job(const char *job_path, const char *compare, int nfiles, char **files) {
 	mpc_job *j = NULL;
 	void *st = NULL;
 	against ms;
@@ -397,8 +403,7 @@ static int run_job(const char *job_path, const char *compare, int nfiles, char *
 	return compare && failures ? 1 : 0;
 }
 
-int main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
 	const char *compare = NULL;
 	unsigned frac = 16;
 	long double n = 0, fraud = 0, s1 = 0, s2 = 0;
@@ -424,8 +429,9 @@ int main(int argc, char **argv)
 					files[nf++] = argv[k];
 			}
 			if (nf == 0) {
-				fprintf(stderr, "usage: clear_stats --job JOB.ini [--compare RESULT.csv] "
-					"FILE.csv...\n");
+				fprintf(stderr,
+				        "usage: clear_stats --job JOB.ini [--compare RESULT.csv] "
+				        "FILE.csv...\n");
 				return 1;
 			}
 			return run_job(job, cmp, nf, files);
@@ -456,7 +462,8 @@ int main(int argc, char **argv)
 		nfiles++;
 	}
 	if (nfiles == 0 || n == 0) {
-		fprintf(stderr, "usage: clear_stats [--frac F] [--compare RESULT.csv] FILE.csv...\n");
+		fprintf(stderr,
+		        "usage: clear_stats [--frac F] [--compare RESULT.csv] FILE.csv...\n");
 		return 1;
 	}
 	double ref[6];
@@ -489,12 +496,14 @@ int main(int argc, char **argv)
 		double d = fabs(got[i] - ref[i]);
 		if (!(d <= t)) {
 			printf("  MISMATCH %s: MPC %.9g, clear %.9g, differ by %.3g > tolerance "
-			       "%.3g\n", names[i], got[i], ref[i], d, t);
+			       "%.3g\n",
+			       names[i], got[i], ref[i], d, t);
 			ok = 0;
 		}
 	}
 	printf(ok ? "AGREE: the MPC results match the clear-text ones within the fixed-point "
-		    "tolerance (F = %u)\n"
-		  : "DISAGREE: see the mismatches above (F = %u)\n", frac);
+	            "tolerance (F = %u)\n"
+	          : "DISAGREE: see the mismatches above (F = %u)\n",
+	       frac);
 	return ok ? 0 : 1;
 }

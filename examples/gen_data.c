@@ -12,31 +12,29 @@
 
 #include "jobs/mpc_synth.h"
 
-static void usage(FILE *out)
-{
+static void usage(FILE *out) {
 	fprintf(out,
-		"usage: gen_data [--merchants N] [--rows R] [--seed S] [--out DIR] [--features F]\n"
-		"                [--holdout H] [--overlap P] [--cards C] [--verbose]\n"
-		"writes DIR/merchant0.csv ... with columns\n"
-		"  amount,fraud,category,txn_id,card_id,hour,f0,...,f<F-1>\n"
-		"  --merchants N  files to write, 1..%d (default 3)\n"
-		"  --rows R       rows per merchant, plus 0..20%% more each (default 1000)\n"
-		"  --seed S       everything follows from it (default 1)\n"
-		"  --out DIR      where (default examples/data; made if missing)\n"
-		"  --features F   numeric feature columns, 0..%d (default 8; above %d the files\n"
-		"                 have more than the 64 columns aggregate_stats reads)\n"
-		"  --holdout H    also DIR/holdout.csv: H rows of the whole network's customers,\n"
-		"                 with a merchant column saying whose (default 0: none)\n"
-		"  --overlap P    a share P of R rows are the same transactions in every file\n"
-		"                 (same txn_id and record: a join key; default 0)\n"
-		"  --cards C      card ids come from a pool of C cards shared by all merchants\n"
-		"                 (default N*R/4)\n"
-		"  --verbose      a line per file (rows, fraud rate)\n",
-		MPC_SYNTH_MAX_MERCHANTS, MPC_SYNTH_MAX_FEATURES, MPC_SYNTH_CSV_FEATURES_OK);
+	        "usage: gen_data [--merchants N] [--rows R] [--seed S] [--out DIR] [--features F]\n"
+	        "                [--holdout H] [--overlap P] [--cards C] [--verbose]\n"
+	        "writes DIR/merchant0.csv ... with columns\n"
+	        "  amount,fraud,category,txn_id,card_id,hour,f0,...,f<F-1>\n"
+	        "  --merchants N  files to write, 1..%d (default 3)\n"
+	        "  --rows R       rows per merchant, plus 0..20%% more each (default 1000)\n"
+	        "  --seed S       everything follows from it (default 1)\n"
+	        "  --out DIR      where (default examples/data; made if missing)\n"
+	        "  --features F   numeric feature columns, 0..%d (default 8; above %d the files\n"
+	        "                 have more than the 64 columns aggregate_stats reads)\n"
+	        "  --holdout H    also DIR/holdout.csv: H rows of the whole network's customers,\n"
+	        "                 with a merchant column saying whose (default 0: none)\n"
+	        "  --overlap P    a share P of R rows are the same transactions in every file\n"
+	        "                 (same txn_id and record: a join key; default 0)\n"
+	        "  --cards C      card ids come from a pool of C cards shared by all merchants\n"
+	        "                 (default N*R/4)\n"
+	        "  --verbose      a line per file (rows, fraud rate)\n",
+	        MPC_SYNTH_MAX_MERCHANTS, MPC_SYNTH_MAX_FEATURES, MPC_SYNTH_CSV_FEATURES_OK);
 }
 
-static int num(const char *opt, const char *v, double lo, double hi, double *out)
-{
+static int num(const char *opt, const char *v, double lo, double hi, double *out) {
 	char *end;
 	double x = strtod(v, &end);
 	if (end == v || *end != '\0' || !(x >= lo && x <= hi)) {
@@ -47,8 +45,7 @@ static int num(const char *opt, const char *v, double lo, double hi, double *out
 	return 0;
 }
 
-int main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
 	mpc_synth_params sp;
 	const char *dir = "examples/data";
 	double x;
@@ -97,16 +94,18 @@ int main(int argc, char **argv)
 		else if (strcmp(o, "--cards") == 0 && num(o, v, 1, 1e12, &x) == 0)
 			sp.cards = (long)x;
 		else {
-			if (strcmp(o, "--merchants") && strcmp(o, "--rows") && strcmp(o, "--features") &&
-			    strcmp(o, "--holdout") && strcmp(o, "--overlap") && strcmp(o, "--cards"))
+			if (strcmp(o, "--merchants") && strcmp(o, "--rows") &&
+			    strcmp(o, "--features") && strcmp(o, "--holdout") &&
+			    strcmp(o, "--overlap") && strcmp(o, "--cards"))
 				usage(stderr);
 			return 1;
 		}
 	}
 	if (sp.features > MPC_SYNTH_CSV_FEATURES_OK)
-		fprintf(stderr, "gen_data: note: with %d features the files have more than 64 "
-				"columns, which aggregate_stats and mpc-party do not read\n",
-			sp.features);
+		fprintf(stderr,
+		        "gen_data: note: with %d features the files have more than 64 "
+		        "columns, which aggregate_stats and mpc-party do not read\n",
+		        sp.features);
 	if (mpc_synth_write(&sp, dir) != MPC_OK) {
 		fprintf(stderr, "gen_data: %s\n", mpc_error_detail());
 		return 1;

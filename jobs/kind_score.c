@@ -232,8 +232,9 @@ static mpc_err read_model(score_state *s, const mpc_kind_io *io, mpc_kind_summar
 	int tree = sc->model == MPC_SCORE_JOB_TREE;
 	mpc_err err;
 	if (io->model == NULL)
-		return mpc_error(MPC_ECONFIG, "%s is the model owner of %s: --model FILE is required",
-		                 io->party, s->job->path);
+		return mpc_error(MPC_ECONFIG,
+		                 "%s is the model owner of %s: --model FILE is required", io->party,
+		                 s->job->path);
 	if (tree ? (s->tf = calloc(n_nodes(sc), sizeof(uint32_t))) == NULL ||
 	               (s->tthr = calloc(n_nodes(sc), sizeof(double))) == NULL ||
 	               (s->tleaf = calloc(n_leaves(sc), sizeof(double))) == NULL
@@ -251,7 +252,8 @@ static mpc_err read_model(score_state *s, const mpc_kind_io *io, mpc_kind_summar
 		snprintf(sum->model, sizeof(sum->model), "%zu trees of depth %zu", sc->trees,
 		         sc->depth);
 	} else {
-		mpc_info("read the model (%zu weights and the intercept) from %s", sc->d, io->model);
+		mpc_info("read the model (%zu weights and the intercept) from %s", sc->d,
+		         io->model);
 		snprintf(sum->model, sizeof(sum->model),
 		         "logistic regression, %zu weights and the intercept", sc->d);
 	}
@@ -301,7 +303,8 @@ static mpc_err announce_count(score_state *s, mpc_kind_session *ks) {
 	if (s->me != s->sc.asker)
 		s->n = got[s->sc.asker];
 	if ((double)s->n > s->sc.max_rows)
-		return mpc_error(MPC_EPROTO, "the asker announced %llu transactions, above max_rows",
+		return mpc_error(MPC_EPROTO,
+		                 "the asker announced %llu transactions, above max_rows",
 		                 (unsigned long long)s->n);
 	return MPC_OK;
 }
@@ -329,10 +332,12 @@ static mpc_err holder_rows_cover(const char *path, const char *asker, const char
 				first = i;
 	free(sorted);
 	if (missing)
-		return mpc_error(MPC_EINVAL, "%s: %zu of the %zu transactions of the asker (%s) have "
-		                 "no row here (the first is the asker's row %zu): a holder needs a row "
-		                 "for every transaction the asker scores", path, missing, n, asker,
-		                 first + 1);
+		return mpc_error(
+		    MPC_EINVAL,
+		    "%s: %zu of the %zu transactions of the asker (%s) have "
+		    "no row here (the first is the asker's row %zu): a holder needs a row "
+		    "for every transaction the asker scores",
+		    path, missing, n, asker, first + 1);
 	return MPC_OK;
 }
 
@@ -388,7 +393,8 @@ static mpc_err score_protocol(score_state *s, mpc_party *p) {
 
 	/* products of the owner's weights with the asker's features: Gilboa
 	 * cross products over OT, unless a dealer serves Beaver triples */
-	if (s->job->preprocessing != MPC_JOB_DEALER && (err = mpc_cross_ot_new(&cross, p)) != MPC_OK)
+	if (s->job->preprocessing != MPC_JOB_DEALER &&
+	    (err = mpc_cross_ot_new(&cross, p)) != MPC_OK)
 		return err;
 	mpc_score_opts so = {.asker = sc->asker, .cross = cross.ops ? &cross : NULL};
 	mpc_score_data sd = {
@@ -400,14 +406,22 @@ static mpc_err score_protocol(score_state *s, mpc_party *p) {
 		sd.my_n = s->my_n;
 	}
 	if (sc->model == MPC_SCORE_JOB_TREE) {
-		mpc_score_tree_model tm = {.owner = sc->owner, .n_trees = sc->trees, .depth = sc->depth,
-		                           .feature = s->tf, .thr = s->tthr, .leaf = s->tleaf,
-		                           .base = s->b, .v_max = sc->max_weight,
+		mpc_score_tree_model tm = {.owner = sc->owner,
+		                           .n_trees = sc->trees,
+		                           .depth = sc->depth,
+		                           .feature = s->tf,
+		                           .thr = s->tthr,
+		                           .leaf = s->tleaf,
+		                           .base = s->b,
+		                           .v_max = sc->max_weight,
 		                           .threshold = sc->threshold};
 		err = mpc_score_tree(p, &so, &sd, &tm, s->score, s->flag);
 	} else {
-		mpc_score_logreg_model m = {.owner = sc->owner, .w = s->w, .b = s->b,
-		                            .w_max = sc->max_weight, .threshold = sc->threshold};
+		mpc_score_logreg_model m = {.owner = sc->owner,
+		                            .w = s->w,
+		                            .b = s->b,
+		                            .w_max = sc->max_weight,
+		                            .threshold = sc->threshold};
 		err = mpc_score_logreg(p, &so, &sd, &m, s->score, s->flag);
 	}
 	mpc_cross_free(&cross);
@@ -459,15 +473,19 @@ static mpc_err write_scores(const score_state *s, const char *path) {
 	mpc_err err = MPC_OK;
 	if (buf == NULL)
 		return mpc_error(MPC_ENOMEM, "out of memory");
-	len += (size_t)snprintf(buf + len, cap - len, "row,%sscore,flag\n", s->ids ? "txn_id," : "");
+	len +=
+	    (size_t)snprintf(buf + len, cap - len, "row,%sscore,flag\n", s->ids ? "txn_id," : "");
 	for (size_t i = 0; i < s->n && err == MPC_OK; i++) {
 		/* an honest score is in [0, 1]; wrong shares from a peer can decode
 		 * to anything, which must be an error, not an overrun */
-		int k = snprintf(buf + len, cap - len, "%zu,%s%s%.9f,%d\n", i + 1,
-		                 s->ids ? s->ids[i] : "", s->ids ? "," : "", s->score[i], s->flag[i]);
+		int k =
+		    snprintf(buf + len, cap - len, "%zu,%s%s%.9f,%d\n", i + 1,
+		             s->ids ? s->ids[i] : "", s->ids ? "," : "", s->score[i], s->flag[i]);
 		if (k < 0 || (size_t)k >= cap - len)
-			err = mpc_error(MPC_EPROTO, "the score of row %zu is out of range: "
-			                "a peer sent malformed shares", i + 1);
+			err = mpc_error(MPC_EPROTO,
+			                "the score of row %zu is out of range: "
+			                "a peer sent malformed shares",
+			                i + 1);
 		else
 			len += (size_t)k;
 	}
@@ -484,16 +502,16 @@ static mpc_err score_write(void *st, const mpc_kind_io *io) {
 	const mpc_job *j = s->job;
 	if (s->me != sc->asker) {
 		printf("job %s: %zu transactions of %s scored in %.2f s; this party (%s) receives "
-		       "nothing: only the asker gets the scores\n", j->id, s->n,
-		       j->parties[sc->asker].name, s->seconds, io->party);
+		       "nothing: only the asker gets the scores\n",
+		       j->id, s->n, j->parties[sc->asker].name, s->seconds, io->party);
 		return MPC_OK;
 	}
 	size_t flagged = 0;
 	for (size_t i = 0; i < s->n; i++)
 		flagged += s->flag[i];
 	printf("job %s: %zu transactions scored in %.2f s with the model of %s: %zu flagged "
-	       "(score > %g)\n", j->id, s->n, s->seconds, j->parties[sc->owner].name, flagged,
-	       sc->threshold);
+	       "(score > %g)\n",
+	       j->id, s->n, s->seconds, j->parties[sc->owner].name, flagged, sc->threshold);
 	return io->output ? write_scores(s, io->output) : MPC_OK;
 }
 

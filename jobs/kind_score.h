@@ -39,8 +39,8 @@
 #include "runtime/mpc_err.h"
 
 #define MPC_SCORE_JOB_MAX_FEATURES 64
-#define MPC_SCORE_JOB_MAX_GROUPS 16
-#define MPC_SCORE_JOB_FEAT_NAME 40
+#define MPC_SCORE_JOB_MAX_GROUPS   16
+#define MPC_SCORE_JOB_FEAT_NAME    40
 
 enum { MPC_SCORE_JOB_LOGREG = 0, MPC_SCORE_JOB_TREE = 1 };
 #define MPC_SCORE_JOB_MAX_DEPTH 8
@@ -48,15 +48,16 @@ enum { MPC_SCORE_JOB_LOGREG = 0, MPC_SCORE_JOB_TREE = 1 };
 
 typedef struct {
 	int owner, asker;
-	int model;            /* MPC_SCORE_JOB_LOGREG or MPC_SCORE_JOB_TREE */
-	size_t trees, depth;  /* tree: public shape (complete trees) */
+	int model;           /* MPC_SCORE_JOB_LOGREG or MPC_SCORE_JOB_TREE */
+	size_t trees, depth; /* tree: public shape (complete trees) */
 	double threshold, max_rows, max_feature, max_weight;
 	size_t d;
 	char feat[MPC_SCORE_JOB_MAX_FEATURES][MPC_SCORE_JOB_FEAT_NAME];
-	int vertical;                /* layout = vertical */
-	int holder[MPC_SCORE_JOB_MAX_FEATURES]; /* party holding feature k (horizontal: the asker) */
-	char key[64];                /* the column matching rows (vertical; and the id
-					written beside the scores): default txn_id */
+	int vertical;                           /* layout = vertical */
+	int holder[MPC_SCORE_JOB_MAX_FEATURES]; /* party holding feature k (horizontal: the asker)
+	                                         */
+	char key[64];                           /* the column matching rows (vertical; and the id
+	                                           written beside the scores): default txn_id */
 } mpc_score_job;
 
 /* The six gen_data categories (features = categories). */
@@ -92,8 +93,7 @@ mpc_err mpc_score_job_read_tree(const char *path, const mpc_score_job *sc, uint3
                                 double *thr, double *leaf, double *base) MPC_MUST_CHECK;
 /* The double evaluation of a tree ensemble on one transaction; *near: some
  * node on the path compares a feature within 2^-16 of its threshold. */
-double mpc_score_job_tree_eval(const mpc_score_job *sc, const uint32_t *feature,
-                               const double *thr, const double *leaf, double base,
-                               const double *x, int *near);
+double mpc_score_job_tree_eval(const mpc_score_job *sc, const uint32_t *feature, const double *thr,
+                               const double *leaf, double base, const double *x, int *near);
 
 #endif

@@ -199,7 +199,8 @@ static void print_dp_plan(const mpc_agg_spec *s) {
 		       s->dp_epsilon, s->dp_delta, plan.n);
 	else
 		printf("differential privacy: discrete Laplace noise made jointly under MPC, "
-		       "epsilon %g split over %zu released aggregates:\n", s->dp_epsilon, plan.n);
+		       "epsilon %g split over %zu released aggregates:\n",
+		       s->dp_epsilon, plan.n);
 	for (size_t i = 0; i < plan.n; i++)
 		printf("  %s\n", plan.item[i].line);
 	fflush(stdout);
@@ -316,7 +317,8 @@ static mpc_err stats_write(void *st, const mpc_kind_io *io) {
 		for (size_t g = 0; g < s->ares.n_groups; g++)
 			print_cohort(&s->a.spec, s->a.groups[g], &s->ares.group[g]);
 		if (io->output)
-			return mpc_agg_write(io->output, io->json, &s->a.spec, s->a.groups, &s->ares);
+			return mpc_agg_write(io->output, io->json, &s->a.spec, s->a.groups,
+			                     &s->ares);
 		return MPC_OK;
 	}
 	printf("job %s: joint statistics over %d parties (%s)\n", j->id, j->n_parties, io->party);

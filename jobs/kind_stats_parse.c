@@ -17,11 +17,11 @@ static mpc_err parse_statistics(const mpc_job *j, mpc_stats_job *a) {
 	static const struct {
 		const char *name;
 		unsigned bit;
-	} st[] = {{"count", MPC_AGG_COUNT},   {"sum", MPC_AGG_SUM},
-	          {"total", MPC_AGG_SUM},     {"mean", MPC_AGG_MEAN},
-	          {"variance", MPC_AGG_VAR},  {"stddev", MPC_AGG_STD},
-	          {"min", MPC_AGG_MIN},       {"max", MPC_AGG_MAX},
-	          {"median", MPC_AGG_QUANT},  {"quantiles", MPC_AGG_QUANT},
+	} st[] = {{"count", MPC_AGG_COUNT},    {"sum", MPC_AGG_SUM},
+	          {"total", MPC_AGG_SUM},      {"mean", MPC_AGG_MEAN},
+	          {"variance", MPC_AGG_VAR},   {"stddev", MPC_AGG_STD},
+	          {"min", MPC_AGG_MIN},        {"max", MPC_AGG_MAX},
+	          {"median", MPC_AGG_QUANT},   {"quantiles", MPC_AGG_QUANT},
 	          {"histogram", MPC_AGG_HIST}, {"fraud_rate", MPC_AGG_FRAUD}};
 	const size_t nst = sizeof(st) / sizeof(st[0]);
 	const mpc_job_param *p = param(j, "statistics");
@@ -40,13 +40,16 @@ static mpc_err parse_statistics(const mpc_job *j, mpc_stats_job *a) {
 		while (k < nst && strcmp(it[i], st[k].name) != 0)
 			k++;
 		if (k == nst)
-			return err_at(j, p, "item %d: unknown statistic (count, sum, mean, "
+			return err_at(j, p,
+			              "item %d: unknown statistic (count, sum, mean, "
 			              "variance, stddev, min, max, median, quantiles, histogram, "
-			              "fraud_rate)", i + 1);
+			              "fraud_rate)",
+			              i + 1);
 		s->stats |= st[k].bit;
 		if (strcmp(it[i], "median") == 0) {
 			if (s->n_quant >= MPC_AGG_MAX_QUANT)
-				return err_at(j, p, "more than %d quantile levels", MPC_AGG_MAX_QUANT);
+				return err_at(j, p, "more than %d quantile levels",
+				              MPC_AGG_MAX_QUANT);
 			a->quant[s->n_quant++] = 0.5;
 		}
 	}
@@ -63,7 +66,8 @@ static mpc_err parse_quantiles(const mpc_job *j, mpc_stats_job *a) {
 	if (p == NULL) {
 		if ((p = param(j, "statistics")) != NULL && (s->stats & MPC_AGG_QUANT) &&
 		    s->n_quant == 0)
-			return err_at(j, p, "quantiles is listed: give the levels in 'quantiles = ...'");
+			return err_at(j, p,
+			              "quantiles is listed: give the levels in 'quantiles = ...'");
 		return MPC_OK;
 	}
 	snprintf(buf, sizeof(buf), "%s", p->value);
@@ -127,8 +131,10 @@ static mpc_err parse_groups(const mpc_job *j, mpc_stats_job *a) {
 		if (strlen(it[i]) > MPC_CSV_MAX_CATEGORY ||
 		    it[i][strspn(it[i], "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 		                        "0123456789_.-")] != '\0')
-			return err_at(j, p, "item %d: a category is 1 to %d characters of "
-			              "[A-Za-z0-9_.-]", i + 1, MPC_CSV_MAX_CATEGORY);
+			return err_at(j, p,
+			              "item %d: a category is 1 to %d characters of "
+			              "[A-Za-z0-9_.-]",
+			              i + 1, MPC_CSV_MAX_CATEGORY);
 		for (int k = 0; k < i; k++)
 			if (strcmp(it[k], it[i]) == 0)
 				return err_at(j, p, "item %d repeats item %d", i + 1, k + 1);
@@ -155,7 +161,8 @@ static mpc_err parse_filter(const mpc_job *j, mpc_agg_spec *s) {
 		double v;
 		if (sscanf(p->value, "%31[a-z_] %3[<>=!] %63s %1s", col, op, val, extra) != 3 ||
 		    !mpc_kind_number(val, &v))
-			return err_at(j, p, "expected 'COLUMN OP NUMBER', e.g. 'amount > 1000' (COLUMN "
+			return err_at(j, p,
+			              "expected 'COLUMN OP NUMBER', e.g. 'amount > 1000' (COLUMN "
 			              "amount or fraud, OP < <= > >= == !=)");
 		if (strcmp(col, "amount") == 0)
 			s->filter_col = 0;
@@ -206,7 +213,8 @@ static mpc_err parse_dp(const mpc_job *j, mpc_agg_spec *s) {
 	if (m == MPC_DP_GAUSSIAN) {
 		if (pdelta == NULL)
 			return err_at(j, pdp, "gaussian needs 'delta = ...' (0 < delta < 1)");
-		if ((err = mpc_job_param_double(j, "delta", 0, 1e-300, 0.5, &s->dp_delta)) != MPC_OK)
+		if ((err = mpc_job_param_double(j, "delta", 0, 1e-300, 0.5, &s->dp_delta)) !=
+		    MPC_OK)
 			return err;
 	} else if (pdelta) {
 		return err_at(j, pdelta,
@@ -219,10 +227,9 @@ static mpc_err parse_dp(const mpc_job *j, mpc_agg_spec *s) {
 }
 
 mpc_err mpc_stats_job_parse(const mpc_job *j, mpc_stats_job *a) {
-	static const char *const known[] = {"max_amount", "max_rows",        "statistics",
-	                                    "quantiles",  "histogram_edges", "groups",
-	                                    "min_cohort", "filter",          "divide",
-	                                    "dp",         "epsilon",         "delta"};
+	static const char *const known[] = {
+	    "max_amount", "max_rows", "statistics", "quantiles", "histogram_edges", "groups",
+	    "min_cohort", "filter",   "divide",     "dp",        "epsilon",         "delta"};
 	mpc_agg_spec *s = &a->spec;
 	mpc_err err;
 
@@ -235,7 +242,8 @@ mpc_err mpc_stats_job_parse(const mpc_job *j, mpc_stats_job *a) {
 		if (strcmp(j->params[i].key, "max_amount") != 0 &&
 		    strcmp(j->params[i].key, "max_rows") != 0)
 			a->legacy = 0;
-	if ((err = mpc_job_param_double(j, "max_amount", 1e6, 1e-9, 1e15, &a->max_amount)) != MPC_OK ||
+	if ((err = mpc_job_param_double(j, "max_amount", 1e6, 1e-9, 1e15, &a->max_amount)) !=
+	        MPC_OK ||
 	    (err = mpc_job_param_double(j, "max_rows", 1e6, 1, 1e12, &a->max_rows)) != MPC_OK)
 		return err;
 	mpc_agg_spec_default(s);

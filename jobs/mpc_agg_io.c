@@ -1,12 +1,12 @@
 /* Statistics results and transaction files: rows from a transaction file
  * for mpc_agg_run, and its results written as CSV or JSON (jobs/mpc_agg_io.h). */
 #include "jobs/mpc_agg_io.h"
+#include "runtime/mpc_file.h"
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "runtime/mpc_file.h"
 
 void mpc_agg_rows_from_txns(const mpc_txns *t, const char *const *names, size_t n_names,
                             double *fraud, uint32_t *group, mpc_agg_rows *out) {
@@ -83,7 +83,6 @@ static void put_num(sbuf *sb, int json, double v) {
 	else
 		sb_printf(sb, "%.17g", v);
 }
-
 
 static void put_cohort(sbuf *sb, int json, const mpc_agg_spec *s, const char *name,
                        const mpc_agg_stats *st, int first) {
@@ -177,18 +176,22 @@ mpc_err mpc_agg_write(const char *path, int json, const mpc_agg_spec *s,
 		double eps = s->dp_epsilon; /* the whole budget (the Gaussian's shares of rho add
 		                               up to it, not their epsilons) */
 		if (json)
-			sb_printf(&sb, ", \"dp\": {\"mechanism\": \"%s\", \"epsilon\": %.17g, "
-			          "\"delta\": %.17g, \"noise_stddev\": {", mech, eps, a0->delta);
+			sb_printf(&sb,
+			          ", \"dp\": {\"mechanism\": \"%s\", \"epsilon\": %.17g, "
+			          "\"delta\": %.17g, \"noise_stddev\": {",
+			          mech, eps, a0->delta);
 		else
-			sb_printf(&sb, "dp,mechanism,%s\ndp,epsilon,%.17g\ndp,delta,%.17g\n", mech, eps,
-			          a0->delta);
+			sb_printf(&sb, "dp,mechanism,%s\ndp,epsilon,%.17g\ndp,delta,%.17g\n", mech,
+			          eps, a0->delta);
 		for (size_t i = 0; i < r->dp.n; i++) {
 			const mpc_agg_dp_item *it = &r->dp.item[i];
 			if (json)
 				sb_printf(&sb, "%s\"%s_%s\": %.17g", i ? ", " : "",
-				          mpc_agg_dp_kind_name(it->kind), it->groups ? "groups" : "all", it->stddev);
+				          mpc_agg_dp_kind_name(it->kind),
+				          it->groups ? "groups" : "all", it->stddev);
 			else
-				sb_printf(&sb, "dp,noise_stddev_%s_%s,%.17g\n", mpc_agg_dp_kind_name(it->kind),
+				sb_printf(&sb, "dp,noise_stddev_%s_%s,%.17g\n",
+				          mpc_agg_dp_kind_name(it->kind),
 				          it->groups ? "groups" : "all", it->stddev);
 		}
 		if (json)
@@ -216,8 +219,8 @@ mpc_err mpc_stats_write(const char *path, int json, const mpc_stats_result *r) {
 	len += (size_t)snprintf(buf, sizeof(buf), json ? "{" : "statistic,value\n");
 	for (int i = 0; i < MPC_STATS_N; i++)
 		len += (size_t)snprintf(buf + len, sizeof(buf) - len,
-					json ? "%s\"%s\": %.17g" : "%s%s,%.17g\n",
-					json && i ? ", " : "", mpc_stats_names[i], r->v[i]);
+		                        json ? "%s\"%s\": %.17g" : "%s%s,%.17g\n",
+		                        json && i ? ", " : "", mpc_stats_names[i], r->v[i]);
 	if (json)
 		len += (size_t)snprintf(buf + len, sizeof(buf) - len, "}\n");
 	return mpc_file_write_atomic(path, buf, len, 0644);

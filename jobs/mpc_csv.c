@@ -3,6 +3,8 @@
  * field, and every buffer that held a line is wiped before it is freed. */
 #include "jobs/mpc_csv.h"
 
+#include "runtime/mpc_file.h"
+#include "runtime/mpc_wipe.h"
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -10,43 +12,37 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "runtime/mpc_file.h"
-#include "runtime/mpc_wipe.h"
 
 struct mpc_csv {
-	char *name;          /* for messages */
-	const char *text;    /* the file, text[0..len) */
-	char *own;           /* the file's buffer when we read it (wiped at close) */
-	size_t len, pos;     /* the text's length; where the next line starts */
-	size_t line, lines;  /* the current record's line; the file's lines */
+	char *name;         /* for messages */
+	const char *text;   /* the file, text[0..len) */
+	char *own;          /* the file's buffer when we read it (wiped at close) */
+	size_t len, pos;    /* the text's length; where the next line starts */
+	size_t line, lines; /* the current record's line; the file's lines */
 	size_t max_line;
-	int max_fields, n;   /* fields a record may have; the current record's */
-	char *buf;           /* the current record, split at its commas (wiped at close) */
+	int max_fields, n; /* fields a record may have; the current record's */
+	char *buf;         /* the current record, split at its commas (wiped at close) */
 	size_t buf_size;
-	char **f;            /* max_fields: the current record's fields */
-	char *hbuf;          /* the header, split; hnames its ncols names */
+	char **f;   /* max_fields: the current record's fields */
+	char *hbuf; /* the header, split; hnames its ncols names */
 	size_t hbuf_size;
 	char **hnames;
 	int ncols;
 };
 
-const char *mpc_csv_name(const mpc_csv *c)
-{
+const char *mpc_csv_name(const mpc_csv *c) {
 	return c->name;
 }
 
-size_t mpc_csv_line(const mpc_csv *c)
-{
+size_t mpc_csv_line(const mpc_csv *c) {
 	return c->line;
 }
 
-size_t mpc_csv_lines(const mpc_csv *c)
-{
+size_t mpc_csv_lines(const mpc_csv *c) {
 	return c->lines;
 }
 
-mpc_err mpc_csv_error(const mpc_csv *c, mpc_err code, const char *fmt, ...)
-{
+mpc_err mpc_csv_error(const mpc_csv *c, mpc_err code, const char *fmt, ...) {
 	char msg[512];
 	va_list ap;
 	va_start(ap, fmt);
@@ -58,8 +54,7 @@ mpc_err mpc_csv_error(const mpc_csv *c, mpc_err code, const char *fmt, ...)
 }
 
 /* Split the current record in buf at its commas into f[0..n). */
-static mpc_err split(mpc_csv *c)
-{
+static mpc_err split(mpc_csv *c) {
 	char *s = c->buf;
 	c->n = 0;
 	for (;;) {
@@ -74,8 +69,7 @@ static mpc_err split(mpc_csv *c)
 	}
 }
 
-mpc_err mpc_csv_next(mpc_csv *c, char ***f, int *n)
-{
+mpc_err mpc_csv_next(mpc_csv *c, char ***f, int *n) {
 	*f = c->f;
 	*n = 0;
 	c->n = 0;
@@ -90,7 +84,8 @@ mpc_err mpc_csv_next(mpc_csv *c, char ***f, int *n)
 		if (l == 0)
 			continue;
 		if (l > c->max_line)
-			return mpc_csv_error(c, MPC_EINVAL, "line longer than %zu bytes", c->max_line);
+			return mpc_csv_error(c, MPC_EINVAL, "line longer than %zu bytes",
+			                     c->max_line);
 		if (memchr(s, '\0', l) || memchr(s, '"', l))
 			return mpc_csv_error(c, MPC_EINVAL, "quotes and NUL bytes are not allowed");
 		memcpy(c->buf, s, l);
@@ -100,7 +95,7 @@ mpc_err mpc_csv_next(mpc_csv *c, char ***f, int *n)
 			return err;
 		if (c->ncols > 0 && c->n != c->ncols)
 			return mpc_csv_error(c, MPC_EINVAL, "%d fields, the header has %d", c->n,
-					     c->ncols);
+			                     c->ncols);
 		*n = c->n;
 		return MPC_OK;
 	}
@@ -108,8 +103,7 @@ mpc_err mpc_csv_next(mpc_csv *c, char ***f, int *n)
 }
 
 /* The first record, kept as the header: names distinct (empty ones aside). */
-static mpc_err read_header(mpc_csv *c, const char *expect)
-{
+static mpc_err read_header(mpc_csv *c, const char *expect) {
 	char **f;
 	int n;
 	mpc_err err = mpc_csv_next(c, &f, &n);
@@ -117,7 +111,7 @@ static mpc_err read_header(mpc_csv *c, const char *expect)
 		return err;
 	if (n == 0)
 		return mpc_error(MPC_EINVAL, "%s: empty file: expected a header line%s%s", c->name,
-				 expect ? " " : "", expect ? expect : "");
+		                 expect ? " " : "", expect ? expect : "");
 	c->hbuf_size = (size_t)(f[n - 1] - c->buf) + strlen(f[n - 1]) + 1;
 	c->hbuf = malloc(c->hbuf_size);
 	c->hnames = malloc((size_t)n * sizeof(*c->hnames));
@@ -129,15 +123,14 @@ static mpc_err read_header(mpc_csv *c, const char *expect)
 		for (int j = 0; j < i; j++)
 			if (c->hnames[i][0] != '\0' && strcmp(c->hnames[i], c->hnames[j]) == 0)
 				return mpc_csv_error(c, MPC_EINVAL, "column '%s' appears twice",
-						     c->hnames[i]);
+				                     c->hnames[i]);
 	}
 	c->ncols = n;
 	return MPC_OK;
 }
 
 mpc_err mpc_csv_open_mem(const char *name, const char *text, size_t len, const mpc_csv_opts *o,
-			 mpc_csv **out)
-{
+                         mpc_csv **out) {
 	mpc_csv_opts def = {0};
 	mpc_csv *c = calloc(1, sizeof(*c));
 	mpc_err err = MPC_OK;
@@ -171,8 +164,7 @@ mpc_err mpc_csv_open_mem(const char *name, const char *text, size_t len, const m
 	return MPC_OK;
 }
 
-mpc_err mpc_csv_open(const char *path, const mpc_csv_opts *o, mpc_csv **out)
-{
+mpc_err mpc_csv_open(const char *path, const mpc_csv_opts *o, mpc_csv **out) {
 	char *text;
 	size_t len;
 
@@ -188,22 +180,19 @@ mpc_err mpc_csv_open(const char *path, const mpc_csv_opts *o, mpc_csv **out)
 	return MPC_OK;
 }
 
-int mpc_csv_col(const mpc_csv *c, const char *name)
-{
+int mpc_csv_col(const mpc_csv *c, const char *name) {
 	for (int i = 0; i < c->ncols; i++)
 		if (strcmp(c->hnames[i], name) == 0)
 			return i;
 	return -1;
 }
 
-int mpc_csv_header(const mpc_csv *c, char *const **names)
-{
+int mpc_csv_header(const mpc_csv *c, char *const **names) {
 	*names = c->hnames;
 	return c->ncols;
 }
 
-mpc_err mpc_csv_number(const mpc_csv *c, int col, double *out)
-{
+mpc_err mpc_csv_number(const mpc_csv *c, int col, double *out) {
 	const char *s = col >= 0 && col < c->n ? c->f[col] : "";
 	char *end;
 	if (s[0] != '\0' && s[strspn(s, "0123456789+-.eE")] == '\0') {
@@ -216,8 +205,7 @@ mpc_err mpc_csv_number(const mpc_csv *c, int col, double *out)
 	return mpc_csv_error(c, MPC_EINVAL, "column %d: expected a number", col + 1);
 }
 
-void mpc_csv_close(mpc_csv *c)
-{
+void mpc_csv_close(mpc_csv *c) {
 	if (c == NULL)
 		return;
 	if (c->own)
@@ -237,8 +225,7 @@ static const char *const col_names[N_COLS] = {"amount", "fraud", "category"};
 
 /* Allocate room for every row at once: realloc would leave copies of the
  * secret amounts in freed memory. */
-static mpc_err alloc_rows(mpc_txns *t, size_t rows)
-{
+static mpc_err alloc_rows(mpc_txns *t, size_t rows) {
 	t->amount = malloc(rows * sizeof(*t->amount));
 	t->fraud = malloc(rows);
 	t->category = malloc(rows * sizeof(*t->category));
@@ -247,8 +234,7 @@ static mpc_err alloc_rows(mpc_txns *t, size_t rows)
 	return MPC_OK;
 }
 
-static mpc_err category_index(mpc_txns *t, const char *f, uint32_t *idx)
-{
+static mpc_err category_index(mpc_txns *t, const char *f, uint32_t *idx) {
 	for (size_t i = 0; i < t->n_cats; i++)
 		if (strcmp(f, t->cats[i]) == 0) {
 			*idx = (uint32_t)i;
@@ -264,8 +250,7 @@ static mpc_err category_index(mpc_txns *t, const char *f, uint32_t *idx)
 	return MPC_OK;
 }
 
-static int valid_category(const char *f)
-{
+static int valid_category(const char *f) {
 	size_t len = strlen(f);
 	if (len == 0 || len > MPC_CSV_MAX_CATEGORY)
 		return 0;
@@ -279,8 +264,7 @@ static int valid_category(const char *f)
 }
 
 /* digits, one optional sign and one optional point; no hex, exponents, inf, nan */
-static int parse_amount(const char *f, double *out)
-{
+static int parse_amount(const char *f, double *out) {
 	char *end;
 	size_t len = strlen(f);
 	if (len == 0 || len >= 64)
@@ -295,35 +279,40 @@ static int parse_amount(const char *f, double *out)
 }
 
 /* One transaction (fields f, columns col) into row t->n. */
-static mpc_err txn_row(const mpc_csv *c, char **f, const int *col, double max_abs, mpc_txns *t)
-{
+static mpc_err txn_row(const mpc_csv *c, char **f, const int *col, double max_abs, mpc_txns *t) {
 	const char *fr = f[col[COL_FRAUD]], *cat = f[col[COL_CATEGORY]];
 	if (!parse_amount(f[col[COL_AMOUNT]], &t->amount[t->n]))
-		return mpc_csv_error(c, MPC_EINVAL, "column amount: expected a decimal number "
-				     "such as 12.50");
+		return mpc_csv_error(c, MPC_EINVAL,
+		                     "column amount: expected a decimal number "
+		                     "such as 12.50");
 	if (fabs(t->amount[t->n]) > max_abs)
-		return mpc_csv_error(c, MPC_ERANGE, "column amount: outside the job's range "
-				     "[-%g, %g]", max_abs, max_abs);
+		return mpc_csv_error(c, MPC_ERANGE,
+		                     "column amount: outside the job's range "
+		                     "[-%g, %g]",
+		                     max_abs, max_abs);
 	if ((fr[0] != '0' && fr[0] != '1') || fr[1] != '\0')
 		return mpc_csv_error(c, MPC_EINVAL, "column fraud: expected 0 or 1");
 	t->fraud[t->n] = (uint8_t)(fr[0] - '0');
 	if (!valid_category(cat))
-		return mpc_csv_error(c, MPC_EINVAL, "column category: expected 1 to %d "
-				     "characters of A-Z a-z 0-9 _ . -", MPC_CSV_MAX_CATEGORY);
+		return mpc_csv_error(c, MPC_EINVAL,
+		                     "column category: expected 1 to %d "
+		                     "characters of A-Z a-z 0-9 _ . -",
+		                     MPC_CSV_MAX_CATEGORY);
 	return category_index(t, cat, &t->category[t->n]);
 }
 
 /* Every transaction of an open reader (its header read). */
-static mpc_err txns_from(mpc_csv *c, double max_abs, mpc_txns *t)
-{
+static mpc_err txns_from(mpc_csv *c, double max_abs, mpc_txns *t) {
 	int col[N_COLS], n;
 	char **f;
 	mpc_err err;
 
 	for (int k = 0; k < N_COLS; k++)
 		if ((col[k] = mpc_csv_col(c, col_names[k])) < 0)
-			return mpc_csv_error(c, MPC_EINVAL, "header has no '%s' column (expected "
-					     "amount,fraud,category)", col_names[k]);
+			return mpc_csv_error(c, MPC_EINVAL,
+			                     "header has no '%s' column (expected "
+			                     "amount,fraud,category)",
+			                     col_names[k]);
 	if ((err = alloc_rows(t, mpc_csv_lines(c))) != MPC_OK)
 		return err;
 	while ((err = mpc_csv_next(c, &f, &n)) == MPC_OK && n > 0) {
@@ -340,8 +329,7 @@ static mpc_err txns_from(mpc_csv *c, double max_abs, mpc_txns *t)
 static const mpc_csv_opts txn_opts = {.header = 1, .expect = "amount,fraud,category"};
 
 mpc_err mpc_txns_parse(const char *name, const char *text, size_t len, double max_abs,
-		       mpc_txns *t)
-{
+                       mpc_txns *t) {
 	mpc_csv *c;
 	memset(t, 0, sizeof(*t));
 	mpc_err err = mpc_csv_open_mem(name, text, len, &txn_opts, &c);
@@ -353,8 +341,7 @@ mpc_err mpc_txns_parse(const char *name, const char *text, size_t len, double ma
 	return err;
 }
 
-mpc_err mpc_txns_read(const char *path, double max_abs, mpc_txns *t)
-{
+mpc_err mpc_txns_read(const char *path, double max_abs, mpc_txns *t) {
 	mpc_csv *c;
 	memset(t, 0, sizeof(*t));
 	mpc_err err = mpc_csv_open(path, &txn_opts, &c);
@@ -366,8 +353,7 @@ mpc_err mpc_txns_read(const char *path, double max_abs, mpc_txns *t)
 	return err;
 }
 
-void mpc_txns_fini(mpc_txns *t)
-{
+void mpc_txns_fini(mpc_txns *t) {
 	if (t->amount)
 		mpc_wipe(t->amount, t->n * sizeof(*t->amount));
 	if (t->fraud)

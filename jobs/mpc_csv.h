@@ -14,22 +14,22 @@
 #ifndef MPC_CSV_H
 #define MPC_CSV_H
 
+#include "runtime/mpc_err.h"
 #include <stddef.h>
 #include <stdint.h>
-#include "runtime/mpc_err.h"
 
 #define MPC_CSV_MAX_CATEGORY 32
-#define MPC_CSV_MAX_FIELDS 64      /* default of mpc_csv_opts.max_fields */
-#define MPC_CSV_MAX_LINE 65536     /* default of mpc_csv_opts.max_line */
+#define MPC_CSV_MAX_FIELDS   64    /* default of mpc_csv_opts.max_fields */
+#define MPC_CSV_MAX_LINE     65536 /* default of mpc_csv_opts.max_line */
 
 /* A reader: opaque. */
 typedef struct mpc_csv mpc_csv;
 
 typedef struct {
-	int max_fields;      /* most fields a record may have (0: MPC_CSV_MAX_FIELDS) */
-	size_t max_line;     /* most bytes a line may have, its end not counted (0: MPC_CSV_MAX_LINE) */
-	int header;          /* 1: the first record names the columns (see mpc_csv_open) */
-	const char *expect;  /* the header expected, named when the file is empty (may be NULL) */
+	int max_fields;  /* most fields a record may have (0: MPC_CSV_MAX_FIELDS) */
+	size_t max_line; /* most bytes a line may have, its end not counted (0: MPC_CSV_MAX_LINE) */
+	int header;      /* 1: the first record names the columns (see mpc_csv_open) */
+	const char *expect; /* the header expected, named when the file is empty (may be NULL) */
 } mpc_csv_opts;
 
 /* Open path (read whole, wiped at close). With o->header the first record is
@@ -42,7 +42,7 @@ mpc_err mpc_csv_open(const char *path, const mpc_csv_opts *o, mpc_csv **out) MPC
 /* The same over text[0..len) (borrowed until mpc_csv_close; not wiped);
  * `name` (borrowed) stands for the file in messages. */
 mpc_err mpc_csv_open_mem(const char *name, const char *text, size_t len, const mpc_csv_opts *o,
-			 mpc_csv **out) MPC_MUST_CHECK;
+                         mpc_csv **out) MPC_MUST_CHECK;
 
 /* The next record that is not blank: *n fields at (*f)[0..n), NUL-terminated,
  * in the reader's buffer until the next call; *n == 0 at the end.
@@ -75,12 +75,12 @@ size_t mpc_csv_lines(const mpc_csv *c);
 void mpc_csv_close(mpc_csv *c);
 
 typedef struct {
-	size_t n;          /* rows */
-	double *amount;    /* n */
-	uint8_t *fraud;    /* n, 0 or 1 */
+	size_t n;           /* rows */
+	double *amount;     /* n */
+	uint8_t *fraud;     /* n, 0 or 1 */
 	uint32_t *category; /* n, index into cats */
 	size_t n_cats;
-	char **cats;       /* category names, in order of first appearance */
+	char **cats; /* category names, in order of first appearance */
 } mpc_txns;
 
 /* Read path; every |amount| must be <= max_abs_amount (else MPC_ERANGE with
@@ -89,7 +89,7 @@ typedef struct {
 mpc_err mpc_txns_read(const char *path, double max_abs_amount, mpc_txns *out) MPC_MUST_CHECK;
 /* Parse from memory; `name` is used in messages. */
 mpc_err mpc_txns_parse(const char *name, const char *text, size_t len, double max_abs_amount,
-		       mpc_txns *out) MPC_MUST_CHECK;
+                       mpc_txns *out) MPC_MUST_CHECK;
 /* Wipe and free. */
 void mpc_txns_fini(mpc_txns *t);
 

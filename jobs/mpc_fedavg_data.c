@@ -86,7 +86,8 @@ static mpc_err read_row(const reader *rd, char **f, mpc_fedavg_data *D) {
 		if ((err = mpc_csv_number(rd->c, rd->feat[j], &x[1 + j])) != MPC_OK)
 			return err; /* "column fJ: expected a number" */
 	if (mpc_csv_number(rd->c, rd->col[AMOUNT], &v) != MPC_OK || !(v > 0))
-		return mpc_csv_error(rd->c, MPC_EINVAL, "column amount: expected a positive number");
+		return mpc_csv_error(rd->c, MPC_EINVAL,
+		                     "column amount: expected a positive number");
 	x[1 + D->F] = (log(v) - 4) / 1.5;
 	if (mpc_csv_number(rd->c, rd->col[HOUR], &v) != MPC_OK || !(v >= 0 && v < 24))
 		return mpc_csv_error(rd->c, MPC_EINVAL, "column hour: expected 0..23");

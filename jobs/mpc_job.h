@@ -22,10 +22,10 @@
 #ifndef MPC_JOB_H
 #define MPC_JOB_H
 
-#include "runtime/mpc_err.h"
-#include "runtime/mpc_ring.h"
 #include "net/mpc_keys.h"
 #include "net/mpc_nodes.h"
+#include "runtime/mpc_err.h"
+#include "runtime/mpc_ring.h"
 #include <stddef.h>
 #include <stdint.h>
 

@@ -33,12 +33,12 @@
 /* Who runs the kind, and with which files (all borrowed). */
 typedef struct {
 	const mpc_job *job;
-	int self;          /* party index; job->n_parties at the dealer */
+	int self; /* party index; job->n_parties at the dealer */
 	int is_dealer;
-	const char *party; /* this party's name as given on the command line */
+	const char *party;                  /* this party's name as given on the command line */
 	const char *input, *model, *output; /* NULL when not given */
 	int json;                           /* --format json */
-	int dry; /* check: read and validate this party's files only */
+	int dry;                            /* check: read and validate this party's files only */
 } mpc_kind_io;
 
 /* What load_input read, for check's summary. */
@@ -116,7 +116,6 @@ int mpc_kind_split(char *buf, char **items, int max);
 int mpc_kind_number(const char *s, double *out);
 /* Refuse a parameter not in known[0..n): "FILE:LINE: [NAME] key: unknown
  * parameter of NAME (known: k0, k1, ...)". */
-mpc_err mpc_kind_known_keys(const mpc_job *j, const char *const *known,
-                            size_t n) MPC_MUST_CHECK;
+mpc_err mpc_kind_known_keys(const mpc_job *j, const char *const *known, size_t n) MPC_MUST_CHECK;
 
 #endif

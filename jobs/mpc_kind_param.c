@@ -20,8 +20,8 @@ mpc_err mpc_kind_param_err(const mpc_job *j, const mpc_job_param *p, const char 
 	va_start(ap, fmt);
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
-	return mpc_error(MPC_ECONFIG, "%s:%d: [%s] %s: %s", j->path, p->line, j->computation, p->key,
-	                 what);
+	return mpc_error(MPC_ECONFIG, "%s:%d: [%s] %s: %s", j->path, p->line, j->computation,
+	                 p->key, what);
 }
 
 int mpc_kind_split(char *buf, char **items, int max) {
@@ -61,8 +61,8 @@ mpc_err mpc_kind_known_keys(const mpc_job *j, const char *const *known, size_t n
 			continue;
 		char list[512] = "";
 		for (size_t q = 0, len = 0; q < n && len < sizeof(list); q++)
-			len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%s", q ? ", " : "",
-			                        known[q]);
+			len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%s",
+			                        q ? ", " : "", known[q]);
 		return mpc_kind_param_err(j, &j->params[i], "unknown parameter of %s (known: %s)",
 		                          j->computation, list);
 	}

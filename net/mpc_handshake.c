@@ -121,10 +121,11 @@ static mpc_err restart_handshake(mpc_net *net, int p, unsigned gen, int broken, 
 	if (broken)
 		mpc_recv_drop_frame(net, p, "broke the TLS handshake (%s); it starts again", why);
 	if (++pr->hs_restarts >= HS_ATTEMPTS)
-		return mpc_error(MPC_ECRYPTO,
-		                 "the TLS handshake with %s at %s started again %u times, broken by "
-		                 "records that were not its own (%s): someone floods our port",
-		                 pr->name, pr->addr, pr->hs_restarts, pr->note);
+		return mpc_error(
+		    MPC_ECRYPTO,
+		    "the TLS handshake with %s at %s started again %u times, broken by "
+		    "records that were not its own (%s): someone floods our port",
+		    pr->name, pr->addr, pr->hs_restarts, pr->note);
 	SSL_free(pr->ssl);
 	pr->ssl = NULL;
 	mpc_send_drop_queue(pr);

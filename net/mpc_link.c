@@ -66,9 +66,11 @@ mpc_err mpc_link_open_sockets(mpc_net *net) {
 		/* our own address: a configuration error, not the network's */
 		int e = nn_errno();
 		return mpc_error(
-		    MPC_ECONFIG, "%s cannot listen on %s: %s%s", self->name, self->addr, nn_strerror(e),
-		    e == EADDRINUSE ? " (another program, or another node on this machine, has this "
-		                      "port)"
+		    MPC_ECONFIG, "%s cannot listen on %s: %s%s", self->name, self->addr,
+		    nn_strerror(e),
+		    e == EADDRINUSE
+		        ? " (another program, or another node on this machine, has this "
+		          "port)"
 		    : e == EADDRNOTAVAIL || e == ENODEV
 		        ? " (not an address or a network interface of this machine: a typo in the "
 		          "job file? behind NAT, give --listen tcp://0.0.0.0:PORT)"
@@ -175,11 +177,12 @@ int mpc_link_missing(mpc_net *net, int tls, char *list, size_t cap) {
 			             "host and port for it, and that no firewall is in the way",
 			             missing ? "; " : "", pr->name, pr->addr);
 		else
-			w = snprintf(list + len, cap - len,
-			             "%s%s at %s accepted our connection but never said hello: is it "
-			             "started with the same job, and does its job file give %s as "
-			             "our address?",
-			             missing ? "; " : "", pr->name, pr->addr, net->peers[net->id].addr);
+			w = snprintf(
+			    list + len, cap - len,
+			    "%s%s at %s accepted our connection but never said hello: is it "
+			    "started with the same job, and does its job file give %s as "
+			    "our address?",
+			    missing ? "; " : "", pr->name, pr->addr, net->peers[net->id].addr);
 		len += w > 0 ? (size_t)w : 0;
 		if (pr->dropped > 0 && len < cap) {
 			w = snprintf(list + len, cap - len, " (%s)", pr->note);

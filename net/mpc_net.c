@@ -21,8 +21,8 @@
  * may never leave, and over ipc:// a receiver that is not reading when the
  * sender closes loses what it had not taken yet (tcp:// keeps it in the
  * kernel). Hence the BYE handshake and a short pause before nn_close. */
-#define CLOSE_WAIT_MS  5000
-#define ABORT_WAIT_MS  200
+#define CLOSE_WAIT_MS 5000
+#define ABORT_WAIT_MS 200
 /* Set-up failed: how long the handshakes under way may take to finish, so
  * that our abort can reach those peers authenticated. */
 #define SETUP_ABORT_MS 1000
@@ -47,9 +47,10 @@ mpc_err mpc_net_check_stop(const mpc_net *net) {
 	int s = stop_signo;
 	if (s == 0)
 		return MPC_OK;
-	return mpc_error(MPC_ESTOPPED, "%s stopped by %s (round %llu)",
-	                 net->peers[net->id].name,
-	                 s == SIGTERM ? "SIGTERM" : s == SIGINT ? "SIGINT" : "a signal",
+	return mpc_error(MPC_ESTOPPED, "%s stopped by %s (round %llu)", net->peers[net->id].name,
+	                 s == SIGTERM  ? "SIGTERM"
+	                 : s == SIGINT ? "SIGINT"
+	                               : "a signal",
 	                 (ull)net->rounds);
 }
 
@@ -74,8 +75,7 @@ static mpc_err check_deadlines(mpc_net *net, int64_t start, int64_t t, int recv_
 		if (pr->want && recv_timeout_ms >= 0) {
 			int64_t data = max64(pr->last_data, start);
 			int64_t heard = data_only ? data : max64(pr->last_heard, start);
-			if (t >= heard + recv_timeout_ms)
-			{
+			if (t >= heard + recv_timeout_ms) {
 				char note[sizeof(pr->note) + 4];
 				return mpc_error(MPC_ETIMEDOUT,
 				                 "no message from %s for %.1f s at "

@@ -69,8 +69,8 @@ typedef struct {
  * every peer is known to be up and in the same session. Waits up to
  * connect_timeout_ms for late peers; MPC_ETIMEDOUT names the peers that never
  * came, MPC_EPROTO a peer in another session, MPC_ECONFIG our own address
- * that cannot be bound (the detail says why), MPC_EINVAL a bad config (negative timeout, chunk_bytes above
- * 64 MiB). Copies what it needs from cfg. Caller closes with mpc_net_close.
+ * that cannot be bound (the detail says why), MPC_EINVAL a bad config (negative timeout,
+ * chunk_bytes above 64 MiB). Copies what it needs from cfg. Caller closes with mpc_net_close.
  *
  * With cfg->tls, after HELLO every pair runs a TLS 1.3 handshake (the lower
  * id is the client) within connect_timeout_ms, and from then on every

@@ -9,9 +9,9 @@
 #ifndef MPC_NET_FAULT_H
 #define MPC_NET_FAULT_H
 
+#include "net/mpc_net.h"
 #include <stddef.h>
 #include <stdint.h>
-#include "net/mpc_net.h"
 
 typedef enum {
 	MPC_FAULT_NONE,

@@ -123,7 +123,7 @@ struct mpc_net {
 	int pull;
 	int tls;
 	SSL_CTX *tls_ctx;
-	mpc_frame_worker *worker; /* seals and opens half of large frames; NULL: none */
+	mpc_frame_worker *worker;         /* seals and opens half of large frames; NULL: none */
 	uint8_t tls_fp[MPC_TLS_FP_BYTES]; /* our certificate's */
 	int timeout_ms, connect_timeout_ms, keepalive_ms;
 	size_t chunk;

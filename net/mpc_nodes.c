@@ -6,8 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static mpc_err alloc_nodes(mpc_nodes *out, int n)
-{
+static mpc_err alloc_nodes(mpc_nodes *out, int n) {
 	out->n = n;
 	out->addrs = calloc((size_t)n, sizeof(char *));
 	out->names = calloc((size_t)n, sizeof(char *));
@@ -16,8 +15,7 @@ static mpc_err alloc_nodes(mpc_nodes *out, int n)
 	return MPC_OK;
 }
 
-static mpc_err name_nodes(mpc_nodes *out)
-{
+static mpc_err name_nodes(mpc_nodes *out) {
 	char buf[32];
 	for (int i = 0; i < out->n; i++) {
 		if (i == out->dealer)
@@ -30,8 +28,7 @@ static mpc_err name_nodes(mpc_nodes *out)
 	return MPC_OK;
 }
 
-static int valid_url(const char *s)
-{
+static int valid_url(const char *s) {
 	if (strncmp(s, "ipc://", 6) == 0)
 		return s[6] != '\0';
 	if (strncmp(s, "tcp://", 6) != 0)
@@ -44,8 +41,7 @@ static int valid_url(const char *s)
 	return *end == '\0' && port > 0 && port < 65536;
 }
 
-mpc_err mpc_nodes_parse(mpc_nodes *out, const char *list, int with_dealer)
-{
+mpc_err mpc_nodes_parse(mpc_nodes *out, const char *list, int with_dealer) {
 	mpc_err err;
 	int n = 1;
 
@@ -57,7 +53,7 @@ mpc_err mpc_nodes_parse(mpc_nodes *out, const char *list, int with_dealer)
 		n += *c == ',';
 	if (n - (with_dealer != 0) < 2 || n > MPC_NET_MAX_NODES)
 		return mpc_error(MPC_ECONFIG, "%d addresses given: need 2 to %d parties%s", n,
-				 MPC_NET_MAX_NODES - 1, with_dealer ? " plus the dealer's" : "");
+		                 MPC_NET_MAX_NODES - 1, with_dealer ? " plus the dealer's" : "");
 	if ((err = alloc_nodes(out, n)) != MPC_OK)
 		goto fail;
 	const char *s = list;
@@ -68,8 +64,10 @@ mpc_err mpc_nodes_parse(mpc_nodes *out, const char *list, int with_dealer)
 			goto fail;
 		}
 		if (!valid_url(out->addrs[i])) {
-			err = mpc_error(MPC_ECONFIG, "address %d ('%s') is not tcp://HOST:PORT or "
-					"ipc:///PATH", i + 1, out->addrs[i]);
+			err = mpc_error(MPC_ECONFIG,
+			                "address %d ('%s') is not tcp://HOST:PORT or "
+			                "ipc:///PATH",
+			                i + 1, out->addrs[i]);
 			goto fail;
 		}
 		s += len + (s[len] == ',');
@@ -84,8 +82,7 @@ fail:
 	return err;
 }
 
-mpc_err mpc_nodes_loopback(mpc_nodes *out, int n_parties, int with_dealer, int base_port)
-{
+mpc_err mpc_nodes_loopback(mpc_nodes *out, int n_parties, int with_dealer, int base_port) {
 	int n = n_parties + (with_dealer != 0);
 	mpc_err err;
 
@@ -93,7 +90,7 @@ mpc_err mpc_nodes_loopback(mpc_nodes *out, int n_parties, int with_dealer, int b
 	out->dealer = -1;
 	if (n_parties < 2 || n > MPC_NET_MAX_NODES || base_port <= 0 || base_port + n > 65535)
 		return mpc_error(MPC_ECONFIG, "%d parties from port %d: out of range", n_parties,
-				 base_port);
+		                 base_port);
 	if ((err = alloc_nodes(out, n)) != MPC_OK)
 		goto fail;
 	for (int i = 0; i < n; i++) {
@@ -114,8 +111,7 @@ fail:
 	return err;
 }
 
-void mpc_nodes_fini(mpc_nodes *nodes)
-{
+void mpc_nodes_fini(mpc_nodes *nodes) {
 	for (int i = 0; i < nodes->n; i++) {
 		if (nodes->addrs)
 			free(nodes->addrs[i]);
@@ -128,15 +124,14 @@ void mpc_nodes_fini(mpc_nodes *nodes)
 	nodes->dealer = -1;
 }
 
-mpc_err mpc_session_derive(uint8_t out[MPC_SESSION_BYTES], const char *job)
-{
+mpc_err mpc_session_derive(uint8_t out[MPC_SESSION_BYTES], const char *job) {
 	static const char tag[] = "mpc session v1";
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int len = 0;
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 	int ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) &&
-		 EVP_DigestUpdate(ctx, tag, sizeof(tag)) &&
-		 EVP_DigestUpdate(ctx, job, strlen(job)) && EVP_DigestFinal_ex(ctx, md, &len);
+	         EVP_DigestUpdate(ctx, tag, sizeof(tag)) &&
+	         EVP_DigestUpdate(ctx, job, strlen(job)) && EVP_DigestFinal_ex(ctx, md, &len);
 	EVP_MD_CTX_free(ctx);
 	if (!ok || len < MPC_SESSION_BYTES)
 		return mpc_error(MPC_ECRYPTO, "SHA-256 failed");

@@ -2,9 +2,9 @@
 #ifndef MPC_NODES_H
 #define MPC_NODES_H
 
-#include <stdint.h>
-#include "runtime/mpc_err.h"
 #include "net/mpc_net.h"
+#include "runtime/mpc_err.h"
+#include <stdint.h>
 
 typedef struct {
 	int n_parties; /* nodes 0..n_parties-1 are parties */
@@ -20,7 +20,7 @@ typedef struct {
 mpc_err mpc_nodes_parse(mpc_nodes *out, const char *list, int with_dealer) MPC_MUST_CHECK;
 /* Build n_parties (+ dealer) addresses: tcp://127.0.0.1:<base_port + i>. */
 mpc_err mpc_nodes_loopback(mpc_nodes *out, int n_parties, int with_dealer,
-			   int base_port) MPC_MUST_CHECK;
+                           int base_port) MPC_MUST_CHECK;
 void mpc_nodes_fini(mpc_nodes *nodes);
 
 /* Session id: the first 16 bytes of SHA-256("mpc session v1" || job). Every

@@ -3,22 +3,22 @@
 #ifndef MPC_PEER_H
 #define MPC_PEER_H
 
-#include "runtime/mpc_err.h"
-#include "runtime/mpc_log.h"
 #include "net/mpc_net.h"
 #include "net/mpc_nodes.h"
+#include "runtime/mpc_err.h"
+#include "runtime/mpc_log.h"
 
 /* Exit codes of all our programs (documented in the README). */
 enum {
 	MPC_EXIT_OK = 0,
-	MPC_EXIT_USAGE = 1,   /* bad command line or configuration */
-	MPC_EXIT_INPUT = 2,   /* bad input data (CSV, out-of-range value), file I/O */
-	MPC_EXIT_NET = 3,     /* a peer could not be reached, went silent or closed */
-	MPC_EXIT_PROTO = 4,   /* a peer sent malformed or out-of-step data, or a check failed */
-	MPC_EXIT_ABORTED = 5, /* a peer aborted the job */
+	MPC_EXIT_USAGE = 1,    /* bad command line or configuration */
+	MPC_EXIT_INPUT = 2,    /* bad input data (CSV, out-of-range value), file I/O */
+	MPC_EXIT_NET = 3,      /* a peer could not be reached, went silent or closed */
+	MPC_EXIT_PROTO = 4,    /* a peer sent malformed or out-of-step data, or a check failed */
+	MPC_EXIT_ABORTED = 5,  /* a peer aborted the job */
 	MPC_EXIT_INTERNAL = 6, /* out of memory, internal failure */
 	MPC_EXIT_CRYPTO = 7,   /* TLS: a certificate did not match its pin, or the channel was
-				* tampered with */
+	                        * tampered with */
 	MPC_EXIT_STOPPED = 8   /* stopped by SIGTERM or SIGINT (the peers were told) */
 };
 
@@ -26,13 +26,13 @@ enum {
 int mpc_exit_code(mpc_err e);
 
 typedef struct {
-	int id;             /* --party */
-	const char *nodes;  /* --nodes */
-	int with_dealer;    /* --dealer: the last address is the dealer's */
-	int insecure;       /* --insecure-plaintext: required, these nodes have no TLS */
-	const char *job;    /* --session */
-	double timeout_s;   /* --timeout */
-	double connect_s;   /* --connect-timeout */
+	int id;              /* --party */
+	const char *nodes;   /* --nodes */
+	int with_dealer;     /* --dealer: the last address is the dealer's */
+	int insecure;        /* --insecure-plaintext: required, these nodes have no TLS */
+	const char *job;     /* --session */
+	double timeout_s;    /* --timeout */
+	double connect_s;    /* --connect-timeout */
 	mpc_log_level level; /* --log-level */
 	mpc_nodes parsed;
 } mpc_peer_opts;

@@ -25,12 +25,12 @@
 /* Bytes one peer may send ahead of our requests. Our largest message is one
  * round of 2^21 Z_2^128 pairs (64 MiB); a peer is at most a round or two
  * ahead. With TLS only an authenticated peer gets this far. */
-#define EARLY_MAX        ((uint64_t)256 << 20)
+#define EARLY_MAX ((uint64_t)256 << 20)
 /* What one queued chunk costs: the frame as received, and our entry. */
 #define EARLY_COST(plen) ((uint64_t)(plen) + SEC_OVER + HDR_BYTES + sizeof(early_chunk) + 64)
 /* Dropped frames: one warning a second at most. */
-#define DROP_WARN_MS     1000
-#define RECV_BATCH       16 /* messages taken before we look at our sends again */
+#define DROP_WARN_MS 1000
+#define RECV_BATCH   16 /* messages taken before we look at our sends again */
 
 /* Copy a chunk of the requested message into the caller's buffer. */
 static mpc_err deliver(mpc_net *net, int p, uint64_t off, uint64_t total, const uint8_t *data,
@@ -216,8 +216,8 @@ static mpc_err on_hello(mpc_net *net, peer *pr, const wire_hdr *h, size_t len, i
 
 /* A DATA chunk in its place in p's stream: to the request, or into the
  * queue, which then owns *msg (set to NULL). */
-static mpc_err on_data(mpc_net *net, int p, void **msg, const wire_hdr *h,
-                       const uint8_t *payload, size_t len, int64_t now) {
+static mpc_err on_data(mpc_net *net, int p, void **msg, const wire_hdr *h, const uint8_t *payload,
+                       size_t len, int64_t now) {
 	peer *pr = &net->peers[p];
 	mpc_err err;
 
@@ -519,8 +519,8 @@ static mpc_err sec_message(mpc_net *net, void *msg, size_t len, int64_t now) {
 	 * rest of the payload and a second tag */
 	size_t split = mpc_get32(m + 18), body = len - SEC_OVER - HDR_BYTES;
 	int parts = 1;
-	if (split > body || (split < body && (body - split <= MPC_FRAME_TAG ||
-	                                      seq >= UINT64_MAX - 1))) {
+	if (split > body ||
+	    (split < body && (body - split <= MPC_FRAME_TAG || seq >= UINT64_MAX - 1))) {
 		mpc_recv_drop_frame(net, (int)from,
 		                    "was a sealed message whose parts do not add up");
 		goto drop;
@@ -543,10 +543,10 @@ static mpc_err sec_message(mpc_net *net, void *msg, size_t len, int64_t now) {
 	long w = split > 0 ? mpc_frame_update(&pr->rx_key, dst, in + SEC_INNER, split) : 0;
 	int ok = w >= 0 && mpc_frame_open_end(&pr->rx_key, dst + w, in + SEC_INNER + split) == 0;
 	if (parts == 2) {
-		int ok2 = net->worker ? mpc_frame_worker_wait(net->worker) == 0
-		                      : mpc_frame_open_all(&pr->rx_key, 0, seq + 1, m, SEC_HDR, out2,
-		                                           ct2, plen - split,
-		                                           ct2 + plen - split) == 0;
+		int ok2 = net->worker
+		              ? mpc_frame_worker_wait(net->worker) == 0
+		              : mpc_frame_open_all(&pr->rx_key, 0, seq + 1, m, SEC_HDR, out2, ct2,
+		                                   plen - split, ct2 + plen - split) == 0;
 		ok = ok && ok2;
 	}
 	if (w < 0)
@@ -587,8 +587,7 @@ drop:
 /* One message off the wire. Takes ownership of msg. */
 mpc_err mpc_recv_dispatch(mpc_net *net, void *msg, size_t len, int64_t now) {
 	const uint8_t *b = msg;
-	if (len >= SEC_HDR && mpc_get32(b) == WIRE_MAGIC && b[4] == WIRE_VERSION &&
-	    b[5] == T_SEC)
+	if (len >= SEC_HDR && mpc_get32(b) == WIRE_MAGIC && b[4] == WIRE_VERSION && b[5] == T_SEC)
 		return sec_message(net, msg, len, now);
 	if (len >= TLS_HDR && mpc_get32(b) == WIRE_MAGIC && b[4] == WIRE_VERSION && b[5] == T_TLS)
 		return mpc_handshake_message(net, msg, len);

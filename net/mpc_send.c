@@ -190,8 +190,7 @@ mpc_err mpc_send_seal(mpc_net *net, int p, const uint8_t *hdr, const uint8_t *pa
 		                      payload + split, plen - split, rec2 + plen - split);
 	ok = mpc_frame_begin(&pr->tx_key, 1, pr->tx_seq, m, SEC_HDR) == 0 &&
 	     mpc_frame_update(&pr->tx_key, m + SEC_HDR, inner, SEC_INNER) == SEC_INNER &&
-	     (w = split > 0 ? mpc_frame_update(&pr->tx_key, m + SEC_HDR + SEC_INNER, payload,
-	                                       split)
+	     (w = split > 0 ? mpc_frame_update(&pr->tx_key, m + SEC_HDR + SEC_INNER, payload, split)
 	                    : 0) >= 0 &&
 	     mpc_frame_seal_end(&pr->tx_key, m + SEC_HDR + SEC_INNER + w,
 	                        m + SEC_HDR + SEC_INNER + split) == 0;

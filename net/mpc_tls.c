@@ -50,7 +50,7 @@ mpc_err mpc_tls_selfsigned(const char *name, int days, EVP_PKEY **key, X509 **ce
 
 	if (key == NULL || cert == NULL || days < 1 || days > 36500)
 		return mpc_error(MPC_EINVAL, "mpc_tls_selfsigned: no place for the result, or "
-				 "days outside 1..36500");
+		                             "days outside 1..36500");
 	*key = NULL;
 	*cert = NULL;
 	if ((k = EVP_EC_gen("P-256")) == NULL) {

@@ -21,8 +21,7 @@
  * X509_free. */
 mpc_err mpc_tls_ephemeral(const char *name, EVP_PKEY **key, X509 **cert) MPC_MUST_CHECK;
 /* The same, valid for `days` (1..36500) from an hour ago (mpc-party keygen). */
-mpc_err mpc_tls_selfsigned(const char *name, int days, EVP_PKEY **key,
-			   X509 **cert) MPC_MUST_CHECK;
+mpc_err mpc_tls_selfsigned(const char *name, int days, EVP_PKEY **key, X509 **cert) MPC_MUST_CHECK;
 
 /* SHA-256 of the certificate's DER encoding. MPC_ECRYPTO if it cannot be
  * encoded. */

@@ -2,7 +2,7 @@
 #ifndef MPC_ERR_H
 #define MPC_ERR_H
 
-#define MPC_MUST_CHECK __attribute__((warn_unused_result))
+#define MPC_MUST_CHECK   __attribute__((warn_unused_result))
 #define MPC_PRINTF(a, b) __attribute__((format(printf, a, b)))
 
 typedef enum {

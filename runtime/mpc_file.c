@@ -1,6 +1,7 @@
 /* Whole-file reads, full writes to a descriptor, atomic file writes. */
 #include "runtime/mpc_file.h"
 
+#include "runtime/mpc_wipe.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -9,12 +10,10 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include "runtime/mpc_wipe.h"
 
 /* Move the first n bytes of *b to a new buffer of ncap bytes. realloc() could
  * leave the old block unwiped, and the contents may be secret. */
-static int grow(char **b, size_t n, size_t ncap)
-{
+static int grow(char **b, size_t n, size_t ncap) {
 	char *nb = malloc(ncap);
 	if (nb == NULL)
 		return -1;
@@ -26,8 +25,7 @@ static int grow(char **b, size_t n, size_t ncap)
 	return 0;
 }
 
-mpc_err mpc_file_read_all(const char *path, size_t max_len, char **buf, size_t *len)
-{
+mpc_err mpc_file_read_all(const char *path, size_t max_len, char **buf, size_t *len) {
 	struct stat st;
 	char *b = NULL;
 	size_t n = 0, cap = 65536;
@@ -98,8 +96,7 @@ out:
 	return err;
 }
 
-mpc_err mpc_file_write_fd_all(int fd, const void *buf, size_t len)
-{
+mpc_err mpc_file_write_fd_all(int fd, const void *buf, size_t len) {
 	const char *p = buf;
 	while (len > 0) {
 		ssize_t w = write(fd, p, len);
@@ -117,8 +114,7 @@ mpc_err mpc_file_write_fd_all(int fd, const void *buf, size_t len)
 	return MPC_OK;
 }
 
-mpc_err mpc_file_read_fd_all(int fd, void *buf, size_t len)
-{
+mpc_err mpc_file_read_fd_all(int fd, void *buf, size_t len) {
 	char *p = buf;
 	while (len > 0) {
 		ssize_t r = read(fd, p, len);
@@ -126,15 +122,14 @@ mpc_err mpc_file_read_fd_all(int fd, void *buf, size_t len)
 			continue;
 		if (r <= 0)
 			return mpc_error(MPC_EIO, "read from descriptor %d: %s", fd,
-					 r == 0 ? "end of file" : strerror(errno));
+			                 r == 0 ? "end of file" : strerror(errno));
 		p += r;
 		len -= (size_t)r;
 	}
 	return MPC_OK;
 }
 
-mpc_err mpc_file_write_atomic(const char *path, const void *data, size_t len, unsigned mode)
-{
+mpc_err mpc_file_write_atomic(const char *path, const void *data, size_t len, unsigned mode) {
 	size_t plen = strlen(path);
 	char *tmp = malloc(plen + 32);
 	mpc_err err = MPC_OK;

@@ -10,9 +10,9 @@
 #ifndef MPC_FIXED_H
 #define MPC_FIXED_H
 
-#include <stddef.h>
 #include "runtime/mpc_err.h"
 #include "runtime/mpc_ring.h"
+#include <stddef.h>
 
 #define MPC_FIXED_DEFAULT_FRAC 16
 
@@ -28,7 +28,7 @@ double mpc_fixed_limit(mpc_ring r, unsigned f);
  * MPC_ERANGE names the index of the first offending value (never the value:
  * inputs are secret). On error nothing in out is guaranteed. */
 mpc_err mpc_fixed_encode(mpc_ring r, unsigned f, double max_abs, const double *in, void *out,
-			 size_t n) MPC_MUST_CHECK;
+                         size_t n) MPC_MUST_CHECK;
 
 /* Decode n ring elements (signed) into doubles. */
 void mpc_fixed_decode(mpc_ring r, unsigned f, const void *in, double *out, size_t n);

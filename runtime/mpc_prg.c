@@ -13,7 +13,6 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
-
 struct mpc_prg {
 	EVP_CIPHER_CTX *ctx;
 };

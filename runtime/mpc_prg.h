@@ -5,9 +5,9 @@
 #ifndef MPC_PRG_H
 #define MPC_PRG_H
 
+#include "runtime/mpc_err.h"
 #include <stddef.h>
 #include <stdint.h>
-#include "runtime/mpc_err.h"
 
 #define MPC_SEED_BYTES 16
 

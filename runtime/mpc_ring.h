@@ -5,9 +5,9 @@
 #ifndef MPC_RING_H
 #define MPC_RING_H
 
+#include "runtime/mpc_err.h"
 #include <stddef.h>
 #include <stdint.h>
-#include "runtime/mpc_err.h"
 
 typedef unsigned __int128 mpc_u128;
 typedef __int128 mpc_i128;
@@ -15,9 +15,13 @@ typedef __int128 mpc_i128;
 typedef enum { MPC_Z64 = 64, MPC_Z128 = 128 } mpc_ring;
 
 /* Bytes per element: 8 or 16. */
-static inline size_t mpc_ring_bytes(mpc_ring r) { return r == MPC_Z128 ? 16 : 8; }
+static inline size_t mpc_ring_bytes(mpc_ring r) {
+	return r == MPC_Z128 ? 16 : 8;
+}
 /* Bits per element: 64 or 128. */
-static inline unsigned mpc_ring_bits(mpc_ring r) { return (unsigned)r; }
+static inline unsigned mpc_ring_bits(mpc_ring r) {
+	return (unsigned)r;
+}
 /* MPC_OK for 64 and 128, MPC_EINVAL otherwise. */
 mpc_err mpc_ring_check(mpc_ring r) MPC_MUST_CHECK;
 /* Parse "64"/"128"/"z64"/"z128"/"Z_2^64"...; MPC_EINVAL otherwise. */

@@ -4,14 +4,12 @@
 
 #include <openssl/crypto.h>
 
-void mpc_wipe(void *p, size_t n)
-{
+void mpc_wipe(void *p, size_t n) {
 	if (p != NULL && n > 0)
 		OPENSSL_cleanse(p, n);
 }
 
-void mpc_wipe_free(void *p, size_t n)
-{
+void mpc_wipe_free(void *p, size_t n) {
 	if (p != NULL) {
 		mpc_wipe(p, n);
 		free(p);

@@ -8,20 +8,19 @@
 #include "net/mpc_peer.h"
 #include "protocols/preproc/mpc_dealer.h"
 
-static void usage(FILE *out)
-{
-	fprintf(out, "usage: mpc-dealer --nodes A0,...,AN-1,DEALER --dealer --session JOB "
-		     "[options]\n\n"
-		     "Serves the parties' preprocessing until the last party closes the "
-		     "session.\nThe dealer is trusted with every secret: run it at an "
-		     "independent provider.\n\noptions:\n%s"
-		     "  --idle-timeout SEC     give up when no request comes for this long "
-		     "(default 600)\n",
-		mpc_peer_usage);
+static void usage(FILE *out) {
+	fprintf(out,
+	        "usage: mpc-dealer --nodes A0,...,AN-1,DEALER --dealer --session JOB "
+	        "[options]\n\n"
+	        "Serves the parties' preprocessing until the last party closes the "
+	        "session.\nThe dealer is trusted with every secret: run it at an "
+	        "independent provider.\n\noptions:\n%s"
+	        "  --idle-timeout SEC     give up when no request comes for this long "
+	        "(default 600)\n",
+	        mpc_peer_usage);
 }
 
-int main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
 	mpc_peer_opts o;
 	mpc_net *net = NULL;
 	double idle_s = 600;

@@ -15,72 +15,71 @@
 #include "tools/party.h"
 
 static const char usage_text[] =
-	"usage: mpc-party keygen --out DIR [--name NAME] [--days N] [--force]\n"
-	"       mpc-party check --job JOB.ini --party NAME [--input FILE.csv] [--model FILE]\n"
-	"                       [--format text|json] [options]\n"
-	"       mpc-party run   --job JOB.ini --party NAME [--input FILE.csv] [--output FILE]\n"
-	"                       [--format csv|json] [--model FILE] [--store DIR] [options]\n"
-	"       mpc-party preprocess --job JOB.ini --party NAME --for-job [--rows N] [--runs K]\n"
-	"                       [--store DIR] [options]\n"
-	"       mpc-party preprocess --job JOB.ini --party NAME [--triples N] [--trunc N]\n"
-	"                       [--bits N] [--bit-triples N] [--target] [--store DIR] [options]\n"
-	"       mpc-party preprocess --status --job JOB.ini --party NAME [--store DIR]\n"
-	"       mpc-party preprocess --list [--store DIR]\n"
-	"\n"
-	"keygen  makes this party's private key (DIR/key.pem, mode 0600) and a self-signed\n"
-	"        certificate (DIR/cert.pem, valid --days, default 3650), and prints the\n"
-	"        certificate's SHA-256 fingerprint for the job file. Run it again with\n"
-	"        --force to renew (then send the partners the new fingerprint).\n"
-	"check   before any data moves: reads the job file and the key, and validates\n"
-	"        everything run would refuse with the same code run uses: the whole job\n"
-	"        file, and this party's --input and --model files (a dry read: rows,\n"
-	"        columns, ranges, with file:line), and prints the exact material the job\n"
-	"        consumes, every kind in every ring (fraud_score: for the asker's --input,\n"
-	"        or --rows N). Then it reaches every peer, verifies each one's certificate\n"
-	"        against the job file, checks that every peer has the same job, and\n"
-	"        measures round-trip time and throughput. Every partner runs it at about\n"
-	"        the same time. One line per peer. --format json: one JSON object on\n"
-	"        stdout (job, party, computation, ok, error, input, model, peers); the\n"
-	"        human messages go to stderr.\n"
-	"run     runs the job's computation with this party's input and writes the\n"
-	"        outputs it may see. The party named 'dealer' runs the dealer service.\n"
-	"        computation = aggregate_stats: statistics over every party's --input\n"
-	"        (optionally per category, histogram, median, K, filter, differential\n"
-	"        privacy; see the README). computation = fraud_score: the job's asker\n"
-	"        scores its --input with the model owner's --model (logistic regression:\n"
-	"        fed_avg's model file; or decision trees); only the asker receives the\n"
-	"        scores and flags.\n"
-	"        With preprocessing = ot or paillier it takes material from the store\n"
-	"        first and makes the rest on demand.\n"
-	"preprocess  makes material ahead of time, together with every other party\n"
-	"        (all run it with the same arguments), into this party's store (default\n"
-	"        ./mpc-store/JOBID-NAME, mode 0700). --for-job: tops the store up to\n"
-	"        what the job consumes (--runs K: K runs' worth; fraud_score needs\n"
-	"        --rows N, the asker's transactions). Or counts in the job's ring:\n"
-	"        added, or with --target levels to top up to. --status shows what the\n"
-	"        store holds, --list every store under --store DIR (default\n"
-	"        ./mpc-store); neither needs keys or peers.\n"
-	"\n"
-	"options:\n"
-	"  --keys DIR             this party's key.pem and cert.pem (default ./mpc-keys)\n"
-	"  --listen URL           address to bind if it differs from the job file's (NAT,\n"
-	"                         0.0.0.0); peers still connect to the job file's address\n"
-	"  --insecure-plaintext   no TLS: only with 'transport = plaintext' in the job, for\n"
-	"                         tests and benchmarks on loopback. Never across networks.\n"
-	"  --trust-dealer         consent to 'preprocessing = dealer': the dealer makes every\n"
-	"                         triple, so it can learn every input and output of the job.\n"
-	"                         check and run refuse a dealer job without it.\n"
-	"  --log-level LEVEL      debug, info, warn, error (default info)\n"
-	"  --store DIR            the preprocessing store (default ./mpc-store/JOBID-NAME)\n"
-	"\n"
-	"exit codes: 0 ok, 1 usage or configuration (also: cannot listen on our own\n"
-	"address), 2 input data, 3 network (peer unreachable, silent or gone), 4 protocol\n"
-	"violation or failed check, 5 a peer aborted (its reason is printed), 6 internal,\n"
-	"7 TLS (certificate or tampered channel), 8 stopped by SIGTERM or SIGINT (the peers\n"
-	"were told; a second Ctrl-C quits at once).\n";
+    "usage: mpc-party keygen --out DIR [--name NAME] [--days N] [--force]\n"
+    "       mpc-party check --job JOB.ini --party NAME [--input FILE.csv] [--model FILE]\n"
+    "                       [--format text|json] [options]\n"
+    "       mpc-party run   --job JOB.ini --party NAME [--input FILE.csv] [--output FILE]\n"
+    "                       [--format csv|json] [--model FILE] [--store DIR] [options]\n"
+    "       mpc-party preprocess --job JOB.ini --party NAME --for-job [--rows N] [--runs K]\n"
+    "                       [--store DIR] [options]\n"
+    "       mpc-party preprocess --job JOB.ini --party NAME [--triples N] [--trunc N]\n"
+    "                       [--bits N] [--bit-triples N] [--target] [--store DIR] [options]\n"
+    "       mpc-party preprocess --status --job JOB.ini --party NAME [--store DIR]\n"
+    "       mpc-party preprocess --list [--store DIR]\n"
+    "\n"
+    "keygen  makes this party's private key (DIR/key.pem, mode 0600) and a self-signed\n"
+    "        certificate (DIR/cert.pem, valid --days, default 3650), and prints the\n"
+    "        certificate's SHA-256 fingerprint for the job file. Run it again with\n"
+    "        --force to renew (then send the partners the new fingerprint).\n"
+    "check   before any data moves: reads the job file and the key, and validates\n"
+    "        everything run would refuse with the same code run uses: the whole job\n"
+    "        file, and this party's --input and --model files (a dry read: rows,\n"
+    "        columns, ranges, with file:line), and prints the exact material the job\n"
+    "        consumes, every kind in every ring (fraud_score: for the asker's --input,\n"
+    "        or --rows N). Then it reaches every peer, verifies each one's certificate\n"
+    "        against the job file, checks that every peer has the same job, and\n"
+    "        measures round-trip time and throughput. Every partner runs it at about\n"
+    "        the same time. One line per peer. --format json: one JSON object on\n"
+    "        stdout (job, party, computation, ok, error, input, model, peers); the\n"
+    "        human messages go to stderr.\n"
+    "run     runs the job's computation with this party's input and writes the\n"
+    "        outputs it may see. The party named 'dealer' runs the dealer service.\n"
+    "        computation = aggregate_stats: statistics over every party's --input\n"
+    "        (optionally per category, histogram, median, K, filter, differential\n"
+    "        privacy; see the README). computation = fraud_score: the job's asker\n"
+    "        scores its --input with the model owner's --model (logistic regression:\n"
+    "        fed_avg's model file; or decision trees); only the asker receives the\n"
+    "        scores and flags.\n"
+    "        With preprocessing = ot or paillier it takes material from the store\n"
+    "        first and makes the rest on demand.\n"
+    "preprocess  makes material ahead of time, together with every other party\n"
+    "        (all run it with the same arguments), into this party's store (default\n"
+    "        ./mpc-store/JOBID-NAME, mode 0700). --for-job: tops the store up to\n"
+    "        what the job consumes (--runs K: K runs' worth; fraud_score needs\n"
+    "        --rows N, the asker's transactions). Or counts in the job's ring:\n"
+    "        added, or with --target levels to top up to. --status shows what the\n"
+    "        store holds, --list every store under --store DIR (default\n"
+    "        ./mpc-store); neither needs keys or peers.\n"
+    "\n"
+    "options:\n"
+    "  --keys DIR             this party's key.pem and cert.pem (default ./mpc-keys)\n"
+    "  --listen URL           address to bind if it differs from the job file's (NAT,\n"
+    "                         0.0.0.0); peers still connect to the job file's address\n"
+    "  --insecure-plaintext   no TLS: only with 'transport = plaintext' in the job, for\n"
+    "                         tests and benchmarks on loopback. Never across networks.\n"
+    "  --trust-dealer         consent to 'preprocessing = dealer': the dealer makes every\n"
+    "                         triple, so it can learn every input and output of the job.\n"
+    "                         check and run refuse a dealer job without it.\n"
+    "  --log-level LEVEL      debug, info, warn, error (default info)\n"
+    "  --store DIR            the preprocessing store (default ./mpc-store/JOBID-NAME)\n"
+    "\n"
+    "exit codes: 0 ok, 1 usage or configuration (also: cannot listen on our own\n"
+    "address), 2 input data, 3 network (peer unreachable, silent or gone), 4 protocol\n"
+    "violation or failed check, 5 a peer aborted (its reason is printed), 6 internal,\n"
+    "7 TLS (certificate or tampered channel), 8 stopped by SIGTERM or SIGINT (the peers\n"
+    "were told; a second Ctrl-C quits at once).\n";
 
-static int parse_args(int argc, char **argv, int first, opts *o)
-{
+static int parse_args(int argc, char **argv, int first, opts *o) {
 	for (int i = first; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 		const char **slot = NULL;
@@ -101,24 +100,25 @@ static int parse_args(int argc, char **argv, int first, opts *o)
 			continue;
 		}
 		int *flag = strcmp(a, "--for-job") == 0  ? &o->for_job
-			    : strcmp(a, "--target") == 0 ? &o->target
-			    : strcmp(a, "--list") == 0   ? &o->list
-							 : NULL;
+		            : strcmp(a, "--target") == 0 ? &o->target
+		            : strcmp(a, "--list") == 0   ? &o->list
+		                                         : NULL;
 		if (flag) {
 			*flag = 1;
 			continue;
 		}
 		uint64_t *count = strcmp(a, "--triples") == 0       ? &o->triples
-				  : strcmp(a, "--rows") == 0        ? &o->rows
-				  : strcmp(a, "--runs") == 0        ? &o->runs
-				  : strcmp(a, "--trunc") == 0       ? &o->trunc
-				  : strcmp(a, "--bits") == 0        ? &o->bits
-				  : strcmp(a, "--bit-triples") == 0 ? &o->bit_triples
-								    : NULL;
+		                  : strcmp(a, "--rows") == 0        ? &o->rows
+		                  : strcmp(a, "--runs") == 0        ? &o->runs
+		                  : strcmp(a, "--trunc") == 0       ? &o->trunc
+		                  : strcmp(a, "--bits") == 0        ? &o->bits
+		                  : strcmp(a, "--bit-triples") == 0 ? &o->bit_triples
+		                                                    : NULL;
 		if (count) {
 			char *end = NULL;
 			unsigned long long x = v ? strtoull(v, &end, 10) : 0;
-			if (v == NULL || end == v || *end != '\0' || x > (1ull << 40) || v[0] == '-') {
+			if (v == NULL || end == v || *end != '\0' || x > (1ull << 40) ||
+			    v[0] == '-') {
 				fprintf(stderr, "mpc-party: %s needs a count from 0 to 2^40\n", a);
 				return -1;
 			}
@@ -158,13 +158,15 @@ static int parse_args(int argc, char **argv, int first, opts *o)
 			continue;
 		} else if (strcmp(a, "--log-level") == 0 && v) {
 			if (mpc_log_level_parse(v, &o->level) != MPC_OK) {
-				fprintf(stderr, "mpc-party: --log-level: debug, info, warn or error\n");
+				fprintf(stderr,
+				        "mpc-party: --log-level: debug, info, warn or error\n");
 				return -1;
 			}
 			i++;
 			continue;
 		} else {
-			fprintf(stderr, "mpc-party: unknown option '%s' (see mpc-party --help)\n", a);
+			fprintf(stderr, "mpc-party: unknown option '%s' (see mpc-party --help)\n",
+			        a);
 			return -1;
 		}
 		if (v == NULL) {
@@ -177,8 +179,7 @@ static int parse_args(int argc, char **argv, int first, opts *o)
 	return 0;
 }
 
-static int cmd_keygen(const opts *o)
-{
+static int cmd_keygen(const opts *o) {
 	uint8_t fp[32];
 	char text[MPC_TLS_FP_TEXT];
 	if (o->out_dir == NULL) {
@@ -186,7 +187,7 @@ static int cmd_keygen(const opts *o)
 		return MPC_EXIT_USAGE;
 	}
 	mpc_err err = mpc_keys_generate(o->out_dir, o->name ? o->name : "mpc-party",
-					o->days ? o->days : 3650, o->force, fp);
+	                                o->days ? o->days : 3650, o->force, fp);
 	if (err != MPC_OK) {
 		fprintf(stderr, "mpc-party keygen: %s\n", mpc_error_detail());
 		return mpc_exit_code(err);
@@ -196,13 +197,13 @@ static int cmd_keygen(const opts *o)
 	printf("certificate: %s/cert.pem\n", o->out_dir);
 	printf("fingerprint: %s\n", text);
 	printf("Send the fingerprint to your partners: it goes in the job file as\n"
-	       "  fingerprint = %s\nunder your [party NAME] section.\n", text);
+	       "  fingerprint = %s\nunder your [party NAME] section.\n",
+	       text);
 	return 0;
 }
 /* The pause a test asks for (tests/loopback/test_party_cli.c): here,
  * outside any round, so a test can kill or stall this party mid-job. */
-static void test_pause(void)
-{
+static void test_pause(void) {
 	const char *pause = getenv("MPC_TEST_PAUSE_MS");
 	if (pause && atoi(pause) > 0) {
 		mpc_warn("MPC_TEST_PAUSE_MS: pausing %d ms (test hook)", atoi(pause));
@@ -220,8 +221,7 @@ typedef struct {
 
 /* mpc_kind_session.start: the party with the job's preprocessing, or the
  * dealer's service. */
-static mpc_err start_party(mpc_kind_session *ks, const mpc_pool_plan *plan, mpc_party **p)
-{
+static mpc_err start_party(mpc_kind_session *ks, const mpc_pool_plan *plan, mpc_party **p) {
 	run_host *h = ks->host;
 	const mpc_job *j = h->c->job;
 	mpc_err err;
@@ -239,9 +239,8 @@ static mpc_err start_party(mpc_kind_session *ks, const mpc_pool_plan *plan, mpc_
 
 /* The kind's steps from the network on: prepare, agree, run, note what it
  * took. *bad_input: the error is this party's input's. */
-static mpc_err run_kind(const opts *o, conn *c, const mpc_kind *k, void *st,
-			const mpc_kind_io *io, int *bad_input)
-{
+static mpc_err run_kind(const opts *o, conn *c, const mpc_kind *k, void *st, const mpc_kind_io *io,
+                        int *bad_input) {
 	run_host h = {.o = o, .c = c};
 	mpc_err err;
 
@@ -259,8 +258,7 @@ static mpc_err run_kind(const opts *o, conn *c, const mpc_kind *k, void *st,
 
 /* run (and check's dry run): the job's kind from the registry, through its
  * ops: parse, this party's files, the network, the outputs. */
-int party_cmd_run(const opts *o)
-{
+int party_cmd_run(const opts *o) {
 	conn c;
 	const mpc_kind *k = NULL;
 	void *st = NULL;
@@ -272,7 +270,8 @@ int party_cmd_run(const opts *o)
 		fprintf(stderr, "mpc-party run: --format csv or json\n");
 		return MPC_EXIT_USAGE;
 	}
-	if ((err = party_prepare(o, &c)) != MPC_OK || (err = party_dealer_consent(o, &c)) != MPC_OK) {
+	if ((err = party_prepare(o, &c)) != MPC_OK ||
+	    (err = party_dealer_consent(o, &c)) != MPC_OK) {
 		fprintf(stderr, "mpc-party %s: %s\n", cmd, mpc_error_detail());
 		code = err == MPC_ECONFIG || err == MPC_EIO ? MPC_EXIT_USAGE : mpc_exit_code(err);
 		goto out;
@@ -280,7 +279,7 @@ int party_cmd_run(const opts *o)
 	mpc_kind_io io = party_kind_io(o, &c);
 	if ((k = mpc_kind_find(c.job->computation)) == NULL)
 		err = mpc_error(MPC_ECONFIG, "%s: no computation %s here", o->job_path,
-				c.job->computation);
+		                c.job->computation);
 	else
 		err = k->parse(c.job, &st);
 	if (err == MPC_OK)
@@ -315,10 +314,11 @@ out:
 	return code;
 }
 
-static void on_stop_signal(int signo) { mpc_net_stop(signo); }
+static void on_stop_signal(int signo) {
+	mpc_net_stop(signo);
+}
 
-int main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
 	opts o = {.level = MPC_LOG_INFO};
 	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
 	    strcmp(argv[1], "help") == 0) {
@@ -350,7 +350,8 @@ int main(int argc, char **argv)
 		return party_cmd_run(&o);
 	if (strcmp(argv[1], "preprocess") == 0)
 		return party_cmd_preprocess(&o);
-	fprintf(stderr, "mpc-party: unknown subcommand '%s' (keygen, check, run, preprocess; see --help)\n",
-		argv[1]);
+	fprintf(stderr,
+	        "mpc-party: unknown subcommand '%s' (keygen, check, run, preprocess; see --help)\n",
+	        argv[1]);
 	return MPC_EXIT_USAGE;
 }

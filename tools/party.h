@@ -29,15 +29,15 @@ typedef struct {
 	int trust_dealer; /* --trust-dealer */
 	int dry;          /* check: run's validation only, stop before connecting */
 	uint64_t triples, trunc, bits, bit_triples; /* preprocess: how many to make */
-	int for_job, target, list;  /* preprocess: the job's plan; levels, not amounts; list */
-	uint64_t rows, runs;        /* the asker's transactions (fraud_score); runs to stock */
+	int for_job, target, list; /* preprocess: the job's plan; levels, not amounts; list */
+	uint64_t rows, runs;       /* the asker's transactions (fraud_score); runs to stock */
 	mpc_log_level level;
 } opts;
 
 /* One node's connection to the job: its network and what it agreed. */
 typedef struct {
 	mpc_job *job;
-	int self;          /* node index: parties 0..n-1, then the dealer */
+	int self; /* node index: parties 0..n-1, then the dealer */
 	int is_dealer;
 	mpc_nodes nodes;
 	EVP_PKEY *key;
@@ -48,7 +48,6 @@ typedef struct {
 	 * tell the peers, who would otherwise wait for us */
 	int tell_peers;
 } conn;
-
 
 /* What check's dry read of this party's files found: run's own readers and
  * checks, stopped just before connecting (opts.dry). */
@@ -85,12 +84,12 @@ mpc_kind_io party_kind_io(const opts *o, const conn *c);
  * where it is not known here, the plan is for assume_rows transactions and
  * *assumed is set (0: refused, MPC_ECONFIG). *upper: a suppressed cohort
  * would take less. */
-mpc_err party_material_plan(const opts *o, const conn *c, uint64_t assume_rows,
-			    mpc_pool_plan *plan, int *assumed, int *upper) MPC_MUST_CHECK;
+mpc_err party_material_plan(const opts *o, const conn *c, uint64_t assume_rows, mpc_pool_plan *plan,
+                            int *assumed, int *upper) MPC_MUST_CHECK;
 /* The job's preprocessing at a party, from the store first when there is
  * one, wrapped in a recording pool; states what the job consumes. */
 mpc_err party_install_preproc(const opts *o, conn *c, mpc_party *p,
-			      const mpc_pool_plan *plan) MPC_MUST_CHECK;
+                              const mpc_pool_plan *plan) MPC_MUST_CHECK;
 /* After a run: what it took, of every kind, and from where. */
 void party_note_taken(mpc_party *p, const mpc_job *j);
 int party_cmd_preprocess(const opts *o);

@@ -6,13 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tools/party.h"
 #include "net/mpc_peer.h"
 #include "protocols/preproc/mpc_plan.h"
+#include "tools/party.h"
 
 /* A JSON string: quotes, backslashes and control characters escaped. */
-static void json_str(FILE *f, const char *s)
-{
+static void json_str(FILE *f, const char *s) {
 	if (s == NULL) {
 		fputs("null", f);
 		return;
@@ -39,8 +38,7 @@ static char material_line[1024];
 /* check --format json: one object on stdout. peer_state[i]: 1 confirmed, 0
  * not confirmed, -1 the one the error names; NULL: no peers reached. */
 static void check_json(const opts *o, const conn *c, int code, const char *error,
-		       const int *peer_state, double rtt, double mbps)
-{
+                       const int *peer_state, double rtt, double mbps) {
 	FILE *f = stdout;
 	fputs("{\"job\":", f);
 	json_str(f, c && c->job ? c->job->id : NULL);
@@ -78,8 +76,8 @@ static void check_json(const opts *o, const conn *c, int code, const char *error
 		json_str(f, c->nodes.names[i]);
 		fputs(",\"address\":", f);
 		json_str(f, c->nodes.addrs[i]);
-		fprintf(f, ",\"ok\":%s,\"named_in_error\":%s}", peer_state[i] > 0 ? "true" : "false",
-			peer_state[i] < 0 ? "true" : "false");
+		fprintf(f, ",\"ok\":%s,\"named_in_error\":%s}",
+		        peer_state[i] > 0 ? "true" : "false", peer_state[i] < 0 ? "true" : "false");
 	}
 	fputs("]", f);
 	if (peer_state && code == 0)
@@ -90,8 +88,7 @@ static void check_json(const opts *o, const conn *c, int code, const char *error
 
 /* check: the exact material the job consumes, before any data moves, to
  * out; the line is kept for check --format json. */
-static mpc_err print_material(const opts *o, const conn *c, FILE *out)
-{
+static mpc_err print_material(const opts *o, const conn *c, FILE *out) {
 	mpc_pool_plan plan;
 	char *line = material_line;
 	int assumed, upper;
@@ -102,19 +99,22 @@ static mpc_err print_material(const opts *o, const conn *c, FILE *out)
 		return err;
 	mpc_plan_format(&plan, line, sizeof(material_line));
 	if (assumed)
-		fprintf(out, "this job consumes, for 1,000 transactions of the asker (its row count "
-			"decides; --rows N for another): %s\n", line);
+		fprintf(out,
+		        "this job consumes, for 1,000 transactions of the asker (its row count "
+		        "decides; --rows N for another): %s\n",
+		        line);
 	else
-		fprintf(out, "this job consumes%s: %s\n", c->job->preprocessing == MPC_JOB_DEALER ?
-			" (served by the dealer)" : "", line);
+		fprintf(out, "this job consumes%s: %s\n",
+		        c->job->preprocessing == MPC_JOB_DEALER ? " (served by the dealer)" : "",
+		        line);
 	if (upper)
-		fprintf(out, "  (when no cohort is suppressed; a suppressed cohort skips its share)\n");
+		fprintf(out,
+		        "  (when no cohort is suppressed; a suppressed cohort skips its share)\n");
 	fflush(out);
 	return MPC_OK;
 }
 
-int party_cmd_check(const opts *o)
-{
+int party_cmd_check(const opts *o) {
 	conn c;
 	double rtt = 0, mbps = 0;
 	int json = o->format && strcmp(o->format, "json") == 0, code;
@@ -152,11 +152,11 @@ int party_cmd_check(const opts *o)
 		return code;
 	}
 	fprintf(hum, "job %s: %s, %d parties%s, %s\n", c.job->id, c.job->computation,
-		c.job->n_parties, c.job->has_dealer ? " + dealer" : "",
-		o->insecure ? "PLAINTEXT" : "TLS 1.3");
+	        c.job->n_parties, c.job->has_dealer ? " + dealer" : "",
+	        o->insecure ? "PLAINTEXT" : "TLS 1.3");
 	if (party_dry.s.input_read)
 		fprintf(hum, "  input %s: %zu rows, %zu columns: OK\n", o->input, party_dry.s.rows,
-			party_dry.columns);
+		        party_dry.columns);
 	else if (o->input == NULL && !c.is_dealer)
 		fprintf(hum, "  input: not checked (give --input FILE.csv to check it too)\n");
 	if (party_dry.s.model_read)
@@ -184,7 +184,7 @@ int party_cmd_check(const opts *o)
 			named |= it;
 			state[i] = it ? -1 : 0;
 			fprintf(hum, "  %-20s %-28s %s\n", c.nodes.names[i], c.nodes.addrs[i],
-				it ? "FAILED (below)" : "not confirmed (the check stopped)");
+			        it ? "FAILED (below)" : "not confirmed (the check stopped)");
 		}
 		fprintf(hum, "FAILED%s: %s\n", named ? "" : " (all peers)", error);
 		code = party_fail(&c, err, "check");
@@ -198,11 +198,12 @@ int party_cmd_check(const opts *o)
 			continue;
 		state[i] = 1;
 		fprintf(hum, "  %-20s %-28s OK  %s, same job\n", c.nodes.names[i], c.nodes.addrs[i],
-			o->insecure ? "reached (plaintext: identity NOT verified)"
-				    : "identity verified");
+		        o->insecure ? "reached (plaintext: identity NOT verified)"
+		                    : "identity verified");
 	}
-	fprintf(hum, "round trip (all peers at once): %.2f ms; throughput to each peer: %.0f MB/s\n",
-		rtt, mbps);
+	fprintf(hum,
+	        "round trip (all peers at once): %.2f ms; throughput to each peer: %.0f MB/s\n",
+	        rtt, mbps);
 	mpc_net_close(c.net);
 	c.net = NULL;
 	fprintf(hum, "ready: every peer is reachable, verified and has the same job.\n");

@@ -11,16 +11,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tools/party.h"
 #include "net/mpc_keys.h"
 #include "net/mpc_peer.h"
 #include "net/mpc_tls.h"
+#include "tools/party.h"
 
 party_dry_info party_dry;
 
 /* Columns of a CSV file's header line (0 if it cannot be read). */
-size_t party_csv_columns(const char *path)
-{
+size_t party_csv_columns(const char *path) {
 	FILE *fp = fopen(path, "r");
 	size_t n = 0;
 	int ch, any = 0;
@@ -34,8 +33,7 @@ size_t party_csv_columns(const char *path)
 	return any ? n + 1 : 0;
 }
 
-void party_conn_fini(conn *c)
-{
+void party_conn_fini(conn *c) {
 	mpc_job_free(c->job);
 	mpc_nodes_fini(&c->nodes);
 	EVP_PKEY_free(c->key);
@@ -45,8 +43,7 @@ void party_conn_fini(conn *c)
 }
 
 /* Everything before the network: job, our node, transport, keys. */
-mpc_err party_prepare(const opts *o, conn *c)
-{
+mpc_err party_prepare(const opts *o, conn *c) {
 	mpc_err err;
 	memset(c, 0, sizeof(*c));
 	c->self = -1;
@@ -61,16 +58,23 @@ mpc_err party_prepare(const opts *o, conn *c)
 		c->is_dealer = 1;
 		c->self = j->n_parties;
 	} else if ((c->self = mpc_job_party_index(j, o->party)) < 0) {
-		return mpc_error(MPC_ECONFIG, "%s has no [party %s]; its parties are listed in "
-				 "[party NAME] sections", o->job_path, o->party);
+		return mpc_error(MPC_ECONFIG,
+		                 "%s has no [party %s]; its parties are listed in "
+		                 "[party NAME] sections",
+		                 o->job_path, o->party);
 	}
 	if (j->transport == MPC_JOB_PLAINTEXT && !o->insecure)
-		return mpc_error(MPC_ECONFIG, "%s says transport = plaintext: confirm with "
-				 "--insecure-plaintext (loopback tests only: shares would travel in "
-				 "clear)", o->job_path);
+		return mpc_error(
+		    MPC_ECONFIG,
+		    "%s says transport = plaintext: confirm with "
+		    "--insecure-plaintext (loopback tests only: shares would travel in "
+		    "clear)",
+		    o->job_path);
 	if (j->transport != MPC_JOB_PLAINTEXT && o->insecure)
-		return mpc_error(MPC_ECONFIG, "--insecure-plaintext given, but %s requires TLS "
-				 "(transport = tls)", o->job_path);
+		return mpc_error(MPC_ECONFIG,
+		                 "--insecure-plaintext given, but %s requires TLS "
+		                 "(transport = tls)",
+		                 o->job_path);
 	if ((err = mpc_job_nodes(j, &c->nodes)) != MPC_OK)
 		return err;
 	if (o->listen) {
@@ -82,7 +86,7 @@ mpc_err party_prepare(const opts *o, conn *c)
 	}
 	if (o->insecure) {
 		mpc_warn("INSECURE: plaintext transport; anyone who can read the traffic learns "
-			 "every input");
+		         "every input");
 		return MPC_OK;
 	}
 	const char *dir = o->keys ? o->keys : "mpc-keys";
@@ -96,16 +100,18 @@ mpc_err party_prepare(const opts *o, conn *c)
 		char have[MPC_TLS_FP_TEXT], want[MPC_TLS_FP_TEXT];
 		mpc_tls_fingerprint_format(mine, have);
 		mpc_tls_fingerprint_format(me->fingerprint, want);
-		return mpc_error(MPC_ECONFIG, "the certificate in %s has fingerprint %s, but %s "
-				 "lists %s for %s: wrong --keys directory, or the job file has an "
-				 "old fingerprint", dir, have, o->job_path, want, o->party);
+		return mpc_error(MPC_ECONFIG,
+		                 "the certificate in %s has fingerprint %s, but %s "
+		                 "lists %s for %s: wrong --keys directory, or the job file has an "
+		                 "old fingerprint",
+		                 dir, have, o->job_path, want, o->party);
 	}
 	int n = c->nodes.n;
 	if ((c->pins = calloc((size_t)n, sizeof(*c->pins))) == NULL)
 		return mpc_error(MPC_ENOMEM, "out of memory");
 	for (int i = 0; i < n; i++)
-		memcpy(c->pins[i], i < j->n_parties ? j->parties[i].fingerprint : j->dealer.fingerprint,
-		       32);
+		memcpy(c->pins[i],
+		       i < j->n_parties ? j->parties[i].fingerprint : j->dealer.fingerprint, 32);
 	return MPC_OK;
 }
 
@@ -113,51 +119,49 @@ mpc_err party_prepare(const opts *o, conn *c)
  * own consent on its command line, never by the job file alone (whoever
  * writes the file could name itself, or a key it holds, the dealer). The
  * dealer itself needs none. */
-mpc_err party_dealer_consent(const opts *o, const conn *c)
-{
+mpc_err party_dealer_consent(const opts *o, const conn *c) {
 	const mpc_job *j = c->job;
 	if (j->preprocessing != MPC_JOB_DEALER || c->is_dealer || o->trust_dealer)
 		return MPC_OK;
-	return mpc_error(MPC_ECONFIG, "%s says preprocessing = dealer ([dealer] at %s, line %d): "
-			 "the dealer makes every Beaver triple, so it can undo every mask and "
-			 "learn every input and every output of this job. Confirm with "
-			 "--trust-dealer only if %s trusts whoever runs the dealer with all of "
-			 "that; otherwise use preprocessing = ot or paillier (the material is then "
-			 "made among the parties)", o->job_path, j->dealer.address, j->dealer.line,
-			 o->party);
+	return mpc_error(MPC_ECONFIG,
+	                 "%s says preprocessing = dealer ([dealer] at %s, line %d): "
+	                 "the dealer makes every Beaver triple, so it can undo every mask and "
+	                 "learn every input and every output of this job. Confirm with "
+	                 "--trust-dealer only if %s trusts whoever runs the dealer with all of "
+	                 "that; otherwise use preprocessing = ot or paillier (the material is then "
+	                 "made among the parties)",
+	                 o->job_path, j->dealer.address, j->dealer.line, o->party);
 }
 
 /* Open the network (TLS unless party_prepare() found --insecure-plaintext: then
  * no key was loaded), waiting up to connect_ms for the peers. */
-static mpc_err open_net(conn *c, int connect_ms)
-{
+static mpc_err open_net(conn *c, int connect_ms) {
 	const mpc_job *j = c->job;
 	int self = c->self;
 	mpc_err err;
 
 	mpc_net_tls tls = {.key = c->key, .cert = c->cert, .pins = (const uint8_t(*)[32])c->pins};
 	mpc_net_config cfg = {
-		.id = self,
-		.n_nodes = c->nodes.n,
-		.addrs = (const char *const *)c->nodes.addrs,
-		.names = (const char *const *)c->nodes.names,
-		.timeout_ms = j->timeout_ms,
-		.connect_timeout_ms = connect_ms,
-		.tls = c->key ? &tls : NULL,
+	    .id = self,
+	    .n_nodes = c->nodes.n,
+	    .addrs = (const char *const *)c->nodes.addrs,
+	    .names = (const char *const *)c->nodes.names,
+	    .timeout_ms = j->timeout_ms,
+	    .connect_timeout_ms = connect_ms,
+	    .tls = c->key ? &tls : NULL,
 	};
 	if ((err = mpc_session_derive(cfg.session, j->id)) != MPC_OK)
 		return err;
 	mpc_info("%s of job %s: %d parties%s, listening on %s%s", c->nodes.names[self], j->id,
-		 j->n_parties, j->has_dealer ? " and a dealer" : "", c->nodes.addrs[self],
-		 c->key ? " (TLS 1.3, pinned certificates)" : " (PLAINTEXT)");
+	         j->n_parties, j->has_dealer ? " and a dealer" : "", c->nodes.addrs[self],
+	         c->key ? " (TLS 1.3, pinned certificates)" : " (PLAINTEXT)");
 	return mpc_net_open(&c->net, &cfg);
 }
 
 /* Open the network and agree the job: every node sends every other its
  * canonical job text (plus what it is about to do); any difference is
  * refused, naming the first differing field. */
-mpc_err party_agree(conn *c, const char *mode)
-{
+mpc_err party_agree(conn *c, const char *mode) {
 	const mpc_job *j = c->job;
 	int n = c->nodes.n, self = c->self;
 	char *canon = NULL, *text = NULL;
@@ -194,7 +198,7 @@ mpc_err party_agree(conn *c, const char *mode)
 				continue;
 			if (lens[i] > (1u << 20)) {
 				err = mpc_error(MPC_EPROTO, "%s announced a job text of %llu bytes",
-						c->nodes.names[i], (unsigned long long)lens[i]);
+				                c->nodes.names[i], (unsigned long long)lens[i]);
 				goto out;
 			}
 			if ((theirs[i] = malloc(lens[i] + 1)) == NULL) {
@@ -215,9 +219,11 @@ mpc_err party_agree(conn *c, const char *mode)
 			continue;
 		if (mpc_job_diff(text, tlen, theirs[i], lens[i], field, sizeof(field)) != MPC_OK)
 			snprintf(field, sizeof(field), "(unknown)");
-		err = mpc_error(MPC_ECONFIG, "%s has a different job: its job file differs in "
-				"'%s'; every partner must use the same job file (and run the same "
-				"subcommand)", c->nodes.names[i], field);
+		err = mpc_error(MPC_ECONFIG,
+		                "%s has a different job: its job file differs in "
+		                "'%s'; every partner must use the same job file (and run the same "
+		                "subcommand)",
+		                c->nodes.names[i], field);
 		goto out;
 	}
 	mpc_info("every peer has the same job (%s)", mode);
@@ -233,16 +239,14 @@ out:
 	return err;
 }
 
-double party_now(void)
-{
+double party_now(void) {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
 /* Round-trip time and throughput to every peer, measured together. */
-mpc_err party_measure(conn *c, double *rtt_ms, double *mbps)
-{
+mpc_err party_measure(conn *c, double *rtt_ms, double *mbps) {
 	int n = c->nodes.n, self = c->self, reps = 20;
 	size_t big = 8u << 20;
 	uint64_t all = (n >= 64 ? ~0ull : (1ull << n) - 1) & ~(1ull << self);
@@ -273,12 +277,11 @@ out:
  * reason that names this party and the cause with its file:line or signal
  * ("bolt stopped: bad.csv:1235: column amount: ..."); error details never
  * hold secret values. */
-int party_fail(conn *c, mpc_err err, const char *what)
-{
+int party_fail(conn *c, mpc_err err, const char *what) {
 	const char *d = mpc_error_detail();
 	const char *me = c->job == NULL || c->self < 0 ? "mpc-party"
-			 : c->is_dealer			 ? "dealer"
-							 : c->job->parties[c->self].name;
+	                 : c->is_dealer                ? "dealer"
+	                                               : c->job->parties[c->self].name;
 	char reason[512];
 	mpc_logerr("%s: %s%s%s", what, mpc_strerror(err), *d ? ": " : "", d);
 	if (err == MPC_ESTOPPED && *d) /* "NAME (party i) stopped by SIGTERM (round r)" */
@@ -299,16 +302,15 @@ int party_fail(conn *c, mpc_err err, const char *what)
 	return mpc_exit_code(err);
 }
 
-mpc_kind_io party_kind_io(const opts *o, const conn *c)
-{
+mpc_kind_io party_kind_io(const opts *o, const conn *c) {
 	mpc_kind_io io = {.job = c->job,
-			  .self = c->self,
-			  .is_dealer = c->is_dealer,
-			  .party = o->party,
-			  .input = o->input,
-			  .model = o->model,
-			  .output = o->output,
-			  .json = o->format && strcmp(o->format, "json") == 0,
-			  .dry = o->dry};
+	                  .self = c->self,
+	                  .is_dealer = c->is_dealer,
+	                  .party = o->party,
+	                  .input = o->input,
+	                  .model = o->model,
+	                  .output = o->output,
+	                  .json = o->format && strcmp(o->format, "json") == 0,
+	                  .dry = o->dry};
 	return io;
 }

@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tools/party.h"
 #include "jobs/mpc_kind.h"
 #include "protocols/preproc/mpc_dealer.h"
 #include "protocols/preproc/mpc_gen.h"
@@ -19,7 +18,7 @@
 #include "protocols/preproc/mpc_store_backend.h"
 #include "runtime/mpc_file.h"
 #include "runtime/mpc_wipe.h"
-
+#include "tools/party.h"
 
 /* The kinds of a plan as store types, in a fixed order: triples (Z_2^64,
  * Z_2^128), truncation pairs in plan order, bits (Z_2^64, Z_2^128), words of
@@ -31,14 +30,13 @@ typedef struct {
 } kind_n;
 #define PLAN_KINDS (5 + MPC_POOL_TRUNC_KINDS)
 
-static int plan_kinds(const mpc_pool_plan *pl, kind_n *k)
-{
+static int plan_kinds(const mpc_pool_plan *pl, kind_n *k) {
 	int m = 0;
 	for (int i = 0; i < 2; i++)
 		k[m++] = (kind_n){{MPC_MAT_TRIPLES, i ? 128 : 64, 0}, pl->triples[i]};
 	for (uint32_t i = 0; i < pl->n_trunc && i < MPC_POOL_TRUNC_KINDS; i++)
 		k[m++] = (kind_n){{MPC_MAT_TRUNC, pl->trunc[i].ring_bits, pl->trunc[i].f},
-				  pl->trunc[i].n};
+		                  pl->trunc[i].n};
 	for (int i = 0; i < 2; i++)
 		k[m++] = (kind_n){{MPC_MAT_BITS, i ? 128 : 64, 0}, pl->bits[i]};
 	k[m++] = (kind_n){{MPC_MAT_BIT_TRIPLES, 1, 0}, pl->bit_triple_words};
@@ -46,8 +44,7 @@ static int plan_kinds(const mpc_pool_plan *pl, kind_n *k)
 }
 
 /* The plan with the kinds of `shape` and the counts n[] (in plan_kinds order). */
-static mpc_pool_plan plan_with(const mpc_pool_plan *shape, const uint64_t *n)
-{
+static mpc_pool_plan plan_with(const mpc_pool_plan *shape, const uint64_t *n) {
 	mpc_pool_plan o = *shape;
 	int m = 0;
 	for (int i = 0; i < 2; i++)
@@ -61,9 +58,8 @@ static mpc_pool_plan plan_with(const mpc_pool_plan *shape, const uint64_t *n)
 }
 
 /* The exact material the job consumes (tools/party.h). */
-mpc_err party_material_plan(const opts *o, const conn *c, uint64_t assume_rows,
-			    mpc_pool_plan *plan, int *assumed, int *upper)
-{
+mpc_err party_material_plan(const opts *o, const conn *c, uint64_t assume_rows, mpc_pool_plan *plan,
+                            int *assumed, int *upper) {
 	const mpc_kind *k = mpc_kind_find(c->job->computation);
 	mpc_kind_io io = party_kind_io(o, c);
 	uint64_t rows = 0;
@@ -74,7 +70,7 @@ mpc_err party_material_plan(const opts *o, const conn *c, uint64_t assume_rows,
 	*plan = (mpc_pool_plan){0};
 	if (k == NULL)
 		return mpc_error(MPC_ECONFIG, "%s: no material plan for computation = %s",
-				 c->job->path, c->job->computation);
+		                 c->job->path, c->job->computation);
 	if ((err = k->parse(c->job, &st)) != MPC_OK)
 		return err;
 	if (k->flags & MPC_KIND_PLAN_ROWS) {
@@ -83,9 +79,12 @@ mpc_err party_material_plan(const opts *o, const conn *c, uint64_t assume_rows,
 			goto out;
 		*assumed = rows == 0;
 		if (rows == 0 && assume_rows == 0) {
-			err = mpc_error(MPC_ECONFIG, "%s is a %s job: its material depends on the "
-					"asker's transaction count; say it with --rows N (every party "
-					"the same)", o->job_path, k->name);
+			err = mpc_error(
+			    MPC_ECONFIG,
+			    "%s is a %s job: its material depends on the "
+			    "asker's transaction count; say it with --rows N (every party "
+			    "the same)",
+			    o->job_path, k->name);
 			goto out;
 		}
 		if (rows == 0)
@@ -102,12 +101,12 @@ out:
 static mpc_preproc run_stored;
 
 /* After a run: what it took, of every kind, and from where. */
-void party_note_taken(mpc_party *p, const mpc_job *j)
-{
+void party_note_taken(mpc_party *p, const mpc_job *j) {
 	mpc_preproc *pre = mpc_party_preproc(p);
 	mpc_pool_plan took;
 	char line[1024];
-	const mpc_store_backend_stats *ss = run_stored.ops ? mpc_store_backend_get_stats(&run_stored) : NULL;
+	const mpc_store_backend_stats *ss =
+	    run_stored.ops ? mpc_store_backend_get_stats(&run_stored) : NULL;
 	const mpc_pool_stats *ps = mpc_pool_get_stats(pre);
 
 	if (ps == NULL || mpc_pool_plan_get(pre, &took) != MPC_OK) {
@@ -119,12 +118,11 @@ void party_note_taken(mpc_party *p, const mpc_job *j)
 		mpc_info("this run took: %s; served by the dealer", line);
 	else
 		mpc_info("this run took: %s; %llu from the store, %llu made now", line,
-			 (unsigned long long)(ss ? ss->from_store : 0),
-			 (unsigned long long)(ss ? ss->made : ps->passed));
+		         (unsigned long long)(ss ? ss->from_store : 0),
+		         (unsigned long long)(ss ? ss->made : ps->passed));
 }
 
-static void store_path(const opts *o, const mpc_job *j, char *buf, size_t len)
-{
+static void store_path(const opts *o, const mpc_job *j, char *buf, size_t len) {
 	if (o->store)
 		snprintf(buf, len, "%s", o->store);
 	else
@@ -136,8 +134,7 @@ static void store_path(const opts *o, const mpc_job *j, char *buf, size_t len)
  * what determines its material (mpc_job_store_binding), not to the job file's
  * bytes, and to the job id that names it. */
 static mpc_err open_store_of(const opts *o, const mpc_job *j, int self, int create,
-			     mpc_store **st)
-{
+                             mpc_store **st) {
 	char dir[600];
 	uint8_t hash[32];
 	struct stat sb;
@@ -154,19 +151,16 @@ static mpc_err open_store_of(const opts *o, const mpc_job *j, int self, int crea
 	return mpc_store_open(st, dir, j->id, hash, self, j->n_parties);
 }
 
-static mpc_err open_store(const opts *o, const conn *c, int create, mpc_store **st)
-{
+static mpc_err open_store(const opts *o, const conn *c, int create, mpc_store **st) {
 	return open_store_of(o, c->job, c->self, create, st);
 }
 
-static const char *engine_name(const mpc_job *j)
-{
+static const char *engine_name(const mpc_job *j) {
 	return j->preprocessing == MPC_JOB_PAILLIER ? "paillier" : "ot";
 }
 
 /* Triples per second the last `preprocess` measured (0: unknown). */
-static double stored_rate(const mpc_store *st)
-{
+static double stored_rate(const mpc_store *st) {
 	char path[700];
 	double r = 0;
 	snprintf(path, sizeof(path), "%s/RATE", mpc_store_dir(st));
@@ -180,8 +174,7 @@ static double stored_rate(const mpc_store *st)
 }
 
 /* What of plan is missing from the store (all of it without a store). */
-static mpc_pool_plan plan_missing(mpc_store *st, const mpc_pool_plan *plan)
-{
+static mpc_pool_plan plan_missing(mpc_store *st, const mpc_pool_plan *plan) {
 	kind_n k[PLAN_KINDS];
 	uint64_t n[PLAN_KINDS];
 	int m = plan_kinds(plan, k);
@@ -193,22 +186,21 @@ static mpc_pool_plan plan_missing(mpc_store *st, const mpc_pool_plan *plan)
 }
 
 /* Estimated bytes this party sends to make plan with the generator. */
-static double plan_bytes(const mpc_pool_plan *plan, const mpc_preproc *gen, int np)
-{
+static double plan_bytes(const mpc_pool_plan *plan, const mpc_preproc *gen, int np) {
 	kind_n k[PLAN_KINDS];
 	double b = 0;
 	int m = plan_kinds(plan, k);
 	for (int i = 0; i < m; i++)
-		b += (double)k[i].n * mpc_gen_bytes_per(gen, np, (int)k[i].t.kind,
-							k[i].t.ring_bits == 128 ? MPC_Z128 : MPC_Z64);
+		b += (double)k[i].n *
+		     mpc_gen_bytes_per(gen, np, (int)k[i].t.kind,
+		                       k[i].t.ring_bits == 128 ? MPC_Z128 : MPC_Z64);
 	return b;
 }
 
 /* Before a run: what the job consumes (plan), what of it is missing from the
  * store and will be made now, the bytes that takes. */
 static void note_consumption(mpc_store *st, const mpc_preproc *gen, int np,
-			     const mpc_pool_plan *plan)
-{
+                             const mpc_pool_plan *plan) {
 	mpc_pool_plan make = plan_missing(st, plan);
 	char line[1024];
 	double rate = st ? stored_rate(st) : 0;
@@ -220,15 +212,14 @@ static void note_consumption(mpc_store *st, const mpc_preproc *gen, int np,
 		mpc_info("the store holds all of it");
 	else
 		mpc_info("to make now (missing from the store): %s (about %.1f kB to send%s)", line,
-			 plan_bytes(&make, gen, np) / 1e3, when);
+		         plan_bytes(&make, gen, np) / 1e3, when);
 }
 
 /* The job's preprocessing at a party: the dealer, or made among the parties
  * (from the store first when there is one), wrapped in a recording pool so
  * that note_taken can say what the run took. States what the job consumes
  * (its plan, counted before the network was opened: see mpc_plan.h). */
-mpc_err party_install_preproc(const opts *o, conn *c, mpc_party *p, const mpc_pool_plan *plan)
-{
+mpc_err party_install_preproc(const opts *o, conn *c, mpc_party *p, const mpc_pool_plan *plan) {
 	const mpc_job *j = c->job;
 	mpc_preproc gen, pre;
 	mpc_store *st = NULL;
@@ -269,19 +260,19 @@ typedef struct {
 	int tty;
 } progress;
 
-static void progress_show(progress *pg, int final)
-{
+static void progress_show(progress *pg, int final) {
 	double t = party_now(), el = t - pg->t0, rate = el > 0 ? (double)pg->done / el : 0;
 	double left = rate > 0 ? (double)(pg->total - pg->done) / rate : 0;
 	if (pg->tty && (final || t - pg->last_tty >= 0.2)) {
 		fprintf(stderr, "\r  %s: %llu / %llu (%.0f%%), %.0f/s, %.0f s left   %s", pg->what,
-			(unsigned long long)pg->done, (unsigned long long)pg->total,
-			100.0 * (double)pg->done / (double)pg->total, rate, left, final ? "\n" : "");
+		        (unsigned long long)pg->done, (unsigned long long)pg->total,
+		        100.0 * (double)pg->done / (double)pg->total, rate, left,
+		        final ? "\n" : "");
 		pg->last_tty = t;
 	}
 	if (final || t - pg->last_log >= 10) {
 		mpc_info("%s: %llu / %llu made, %.0f/s, %.0f s left", pg->what,
-			 (unsigned long long)pg->done, (unsigned long long)pg->total, rate, left);
+		         (unsigned long long)pg->done, (unsigned long long)pg->total, rate, left);
 		pg->last_log = t;
 	}
 }
@@ -291,8 +282,7 @@ static void progress_show(progress *pg, int final)
 /* Make `total` elements of type t with the generator, batch by batch into the
  * store. */
 static mpc_err make_kind(mpc_party *p, const mpc_preproc *gen, mpc_store *st, mpc_mat_type t,
-			 uint64_t total, double *rate)
-{
+                         uint64_t total, double *rate) {
 	mpc_ring r = t.ring_bits == 128 ? MPC_Z128 : MPC_Z64;
 	size_t eb = mpc_ring_bytes(r), elem = mpc_mat_elem_bytes(t);
 	size_t batch = t.kind == MPC_MAT_BIT_TRIPLES ? PRE_BATCH / 8 : PRE_BATCH;
@@ -356,8 +346,7 @@ static mpc_err make_kind(mpc_party *p, const mpc_preproc *gen, mpc_store *st, mp
 
 /* preprocess --status: what the store holds, from the job file alone (no
  * keys, no network). */
-static int preprocess_status(const opts *o)
-{
+static int preprocess_status(const opts *o) {
 	mpc_job *j = NULL;
 	mpc_store *st = NULL;
 	char desc[2048], dir[600];
@@ -373,7 +362,8 @@ static int preprocess_status(const opts *o)
 		return MPC_EXIT_USAGE;
 	}
 	if ((self = mpc_job_party_index(j, o->party)) < 0) {
-		fprintf(stderr, "mpc-party preprocess: %s has no [party %s]\n", o->job_path, o->party);
+		fprintf(stderr, "mpc-party preprocess: %s has no [party %s]\n", o->job_path,
+		        o->party);
 		code = MPC_EXIT_USAGE;
 		goto out;
 	}
@@ -384,7 +374,8 @@ static int preprocess_status(const opts *o)
 		goto out;
 	}
 	if (st == NULL) {
-		printf("store %s (job %s, party %s): none yet (nothing made)\n", dir, j->id, o->party);
+		printf("store %s (job %s, party %s): none yet (nothing made)\n", dir, j->id,
+		       o->party);
 		goto out;
 	}
 	(void)mpc_store_describe(st, desc, sizeof(desc));
@@ -397,8 +388,7 @@ out:
 
 /* preprocess --list: every store under the store directory (--store DIR,
  * default ./mpc-store), with what it holds. No keys, no network. */
-static int preprocess_list(const opts *o)
-{
+static int preprocess_list(const opts *o) {
 	const char *root = o->store ? o->store : "mpc-store";
 	struct dirent **ents = NULL;
 	int n = scandir(root, &ents, NULL, alphasort), found = 0;
@@ -409,7 +399,7 @@ static int preprocess_list(const opts *o)
 			return 0;
 		}
 		fprintf(stderr, "mpc-party preprocess --list: cannot read %s: %s\n", root,
-			strerror(errno));
+		        strerror(errno));
 		return MPC_EXIT_INPUT;
 	}
 	for (int i = 0; i < n; i++) {
@@ -418,12 +408,13 @@ static int preprocess_list(const opts *o)
 		int party, np;
 		mpc_store *st = NULL;
 		snprintf(dir, sizeof(dir), "%s/%s", root, ents[i]->d_name);
-		if (ents[i]->d_name[0] == '.' || mpc_store_identity(dir, job, hash, &party, &np) != 0)
+		if (ents[i]->d_name[0] == '.' ||
+		    mpc_store_identity(dir, job, hash, &party, &np) != 0)
 			continue;
 		found++;
 		if (mpc_store_open(&st, dir, job, hash, party, np) != MPC_OK) {
-			printf("store %s (job %s, party %d of %d): cannot open: %s\n", dir, job, party + 1,
-			       np, mpc_error_detail());
+			printf("store %s (job %s, party %d of %d): cannot open: %s\n", dir, job,
+			       party + 1, np, mpc_error_detail());
 			continue;
 		}
 		(void)mpc_store_describe(st, desc, sizeof(desc));
@@ -440,8 +431,7 @@ static int preprocess_list(const opts *o)
 
 /* What preprocess is asked to have: the job's plan (--for-job, times --runs)
  * or the counts given, in the job's ring. Counted before any network. */
-static mpc_err preprocess_want(const opts *o, const conn *c, mpc_pool_plan *want)
-{
+static mpc_err preprocess_want(const opts *o, const conn *c, mpc_pool_plan *want) {
 	const mpc_job *j = c->job;
 	mpc_err err;
 
@@ -468,8 +458,7 @@ static mpc_err preprocess_want(const opts *o, const conn *c, mpc_pool_plan *want
 /* Every party's missing counts, and the largest of each kind: what all make
  * together (a party that holds more keeps the surplus for later). */
 static mpc_err agree_missing(conn *c, const mpc_pool_plan *want, const mpc_pool_plan *mine,
-			     mpc_pool_plan *make)
-{
+                             mpc_pool_plan *make) {
 	kind_n k[PLAN_KINDS];
 	uint64_t v[PLAN_KINDS] = {0}, *all = NULL;
 	int m = plan_kinds(mine, k), n = c->nodes.n;
@@ -488,14 +477,14 @@ static mpc_err agree_missing(conn *c, const mpc_pool_plan *want, const mpc_pool_
 	free(all);
 	for (int i = 0; i < m && err == MPC_OK; i++)
 		if (v[i] > (1ull << 40))
-			err = mpc_error(MPC_EPROTO, "a peer asked to make %llu elements of one kind",
-					(unsigned long long)v[i]);
+			err =
+			    mpc_error(MPC_EPROTO, "a peer asked to make %llu elements of one kind",
+			              (unsigned long long)v[i]);
 	*make = plan_with(want, v);
 	return err;
 }
 
-int party_cmd_preprocess(const opts *o)
-{
+int party_cmd_preprocess(const opts *o) {
 	conn c;
 	mpc_store *st = NULL;
 	mpc_party *p = NULL;
@@ -517,15 +506,18 @@ int party_cmd_preprocess(const opts *o)
 	}
 	const mpc_job *j = c.job;
 	if (c.is_dealer || j->preprocessing == MPC_JOB_DEALER) {
-		fprintf(stderr, "mpc-party preprocess: %s has preprocessing = dealer: the dealer "
-			"serves material during the run; nothing to make ahead\n", o->job_path);
+		fprintf(stderr,
+		        "mpc-party preprocess: %s has preprocessing = dealer: the dealer "
+		        "serves material during the run; nothing to make ahead\n",
+		        o->job_path);
 		code = MPC_EXIT_USAGE;
 		goto out;
 	}
 	uint64_t counts = o->triples + o->trunc + o->bits + o->bit_triples;
 	if (o->for_job ? counts != 0 : counts == 0) {
-		fprintf(stderr, "mpc-party preprocess: say what to make: --for-job (what the job "
-			"consumes), or --triples N, --trunc N, --bits N, --bit-triples N\n");
+		fprintf(stderr,
+		        "mpc-party preprocess: say what to make: --for-job (what the job "
+		        "consumes), or --triples N, --trunc N, --bits N, --bit-triples N\n");
 		code = MPC_EXIT_USAGE;
 		goto out;
 	}
@@ -544,7 +536,7 @@ int party_cmd_preprocess(const opts *o)
 	mine = level ? plan_missing(st, &want) : want;
 	/* what is wanted is part of what the nodes agree on */
 	snprintf(mode, sizeof(mode), "preprocess %s %s", level ? "up to" : "add",
-		 mpc_plan_format(&want, line, sizeof(line)));
+	         mpc_plan_format(&want, line, sizeof(line)));
 	if ((err = party_agree(&c, mode)) != MPC_OK ||
 	    (err = agree_missing(&c, &want, &mine, &make)) != MPC_OK) {
 		code = party_fail(&c, err, "setting up preprocessing");
@@ -563,14 +555,14 @@ int party_cmd_preprocess(const opts *o)
 		goto out;
 	}
 	mpc_info("making %s by %s: about %.1f MB to send from this party",
-		 mpc_plan_format(&make, line, sizeof(line)), engine_name(j),
-		 plan_bytes(&make, &gen, j->n_parties) / 1e6);
+	         mpc_plan_format(&make, line, sizeof(line)), engine_name(j),
+	         plan_bytes(&make, &gen, j->n_parties) / 1e6);
 	double t0 = party_now(), rate = 0;
 	uint64_t b0 = mpc_net_bytes_sent(c.net);
 	int m = plan_kinds(&make, k);
 	for (int i = 0; i < m && err == MPC_OK; i++) {
-		int job_triples = k[i].t.kind == MPC_MAT_TRIPLES &&
-				  k[i].t.ring_bits == mpc_ring_bits(j->ring);
+		int job_triples =
+		    k[i].t.kind == MPC_MAT_TRIPLES && k[i].t.ring_bits == mpc_ring_bits(j->ring);
 		err = make_kind(p, &gen, st, k[i].t, k[i].n, job_triples ? &rate : NULL);
 	}
 	if (err != MPC_OK) {

@@ -10,9 +10,9 @@
 #include <string.h>
 
 #include "protocols/core/mpc_beaver.h"
+#include "protocols/core/mpc_share.h"
 #include "protocols/nonlinear/mpc_cmp.h"
 #include "protocols/nonlinear/mpc_math.h"
-#include "protocols/core/mpc_share.h"
 #include "runtime/mpc_wipe.h"
 
 typedef struct {
@@ -21,22 +21,21 @@ typedef struct {
 	mpc_ring r;
 	size_t eb;
 	int me;
-	mpc_vec *val;  /* per wire: this party's shares, or the clear value of a public wire */
+	mpc_vec *val; /* per wire: this party's shares, or the clear value of a public wire */
 	mpc_arith_run_stats st;
 	size_t *order;  /* wire ids sorted by level (stable) */
 	size_t *lstart; /* order[lstart[l] .. lstart[l+1]) are the wires of level l */
 } run;
 
 /* The wires of `level`, in definition order (the same at every party). */
-#define FOR_LEVEL(i, cond)                                                               \
-	for (size_t q_ = R->lstart[level], i = 0;                                              \
+#define FOR_LEVEL(i, cond)                                                                         \
+	for (size_t q_ = R->lstart[level], i = 0;                                                  \
 	     q_ < R->lstart[level + 1] && (cond) && ((i = R->order[q_]), 1); q_++)
 
 #define AT(R, base, i) ((uint8_t *)(base) + (size_t)(i) * (R)->eb)
 
 /* Write v broadcast to n elements at dst (v has 1 or n elements). */
-static void expand(const run *R, const mpc_vec *v, size_t n, void *dst)
-{
+static void expand(const run *R, const mpc_vec *v, size_t n, void *dst) {
 	if (v->n == n) {
 		memcpy(dst, v->v, n * R->eb);
 		return;
@@ -46,8 +45,7 @@ static void expand(const run *R, const mpc_vec *v, size_t n, void *dst)
 }
 
 /* DOT operand as m rows of L: v has m*L elements, or L (repeated per row). */
-static void expand_rows(const run *R, const mpc_vec *v, size_t m, size_t L, void *dst)
-{
+static void expand_rows(const run *R, const mpc_vec *v, size_t m, size_t L, void *dst) {
 	if (v->n == m * L) {
 		memcpy(dst, v->v, m * L * R->eb);
 		return;
@@ -58,8 +56,7 @@ static void expand_rows(const run *R, const mpc_vec *v, size_t m, size_t L, void
 
 /* The operand as a share: a public wire becomes the trivial sharing (its
  * value at party 0, zero elsewhere) in *tmp. */
-static mpc_err share_view(run *R, int32_t id, mpc_vec *tmp, const mpc_vec **out)
-{
+static mpc_err share_view(run *R, int32_t id, mpc_vec *tmp, const mpc_vec **out) {
 	const mpc_arith_wire *w = &R->c->w[id];
 	mpc_err err;
 	if (!w->pub) {
@@ -74,8 +71,7 @@ static mpc_err share_view(run *R, int32_t id, mpc_vec *tmp, const mpc_vec **out)
 	return MPC_OK;
 }
 
-static int input_index(const mpc_arith *c, int32_t id)
-{
+static int input_index(const mpc_arith *c, int32_t id) {
 	for (size_t i = 0; i < c->n_in; i++)
 		if (c->in[i] == id)
 			return (int)i;
@@ -83,13 +79,12 @@ static int input_index(const mpc_arith *c, int32_t id)
 }
 
 /* A gate with no communication (or an input: sends nothing either). */
-static mpc_err local_gate(run *R, int32_t id, const void *const *in)
-{
+static mpc_err local_gate(run *R, int32_t id, const void *const *in) {
 	const mpc_arith *c = R->c;
 	const mpc_arith_wire *w = &c->w[id];
 	mpc_vec *o = &R->val[id], ta = {0}, tb = {0}, tc = {0};
 	const mpc_vec *A = w->a >= 0 ? &R->val[w->a] : NULL, *B = w->b >= 0 ? &R->val[w->b] : NULL,
-		      *C = w->c >= 0 ? &R->val[w->c] : NULL;
+	              *C = w->c >= 0 ? &R->val[w->c] : NULL;
 	mpc_err err;
 
 	if ((err = mpc_vec_init(o, R->r, w->len)) != MPC_OK)
@@ -98,8 +93,9 @@ static mpc_err local_gate(run *R, int32_t id, const void *const *in)
 		int k = input_index(c, id);
 		const void *src = w->party == R->me ? (in ? in[k] : NULL) : NULL;
 		if (w->party == R->me && src == NULL)
-			return mpc_error(MPC_EINVAL, "arith: party %d has no values for its input '%s'",
-					 R->me, w->name);
+			return mpc_error(MPC_EINVAL,
+			                 "arith: party %d has no values for its input '%s'", R->me,
+			                 w->name);
 		return mpc_input(R->p, w->party, R->r, src, o->v, w->len);
 	}
 	if (w->pub || w->op == MPC_A_CONST)
@@ -142,8 +138,7 @@ static mpc_err local_gate(run *R, int32_t id, const void *const *in)
 
 /* Products of the layer: one fetch of triples, one opening. The results
  * (untruncated) land in val[]. */
-static mpc_err beaver_layer(run *R, uint32_t level)
-{
+static mpc_err beaver_layer(run *R, uint32_t level) {
 	const mpc_arith *c = R->c;
 	mpc_ring r = R->r;
 	size_t P = 0, off = 0;
@@ -241,8 +236,7 @@ out:
 }
 
 /* Bits a wire of the layer is truncated by, 0 if none. */
-static unsigned trunc_bits(const mpc_arith *c, const mpc_arith_wire *w)
-{
+static unsigned trunc_bits(const mpc_arith *c, const mpc_arith_wire *w) {
 	int k = mpc_arith_kind(c, w);
 	if (k == MPC_ARITH_K_TRUNC)
 		return w->op == MPC_A_TRUNC ? w->L : c->frac;
@@ -256,8 +250,7 @@ static unsigned trunc_bits(const mpc_arith *c, const mpc_arith_wire *w)
 /* Every truncation of the layer in one opening: c = x + 2^l + r, then
  * (c >> f) - 2^(l-f) - (r >> f), with l = k - 41 (mpc_trunc's bound). The
  * raw values are in val[] (products from beaver_layer) or made here. */
-static mpc_err trunc_layer(run *R, uint32_t level)
-{
+static mpc_err trunc_layer(run *R, uint32_t level) {
 	const mpc_arith *c = R->c;
 	mpc_ring r = R->r;
 	unsigned k = mpc_ring_bits(r), l = k - 41;
@@ -279,11 +272,15 @@ static mpc_err trunc_layer(run *R, uint32_t level)
 			g++;
 		if (g == ng) {
 			if (ng == MAX_TGROUPS)
-				return mpc_error(MPC_EINVAL, "arith: more than %d truncation widths in "
-						 "one layer", MAX_TGROUPS);
+				return mpc_error(MPC_EINVAL,
+				                 "arith: more than %d truncation widths in "
+				                 "one layer",
+				                 MAX_TGROUPS);
 			if (f > l)
-				return mpc_error(MPC_EINVAL, "arith: '%s' truncates by %u bits: at most "
-						 "%u in Z_2^%u", w->name, f, l, k);
+				return mpc_error(MPC_EINVAL,
+				                 "arith: '%s' truncates by %u bits: at most "
+				                 "%u in Z_2^%u",
+				                 w->name, f, l, k);
 			fs[ng++] = f;
 		}
 		cnt[g] += w->len;
@@ -297,7 +294,8 @@ static mpc_err trunc_layer(run *R, uint32_t level)
 				memcpy(o->v, R->val[w->a].v, w->len * R->eb);
 			else
 				err = mpc_arith_clear_gate(c, w, &R->val[w->a],
-							   w->b >= 0 ? &R->val[w->b] : NULL, NULL, o, 1);
+				                           w->b >= 0 ? &R->val[w->b] : NULL, NULL,
+				                           o, 1);
 			if (err != MPC_OK)
 				return err;
 		}
@@ -322,9 +320,9 @@ static mpc_err trunc_layer(run *R, uint32_t level)
 			g++;
 		for (size_t e = 0; e < w->len; e++)
 			mpc_arith_put(r, cb.v, off + e,
-				      mpc_arith_get(r, R->val[i].v, e) +
-					  mpc_arith_get(r, tp[g].r.v, used[g] + e) +
-					  (R->me == 0 ? big : 0));
+			              mpc_arith_get(r, R->val[i].v, e) +
+			                  mpc_arith_get(r, tp[g].r.v, used[g] + e) +
+			                  (R->me == 0 ? big : 0));
 		used[g] += w->len;
 		off += w->len;
 	}
@@ -348,7 +346,8 @@ static mpc_err trunc_layer(run *R, uint32_t level)
 				mpc_u128 cv = mpc_arith_get(r, cb.v, off + e);
 				v = (r == MPC_Z64 ? (mpc_u128)((uint64_t)cv >> f) : cv >> f) - sub;
 			}
-			mpc_arith_put(r, R->val[i].v, e, v - mpc_arith_get(r, tp[g].r_hi.v, used[g] + e));
+			mpc_arith_put(r, R->val[i].v, e,
+			              v - mpc_arith_get(r, tp[g].r_hi.v, used[g] + e));
 		}
 		used[g] += w->len;
 		off += w->len;
@@ -361,16 +360,16 @@ out:
 }
 
 /* Nonlinear family of an op: MAX and ARGMAX share calls, so do MIN and ARGMIN. */
-static int family(int op)
-{
+static int family(int op) {
 	return op == MPC_A_ARGMAX ? MPC_A_MAX : op == MPC_A_ARGMIN ? MPC_A_MIN : op;
 }
 
-static int has_param(int fam) { return fam == MPC_A_MAX || fam == MPC_A_MIN || fam == MPC_A_TRUNC_EXACT; }
+static int has_param(int fam) {
+	return fam == MPC_A_MAX || fam == MPC_A_MIN || fam == MPC_A_TRUNC_EXACT;
+}
 
 /* One call for every gate of family fam (and parameter L) in the layer. */
-static mpc_err nl_group(run *R, uint32_t level, int fam, uint32_t L)
-{
+static mpc_err nl_group(run *R, uint32_t level, int fam, uint32_t L) {
 	const mpc_arith *c = R->c;
 	mpc_ring r = R->r;
 	unsigned F = c->frac;
@@ -380,9 +379,9 @@ static mpc_err nl_group(run *R, uint32_t level, int fam, uint32_t L)
 	mpc_vec X = {0}, Y = {0}, O = {0}, AO = {0};
 	mpc_err err;
 
-#define IN_GROUP(w)                                                                         \
-	((w)->level == level && mpc_arith_kind(c, (w)) == MPC_ARITH_K_NL && family((w)->op) == fam && \
-	 (!has_param(fam) || (w)->L == L))
+#define IN_GROUP(w)                                                                                \
+	((w)->level == level && mpc_arith_kind(c, (w)) == MPC_ARITH_K_NL &&                        \
+	 family((w)->op) == fam && (!has_param(fam) || (w)->L == L))
 	FOR_LEVEL(i, 1) {
 		const mpc_arith_wire *w = &c->w[i];
 		if (!IN_GROUP(w))
@@ -413,23 +412,45 @@ static mpc_err nl_group(run *R, uint32_t level, int fam, uint32_t L)
 	if (err != MPC_OK)
 		goto out;
 	switch (fam) {
-	case MPC_A_LTZ: err = mpc_cmp_ltz(R->p, r, X.v, O.v, n_in); break;
-	case MPC_A_LT: err = mpc_cmp_lt(R->p, r, X.v, Y.v, O.v, n_in); break;
-	case MPC_A_EQ: err = mpc_cmp_eq(R->p, r, X.v, Y.v, O.v, n_in); break;
-	case MPC_A_RELU: err = mpc_cmp_relu(R->p, r, X.v, O.v, n_in); break;
+	case MPC_A_LTZ:
+		err = mpc_cmp_ltz(R->p, r, X.v, O.v, n_in);
+		break;
+	case MPC_A_LT:
+		err = mpc_cmp_lt(R->p, r, X.v, Y.v, O.v, n_in);
+		break;
+	case MPC_A_EQ:
+		err = mpc_cmp_eq(R->p, r, X.v, Y.v, O.v, n_in);
+		break;
+	case MPC_A_RELU:
+		err = mpc_cmp_relu(R->p, r, X.v, O.v, n_in);
+		break;
 	case MPC_A_MAX:
 		err = mpc_cmp_max(R->p, r, X.v, n_out, L, O.v, want_arg ? AO.v : NULL);
 		break;
 	case MPC_A_MIN:
 		err = mpc_cmp_min(R->p, r, X.v, n_out, L, O.v, want_arg ? AO.v : NULL);
 		break;
-	case MPC_A_TRUNC_EXACT: err = mpc_trunc_exact(R->p, r, L, X.v, O.v, n_in); break;
-	case MPC_A_RECIP: err = mpc_math_recip(R->p, r, F, X.v, O.v, n_in); break;
-	case MPC_A_DIV: err = mpc_math_div(R->p, r, F, X.v, Y.v, O.v, n_in); break;
-	case MPC_A_SQRT: err = mpc_math_sqrt(R->p, r, F, X.v, O.v, n_in); break;
-	case MPC_A_EXP: err = mpc_math_exp(R->p, r, F, X.v, O.v, n_in); break;
-	case MPC_A_SIGMOID: err = mpc_math_sigmoid(R->p, r, F, X.v, O.v, n_in); break;
-	default: err = mpc_error(MPC_EINVAL, "arith: %s is not a nonlinear gate", mpc_arith_op_name(fam));
+	case MPC_A_TRUNC_EXACT:
+		err = mpc_trunc_exact(R->p, r, L, X.v, O.v, n_in);
+		break;
+	case MPC_A_RECIP:
+		err = mpc_math_recip(R->p, r, F, X.v, O.v, n_in);
+		break;
+	case MPC_A_DIV:
+		err = mpc_math_div(R->p, r, F, X.v, Y.v, O.v, n_in);
+		break;
+	case MPC_A_SQRT:
+		err = mpc_math_sqrt(R->p, r, F, X.v, O.v, n_in);
+		break;
+	case MPC_A_EXP:
+		err = mpc_math_exp(R->p, r, F, X.v, O.v, n_in);
+		break;
+	case MPC_A_SIGMOID:
+		err = mpc_math_sigmoid(R->p, r, F, X.v, O.v, n_in);
+		break;
+	default:
+		err = mpc_error(MPC_EINVAL, "arith: %s is not a nonlinear gate",
+		                mpc_arith_op_name(fam));
 	}
 	if (err != MPC_OK)
 		goto out;
@@ -453,8 +474,7 @@ out:
 	return err;
 }
 
-static mpc_err nl_layer(run *R, uint32_t level)
-{
+static mpc_err nl_layer(run *R, uint32_t level) {
 	const mpc_arith *c = R->c;
 	size_t nk = 0, cap = 0;
 	struct key {
@@ -475,7 +495,8 @@ static mpc_err nl_layer(run *R, uint32_t level)
 		if (k < nk)
 			continue;
 		if (nk == cap) {
-			struct key *nkeys = realloc(keys, (cap = cap ? 2 * cap : 16) * sizeof(*keys));
+			struct key *nkeys =
+			    realloc(keys, (cap = cap ? 2 * cap : 16) * sizeof(*keys));
 			if (nkeys == NULL) {
 				err = mpc_error(MPC_ENOMEM, "arith: out of memory");
 				break;
@@ -493,8 +514,7 @@ static mpc_err nl_layer(run *R, uint32_t level)
 
 /* Every output in one round: to each peer, our shares of the outputs for
  * all and of those for that peer, one message. */
-static mpc_err outputs(run *R, void *const *out)
-{
+static mpc_err outputs(run *R, void *const *out) {
 	const mpc_arith *c = R->c;
 	mpc_net *net = mpc_party_net(R->p);
 	int np = mpc_party_size(R->p), nodes = mpc_net_size(net);
@@ -520,8 +540,9 @@ static mpc_err outputs(run *R, void *const *out)
 				slen[q] += w->len * R->eb;
 		if (to == MPC_ARITH_ALL || to == R->me) {
 			if (out == NULL || out[j] == NULL)
-				return mpc_error(MPC_EINVAL, "arith: party %d has no room for output '%s'",
-						 R->me, w->name);
+				return mpc_error(MPC_EINVAL,
+				                 "arith: party %d has no room for output '%s'",
+				                 R->me, w->name);
 			mine += w->len * R->eb;
 		}
 	}
@@ -575,8 +596,8 @@ static mpc_err outputs(run *R, void *const *out)
 			memcpy(out[j], R->val[c->out[j].wire].v, w->len * R->eb);
 			for (int q = 0; q < np; q++)
 				if (q != R->me)
-					mpc_ring_add(R->r, out[j], out[j], rbuf + (size_t)q * mine + off,
-						     w->len);
+					mpc_ring_add(R->r, out[j], out[j],
+					             rbuf + (size_t)q * mine + off, w->len);
 			off += w->len * R->eb;
 		}
 	}
@@ -593,8 +614,7 @@ static mpc_err outputs(run *R, void *const *out)
 }
 
 mpc_err mpc_arith_run(mpc_party *p, const mpc_arith *c, const void *const *in, void *const *out,
-		      mpc_arith_run_stats *st)
-{
+                      mpc_arith_run_stats *st) {
 	run R;
 	uint32_t *last = NULL;
 	mpc_err err;
@@ -603,8 +623,9 @@ mpc_err mpc_arith_run(mpc_party *p, const mpc_arith *c, const void *const *in, v
 	if ((err = mpc_arith_check(c)) != MPC_OK)
 		return err;
 	if (mpc_party_size(p) < c->parties)
-		return mpc_error(MPC_EINVAL, "arith: the circuit needs %d parties, the cluster has %d",
-				 c->parties, mpc_party_size(p));
+		return mpc_error(MPC_EINVAL,
+		                 "arith: the circuit needs %d parties, the cluster has %d",
+		                 c->parties, mpc_party_size(p));
 	R.p = p;
 	R.c = c;
 	R.r = c->ring;
@@ -649,8 +670,8 @@ mpc_err mpc_arith_run(mpc_party *p, const mpc_arith *c, const void *const *in, v
 	}
 	for (uint32_t level = 0; level <= c->depth; level++) {
 		if (level > 0 && ((err = beaver_layer(&R, level)) != MPC_OK ||
-				  (err = trunc_layer(&R, level)) != MPC_OK ||
-				  (err = nl_layer(&R, level)) != MPC_OK))
+		                  (err = trunc_layer(&R, level)) != MPC_OK ||
+		                  (err = nl_layer(&R, level)) != MPC_OK))
 			goto out;
 		for (size_t q = R.lstart[level]; q < R.lstart[level + 1]; q++) {
 			size_t i = R.order[q];

@@ -22,10 +22,10 @@
 #ifndef MPC_ARITH_EVAL_H
 #define MPC_ARITH_EVAL_H
 
-#include <stdint.h>
 #include "circuits/mpc_arith.h"
 #include "protocols/core/mpc_party.h"
 #include "runtime/mpc_err.h"
+#include <stdint.h>
 
 /* in[] and out[] as for mpc_arith_eval_clear (circuits/mpc_arith.h). */
 typedef struct {
@@ -45,6 +45,6 @@ typedef struct {
  * TRUNC have the error and range of mpc_trunc; nonlinear gates those of
  * protocols/nonlinear/mpc_cmp.h and mpc_math.h. */
 mpc_err mpc_arith_run(mpc_party *p, const mpc_arith *c, const void *const *in, void *const *out,
-		      mpc_arith_run_stats *st) MPC_MUST_CHECK;
+                      mpc_arith_run_stats *st) MPC_MUST_CHECK;
 
 #endif

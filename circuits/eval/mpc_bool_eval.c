@@ -26,8 +26,7 @@ typedef struct {
 } bool_run;
 
 /* The ANDs of layer L together (their inputs are all below L). */
-static mpc_err and_layer(bool_run *R, uint32_t L)
-{
+static mpc_err and_layer(bool_run *R, uint32_t L) {
 	const mpc_bristol *c = R->c;
 	size_t W = R->W, n = 0;
 	mpc_err err;
@@ -44,15 +43,14 @@ static mpc_err and_layer(bool_run *R, uint32_t L)
 	if (n == 0)
 		return MPC_OK;
 	err = mpc_bool_and_many(R->p, R->t.a + R->used * W, R->t.b + R->used * W,
-				R->t.c + R->used * W, R->xs, R->ys, R->zs, n, W, R->de);
+	                        R->t.c + R->used * W, R->xs, R->ys, R->zs, n, W, R->de);
 	R->used += n;
 	return err;
 }
 
 /* The local gates of layer L, in file order: XOR, INV and constants (party 0
  * flips or sets), EQW (a copy). */
-static void local_gates(bool_run *R, uint32_t L)
-{
+static void local_gates(bool_run *R, uint32_t L) {
 	const mpc_bristol *c = R->c;
 	size_t W = R->W;
 
@@ -84,8 +82,7 @@ static void local_gates(bool_run *R, uint32_t L)
 
 /* Open the output wires in one round into out[]. An output wire may be an
  * XOR of one party's own input shares: fresh shares first. */
-static mpc_err open_outputs(bool_run *R, uint64_t *const *out)
-{
+static mpc_err open_outputs(bool_run *R, uint64_t *const *out) {
 	const mpc_bristol *c = R->c;
 	size_t W = R->W;
 	uint32_t first = mpc_bristol_out_wire(c, 0);
@@ -104,8 +101,7 @@ static mpc_err open_outputs(bool_run *R, uint64_t *const *out)
 }
 
 mpc_err mpc_bool_run(mpc_party *p, const mpc_bristol *c, size_t batch, const int *owner,
-		     const uint64_t *const *in, uint64_t *const *out)
-{
+                     const uint64_t *const *in, uint64_t *const *out) {
 	bool_run R = {.p = p, .c = c, .W = (batch + 63) / 64, .king = mpc_party_id(p) == 0};
 	size_t W = R.W, nw = c->n_wires, max_layer = c->n_and ? c->n_and : 1;
 	mpc_err err = MPC_OK;
@@ -119,8 +115,8 @@ mpc_err mpc_bool_run(mpc_party *p, const mpc_bristol *c, size_t batch, const int
 	/* inputs */
 	for (uint32_t v = 0; v < c->n_in && err == MPC_OK; v++)
 		err = mpc_bool_input(p, owner[v], in[v],
-				     R.wire + (size_t)mpc_bristol_in_wire(c, v) * W,
-				     (size_t)c->in_width[v] * W);
+		                     R.wire + (size_t)mpc_bristol_in_wire(c, v) * W,
+		                     (size_t)c->in_width[v] * W);
 	if (err != MPC_OK)
 		goto out;
 	/* all bit triples at once */

@@ -4,11 +4,11 @@
 #ifndef MPC_BOOL_EVAL_H
 #define MPC_BOOL_EVAL_H
 
-#include <stddef.h>
-#include <stdint.h>
 #include "circuits/mpc_bristol.h"
 #include "protocols/core/mpc_party.h"
 #include "runtime/mpc_err.h"
+#include <stddef.h>
+#include <stdint.h>
 
 /* Evaluate circuit c on `batch` instances and open its outputs to everyone.
  * Input value v is owned by party owner[v], which passes in[v]: width(v)
@@ -17,6 +17,6 @@
  * per AND layer plus one to open; bit triples: n_and * ceil(batch/64) words,
  * fetched in one call before the first layer. Collective. */
 mpc_err mpc_bool_run(mpc_party *p, const mpc_bristol *c, size_t batch, const int *owner,
-		     const uint64_t *const *in, uint64_t *const *out) MPC_MUST_CHECK;
+                     const uint64_t *const *in, uint64_t *const *out) MPC_MUST_CHECK;
 
 #endif

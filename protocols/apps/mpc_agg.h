@@ -59,9 +59,9 @@
 #ifndef MPC_AGG_H
 #define MPC_AGG_H
 
-#include "runtime/mpc_err.h"
 #include "protocols/apps/mpc_dp.h"
 #include "protocols/core/mpc_party.h"
+#include "runtime/mpc_err.h"
 #include <stddef.h>
 #include <stdint.h>
 
@@ -161,15 +161,15 @@ typedef struct {
  * min, max, quantiles, cov and corr have no mechanism here: refused. */
 #define MPC_AGG_DP_MAX 10
 typedef struct {
-	char label[48];      /* e.g. "count (all)", "sum (groups)" */
-	int kind;            /* internal slot */
-	int groups;          /* 0: the "all" cohort, 1: every group */
-	int grid;            /* released on multiples of 2^-grid */
-	double sensitivity;  /* real units */
-	double stddev;       /* of the noise, real units */
-	mpc_dp_stat stat;    /* as given to mpc_dp_budget_split (units of the grid
-	                        when grid < 0) */
-	mpc_dp_alloc alloc;  /* its share; alloc.units is the sampler's parameter */
+	char label[48];             /* e.g. "count (all)", "sum (groups)" */
+	int kind;                   /* internal slot */
+	int groups;                 /* 0: the "all" cohort, 1: every group */
+	int grid;                   /* released on multiples of 2^-grid */
+	double sensitivity;         /* real units */
+	double stddev;              /* of the noise, real units */
+	mpc_dp_stat stat;           /* as given to mpc_dp_budget_split (units of the grid
+	                               when grid < 0) */
+	mpc_dp_alloc alloc;         /* its share; alloc.units is the sampler's parameter */
 	char line[MPC_DP_LINE_MAX]; /* printable: label, budget share, sensitivity,
 	                               noise stddev, grid */
 } mpc_agg_dp_item;

@@ -21,18 +21,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "runtime/mpc_wipe.h"
+#include "protocols/core/mpc_preproc.h"
 #include "protocols/nonlinear/mpc_bool.h"
 #include "protocols/nonlinear/mpc_conv.h"
-#include "protocols/core/mpc_preproc.h"
+#include "runtime/mpc_wipe.h"
 
 #define M_BITS MPC_DP_PREC_BITS
 
 /* ---- parameters ---- */
 
 /* Smallest L >= 1 with 2 q^(2^L) <= 2^-43, i.e. 2^L / T >= 44 ln 2. */
-static unsigned digits_for(long double T)
-{
+static unsigned digits_for(long double T) {
 	long double need = 44.0L * logl(2.0L) * T;
 	unsigned L = 1;
 	while (L <= MPC_DP_MAX_DIGITS && ldexpl(1.0L, (int)L) < need)
@@ -40,16 +39,15 @@ static unsigned digits_for(long double T)
 	return L;
 }
 
-mpc_err mpc_dp_laplace_info(double T, unsigned *digits, double *tv_bound)
-{
+mpc_err mpc_dp_laplace_info(double T, unsigned *digits, double *tv_bound) {
 	if (!isfinite(T) || !(T > 0))
 		return mpc_error(MPC_EINVAL, "discrete Laplace: parameter must be finite and > 0");
 	unsigned L = digits_for(T);
 	if (L > MPC_DP_MAX_DIGITS)
 		return mpc_error(MPC_ERANGE,
-				 "discrete Laplace: parameter %g units needs more than %d digits "
-				 "(lower the scale or the fractional bits)",
-				 T, MPC_DP_MAX_DIGITS);
+		                 "discrete Laplace: parameter %g units needs more than %d digits "
+		                 "(lower the scale or the fractional bits)",
+		                 T, MPC_DP_MAX_DIGITS);
 	if (digits)
 		*digits = L;
 	if (tv_bound) {
@@ -61,8 +59,7 @@ mpc_err mpc_dp_laplace_info(double T, unsigned *digits, double *tv_bound)
 	return MPC_OK;
 }
 
-double mpc_dp_laplace_stddev(double T)
-{
+double mpc_dp_laplace_stddev(double T) {
 	if (!(T > 0))
 		return 0.0;
 	double q = exp(-1.0 / T), omq = -expm1(-1.0 / T);
@@ -70,8 +67,7 @@ double mpc_dp_laplace_stddev(double T)
 }
 
 /* round(p_j 2^m), p_j = q^(2^j) / (1 + q^(2^j)) = 1 / (1 + exp(2^j / T)) */
-static uint64_t threshold(long double T, unsigned j)
-{
+static uint64_t threshold(long double T, unsigned j) {
 	long double x = ldexpl(1.0L, (int)j) / T;
 	long double p = x > 11000.0L ? 0.0L : 1.0L / (1.0L + expl(x));
 	long double c = floorl(ldexpl(p, M_BITS) + 0.5L);
@@ -100,8 +96,7 @@ typedef struct {
 	mpc_err err;
 } eng;
 
-static uint64_t *plane(eng *e)
-{
+static uint64_t *plane(eng *e) {
 	if (e->err != MPC_OK)
 		return NULL;
 	if (e->counting)
@@ -110,7 +105,8 @@ static uint64_t *plane(eng *e)
 		size_t cap = e->capblk ? 2 * e->capblk : 64;
 		uint64_t **nb = realloc(e->blk, cap * sizeof(*nb));
 		if (nb == NULL) {
-			e->err = mpc_error(MPC_ENOMEM, "dp: out of memory (%s:%d)", __FILE__, __LINE__);
+			e->err =
+			    mpc_error(MPC_ENOMEM, "dp: out of memory (%s:%d)", __FILE__, __LINE__);
 			return NULL;
 		}
 		e->blk = nb;
@@ -118,33 +114,31 @@ static uint64_t *plane(eng *e)
 	}
 	uint64_t *v = calloc(e->W, 8);
 	if (v == NULL) {
-		e->err = mpc_error(MPC_ENOMEM, "dp: out of memory for a bit plane of %zu words (%s:%d)",
-				   e->W, __FILE__, __LINE__);
+		e->err =
+		    mpc_error(MPC_ENOMEM, "dp: out of memory for a bit plane of %zu words (%s:%d)",
+		              e->W, __FILE__, __LINE__);
 		return NULL;
 	}
 	e->blk[e->nblk++] = v;
 	return v;
 }
 
-static void gate(eng *e, const uint64_t *x, const uint64_t *y, uint64_t *z, int acc)
-{
+static void gate(eng *e, const uint64_t *x, const uint64_t *y, uint64_t *z, int acc) {
 	if (e->err != MPC_OK)
 		return;
 	if (mpc_bool_gates_push(&e->g, &e->ng, &e->capg, (mpc_bool_gate){x, y, z, acc}) != MPC_OK)
 		e->err = mpc_error(MPC_ENOMEM, "dp: out of memory (%s:%d)", __FILE__, __LINE__);
 }
 
-static mpc_err flush(eng *e)
-{
+static mpc_err flush(eng *e) {
 	if (e->err != MPC_OK || e->ng == 0)
 		return e->err;
-	e->err = mpc_bool_gates_flush(e->p, &e->t, &e->off, e->g, &e->ng, e->W, e->counting,
-				      &e->n_and);
+	e->err =
+	    mpc_bool_gates_flush(e->p, &e->t, &e->off, e->g, &e->ng, e->W, e->counting, &e->n_and);
 	return e->err;
 }
 
-static void eng_release(eng *e)
-{
+static void eng_release(eng *e) {
 	for (size_t i = 0; i < e->nblk; i++) {
 		mpc_wipe(e->blk[i], e->W * 8);
 		free(e->blk[i]);
@@ -165,12 +159,12 @@ typedef struct {
  * threshold planes in the same layout, nz[j*m + b]: plane not all zero.
  * out (not counting): L planes of [u < c]. */
 static mpc_err tree(eng *e, unsigned L, size_t m, const uint64_t *u, const uint64_t *cpl,
-		    const unsigned char *nz, uint64_t *out)
-{
+                    const unsigned char *nz, uint64_t *out) {
 	size_t W = e->W;
 	node *nd = calloc((size_t)L * m, sizeof(*nd));
 	if (nd == NULL)
-		return e->err = mpc_error(MPC_ENOMEM, "dp: out of memory (%s:%d)", __FILE__, __LINE__);
+		return e->err =
+		           mpc_error(MPC_ENOMEM, "dp: out of memory (%s:%d)", __FILE__, __LINE__);
 	/* leaves */
 	for (unsigned j = 0; j < L && e->err == MPC_OK; j++)
 		for (size_t b = 0; b < m && e->err == MPC_OK; b++) {
@@ -237,22 +231,19 @@ static mpc_err tree(eng *e, unsigned L, size_t m, const uint64_t *u, const uint6
 
 /* ---- the sampler ---- */
 
-static void put_elem(mpc_ring r, void *a, size_t i, mpc_u128 v)
-{
+static void put_elem(mpc_ring r, void *a, size_t i, mpc_u128 v) {
 	if (r == MPC_Z64)
 		((uint64_t *)a)[i] = (uint64_t)v;
 	else
 		((mpc_u128 *)a)[i] = v;
 }
 
-static mpc_u128 get_elem(mpc_ring r, const void *a, size_t i)
-{
+static mpc_u128 get_elem(mpc_ring r, const void *a, size_t i) {
 	return r == MPC_Z64 ? ((const uint64_t *)a)[i] : ((const mpc_u128 *)a)[i];
 }
 
 /* AND planes of the tree for L digits of m bits with the nonzero-plane flags nz. */
-static mpc_err count_ands(unsigned L, size_t m, const unsigned char *nz, size_t *n_and)
-{
+static mpc_err count_ands(unsigned L, size_t m, const unsigned char *nz, size_t *n_and) {
 	eng e = {.counting = 1, .W = 1};
 	mpc_err err = tree(&e, L, m, NULL, NULL, nz, NULL);
 	*n_and = e.n_and;
@@ -264,9 +255,8 @@ static mpc_err count_ands(unsigned L, size_t m, const unsigned char *nz, size_t 
  * many bit-triple planes fetched, evaluated into bits (L planes of W words)
  * and the bits past inst instances cleared. */
 static mpc_err run_tree(mpc_party *p, size_t W, size_t inst, unsigned L, size_t m,
-			const uint64_t *u, const uint64_t *cpl, const unsigned char *nz,
-			uint64_t *bits)
-{
+                        const uint64_t *u, const uint64_t *cpl, const unsigned char *nz,
+                        uint64_t *bits) {
 	size_t n_and;
 	mpc_err err;
 	if ((err = count_ands(L, m, nz, &n_and)) != MPC_OK)
@@ -276,8 +266,9 @@ static mpc_err run_tree(mpc_party *p, size_t W, size_t inst, unsigned L, size_t 
 		return err;
 	err = tree(&e, L, m, u, cpl, nz, bits);
 	if (err == MPC_OK && e.n_and != n_and)
-		err = mpc_error(MPC_EINVAL, "dp: internal: tree used %zu AND planes, counted %zu (%s:%d)",
-				e.n_and, n_and, __FILE__, __LINE__);
+		err = mpc_error(MPC_EINVAL,
+		                "dp: internal: tree used %zu AND planes, counted %zu (%s:%d)",
+		                e.n_and, n_and, __FILE__, __LINE__);
 	eng_release(&e);
 	mpc_bit_triples_fini(&e.t);
 	if (err != MPC_OK)
@@ -289,8 +280,7 @@ static mpc_err run_tree(mpc_party *p, size_t W, size_t inst, unsigned L, size_t 
 }
 
 /* One chunk: every sample's digit count is known to be valid. */
-static mpc_err laplace_chunk(mpc_party *p, mpc_ring r, const double *T, void *noise, size_t n)
-{
+static mpc_err laplace_chunk(mpc_party *p, mpc_ring r, const double *T, void *noise, size_t n) {
 	size_t m = M_BITS, inst = 2 * n, W = mpc_conv_words(inst), eb;
 	unsigned L = 0, *Li = NULL;
 	uint64_t *u = NULL, *cpl = NULL, *bits = NULL;
@@ -316,8 +306,8 @@ static mpc_err laplace_chunk(mpc_party *p, mpc_ring r, const double *T, void *no
 	nz = calloc(planes, 1);
 	bits = calloc((size_t)L * W, 8);
 	if (u == NULL || cpl == NULL || nz == NULL || bits == NULL) {
-		err = mpc_error(MPC_ENOMEM, "dp: out of memory for %zu samples (%s:%d)", n, __FILE__,
-				__LINE__);
+		err = mpc_error(MPC_ENOMEM, "dp: out of memory for %zu samples (%s:%d)", n,
+		                __FILE__, __LINE__);
 		goto out;
 	}
 	/* public thresholds, bit-sliced; both instances of a sample share them */
@@ -381,14 +371,12 @@ out:
 
 /* Samples per chunk for L digits: W = 2 * chunk / 64 words per plane, L * m
  * planes. */
-static size_t chunk_len(unsigned L)
-{
+static size_t chunk_len(unsigned L) {
 	size_t chunk = CHUNK_WORDS / ((size_t)(L ? L : 1) * M_BITS) * 32;
 	return chunk < 64 ? 64 : chunk;
 }
 
-int mpc_dp_laplace_cost(const double *T, size_t n, uint64_t *bit_triple_words, uint64_t *bits)
-{
+int mpc_dp_laplace_cost(const double *T, size_t n, uint64_t *bit_triple_words, uint64_t *bits) {
 	unsigned L = 0, Li;
 	*bit_triple_words = *bits = 0;
 	for (size_t i = 0; i < n; i++) {
@@ -421,8 +409,7 @@ int mpc_dp_laplace_cost(const double *T, size_t n, uint64_t *bit_triple_words, u
 	return 0;
 }
 
-mpc_err mpc_dp_laplace_units(mpc_party *p, mpc_ring r, const double *T, void *noise, size_t n)
-{
+mpc_err mpc_dp_laplace_units(mpc_party *p, mpc_ring r, const double *T, void *noise, size_t n) {
 	unsigned L = 0, Li;
 	mpc_err err;
 	if (p == NULL || (n > 0 && (T == NULL || noise == NULL)))
@@ -436,7 +423,7 @@ mpc_err mpc_dp_laplace_units(mpc_party *p, mpc_ring r, const double *T, void *no
 			char why[256]; /* the detail buffer is overwritten below */
 			snprintf(why, sizeof(why), "%s", mpc_error_detail());
 			return mpc_error(err, "dp at party %d: sample %zu: %s", mpc_party_id(p), i,
-					 why);
+			                 why);
 		}
 		if (Li > L)
 			L = Li;
@@ -451,14 +438,14 @@ mpc_err mpc_dp_laplace_units(mpc_party *p, mpc_ring r, const double *T, void *no
 	return MPC_OK;
 }
 
-mpc_err mpc_dp_laplace(mpc_party *p, mpc_ring r, double t, unsigned f, void *noise, size_t n)
-{
+mpc_err mpc_dp_laplace(mpc_party *p, mpc_ring r, double t, unsigned f, void *noise, size_t n) {
 	double *T;
 	mpc_err err;
 	if (p == NULL)
 		return mpc_error(MPC_EINVAL, "dp: NULL party (%s:%d)", __FILE__, __LINE__);
 	if (f > 100)
-		return mpc_error(MPC_EINVAL, "dp at party %d: %u fractional bits", mpc_party_id(p), f);
+		return mpc_error(MPC_EINVAL, "dp at party %d: %u fractional bits", mpc_party_id(p),
+		                 f);
 	if (n == 0)
 		return MPC_OK;
 	if ((T = calloc(n, sizeof(*T))) == NULL)
@@ -482,15 +469,13 @@ mpc_err mpc_dp_laplace(mpc_party *p, mpc_ring r, double t, unsigned f, void *noi
 #define G_BITS MPC_DP_GAUSS_PREC_BITS
 
 /* exp(-z^2 / (2 s^2)) */
-static long double gw(long double s, long z)
-{
+static long double gw(long double s, long z) {
 	long double x = (long double)z / s;
 	return expl(-0.5L * x * x);
 }
 
 /* Normalising constant (Kahan sums, exact to ~2^-63 relative). */
-static long double gnorm(long double s)
-{
+static long double gnorm(long double s) {
 	long zmax = (long)(40 * s) + 10;
 	long double sum = 1.0L, c = 0.0L; /* z = 0 */
 	for (long z = zmax; z >= 1; z--) {
@@ -503,8 +488,7 @@ static long double gnorm(long double s)
 
 /* The smallest K >= 1 with P(|Z| > K) <= 2^-44 for sigma s, and that tail
  * (for K = 1 forced, an upper bound); 0 if K would exceed the maximum. */
-static long gauss_k(long double s, long double norm, long double *tail)
-{
+static long gauss_k(long double s, long double norm, long double *tail) {
 	long zmax = (long)(40 * s) + 10, K = 0;
 	long double S = 0.0L, bound = ldexpl(1.0L, -44); /* S = sum of w(z') for z' > z */
 	*tail = 0;
@@ -522,22 +506,23 @@ static long gauss_k(long double s, long double norm, long double *tail)
 	return K > MPC_DP_GAUSS_MAX_K ? 0 : K;
 }
 
-mpc_err mpc_dp_gauss_info(double sigma, unsigned *K, double *tv_bound)
-{
+mpc_err mpc_dp_gauss_info(double sigma, unsigned *K, double *tv_bound) {
 	if (!isfinite(sigma) || !(sigma > 0))
 		return mpc_error(MPC_EINVAL, "discrete Gaussian: sigma must be finite and > 0");
 	if (sigma > MPC_DP_GAUSS_MAX_K / 7.0)
-		return mpc_error(MPC_ERANGE,
-				 "discrete Gaussian: sigma %g units needs more than %d thresholds per "
-				 "side (lower the scale or the fractional bits, or use Laplace)",
-				 sigma, MPC_DP_GAUSS_MAX_K);
+		return mpc_error(
+		    MPC_ERANGE,
+		    "discrete Gaussian: sigma %g units needs more than %d thresholds per "
+		    "side (lower the scale or the fractional bits, or use Laplace)",
+		    sigma, MPC_DP_GAUSS_MAX_K);
 	long double tail = 0, norm = gnorm(sigma);
 	long k = gauss_k(sigma, norm, &tail);
 	if (k == 0)
-		return mpc_error(MPC_ERANGE,
-				 "discrete Gaussian: sigma %g units needs more than %d thresholds per "
-				 "side (lower the scale or the fractional bits, or use Laplace)",
-				 sigma, MPC_DP_GAUSS_MAX_K);
+		return mpc_error(
+		    MPC_ERANGE,
+		    "discrete Gaussian: sigma %g units needs more than %d thresholds per "
+		    "side (lower the scale or the fractional bits, or use Laplace)",
+		    sigma, MPC_DP_GAUSS_MAX_K);
 	if (K)
 		*K = (unsigned)k;
 	if (tv_bound)
@@ -545,8 +530,7 @@ mpc_err mpc_dp_gauss_info(double sigma, unsigned *K, double *tv_bound)
 	return MPC_OK;
 }
 
-double mpc_dp_gauss_stddev(double sigma)
-{
+double mpc_dp_gauss_stddev(double sigma) {
 	if (!(sigma > 0) || !isfinite(sigma))
 		return 0.0;
 	long double norm = gnorm(sigma), s2 = 0;
@@ -557,8 +541,7 @@ double mpc_dp_gauss_stddev(double sigma)
 }
 
 /* thr[k] = round(2^m F(k - K)) for k < 2K */
-static void gauss_thresholds(long double s, long K, uint64_t *thr)
-{
+static void gauss_thresholds(long double s, long K, uint64_t *thr) {
 	long double norm = gnorm(s);
 	long zmax = (long)(40 * s) + 10;
 	/* F(-K) = the lower tail plus w(-K): sum from the far end up (Kahan) */
@@ -580,8 +563,7 @@ static void gauss_thresholds(long double s, long K, uint64_t *thr)
 #define G_CHUNK_INST ((size_t)1 << 20)
 
 static mpc_err gauss_chunk(mpc_party *p, mpc_ring r, const double *sg, const unsigned *Ks,
-			   void *noise, size_t n)
-{
+                           void *noise, size_t n) {
 	size_t m = G_BITS, inst = 0, W, eb = mpc_ring_bytes(r);
 	int me = mpc_party_id(p);
 	uint64_t *u = NULL, *cpl = NULL, *bits = NULL, *us = NULL, *thr = NULL;
@@ -600,7 +582,7 @@ static mpc_err gauss_chunk(mpc_party *p, mpc_ring r, const double *sg, const uns
 	ar = calloc(inst, eb);
 	if (u == NULL || cpl == NULL || bits == NULL || us == NULL || thr == NULL || ar == NULL) {
 		err = mpc_error(MPC_ENOMEM, "dp: out of memory for %zu Gaussian samples (%s:%d)", n,
-				__FILE__, __LINE__);
+		                __FILE__, __LINE__);
 		goto out;
 	}
 	/* this party's share of every sample's u, from its own stream */
@@ -653,8 +635,7 @@ out:
 }
 
 /* Chunks of at most G_CHUNK_INST instances (a sample is never split). */
-mpc_err mpc_dp_gauss_units(mpc_party *p, mpc_ring r, const double *sigma, void *noise, size_t n)
-{
+mpc_err mpc_dp_gauss_units(mpc_party *p, mpc_ring r, const double *sigma, void *noise, size_t n) {
 	unsigned *Ks = NULL;
 	mpc_err err = MPC_OK;
 	if (p == NULL || (n > 0 && (sigma == NULL || noise == NULL)))
@@ -669,7 +650,8 @@ mpc_err mpc_dp_gauss_units(mpc_party *p, mpc_ring r, const double *sigma, void *
 		if ((err = mpc_dp_gauss_info(sigma[i], &Ks[i], NULL)) != MPC_OK) {
 			char why[256];
 			snprintf(why, sizeof(why), "%s", mpc_error_detail());
-			err = mpc_error(err, "dp at party %d: sample %zu: %s", mpc_party_id(p), i, why);
+			err = mpc_error(err, "dp at party %d: sample %zu: %s", mpc_party_id(p), i,
+			                why);
 			goto out;
 		}
 	for (size_t i = 0; i < n && err == MPC_OK;) {
@@ -677,7 +659,7 @@ mpc_err mpc_dp_gauss_units(mpc_party *p, mpc_ring r, const double *sigma, void *
 		while (j < n && (j == i || inst + 2 * (size_t)Ks[j] <= G_CHUNK_INST))
 			inst += 2 * (size_t)Ks[j++];
 		err = gauss_chunk(p, r, sigma + i, Ks + i, (uint8_t *)noise + i * mpc_ring_bytes(r),
-				  j - i);
+		                  j - i);
 		i = j;
 	}
 out:
@@ -685,8 +667,7 @@ out:
 	return err;
 }
 
-int mpc_dp_gauss_cost(const double *sigma, size_t n, uint64_t *bit_triple_words, uint64_t *bits)
-{
+int mpc_dp_gauss_cost(const double *sigma, size_t n, uint64_t *bit_triple_words, uint64_t *bits) {
 	unsigned K;
 	uint64_t *thr = malloc(2 * MPC_DP_GAUSS_MAX_K * 8);
 	int rc = 0;
@@ -721,8 +702,7 @@ int mpc_dp_gauss_cost(const double *sigma, size_t n, uint64_t *bit_triple_words,
 	return rc;
 }
 
-mpc_err mpc_dp_add_noise(mpc_party *p, mpc_ring r, const mpc_dp_alloc *a, void *x, size_t n)
-{
+mpc_err mpc_dp_add_noise(mpc_party *p, mpc_ring r, const mpc_dp_alloc *a, void *x, size_t n) {
 	double *T = NULL;
 	size_t *idx = NULL;
 	uint8_t *z = NULL;
@@ -736,8 +716,9 @@ mpc_err mpc_dp_add_noise(mpc_party *p, mpc_ring r, const mpc_dp_alloc *a, void *
 		return MPC_OK;
 	for (size_t i = 0; i < n; i++)
 		if (a[i].mech != MPC_DP_LAPLACE && a[i].mech != MPC_DP_GAUSSIAN)
-			return mpc_error(MPC_EINVAL, "dp at party %d: statistic %zu: bad mechanism %d",
-					 mpc_party_id(p), i, (int)a[i].mech);
+			return mpc_error(MPC_EINVAL,
+			                 "dp at party %d: statistic %zu: bad mechanism %d",
+			                 mpc_party_id(p), i, (int)a[i].mech);
 	eb = mpc_ring_bytes(r);
 	if ((T = malloc(n * sizeof(*T))) == NULL || (idx = malloc(n * sizeof(*idx))) == NULL ||
 	    (z = calloc(n, eb)) == NULL) {
@@ -755,10 +736,10 @@ mpc_err mpc_dp_add_noise(mpc_party *p, mpc_ring r, const mpc_dp_alloc *a, void *
 		if (k == 0)
 			continue;
 		err = mech == MPC_DP_LAPLACE ? mpc_dp_laplace_units(p, r, T, z, k)
-					     : mpc_dp_gauss_units(p, r, T, z, k);
+		                             : mpc_dp_gauss_units(p, r, T, z, k);
 		for (size_t j = 0; j < k && err == MPC_OK; j++)
 			mpc_ring_add(r, (uint8_t *)x + idx[j] * eb, (uint8_t *)x + idx[j] * eb,
-				     z + j * eb, 1);
+			             z + j * eb, 1);
 	}
 out:
 	if (z) {
@@ -772,60 +753,65 @@ out:
 
 /* ---- accounting ---- */
 
-mpc_err mpc_dp_mech_parse(const char *s, mpc_dp_mech *out)
-{
+mpc_err mpc_dp_mech_parse(const char *s, mpc_dp_mech *out) {
 	if (s && (strcmp(s, "laplace") == 0 || strcmp(s, "discrete_laplace") == 0 ||
-		  strcmp(s, "discrete-laplace") == 0)) {
+	          strcmp(s, "discrete-laplace") == 0)) {
 		*out = MPC_DP_LAPLACE;
 		return MPC_OK;
 	}
 	if (s && (strcmp(s, "gaussian") == 0 || strcmp(s, "discrete_gaussian") == 0 ||
-		  strcmp(s, "discrete-gaussian") == 0)) {
+	          strcmp(s, "discrete-gaussian") == 0)) {
 		*out = MPC_DP_GAUSSIAN;
 		return MPC_OK;
 	}
 	return mpc_error(MPC_ECONFIG,
-			 "dp mechanism \"%s\": unknown (expected \"laplace\" or \"gaussian\")",
-			 s ? s : "(none)");
+	                 "dp mechanism \"%s\": unknown (expected \"laplace\" or \"gaussian\")",
+	                 s ? s : "(none)");
 }
 
-const char *mpc_dp_mech_name(mpc_dp_mech m)
-{
-	return m == MPC_DP_LAPLACE ? "discrete Laplace" : m == MPC_DP_GAUSSIAN ? "discrete Gaussian" : "?";
+const char *mpc_dp_mech_name(mpc_dp_mech m) {
+	return m == MPC_DP_LAPLACE    ? "discrete Laplace"
+	       : m == MPC_DP_GAUSSIAN ? "discrete Gaussian"
+	                              : "?";
 }
 
-static const char *sname(const mpc_dp_stat *s) { return s->name ? s->name : "(unnamed)"; }
+static const char *sname(const mpc_dp_stat *s) {
+	return s->name ? s->name : "(unnamed)";
+}
 
-mpc_err mpc_dp_budget_split(mpc_dp_mech mech, double epsilon, double delta,
-			    const mpc_dp_stat *s, size_t n, mpc_dp_alloc *out)
-{
+mpc_err mpc_dp_budget_split(mpc_dp_mech mech, double epsilon, double delta, const mpc_dp_stat *s,
+                            size_t n, mpc_dp_alloc *out) {
 	double wsum = 0, rho = 0, lnd = 0;
 	if (mech != MPC_DP_LAPLACE && mech != MPC_DP_GAUSSIAN)
 		return mpc_error(MPC_ECONFIG, "dp: unknown mechanism %d", (int)mech);
 	if (isnan(epsilon) || !(epsilon > 0) || isinf(epsilon))
 		return mpc_error(MPC_ECONFIG, "dp: epsilon must be a finite number > 0 (got %g)",
-				 epsilon);
+		                 epsilon);
 	if (mech == MPC_DP_LAPLACE && delta != 0)
-		return mpc_error(MPC_ECONFIG, "dp: the discrete Laplace is pure epsilon-DP: delta "
-				 "must be 0 (got %g); delta is for the Gaussian", delta);
+		return mpc_error(MPC_ECONFIG,
+		                 "dp: the discrete Laplace is pure epsilon-DP: delta "
+		                 "must be 0 (got %g); delta is for the Gaussian",
+		                 delta);
 	if (mech == MPC_DP_GAUSSIAN && !(delta > 0 && delta < 1))
-		return mpc_error(MPC_ECONFIG, "dp: the discrete Gaussian needs 0 < delta < 1 (got %g)",
-				 delta);
+		return mpc_error(MPC_ECONFIG,
+		                 "dp: the discrete Gaussian needs 0 < delta < 1 (got %g)", delta);
 	if (n == 0 || s == NULL || out == NULL)
 		return mpc_error(MPC_ECONFIG, "dp: no statistics to release");
 	for (size_t i = 0; i < n; i++) {
 		if (isnan(s[i].sensitivity) || !(s[i].sensitivity > 0) || isinf(s[i].sensitivity))
-			return mpc_error(MPC_ECONFIG,
-					 "dp: statistic %zu (%s): sensitivity must be a finite number "
-					 "> 0 (got %g)",
-					 i, sname(&s[i]), s[i].sensitivity);
+			return mpc_error(
+			    MPC_ECONFIG,
+			    "dp: statistic %zu (%s): sensitivity must be a finite number "
+			    "> 0 (got %g)",
+			    i, sname(&s[i]), s[i].sensitivity);
 		if (isnan(s[i].weight) || s[i].weight < 0 || isinf(s[i].weight))
-			return mpc_error(MPC_ECONFIG,
-					 "dp: statistic %zu (%s): weight must be finite and >= 0 (got %g)",
-					 i, sname(&s[i]), s[i].weight);
+			return mpc_error(
+			    MPC_ECONFIG,
+			    "dp: statistic %zu (%s): weight must be finite and >= 0 (got %g)", i,
+			    sname(&s[i]), s[i].weight);
 		if (s[i].frac > 100)
-			return mpc_error(MPC_ECONFIG, "dp: statistic %zu (%s): %u fractional bits", i,
-					 sname(&s[i]), s[i].frac);
+			return mpc_error(MPC_ECONFIG, "dp: statistic %zu (%s): %u fractional bits",
+			                 i, sname(&s[i]), s[i].frac);
 		wsum += s[i].weight > 0 ? s[i].weight : 1.0;
 	}
 	if (mech == MPC_DP_GAUSSIAN) {
@@ -848,37 +834,39 @@ mpc_err mpc_dp_budget_split(mpc_dp_mech mech, double epsilon, double delta,
 		}
 		a.units = ldexp(a.scale, (int)s[i].frac);
 		if (!(a.epsilon > 0) || !isfinite(a.scale) || !isfinite(a.units))
-			return mpc_error(MPC_ECONFIG,
-					 "dp: statistic %zu (%s): budget share %g gives no usable scale",
-					 i, sname(&s[i]), mech == MPC_DP_LAPLACE ? a.epsilon : a.rho);
+			return mpc_error(
+			    MPC_ECONFIG,
+			    "dp: statistic %zu (%s): budget share %g gives no usable scale", i,
+			    sname(&s[i]), mech == MPC_DP_LAPLACE ? a.epsilon : a.rho);
 		err = mech == MPC_DP_LAPLACE ? mpc_dp_laplace_info(a.units, &a.digits, &a.tv_bound)
-					     : mpc_dp_gauss_info(a.units, &a.digits, &a.tv_bound);
+		                             : mpc_dp_gauss_info(a.units, &a.digits, &a.tv_bound);
 		if (err != MPC_OK)
-			return mpc_error(MPC_ECONFIG,
-					 "dp: statistic %zu (%s): %s noise scale %g (%g units of 2^-%u) "
-					 "is out of the sampler's range: raise epsilon, lower the "
-					 "sensitivity or the fractional bits",
-					 i, sname(&s[i]), mpc_dp_mech_name(mech), a.scale, a.units,
-					 s[i].frac);
+			return mpc_error(
+			    MPC_ECONFIG,
+			    "dp: statistic %zu (%s): %s noise scale %g (%g units of 2^-%u) "
+			    "is out of the sampler's range: raise epsilon, lower the "
+			    "sensitivity or the fractional bits",
+			    i, sname(&s[i]), mpc_dp_mech_name(mech), a.scale, a.units, s[i].frac);
 		a.stddev = ldexp(mech == MPC_DP_LAPLACE ? mpc_dp_laplace_stddev(a.units)
-						       : mpc_dp_gauss_stddev(a.units),
-				 -(int)s[i].frac);
+		                                        : mpc_dp_gauss_stddev(a.units),
+		                 -(int)s[i].frac);
 		out[i] = a;
 	}
 	return MPC_OK;
 }
 
-int mpc_dp_format(const mpc_dp_stat *s, const mpc_dp_alloc *a, char *buf, size_t len)
-{
+int mpc_dp_format(const mpc_dp_stat *s, const mpc_dp_alloc *a, char *buf, size_t len) {
 	if (a->mech == MPC_DP_GAUSSIAN)
-		return snprintf(buf, len,
-				"dp %-14s rho %-10.6g (epsilon %.6g at delta %.3g) sensitivity %-10.6g "
-				"sigma %-10.6g stddev %-10.6g (discrete Gaussian, granularity 2^-%u, "
-				"|noise| <= %u units)",
-				sname(s), a->rho, a->epsilon, a->delta, s->sensitivity, a->scale,
-				a->stddev, s->frac, a->digits);
+		return snprintf(
+		    buf, len,
+		    "dp %-14s rho %-10.6g (epsilon %.6g at delta %.3g) sensitivity %-10.6g "
+		    "sigma %-10.6g stddev %-10.6g (discrete Gaussian, granularity 2^-%u, "
+		    "|noise| <= %u units)",
+		    sname(s), a->rho, a->epsilon, a->delta, s->sensitivity, a->scale, a->stddev,
+		    s->frac, a->digits);
 	return snprintf(buf, len,
-			"dp %-14s epsilon %-10.6g sensitivity %-10.6g scale t %-10.6g stddev "
-			"%-10.6g (discrete Laplace, granularity 2^-%u, %u digits)",
-			sname(s), a->epsilon, s->sensitivity, a->scale, a->stddev, s->frac, a->digits);
+	                "dp %-14s epsilon %-10.6g sensitivity %-10.6g scale t %-10.6g stddev "
+	                "%-10.6g (discrete Laplace, granularity 2^-%u, %u digits)",
+	                sname(s), a->epsilon, s->sensitivity, a->scale, a->stddev, s->frac,
+	                a->digits);
 }

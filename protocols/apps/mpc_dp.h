@@ -36,11 +36,11 @@
 #ifndef MPC_DP_H
 #define MPC_DP_H
 
-#include <stddef.h>
-#include <stdint.h>
+#include "protocols/core/mpc_party.h"
 #include "runtime/mpc_err.h"
 #include "runtime/mpc_ring.h"
-#include "protocols/core/mpc_party.h"
+#include <stddef.h>
+#include <stdint.h>
 
 /* Bits of precision m of each digit's Bernoulli probability. */
 #define MPC_DP_PREC_BITS 48
@@ -81,7 +81,7 @@ double mpc_dp_laplace_stddev(double T);
  * 7 per chunk beyond. MPC_EINVAL/MPC_ERANGE as mpc_dp_laplace_info, naming
  * the sample, before any message. */
 mpc_err mpc_dp_laplace_units(mpc_party *p, mpc_ring r, const double *T, void *noise,
-			     size_t n) MPC_MUST_CHECK;
+                             size_t n) MPC_MUST_CHECK;
 
 /* The preprocessing mpc_dp_laplace_units(T, n) consumes: words of 64 bit
  * triples and random shared bits (for budgeting a pool or a store). -1 if
@@ -94,7 +94,7 @@ int mpc_dp_laplace_cost(const double *T, size_t n, uint64_t *bit_triple_words, u
  * encoded value moves by at most D units between neighbouring data sets,
  * t 2^f = D / epsilon gives epsilon-DP exactly on the grid. Collective. */
 mpc_err mpc_dp_laplace(mpc_party *p, mpc_ring r, double t, unsigned f, void *noise,
-		       size_t n) MPC_MUST_CHECK;
+                       size_t n) MPC_MUST_CHECK;
 
 /* The discrete Gaussian's K and per-sample total-variation bound for sigma
  * (units). MPC_EINVAL for sigma not finite or <= 0, MPC_ERANGE when K would
@@ -110,7 +110,7 @@ double mpc_dp_gauss_stddev(double sigma);
  * beyond. Errors as mpc_dp_gauss_info, naming the sample, before any
  * message. */
 mpc_err mpc_dp_gauss_units(mpc_party *p, mpc_ring r, const double *sigma, void *noise,
-			   size_t n) MPC_MUST_CHECK;
+                           size_t n) MPC_MUST_CHECK;
 /* The preprocessing mpc_dp_gauss_units(sigma, n) consumes; -1 if a
  * parameter is invalid. */
 int mpc_dp_gauss_cost(const double *sigma, size_t n, uint64_t *bit_triple_words, uint64_t *bits);
@@ -119,9 +119,9 @@ int mpc_dp_gauss_cost(const double *sigma, size_t n, uint64_t *bit_triple_words,
 typedef struct {
 	const char *name;   /* borrowed; printed */
 	double sensitivity; /* in real units, between neighbouring data sets (one
-			       row added or removed): a count 1, a sum of amounts
-			       clipped to [0, M] M, ... (> 0). L1 for Laplace, L2
-			       for the Gaussian: the same for one number. */
+	                       row added or removed): a count 1, a sum of amounts
+	                       clipped to [0, M] M, ... (> 0). L1 for Laplace, L2
+	                       for the Gaussian: the same for one number. */
 	double weight;      /* relative share of the budget; 0 means 1 */
 	unsigned frac;      /* fractional bits of the released value (0: integer) */
 } mpc_dp_stat;
@@ -130,16 +130,16 @@ typedef struct {
 typedef struct {
 	mpc_dp_mech mech;
 	double epsilon;  /* Laplace: its share of epsilon. Gaussian: the epsilon
-			    its rho alone gives at the job's delta (shares of
-			    rho add up, these do not) */
+	                    its rho alone gives at the job's delta (shares of
+	                    rho add up, these do not) */
 	double delta;    /* Gaussian: the job's delta; Laplace: 0 */
 	double rho;      /* Gaussian: its share of the zCDP budget; Laplace: 0 */
 	double scale;    /* Laplace t = sensitivity / epsilon; Gaussian
-			    sigma = sensitivity / sqrt(2 rho); real units */
+	                    sigma = sensitivity / sqrt(2 rho); real units */
 	double units;    /* scale 2^frac: the sampler's parameter */
 	double stddev;   /* of the noise, real units */
 	unsigned digits; /* Laplace: L (|noise| < 2^L units); Gaussian: K
-			    (|noise| <= K units) */
+	                    (|noise| <= K units) */
 	double tv_bound; /* per-sample deviation from the exact mechanism */
 } mpc_dp_alloc;
 
@@ -155,8 +155,8 @@ typedef struct {
  * MPC_ECONFIG, naming the statistic, for epsilon <= 0, infinite or NaN, a
  * bad delta, a sensitivity <= 0 or NaN, a weight < 0 or NaN, n == 0, or a
  * scale the sampler cannot take. out: n entries. */
-mpc_err mpc_dp_budget_split(mpc_dp_mech mech, double epsilon, double delta,
-			    const mpc_dp_stat *s, size_t n, mpc_dp_alloc *out) MPC_MUST_CHECK;
+mpc_err mpc_dp_budget_split(mpc_dp_mech mech, double epsilon, double delta, const mpc_dp_stat *s,
+                            size_t n, mpc_dp_alloc *out) MPC_MUST_CHECK;
 
 /* One printable line (no newline) for statistic s and its share a: name,
  * epsilon share (and rho, delta for the Gaussian), sensitivity, noise scale
@@ -170,6 +170,6 @@ int mpc_dp_format(const mpc_dp_stat *s, const mpc_dp_alloc *a, char *buf, size_t
  * below 2^(k-1) so the sum does not wrap. One batch per mechanism present.
  * Collective. */
 mpc_err mpc_dp_add_noise(mpc_party *p, mpc_ring r, const mpc_dp_alloc *a, void *x,
-			 size_t n) MPC_MUST_CHECK;
+                         size_t n) MPC_MUST_CHECK;
 
 #endif

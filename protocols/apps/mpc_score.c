@@ -14,15 +14,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "runtime/mpc_fixed.h"
-#include "runtime/mpc_wipe.h"
 #include "protocols/core/mpc_beaver.h"
+#include "protocols/core/mpc_preproc.h"
+#include "protocols/core/mpc_share.h"
 #include "protocols/nonlinear/mpc_bool.h"
 #include "protocols/nonlinear/mpc_cmp.h"
 #include "protocols/nonlinear/mpc_conv.h"
 #include "protocols/nonlinear/mpc_math.h"
-#include "protocols/core/mpc_preproc.h"
-#include "protocols/core/mpc_share.h"
+#include "runtime/mpc_fixed.h"
+#include "runtime/mpc_wipe.h"
 
 typedef mpc_u128 u128;
 typedef mpc_i128 i128;
@@ -467,8 +467,10 @@ mpc_err mpc_score_logreg(mpc_party *p, const mpc_score_opts *o, const mpc_score_
 	/* the linear part is held with 32 fractional bits and truncated by
 	 * mpc_trunc, which needs |w.x + b| < 2^55 */
 	if (!((double)d * xmax * wmax + wmax < 0x1p55))
-		return mpc_error(MPC_EINVAL, "%s at party %d: %zu features x max |x| %g x max |w| %g "
-				 "may reach 2^55; lower the bounds", what, me, d, xmax, wmax);
+		return mpc_error(MPC_EINVAL,
+		                 "%s at party %d: %zu features x max |x| %g x max |w| %g "
+		                 "may reach 2^55; lower the bounds",
+		                 what, me, d, xmax, wmax);
 	if (n == 0)
 		return MPC_OK;
 	if ((A = zalloc(n * d, sizeof(u128))) == NULL || (B = zalloc(d, sizeof(u128))) == NULL ||

@@ -27,9 +27,9 @@
 #ifndef MPC_SCORE_H
 #define MPC_SCORE_H
 
-#include "runtime/mpc_err.h"
-#include "protocols/preproc/mpc_cross.h"
 #include "protocols/core/mpc_party.h"
+#include "protocols/preproc/mpc_cross.h"
+#include "runtime/mpc_err.h"
 #include <stddef.h>
 #include <stdint.h>
 

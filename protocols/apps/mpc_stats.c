@@ -5,47 +5,44 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "runtime/mpc_fixed.h"
-#include "runtime/mpc_wipe.h"
 #include "protocols/core/mpc_beaver.h"
 #include "protocols/core/mpc_share.h"
+#include "runtime/mpc_fixed.h"
+#include "runtime/mpc_wipe.h"
 
 const char *const mpc_stats_names[MPC_STATS_N] = {"count",    "total",  "mean",
-						  "variance", "stddev", "fraud_rate"};
+                                                  "variance", "stddev", "fraud_rate"};
 
-void mpc_stats_params_default(mpc_stats_params *sp)
-{
+void mpc_stats_params_default(mpc_stats_params *sp) {
 	sp->frac = MPC_FIXED_DEFAULT_FRAC;
 	sp->max_amount = 1e6;
 	sp->max_rows = 1e6;
 }
 
-mpc_err mpc_stats_check_params(const mpc_stats_params *sp, int np)
-{
+mpc_err mpc_stats_check_params(const mpc_stats_params *sp, int np) {
 	if (sp->frac > 40 || !(sp->max_amount > 0) || !(sp->max_rows >= 1))
 		return mpc_error(MPC_ECONFIG, "statistics: frac_bits must be 0..40, max_amount and "
-				 "max_rows positive");
+		                              "max_rows positive");
 	long double a = (long double)np * sp->max_rows * sp->max_amount * ldexpl(1, (int)sp->frac);
 	if (!(a < ldexpl(1, 62)))
-		return mpc_error(MPC_ECONFIG, "statistics: %d parties x %.0f rows x amounts up to %g "
-				 "with %u fractional bits overflow Z_2^128 in the variance; lower "
-				 "max_rows, max_amount or frac_bits", np, sp->max_rows,
-				 sp->max_amount, sp->frac);
+		return mpc_error(MPC_ECONFIG,
+		                 "statistics: %d parties x %.0f rows x amounts up to %g "
+		                 "with %u fractional bits overflow Z_2^128 in the variance; lower "
+		                 "max_rows, max_amount or frac_bits",
+		                 np, sp->max_rows, sp->max_amount, sp->frac);
 	return MPC_OK;
 }
 
 mpc_err mpc_stats_check_input(const mpc_stats_params *sp, const mpc_stats_rows *t,
-			      const char *name)
-{
+                              const char *name) {
 	if ((double)t->n > sp->max_rows)
 		return mpc_error(MPC_ERANGE, "%s: %zu rows, more than max_rows %.0f", name, t->n,
-				 sp->max_rows);
+		                 sp->max_rows);
 	return MPC_OK;
 }
 
 /* Local sums in Z_2^128: count, frauds, sum of encoded amounts, sum of squares. */
-static mpc_err local_sums(const mpc_stats_rows *t, const mpc_stats_params *sp, mpc_u128 out[4])
-{
+static mpc_err local_sums(const mpc_stats_rows *t, const mpc_stats_params *sp, mpc_u128 out[4]) {
 	mpc_u128 enc = 0;
 	mpc_err err = MPC_OK;
 
@@ -54,7 +51,7 @@ static mpc_err local_sums(const mpc_stats_rows *t, const mpc_stats_params *sp, m
 	for (size_t i = 0; i < t->n && err == MPC_OK; i++) {
 		/* the reader checked |amount| <= max_amount; the slack covers rounding */
 		err = mpc_fixed_encode(MPC_Z128, sp->frac, sp->max_amount * (1 + 1e-12) + 1,
-				       &t->amount[i], &enc, 1);
+		                       &t->amount[i], &enc, 1);
 		out[1] += t->fraud[i];
 		out[2] += enc;
 		out[3] += enc * enc;
@@ -63,14 +60,12 @@ static mpc_err local_sums(const mpc_stats_rows *t, const mpc_stats_params *sp, m
 	return err;
 }
 
-static double ring_to_double(mpc_u128 v, int frac_bits)
-{
+static double ring_to_double(mpc_u128 v, int frac_bits) {
 	return ldexp((double)(long double)(mpc_i128)v, -frac_bits);
 }
 
 mpc_err mpc_stats_run(mpc_party *p, const mpc_stats_params *sp, const mpc_stats_rows *t,
-		      mpc_stats_result *res)
-{
+                      mpc_stats_result *res) {
 	int np = mpc_party_size(p);
 	mpc_u128 mine[4], sum[4] = {0}, share[4], x[2], y[2], z[2], open[4];
 	mpc_err err;
@@ -80,7 +75,8 @@ mpc_err mpc_stats_run(mpc_party *p, const mpc_stats_params *sp, const mpc_stats_
 		goto out;
 	/* every party's four sums, shared without sending anything */
 	for (int owner = 0; owner < np; owner++) {
-		err = mpc_input(p, owner, MPC_Z128, owner == mpc_party_id(p) ? mine : NULL, share, 4);
+		err =
+		    mpc_input(p, owner, MPC_Z128, owner == mpc_party_id(p) ? mine : NULL, share, 4);
 		if (err != MPC_OK)
 			goto out;
 		mpc_share_add(MPC_Z128, sum, sum, share, 4);
@@ -100,8 +96,10 @@ mpc_err mpc_stats_run(mpc_party *p, const mpc_stats_params *sp, const mpc_stats_
 	double n = (double)open[0];
 	/* the joint count can be checked against the public bounds */
 	if (open[0] == 0 || n > np * sp->max_rows || open[1] > open[0]) {
-		err = mpc_error(MPC_ECHEAT, "statistics: the opened count (%.0f) or fraud count is "
-				"impossible: a party sent wrong shares", n);
+		err = mpc_error(MPC_ECHEAT,
+		                "statistics: the opened count (%.0f) or fraud count is "
+		                "impossible: a party sent wrong shares",
+		                n);
 		goto out;
 	}
 	res->v[0] = n;

@@ -34,8 +34,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "runtime/mpc_err.h"
 #include "protocols/core/mpc_party.h"
+#include "runtime/mpc_err.h"
 
 typedef struct {
 	unsigned frac;     /* fractional bits, 0..40 (default 16) */
@@ -51,8 +51,8 @@ typedef struct {
  * from a transaction file. */
 typedef struct {
 	size_t n;
-	const double *amount;  /* n, |amount| <= max_amount */
-	const uint8_t *fraud;  /* n, 0 or 1 */
+	const double *amount; /* n, |amount| <= max_amount */
+	const uint8_t *fraud; /* n, 0 or 1 */
 } mpc_stats_rows;
 
 typedef struct {
@@ -69,10 +69,10 @@ mpc_err mpc_stats_check_params(const mpc_stats_params *sp, int n_parties) MPC_MU
 /* This party's rows against the bounds (amounts were checked on reading);
  * MPC_ERANGE naming `name`. */
 mpc_err mpc_stats_check_input(const mpc_stats_params *sp, const mpc_stats_rows *rows,
-			      const char *name) MPC_MUST_CHECK;
+                              const char *name) MPC_MUST_CHECK;
 /* Run the computation (collective; needs a preprocessing source for 2
  * triples in Z_2^128). Every party gets the result. */
 mpc_err mpc_stats_run(mpc_party *p, const mpc_stats_params *sp, const mpc_stats_rows *rows,
-		      mpc_stats_result *out) MPC_MUST_CHECK;
+                      mpc_stats_result *out) MPC_MUST_CHECK;
 
 #endif

@@ -16,8 +16,7 @@ struct mpc_party {
 	mpc_preproc pre;
 };
 
-mpc_err mpc_party_new(mpc_party **out, mpc_net *net, int n_parties)
-{
+mpc_err mpc_party_new(mpc_party **out, mpc_net *net, int n_parties) {
 	mpc_party *p = NULL;
 	uint8_t *seeds = NULL; /* n_parties slots of MPC_SEED_BYTES */
 	const void **send = NULL;
@@ -31,8 +30,10 @@ mpc_err mpc_party_new(mpc_party **out, mpc_net *net, int n_parties)
 		return mpc_error(MPC_EINVAL, "mpc_party_new: no network");
 	nodes = mpc_net_size(net);
 	if (n_parties < 2 || n_parties > nodes || mpc_net_id(net) >= n_parties)
-		return mpc_error(MPC_EINVAL, "mpc_party_new: %d parties on a network of %d nodes "
-				 "(this node is %d)", n_parties, nodes, mpc_net_id(net));
+		return mpc_error(MPC_EINVAL,
+		                 "mpc_party_new: %d parties on a network of %d nodes "
+		                 "(this node is %d)",
+		                 n_parties, nodes, mpc_net_id(net));
 	p = calloc(1, sizeof(*p));
 	seeds = calloc((size_t)nodes, MPC_SEED_BYTES);
 	send = calloc((size_t)nodes, sizeof(*send));
@@ -94,8 +95,7 @@ out:
 	return err;
 }
 
-void mpc_party_free(mpc_party *p)
-{
+void mpc_party_free(mpc_party *p) {
 	if (p == NULL)
 		return;
 	if (p->pre.ops && p->pre.ops->free)
@@ -109,32 +109,37 @@ void mpc_party_free(mpc_party *p)
 	free(p);
 }
 
-int mpc_party_id(const mpc_party *p) { return p->id; }
-int mpc_party_size(const mpc_party *p) { return p->n; }
-mpc_net *mpc_party_net(mpc_party *p) { return p->net; }
-mpc_preproc *mpc_party_preproc(mpc_party *p) { return &p->pre; }
+int mpc_party_id(const mpc_party *p) {
+	return p->id;
+}
+int mpc_party_size(const mpc_party *p) {
+	return p->n;
+}
+mpc_net *mpc_party_net(mpc_party *p) {
+	return p->net;
+}
+mpc_preproc *mpc_party_preproc(mpc_party *p) {
+	return &p->pre;
+}
 
-void mpc_party_set_preproc(mpc_party *p, mpc_preproc pre)
-{
+void mpc_party_set_preproc(mpc_party *p, mpc_preproc pre) {
 	if (p->pre.ops && p->pre.ops->free)
 		p->pre.ops->free(p->pre.ctx);
 	p->pre = pre;
 }
 
-mpc_err mpc_party_prg_pair(mpc_party *p, int j, void *out, size_t len)
-{
+mpc_err mpc_party_prg_pair(mpc_party *p, int j, void *out, size_t len) {
 	if (j < 0 || j >= p->n || j == p->id)
-		return mpc_error(MPC_EINVAL, "no pairwise stream between party %d and %d", p->id, j);
+		return mpc_error(MPC_EINVAL, "no pairwise stream between party %d and %d", p->id,
+		                 j);
 	return mpc_prg_fill(p->pair[j], out, len);
 }
 
-mpc_err mpc_party_prg_own(mpc_party *p, void *out, size_t len)
-{
+mpc_err mpc_party_prg_own(mpc_party *p, void *out, size_t len) {
 	return mpc_prg_fill(p->own, out, len);
 }
 
-mpc_err mpc_party_bcast(mpc_party *p, const void *buf, void *recv, size_t len)
-{
+mpc_err mpc_party_bcast(mpc_party *p, const void *buf, void *recv, size_t len) {
 	uint64_t mask = (p->n >= 64 ? ~0ull : ((1ull << p->n) - 1)) & ~(1ull << p->id);
 	return mpc_net_bcast(p->net, mask, buf, mask, recv, len);
 }

@@ -6,12 +6,12 @@
 #ifndef MPC_PARTY_H
 #define MPC_PARTY_H
 
-#include <stddef.h>
-#include <stdint.h>
 #include "net/mpc_net.h"
+#include "protocols/core/mpc_preproc.h"
 #include "runtime/mpc_err.h"
 #include "runtime/mpc_ring.h"
-#include "protocols/core/mpc_preproc.h"
+#include <stddef.h>
+#include <stdint.h>
 
 typedef struct mpc_party mpc_party; /* opaque */
 

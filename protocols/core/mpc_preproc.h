@@ -11,10 +11,10 @@
 #ifndef MPC_PREPROC_H
 #define MPC_PREPROC_H
 
-#include <stddef.h>
-#include <stdint.h>
 #include "runtime/mpc_err.h"
 #include "runtime/mpc_ring.h"
+#include <stddef.h>
+#include <stdint.h>
 
 struct mpc_party;
 
@@ -22,18 +22,18 @@ typedef struct {
 	const char *name; /* "dealer", ... */
 	/* n Beaver triples: shares of a, b, c with c = a*b in the ring. */
 	mpc_err (*triples)(void *ctx, struct mpc_party *p, mpc_ring r, size_t n, void *a, void *b,
-			   void *c);
+	                   void *c);
 	/* n truncation pairs for f bits: shares of r uniform in the ring and of
 	 * r_hi = r >> f (logical shift of r as an unsigned k-bit number). */
 	mpc_err (*trunc_pairs)(void *ctx, struct mpc_party *p, mpc_ring r, unsigned f, size_t n,
-			       void *rr, void *r_hi);
+	                       void *rr, void *r_hi);
 	/* n random shared bits: shares in ring r of b uniform in {0, 1}. NULL
 	 * if the backend has none. */
 	mpc_err (*bits)(void *ctx, struct mpc_party *p, mpc_ring r, size_t n, void *out);
 	/* n_words words of 64 bit triples each: XOR shares of a, b and
 	 * c = a AND b. NULL if the backend has none. */
 	mpc_err (*bit_triples)(void *ctx, struct mpc_party *p, size_t n_words, uint64_t *a,
-			       uint64_t *b, uint64_t *c);
+	                       uint64_t *b, uint64_t *c);
 	/* Release the backend's state (wiping its secrets). */
 	void (*free)(void *ctx);
 } mpc_preproc_ops;
@@ -58,7 +58,7 @@ typedef struct {
 } mpc_truncpairs;
 
 mpc_err mpc_truncpairs_get(struct mpc_party *p, mpc_ring r, unsigned f, size_t n,
-			   mpc_truncpairs *t) MPC_MUST_CHECK;
+                           mpc_truncpairs *t) MPC_MUST_CHECK;
 void mpc_truncpairs_fini(mpc_truncpairs *t);
 
 /* n random shared bits in ring r, freshly allocated in out (mpc_vec_fini). */

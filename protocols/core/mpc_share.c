@@ -17,8 +17,7 @@
  * the higher (zero_share = 1: the pair's draws cancel). The streams are
  * bytes: chunked draws stay in step with a peer's single one. */
 static mpc_err pair_streams(mpc_party *p, mpc_ring r, void *buf, size_t n, int zero_share,
-			    const char *who)
-{
+                            const char *who) {
 	size_t eb = mpc_ring_bytes(r);
 	int me = mpc_party_id(p), np = mpc_party_size(p);
 	size_t cap = n < INPUT_CHUNK ? n : INPUT_CHUNK;
@@ -48,8 +47,7 @@ static mpc_err pair_streams(mpc_party *p, mpc_ring r, void *buf, size_t n, int z
 	return err;
 }
 
-mpc_err mpc_input(mpc_party *p, int owner, mpc_ring r, const void *in, void *out, size_t n)
-{
+mpc_err mpc_input(mpc_party *p, int owner, mpc_ring r, const void *in, void *out, size_t n) {
 	size_t eb = mpc_ring_bytes(r);
 	int me = mpc_party_id(p), np = mpc_party_size(p);
 
@@ -66,8 +64,7 @@ mpc_err mpc_input(mpc_party *p, int owner, mpc_ring r, const void *in, void *out
 	return pair_streams(p, r, out, n, 0, "mpc_input");
 }
 
-mpc_err mpc_open(mpc_party *p, mpc_ring r, const void *share, void *out, size_t n)
-{
+mpc_err mpc_open(mpc_party *p, mpc_ring r, const void *share, void *out, size_t n) {
 	size_t eb = mpc_ring_bytes(r);
 	int me = mpc_party_id(p), np = mpc_party_size(p);
 	size_t cap = n < MPC_OPEN_MAX_ELEMS ? n : MPC_OPEN_MAX_ELEMS;
@@ -96,8 +93,7 @@ mpc_err mpc_open(mpc_party *p, mpc_ring r, const void *share, void *out, size_t 
 	return err;
 }
 
-mpc_err mpc_share_rerandomise(mpc_party *p, mpc_ring r, void *share, size_t n)
-{
+mpc_err mpc_share_rerandomise(mpc_party *p, mpc_ring r, void *share, size_t n) {
 	if (mpc_ring_check(r) != MPC_OK)
 		return mpc_error(MPC_EINVAL, "mpc_share_rerandomise: bad ring");
 	return pair_streams(p, r, share, n, 1, "mpc_share_rerandomise");
@@ -107,15 +103,13 @@ mpc_err mpc_share_rerandomise(mpc_party *p, mpc_ring r, void *share, size_t n)
 static mpc_share_tap_fn open_tap;
 static void *open_tap_ctx;
 
-void mpc_share_set_open_tap(mpc_share_tap_fn fn, void *ctx)
-{
+void mpc_share_set_open_tap(mpc_share_tap_fn fn, void *ctx) {
 	open_tap = fn;
 	open_tap_ctx = ctx;
 }
 #endif
 
-mpc_err mpc_open_to(mpc_party *p, int to, mpc_ring r, const void *share, void *out, size_t n)
-{
+mpc_err mpc_open_to(mpc_party *p, int to, mpc_ring r, const void *share, void *out, size_t n) {
 	size_t eb = mpc_ring_bytes(r);
 	int me = mpc_party_id(p), np = mpc_party_size(p), nodes = mpc_net_size(mpc_party_net(p));
 	size_t cap = n < MPC_OPEN_MAX_ELEMS ? n : MPC_OPEN_MAX_ELEMS;
@@ -175,34 +169,31 @@ mpc_err mpc_open_to(mpc_party *p, int to, mpc_ring r, const void *share, void *o
 	return err;
 }
 
-void mpc_share_add(mpc_ring r, void *out, const void *a, const void *b, size_t n)
-{
+void mpc_share_add(mpc_ring r, void *out, const void *a, const void *b, size_t n) {
 	mpc_ring_add(r, out, a, b, n);
 }
 
-void mpc_share_sub(mpc_ring r, void *out, const void *a, const void *b, size_t n)
-{
+void mpc_share_sub(mpc_ring r, void *out, const void *a, const void *b, size_t n) {
 	mpc_ring_sub(r, out, a, b, n);
 }
 
-void mpc_share_neg(mpc_ring r, void *out, const void *a, size_t n) { mpc_ring_neg(r, out, a, n); }
+void mpc_share_neg(mpc_ring r, void *out, const void *a, size_t n) {
+	mpc_ring_neg(r, out, a, n);
+}
 
-void mpc_share_scale(mpc_ring r, void *out, const void *a, const void *c, size_t n)
-{
+void mpc_share_scale(mpc_ring r, void *out, const void *a, const void *c, size_t n) {
 	mpc_ring_scale(r, out, a, c, n);
 }
 
 void mpc_share_add_public(mpc_party *p, mpc_ring r, void *out, const void *a, const void *pub,
-			  size_t n)
-{
+                          size_t n) {
 	if (mpc_party_id(p) == 0)
 		mpc_ring_add(r, out, a, pub, n);
 	else if (out != a)
 		memmove(out, a, n * mpc_ring_bytes(r));
 }
 
-mpc_err mpc_open_output(mpc_party *p, mpc_ring r, void *share, void *out, size_t n)
-{
+mpc_err mpc_open_output(mpc_party *p, mpc_ring r, void *share, void *out, size_t n) {
 	mpc_err err = mpc_share_rerandomise(p, r, share, n);
 	return err == MPC_OK ? mpc_open(p, r, share, out, n) : err;
 }

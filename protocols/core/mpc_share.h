@@ -4,10 +4,10 @@
 #ifndef MPC_SHARE_H
 #define MPC_SHARE_H
 
-#include <stddef.h>
+#include "protocols/core/mpc_party.h"
 #include "runtime/mpc_err.h"
 #include "runtime/mpc_ring.h"
-#include "protocols/core/mpc_party.h"
+#include <stddef.h>
 
 /* Largest number of elements one open sends in one round; longer opens are
  * split into rounds of this size to bound memory (one round per 2^21
@@ -19,7 +19,7 @@
  * j != owner draws its share from the stream it shares with the owner, and
  * the owner keeps in - (sum of those). Collective; n must be agreed. */
 mpc_err mpc_input(mpc_party *p, int owner, mpc_ring r, const void *in, void *out,
-		  size_t n) MPC_MUST_CHECK;
+                  size_t n) MPC_MUST_CHECK;
 
 /* Open to all: every party learns the secret in out. One round (per
  * MPC_OPEN_MAX_ELEMS), (N-1)*n elements sent per party. out may alias share.
@@ -35,7 +35,7 @@ mpc_err mpc_open(mpc_party *p, mpc_ring r, const void *share, void *out, size_t 
  * it. Draws n elements from every pairwise stream at every party, the
  * receiver included. */
 mpc_err mpc_open_to(mpc_party *p, int to, mpc_ring r, const void *share, void *out,
-		    size_t n) MPC_MUST_CHECK;
+                    size_t n) MPC_MUST_CHECK;
 
 /* Add a fresh sharing of zero to the n shared elements in place: for every
  * other party j, the next n elements of the stream shared with j, added if
@@ -50,8 +50,7 @@ mpc_err mpc_share_rerandomise(mpc_party *p, mpc_ring r, void *share, size_t n) M
 
 /* Open an output to all: mpc_share_rerandomise on share (in place), then
  * mpc_open into out (which may alias share). */
-mpc_err mpc_open_output(mpc_party *p, mpc_ring r, void *share, void *out,
-			size_t n) MPC_MUST_CHECK;
+mpc_err mpc_open_output(mpc_party *p, mpc_ring r, void *share, void *out, size_t n) MPC_MUST_CHECK;
 
 /* Local linear operations on shares. */
 /* out = a + b, a - b, -a, c*a (public element c). */
@@ -61,6 +60,6 @@ void mpc_share_neg(mpc_ring r, void *out, const void *a, size_t n);
 void mpc_share_scale(mpc_ring r, void *out, const void *a, const void *c, size_t n);
 /* out = a + pub (pub a public vector): only party 0 adds, others copy. */
 void mpc_share_add_public(mpc_party *p, mpc_ring r, void *out, const void *a, const void *pub,
-			  size_t n);
+                          size_t n);
 
 #endif

@@ -5,8 +5,8 @@
 #ifndef MPC_SHARE_TAP_H
 #define MPC_SHARE_TAP_H
 
-#include <stddef.h>
 #include "runtime/mpc_ring.h"
+#include <stddef.h>
 
 /* Called at the receiver, once per peer and chunk, with the n elements of
  * ring r that peer `from` sent, before they are added up. */

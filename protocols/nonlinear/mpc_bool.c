@@ -4,12 +4,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "runtime/mpc_wipe.h"
 #include "protocols/core/mpc_preproc.h"
 #include "protocols/core/mpc_share.h"
+#include "runtime/mpc_wipe.h"
 
-mpc_err mpc_bool_input(mpc_party *p, int owner, const uint64_t *in, uint64_t *out, size_t words)
-{
+mpc_err mpc_bool_input(mpc_party *p, int owner, const uint64_t *in, uint64_t *out, size_t words) {
 	int me = mpc_party_id(p), np = mpc_party_size(p);
 
 	if (owner < 0 || owner >= np || (me == owner && in == NULL && words > 0))
@@ -24,8 +23,7 @@ mpc_err mpc_bool_input(mpc_party *p, int owner, const uint64_t *in, uint64_t *ou
 	return mpc_bool_rerandomise(p, out, words);
 }
 
-mpc_err mpc_bool_rerandomise(mpc_party *p, uint64_t *share, size_t words)
-{
+mpc_err mpc_bool_rerandomise(mpc_party *p, uint64_t *share, size_t words) {
 	int np = mpc_party_size(p), me = mpc_party_id(p);
 	size_t cap = words < ((size_t)1 << 16) ? words : ((size_t)1 << 16);
 	uint64_t *r;
@@ -51,8 +49,7 @@ mpc_err mpc_bool_rerandomise(mpc_party *p, uint64_t *share, size_t words)
 	return err;
 }
 
-mpc_err mpc_bool_open(mpc_party *p, const uint64_t *share, uint64_t *out, size_t words)
-{
+mpc_err mpc_bool_open(mpc_party *p, const uint64_t *share, uint64_t *out, size_t words) {
 	int np = mpc_party_size(p), me = mpc_party_id(p);
 	uint64_t *all;
 	mpc_err err;
@@ -75,9 +72,8 @@ mpc_err mpc_bool_open(mpc_party *p, const uint64_t *share, uint64_t *out, size_t
 /* z = c ^ (d & b) ^ (e & a) ^ [party 0] (d & e), with d = x ^ a and
  * e = y ^ b opened; de holds d then e (this party's shares on entry). */
 mpc_err mpc_bool_and_many(mpc_party *p, const uint64_t *a, const uint64_t *b, const uint64_t *c,
-			  const uint64_t *const *x, const uint64_t *const *y, uint64_t *const *z,
-			  size_t n, size_t words, uint64_t *de)
-{
+                          const uint64_t *const *x, const uint64_t *const *y, uint64_t *const *z,
+                          size_t n, size_t words, uint64_t *de) {
 	int king = mpc_party_id(p) == 0;
 	size_t tot = n * words;
 	mpc_err err;
@@ -98,8 +94,8 @@ mpc_err mpc_bool_and_many(mpc_party *p, const uint64_t *a, const uint64_t *b, co
 	return MPC_OK;
 }
 
-mpc_err mpc_bool_and(mpc_party *p, const uint64_t *x, const uint64_t *y, uint64_t *z, size_t words)
-{
+mpc_err mpc_bool_and(mpc_party *p, const uint64_t *x, const uint64_t *y, uint64_t *z,
+                     size_t words) {
 	mpc_bit_triples t;
 	uint64_t *de;
 	mpc_err err;
@@ -118,8 +114,7 @@ mpc_err mpc_bool_and(mpc_party *p, const uint64_t *x, const uint64_t *y, uint64_
 	return err;
 }
 
-mpc_err mpc_bool_gates_push(mpc_bool_gate **g, size_t *n, size_t *cap, mpc_bool_gate gate)
-{
+mpc_err mpc_bool_gates_push(mpc_bool_gate **g, size_t *n, size_t *cap, mpc_bool_gate gate) {
 	if (*n == *cap) {
 		size_t nc = *cap ? 2 * *cap : 256;
 		mpc_bool_gate *ng = realloc(*g, nc * sizeof(*ng));
@@ -133,9 +128,8 @@ mpc_err mpc_bool_gates_push(mpc_bool_gate **g, size_t *n, size_t *cap, mpc_bool_
 }
 
 mpc_err mpc_bool_gates_flush(mpc_party *p, const mpc_bit_triples *t, size_t *off,
-			     const mpc_bool_gate *g, size_t *ng, size_t words, int counting,
-			     size_t *n_and)
-{
+                             const mpc_bool_gate *g, size_t *ng, size_t words, int counting,
+                             size_t *n_and) {
 	mpc_err err = MPC_OK;
 	if (!counting) {
 		err = mpc_bool_and_layer(p, t, *off, g, *ng, words);
@@ -147,8 +141,7 @@ mpc_err mpc_bool_gates_flush(mpc_party *p, const mpc_bit_triples *t, size_t *off
 }
 
 mpc_err mpc_bool_and_layer(mpc_party *p, const mpc_bit_triples *t, size_t off,
-			   const mpc_bool_gate *g, size_t n, size_t words)
-{
+                           const mpc_bool_gate *g, size_t n, size_t words) {
 	int king = mpc_party_id(p) == 0;
 	size_t tot = n * words;
 	uint64_t *de;
@@ -157,9 +150,11 @@ mpc_err mpc_bool_and_layer(mpc_party *p, const mpc_bit_triples *t, size_t off,
 	if (tot == 0)
 		return MPC_OK;
 	if (off > t->n_words || t->n_words - off < tot)
-		return mpc_error(MPC_EINVAL, "AND layer of %zu words at party %d: %zu bit-triple words "
-				 "left (%s:%d)", tot, mpc_party_id(p),
-				 off > t->n_words ? 0 : t->n_words - off, __FILE__, __LINE__);
+		return mpc_error(MPC_EINVAL,
+		                 "AND layer of %zu words at party %d: %zu bit-triple words "
+		                 "left (%s:%d)",
+		                 tot, mpc_party_id(p), off > t->n_words ? 0 : t->n_words - off,
+		                 __FILE__, __LINE__);
 	if ((de = malloc(2 * tot * 8)) == NULL)
 		return mpc_error(MPC_ENOMEM, "out of memory for an AND layer of %zu words", tot);
 	const uint64_t *a = t->a + off, *b = t->b + off, *c = t->c + off;
@@ -190,8 +185,7 @@ mpc_err mpc_bool_and_layer(mpc_party *p, const mpc_bit_triples *t, size_t off,
 	return err;
 }
 
-mpc_err mpc_bool_open_output(mpc_party *p, uint64_t *share, uint64_t *out, size_t words)
-{
+mpc_err mpc_bool_open_output(mpc_party *p, uint64_t *share, uint64_t *out, size_t words) {
 	mpc_err err = mpc_bool_rerandomise(p, share, words);
 	return err == MPC_OK ? mpc_bool_open(p, share, out, words) : err;
 }

@@ -5,11 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "runtime/mpc_wipe.h"
 #include "protocols/core/mpc_beaver.h"
-#include "protocols/nonlinear/mpc_conv.h"
 #include "protocols/core/mpc_preproc.h"
 #include "protocols/core/mpc_share.h"
+#include "protocols/nonlinear/mpc_conv.h"
+#include "runtime/mpc_wipe.h"
 
 static mpc_err ring_ok(mpc_party *p, mpc_ring r, const char *what) {
 	if (mpc_ring_check(r) != MPC_OK)
@@ -154,7 +154,8 @@ static mpc_err tournament(mpc_party *p, mpc_ring r, const void *x, size_t m, siz
 		return mpc_error(MPC_EINVAL, "%s at party %d: vectors of length 0",
 		                 want_max ? "max" : "min", mpc_party_id(p));
 	if (m > SIZE_MAX / 16 / len)
-		return mpc_error(MPC_EINVAL, "%s at party %d: %zu vectors of length %zu is too large",
+		return mpc_error(MPC_EINVAL,
+		                 "%s at party %d: %zu vectors of length %zu is too large",
 		                 want_max ? "max" : "min", mpc_party_id(p), m, len);
 	if ((err = mpc_vec_init(&v, r, m * len)) != MPC_OK ||
 	    (err = mpc_vec_init(&ix, r, m * len)) != MPC_OK)

@@ -11,10 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "runtime/mpc_wipe.h"
-#include "protocols/nonlinear/mpc_bool.h"
 #include "protocols/core/mpc_preproc.h"
 #include "protocols/core/mpc_share.h"
+#include "protocols/nonlinear/mpc_bool.h"
+#include "runtime/mpc_wipe.h"
 
 typedef struct {
 	mpc_party *p; /* NULL when only counting for mpc_conv_and_count */
@@ -85,8 +85,8 @@ static void gate(eng *e, const uint64_t *x, const uint64_t *y, uint64_t *z, int 
 static mpc_err flush(eng *e) {
 	if (e->err != MPC_OK || e->ng == 0)
 		return e->err;
-	e->err = mpc_bool_gates_flush(e->p, &e->t, &e->off, e->g, &e->ng, e->W, e->counting,
-	                              &e->n_and);
+	e->err =
+	    mpc_bool_gates_flush(e->p, &e->t, &e->off, e->g, &e->ng, e->W, e->counting, &e->n_and);
 	return e->err;
 }
 
@@ -569,7 +569,8 @@ mpc_err mpc_conv_b2a_planes(mpc_party *p, mpc_ring r, const uint64_t *b, size_t 
 	if ((err = check_args(p, r, "b2a")) != MPC_OK)
 		return err;
 	if (n != 0 && planes > SIZE_MAX / 16 / n)
-		return mpc_error(MPC_EINVAL, "b2a at party %d: %zu planes of %zu elements is too large",
+		return mpc_error(MPC_EINVAL,
+		                 "b2a at party %d: %zu planes of %zu elements is too large",
 		                 mpc_party_id(p), planes, n);
 	if (tot == 0)
 		return MPC_OK;

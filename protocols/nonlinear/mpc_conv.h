@@ -28,26 +28,28 @@
 #ifndef MPC_CONV_H
 #define MPC_CONV_H
 
-#include <stddef.h>
-#include <stdint.h>
+#include "protocols/core/mpc_party.h"
 #include "runtime/mpc_err.h"
 #include "runtime/mpc_ring.h"
-#include "protocols/core/mpc_party.h"
+#include <stddef.h>
+#include <stdint.h>
 
 /* Words per bit plane for n elements. */
-static inline size_t mpc_conv_words(size_t n) { return (n + 63) / 64; }
+static inline size_t mpc_conv_words(size_t n) {
+	return (n + 63) / 64;
+}
 
 /* Bit decomposition: out (bits * W words) gets XOR shares of the low `bits`
  * bits (1 <= bits <= k) of the shared x (n elements of ring r), i.e. of
  * x mod 2^bits. Collective. */
 mpc_err mpc_conv_a2b(mpc_party *p, mpc_ring r, const void *x, size_t n, unsigned bits,
-		     uint64_t *out) MPC_MUST_CHECK;
+                     uint64_t *out) MPC_MUST_CHECK;
 
 /* The most significant bit of each shared x (bit k-1: x < 0 as a signed
  * number), as XOR shares in W words. Cheaper than a full mpc_conv_a2b (only
  * the carry into the top bit is computed). Collective. */
 mpc_err mpc_conv_msb(mpc_party *p, mpc_ring r, const void *x, size_t n,
-		     uint64_t *out) MPC_MUST_CHECK;
+                     uint64_t *out) MPC_MUST_CHECK;
 
 /* Bit bits-1 of x mod 2^bits (2 <= bits <= k) for each shared x, as XOR
  * shares in W words: the msb circuit on the low `bits` bits of every share
@@ -57,14 +59,14 @@ mpc_err mpc_conv_msb(mpc_party *p, mpc_ring r, const void *x, size_t n,
  * is mpc_conv_msb. Costs mpc_conv_and_count(4, r, N, bits) ANDs per
  * element. Collective. */
 mpc_err mpc_conv_msb_bits(mpc_party *p, mpc_ring r, const void *x, size_t n, unsigned bits,
-			  uint64_t *out) MPC_MUST_CHECK;
+                          uint64_t *out) MPC_MUST_CHECK;
 
 /* XOR shares (W words) of [x == 0] for each shared x (exact, any value).
  * Party 0 subtracts 1, the N shares are reduced to two numbers u + v = x - 1
  * with carry-save layers, and x == 0 iff u XOR v is all ones (u + v = 2^k - 1
  * has no carries): k - 1 more ANDs in a log-depth tree. Collective. */
 mpc_err mpc_conv_is_zero(mpc_party *p, mpc_ring r, const void *x, size_t n,
-			 uint64_t *out) MPC_MUST_CHECK;
+                         uint64_t *out) MPC_MUST_CHECK;
 
 /* Compare public c (n elements, the same at every party) with shared x as
  * unsigned k-bit numbers: out (2 * W words) gets XOR shares of
@@ -72,18 +74,18 @@ mpc_err mpc_conv_is_zero(mpc_party *p, mpc_ring r, const void *x, size_t n,
  * (1 <= f < k). One bit decomposition of x and one prefix circuit; one fetch
  * of bit triples. Collective. */
 mpc_err mpc_conv_lt_public(mpc_party *p, mpc_ring r, const void *c, const void *x, size_t n,
-			   unsigned f, uint64_t *out) MPC_MUST_CHECK;
+                           unsigned f, uint64_t *out) MPC_MUST_CHECK;
 
 /* XOR-shared bits (one plane, W words) to arithmetic shares of 0/1 in ring r
  * (n elements in out). One round, n random shared bits. Collective. */
 mpc_err mpc_conv_b2a(mpc_party *p, mpc_ring r, const uint64_t *b, size_t n,
-		     void *out) MPC_MUST_CHECK;
+                     void *out) MPC_MUST_CHECK;
 
 /* The same for `planes` planes of n elements at once (b: planes * W words;
  * out: planes * n elements, plane-major). One round, planes * n random
  * shared bits. Collective. */
 mpc_err mpc_conv_b2a_planes(mpc_party *p, mpc_ring r, const uint64_t *b, size_t planes, size_t n,
-			    void *out) MPC_MUST_CHECK;
+                            void *out) MPC_MUST_CHECK;
 
 /* AND gates (bit triples, one per bit per AND) each call consumes per
  * element at N parties in ring r: for budgeting preprocessing.

@@ -21,19 +21,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "runtime/mpc_wipe.h"
 #include "protocols/core/mpc_beaver.h"
+#include "protocols/core/mpc_preproc.h"
+#include "protocols/core/mpc_share.h"
 #include "protocols/nonlinear/mpc_bool.h"
 #include "protocols/nonlinear/mpc_conv.h"
 #include "protocols/nonlinear/mpc_math_internal.h"
-#include "protocols/core/mpc_preproc.h"
-#include "protocols/core/mpc_share.h"
+#include "runtime/mpc_wipe.h"
 
 /* ------------------------------------------------------------------ */
 /* Boolean circuits on bit planes                                      */
 
-mpc_err mpc_math_flush(bc *b)
-{
+mpc_err mpc_math_flush(bc *b) {
 	if (b->err != MPC_OK || b->ng == 0) {
 		b->ng = 0;
 		return b->err;
@@ -47,9 +46,7 @@ mpc_err mpc_math_flush(bc *b)
 	return b->err;
 }
 
-
-void mpc_math_ort_init(bc *b, ortree *t, uint64_t *const *pl, size_t m)
-{
+void mpc_math_ort_init(bc *b, ortree *t, uint64_t *const *pl, size_t m) {
 	t->m = m;
 	for (size_t i = 0; i < m; i++)
 		t->v[i] = pl[i];
@@ -59,8 +56,7 @@ void mpc_math_ort_init(bc *b, ortree *t, uint64_t *const *pl, size_t m)
 	}
 }
 
-int mpc_math_ort_queue(bc *b, ortree *t)
-{
+int mpc_math_ort_queue(bc *b, ortree *t) {
 	size_t k = 0;
 	if (t->m <= 1)
 		return 0;
@@ -75,9 +71,7 @@ int mpc_math_ort_queue(bc *b, ortree *t)
 	return 1;
 }
 
-
-void mpc_math_dec_init(dec *d, const uint64_t *const *bits, int m, unsigned vmin, unsigned vmax)
-{
+void mpc_math_dec_init(dec *d, const uint64_t *const *bits, int m, unsigned vmin, unsigned vmax) {
 	d->bits = bits;
 	d->j = m - 1;
 	d->vmin = vmin;
@@ -87,8 +81,7 @@ void mpc_math_dec_init(dec *d, const uint64_t *const *bits, int m, unsigned vmin
 	d->pl[0] = NULL;
 }
 
-int mpc_math_dec_queue(bc *b, dec *d)
-{
+int mpc_math_dec_queue(bc *b, dec *d) {
 	if (d->j < 0)
 		return 0;
 	for (size_t i = 0; i < d->ne; i++)
@@ -99,14 +92,12 @@ int mpc_math_dec_queue(bc *b, dec *d)
 	return 1;
 }
 
-static int dec_wanted(const dec *d, unsigned v, int j)
-{
+static int dec_wanted(const dec *d, unsigned v, int j) {
 	unsigned lo = v << j, hi = ((v + 1) << j) - 1;
 	return lo <= d->vmax && hi >= d->vmin;
 }
 
-void mpc_math_dec_post(bc *b, dec *d)
-{
+void mpc_math_dec_post(bc *b, dec *d) {
 	unsigned nv[DMAX];
 	const uint64_t *npl[DMAX];
 	size_t k = 0;
@@ -138,8 +129,7 @@ void mpc_math_dec_post(bc *b, dec *d)
 	d->j--;
 }
 
-int mpc_math_ks_queue(bc *b, ks *s)
-{
+int mpc_math_ks_queue(bc *b, ks *s) {
 	uint64_t *q[KB];
 	if (s->d >= s->M)
 		return 0;
@@ -156,8 +146,7 @@ int mpc_math_ks_queue(bc *b, ks *s)
 	return 1;
 }
 
-static void bc_release(bc *b)
-{
+static void bc_release(bc *b) {
 	if (b->mem) {
 		mpc_wipe(b->mem, b->used * b->W * 8);
 		free(b->mem);
@@ -165,8 +154,7 @@ static void bc_release(bc *b)
 	b->mem = NULL;
 }
 
-static mpc_err bc_setup(bc *b, mpc_party *p, size_t n, size_t W, int counting)
-{
+static mpc_err bc_setup(bc *b, mpc_party *p, size_t n, size_t W, int counting) {
 	memset(b, 0, offsetof(bc, g));
 	b->ng = 0;
 	b->p = p;
@@ -179,13 +167,12 @@ static mpc_err bc_setup(bc *b, mpc_party *p, size_t n, size_t W, int counting)
 	b->err = MPC_OK;
 	if ((b->mem = calloc(CIRC_PLANES * W, 8)) == NULL)
 		return mpc_error(MPC_ENOMEM, "out of memory for %zu words of bit planes (%s:%d)",
-				 (size_t)CIRC_PLANES * W, __FILE__, __LINE__);
+		                 (size_t)CIRC_PLANES * W, __FILE__, __LINE__);
 	return MPC_OK;
 }
 
 static mpc_err run_circ(mpc_party *p, size_t n, circ_fn fn, const void *arg, const uint64_t *xb,
-			uint64_t *outp)
-{
+                        uint64_t *outp) {
 	static const uint64_t zeros[KB];
 	bc *b = malloc(sizeof(*b));
 	size_t n_and;
@@ -209,8 +196,9 @@ static mpc_err run_circ(mpc_party *p, size_t n, circ_fn fn, const void *arg, con
 	}
 	err = fn(b, xb, arg, outp);
 	if (err == MPC_OK && (err = b->err) == MPC_OK && b->n_and != n_and)
-		err = mpc_error(MPC_EINVAL, "internal: circuit used %zu AND planes, counted %zu (%s:%d)",
-				b->n_and, n_and, __FILE__, __LINE__);
+		err = mpc_error(MPC_EINVAL,
+		                "internal: circuit used %zu AND planes, counted %zu (%s:%d)",
+		                b->n_and, n_and, __FILE__, __LINE__);
 	bc_release(b);
 	if (n_and > 0)
 		mpc_bit_triples_fini(&b->t);
@@ -226,20 +214,21 @@ out:
 #define F_MIN 8
 #define F_MAX 20
 
-mpc_err mpc_math_check(mpc_party *p, mpc_ring r, unsigned f, const void *x, const void *out, size_t n,
-		     const char *what)
-{
+mpc_err mpc_math_check(mpc_party *p, mpc_ring r, unsigned f, const void *x, const void *out,
+                       size_t n, const char *what) {
 	if (r != MPC_Z128)
-		return mpc_error(MPC_EINVAL,
-				 "mpc_math_%s at party %d: fixed-point functions need Z_2^128 (in Z_2^%u "
-				 "the products of two fixed-point values overflow mpc_trunc's range)",
-				 what, mpc_party_id(p), mpc_ring_bits(r));
+		return mpc_error(
+		    MPC_EINVAL,
+		    "mpc_math_%s at party %d: fixed-point functions need Z_2^128 (in Z_2^%u "
+		    "the products of two fixed-point values overflow mpc_trunc's range)",
+		    what, mpc_party_id(p), mpc_ring_bits(r));
 	if (f < F_MIN || f > F_MAX)
-		return mpc_error(MPC_EINVAL, "mpc_math_%s at party %d: %u fractional bits (supported: %d..%d)",
-				 what, mpc_party_id(p), f, F_MIN, F_MAX);
+		return mpc_error(MPC_EINVAL,
+		                 "mpc_math_%s at party %d: %u fractional bits (supported: %d..%d)",
+		                 what, mpc_party_id(p), f, F_MIN, F_MAX);
 	if (n > 0 && (x == NULL || out == NULL))
 		return mpc_error(MPC_EINVAL, "mpc_math_%s at party %d: NULL vector", what,
-				 mpc_party_id(p));
+		                 mpc_party_id(p));
 	return MPC_OK;
 }
 
@@ -247,8 +236,7 @@ mpc_err mpc_math_check(mpc_party *p, mpc_ring r, unsigned f, const void *x, cons
 /* Arithmetic helpers                                                  */
 
 /* z = trunc(x * y, sh) (sh = 0: exact product). */
-mpc_err mpc_math_bmul(mpc_party *p, const u128 *x, const u128 *y, u128 *z, size_t n, unsigned sh)
-{
+mpc_err mpc_math_bmul(mpc_party *p, const u128 *x, const u128 *y, u128 *z, size_t n, unsigned sh) {
 	mpc_err err = mpc_beaver_mul(p, RING, x, y, z, n);
 	if (err == MPC_OK && sh > 0)
 		err = mpc_trunc(p, RING, sh, z, z, n);
@@ -257,9 +245,8 @@ mpc_err mpc_math_bmul(mpc_party *p, const u128 *x, const u128 *y, u128 *z, size_
 
 /* acc <- ((c3 t + c2) t + c1) t + c0 with exact products (three triples of
  * t, from slot k0 on). c[] holds n elements each; acc gets the result. */
-mpc_err mpc_math_horner3(mpc_party *p, const mpc_triples *t, size_t k0, u128 *const c[4], const u128 *tt,
-		       u128 *acc, size_t n)
-{
+mpc_err mpc_math_horner3(mpc_party *p, const mpc_triples *t, size_t k0, u128 *const c[4],
+                         const u128 *tt, u128 *acc, size_t n) {
 	mpc_err err = MPC_OK;
 	memcpy(acc, c[3], n * 16);
 	for (int k = 2; k >= 0 && err == MPC_OK; k--) {
@@ -271,19 +258,16 @@ mpc_err mpc_math_horner3(mpc_party *p, const mpc_triples *t, size_t k0, u128 *co
 	return err;
 }
 
-mpc_err mpc_math_scratch_init(scratch *s, size_t cnt, size_t n)
-{
+mpc_err mpc_math_scratch_init(scratch *s, size_t cnt, size_t n) {
 	s->n = n;
 	s->cnt = cnt;
 	if ((s->v = calloc(cnt * n > 0 ? cnt * n : 1, 16)) == NULL)
-		return mpc_error(MPC_ENOMEM, "out of memory for %zu shares (%s:%d)", cnt * n, __FILE__,
-				 __LINE__);
+		return mpc_error(MPC_ENOMEM, "out of memory for %zu shares (%s:%d)", cnt * n,
+		                 __FILE__, __LINE__);
 	return MPC_OK;
 }
 
-
-void mpc_math_scratch_fini(scratch *s)
-{
+void mpc_math_scratch_fini(scratch *s) {
 	if (s->v) {
 		mpc_wipe(s->v, s->cnt * s->n * 16);
 		free(s->v);
@@ -294,13 +278,13 @@ void mpc_math_scratch_fini(scratch *s)
 /* Bit-decompose x (all 128 bits), run circuit fn, and bring its `planes`
  * output planes back to arithmetic shares in A (planes * n elements). */
 mpc_err mpc_math_bits_circ_b2a(mpc_party *p, const u128 *x, size_t n, circ_fn fn, const void *arg,
-			     size_t planes, u128 *A)
-{
+                               size_t planes, u128 *A) {
 	size_t W = mpc_conv_words(n);
 	uint64_t *xb = calloc(KB * W, 8), *bo = calloc(planes * W > 0 ? planes * W : 1, 8);
 	mpc_err err;
 	if (xb == NULL || bo == NULL) {
-		err = mpc_error(MPC_ENOMEM, "out of memory for bit planes (%s:%d)", __FILE__, __LINE__);
+		err = mpc_error(MPC_ENOMEM, "out of memory for bit planes (%s:%d)", __FILE__,
+		                __LINE__);
 		goto out;
 	}
 	if ((err = mpc_conv_a2b(p, RING, x, n, KB, xb)) != MPC_OK ||
@@ -313,10 +297,7 @@ out:
 	return err;
 }
 
-
-
-mpc_err mpc_math_chunked(mpc_party *p, unsigned f, core_fn fn, const void *x, void *out, size_t n)
-{
+mpc_err mpc_math_chunked(mpc_party *p, unsigned f, core_fn fn, const void *x, void *out, size_t n) {
 	mpc_err err = MPC_OK;
 	for (size_t off = 0; off < n && err == MPC_OK; off += CHUNK) {
 		size_t m = n - off < CHUNK ? n - off : CHUNK;

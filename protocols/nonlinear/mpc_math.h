@@ -29,10 +29,10 @@
 #ifndef MPC_MATH_H
 #define MPC_MATH_H
 
-#include <stddef.h>
+#include "protocols/core/mpc_party.h"
 #include "runtime/mpc_err.h"
 #include "runtime/mpc_ring.h"
-#include "protocols/core/mpc_party.h"
+#include <stddef.h>
 
 /* out ~ 1/x.
  * Domain: every representable x != 0. Bound: |out - 1/x| <= 2 ulp +
@@ -45,7 +45,7 @@
  * Cost: a2b + about 300 bit triples (1310 in all at 3 parties), 2(2f+1)
  * bits, 8 triples, 7 truncation pairs; 36 rounds (a2b included). */
 mpc_err mpc_math_recip(mpc_party *p, mpc_ring r, unsigned f, const void *x, void *out,
-		       size_t n) MPC_MUST_CHECK;
+                       size_t n) MPC_MUST_CHECK;
 
 /* Fractional bits of the internal reciprocal of mpc_math_div. */
 #define MPC_MATH_DIV_G(f) ((f) + 16)
@@ -57,7 +57,7 @@ mpc_err mpc_math_recip(mpc_party *p, mpc_ring r, unsigned f, const void *x, void
  * 420 bit triples, 2(2f+17) bits, 9 triples, 9 truncation pairs; 39
  * rounds. */
 mpc_err mpc_math_div(mpc_party *p, mpc_ring r, unsigned f, const void *x, const void *y, void *out,
-		     size_t n) MPC_MUST_CHECK;
+                     size_t n) MPC_MUST_CHECK;
 
 /* out ~ sqrt(x).
  * Domain: 0 <= x < mpc_math_sqrt_max(f) = 2^(88 - 2f) (2^56 at f = 16).
@@ -69,7 +69,7 @@ mpc_err mpc_math_div(mpc_party *p, mpc_ring r, unsigned f, const void *x, const 
  * public constant selected by L). Cost: a2b + about 520 bit triples,
  * 89 - f bits, 12 triples, 12 truncation pairs; 44 rounds. */
 mpc_err mpc_math_sqrt(mpc_party *p, mpc_ring r, unsigned f, const void *x, void *out,
-		      size_t n) MPC_MUST_CHECK;
+                      size_t n) MPC_MUST_CHECK;
 /* The upper end of mpc_math_sqrt's domain for f fractional bits. */
 double mpc_math_sqrt_max(unsigned f);
 
@@ -88,7 +88,7 @@ double mpc_math_sqrt_max(unsigned f);
  * Cost: a2b + about 250 bit triples, f - 4 + 16 + (number of n) + 1 bits
  * (69 at f = 16), 4 triples, 2 truncation pairs; 26 rounds. */
 mpc_err mpc_math_exp(mpc_party *p, mpc_ring r, unsigned f, const void *x, void *out,
-		     size_t n) MPC_MUST_CHECK;
+                     size_t n) MPC_MUST_CHECK;
 /* The clamp point x_max of mpc_math_exp for f fractional bits. */
 double mpc_math_exp_max(unsigned f);
 
@@ -108,6 +108,6 @@ double mpc_math_exp_max(unsigned f);
  * at 2), f - h + 2^(h+5) + 1 bits (80 at f = 16, f + 127 at f = 17..20),
  * 3 triples, 1 truncation pair; 25 rounds (a2b included). */
 mpc_err mpc_math_sigmoid(mpc_party *p, mpc_ring r, unsigned f, const void *x, void *out,
-			 size_t n) MPC_MUST_CHECK;
+                         size_t n) MPC_MUST_CHECK;
 
 #endif

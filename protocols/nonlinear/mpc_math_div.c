@@ -8,11 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "runtime/mpc_wipe.h"
 #include "protocols/core/mpc_beaver.h"
-#include "protocols/nonlinear/mpc_math_internal.h"
 #include "protocols/core/mpc_preproc.h"
 #include "protocols/core/mpc_share.h"
+#include "protocols/nonlinear/mpc_math_internal.h"
+#include "runtime/mpc_wipe.h"
 
 /* ------------------------------------------------------------------ */
 /* Reciprocal and division                                             */
@@ -20,8 +20,7 @@
 /* Leading-one position L of y = |x| (the bits of x XOR its sign), one-hot
  * over L in 0..M-1 (none if y >= 2^M), split by sign: ep_i = [L = i, x > 0],
  * en_i = [L = i, x < 0]; x = -1 ulp (y = 0) counts as L = 0, x < 0. */
-static mpc_err recip_circ(bc *b, const uint64_t *xb, const void *varg, uint64_t *outp)
-{
+static mpc_err recip_circ(bc *b, const uint64_t *xb, const void *varg, uint64_t *outp) {
 	size_t M = *(const size_t *)varg, W = b->W, k = 0;
 	const uint64_t *s = xb + 127 * W;
 	uint64_t *y[127], *q[KB], *o[KB], *en[KB];
@@ -77,15 +76,16 @@ static mpc_err recip_circ(bc *b, const uint64_t *xb, const void *varg, uint64_t 
 }
 
 /* out ~ 2^g / x (g fractional bits) for x with f fractional bits. */
-static mpc_err recip_core(mpc_party *p, unsigned f, unsigned g, const u128 *x, u128 *out, size_t n)
-{
+static mpc_err recip_core(mpc_party *p, unsigned f, unsigned g, const u128 *x, u128 *out,
+                          size_t n) {
 	size_t M = g + f + 1;
 	unsigned F2 = 85 - g - f < 40 ? 85 - g - f : 40, K = F2 > M ? F2 : (unsigned)M;
 	scratch A = {0}, V = {0};
 	int king = mpc_party_id(p) == 0;
 	mpc_err err;
 
-	if ((err = mpc_math_scratch_init(&A, 2 * M, n)) != MPC_OK || (err = mpc_math_scratch_init(&V, 5, n)) != MPC_OK)
+	if ((err = mpc_math_scratch_init(&A, 2 * M, n)) != MPC_OK ||
+	    (err = mpc_math_scratch_init(&V, 5, n)) != MPC_OK)
 		goto out;
 	if ((err = mpc_math_bits_circ_b2a(p, x, n, recip_circ, &M, 2 * M, A.v)) != MPC_OK)
 		goto out;
@@ -123,8 +123,7 @@ out:
 
 /* Leading-one one-hot of x over 0..M-1 (none if x >= 2^M or x < 0), and
  * sat = [x >= 2^M, x >= 0]. Out: o_0..o_{M-1}, sat. */
-static mpc_err sqrt_circ(bc *b, const uint64_t *xb, const void *varg, uint64_t *outp)
-{
+static mpc_err sqrt_circ(bc *b, const uint64_t *xb, const void *varg, uint64_t *outp) {
 	size_t M = *(const size_t *)varg, W = b->W, k = 0;
 	uint64_t *hi[KB], *q[KB];
 	ortree t;
@@ -165,17 +164,19 @@ static mpc_err sqrt_circ(bc *b, const uint64_t *xb, const void *varg, uint64_t *
 
 #define SQRT_F2 39u
 
-static size_t sqrt_M(unsigned f) { return 2 * (83 - SQRT_F2) - f < 86 ? 2 * (83 - SQRT_F2) - f : 86; }
+static size_t sqrt_M(unsigned f) {
+	return 2 * (83 - SQRT_F2) - f < 86 ? 2 * (83 - SQRT_F2) - f : 86;
+}
 
-static mpc_err sqrt_core(mpc_party *p, unsigned f, const u128 *x, u128 *out, size_t n)
-{
+static mpc_err sqrt_core(mpc_party *p, unsigned f, const u128 *x, u128 *out, size_t n) {
 	size_t M = sqrt_M(f);
 	unsigned F2 = SQRT_F2, K = (unsigned)M > F2 ? (unsigned)M : F2;
 	scratch A = {0}, V = {0};
 	int king = mpc_party_id(p) == 0;
 	mpc_err err;
 
-	if ((err = mpc_math_scratch_init(&A, M + 1, n)) != MPC_OK || (err = mpc_math_scratch_init(&V, 6, n)) != MPC_OK)
+	if ((err = mpc_math_scratch_init(&A, M + 1, n)) != MPC_OK ||
+	    (err = mpc_math_scratch_init(&V, 6, n)) != MPC_OK)
 		goto out;
 	if ((err = mpc_math_bits_circ_b2a(p, x, n, sqrt_circ, &M, M + 1, A.v)) != MPC_OK)
 		goto out;
@@ -184,7 +185,8 @@ static mpc_err sqrt_core(mpc_party *p, unsigned f, const u128 *x, u128 *out, siz
 	for (size_t i = 0; i < M; i++) {
 		axpy(c, sv(&A, i), (u128)1 << (K - i - 1), n);
 		/* sqrt(x) 2^f = sqrt(z) 2^((L + 1 + f) / 2), with 3 more bits */
-		axpy(c2, sv(&A, i), fx(sqrt(ldexp(1.0, (int)(i + 1 + f) % 2)), (int)(i + 1 + f) / 2 + 3), n);
+		axpy(c2, sv(&A, i),
+		     fx(sqrt(ldexp(1.0, (int)(i + 1 + f) % 2)), (int)(i + 1 + f) / 2 + 3), n);
 	}
 	if ((err = mpc_math_bmul(p, x, c, Z, n, K - F2)) != MPC_OK)
 		goto out;
@@ -192,13 +194,15 @@ static mpc_err sqrt_core(mpc_party *p, unsigned f, const u128 *x, u128 *out, siz
 	affine(king, Y, Z, (u128)0 - 13, fx(1.7899333, (int)F2 + 4), n);
 	for (int it = 0; it < 3; it++) {
 		unsigned sh = it == 0 ? F2 + 4 : F2;
-		if ((err = mpc_math_bmul(p, Z, Y, m, n, sh)) != MPC_OK || (err = mpc_math_bmul(p, m, Y, m2, n, sh)) != MPC_OK)
+		if ((err = mpc_math_bmul(p, Z, Y, m, n, sh)) != MPC_OK ||
+		    (err = mpc_math_bmul(p, m, Y, m2, n, sh)) != MPC_OK)
 			goto out;
 		affine(king, m2, m2, (u128)0 - 1, (u128)3 << F2, n);
 		if ((err = mpc_math_bmul(p, Y, m2, Y, n, sh + 1)) != MPC_OK)
 			goto out;
 	}
-	if ((err = mpc_math_bmul(p, Z, Y, Y, n, F2)) != MPC_OK || (err = mpc_math_bmul(p, Y, c2, out, n, F2 + 3)) != MPC_OK)
+	if ((err = mpc_math_bmul(p, Z, Y, Y, n, F2)) != MPC_OK ||
+	    (err = mpc_math_bmul(p, Y, c2, out, n, F2 + 3)) != MPC_OK)
 		goto out;
 	/* x >= 2^(M - f): sqrt(2^(M - f)) */
 	axpy(out, sv(&A, M), fx(sqrt(ldexp(1.0, (int)(M - f) % 2)), (int)(M - f) / 2 + (int)f), n);
@@ -208,24 +212,22 @@ out:
 	return err;
 }
 
-static mpc_err recip_f(mpc_party *p, unsigned f, const u128 *x, u128 *out, size_t n)
-{
+static mpc_err recip_f(mpc_party *p, unsigned f, const u128 *x, u128 *out, size_t n) {
 	return recip_core(p, f, f, x, out, n);
 }
 
-mpc_err mpc_math_recip(mpc_party *p, mpc_ring r, unsigned f, const void *x, void *out, size_t n)
-{
+mpc_err mpc_math_recip(mpc_party *p, mpc_ring r, unsigned f, const void *x, void *out, size_t n) {
 	mpc_err err = mpc_math_check(p, r, f, x, out, n, "recip");
 	return err != MPC_OK ? err : mpc_math_chunked(p, f, recip_f, x, out, n);
 }
 
 mpc_err mpc_math_div(mpc_party *p, mpc_ring r, unsigned f, const void *x, const void *y, void *out,
-		     size_t n)
-{
+                     size_t n) {
 	mpc_err err = mpc_math_check(p, r, f, x, out, n, "div");
 	unsigned g = MPC_MATH_DIV_G(f);
 	if (err == MPC_OK && n > 0 && y == NULL)
-		err = mpc_error(MPC_EINVAL, "mpc_math_div at party %d: NULL vector", mpc_party_id(p));
+		err =
+		    mpc_error(MPC_EINVAL, "mpc_math_div at party %d: NULL vector", mpc_party_id(p));
 	for (size_t off = 0; off < n && err == MPC_OK; off += CHUNK) {
 		size_t m = n - off < CHUNK ? n - off : CHUNK;
 		u128 *t = calloc(m, 16);
@@ -238,11 +240,11 @@ mpc_err mpc_math_div(mpc_party *p, mpc_ring r, unsigned f, const void *x, const 
 	return err;
 }
 
-mpc_err mpc_math_sqrt(mpc_party *p, mpc_ring r, unsigned f, const void *x, void *out, size_t n)
-{
+mpc_err mpc_math_sqrt(mpc_party *p, mpc_ring r, unsigned f, const void *x, void *out, size_t n) {
 	mpc_err err = mpc_math_check(p, r, f, x, out, n, "sqrt");
 	return err != MPC_OK ? err : mpc_math_chunked(p, f, sqrt_core, x, out, n);
 }
 
-
-double mpc_math_sqrt_max(unsigned f) { return ldexp(1.0, (int)(sqrt_M(f) - f)); }
+double mpc_math_sqrt_max(unsigned f) {
+	return ldexp(1.0, (int)(sqrt_M(f) - f));
+}

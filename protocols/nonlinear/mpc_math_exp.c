@@ -7,19 +7,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "runtime/mpc_wipe.h"
 #include "protocols/core/mpc_beaver.h"
-#include "protocols/nonlinear/mpc_math_internal.h"
 #include "protocols/core/mpc_preproc.h"
 #include "protocols/core/mpc_share.h"
+#include "protocols/nonlinear/mpc_math_internal.h"
+#include "runtime/mpc_wipe.h"
 
 /* ------------------------------------------------------------------ */
 /* Constants                                                           */
 
 /* exp(x) for |x| <= 64 from a Taylor series of x/2^10, squared ten times:
  * only correctly rounded operations (relative error about 1e-13). */
-static double dexp(double x)
-{
+static double dexp(double x) {
 	double y = x / 1024.0, s = 1, term = 1;
 	for (int k = 1; k < 16; k++) {
 		term = term * y / k;
@@ -30,13 +29,13 @@ static double dexp(double x)
 	return s;
 }
 
-static double dsigmoid(double x) { return 1.0 / (1.0 + dexp(-x)); }
-
+static double dsigmoid(double x) {
+	return 1.0 / (1.0 + dexp(-x));
+}
 
 /* The cubic through fn(a + w t) at the four Chebyshev nodes of [0, 1], as
  * monomial coefficients c[0..3] in t. */
-static void cheb3(double (*fn)(double), double a, double w, double c[4])
-{
+static void cheb3(double (*fn)(double), double a, double w, double c[4]) {
 	double r2 = sqrt(2.0), c1 = sqrt(2 + r2) / 2, c3 = sqrt(2 - r2) / 2;
 	double t[4] = {(1 - c1) / 2, (1 - c3) / 2, (1 + c3) / 2, (1 + c1) / 2}, d[4];
 	for (int k = 0; k < 4; k++)
@@ -63,8 +62,7 @@ typedef struct {
 	unsigned f, h, r, T, nseg, S, Fc;
 } sigp;
 
-static void sig_params(unsigned f, sigp *sp)
-{
+static void sig_params(unsigned f, sigp *sp) {
 	sp->f = f;
 	sp->h = f <= 16 ? 1 : 2;
 	sp->r = 4;
@@ -78,8 +76,7 @@ static void sig_params(unsigned f, sigp *sp)
  * the segment one-hot D over y's bits f-h .. f+3, and
  *   ep_j = D_j & ~H & ~s, en_j = D_j & ~H & s, satp = H & ~s.
  * Out: y_0..y_{T-1}, ep_0.., en_0.., satp. */
-static mpc_err sig_circ(bc *b, const uint64_t *xb, const void *varg, uint64_t *outp)
-{
+static mpc_err sig_circ(bc *b, const uint64_t *xb, const void *varg, uint64_t *outp) {
 	const sigp *sp = varg;
 	size_t W = b->W, k = 0;
 	const uint64_t *s = xb + 127 * W;
@@ -96,7 +93,8 @@ static mpc_err sig_circ(bc *b, const uint64_t *xb, const void *varg, uint64_t *o
 	}
 	unsigned lo = sp->f + sp->r;
 	mpc_math_ort_init(b, &t, y + lo, 127 - lo);
-	mpc_math_dec_init(d, (const uint64_t *const *)(y + sp->T), (int)(sp->r + sp->h), 0, sp->nseg - 1);
+	mpc_math_dec_init(d, (const uint64_t *const *)(y + sp->T), (int)(sp->r + sp->h), 0,
+	                  sp->nseg - 1);
 	for (;;) {
 		int a = mpc_math_ort_queue(b, &t), c = mpc_math_dec_queue(b, d);
 		if (!a && !c)
@@ -136,8 +134,7 @@ out:
 
 /* The segment polynomials: C[j] for x >= 0, C[nseg + j] for x < 0 (2 * nseg
  * rows). Public constants, the same at every party (and in the tests). */
-static void sig_table(const sigp *sp, u128 (*C)[4])
-{
+static void sig_table(const sigp *sp, u128 (*C)[4]) {
 	size_t ns = sp->nseg;
 	double w = ldexp(1.0, -(int)sp->h), u = ldexp(1.0, -(int)sp->T);
 	for (size_t j = 0; j < ns; j++) {
@@ -155,8 +152,7 @@ static void sig_table(const sigp *sp, u128 (*C)[4])
 	}
 }
 
-static mpc_err sigmoid_core(mpc_party *p, unsigned f, const u128 *x, u128 *out, size_t n)
-{
+static mpc_err sigmoid_core(mpc_party *p, unsigned f, const u128 *x, u128 *out, size_t n) {
 	sigp sp;
 	sig_params(f, &sp);
 	size_t ns = sp.nseg, planes = sp.T + 2 * ns + 1;
@@ -168,11 +164,13 @@ static mpc_err sigmoid_core(mpc_party *p, unsigned f, const u128 *x, u128 *out, 
 	if (C == NULL)
 		return mpc_error(MPC_ENOMEM, "out of memory (%s:%d)", __FILE__, __LINE__);
 	sig_table(&sp, C);
-	if ((err = mpc_math_scratch_init(&A, planes, n)) != MPC_OK || (err = mpc_math_scratch_init(&V, 6, n)) != MPC_OK)
+	if ((err = mpc_math_scratch_init(&A, planes, n)) != MPC_OK ||
+	    (err = mpc_math_scratch_init(&V, 6, n)) != MPC_OK)
 		goto out;
 	if ((err = mpc_math_bits_circ_b2a(p, x, n, sig_circ, &sp, planes, A.v)) != MPC_OK)
 		goto out;
-	u128 *tt = sv(&V, 0), *acc = sv(&V, 5), *c[4] = {sv(&V, 1), sv(&V, 2), sv(&V, 3), sv(&V, 4)};
+	u128 *tt = sv(&V, 0), *acc = sv(&V, 5),
+	     *c[4] = {sv(&V, 1), sv(&V, 2), sv(&V, 3), sv(&V, 4)};
 	for (unsigned l = 0; l < sp.T; l++)
 		axpy(tt, sv(&A, l), (u128)1 << l, n);
 	for (size_t j = 0; j < 2 * ns; j++)
@@ -205,8 +203,7 @@ typedef struct {
 
 static const double LN2 = 0x1.62e42fefa39efp-1;
 
-static void exp_params(unsigned f, expp *ep)
-{
+static void exp_params(unsigned f, expp *ep) {
 	ep->f = f;
 	ep->h = 4;
 	ep->T = f - ep->h;
@@ -221,8 +218,7 @@ static void exp_params(unsigned f, expp *ep)
 	ep->nlo = (int)ceil(-((double)f + 2) * LN2 - 1);
 }
 
-static mpc_err exp_circ(bc *b, const uint64_t *xb, const void *varg, uint64_t *outp)
-{
+static mpc_err exp_circ(bc *b, const uint64_t *xb, const void *varg, uint64_t *outp) {
 	const expp *ep = varg;
 	size_t W = b->W, k = 0;
 	unsigned f = ep->f, vlo = (unsigned)(ep->nlo + 64), vhi = (unsigned)(ep->nhi + 64);
@@ -254,7 +250,8 @@ static mpc_err exp_circ(bc *b, const uint64_t *xb, const void *varg, uint64_t *o
 	mpc_math_dec_init(di, vb, 7, vlo, 127);
 	mpc_math_dec_init(df, bits + f - ep->h, (int)ep->h, 0, (1u << ep->h) - 1);
 	for (;;) {
-		int a = mpc_math_ort_queue(b, &t), c1 = mpc_math_dec_queue(b, di), c2 = mpc_math_dec_queue(b, df);
+		int a = mpc_math_ort_queue(b, &t), c1 = mpc_math_dec_queue(b, di),
+		    c2 = mpc_math_dec_queue(b, df);
 		if (!a && !c1 && !c2)
 			break;
 		if ((err = mpc_math_flush(b)) != MPC_OK)
@@ -295,8 +292,7 @@ out:
 /* The fraction polynomials C[0 .. 2^h) and the powers E[v - nlo] = e^v for
  * v in [nlo, nhi]; returns the saturation value e^(nhi+1). Public constants,
  * the same at every party (and in the tests). */
-static u128 exp_table(const expp *ep, unsigned f, u128 (*C)[4], u128 *E)
-{
+static u128 exp_table(const expp *ep, unsigned f, u128 (*C)[4], u128 *E) {
 	size_t nf = (size_t)1 << ep->h;
 	double w = ldexp(1.0, -(int)ep->h);
 	for (size_t j = 0; j < nf; j++) {
@@ -310,8 +306,7 @@ static u128 exp_table(const expp *ep, unsigned f, u128 (*C)[4], u128 *E)
 	return fx(dexp(ep->nhi + 1), (int)f);
 }
 
-static mpc_err exp_core(mpc_party *p, unsigned f, const u128 *x, u128 *out, size_t n)
-{
+static mpc_err exp_core(mpc_party *p, unsigned f, const u128 *x, u128 *out, size_t n) {
 	expp ep;
 	exp_params(f, &ep);
 	size_t nf = (size_t)1 << ep.h, ni = (size_t)(ep.nhi - ep.nlo + 1);
@@ -323,7 +318,8 @@ static mpc_err exp_core(mpc_party *p, unsigned f, const u128 *x, u128 *out, size
 
 	u128 csat = exp_table(&ep, f, C, E);
 
-	if ((err = mpc_math_scratch_init(&A, planes, n)) != MPC_OK || (err = mpc_math_scratch_init(&V, 7, n)) != MPC_OK)
+	if ((err = mpc_math_scratch_init(&A, planes, n)) != MPC_OK ||
+	    (err = mpc_math_scratch_init(&V, 7, n)) != MPC_OK)
 		goto out;
 	u128 *tt = sv(&V, 0), *acc = sv(&V, 5), *ee = sv(&V, 6);
 	u128 *c[4] = {sv(&V, 1), sv(&V, 2), sv(&V, 3), sv(&V, 4)};
@@ -356,20 +352,17 @@ out:
 	return err;
 }
 
-mpc_err mpc_math_exp(mpc_party *p, mpc_ring r, unsigned f, const void *x, void *out, size_t n)
-{
+mpc_err mpc_math_exp(mpc_party *p, mpc_ring r, unsigned f, const void *x, void *out, size_t n) {
 	mpc_err err = mpc_math_check(p, r, f, x, out, n, "exp");
 	return err != MPC_OK ? err : mpc_math_chunked(p, f, exp_core, x, out, n);
 }
 
-mpc_err mpc_math_sigmoid(mpc_party *p, mpc_ring r, unsigned f, const void *x, void *out, size_t n)
-{
+mpc_err mpc_math_sigmoid(mpc_party *p, mpc_ring r, unsigned f, const void *x, void *out, size_t n) {
 	mpc_err err = mpc_math_check(p, r, f, x, out, n, "sigmoid");
 	return err != MPC_OK ? err : mpc_math_chunked(p, f, sigmoid_core, x, out, n);
 }
 
-double mpc_math_exp_max(unsigned f)
-{
+double mpc_math_exp_max(unsigned f) {
 	expp ep;
 	exp_params(f, &ep);
 	return ep.nhi + 1;

@@ -11,22 +11,22 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "runtime/mpc_err.h"
-#include "runtime/mpc_ring.h"
 #include "protocols/core/mpc_party.h"
 #include "protocols/core/mpc_preproc.h"
 #include "protocols/nonlinear/mpc_bool.h"
+#include "runtime/mpc_err.h"
+#include "runtime/mpc_ring.h"
 
 typedef mpc_u128 u128;
 typedef mpc_i128 i128;
 
 #define RING MPC_Z128
-#define KB 128
+#define KB   128
 /* Elements per pass: bounds the memory of the b2a planes (up to ~80 planes
  * of 16-byte shares per element); rounds are constant up to this size. */
 #define CHUNK ((size_t)1 << 17)
-#define GMAX 1024
-#define DMAX 512
+#define GMAX  1024
+#define DMAX  512
 /* An engine: run once counting (W = 1, nothing sent) to learn how many AND
  * planes the circuit has, then for real after one bit-triple fetch. */
 typedef struct {
@@ -80,79 +80,78 @@ typedef struct {
 
 /* The function of a circuit-building engine that takes a new plane. */
 
-static inline uint64_t *P(bc *b)
-{
+static inline uint64_t *P(bc *b) {
 	if (b->used == b->cap)
 		abort(); /* our bug: the plane budget of a circuit is fixed */
 	return b->mem + b->W * b->used++;
 }
 
-static inline void bxor(bc *b, uint64_t *z, const uint64_t *x, const uint64_t *y)
-{
+static inline void bxor(bc *b, uint64_t *z, const uint64_t *x, const uint64_t *y) {
 	for (size_t w = 0; w < b->W; w++)
 		z[w] = x[w] ^ y[w];
 }
 
-static inline void bnot(bc *b, uint64_t *z, const uint64_t *x)
-{
+static inline void bnot(bc *b, uint64_t *z, const uint64_t *x) {
 	for (size_t w = 0; w < b->W; w++)
 		z[w] = x[w] ^ (b->king ? (w + 1 == b->W ? b->tail : ~0ull) : 0);
 }
 
-static inline void gate(bc *b, uint64_t *z, const uint64_t *x, const uint64_t *y, int acc)
-{
+static inline void gate(bc *b, uint64_t *z, const uint64_t *x, const uint64_t *y, int acc) {
 	if (b->ng == GMAX)
 		abort(); /* our bug: layers are smaller */
 	b->g[b->ng++] = (mpc_bool_gate){x, y, z, acc};
 }
 
 /* z = x & y after the next flush */
-static inline void band(bc *b, uint64_t *z, const uint64_t *x, const uint64_t *y) { gate(b, z, x, y, 0); }
+static inline void band(bc *b, uint64_t *z, const uint64_t *x, const uint64_t *y) {
+	gate(b, z, x, y, 0);
+}
 
 /* z = x | y = x ^ y ^ (x & y) after the next flush (x, y final now) */
-static inline void bor(bc *b, uint64_t *z, const uint64_t *x, const uint64_t *y)
-{
+static inline void bor(bc *b, uint64_t *z, const uint64_t *x, const uint64_t *y) {
 	bxor(b, z, x, y);
 	gate(b, z, x, y, 1);
 }
 
 /* The plane of value v (after the decoder finished). */
-static inline const uint64_t *dec_get(const dec *d, unsigned v) { return d->pl[v - d->vmin]; }
+static inline const uint64_t *dec_get(const dec *d, unsigned v) {
+	return d->pl[v - d->vmin];
+}
 
-static inline void emit(bc *b, uint64_t *outp, size_t *k, const uint64_t *pl)
-{
+static inline void emit(bc *b, uint64_t *outp, size_t *k, const uint64_t *pl) {
 	if (outp)
 		memcpy(outp + *k * b->W, pl, b->W * 8);
 	(*k)++;
 }
 
 /* round(v * 2^e) as a ring element (two's complement), |v * 2^e| < 2^126 */
-static inline u128 fx(double v, int e) { return (u128)(i128)round(ldexp(v, e)); }
+static inline u128 fx(double v, int e) {
+	return (u128)(i128)round(ldexp(v, e));
+}
 
 /* out[i] = c * x[i] + (king ? k : 0) */
-static inline void affine(int king, u128 *out, const u128 *x, u128 c, u128 k, size_t n)
-{
+static inline void affine(int king, u128 *out, const u128 *x, u128 c, u128 k, size_t n) {
 	for (size_t i = 0; i < n; i++)
 		out[i] = c * x[i] + (king ? k : 0);
 }
 
 /* out[i] += c * x[i] */
-static inline void axpy(u128 *out, const u128 *x, u128 c, size_t n)
-{
+static inline void axpy(u128 *out, const u128 *x, u128 c, size_t n) {
 	for (size_t i = 0; i < n; i++)
 		out[i] += c * x[i];
 }
 
 /* A slice [k*n, (k+1)*n) of a triple batch, as a batch of its own (borrowed). */
-static inline mpc_triples slice(const mpc_triples *t, size_t k, size_t n)
-{
+static inline mpc_triples slice(const mpc_triples *t, size_t k, size_t n) {
 	mpc_triples s = {.a = {RING, n, (u128 *)t->a.v + k * n},
-			 .b = {RING, n, (u128 *)t->b.v + k * n},
-			 .c = {RING, n, (u128 *)t->c.v + k * n}};
+	                 .b = {RING, n, (u128 *)t->b.v + k * n},
+	                 .c = {RING, n, (u128 *)t->c.v + k * n}};
 	return s;
 }
 
-static inline u128 *sv(const scratch *s, size_t i) { return s->v + i * s->n; }
+static inline u128 *sv(const scratch *s, size_t i) {
+	return s->v + i * s->n;
+}
 
 /* Engine steps (see mpc_math.c): flush queues the pending AND layer; each
  * *_queue adds one layer of its structure and returns 0 once it is done. */

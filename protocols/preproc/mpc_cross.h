@@ -15,10 +15,10 @@
 #ifndef MPC_CROSS_H
 #define MPC_CROSS_H
 
-#include <stddef.h>
-#include <stdint.h>
 #include "runtime/mpc_err.h"
 #include "runtime/mpc_ring.h"
+#include <stddef.h>
+#include <stdint.h>
 
 struct mpc_party;
 
@@ -33,14 +33,14 @@ typedef struct {
 	 * 16-byte aligned for Z_2^128) is overwritten with the sum of this
 	 * party's shares over every pair it is in; zero when it is in none. */
 	mpc_err (*cross)(void *ctx, struct mpc_party *p, mpc_ring r, unsigned xbits, size_t n,
-			 const void *x, const void *y, void *out, uint64_t recv_mask,
-			 uint64_t send_mask);
+	                 const void *x, const void *y, void *out, uint64_t recv_mask,
+	                 uint64_t send_mask);
 	/* The same over GF(2) on n_words 64-bit words (64 independent bit
 	 * products per word): XOR shares of x_i AND y_j. NULL if the engine has
 	 * no cheaper way than cross() with xbits = 1 (mpc_gen falls back). */
 	mpc_err (*cross_bits)(void *ctx, struct mpc_party *p, size_t n_words, const uint64_t *x,
-			      const uint64_t *y, uint64_t *out, uint64_t recv_mask,
-			      uint64_t send_mask);
+	                      const uint64_t *y, uint64_t *out, uint64_t recv_mask,
+	                      uint64_t send_mask);
 	/* Bytes this party sends per element of cross() when every party is
 	 * both receiver and sender (for estimates before a run). */
 	double (*bytes_per_elem)(void *ctx, int n_parties, mpc_ring r, unsigned xbits);
@@ -76,7 +76,7 @@ unsigned mpc_cross_paillier_slots(unsigned modulus_bits, mpc_ring r, unsigned xb
  * modulus_bits (>= 2048) and sends its public key to the others.
  * Collective; one round. */
 mpc_err mpc_cross_paillier_new(mpc_cross *out, struct mpc_party *p,
-			       unsigned modulus_bits) MPC_MUST_CHECK;
+                               unsigned modulus_bits) MPC_MUST_CHECK;
 
 void mpc_cross_free(mpc_cross *c);
 

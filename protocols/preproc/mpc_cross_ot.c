@@ -25,10 +25,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "protocols/core/mpc_party.h"
+#include "protocols/preproc/mpc_ot.h"
 #include "runtime/mpc_log.h"
 #include "runtime/mpc_wipe.h"
-#include "protocols/preproc/mpc_ot.h"
-#include "protocols/core/mpc_party.h"
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "the OT engine packs ring elements as little-endian bytes"
@@ -55,8 +55,7 @@ typedef struct {
 	size_t cap;
 } ot_ctx;
 
-static void ot_free(void *vctx)
-{
+static void ot_free(void *vctx) {
 	ot_ctx *c = vctx;
 	if (c == NULL)
 		return;
@@ -75,8 +74,7 @@ static void ot_free(void *vctx)
 	free(c);
 }
 
-static mpc_err reserve(ot_ctx *c, size_t bytes)
-{
+static mpc_err reserve(ot_ctx *c, size_t bytes) {
 	if (c->cap >= bytes)
 		return MPC_OK;
 	if (c->buf) {
@@ -90,10 +88,11 @@ static mpc_err reserve(ot_ctx *c, size_t bytes)
 	return MPC_OK;
 }
 
-static inline size_t tau_bytes(unsigned K, unsigned k) { return (K - k + 7) / 8; }
+static inline size_t tau_bytes(unsigned K, unsigned k) {
+	return (K - k + 7) / 8;
+}
 
-static size_t tau_elem_bytes(unsigned K, unsigned xbits)
-{
+static size_t tau_elem_bytes(unsigned K, unsigned xbits) {
 	size_t s = 0;
 	for (unsigned k = 0; k < xbits; k++)
 		s += tau_bytes(K, k);
@@ -101,8 +100,8 @@ static size_t tau_elem_bytes(unsigned K, unsigned xbits)
 }
 
 /* Choice bits of OT e*xbits + k = bit k of x[e]. */
-static void pack_choices(unsigned K, unsigned xbits, size_t n, const void *x, uint8_t *ch, size_t m)
-{
+static void pack_choices(unsigned K, unsigned xbits, size_t n, const void *x, uint8_t *ch,
+                         size_t m) {
 	memset(ch, 0, m / 8);
 	if (xbits == K) {
 		memcpy(ch, x, n * K / 8);
@@ -112,60 +111,60 @@ static void pack_choices(unsigned K, unsigned xbits, size_t n, const void *x, ui
 		for (unsigned k = 0; k < xbits; k++) {
 			size_t o = e * xbits + k;
 			unsigned bit = K == 64 ? (unsigned)(((const uint64_t *)x)[e] >> k) & 1
-					       : (unsigned)(((const mpc_u128 *)x)[e] >> k) & 1;
+			                       : (unsigned)(((const mpc_u128 *)x)[e] >> k) & 1;
 			ch[o / 8] |= (uint8_t)(bit << (o % 8));
 		}
 }
 
 /* The sender's side for one peer: pads h0/h1 (16 bytes per OT) -> tau
  * message and this party's share added into out. */
-#define SENDER(T, K)                                                                  \
-	static void sender_##K(unsigned xbits, size_t n, const T *y, const uint8_t *h0,  \
-			       const uint8_t *h1, uint8_t *msg, T *out)                   \
-	{                                                                             \
-		for (size_t e = 0; e < n; e++) {                                      \
-			T acc = 0;                                                    \
-			for (unsigned k = 0; k < xbits; k++) {                       \
-				size_t o = e * xbits + k;                             \
-				T v0, v1, tau;                                        \
-				memcpy(&v0, h0 + 16 * o, sizeof(T));                  \
-				memcpy(&v1, h1 + 16 * o, sizeof(T));                  \
-				tau = v0 - v1 + y[e];                                 \
-				acc -= v0 << k;                                       \
-				/* a whole T is stored; the next tau overwrites \
-				 * what is beyond this one's bytes */           \
-				memcpy(msg, &tau, sizeof(T));                         \
-				msg += tau_bytes(K, k);                               \
-			}                                                             \
-			out[e] += acc;                                                \
-		}                                                                     \
+#define SENDER(T, K)                                                                               \
+	static void sender_##K(unsigned xbits, size_t n, const T *y, const uint8_t *h0,            \
+	                       const uint8_t *h1, uint8_t *msg, T *out) {                          \
+		for (size_t e = 0; e < n; e++) {                                                   \
+			T acc = 0;                                                                 \
+			for (unsigned k = 0; k < xbits; k++) {                                     \
+				size_t o = e * xbits + k;                                          \
+				T v0, v1, tau;                                                     \
+				memcpy(&v0, h0 + 16 * o, sizeof(T));                               \
+				memcpy(&v1, h1 + 16 * o, sizeof(T));                               \
+				tau = v0 - v1 + y[e];                                              \
+				acc -= v0 << k;                                                    \
+				/* a whole T is stored; the next tau overwrites                    \
+				 * what is beyond this one's bytes */                              \
+				memcpy(msg, &tau, sizeof(T));                                      \
+				msg += tau_bytes(K, k);                                            \
+			}                                                                          \
+			out[e] += acc;                                                             \
+		}                                                                                  \
 	}
-#define RECEIVER(T, K)                                                                \
-	static void receiver_##K(unsigned xbits, size_t n, const T *x, const uint8_t *h,  \
-				 const uint8_t *msg, T *out)                              \
-	{                                                                             \
-		for (size_t e = 0; e < n; e++) {                                      \
-			T acc = 0, xe = x[e];                                         \
-			for (unsigned k = 0; k < xbits; k++) {                       \
-				size_t o = e * xbits + k;                             \
-				T v, tau;                                             \
-				memcpy(&v, h + 16 * o, sizeof(T));                    \
-				/* bytes beyond this tau's belong to the next; \
-				 * they end above bit K - k and vanish in << k */ \
-				memcpy(&tau, msg, sizeof(T));                         \
-				msg += tau_bytes(K, k);                               \
-				v += (T)(0 - (T)((xe >> k) & 1)) & tau;               \
-				acc += v << k;                                        \
-			}                                                             \
-			out[e] += acc;                                                \
-		}                                                                     \
+#define RECEIVER(T, K)                                                                             \
+	static void receiver_##K(unsigned xbits, size_t n, const T *x, const uint8_t *h,           \
+	                         const uint8_t *msg, T *out) {                                     \
+		for (size_t e = 0; e < n; e++) {                                                   \
+			T acc = 0, xe = x[e];                                                      \
+			for (unsigned k = 0; k < xbits; k++) {                                     \
+				size_t o = e * xbits + k;                                          \
+				T v, tau;                                                          \
+				memcpy(&v, h + 16 * o, sizeof(T));                                 \
+				/* bytes beyond this tau's belong to the next;                     \
+				 * they end above bit K - k and vanish in << k */                  \
+				memcpy(&tau, msg, sizeof(T));                                      \
+				msg += tau_bytes(K, k);                                            \
+				v += (T)(0 - (T)((xe >> k) & 1)) & tau;                            \
+				acc += v << k;                                                     \
+			}                                                                          \
+			out[e] += acc;                                                             \
+		}                                                                                  \
 	}
 SENDER(uint64_t, 64)
 SENDER(mpc_u128, 128)
 RECEIVER(uint64_t, 64)
 RECEIVER(mpc_u128, 128)
 
-static int in_mask(uint64_t mask, int i) { return (int)((mask >> i) & 1); }
+static int in_mask(uint64_t mask, int i) {
+	return (int)((mask >> i) & 1);
+}
 
 /* One chunk's buffers for one peer. */
 typedef struct {
@@ -176,8 +175,7 @@ typedef struct {
  * takes products from (it is their OT receiver), and the columns of every
  * peer it gives products to. */
 static mpc_err round1(ot_ctx *c, mpc_party *p, size_t m, const uint8_t *choice, uint8_t *cols,
-		      const peer_bufs *pb, uint64_t recv_mask, uint64_t send_mask)
-{
+                      const peer_bufs *pb, uint64_t recv_mask, uint64_t send_mask) {
 	const void *sp[MAX_PARTIES] = {0};
 	void *rp[MAX_PARTIES] = {0};
 	size_t sl[MAX_PARTIES] = {0}, rl[MAX_PARTIES] = {0};
@@ -188,8 +186,8 @@ static mpc_err round1(ot_ctx *c, mpc_party *p, size_t m, const uint8_t *choice, 
 		if (j == me)
 			continue;
 		if (in_mask(recv_mask, me) && in_mask(send_mask, j)) {
-			if ((err = mpc_iknp_receiver_extend(&c->peer[j].rx, m, choice, pb[j].u_out, cols,
-							    pb[j].t_rows)) != MPC_OK)
+			if ((err = mpc_iknp_receiver_extend(&c->peer[j].rx, m, choice, pb[j].u_out,
+			                                    cols, pb[j].t_rows)) != MPC_OK)
 				return err;
 			sp[j] = pb[j].u_out;
 			sl[j] = 16 * m;
@@ -213,9 +211,8 @@ typedef struct {
 /* Round 2, sender to receiver j: extend j's columns u_in into our pads,
  * hash them piece by piece while they are in cache, write the corrections
  * to tau_out and our shares of x y into oc. */
-static mpc_err sender_corrections(ot_ctx *c, int j, const ot_chunk *k, uint8_t *u_in,
-				  uint8_t *cols, const uint8_t *yc, uint8_t *tau_out, uint8_t *oc)
-{
+static mpc_err sender_corrections(ot_ctx *c, int j, const ot_chunk *k, uint8_t *u_in, uint8_t *cols,
+                                  const uint8_t *yc, uint8_t *tau_out, uint8_t *oc) {
 	ot_peer *pj = &c->peer[j];
 	unsigned xbits = k->xbits;
 	mpc_err err;
@@ -224,14 +221,14 @@ static mpc_err sender_corrections(ot_ctx *c, int j, const ot_chunk *k, uint8_t *
 	for (size_t e0 = 0; e0 < k->cn; e0 += k->piece) {
 		size_t pe = k->cn - e0 < k->piece ? k->cn - e0 : k->piece;
 		if ((err = mpc_ot_hash_pairs(pj->hash, u_in + 16 * e0 * xbits, pj->tx.delta, k->h0,
-					     k->h1, pe * xbits)) != MPC_OK)
+		                             k->h1, pe * xbits)) != MPC_OK)
 			return err;
 		if (k->K == 64)
 			sender_64(xbits, pe, (const uint64_t *)yc + e0, k->h0, k->h1,
-				  tau_out + e0 * k->tau_e, (uint64_t *)oc + e0);
+			          tau_out + e0 * k->tau_e, (uint64_t *)oc + e0);
 		else
 			sender_128(xbits, pe, (const mpc_u128 *)yc + e0, k->h0, k->h1,
-				   tau_out + e0 * k->tau_e, (mpc_u128 *)oc + e0);
+			           tau_out + e0 * k->tau_e, (mpc_u128 *)oc + e0);
 	}
 	return MPC_OK;
 }
@@ -239,28 +236,27 @@ static mpc_err sender_corrections(ot_ctx *c, int j, const ot_chunk *k, uint8_t *
 /* After round 2, receiver of sender j: hash our rows t_rows piece by piece
  * and add our shares of x y (from j's corrections tau_in) into oc. */
 static mpc_err receiver_shares(ot_ctx *c, int j, const ot_chunk *k, const uint8_t *t_rows,
-			       const uint8_t *xc, const uint8_t *tau_in, uint8_t *oc)
-{
+                               const uint8_t *xc, const uint8_t *tau_in, uint8_t *oc) {
 	unsigned xbits = k->xbits;
 	mpc_err err;
 	for (size_t e0 = 0; e0 < k->cn; e0 += k->piece) {
 		size_t pe = k->cn - e0 < k->piece ? k->cn - e0 : k->piece;
 		if ((err = mpc_ot_hash_blocks(c->peer[j].hash, t_rows + 16 * e0 * xbits, k->h0,
-					      pe * xbits)) != MPC_OK)
+		                              pe * xbits)) != MPC_OK)
 			return err;
 		if (k->K == 64)
 			receiver_64(xbits, pe, (const uint64_t *)xc + e0, k->h0,
-				    tau_in + e0 * k->tau_e, (uint64_t *)oc + e0);
+			            tau_in + e0 * k->tau_e, (uint64_t *)oc + e0);
 		else
 			receiver_128(xbits, pe, (const mpc_u128 *)xc + e0, k->h0,
-				     tau_in + e0 * k->tau_e, (mpc_u128 *)oc + e0);
+			             tau_in + e0 * k->tau_e, (mpc_u128 *)oc + e0);
 	}
 	return MPC_OK;
 }
 
 static mpc_err ot_cross(void *vctx, mpc_party *p, mpc_ring r, unsigned xbits, size_t n,
-			const void *x, const void *y, void *out, uint64_t recv_mask, uint64_t send_mask)
-{
+                        const void *x, const void *y, void *out, uint64_t recv_mask,
+                        uint64_t send_mask) {
 	ot_ctx *c = vctx;
 	unsigned K = mpc_ring_bits(r);
 	size_t eb = mpc_ring_bytes(r);
@@ -272,8 +268,10 @@ static mpc_err ot_cross(void *vctx, mpc_party *p, mpc_ring r, unsigned xbits, si
 	mpc_err err = MPC_OK;
 
 	if (mpc_ring_check(r) != MPC_OK || xbits < 1 || xbits > K)
-		return mpc_error(MPC_EINVAL, "OT cross products: %u-bit inputs in Z_2^%u", xbits, K);
-	if (n > 0 && ((in_mask(recv_mask, me) && x == NULL) || (in_mask(send_mask, me) && y == NULL)))
+		return mpc_error(MPC_EINVAL, "OT cross products: %u-bit inputs in Z_2^%u", xbits,
+		                 K);
+	if (n > 0 &&
+	    ((in_mask(recv_mask, me) && x == NULL) || (in_mask(send_mask, me) && y == NULL)))
 		return mpc_error(MPC_EINVAL, "OT cross products: missing input at party %d", me);
 	if (n > 0)
 		memset(out, 0, n * eb);
@@ -292,10 +290,11 @@ static mpc_err ot_cross(void *vctx, mpc_party *p, mpc_ring r, unsigned xbits, si
 		size_t cn = k.cn = n - off < per_chunk ? n - off : per_chunk;
 		size_t m = k.m = (cn * xbits + 127) / 128 * 128;
 		size_t mat = 16 * m, tau_len = cn * k.tau_e;
-		/* layout: choice | cols scratch | per peer: u_out, t, u_in, tau_out, tau_in | h0 | h1;
-		 * the tau buffers have 16 bytes of slack for whole-element loads and stores */
+		/* layout: choice | cols scratch | per peer: u_out, t, u_in, tau_out, tau_in | h0 |
+		 * h1; the tau buffers have 16 bytes of slack for whole-element loads and stores */
 		size_t per_peer = 3 * mat + 2 * (tau_len + 16);
-		size_t need = m / 8 + MPC_OT_SCRATCH(m) + (size_t)np * per_peer + 32 * (k.piece * xbits + 128);
+		size_t need = m / 8 + MPC_OT_SCRATCH(m) + (size_t)np * per_peer +
+		              32 * (k.piece * xbits + 128);
 		if ((err = reserve(c, need)) != MPC_OK)
 			return err;
 		uint8_t *choice = c->buf, *cols = choice + m / 8;
@@ -327,8 +326,8 @@ static mpc_err ot_cross(void *vctx, mpc_party *p, mpc_ring r, unsigned xbits, si
 			if (j == me)
 				continue;
 			if (in_mask(send_mask, me) && in_mask(recv_mask, j)) {
-				if ((err = sender_corrections(c, j, &k, pb[j].u_in, cols, yc, tau_out[j],
-							      oc)) != MPC_OK)
+				if ((err = sender_corrections(c, j, &k, pb[j].u_in, cols, yc,
+				                              tau_out[j], oc)) != MPC_OK)
 					return err;
 				sp[j] = tau_out[j];
 				sl[j] = tau_len;
@@ -343,7 +342,8 @@ static mpc_err ot_cross(void *vctx, mpc_party *p, mpc_ring r, unsigned xbits, si
 		for (int j = 0; j < np; j++) {
 			if (j == me || !(in_mask(recv_mask, me) && in_mask(send_mask, j)))
 				continue;
-			if ((err = receiver_shares(c, j, &k, pb[j].t_rows, xc, tau_in[j], oc)) != MPC_OK)
+			if ((err = receiver_shares(c, j, &k, pb[j].t_rows, xc, tau_in[j], oc)) !=
+			    MPC_OK)
 				return err;
 		}
 	}
@@ -354,8 +354,8 @@ static mpc_err ot_cross(void *vctx, mpc_party *p, mpc_ring r, unsigned xbits, si
 /* GF(2): tau = lsb(h0) ^ lsb(h1) ^ y, sender share lsb(h0); receiver
  * lsb(h) ^ (x & tau). */
 static mpc_err ot_cross_bits(void *vctx, mpc_party *p, size_t n_words, const uint64_t *x,
-			     const uint64_t *y, uint64_t *out, uint64_t recv_mask, uint64_t send_mask)
-{
+                             const uint64_t *y, uint64_t *out, uint64_t recv_mask,
+                             uint64_t send_mask) {
 	ot_ctx *c = vctx;
 	int me = c->id, np = c->n;
 	const void *sp[MAX_PARTIES];
@@ -363,7 +363,8 @@ static mpc_err ot_cross_bits(void *vctx, mpc_party *p, size_t n_words, const uin
 	size_t sl[MAX_PARTIES], rl[MAX_PARTIES];
 	mpc_err err = MPC_OK;
 
-	if (n_words > 0 && ((in_mask(recv_mask, me) && x == NULL) || (in_mask(send_mask, me) && y == NULL)))
+	if (n_words > 0 &&
+	    ((in_mask(recv_mask, me) && x == NULL) || (in_mask(send_mask, me) && y == NULL)))
 		return mpc_error(MPC_EINVAL, "OT bit products: missing input at party %d", me);
 	if (n_words > 0)
 		memset(out, 0, n_words * 8);
@@ -376,7 +377,8 @@ static mpc_err ot_cross_bits(void *vctx, mpc_party *p, size_t n_words, const uin
 		if ((err = reserve(c, need)) != MPC_OK)
 			return err;
 		uint8_t *choice = c->buf, *cols = choice + m / 8;
-		uint8_t *peers = cols + MPC_OT_SCRATCH(m), *h0 = peers + (size_t)np * per_peer, *h1 = h0 + mat;
+		uint8_t *peers = cols + MPC_OT_SCRATCH(m), *h0 = peers + (size_t)np * per_peer,
+		        *h1 = h0 + mat;
 		uint8_t *u_out[MAX_PARTIES], *t_rows[MAX_PARTIES], *u_in[MAX_PARTIES];
 		uint64_t *tau_out[MAX_PARTIES], *tau_in[MAX_PARTIES];
 		for (int j = 0; j < np; j++) {
@@ -401,10 +403,10 @@ static mpc_err ot_cross_bits(void *vctx, mpc_party *p, size_t n_words, const uin
 				continue;
 			if (in_mask(send_mask, me) && in_mask(recv_mask, j)) {
 				ot_peer *pj = &c->peer[j];
-				if ((err = mpc_iknp_sender_extend(&pj->tx, m, u_in[j], cols, u_in[j])) !=
-					MPC_OK ||
-				    (err = mpc_ot_hash_pairs(pj->hash, u_in[j], pj->tx.delta, h0, h1,
-							     cw * 64)) != MPC_OK)
+				if ((err = mpc_iknp_sender_extend(&pj->tx, m, u_in[j], cols,
+				                                  u_in[j])) != MPC_OK ||
+				    (err = mpc_ot_hash_pairs(pj->hash, u_in[j], pj->tx.delta, h0,
+				                             h1, cw * 64)) != MPC_OK)
 					return err;
 				for (size_t w = 0; w < cw; w++) {
 					uint64_t s = 0, t = 0;
@@ -429,7 +431,8 @@ static mpc_err ot_cross_bits(void *vctx, mpc_party *p, size_t n_words, const uin
 		for (int j = 0; j < np; j++) {
 			if (j == me || !(in_mask(recv_mask, me) && in_mask(send_mask, j)))
 				continue;
-			if ((err = mpc_ot_hash_blocks(c->peer[j].hash, t_rows[j], h0, cw * 64)) != MPC_OK)
+			if ((err = mpc_ot_hash_blocks(c->peer[j].hash, t_rows[j], h0, cw * 64)) !=
+			    MPC_OK)
 				return err;
 			for (size_t w = 0; w < cw; w++) {
 				uint64_t s = 0;
@@ -443,31 +446,28 @@ static mpc_err ot_cross_bits(void *vctx, mpc_party *p, size_t n_words, const uin
 	return MPC_OK;
 }
 
-static double ot_bytes_per_elem(void *vctx, int n_parties, mpc_ring r, unsigned xbits)
-{
+static double ot_bytes_per_elem(void *vctx, int n_parties, mpc_ring r, unsigned xbits) {
 	(void)vctx;
 	unsigned K = mpc_ring_bits(r);
 	return (double)(n_parties - 1) * (16.0 * xbits + (double)tau_elem_bytes(K, xbits));
 }
 
 static const mpc_cross_ops ot_ops = {
-	.name = "ot",
-	.cross = ot_cross,
-	.cross_bits = ot_cross_bits,
-	.bytes_per_elem = ot_bytes_per_elem,
-	.free = ot_free,
+    .name = "ot",
+    .cross = ot_cross,
+    .cross_bits = ot_cross_bits,
+    .bytes_per_elem = ot_bytes_per_elem,
+    .free = ot_free,
 };
 
 /* The tag of the base OTs in which `sender` is the base sender. */
-static void direction_tag(const uint8_t pair_tag[16], int sender, int receiver, uint8_t tag[16])
-{
+static void direction_tag(const uint8_t pair_tag[16], int sender, int receiver, uint8_t tag[16]) {
 	memcpy(tag, pair_tag, 16);
 	tag[0] ^= (uint8_t)sender;
 	tag[1] ^= (uint8_t)receiver;
 }
 
-mpc_err mpc_cross_ot_new(mpc_cross *out, mpc_party *p)
-{
+mpc_err mpc_cross_ot_new(mpc_cross *out, mpc_party *p) {
 	int me = mpc_party_id(p), np = mpc_party_size(p);
 	ot_ctx *c = NULL;
 	mpc_baseot_sender **bs = NULL;
@@ -528,7 +528,7 @@ mpc_err mpc_cross_ot_new(mpc_cross *out, mpc_party *p)
 		direction_tag(pair_tags + 32 * (size_t)j, j, me, tag);
 		if ((err = mpc_party_prg_own(p, delta, sizeof(delta))) == MPC_OK &&
 		    (err = mpc_baseot_receive(Ain + (size_t)j * MPC_OT_POINT_BYTES, delta, tag,
-					      Bout + (size_t)j * BB, k0)) == MPC_OK)
+		                              Bout + (size_t)j * BB, k0)) == MPC_OK)
 			err = mpc_iknp_sender_init(&c->peer[j].tx, delta, k0);
 		mpc_wipe(delta, sizeof(delta));
 		sp[j] = Bout + (size_t)j * BB;
@@ -542,12 +542,13 @@ mpc_err mpc_cross_ot_new(mpc_cross *out, mpc_party *p)
 		if (j == me)
 			continue;
 		direction_tag(pair_tags + 32 * (size_t)j, me, j, tag);
-		if ((err = mpc_baseot_sender_keys(bs[j], Bin + (size_t)j * BB, tag, k0, k1)) != MPC_OK) {
+		if ((err = mpc_baseot_sender_keys(bs[j], Bin + (size_t)j * BB, tag, k0, k1)) !=
+		    MPC_OK) {
 			if (err == MPC_EPROTO) {
 				char why[256];
 				snprintf(why, sizeof(why), "%s", mpc_error_detail());
 				err = mpc_error(MPC_EPROTO, "OT set-up with %s: %s",
-						mpc_net_name(mpc_party_net(p), j), why);
+				                mpc_net_name(mpc_party_net(p), j), why);
 			}
 			break;
 		}
@@ -580,8 +581,7 @@ out:
 	return err;
 }
 
-void mpc_cross_free(mpc_cross *c)
-{
+void mpc_cross_free(mpc_cross *c) {
 	if (c && c->ops && c->ops->free)
 		c->ops->free(c->ctx);
 	if (c)

@@ -29,13 +29,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "protocols/core/mpc_party.h"
+#include "protocols/preproc/mpc_paillier.h"
 #include "runtime/mpc_log.h"
 #include "runtime/mpc_wipe.h"
-#include "protocols/preproc/mpc_paillier.h"
-#include "protocols/core/mpc_party.h"
 
 #define MAX_PARTIES 64
-#define SIGMA MPC_CROSS_PAILLIER_SIGMA
+#define SIGMA       MPC_CROSS_PAILLIER_SIGMA
 /* elements per round: keeps a round well under a second at 2048-bit keys,
  * so that peers waiting for it stay within their timeout */
 #define CHUNK ((size_t)256)
@@ -48,8 +48,7 @@ typedef struct {
 	int *have_peer;
 } pa_ctx;
 
-static void pa_free(void *vctx)
-{
+static void pa_free(void *vctx) {
 	pa_ctx *c = vctx;
 	if (c == NULL)
 		return;
@@ -64,13 +63,16 @@ static void pa_free(void *vctx)
 	free(c);
 }
 
-static int in_mask(uint64_t m, int i) { return (int)((m >> i) & 1); }
+static int in_mask(uint64_t m, int i) {
+	return (int)((m >> i) & 1);
+}
 
-static void to_mpz(mpz_t z, const void *v, size_t eb) { mpz_import(z, eb, -1, 1, 0, 0, v); }
+static void to_mpz(mpz_t z, const void *v, size_t eb) {
+	mpz_import(z, eb, -1, 1, 0, 0, v);
+}
 
 /* low k bits of z into out (k/8 bytes, little-endian) */
-static void from_mpz(const mpz_t z, unsigned k, uint8_t *out)
-{
+static void from_mpz(const mpz_t z, unsigned k, uint8_t *out) {
 	uint8_t buf[1100] = {0};
 	size_t w = 0;
 	memset(out, 0, k / 8);
@@ -79,8 +81,7 @@ static void from_mpz(const mpz_t z, unsigned k, uint8_t *out)
 	mpc_wipe(buf, sizeof(buf));
 }
 
-unsigned mpc_cross_paillier_slots(unsigned modulus_bits, mpc_ring r, unsigned xbits)
-{
+unsigned mpc_cross_paillier_slots(unsigned modulus_bits, mpc_ring r, unsigned xbits) {
 	if (mpc_ring_check(r) != MPC_OK || modulus_bits < 2 || xbits < 1 ||
 	    xbits > mpc_ring_bits(r))
 		return 0;
@@ -105,8 +106,7 @@ typedef struct {
 } pa_run;
 
 /* oc[e] += (or -=) the low K bits of z. */
-static void add_low_bits(const mpz_t z, unsigned K, uint8_t *oc, size_t e, int neg)
-{
+static void add_low_bits(const mpz_t z, unsigned K, uint8_t *oc, size_t e, int neg) {
 	uint8_t sh[16];
 	from_mpz(z, K, sh);
 	if (K == 64) {
@@ -124,8 +124,7 @@ static void add_low_bits(const mpz_t z, unsigned K, uint8_t *oc, size_t e, int n
 /* Round 1, receiver: Enc(x_e 2^(w (e mod slots))) under our key into mine.
  * x is already in its slot: the sender's product of the group's
  * ciphertexts then packs the results by itself. */
-static mpc_err pa_encrypt_x(pa_run *u, const uint8_t *xc, size_t cn)
-{
+static mpc_err pa_encrypt_x(pa_run *u, const uint8_t *xc, size_t cn) {
 	mpc_err err = MPC_OK;
 	for (size_t e = 0; e < cn && err == MPC_OK; e++) {
 		to_mpz(u->t, xc + e * u->eb, u->eb);
@@ -139,8 +138,7 @@ static mpc_err pa_encrypt_x(pa_run *u, const uint8_t *xc, size_t cn)
 /* Round 2, sender to receiver j: the packed Enc(x_e y_e + rho_e) of the
  * elements lo..hi-1 (j's ciphertexts cj) into dst; our share -rho_e into oc. */
 static mpc_err pa_pack_group(pa_run *u, int j, const uint8_t *cj, const uint8_t *yc, uint8_t *oc,
-			     size_t lo, size_t hi, uint8_t *dst)
-{
+                             size_t lo, size_t hi, uint8_t *dst) {
 	const mpc_paillier_pub *pk = &u->c->peer[j];
 	mpc_err err;
 	mpz_set_ui(u->acc, 1);
@@ -148,7 +146,8 @@ static mpc_err pa_pack_group(pa_run *u, int j, const uint8_t *cj, const uint8_t 
 	for (size_t e = hi; e-- > lo;) {
 		if (mpc_paillier_ct_import(pk, u->ct, cj + e * u->cb) != MPC_OK)
 			return mpc_error(MPC_EPROTO, "Paillier cross products, round 1: %s sent %s",
-					 mpc_net_name(mpc_party_net(u->p), j), "a malformed ciphertext");
+			                 mpc_net_name(mpc_party_net(u->p), j),
+			                 "a malformed ciphertext");
 		to_mpz(u->t, yc + e * u->eb, u->eb);
 		if (mpz_sgn(u->t) != 0)
 			mpz_powm_sec(u->d, u->ct, u->t, pk->n2);
@@ -174,15 +173,16 @@ static mpc_err pa_pack_group(pa_run *u, int j, const uint8_t *cj, const uint8_t 
 
 /* After round 2, receiver: decrypt sender j's npk packed replies and add
  * each slot's x y + rho mod 2^k into oc. */
-static mpc_err pa_unpack(pa_run *u, int j, size_t cn, size_t npk, uint8_t *oc)
-{
+static mpc_err pa_unpack(pa_run *u, int j, size_t cn, size_t npk, uint8_t *oc) {
 	for (size_t g = 0; g < npk; g++) {
 		size_t lo = g * u->slots, hi = lo + u->slots < cn ? lo + u->slots : cn;
 		if (mpc_paillier_ct_import(&u->c->key.pub, u->ct,
-					   u->back + ((size_t)j * u->npk_max + g) * u->cb) != MPC_OK)
-			return mpc_error(MPC_EPROTO, "Paillier cross products, round 2: %s "
-					 "sent a malformed ciphertext",
-					 mpc_net_name(mpc_party_net(u->p), j));
+		                           u->back + ((size_t)j * u->npk_max + g) * u->cb) !=
+		    MPC_OK)
+			return mpc_error(MPC_EPROTO,
+			                 "Paillier cross products, round 2: %s "
+			                 "sent a malformed ciphertext",
+			                 mpc_net_name(mpc_party_net(u->p), j));
 		mpc_paillier_decrypt(&u->c->key, u->pack, u->ct);
 		for (size_t e = lo; e < hi; e++) {
 			mpz_tdiv_q_2exp(u->t, u->pack, (mp_bitcnt_t)(u->w * (e - lo)));
@@ -193,8 +193,7 @@ static mpc_err pa_unpack(pa_run *u, int j, size_t cn, size_t npk, uint8_t *oc)
 }
 
 /* Both rounds for the cn elements of one chunk. */
-static mpc_err pa_chunk(pa_run *u, const uint8_t *xc, const uint8_t *yc, uint8_t *oc, size_t cn)
-{
+static mpc_err pa_chunk(pa_run *u, const uint8_t *xc, const uint8_t *yc, uint8_t *oc, size_t cn) {
 	const void *sp[MAX_PARTIES];
 	void *rp[MAX_PARTIES];
 	size_t sl[MAX_PARTIES], rl[MAX_PARTIES];
@@ -230,9 +229,10 @@ static mpc_err pa_chunk(pa_run *u, const uint8_t *xc, const uint8_t *yc, uint8_t
 			const uint8_t *cj = u->in + (size_t)j * CHUNK * u->cb;
 			uint8_t *rj = u->rep + (size_t)j * u->npk_max * u->cb;
 			for (size_t g = 0; g < npk; g++) {
-				size_t lo = g * u->slots, hi = lo + u->slots < cn ? lo + u->slots : cn;
-				if ((err = pa_pack_group(u, j, cj, yc, oc, lo, hi, rj + g * u->cb)) !=
-				    MPC_OK)
+				size_t lo = g * u->slots,
+				       hi = lo + u->slots < cn ? lo + u->slots : cn;
+				if ((err = pa_pack_group(u, j, cj, yc, oc, lo, hi,
+				                         rj + g * u->cb)) != MPC_OK)
 					return err;
 			}
 			sp[j] = rj;
@@ -252,22 +252,27 @@ static mpc_err pa_chunk(pa_run *u, const uint8_t *xc, const uint8_t *yc, uint8_t
 }
 
 static mpc_err pa_cross(void *vctx, mpc_party *p, mpc_ring r, unsigned xbits, size_t n,
-			const void *x, const void *y, void *out, uint64_t rm, uint64_t sm)
-{
+                        const void *x, const void *y, void *out, uint64_t rm, uint64_t sm) {
 	pa_ctx *c = vctx;
-	pa_run u = {.c = c, .p = p, .K = mpc_ring_bits(r), .xbits = xbits, .me = c->id, .np = c->n,
-		    .rm = rm, .sm = sm};
+	pa_run u = {.c = c,
+	            .p = p,
+	            .K = mpc_ring_bits(r),
+	            .xbits = xbits,
+	            .me = c->id,
+	            .np = c->n,
+	            .rm = rm,
+	            .sm = sm};
 	mpc_err err = MPC_OK;
 
 	u.w = xbits + u.K + SIGMA + 1;
 	u.eb = mpc_ring_bytes(r), u.cb = mpc_paillier_ct_bytes(c->bits);
 	u.slots = mpc_cross_paillier_slots(c->bits, r, xbits);
 	if (u.slots == 0) /* a bad ring or input width (mpc_cross_paillier_slots) */
-		return mpc_error(MPC_EINVAL, "Paillier cross products: %u-bit inputs in Z_2^%u", xbits,
-				 u.K);
+		return mpc_error(MPC_EINVAL, "Paillier cross products: %u-bit inputs in Z_2^%u",
+		                 xbits, u.K);
 	if (n > 0 && ((in_mask(rm, u.me) && x == NULL) || (in_mask(sm, u.me) && y == NULL)))
 		return mpc_error(MPC_EINVAL, "Paillier cross products: missing input at party %d",
-				 u.me);
+		                 u.me);
 	if (n > 0)
 		memset(out, 0, n * u.eb);
 	u.npk_max = (CHUNK + u.slots - 1) / u.slots;
@@ -283,7 +288,8 @@ static mpc_err pa_cross(void *vctx, mpc_party *p, mpc_ring r, unsigned xbits, si
 	for (size_t off = 0; off < n && err == MPC_OK; off += CHUNK) {
 		size_t cn = n - off < CHUNK ? n - off : CHUNK;
 		err = pa_chunk(&u, x ? (const uint8_t *)x + off * u.eb : NULL,
-			       y ? (const uint8_t *)y + off * u.eb : NULL, (uint8_t *)out + off * u.eb, cn);
+		               y ? (const uint8_t *)y + off * u.eb : NULL,
+		               (uint8_t *)out + off * u.eb, cn);
 	}
 	mpz_ptr secret[] = {u.ct, u.acc, u.d, u.rho, u.pack, u.t};
 	for (size_t i = 0; i < sizeof(secret) / sizeof(secret[0]); i++)
@@ -297,8 +303,7 @@ static mpc_err pa_cross(void *vctx, mpc_party *p, mpc_ring r, unsigned xbits, si
 	return err;
 }
 
-static double pa_bytes_per_elem(void *vctx, int np, mpc_ring r, unsigned xbits)
-{
+static double pa_bytes_per_elem(void *vctx, int np, mpc_ring r, unsigned xbits) {
 	pa_ctx *c = vctx;
 	double cb = (double)mpc_paillier_ct_bytes(c->bits);
 	double slots = (double)mpc_cross_paillier_slots(c->bits, r, xbits);
@@ -306,15 +311,14 @@ static double pa_bytes_per_elem(void *vctx, int np, mpc_ring r, unsigned xbits)
 }
 
 static const mpc_cross_ops pa_ops = {
-	.name = "paillier",
-	.cross = pa_cross,
-	.cross_bits = NULL,
-	.bytes_per_elem = pa_bytes_per_elem,
-	.free = pa_free,
+    .name = "paillier",
+    .cross = pa_cross,
+    .cross_bits = NULL,
+    .bytes_per_elem = pa_bytes_per_elem,
+    .free = pa_free,
 };
 
-mpc_err mpc_cross_paillier_new(mpc_cross *out, mpc_party *p, unsigned bits)
-{
+mpc_err mpc_cross_paillier_new(mpc_cross *out, mpc_party *p, unsigned bits) {
 	int me = mpc_party_id(p), np = mpc_party_size(p);
 	pa_ctx *c = calloc(1, sizeof(*c));
 	uint8_t *all = NULL;
@@ -323,8 +327,7 @@ mpc_err mpc_cross_paillier_new(mpc_cross *out, mpc_party *p, unsigned bits)
 
 	*out = (mpc_cross){0};
 	if (c == NULL || np > MAX_PARTIES || !(c->peer = calloc((size_t)np, sizeof(*c->peer))) ||
-	    !(c->have_peer = calloc((size_t)np, sizeof(int))) ||
-	    !(all = calloc((size_t)np, pb))) {
+	    !(c->have_peer = calloc((size_t)np, sizeof(int))) || !(all = calloc((size_t)np, pb))) {
 		pa_free(c);
 		free(all);
 		return mpc_error(MPC_ENOMEM, "Paillier engine: out of memory");
@@ -340,9 +343,11 @@ mpc_err mpc_cross_paillier_new(mpc_cross *out, mpc_party *p, unsigned bits)
 	for (int j = 0; j < np && err == MPC_OK; j++) {
 		if (j == me)
 			continue;
-		if ((err = mpc_paillier_pub_import(&c->peer[j], bits, all + (size_t)j * pb)) != MPC_OK)
-			err = mpc_error(MPC_EPROTO, "Paillier set-up: %s sent a malformed public key",
-					mpc_net_name(mpc_party_net(p), j));
+		if ((err = mpc_paillier_pub_import(&c->peer[j], bits, all + (size_t)j * pb)) !=
+		    MPC_OK)
+			err =
+			    mpc_error(MPC_EPROTO, "Paillier set-up: %s sent a malformed public key",
+			              mpc_net_name(mpc_party_net(p), j));
 		else
 			c->have_peer[j] = 1;
 	}

@@ -22,8 +22,7 @@ typedef struct {
 
 /* Party N-1 asks for the corrections of one chunk and receives them. */
 static mpc_err ask(client *c, mpc_party *p, uint32_t kind, mpc_ring r, unsigned f, size_t m,
-		   void *out)
-{
+                   void *out) {
 	uint8_t req[REQ_BYTES] = {0};
 	mpc_err err;
 
@@ -37,8 +36,7 @@ static mpc_err ask(client *c, mpc_party *p, uint32_t kind, mpc_ring r, unsigned 
 }
 
 static mpc_err client_triples(void *ctx, mpc_party *p, mpc_ring r, size_t n, void *a, void *b,
-			      void *cc)
-{
+                              void *cc) {
 	client *c = ctx;
 	size_t eb = mpc_ring_bytes(r);
 	mpc_err err;
@@ -50,7 +48,8 @@ static mpc_err client_triples(void *ctx, mpc_party *p, mpc_ring r, size_t n, voi
 		if ((err = mpc_prg_fill(c->prg, pa, m * eb)) != MPC_OK ||
 		    (err = mpc_prg_fill(c->prg, pb, m * eb)) != MPC_OK)
 			return err;
-		err = c->last ? ask(c, p, REQ_TRIPLES, r, 0, m, pc) : mpc_prg_fill(c->prg, pc, m * eb);
+		err = c->last ? ask(c, p, REQ_TRIPLES, r, 0, m, pc)
+		              : mpc_prg_fill(c->prg, pc, m * eb);
 		if (err != MPC_OK)
 			return err;
 	}
@@ -58,8 +57,7 @@ static mpc_err client_triples(void *ctx, mpc_party *p, mpc_ring r, size_t n, voi
 }
 
 static mpc_err client_trunc(void *ctx, mpc_party *p, mpc_ring r, unsigned f, size_t n, void *rr,
-			    void *r_hi)
-{
+                            void *r_hi) {
 	client *c = ctx;
 	size_t eb = mpc_ring_bytes(r);
 	mpc_err err;
@@ -69,15 +67,15 @@ static mpc_err client_trunc(void *ctx, mpc_party *p, mpc_ring r, unsigned f, siz
 		uint8_t *pr = (uint8_t *)rr + off * eb, *ph = (uint8_t *)r_hi + off * eb;
 		if ((err = mpc_prg_fill(c->prg, pr, m * eb)) != MPC_OK)
 			return err;
-		err = c->last ? ask(c, p, REQ_TRUNC, r, f, m, ph) : mpc_prg_fill(c->prg, ph, m * eb);
+		err =
+		    c->last ? ask(c, p, REQ_TRUNC, r, f, m, ph) : mpc_prg_fill(c->prg, ph, m * eb);
 		if (err != MPC_OK)
 			return err;
 	}
 	return MPC_OK;
 }
 
-static mpc_err client_bits(void *ctx, mpc_party *p, mpc_ring r, size_t n, void *out)
-{
+static mpc_err client_bits(void *ctx, mpc_party *p, mpc_ring r, size_t n, void *out) {
 	client *c = ctx;
 	size_t eb = mpc_ring_bytes(r);
 	mpc_err err;
@@ -95,9 +93,8 @@ static mpc_err client_bits(void *ctx, mpc_party *p, mpc_ring r, size_t n, void *
 }
 
 /* Bit triples travel as Z_2^64 elements: one 64-bit word each. */
-static mpc_err client_bit_triples(void *ctx, mpc_party *p, size_t n_words, uint64_t *a,
-				  uint64_t *b, uint64_t *cc)
-{
+static mpc_err client_bit_triples(void *ctx, mpc_party *p, size_t n_words, uint64_t *a, uint64_t *b,
+                                  uint64_t *cc) {
 	client *c = ctx;
 	mpc_err err;
 
@@ -107,15 +104,14 @@ static mpc_err client_bit_triples(void *ctx, mpc_party *p, size_t n_words, uint6
 		    (err = mpc_prg_fill(c->prg, b + off, m * 8)) != MPC_OK)
 			return err;
 		err = c->last ? ask(c, p, REQ_BIT_TRIPLES, MPC_Z64, 0, m, cc + off)
-			      : mpc_prg_fill(c->prg, cc + off, m * 8);
+		              : mpc_prg_fill(c->prg, cc + off, m * 8);
 		if (err != MPC_OK)
 			return err;
 	}
 	return MPC_OK;
 }
 
-static void client_free(void *ctx)
-{
+static void client_free(void *ctx) {
 	client *c = ctx;
 	if (c == NULL)
 		return;
@@ -124,23 +120,22 @@ static void client_free(void *ctx)
 }
 
 static const mpc_preproc_ops dealer_ops = {
-	.name = "dealer",
-	.triples = client_triples,
-	.trunc_pairs = client_trunc,
-	.bits = client_bits,
-	.bit_triples = client_bit_triples,
-	.free = client_free,
+    .name = "dealer",
+    .triples = client_triples,
+    .trunc_pairs = client_trunc,
+    .bits = client_bits,
+    .bit_triples = client_bit_triples,
+    .free = client_free,
 };
 
-mpc_err mpc_dealer_connect(mpc_party *p, int dealer_node)
-{
+mpc_err mpc_dealer_connect(mpc_party *p, int dealer_node) {
 	uint8_t seed[MPC_SEED_BYTES];
 	client *c;
 	mpc_err err;
 
 	if (dealer_node < mpc_party_size(p) || dealer_node >= mpc_net_size(mpc_party_net(p)))
 		return mpc_error(MPC_EINVAL, "dealer node %d is not a node beside the %d parties",
-				 dealer_node, mpc_party_size(p));
+		                 dealer_node, mpc_party_size(p));
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return mpc_error(MPC_ENOMEM, "out of memory");
 	c->dealer = dealer_node;
@@ -155,13 +150,12 @@ mpc_err mpc_dealer_connect(mpc_party *p, int dealer_node)
 	}
 	mpc_party_set_preproc(p, (mpc_preproc){.ops = &dealer_ops, .ctx = c});
 	mpc_info("preprocessing from the dealer (%s): the dealer is trusted with every secret",
-		 mpc_net_name(mpc_party_net(p), dealer_node));
+	         mpc_net_name(mpc_party_net(p), dealer_node));
 	return MPC_OK;
 }
 
 /* acc += next m elements of prg. */
-static mpc_err draw_add(mpc_prg *prg, mpc_ring r, void *acc, void *tmp, size_t m)
-{
+static mpc_err draw_add(mpc_prg *prg, mpc_ring r, void *acc, void *tmp, size_t m) {
 	mpc_err err = mpc_prg_fill(prg, tmp, m * mpc_ring_bytes(r));
 	if (err == MPC_OK)
 		mpc_ring_add(r, acc, acc, tmp, m);
@@ -169,8 +163,7 @@ static mpc_err draw_add(mpc_prg *prg, mpc_ring r, void *acc, void *tmp, size_t m
 }
 
 /* acc ^= next m words of prg. */
-static mpc_err draw_xor(mpc_prg *prg, uint64_t *acc, uint64_t *tmp, size_t m)
-{
+static mpc_err draw_xor(mpc_prg *prg, uint64_t *acc, uint64_t *tmp, size_t m) {
 	mpc_err err = mpc_prg_fill(prg, tmp, m * 8);
 	if (err == MPC_OK)
 		for (size_t e = 0; e < m; e++)
@@ -180,8 +173,7 @@ static mpc_err draw_xor(mpc_prg *prg, uint64_t *acc, uint64_t *tmp, size_t m)
 
 /* x = m fresh bits (0 or 1 as ring elements) from the dealer's own stream,
  * which no party shares. */
-static mpc_err fresh_bits(mpc_prg *own, mpc_ring r, void *x, uint8_t *tmp, size_t m)
-{
+static mpc_err fresh_bits(mpc_prg *own, mpc_ring r, void *x, uint8_t *tmp, size_t m) {
 	mpc_err err = mpc_prg_fill(own, tmp, (m + 7) / 8);
 	if (err != MPC_OK)
 		return err;
@@ -194,9 +186,8 @@ static mpc_err fresh_bits(mpc_prg *own, mpc_ring r, void *x, uint8_t *tmp, size_
  * The draws from each party's stream follow the order in which that party
  * draws: a, b, then c (triples and bit triples); r, then r_hi (pairs);
  * its share (bits); parties other than the last only for the last field. */
-static mpc_err serve_one(mpc_prg **prg, mpc_prg *own, int np, uint32_t kind, mpc_ring r,
-			 unsigned f, size_t m, void *x, void *y, void *s, void *tmp)
-{
+static mpc_err serve_one(mpc_prg **prg, mpc_prg *own, int np, uint32_t kind, mpc_ring r, unsigned f,
+                         size_t m, void *x, void *y, void *s, void *tmp) {
 	size_t bytes = m * mpc_ring_bytes(r);
 	mpc_err err = MPC_OK;
 
@@ -249,8 +240,7 @@ static mpc_err serve_one(mpc_prg **prg, mpc_prg *own, int np, uint32_t kind, mpc
 	return MPC_OK;
 }
 
-mpc_err mpc_dealer_serve(mpc_net *net, int np, int idle_timeout_ms, uint64_t *served)
-{
+mpc_err mpc_dealer_serve(mpc_net *net, int np, int idle_timeout_ms, uint64_t *served) {
 	mpc_prg **prg = NULL, *own = NULL;
 	uint8_t seed[MPC_SEED_BYTES];
 	uint8_t *buf = NULL;
@@ -263,7 +253,7 @@ mpc_err mpc_dealer_serve(mpc_net *net, int np, int idle_timeout_ms, uint64_t *se
 		*served = 0;
 	if (np < 2 || np >= mpc_net_size(net))
 		return mpc_error(MPC_EINVAL, "dealer: %d parties on a network of %d nodes", np,
-				 mpc_net_size(net));
+		                 mpc_net_size(net));
 	prg = calloc((size_t)np, sizeof(*prg));
 	buf = malloc(4 * cap);
 	if (prg == NULL || buf == NULL) {
@@ -271,12 +261,13 @@ mpc_err mpc_dealer_serve(mpc_net *net, int np, int idle_timeout_ms, uint64_t *se
 		goto out;
 	}
 	mpc_warn("this dealer is TRUSTED WITH EVERYTHING: it can reconstruct every triple, and "
-		 "with any party's view every secret input; run it at an independent provider");
+	         "with any party's view every secret input; run it at an independent provider");
 	if ((err = mpc_seed_random(seed)) == MPC_OK)
 		err = mpc_prg_new(&own, seed);
 	mpc_wipe(seed, sizeof(seed));
 	for (int i = 0; i < np && err == MPC_OK; i++) {
-		if ((err = mpc_seed_random(seed)) == MPC_OK && (err = mpc_prg_new(&prg[i], seed)) == MPC_OK)
+		if ((err = mpc_seed_random(seed)) == MPC_OK &&
+		    (err = mpc_prg_new(&prg[i], seed)) == MPC_OK)
 			err = mpc_net_send(net, i, seed, sizeof(seed));
 		mpc_wipe(seed, sizeof(seed));
 	}
@@ -295,14 +286,18 @@ mpc_err mpc_dealer_serve(mpc_net *net, int np, int idle_timeout_ms, uint64_t *se
 		uint64_t m = mpc_get64(req + 16);
 		mpc_ring r = (mpc_ring)bits;
 		if (kind < REQ_TRIPLES || kind > REQ_BIT_TRIPLES || mpc_ring_check(r) != MPC_OK ||
-		    m == 0 || m > MPC_DEALER_CHUNK || (kind == REQ_TRUNC && (f == 0 || f >= bits)) ||
+		    m == 0 || m > MPC_DEALER_CHUNK ||
+		    (kind == REQ_TRUNC && (f == 0 || f >= bits)) ||
 		    (kind == REQ_BIT_TRIPLES && r != MPC_Z64)) {
-			err = mpc_error(MPC_EPROTO, "dealer: malformed request from %s (kind %u, ring "
-					"%u, f %u, n %llu)", mpc_net_name(net, last), kind, bits, f,
-					(unsigned long long)m);
+			err = mpc_error(MPC_EPROTO,
+			                "dealer: malformed request from %s (kind %u, ring "
+			                "%u, f %u, n %llu)",
+			                mpc_net_name(net, last), kind, bits, f,
+			                (unsigned long long)m);
 			goto out;
 		}
-		err = serve_one(prg, own, np, kind, r, f, m, buf, buf + cap, buf + 2 * cap, buf + 3 * cap);
+		err = serve_one(prg, own, np, kind, r, f, m, buf, buf + cap, buf + 2 * cap,
+		                buf + 3 * cap);
 		if (err == MPC_OK)
 			err = mpc_net_send(net, last, buf, m * mpc_ring_bytes(r));
 		if (err != MPC_OK)
@@ -310,7 +305,8 @@ mpc_err mpc_dealer_serve(mpc_net *net, int np, int idle_timeout_ms, uint64_t *se
 		count += m;
 	}
 	mpc_info("dealer: served %llu elements (triples, truncation pairs, bits, words of bit "
-		 "triples)", (unsigned long long)count);
+	         "triples)",
+	         (unsigned long long)count);
 out:
 	if (served)
 		*served = count;

@@ -34,6 +34,6 @@ mpc_err mpc_dealer_connect(mpc_party *p, int dealer_node) MPC_MUST_CHECK;
  * is malformed. Logs that it is trusted. Counts what it served in *served
  * (may be NULL). */
 mpc_err mpc_dealer_serve(mpc_net *net, int n_parties, int idle_timeout_ms,
-			 uint64_t *served) MPC_MUST_CHECK;
+                         uint64_t *served) MPC_MUST_CHECK;
 
 #endif

@@ -6,30 +6,30 @@
 #include <string.h>
 #include <time.h>
 
+#include "protocols/core/mpc_party.h"
 #include "runtime/mpc_log.h"
 #include "runtime/mpc_wipe.h"
-#include "protocols/core/mpc_party.h"
 
 typedef struct {
 	mpc_cross eng;
 	mpc_gen_stats st;
 } gen_ctx;
 
-static double now(void)
-{
+static double now(void) {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static uint64_t all_mask(int n) { return n >= 64 ? ~0ull : (1ull << n) - 1; }
+static uint64_t all_mask(int n) {
+	return n >= 64 ? ~0ull : (1ull << n) - 1;
+}
 
 /* Elements per call: bounds the memory of the temporaries. */
 #define GEN_CHUNK ((size_t)1 << 16)
 
 static mpc_err gen_triples(void *vctx, mpc_party *p, mpc_ring r, size_t n, void *a, void *b,
-			   void *c)
-{
+                           void *c) {
 	gen_ctx *g = vctx;
 	size_t eb = mpc_ring_bytes(r);
 	uint64_t all = all_mask(mpc_party_size(p));
@@ -43,7 +43,8 @@ static mpc_err gen_triples(void *vctx, mpc_party *p, mpc_ring r, size_t n, void 
 		if ((err = mpc_party_prg_own(p, pa, m * eb)) != MPC_OK ||
 		    (err = mpc_party_prg_own(p, pb, m * eb)) != MPC_OK)
 			break;
-		err = g->eng.ops->cross(g->eng.ctx, p, r, mpc_ring_bits(r), m, pa, pb, pc, all, all);
+		err =
+		    g->eng.ops->cross(g->eng.ctx, p, r, mpc_ring_bits(r), m, pa, pb, pc, all, all);
 		if (err != MPC_OK)
 			break;
 		/* c = a b + cross terms; mpc_ring_mul writes out = a*b, so add */
@@ -60,8 +61,7 @@ static mpc_err gen_triples(void *vctx, mpc_party *p, mpc_ring r, size_t n, void 
 }
 
 /* Random shared bits into out (n elements of r). */
-static mpc_err make_bits(gen_ctx *g, mpc_party *p, mpc_ring r, size_t n, void *out)
-{
+static mpc_err make_bits(gen_ctx *g, mpc_party *p, mpc_ring r, size_t n, void *out) {
 	int me = mpc_party_id(p), np = mpc_party_size(p);
 	size_t eb = mpc_ring_bytes(r);
 	mpc_vec x = {0}, prod = {0}, tmp = {0};
@@ -71,7 +71,8 @@ static mpc_err make_bits(gen_ctx *g, mpc_party *p, mpc_ring r, size_t n, void *o
 	memset(out, 0, n * eb);
 	if (n == 0)
 		return MPC_OK;
-	if ((err = mpc_vec_init(&x, r, n)) != MPC_OK || (err = mpc_vec_init(&prod, r, n)) != MPC_OK ||
+	if ((err = mpc_vec_init(&x, r, n)) != MPC_OK ||
+	    (err = mpc_vec_init(&prod, r, n)) != MPC_OK ||
 	    (err = mpc_vec_init(&tmp, r, n)) != MPC_OK)
 		goto out;
 	if ((raw = malloc(n)) == NULL) {
@@ -91,7 +92,7 @@ static mpc_err make_bits(gen_ctx *g, mpc_party *p, mpc_ring r, size_t n, void *o
 		 * is still 0 at party j) */
 		uint64_t senders = all_mask(j), recv = 1ull << j;
 		err = g->eng.ops->cross(g->eng.ctx, p, r, 1, n, me == j ? x.v : NULL,
-					me < j ? out : NULL, prod.v, recv, senders);
+		                        me < j ? out : NULL, prod.v, recv, senders);
 		if (err != MPC_OK)
 			goto out;
 		/* y <- y + x_j - 2 prod */
@@ -111,8 +112,7 @@ out:
 	return err;
 }
 
-static mpc_err gen_bits(void *vctx, mpc_party *p, mpc_ring r, size_t n, void *out)
-{
+static mpc_err gen_bits(void *vctx, mpc_party *p, mpc_ring r, size_t n, void *out) {
 	gen_ctx *g = vctx;
 	size_t eb = mpc_ring_bytes(r);
 	double t0 = now();
@@ -127,26 +127,25 @@ static mpc_err gen_bits(void *vctx, mpc_party *p, mpc_ring r, size_t n, void *ou
 	return err;
 }
 
-#define COMPOSE(T)                                                                   \
-	do {                                                                         \
-		const T *bb = bits.v;                                                \
-		T *rr_ = (T *)rr + off, *rh_ = (T *)r_hi + off;                      \
-		for (size_t e = 0; e < m; e++) {                                     \
-			T s = 0, h = 0;                                              \
-			for (unsigned l = 0; l < k; l++) {                          \
-				T bl = bb[e * k + l];                                \
-				s += bl << l;                                        \
-				if (l >= f)                                          \
-					h += bl << (l - f);                          \
-			}                                                            \
-			rr_[e] = s;                                                  \
-			rh_[e] = h;                                                  \
-		}                                                                    \
+#define COMPOSE(T)                                                                                 \
+	do {                                                                                       \
+		const T *bb = bits.v;                                                              \
+		T *rr_ = (T *)rr + off, *rh_ = (T *)r_hi + off;                                    \
+		for (size_t e = 0; e < m; e++) {                                                   \
+			T s = 0, h = 0;                                                            \
+			for (unsigned l = 0; l < k; l++) {                                         \
+				T bl = bb[e * k + l];                                              \
+				s += bl << l;                                                      \
+				if (l >= f)                                                        \
+					h += bl << (l - f);                                        \
+			}                                                                          \
+			rr_[e] = s;                                                                \
+			rh_[e] = h;                                                                \
+		}                                                                                  \
 	} while (0)
 
 static mpc_err gen_trunc(void *vctx, mpc_party *p, mpc_ring r, unsigned f, size_t n, void *rr,
-			 void *r_hi)
-{
+                         void *r_hi) {
 	gen_ctx *g = vctx;
 	unsigned k = mpc_ring_bits(r);
 	size_t per = GEN_CHUNK / k;
@@ -173,8 +172,7 @@ static mpc_err gen_trunc(void *vctx, mpc_party *p, mpc_ring r, unsigned f, size_
 #undef COMPOSE
 
 static mpc_err gen_bit_triples(void *vctx, mpc_party *p, size_t n_words, uint64_t *a, uint64_t *b,
-			       uint64_t *c)
-{
+                               uint64_t *c) {
 	gen_ctx *g = vctx;
 	uint64_t all = all_mask(mpc_party_size(p));
 	double t0 = now();
@@ -198,7 +196,8 @@ static mpc_err gen_bit_triples(void *vctx, mpc_party *p, size_t n_words, uint64_
 				xv[i] = a[i / 64] >> (i % 64) & 1;
 				yv[i] = b[i / 64] >> (i % 64) & 1;
 			}
-			err = g->eng.ops->cross(g->eng.ctx, p, MPC_Z64, 1, nb, xv, yv, ov, all, all);
+			err =
+			    g->eng.ops->cross(g->eng.ctx, p, MPC_Z64, 1, nb, xv, yv, ov, all, all);
 			if (err == MPC_OK) {
 				memset(c, 0, n_words * 8);
 				for (size_t i = 0; i < nb; i++)
@@ -218,8 +217,7 @@ static mpc_err gen_bit_triples(void *vctx, mpc_party *p, size_t n_words, uint64_
 	return MPC_OK;
 }
 
-static void gen_free(void *vctx)
-{
+static void gen_free(void *vctx) {
 	gen_ctx *g = vctx;
 	if (g == NULL)
 		return;
@@ -228,24 +226,23 @@ static void gen_free(void *vctx)
 }
 
 static const mpc_preproc_ops gen_ops_ot = {
-	.name = "ot",
-	.triples = gen_triples,
-	.trunc_pairs = gen_trunc,
-	.bits = gen_bits,
-	.bit_triples = gen_bit_triples,
-	.free = gen_free,
+    .name = "ot",
+    .triples = gen_triples,
+    .trunc_pairs = gen_trunc,
+    .bits = gen_bits,
+    .bit_triples = gen_bit_triples,
+    .free = gen_free,
 };
 static const mpc_preproc_ops gen_ops_paillier = {
-	.name = "paillier",
-	.triples = gen_triples,
-	.trunc_pairs = gen_trunc,
-	.bits = gen_bits,
-	.bit_triples = gen_bit_triples,
-	.free = gen_free,
+    .name = "paillier",
+    .triples = gen_triples,
+    .trunc_pairs = gen_trunc,
+    .bits = gen_bits,
+    .bit_triples = gen_bit_triples,
+    .free = gen_free,
 };
 
-mpc_err mpc_gen_backend(mpc_preproc *out, mpc_cross engine)
-{
+mpc_err mpc_gen_backend(mpc_preproc *out, mpc_cross engine) {
 	gen_ctx *g = calloc(1, sizeof(*g));
 	*out = (mpc_preproc){0};
 	if (g == NULL) {
@@ -258,15 +255,13 @@ mpc_err mpc_gen_backend(mpc_preproc *out, mpc_cross engine)
 	return MPC_OK;
 }
 
-const mpc_gen_stats *mpc_gen_get_stats(const mpc_preproc *pre)
-{
+const mpc_gen_stats *mpc_gen_get_stats(const mpc_preproc *pre) {
 	if (pre == NULL || (pre->ops != &gen_ops_ot && pre->ops != &gen_ops_paillier))
 		return NULL;
 	return &((const gen_ctx *)pre->ctx)->st;
 }
 
-double mpc_gen_bytes_per(const mpc_preproc *pre, int np, int kind, mpc_ring r)
-{
+double mpc_gen_bytes_per(const mpc_preproc *pre, int np, int kind, mpc_ring r) {
 	if (mpc_gen_get_stats(pre) == NULL)
 		return 0;
 	const mpc_cross *e = &((const gen_ctx *)pre->ctx)->eng;
@@ -284,13 +279,12 @@ double mpc_gen_bytes_per(const mpc_preproc *pre, int np, int kind, mpc_ring r)
 		return bit;
 	case 4: /* per peer: 64 OTs of 16 bytes, and 64 tau bits; or 64 single products */
 		return e->ops->cross_bits ? (np - 1) * (64 * 16 + 8.0)
-					  : 64 * e->ops->bytes_per_elem(e->ctx, np, MPC_Z64, 1);
+		                          : 64 * e->ops->bytes_per_elem(e->ctx, np, MPC_Z64, 1);
 	}
 	return 0;
 }
 
-mpc_err mpc_gen_new(mpc_preproc *out, mpc_party *p, const char *engine, unsigned modulus_bits)
-{
+mpc_err mpc_gen_new(mpc_preproc *out, mpc_party *p, const char *engine, unsigned modulus_bits) {
 	mpc_cross eng;
 	mpc_err err;
 
@@ -301,16 +295,16 @@ mpc_err mpc_gen_new(mpc_preproc *out, mpc_party *p, const char *engine, unsigned
 		err = mpc_cross_paillier_new(&eng, p, modulus_bits ? modulus_bits : 2048);
 	else
 		return mpc_error(MPC_EINVAL, "unknown preprocessing engine '%s' (ot, paillier)",
-				 engine);
+		                 engine);
 	if (err != MPC_OK)
 		return err;
 	mpc_info("preprocessing by %s among the parties: no dealer, secure against up to %d "
-		 "semi-honest parties", engine, mpc_party_size(p) - 1);
+	         "semi-honest parties",
+	         engine, mpc_party_size(p) - 1);
 	return mpc_gen_backend(out, eng);
 }
 
-mpc_err mpc_gen_install(mpc_party *p, const char *engine, unsigned modulus_bits)
-{
+mpc_err mpc_gen_install(mpc_party *p, const char *engine, unsigned modulus_bits) {
 	mpc_preproc pre;
 	mpc_err err;
 

@@ -18,9 +18,9 @@
 #ifndef MPC_GEN_H
 #define MPC_GEN_H
 
-#include "runtime/mpc_err.h"
-#include "protocols/preproc/mpc_cross.h"
 #include "protocols/core/mpc_preproc.h"
+#include "protocols/preproc/mpc_cross.h"
+#include "runtime/mpc_err.h"
 
 struct mpc_party;
 
@@ -31,7 +31,7 @@ mpc_err mpc_gen_backend(mpc_preproc *out, mpc_cross engine) MPC_MUST_CHECK;
 /* Set up an engine by name ("ot" or "paillier"; modulus bits for Paillier, 0
  * for 2048) and make the backend over it, without installing it. Collective. */
 mpc_err mpc_gen_new(mpc_preproc *out, struct mpc_party *p, const char *engine,
-		    unsigned modulus_bits) MPC_MUST_CHECK;
+                    unsigned modulus_bits) MPC_MUST_CHECK;
 
 /* Estimated bytes this party sends to make one element of type (kind:
  * 1 triples, 2 truncation pairs, 3 bits, 4 words of 64 bit triples) in ring
@@ -40,7 +40,8 @@ double mpc_gen_bytes_per(const mpc_preproc *pre, int n_parties, int kind, mpc_ri
 
 /* Set up an engine by name ("ot" or "paillier", modulus bits for Paillier;
  * 0 means 2048) and install the backend at p. Collective. */
-mpc_err mpc_gen_install(struct mpc_party *p, const char *engine, unsigned modulus_bits) MPC_MUST_CHECK;
+mpc_err mpc_gen_install(struct mpc_party *p, const char *engine,
+                        unsigned modulus_bits) MPC_MUST_CHECK;
 
 /* Counters of what this backend made (for reports and benchmarks). */
 typedef struct {

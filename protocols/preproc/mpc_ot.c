@@ -24,16 +24,14 @@ struct mpc_baseot_sender {
 	uint8_t Abytes[MPC_OT_POINT_BYTES];
 };
 
-static mpc_err ec_fail(const char *what)
-{
+static mpc_err ec_fail(const char *what) {
 	return mpc_error(MPC_ECRYPTO, "base OT: %s failed (OpenSSL)", what);
 }
 
 /* Key l from the transcript and the shared point P. */
 static mpc_err derive_key(const EC_GROUP *g, const EC_POINT *P, const uint8_t A[MPC_OT_POINT_BYTES],
-			  const uint8_t B[MPC_OT_POINT_BYTES], const uint8_t tag[16], unsigned l,
-			  BN_CTX *bn, uint8_t key[16])
-{
+                          const uint8_t B[MPC_OT_POINT_BYTES], const uint8_t tag[16], unsigned l,
+                          BN_CTX *bn, uint8_t key[16]) {
 	uint8_t pb[MPC_OT_POINT_BYTES], md[32], idx[4];
 	EVP_MD_CTX *md_ctx = EVP_MD_CTX_new();
 	unsigned mdlen = 0;
@@ -43,7 +41,8 @@ static mpc_err derive_key(const EC_GROUP *g, const EC_POINT *P, const uint8_t A[
 		return mpc_error(MPC_ENOMEM, "base OT: out of memory");
 	for (int i = 0; i < 4; i++)
 		idx[i] = (uint8_t)(l >> (8 * i));
-	ok = EC_POINT_point2oct(g, P, POINT_CONVERSION_COMPRESSED, pb, sizeof(pb), bn) == sizeof(pb) &&
+	ok = EC_POINT_point2oct(g, P, POINT_CONVERSION_COMPRESSED, pb, sizeof(pb), bn) ==
+	         sizeof(pb) &&
 	     EVP_DigestInit_ex(md_ctx, EVP_sha256(), NULL) == 1 &&
 	     EVP_DigestUpdate(md_ctx, "mpc base OT v1", 14) == 1 &&
 	     EVP_DigestUpdate(md_ctx, tag, 16) == 1 && EVP_DigestUpdate(md_ctx, idx, 4) == 1 &&
@@ -61,8 +60,7 @@ static mpc_err derive_key(const EC_GROUP *g, const EC_POINT *P, const uint8_t A[
 	return MPC_OK;
 }
 
-mpc_err mpc_baseot_sender_new(mpc_baseot_sender **out, uint8_t A[MPC_OT_POINT_BYTES])
-{
+mpc_err mpc_baseot_sender_new(mpc_baseot_sender **out, uint8_t A[MPC_OT_POINT_BYTES]) {
 	mpc_baseot_sender *s = calloc(1, sizeof(*s));
 	mpc_err err = MPC_OK;
 
@@ -79,7 +77,7 @@ mpc_err mpc_baseot_sender_new(mpc_baseot_sender **out, uint8_t A[MPC_OT_POINT_BY
 	if (BN_priv_rand_range(s->a, EC_GROUP_get0_order(s->group)) != 1 ||
 	    !EC_POINT_mul(s->group, s->A, s->a, NULL, NULL, NULL) ||
 	    EC_POINT_point2oct(s->group, s->A, POINT_CONVERSION_COMPRESSED, s->Abytes,
-			       MPC_OT_POINT_BYTES, NULL) != MPC_OT_POINT_BYTES) {
+	                       MPC_OT_POINT_BYTES, NULL) != MPC_OT_POINT_BYTES) {
 		err = ec_fail("A = aG");
 		goto fail;
 	}
@@ -91,8 +89,7 @@ fail:
 	return err;
 }
 
-void mpc_baseot_sender_free(mpc_baseot_sender *s)
-{
+void mpc_baseot_sender_free(mpc_baseot_sender *s) {
 	if (s == NULL)
 		return;
 	BN_clear_free(s->a);
@@ -102,8 +99,7 @@ void mpc_baseot_sender_free(mpc_baseot_sender *s)
 }
 
 mpc_err mpc_baseot_sender_keys(mpc_baseot_sender *s, const uint8_t *B, const uint8_t tag[16],
-			       uint8_t k0[MPC_OT_KAPPA][16], uint8_t k1[MPC_OT_KAPPA][16])
-{
+                               uint8_t k0[MPC_OT_KAPPA][16], uint8_t k1[MPC_OT_KAPPA][16]) {
 	BN_CTX *bn = BN_CTX_new();
 	EC_POINT *Bp = EC_POINT_new(s->group), *P = EC_POINT_new(s->group);
 	EC_POINT *negA = EC_POINT_dup(s->A, s->group);
@@ -117,8 +113,10 @@ mpc_err mpc_baseot_sender_keys(mpc_baseot_sender *s, const uint8_t *B, const uin
 		const uint8_t *Bl = B + (size_t)l * MPC_OT_POINT_BYTES;
 		if (!EC_POINT_oct2point(s->group, Bp, Bl, MPC_OT_POINT_BYTES, bn) ||
 		    EC_POINT_is_at_infinity(s->group, Bp)) {
-			err = mpc_error(MPC_EPROTO, "base OT: point %u from the peer is not a point "
-					"of P-256", l);
+			err = mpc_error(MPC_EPROTO,
+			                "base OT: point %u from the peer is not a point "
+			                "of P-256",
+			                l);
 			break;
 		}
 		/* k0 = H(a B), k1 = H(a (B - A)) */
@@ -144,8 +142,7 @@ out:
 }
 
 mpc_err mpc_baseot_receive(const uint8_t A[MPC_OT_POINT_BYTES], const uint8_t choice[16],
-			   const uint8_t tag[16], uint8_t *B, uint8_t k[MPC_OT_KAPPA][16])
-{
+                           const uint8_t tag[16], uint8_t *B, uint8_t k[MPC_OT_KAPPA][16]) {
 	EC_GROUP *g = EC_GROUP_new_by_curve_name(NID_X9_62_prime256v1);
 	BN_CTX *bn = BN_CTX_new();
 	BIGNUM *b = BN_secure_new();
@@ -159,7 +156,8 @@ mpc_err mpc_baseot_receive(const uint8_t A[MPC_OT_POINT_BYTES], const uint8_t ch
 		goto out;
 	}
 	BN_set_flags(b, BN_FLG_CONSTTIME);
-	if (!EC_POINT_oct2point(g, Ap, A, MPC_OT_POINT_BYTES, bn) || EC_POINT_is_at_infinity(g, Ap)) {
+	if (!EC_POINT_oct2point(g, Ap, A, MPC_OT_POINT_BYTES, bn) ||
+	    EC_POINT_is_at_infinity(g, Ap)) {
 		err = mpc_error(MPC_EPROTO, "base OT: the peer's A is not a point of P-256");
 		goto out;
 	}
@@ -171,9 +169,9 @@ mpc_err mpc_baseot_receive(const uint8_t A[MPC_OT_POINT_BYTES], const uint8_t ch
 		if (BN_priv_rand_range(b, EC_GROUP_get0_order(g)) != 1 ||
 		    !EC_POINT_mul(g, P0, b, NULL, NULL, bn) || !EC_POINT_add(g, P1, P0, Ap, bn) ||
 		    EC_POINT_point2oct(g, P0, POINT_CONVERSION_COMPRESSED, o0, sizeof(o0), bn) !=
-			sizeof(o0) ||
+		        sizeof(o0) ||
 		    EC_POINT_point2oct(g, P1, POINT_CONVERSION_COMPRESSED, o1, sizeof(o1), bn) !=
-			sizeof(o1) ||
+		        sizeof(o1) ||
 		    !EC_POINT_mul(g, K, NULL, Ap, b, bn)) {
 			err = ec_fail("B = bG + sA");
 			break;
@@ -198,8 +196,7 @@ out:
 
 /* ---------------------------------------------------------------- IKNP */
 
-static mpc_err prgs_new(mpc_prg **g, uint8_t k[MPC_OT_KAPPA][16])
-{
+static mpc_err prgs_new(mpc_prg **g, uint8_t k[MPC_OT_KAPPA][16]) {
 	mpc_err err = MPC_OK;
 	for (int l = 0; l < MPC_OT_KAPPA && err == MPC_OK; l++)
 		err = mpc_prg_new(&g[l], k[l]);
@@ -207,8 +204,7 @@ static mpc_err prgs_new(mpc_prg **g, uint8_t k[MPC_OT_KAPPA][16])
 	return err;
 }
 
-static void prgs_free(mpc_prg **g)
-{
+static void prgs_free(mpc_prg **g) {
 	for (int l = 0; l < MPC_OT_KAPPA; l++) {
 		mpc_prg_free(g[l]);
 		g[l] = NULL;
@@ -216,8 +212,7 @@ static void prgs_free(mpc_prg **g)
 }
 
 mpc_err mpc_iknp_receiver_init(mpc_iknp_receiver *r, uint8_t k0[MPC_OT_KAPPA][16],
-			       uint8_t k1[MPC_OT_KAPPA][16])
-{
+                               uint8_t k1[MPC_OT_KAPPA][16]) {
 	mpc_err err;
 	memset(r, 0, sizeof(*r));
 	err = prgs_new(r->g0, k0);
@@ -230,8 +225,7 @@ mpc_err mpc_iknp_receiver_init(mpc_iknp_receiver *r, uint8_t k0[MPC_OT_KAPPA][16
 }
 
 mpc_err mpc_iknp_sender_init(mpc_iknp_sender *s, const uint8_t delta[16],
-			     uint8_t k[MPC_OT_KAPPA][16])
-{
+                             uint8_t k[MPC_OT_KAPPA][16]) {
 	mpc_err err;
 	memset(s, 0, sizeof(*s));
 	memcpy(s->delta, delta, 16);
@@ -240,20 +234,17 @@ mpc_err mpc_iknp_sender_init(mpc_iknp_sender *s, const uint8_t delta[16],
 	return err;
 }
 
-void mpc_iknp_receiver_fini(mpc_iknp_receiver *r)
-{
+void mpc_iknp_receiver_fini(mpc_iknp_receiver *r) {
 	prgs_free(r->g0);
 	prgs_free(r->g1);
 }
 
-void mpc_iknp_sender_fini(mpc_iknp_sender *s)
-{
+void mpc_iknp_sender_fini(mpc_iknp_sender *s) {
 	prgs_free(s->g);
 	mpc_wipe(s->delta, sizeof(s->delta));
 }
 
-static void xor_bytes(uint8_t *out, const uint8_t *a, size_t n)
-{
+static void xor_bytes(uint8_t *out, const uint8_t *a, size_t n) {
 	size_t i = 0;
 	for (; i + 8 <= n; i += 8) {
 		uint64_t x, y;
@@ -270,9 +261,8 @@ static void xor_bytes(uint8_t *out, const uint8_t *a, size_t n)
  * columns and rows stay in cache between the PRG, the XORs and the
  * transpose. u is laid out slice after slice: 128 columns of one slice, then
  * the next. */
-mpc_err mpc_iknp_receiver_extend(mpc_iknp_receiver *r, size_t m, const uint8_t *choice,
-				 uint8_t *u, uint8_t *cols, uint8_t *t)
-{
+mpc_err mpc_iknp_receiver_extend(mpc_iknp_receiver *r, size_t m, const uint8_t *choice, uint8_t *u,
+                                 uint8_t *cols, uint8_t *t) {
 	mpc_err err;
 
 	if (m % 128 != 0)
@@ -295,8 +285,7 @@ mpc_err mpc_iknp_receiver_extend(mpc_iknp_receiver *r, size_t m, const uint8_t *
 }
 
 mpc_err mpc_iknp_sender_extend(mpc_iknp_sender *s, size_t m, const uint8_t *u, uint8_t *cols,
-			       uint8_t *q)
-{
+                               uint8_t *q) {
 	mpc_err err;
 
 	if (m % 128 != 0)
@@ -338,19 +327,18 @@ mpc_err mpc_iknp_sender_extend(mpc_iknp_sender *s, size_t m, const uint8_t *u, u
 /* Stage s of the in-place shuffle: vectors a and a | 2^s become the low and
  * high unpacks of their 2^s-byte units. After stages 0..3 vector rev4[b]
  * holds byte b of every input vector. */
-#define STAGE256(W, S)                                                               \
-	do {                                                                         \
-		_Pragma("GCC unroll 16") for (int a = 0; a < 16; a++) if (!(a >> S & 1)) { \
-			__m256i lo = _mm256_unpacklo_epi##W(v[a], v[a | 1 << S]);   \
-			__m256i hi = _mm256_unpackhi_epi##W(v[a], v[a | 1 << S]);   \
-			v[a] = lo;                                                   \
-			v[a | 1 << S] = hi;                                          \
-		}                                                                    \
+#define STAGE256(W, S)                                                                             \
+	do {                                                                                       \
+		_Pragma("GCC unroll 16") for (int a = 0; a < 16; a++) if (!(a >> S & 1)) {         \
+			__m256i lo = _mm256_unpacklo_epi##W(v[a], v[a | 1 << S]);                  \
+			__m256i hi = _mm256_unpackhi_epi##W(v[a], v[a | 1 << S]);                  \
+			v[a] = lo;                                                                 \
+			v[a | 1 << S] = hi;                                                        \
+		}                                                                                  \
 	} while (0)
 
-__attribute__((target("avx2"))) static void transpose_avx2(const uint8_t *cols, size_t cb,
-							     size_t m, uint8_t *rows)
-{
+__attribute__((target("avx2"))) static void transpose_avx2(const uint8_t *cols, size_t cb, size_t m,
+                                                           uint8_t *rows) {
 	static const uint8_t rev4[16] = {0, 8, 4, 12, 2, 10, 6, 14, 1, 9, 5, 13, 3, 11, 7, 15};
 
 	for (size_t blk = 0; blk < m / 128; blk++) {
@@ -369,7 +357,8 @@ __attribute__((target("avx2"))) static void transpose_avx2(const uint8_t *cols, 
 			STAGE256(64, 3);
 			for (int b = 0; b < 16; b++) {
 				__m256i x = v[rev4[b]];
-				uint8_t *row = rows + ((blk * 128 + (size_t)b * 8 + 7) * 16) + 4 * cg;
+				uint8_t *row =
+				    rows + ((blk * 128 + (size_t)b * 8 + 7) * 16) + 4 * cg;
 				for (int bit = 7; bit >= 0; bit--) {
 					uint32_t mk = (uint32_t)_mm256_movemask_epi8(x);
 					memcpy(row, &mk, 4);
@@ -386,33 +375,33 @@ __attribute__((target("avx2"))) static void transpose_avx2(const uint8_t *cols, 
 
 #ifdef __SSE2__
 /* The same 16x16 byte transpose with SSE2 (see STAGE256). */
-#define STAGE(W, S)                                                                  \
-	do {                                                                         \
-		_Pragma("GCC unroll 16") for (int a = 0; a < 16; a++) if (!(a >> S & 1)) { \
-			__m128i lo = _mm_unpacklo_epi##W(v[a], v[a | 1 << S]);      \
-			__m128i hi = _mm_unpackhi_epi##W(v[a], v[a | 1 << S]);      \
-			v[a] = lo;                                                   \
-			v[a | 1 << S] = hi;                                          \
-		}                                                                    \
+#define STAGE(W, S)                                                                                \
+	do {                                                                                       \
+		_Pragma("GCC unroll 16") for (int a = 0; a < 16; a++) if (!(a >> S & 1)) {         \
+			__m128i lo = _mm_unpacklo_epi##W(v[a], v[a | 1 << S]);                     \
+			__m128i hi = _mm_unpackhi_epi##W(v[a], v[a | 1 << S]);                     \
+			v[a] = lo;                                                                 \
+			v[a | 1 << S] = hi;                                                        \
+		}                                                                                  \
 	} while (0)
 
-static void transpose_sse2(const uint8_t *cols, size_t cb, size_t m, uint8_t *rows)
-{
+static void transpose_sse2(const uint8_t *cols, size_t cb, size_t m, uint8_t *rows) {
 	static const uint8_t rev4[16] = {0, 8, 4, 12, 2, 10, 6, 14, 1, 9, 5, 13, 3, 11, 7, 15};
 
 	for (size_t blk = 0; blk < m / 128; blk++) {
 		for (int cg = 0; cg < 8; cg++) {
 			__m128i v[16];
 			for (int i = 0; i < 16; i++)
-				v[i] = _mm_loadu_si128(
-				    (const __m128i *)(cols + (size_t)(16 * cg + i) * cb + blk * 16));
+				v[i] = _mm_loadu_si128((
+				    const __m128i *)(cols + (size_t)(16 * cg + i) * cb + blk * 16));
 			STAGE(8, 0);
 			STAGE(16, 1);
 			STAGE(32, 2);
 			STAGE(64, 3);
 			for (int b = 0; b < 16; b++) {
 				__m128i x = v[rev4[b]];
-				uint8_t *row = rows + ((blk * 128 + (size_t)b * 8 + 7) * 16) + 2 * cg;
+				uint8_t *row =
+				    rows + ((blk * 128 + (size_t)b * 8 + 7) * 16) + 2 * cg;
 				for (int bit = 7; bit >= 0; bit--) {
 					uint16_t mk = (uint16_t)_mm_movemask_epi8(x);
 					memcpy(row, &mk, 2);
@@ -425,8 +414,7 @@ static void transpose_sse2(const uint8_t *cols, size_t cb, size_t m, uint8_t *ro
 }
 #undef STAGE
 
-void mpc_ot_transpose(const uint8_t *cols, size_t stride, size_t m, uint8_t *rows)
-{
+void mpc_ot_transpose(const uint8_t *cols, size_t stride, size_t m, uint8_t *rows) {
 #ifdef HAVE_AVX2_PATH
 	static int avx2 = -1;
 	if (avx2 < 0) {
@@ -441,8 +429,7 @@ void mpc_ot_transpose(const uint8_t *cols, size_t stride, size_t m, uint8_t *row
 	transpose_sse2(cols, stride, m, rows);
 }
 #else
-void mpc_ot_transpose(const uint8_t *cols, size_t cb, size_t m, uint8_t *rows)
-{
+void mpc_ot_transpose(const uint8_t *cols, size_t cb, size_t m, uint8_t *rows) {
 	memset(rows, 0, m * 16);
 	for (size_t l = 0; l < 128; l++)
 		for (size_t j = 0; j < m; j++)
@@ -459,8 +446,7 @@ struct mpc_ot_hash {
 	size_t cap; /* blocks */
 };
 
-mpc_err mpc_ot_hash_new(mpc_ot_hash **out, const uint8_t key[16])
-{
+mpc_err mpc_ot_hash_new(mpc_ot_hash **out, const uint8_t key[16]) {
 	mpc_ot_hash *h = calloc(1, sizeof(*h));
 	*out = NULL;
 	if (h == NULL || (h->ctx = EVP_CIPHER_CTX_new()) == NULL) {
@@ -476,8 +462,7 @@ mpc_err mpc_ot_hash_new(mpc_ot_hash **out, const uint8_t key[16])
 	return MPC_OK;
 }
 
-void mpc_ot_hash_free(mpc_ot_hash *h)
-{
+void mpc_ot_hash_free(mpc_ot_hash *h) {
 	if (h == NULL)
 		return;
 	EVP_CIPHER_CTX_free(h->ctx);
@@ -489,8 +474,7 @@ void mpc_ot_hash_free(mpc_ot_hash *h)
 }
 
 /* sigma(a, b) = (a ^ b, a) on the two 64-bit halves. */
-static inline void sigma(const uint8_t *in, uint8_t *out, const uint8_t *delta)
-{
+static inline void sigma(const uint8_t *in, uint8_t *out, const uint8_t *delta) {
 	uint64_t a, b;
 	memcpy(&a, in, 8);
 	memcpy(&b, in + 8, 8);
@@ -506,8 +490,7 @@ static inline void sigma(const uint8_t *in, uint8_t *out, const uint8_t *delta)
 	memcpy(out + 8, &a, 8);
 }
 
-static mpc_err aes_blocks(mpc_ot_hash *h, const uint8_t *in, uint8_t *out, size_t n)
-{
+static mpc_err aes_blocks(mpc_ot_hash *h, const uint8_t *in, uint8_t *out, size_t n) {
 	while (n > 0) {
 		size_t c = n < ((size_t)1 << 20) ? n : ((size_t)1 << 20);
 		int outl = 0;
@@ -521,8 +504,7 @@ static mpc_err aes_blocks(mpc_ot_hash *h, const uint8_t *in, uint8_t *out, size_
 	return MPC_OK;
 }
 
-static mpc_err ensure(mpc_ot_hash *h, size_t n)
-{
+static mpc_err ensure(mpc_ot_hash *h, size_t n) {
 	if (h->cap >= n)
 		return MPC_OK;
 	if (h->buf) {
@@ -536,8 +518,7 @@ static mpc_err ensure(mpc_ot_hash *h, size_t n)
 	return MPC_OK;
 }
 
-mpc_err mpc_ot_hash_blocks(mpc_ot_hash *h, const uint8_t *in, uint8_t *out, size_t n)
-{
+mpc_err mpc_ot_hash_blocks(mpc_ot_hash *h, const uint8_t *in, uint8_t *out, size_t n) {
 	mpc_err err;
 	if ((err = ensure(h, n)) != MPC_OK)
 		return err;
@@ -550,8 +531,7 @@ mpc_err mpc_ot_hash_blocks(mpc_ot_hash *h, const uint8_t *in, uint8_t *out, size
 }
 
 mpc_err mpc_ot_hash_pairs(mpc_ot_hash *h, const uint8_t *q, const uint8_t delta[16], uint8_t *out0,
-			  uint8_t *out1, size_t n)
-{
+                          uint8_t *out1, size_t n) {
 	mpc_err err;
 	if ((err = ensure(h, 2 * n)) != MPC_OK)
 		return err;
@@ -560,7 +540,8 @@ mpc_err mpc_ot_hash_pairs(mpc_ot_hash *h, const uint8_t *q, const uint8_t delta[
 		sigma(q + 16 * j, s0 + 16 * j, NULL);
 		sigma(q + 16 * j, s1 + 16 * j, delta);
 	}
-	if ((err = aes_blocks(h, s0, out0, n)) != MPC_OK || (err = aes_blocks(h, s1, out1, n)) != MPC_OK)
+	if ((err = aes_blocks(h, s0, out0, n)) != MPC_OK ||
+	    (err = aes_blocks(h, s1, out1, n)) != MPC_OK)
 		return err;
 	xor_bytes(out0, s0, n * 16);
 	xor_bytes(out1, s1, n * 16);

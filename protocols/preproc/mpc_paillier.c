@@ -8,8 +8,7 @@
 
 #include "runtime/mpc_wipe.h"
 
-void mpc_mpz_wipe(mpz_t x)
-{
+void mpc_mpz_wipe(mpz_t x) {
 	size_t n = mpz_size(x);
 	if (n > 0)
 		mpc_wipe(mpz_limbs_modify(x, (mp_size_t)n), n * sizeof(mp_limb_t));
@@ -17,8 +16,7 @@ void mpc_mpz_wipe(mpz_t x)
 }
 
 /* x = a uniformly random number of `bits` bits (top bit not forced). */
-mpc_err mpc_paillier_random_bits(mpz_t x, unsigned bits)
-{
+mpc_err mpc_paillier_random_bits(mpz_t x, unsigned bits) {
 	size_t len = (bits + 7) / 8;
 	uint8_t buf[1024];
 	if (len > sizeof(buf) || RAND_bytes(buf, (int)len) != 1)
@@ -30,8 +28,7 @@ mpc_err mpc_paillier_random_bits(mpz_t x, unsigned bits)
 	return MPC_OK;
 }
 
-static mpc_err random_prime(mpz_t p, unsigned bits)
-{
+static mpc_err random_prime(mpz_t p, unsigned bits) {
 	for (int tries = 0; tries < 1000; tries++) {
 		mpc_err err = mpc_paillier_random_bits(p, bits);
 		if (err != MPC_OK)
@@ -45,16 +42,14 @@ static mpc_err random_prime(mpz_t p, unsigned bits)
 	return mpc_error(MPC_ECRYPTO, "Paillier: no prime found");
 }
 
-static void init_key(mpc_paillier_key *k)
-{
+static void init_key(mpc_paillier_key *k) {
 	mpz_inits(k->pub.n, k->pub.n2, k->pub.h, k->p, k->q, k->p2, k->q2, k->hp, k->hq, k->pinv_q,
-		  k->p2inv_q2, k->h_p2, k->h_q2, k->pm1, k->qm1, NULL);
+	          k->p2inv_q2, k->h_p2, k->h_q2, k->pm1, k->qm1, NULL);
 }
 
-void mpc_paillier_key_clear(mpc_paillier_key *k)
-{
-	mpz_ptr secret[] = {k->p, k->q, k->p2, k->q2, k->hp, k->hq, k->pinv_q, k->p2inv_q2, k->h_p2,
-			    k->h_q2, k->pm1, k->qm1};
+void mpc_paillier_key_clear(mpc_paillier_key *k) {
+	mpz_ptr secret[] = {k->p,      k->q,        k->p2,   k->q2,   k->hp,  k->hq,
+	                    k->pinv_q, k->p2inv_q2, k->h_p2, k->h_q2, k->pm1, k->qm1};
 	for (size_t i = 0; i < sizeof(secret) / sizeof(secret[0]); i++) {
 		mpc_mpz_wipe(secret[i]);
 		mpz_clear(secret[i]);
@@ -62,19 +57,19 @@ void mpc_paillier_key_clear(mpc_paillier_key *k)
 	mpc_paillier_pub_clear(&k->pub);
 }
 
-void mpc_paillier_pub_clear(mpc_paillier_pub *pk)
-{
+void mpc_paillier_pub_clear(mpc_paillier_pub *pk) {
 	mpz_clears(pk->n, pk->n2, pk->h, NULL);
 }
 
-mpc_err mpc_paillier_keygen(mpc_paillier_key *k, unsigned bits)
-{
+mpc_err mpc_paillier_keygen(mpc_paillier_key *k, unsigned bits) {
 	mpz_t y, t;
 	mpc_err err;
 
 	if (bits < 2048 || bits % 64 != 0 || bits > 8192)
-		return mpc_error(MPC_EINVAL, "Paillier: modulus of %u bits (2048..8192, a multiple "
-				 "of 64)", bits);
+		return mpc_error(MPC_EINVAL,
+		                 "Paillier: modulus of %u bits (2048..8192, a multiple "
+		                 "of 64)",
+		                 bits);
 	init_key(k);
 	k->pub.bits = bits;
 	mpz_inits(y, t, NULL);
@@ -119,26 +114,27 @@ out:
 	return err;
 }
 
-size_t mpc_paillier_ct_bytes(unsigned bits) { return 2 * (size_t)bits / 8; }
-size_t mpc_paillier_pub_bytes(unsigned bits) { return 2 * mpc_paillier_ct_bytes(bits); }
+size_t mpc_paillier_ct_bytes(unsigned bits) {
+	return 2 * (size_t)bits / 8;
+}
+size_t mpc_paillier_pub_bytes(unsigned bits) {
+	return 2 * mpc_paillier_ct_bytes(bits);
+}
 
-static void export_fixed(const mpz_t x, uint8_t *out, size_t len)
-{
+static void export_fixed(const mpz_t x, uint8_t *out, size_t len) {
 	size_t n = (mpz_sizeinbase(x, 2) + 7) / 8, w = 0;
 	memset(out, 0, len);
 	if (mpz_sgn(x) != 0 && n <= len)
 		mpz_export(out + (len - n), &w, 1, 1, 1, 0, x);
 }
 
-void mpc_paillier_pub_export(const mpc_paillier_pub *pk, uint8_t *out)
-{
+void mpc_paillier_pub_export(const mpc_paillier_pub *pk, uint8_t *out) {
 	size_t cl = mpc_paillier_ct_bytes(pk->bits);
 	export_fixed(pk->n, out, cl);
 	export_fixed(pk->h, out + cl, cl);
 }
 
-mpc_err mpc_paillier_pub_import(mpc_paillier_pub *pk, unsigned bits, const uint8_t *in)
-{
+mpc_err mpc_paillier_pub_import(mpc_paillier_pub *pk, unsigned bits, const uint8_t *in) {
 	size_t cl = mpc_paillier_ct_bytes(bits);
 	mpz_inits(pk->n, pk->n2, pk->h, NULL);
 	pk->bits = bits;
@@ -148,19 +144,19 @@ mpc_err mpc_paillier_pub_import(mpc_paillier_pub *pk, unsigned bits, const uint8
 	if (mpz_sizeinbase(pk->n, 2) != bits || mpz_even_p(pk->n) || mpz_sgn(pk->h) <= 0 ||
 	    mpz_cmp(pk->h, pk->n2) >= 0) {
 		mpc_paillier_pub_clear(pk);
-		return mpc_error(MPC_EPROTO, "malformed Paillier public key (modulus of %zu bits, "
-				 "expected %u)", mpz_sizeinbase(pk->n, 2), bits);
+		return mpc_error(MPC_EPROTO,
+		                 "malformed Paillier public key (modulus of %zu bits, "
+		                 "expected %u)",
+		                 mpz_sizeinbase(pk->n, 2), bits);
 	}
 	return MPC_OK;
 }
 
-void mpc_paillier_ct_export(const mpc_paillier_pub *pk, const mpz_t c, uint8_t *out)
-{
+void mpc_paillier_ct_export(const mpc_paillier_pub *pk, const mpz_t c, uint8_t *out) {
 	export_fixed(c, out, mpc_paillier_ct_bytes(pk->bits));
 }
 
-mpc_err mpc_paillier_ct_import(const mpc_paillier_pub *pk, mpz_t c, const uint8_t *in)
-{
+mpc_err mpc_paillier_ct_import(const mpc_paillier_pub *pk, mpz_t c, const uint8_t *in) {
 	mpz_t g;
 	mpz_import(c, mpc_paillier_ct_bytes(pk->bits), 1, 1, 1, 0, in);
 	if (mpz_sgn(c) <= 0 || mpz_cmp(c, pk->n2) >= 0)
@@ -172,8 +168,7 @@ mpc_err mpc_paillier_ct_import(const mpc_paillier_pub *pk, mpz_t c, const uint8_
 	return ok ? MPC_OK : mpc_error(MPC_EPROTO, "a Paillier ciphertext not invertible mod N");
 }
 
-mpc_err mpc_paillier_encrypt(const mpc_paillier_pub *pk, mpz_t c, const mpz_t m)
-{
+mpc_err mpc_paillier_encrypt(const mpc_paillier_pub *pk, mpz_t c, const mpz_t m) {
 	mpz_t a, s;
 	mpc_err err;
 	mpz_inits(a, s, NULL);
@@ -192,8 +187,7 @@ mpc_err mpc_paillier_encrypt(const mpc_paillier_pub *pk, mpz_t c, const mpz_t m)
 	return err;
 }
 
-mpc_err mpc_paillier_encrypt_own(const mpc_paillier_key *k, mpz_t c, const mpz_t m)
-{
+mpc_err mpc_paillier_encrypt_own(const mpc_paillier_key *k, mpz_t c, const mpz_t m) {
 	mpz_t a, cp, cq, t;
 	mpc_err err;
 	mpz_inits(a, cp, cq, t, NULL);
@@ -220,8 +214,7 @@ mpc_err mpc_paillier_encrypt_own(const mpc_paillier_key *k, mpz_t c, const mpz_t
 	return err;
 }
 
-void mpc_paillier_decrypt(const mpc_paillier_key *k, mpz_t m, const mpz_t c)
-{
+void mpc_paillier_decrypt(const mpc_paillier_key *k, mpz_t m, const mpz_t c) {
 	mpz_t mp, mq, t;
 	mpz_inits(mp, mq, t, NULL);
 	/* m_p = L_p(c^(p-1) mod p^2) hp mod p */

@@ -21,10 +21,10 @@
 #ifndef MPC_PAILLIER_H
 #define MPC_PAILLIER_H
 
+#include "runtime/mpc_err.h"
 #include <gmp.h>
 #include <stddef.h>
 #include <stdint.h>
-#include "runtime/mpc_err.h"
 
 #define MPC_PAILLIER_ALPHA_BITS 512
 
@@ -36,7 +36,7 @@ typedef struct {
 typedef struct {
 	mpc_paillier_pub pub;
 	mpz_t p, q, p2, q2, hp, hq, pinv_q, p2inv_q2; /* CRT data */
-	mpz_t h_p2, h_q2;                    /* h mod p^2, q^2 */
+	mpz_t h_p2, h_q2;                             /* h mod p^2, q^2 */
 	mpz_t pm1, qm1;
 } mpc_paillier_key;
 
@@ -48,13 +48,15 @@ void mpc_paillier_pub_clear(mpc_paillier_pub *pk);
 size_t mpc_paillier_pub_bytes(unsigned bits);
 void mpc_paillier_pub_export(const mpc_paillier_pub *pk, uint8_t *out);
 /* Import (bits known from the job); MPC_EPROTO on a malformed key. */
-mpc_err mpc_paillier_pub_import(mpc_paillier_pub *pk, unsigned bits, const uint8_t *in) MPC_MUST_CHECK;
+mpc_err mpc_paillier_pub_import(mpc_paillier_pub *pk, unsigned bits,
+                                const uint8_t *in) MPC_MUST_CHECK;
 
 /* Ciphertexts: 2*bits/8 bytes big-endian. */
 size_t mpc_paillier_ct_bytes(unsigned bits);
 void mpc_paillier_ct_export(const mpc_paillier_pub *pk, const mpz_t c, uint8_t *out);
 /* MPC_EPROTO unless 0 < c < N^2 and gcd(c, N) = 1. */
-mpc_err mpc_paillier_ct_import(const mpc_paillier_pub *pk, mpz_t c, const uint8_t *in) MPC_MUST_CHECK;
+mpc_err mpc_paillier_ct_import(const mpc_paillier_pub *pk, mpz_t c,
+                               const uint8_t *in) MPC_MUST_CHECK;
 
 /* c = Enc(m), 0 <= m < N, with the public key only. */
 mpc_err mpc_paillier_encrypt(const mpc_paillier_pub *pk, mpz_t c, const mpz_t m) MPC_MUST_CHECK;

@@ -12,9 +12,9 @@
 #include <unistd.h>
 
 #include "net/mpc_net.h"
+#include "protocols/core/mpc_party.h"
 #include "runtime/mpc_file.h"
 #include "runtime/mpc_log.h"
-#include "protocols/core/mpc_party.h"
 
 /* ------------------------------------------------------------ zero backend */
 
@@ -207,7 +207,8 @@ mpc_err mpc_plan_simulate(int n, mpc_plan_fn fn, void *arg, mpc_pool_plan *out) 
 			kill(pids[i], SIGTERM);
 	int bad = -1;
 	for (int i = 0; i < started; i++) {
-		if (mpc_file_read_fd_all(fds[i], &rep[i], sizeof(rep[i])) != MPC_OK && err == MPC_OK)
+		if (mpc_file_read_fd_all(fds[i], &rep[i], sizeof(rep[i])) != MPC_OK &&
+		    err == MPC_OK)
 			err = mpc_error(MPC_EIO,
 			                "plan: simulated party %d stopped without a result", i);
 		close(fds[i]);

@@ -18,10 +18,10 @@
 #ifndef MPC_PLAN_H
 #define MPC_PLAN_H
 
-#include "runtime/mpc_err.h"
+#include "protocols/core/mpc_preproc.h"
 #include "protocols/preproc/mpc_cross.h"
 #include "protocols/preproc/mpc_pool.h"
-#include "protocols/core/mpc_preproc.h"
+#include "runtime/mpc_err.h"
 #include <stddef.h>
 #include <stdint.h>
 

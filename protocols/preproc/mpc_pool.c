@@ -4,9 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "protocols/core/mpc_party.h"
 #include "runtime/mpc_log.h"
 #include "runtime/mpc_wipe.h"
-#include "protocols/core/mpc_party.h"
 
 /* One kind of material in memory: `parts` arrays of elements of eb bytes;
  * elements [head, len) are in stock, FIFO. */
@@ -30,10 +30,11 @@ typedef struct {
 
 static const mpc_preproc_ops pool_ops;
 
-static int ring_ix(mpc_ring r) { return r == MPC_Z128; }
+static int ring_ix(mpc_ring r) {
+	return r == MPC_Z128;
+}
 
-static void stock_wipe(stock *s)
-{
+static void stock_wipe(stock *s) {
 	for (int q = 0; q < s->parts; q++)
 		if (s->v[q]) {
 			mpc_wipe(s->v[q] + s->head * s->eb, (s->len - s->head) * s->eb);
@@ -45,11 +46,10 @@ static void stock_wipe(stock *s)
 
 /* Serve up to n elements into dst[] from the stock; *k gets how many.
  * What was handed out is wiped here at once. */
-static void stock_take(stock *s, size_t n, uint8_t *const *dst, size_t *k)
-{
+static void stock_take(stock *s, size_t n, uint8_t *const *dst, size_t *k) {
 	size_t avail = s->len - s->head;
 	*k = n < avail ? n : avail;
-	for (int q = 0; q < s->parts && *k > 0; q++) {
+	for (int q = 0; q<s->parts && * k> 0; q++) {
 		uint8_t *src = s->v[q] + s->head * s->eb;
 		memcpy(dst[q], src, *k * s->eb);
 		mpc_wipe(src, *k * s->eb);
@@ -63,15 +63,13 @@ static void stock_take(stock *s, size_t n, uint8_t *const *dst, size_t *k)
  * stock at the front; *tail[q] points where the new elements go. */
 /* A fetch into tail[] failed: wipe what the inner backend may have written
  * there (stock_wipe only covers [head, len)) and return err. */
-static mpc_err fetch_failed(const stock *s, uint8_t *const *tail, size_t n, mpc_err err)
-{
+static mpc_err fetch_failed(const stock *s, uint8_t *const *tail, size_t n, mpc_err err) {
 	for (int q = 0; q < s->parts; q++)
 		mpc_wipe(tail[q], n * s->eb);
 	return err;
 }
 
-static mpc_err stock_grow(stock *s, size_t n, uint8_t **tail)
-{
+static mpc_err stock_grow(stock *s, size_t n, uint8_t **tail) {
 	size_t have = s->len - s->head, total = have + n;
 	uint8_t *nv[3] = {NULL, NULL, NULL};
 
@@ -97,8 +95,7 @@ static mpc_err stock_grow(stock *s, size_t n, uint8_t **tail)
 }
 
 /* Recorded totals. */
-static mpc_err rec_trunc(mpc_pool_plan *pl, mpc_ring r, unsigned f, uint64_t n)
-{
+static mpc_err rec_trunc(mpc_pool_plan *pl, mpc_ring r, unsigned f, uint64_t n) {
 	for (uint32_t i = 0; i < pl->n_trunc; i++)
 		if (pl->trunc[i].ring_bits == mpc_ring_bits(r) && pl->trunc[i].f == f) {
 			pl->trunc[i].n += n;
@@ -106,7 +103,7 @@ static mpc_err rec_trunc(mpc_pool_plan *pl, mpc_ring r, unsigned f, uint64_t n)
 		}
 	if (pl->n_trunc == MPC_POOL_TRUNC_KINDS)
 		return mpc_error(MPC_EINVAL, "pool: more than %d kinds of truncation pairs",
-				 MPC_POOL_TRUNC_KINDS);
+		                 MPC_POOL_TRUNC_KINDS);
 	pl->trunc[pl->n_trunc].ring_bits = mpc_ring_bits(r);
 	pl->trunc[pl->n_trunc].f = f;
 	pl->trunc[pl->n_trunc].n = n;
@@ -114,8 +111,7 @@ static mpc_err rec_trunc(mpc_pool_plan *pl, mpc_ring r, unsigned f, uint64_t n)
 	return MPC_OK;
 }
 
-static stock *trunc_stock(pool *s, mpc_ring r, unsigned f, int create)
-{
+static stock *trunc_stock(pool *s, mpc_ring r, unsigned f, int create) {
 	for (int i = 0; i < s->n_trunc; i++)
 		if (s->trunc_key[i][0] == mpc_ring_bits(r) && s->trunc_key[i][1] == f)
 			return &s->trunc[i];
@@ -129,8 +125,7 @@ static stock *trunc_stock(pool *s, mpc_ring r, unsigned f, int create)
 
 /* The part of a request the stock cannot serve: *k served, the rest from the
  * inner backend. Counts. */
-static void count(pool *s, size_t n, size_t k)
-{
+static void count(pool *s, size_t n, size_t k) {
 	if (!s->serving) {
 		s->st.passed += n;
 		return;
@@ -143,8 +138,7 @@ static void count(pool *s, size_t n, size_t k)
 }
 
 static mpc_err pool_triples(void *ctx, mpc_party *p, mpc_ring r, size_t n, void *a, void *b,
-			    void *c)
-{
+                            void *c) {
 	pool *s = ctx;
 	size_t eb = mpc_ring_bytes(r), k = 0;
 	uint8_t *dst[3] = {a, b, c};
@@ -156,12 +150,11 @@ static mpc_err pool_triples(void *ctx, mpc_party *p, mpc_ring r, size_t n, void 
 	if (k == n)
 		return MPC_OK;
 	return s->inner.ops->triples(s->inner.ctx, p, r, n - k, dst[0] + k * eb, dst[1] + k * eb,
-				     dst[2] + k * eb);
+	                             dst[2] + k * eb);
 }
 
 static mpc_err pool_trunc(void *ctx, mpc_party *p, mpc_ring r, unsigned f, size_t n, void *rr,
-			  void *r_hi)
-{
+                          void *r_hi) {
 	pool *s = ctx;
 	size_t eb = mpc_ring_bytes(r), k = 0;
 	uint8_t *dst[2] = {rr, r_hi};
@@ -177,11 +170,10 @@ static mpc_err pool_trunc(void *ctx, mpc_party *p, mpc_ring r, unsigned f, size_
 	if (k == n)
 		return MPC_OK;
 	return s->inner.ops->trunc_pairs(s->inner.ctx, p, r, f, n - k, dst[0] + k * eb,
-					 dst[1] + k * eb);
+	                                 dst[1] + k * eb);
 }
 
-static mpc_err pool_bits(void *ctx, mpc_party *p, mpc_ring r, size_t n, void *out)
-{
+static mpc_err pool_bits(void *ctx, mpc_party *p, mpc_ring r, size_t n, void *out) {
 	pool *s = ctx;
 	size_t eb = mpc_ring_bytes(r), k = 0;
 	uint8_t *dst[1] = {out};
@@ -193,14 +185,14 @@ static mpc_err pool_bits(void *ctx, mpc_party *p, mpc_ring r, size_t n, void *ou
 	if (k == n)
 		return MPC_OK;
 	if (s->inner.ops->bits == NULL)
-		return mpc_error(MPC_EINVAL, "pool: the %s backend under it gives no random shared bits",
-				 s->inner.ops->name);
+		return mpc_error(MPC_EINVAL,
+		                 "pool: the %s backend under it gives no random shared bits",
+		                 s->inner.ops->name);
 	return s->inner.ops->bits(s->inner.ctx, p, r, n - k, dst[0] + k * eb);
 }
 
 static mpc_err pool_bit_triples(void *ctx, mpc_party *p, size_t n, uint64_t *a, uint64_t *b,
-				uint64_t *c)
-{
+                                uint64_t *c) {
 	pool *s = ctx;
 	size_t k = 0;
 	uint8_t *dst[3] = {(uint8_t *)a, (uint8_t *)b, (uint8_t *)c};
@@ -213,12 +205,11 @@ static mpc_err pool_bit_triples(void *ctx, mpc_party *p, size_t n, uint64_t *a, 
 		return MPC_OK;
 	if (s->inner.ops->bit_triples == NULL)
 		return mpc_error(MPC_EINVAL, "pool: the %s backend under it gives no bit triples",
-				 s->inner.ops->name);
+		                 s->inner.ops->name);
 	return s->inner.ops->bit_triples(s->inner.ctx, p, n - k, a + k, b + k, c + k);
 }
 
-static void pool_free(void *ctx)
-{
+static void pool_free(void *ctx) {
 	pool *s = ctx;
 	if (s == NULL)
 		return;
@@ -236,16 +227,15 @@ static void pool_free(void *ctx)
 }
 
 static const mpc_preproc_ops pool_ops = {
-	.name = "pool",
-	.triples = pool_triples,
-	.trunc_pairs = pool_trunc,
-	.bits = pool_bits,
-	.bit_triples = pool_bit_triples,
-	.free = pool_free,
+    .name = "pool",
+    .triples = pool_triples,
+    .trunc_pairs = pool_trunc,
+    .bits = pool_bits,
+    .bit_triples = pool_bit_triples,
+    .free = pool_free,
 };
 
-mpc_err mpc_pool_new(mpc_preproc *out, mpc_preproc inner)
-{
+mpc_err mpc_pool_new(mpc_preproc *out, mpc_preproc inner) {
 	pool *s;
 
 	*out = (mpc_preproc){0};
@@ -270,14 +260,13 @@ mpc_err mpc_pool_new(mpc_preproc *out, mpc_preproc inner)
 	return MPC_OK;
 }
 
-mpc_err mpc_pool_install(mpc_party *p)
-{
+mpc_err mpc_pool_install(mpc_party *p) {
 	mpc_preproc *cur = mpc_party_preproc(p), inner = *cur, pre;
 	mpc_err err;
 
 	if (inner.ops == NULL)
 		return mpc_error(MPC_EINVAL, "pool: party %d has no preprocessing backend to wrap",
-				 mpc_party_id(p));
+		                 mpc_party_id(p));
 	*cur = (mpc_preproc){0}; /* detached: the pool owns it now */
 	if ((err = mpc_pool_new(&pre, inner)) != MPC_OK)
 		return err;
@@ -285,15 +274,15 @@ mpc_err mpc_pool_install(mpc_party *p)
 	return MPC_OK;
 }
 
-int mpc_pool_is(const mpc_preproc *pre) { return pre && pre->ops == &pool_ops && pre->ctx; }
+int mpc_pool_is(const mpc_preproc *pre) {
+	return pre && pre->ops == &pool_ops && pre->ctx;
+}
 
-static pool *get(const mpc_preproc *pre)
-{
+static pool *get(const mpc_preproc *pre) {
 	return mpc_pool_is(pre) ? pre->ctx : NULL;
 }
 
-mpc_err mpc_pool_plan_get(const mpc_preproc *pre, mpc_pool_plan *out)
-{
+mpc_err mpc_pool_plan_get(const mpc_preproc *pre, mpc_pool_plan *out) {
 	pool *s = get(pre);
 	*out = (mpc_pool_plan){0};
 	if (s == NULL)
@@ -302,8 +291,7 @@ mpc_err mpc_pool_plan_get(const mpc_preproc *pre, mpc_pool_plan *out)
 	return MPC_OK;
 }
 
-mpc_err mpc_pool_left(const mpc_preproc *pre, mpc_pool_plan *out)
-{
+mpc_err mpc_pool_left(const mpc_preproc *pre, mpc_pool_plan *out) {
 	pool *s = get(pre);
 	*out = (mpc_pool_plan){0};
 	if (s == NULL)
@@ -322,8 +310,7 @@ mpc_err mpc_pool_left(const mpc_preproc *pre, mpc_pool_plan *out)
 	return MPC_OK;
 }
 
-mpc_err mpc_pool_record(mpc_preproc *pre)
-{
+mpc_err mpc_pool_record(mpc_preproc *pre) {
 	pool *s = get(pre);
 	if (s == NULL)
 		return mpc_error(MPC_EINVAL, "pool: the installed backend is not a pool");
@@ -332,37 +319,39 @@ mpc_err mpc_pool_record(mpc_preproc *pre)
 	return MPC_OK;
 }
 
-static mpc_err plan_check(const mpc_pool_plan *pl)
-{
+static mpc_err plan_check(const mpc_pool_plan *pl) {
 	if (pl->n_trunc > MPC_POOL_TRUNC_KINDS)
-		return mpc_error(MPC_EINVAL, "pool: a plan with %u kinds of truncation pairs (at most %d)",
-				 pl->n_trunc, MPC_POOL_TRUNC_KINDS);
+		return mpc_error(MPC_EINVAL,
+		                 "pool: a plan with %u kinds of truncation pairs (at most %d)",
+		                 pl->n_trunc, MPC_POOL_TRUNC_KINDS);
 	for (uint32_t i = 0; i < pl->n_trunc; i++) {
 		uint32_t b = pl->trunc[i].ring_bits, f = pl->trunc[i].f;
 		if ((b != 64 && b != 128) || f == 0 || f >= b || pl->trunc[i].n > SIZE_MAX / 16)
-			return mpc_error(MPC_EINVAL, "pool: a plan with %llu truncation pairs for f = %u "
-					 "in Z_2^%u", (unsigned long long)pl->trunc[i].n, f, b);
+			return mpc_error(MPC_EINVAL,
+			                 "pool: a plan with %llu truncation pairs for f = %u "
+			                 "in Z_2^%u",
+			                 (unsigned long long)pl->trunc[i].n, f, b);
 	}
 	uint64_t all[5] = {pl->triples[0], pl->triples[1], pl->bits[0], pl->bits[1],
-			   pl->bit_triple_words};
+	                   pl->bit_triple_words};
 	for (int i = 0; i < 5; i++)
 		if (all[i] > SIZE_MAX / 16)
 			return mpc_error(MPC_EINVAL, "pool: a plan with %llu elements of one kind",
-					 (unsigned long long)all[i]);
+			                 (unsigned long long)all[i]);
 	return MPC_OK;
 }
 
 /* The fixed order of a fill: triples (Z_2^64, Z_2^128), truncation pairs in
  * plan order, bits (Z_2^64, Z_2^128), bit triples. */
-mpc_err mpc_pool_fill(mpc_party *p, const mpc_pool_plan *plan)
-{
+mpc_err mpc_pool_fill(mpc_party *p, const mpc_pool_plan *plan) {
 	mpc_preproc *pre = mpc_party_preproc(p);
 	pool *s = get(pre);
 	uint8_t *tail[3];
 	mpc_err err;
 
 	if (s == NULL)
-		return mpc_error(MPC_EINVAL, "pool: party %d's backend is not a pool", mpc_party_id(p));
+		return mpc_error(MPC_EINVAL, "pool: party %d's backend is not a pool",
+		                 mpc_party_id(p));
 	if ((err = plan_check(plan)) != MPC_OK)
 		return err;
 	const mpc_preproc_ops *in = s->inner.ops;
@@ -374,7 +363,7 @@ mpc_err mpc_pool_fill(mpc_party *p, const mpc_pool_plan *plan)
 		if ((err = stock_grow(st, n, tail)) != MPC_OK)
 			return err;
 		if ((err = in->triples(s->inner.ctx, p, i ? MPC_Z128 : MPC_Z64, n, tail[0], tail[1],
-				       tail[2])) != MPC_OK)
+		                       tail[2])) != MPC_OK)
 			return fetch_failed(st, tail, n, err);
 		st->len += n;
 		s->st.fetched += n;
@@ -387,11 +376,11 @@ mpc_err mpc_pool_fill(mpc_party *p, const mpc_pool_plan *plan)
 		stock *st = trunc_stock(s, r, plan->trunc[i].f, 1);
 		if (st == NULL)
 			return mpc_error(MPC_EINVAL, "pool: more than %d kinds of truncation pairs",
-					 MPC_POOL_TRUNC_KINDS);
+			                 MPC_POOL_TRUNC_KINDS);
 		if ((err = stock_grow(st, n, tail)) != MPC_OK)
 			return err;
 		if ((err = in->trunc_pairs(s->inner.ctx, p, r, plan->trunc[i].f, n, tail[0],
-					   tail[1])) != MPC_OK)
+		                           tail[1])) != MPC_OK)
 			return fetch_failed(st, tail, n, err);
 		st->len += n;
 		s->st.fetched += n;
@@ -402,8 +391,10 @@ mpc_err mpc_pool_fill(mpc_party *p, const mpc_pool_plan *plan)
 		if (n == 0)
 			continue;
 		if (in->bits == NULL)
-			return mpc_error(MPC_EINVAL, "pool: the %s backend under it gives no random "
-					 "shared bits", in->name);
+			return mpc_error(MPC_EINVAL,
+			                 "pool: the %s backend under it gives no random "
+			                 "shared bits",
+			                 in->name);
 		if ((err = stock_grow(st, n, tail)) != MPC_OK)
 			return err;
 		if ((err = in->bits(s->inner.ctx, p, i ? MPC_Z128 : MPC_Z64, n, tail[0])) != MPC_OK)
@@ -415,12 +406,14 @@ mpc_err mpc_pool_fill(mpc_party *p, const mpc_pool_plan *plan)
 		size_t n = (size_t)plan->bit_triple_words;
 		stock *st = &s->bit_triples;
 		if (in->bit_triples == NULL)
-			return mpc_error(MPC_EINVAL, "pool: the %s backend under it gives no bit "
-					 "triples", in->name);
+			return mpc_error(MPC_EINVAL,
+			                 "pool: the %s backend under it gives no bit "
+			                 "triples",
+			                 in->name);
 		if ((err = stock_grow(st, n, tail)) != MPC_OK)
 			return err;
-		if ((err = in->bit_triples(s->inner.ctx, p, n, (uint64_t *)tail[0], (uint64_t *)tail[1],
-					   (uint64_t *)tail[2])) != MPC_OK)
+		if ((err = in->bit_triples(s->inner.ctx, p, n, (uint64_t *)tail[0],
+		                           (uint64_t *)tail[1], (uint64_t *)tail[2])) != MPC_OK)
 			return fetch_failed(st, tail, n, err);
 		st->len += n;
 		s->st.fetched += n;
@@ -429,34 +422,31 @@ mpc_err mpc_pool_fill(mpc_party *p, const mpc_pool_plan *plan)
 	return MPC_OK;
 }
 
-const mpc_pool_stats *mpc_pool_get_stats(const mpc_preproc *pre)
-{
+const mpc_pool_stats *mpc_pool_get_stats(const mpc_preproc *pre) {
 	pool *s = get(pre);
 	return s ? &s->st : NULL;
 }
 
-static int mul_ok(uint64_t *v, uint64_t k)
-{
+static int mul_ok(uint64_t *v, uint64_t k) {
 	if (k != 0 && *v > UINT64_MAX / k)
 		return 0;
 	*v *= k;
 	return 1;
 }
 
-mpc_err mpc_pool_plan_scale(mpc_pool_plan *plan, uint64_t times)
-{
+mpc_err mpc_pool_plan_scale(mpc_pool_plan *plan, uint64_t times) {
 	int ok = 1;
 	for (int i = 0; i < 2; i++)
 		ok &= mul_ok(&plan->triples[i], times) & mul_ok(&plan->bits[i], times);
 	ok &= mul_ok(&plan->bit_triple_words, times);
 	for (uint32_t i = 0; i < plan->n_trunc && i < MPC_POOL_TRUNC_KINDS; i++)
 		ok &= mul_ok(&plan->trunc[i].n, times);
-	return ok ? MPC_OK : mpc_error(MPC_EINVAL, "pool: plan times %llu overflows",
-				       (unsigned long long)times);
+	return ok ? MPC_OK
+	          : mpc_error(MPC_EINVAL, "pool: plan times %llu overflows",
+	                      (unsigned long long)times);
 }
 
-mpc_err mpc_pool_plan_add(mpc_pool_plan *acc, const mpc_pool_plan *add)
-{
+mpc_err mpc_pool_plan_add(mpc_pool_plan *acc, const mpc_pool_plan *add) {
 	mpc_err err;
 	for (int i = 0; i < 2; i++) {
 		acc->triples[i] += add->triples[i];
@@ -465,7 +455,7 @@ mpc_err mpc_pool_plan_add(mpc_pool_plan *acc, const mpc_pool_plan *add)
 	acc->bit_triple_words += add->bit_triple_words;
 	for (uint32_t i = 0; i < add->n_trunc && i < MPC_POOL_TRUNC_KINDS; i++)
 		if ((err = rec_trunc(acc, add->trunc[i].ring_bits == 128 ? MPC_Z128 : MPC_Z64,
-				     add->trunc[i].f, add->trunc[i].n)) != MPC_OK)
+		                     add->trunc[i].f, add->trunc[i].n)) != MPC_OK)
 			return err;
 	return MPC_OK;
 }

@@ -21,9 +21,9 @@
 #ifndef MPC_POOL_H
 #define MPC_POOL_H
 
-#include <stdint.h>
-#include "runtime/mpc_err.h"
 #include "protocols/core/mpc_preproc.h"
+#include "runtime/mpc_err.h"
+#include <stdint.h>
 
 struct mpc_party;
 

@@ -20,17 +20,17 @@
 #include "runtime/mpc_log.h"
 #include "runtime/mpc_wipe.h"
 
-#define MAX_TYPES 32
+#define MAX_TYPES   32
 #define MAX_BATCHES 4096
-#define STORE_V "mpc preprocessing store v2"
-#define BAT_MAGIC "MPCBAT02"
-#define BAT_HDR 80    /* magic 8, kind/ring/f 12, pad 4, count 8, first 8, id 16, digest 24 */
-#define BAT_HASHED 56 /* the header bytes every digest of the batch covers */
-#define DIG 24
-#define J_MAGIC "MPCJRN02"
-#define JREC 80 /* magic 8, number 8, kind/ring/f 12, pad 4, seq 8, mark 24, check 16 */
-#define JBLOCK 512 /* journal records read at a time on open */
-#define ZBLOCK 16384
+#define STORE_V     "mpc preprocessing store v2"
+#define BAT_MAGIC   "MPCBAT02"
+#define BAT_HDR     80 /* magic 8, kind/ring/f 12, pad 4, count 8, first 8, id 16, digest 24 */
+#define BAT_HASHED  56 /* the header bytes every digest of the batch covers */
+#define DIG         24
+#define J_MAGIC     "MPCJRN02"
+#define JREC        80  /* magic 8, number 8, kind/ring/f 12, pad 4, seq 8, mark 24, check 16 */
+#define JBLOCK      512 /* journal records read at a time on open */
+#define ZBLOCK      16384
 
 typedef struct {
 	uint64_t first, count;
@@ -51,15 +51,14 @@ typedef struct {
 struct mpc_store {
 	char dir[512];
 	int lock_fd, journal_fd;
-	uint64_t jrecs; /* good records; the journal is jrecs * JREC bytes long */
-	int broken;     /* a journal write failed: this handle takes nothing more */
+	uint64_t jrecs;  /* good records; the journal is jrecs * JREC bytes long */
+	int broken;      /* a journal write failed: this handle takes nothing more */
 	uint8_t tag[32]; /* SHA-256 of the STORE text: records are bound to this store */
 	type_state ty[MAX_TYPES];
 	int nt;
 };
 
-size_t mpc_mat_elem_bytes(mpc_mat_type t)
-{
+size_t mpc_mat_elem_bytes(mpc_mat_type t) {
 	size_t rb = t.ring_bits == 64 ? 8 : t.ring_bits == 128 ? 16 : 0;
 	switch (t.kind) {
 	case MPC_MAT_TRIPLES:
@@ -74,8 +73,7 @@ size_t mpc_mat_elem_bytes(mpc_mat_type t)
 	return 0;
 }
 
-const char *mpc_mat_name(mpc_mat_type t, char *buf, size_t len)
-{
+const char *mpc_mat_name(mpc_mat_type t, char *buf, size_t len) {
 	switch (t.kind) {
 	case MPC_MAT_TRIPLES:
 		snprintf(buf, len, "triples Z_2^%u", t.ring_bits);
@@ -97,26 +95,23 @@ const char *mpc_mat_name(mpc_mat_type t, char *buf, size_t len)
 
 /* SHA-256 of a | b | c (any of them may be empty). */
 static int sha256(const void *a, size_t alen, const void *b, size_t blen, const void *c,
-		  size_t clen, uint8_t out[32])
-{
+                  size_t clen, uint8_t out[32]) {
 	unsigned len = 0;
 	EVP_MD_CTX *x = EVP_MD_CTX_new();
 	int ok = x && EVP_DigestInit_ex(x, EVP_sha256(), NULL) == 1 &&
-		 (alen == 0 || EVP_DigestUpdate(x, a, alen) == 1) &&
-		 (blen == 0 || EVP_DigestUpdate(x, b, blen) == 1) &&
-		 (clen == 0 || EVP_DigestUpdate(x, c, clen) == 1) &&
-		 EVP_DigestFinal_ex(x, out, &len) == 1 && len == 32;
+	         (alen == 0 || EVP_DigestUpdate(x, a, alen) == 1) &&
+	         (blen == 0 || EVP_DigestUpdate(x, b, blen) == 1) &&
+	         (clen == 0 || EVP_DigestUpdate(x, c, clen) == 1) &&
+	         EVP_DigestFinal_ex(x, out, &len) == 1 && len == 32;
 	EVP_MD_CTX_free(x);
 	return ok;
 }
 
-static int same(mpc_mat_type a, mpc_mat_type b)
-{
+static int same(mpc_mat_type a, mpc_mat_type b) {
 	return a.kind == b.kind && a.ring_bits == b.ring_bits && a.f == b.f;
 }
 
-static type_state *state(mpc_store *s, mpc_mat_type t, int create)
-{
+static type_state *state(mpc_store *s, mpc_mat_type t, int create) {
 	for (int i = 0; i < s->nt; i++)
 		if (same(s->ty[i].t, t))
 			return &s->ty[i];
@@ -126,13 +121,11 @@ static type_state *state(mpc_store *s, mpc_mat_type t, int create)
 	return &s->ty[s->nt++];
 }
 
-static mpc_err sys_err(const char *what, const char *path)
-{
+static mpc_err sys_err(const char *what, const char *path) {
 	return mpc_error(MPC_EIO, "preprocessing store: %s %s: %s", what, path, strerror(errno));
 }
 
-static mpc_err fsync_dir(const char *dir)
-{
+static mpc_err fsync_dir(const char *dir) {
 	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return sys_err("cannot open", dir);
@@ -143,8 +136,7 @@ static mpc_err fsync_dir(const char *dir)
 
 /* pwrite all of buf at off; a short write (full disk, file size limit) is
  * retried, and the error of the write that failed is reported. */
-static mpc_err pwrite_all(int fd, const void *buf, size_t len, uint64_t off, const char *path)
-{
+static mpc_err pwrite_all(int fd, const void *buf, size_t len, uint64_t off, const char *path) {
 	const uint8_t *p = buf;
 	while (len > 0) {
 		ssize_t r = pwrite(fd, p, len, (off_t)off);
@@ -162,8 +154,7 @@ static mpc_err pwrite_all(int fd, const void *buf, size_t len, uint64_t off, con
 	return MPC_OK;
 }
 
-static mpc_err pread_all(int fd, void *buf, size_t len, uint64_t off, const char *path)
-{
+static mpc_err pread_all(int fd, void *buf, size_t len, uint64_t off, const char *path) {
 	uint8_t *p = buf;
 	while (len > 0) {
 		ssize_t r = pread(fd, p, len, (off_t)off);
@@ -172,8 +163,11 @@ static mpc_err pread_all(int fd, void *buf, size_t len, uint64_t off, const char
 		if (r < 0)
 			return sys_err("cannot read", path);
 		if (r == 0)
-			return mpc_error(MPC_EIO, "preprocessing store: %s is truncated; delete the "
-					 "store at every party and run `mpc-party preprocess` again", path);
+			return mpc_error(
+			    MPC_EIO,
+			    "preprocessing store: %s is truncated; delete the "
+			    "store at every party and run `mpc-party preprocess` again",
+			    path);
 		p += r;
 		off += (uint64_t)r;
 		len -= (size_t)r;
@@ -183,8 +177,7 @@ static mpc_err pread_all(int fd, void *buf, size_t len, uint64_t off, const char
 
 /* ---------------------------------------------------------------- directory, lock */
 
-static mpc_err check_dir(const char *dir)
-{
+static mpc_err check_dir(const char *dir) {
 	struct stat st;
 	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
 		return sys_err("cannot create", dir);
@@ -193,19 +186,20 @@ static mpc_err check_dir(const char *dir)
 	if (!S_ISDIR(st.st_mode))
 		return mpc_error(MPC_ECONFIG, "preprocessing store: %s is not a directory", dir);
 	if (st.st_uid != geteuid())
-		return mpc_error(MPC_ECONFIG, "preprocessing store: %s belongs to another user (uid "
-				 "%u); it holds secret shares: use a directory of your own", dir,
-				 (unsigned)st.st_uid);
+		return mpc_error(MPC_ECONFIG,
+		                 "preprocessing store: %s belongs to another user (uid "
+		                 "%u); it holds secret shares: use a directory of your own",
+		                 dir, (unsigned)st.st_uid);
 	if (st.st_mode & 022)
-		return mpc_error(MPC_ECONFIG, "preprocessing store: %s is writable by group or others "
-				 "(mode %03o); it holds secret shares: chmod 700 %s", dir,
-				 (unsigned)(st.st_mode & 0777), dir);
+		return mpc_error(MPC_ECONFIG,
+		                 "preprocessing store: %s is writable by group or others "
+		                 "(mode %03o); it holds secret shares: chmod 700 %s",
+		                 dir, (unsigned)(st.st_mode & 0777), dir);
 	return MPC_OK;
 }
 
 int mpc_store_identity(const char *dir, char job_id[65], uint8_t hash[32], int *party,
-		       int *n_parties)
-{
+                       int *n_parties) {
 	char path[600], hex[65], text[400] = {0};
 	snprintf(path, sizeof(path), "%s/STORE", dir);
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
@@ -213,8 +207,10 @@ int mpc_store_identity(const char *dir, char job_id[65], uint8_t hash[32], int *
 		return -1;
 	ssize_t r = read(fd, text, sizeof(text) - 1);
 	close(fd);
-	if (r <= 0 || sscanf(text, STORE_V "\njob %64s\nhash %64s\nparty %d\nparties %d", job_id,
-			     hex, party, n_parties) != 4 || strlen(hex) != 64)
+	if (r <= 0 ||
+	    sscanf(text, STORE_V "\njob %64s\nhash %64s\nparty %d\nparties %d", job_id, hex, party,
+	           n_parties) != 4 ||
+	    strlen(hex) != 64)
 		return -1;
 	for (int i = 0; i < 32; i++) {
 		unsigned b;
@@ -225,13 +221,11 @@ int mpc_store_identity(const char *dir, char job_id[65], uint8_t hash[32], int *
 	return 0;
 }
 
-static mpc_err header(mpc_store *s, const char *job_id, const uint8_t hash[32], int party, int np)
-{
+static mpc_err header(mpc_store *s, const char *job_id, const uint8_t hash[32], int party, int np) {
 	char path[600], want[400], got[400] = {0};
 	int n = 0;
 	snprintf(path, sizeof(path), "%s/STORE", s->dir);
-	n += snprintf(want + n, sizeof(want) - (size_t)n, STORE_V "\njob %s\nhash ",
-		      job_id);
+	n += snprintf(want + n, sizeof(want) - (size_t)n, STORE_V "\njob %s\nhash ", job_id);
 	for (int i = 0; i < 32; i++)
 		n += snprintf(want + n, sizeof(want) - (size_t)n, "%02x", hash[i]);
 	snprintf(want + n, sizeof(want) - (size_t)n, "\nparty %d\nparties %d\n", party, np);
@@ -260,9 +254,10 @@ static mpc_err header(mpc_store *s, const char *job_id, const uint8_t hash[32], 
 		return sys_err("cannot read", path);
 	if (strcmp(got, want) != 0) {
 		/* say what differs: the first line that does */
-		static const char *const what_line[] = {"format", "job id",
-							 "set of parties, ring, fractional bits or engine (binding hash)",
-							 "party", "party count"};
+		static const char *const what_line[] = {
+		    "format", "job id",
+		    "set of parties, ring, fractional bits or engine (binding hash)", "party",
+		    "party count"};
 		const char *g = got, *w = want, *what = "format";
 		for (int line = 0; line < 5; line++) {
 			size_t gl = strcspn(g, "\n"), wl = strcspn(w, "\n");
@@ -273,9 +268,12 @@ static mpc_err header(mpc_store *s, const char *job_id, const uint8_t hash[32], 
 			g += gl + (g[gl] != '\0');
 			w += wl + (w[wl] != '\0');
 		}
-		return mpc_error(MPC_ECONFIG, "preprocessing store %s was made for another %s; its "
-				 "material cannot serve this job: point --store elsewhere, or delete "
-				 "it and run `mpc-party preprocess` again", s->dir, what);
+		return mpc_error(
+		    MPC_ECONFIG,
+		    "preprocessing store %s was made for another %s; its "
+		    "material cannot serve this job: point --store elsewhere, or delete "
+		    "it and run `mpc-party preprocess` again",
+		    s->dir, what);
 	}
 	return MPC_OK;
 }
@@ -284,8 +282,7 @@ static mpc_err header(mpc_store *s, const char *job_id, const uint8_t hash[32], 
  * flock belongs to the open file description, so a second open in this
  * process is refused too, and it dies with the process: a crash leaves no
  * stale lock. The holder writes its pid into LOCK so the refusal can name it. */
-static mpc_err lock_store(mpc_store *s)
-{
+static mpc_err lock_store(mpc_store *s) {
 	char path[600], who[160] = "";
 	snprintf(path, sizeof(path), "%s/LOCK", s->dir);
 	s->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
@@ -306,10 +303,11 @@ static mpc_err lock_store(mpc_store *s)
 	ssize_t r = pread(s->lock_fd, who, sizeof(who) - 1, 0);
 	who[r > 0 ? r : 0] = '\0';
 	who[strcspn(who, "\n")] = '\0';
-	return mpc_error(MPC_ECONFIG, "preprocessing store %s is in use by %s (it holds %s): a "
-			 "store serves one process at a time, or both would hand out the same "
-			 "material; wait for that process to finish or stop it, then try again",
-			 s->dir, who[0] ? who : "another process (pid not yet written)", path);
+	return mpc_error(MPC_ECONFIG,
+	                 "preprocessing store %s is in use by %s (it holds %s): a "
+	                 "store serves one process at a time, or both would hand out the same "
+	                 "material; wait for that process to finish or stop it, then try again",
+	                 s->dir, who[0] ? who : "another process (pid not yet written)", path);
 }
 
 /* ---------------------------------------------------------------- journal
@@ -323,8 +321,7 @@ static mpc_err lock_store(mpc_store *s)
  * cannot be trusted to be all there is: the store refuses to serve. */
 
 static int jrec_make(const mpc_store *s, uint8_t rec[JREC], uint64_t number, mpc_mat_type t,
-		     uint64_t seq, const uint8_t mark[DIG])
-{
+                     uint64_t seq, const uint8_t mark[DIG]) {
 	uint8_t d[32];
 	memset(rec, 0, JREC);
 	memcpy(rec, J_MAGIC, 8);
@@ -340,26 +337,25 @@ static int jrec_make(const mpc_store *s, uint8_t rec[JREC], uint64_t number, mpc
 	return 1;
 }
 
-static int jrec_intact(const mpc_store *s, const uint8_t rec[JREC])
-{
+static int jrec_intact(const mpc_store *s, const uint8_t rec[JREC]) {
 	uint8_t d[32];
 	return memcmp(rec, J_MAGIC, 8) == 0 && sha256(s->tag, 32, rec, 64, NULL, 0, d) &&
 	       CRYPTO_memcmp(d, rec + 64, 16) == 0;
 }
 
-static mpc_err journal_corrupt(const char *path, uint64_t at, uint64_t size, const char *what)
-{
-	return mpc_error(MPC_EIO, "preprocessing store: %s is corrupt at byte %" PRIu64 " of %" PRIu64
-			 " (%s): the records after it cannot be trusted to be complete, and "
-			 "serving from it could hand out material twice, so this store serves "
-			 "nothing. Delete the store at every party and run `mpc-party preprocess` "
-			 "again; never edit, restore or copy a journal", path, at, size, what);
+static mpc_err journal_corrupt(const char *path, uint64_t at, uint64_t size, const char *what) {
+	return mpc_error(MPC_EIO,
+	                 "preprocessing store: %s is corrupt at byte %" PRIu64 " of %" PRIu64
+	                 " (%s): the records after it cannot be trusted to be complete, and "
+	                 "serving from it could hand out material twice, so this store serves "
+	                 "nothing. Delete the store at every party and run `mpc-party preprocess` "
+	                 "again; never edit, restore or copy a journal",
+	                 path, at, size, what);
 }
 
 /* Replay the records from the start; *good: how many are intact and in
  * order before the first damaged one (or all of them). */
-static mpc_err journal_replay(mpc_store *s, const char *path, uint64_t size, uint64_t *good)
-{
+static mpc_err journal_replay(mpc_store *s, const char *path, uint64_t size, uint64_t *good) {
 	uint64_t n_full = size / JREC, g;
 	uint8_t *blk = malloc(JBLOCK * JREC);
 	mpc_err err = MPC_OK;
@@ -370,14 +366,15 @@ static mpc_err journal_replay(mpc_store *s, const char *path, uint64_t size, uin
 		/* read in blocks: a journal holds one record per take */
 		if (g % JBLOCK == 0) {
 			uint64_t n = n_full - g < JBLOCK ? n_full - g : JBLOCK;
-			if ((err = pread_all(s->journal_fd, blk, n * JREC, g * JREC, path)) != MPC_OK)
+			if ((err = pread_all(s->journal_fd, blk, n * JREC, g * JREC, path)) !=
+			    MPC_OK)
 				break;
 		}
 		const uint8_t *rec = blk + (g % JBLOCK) * JREC;
 		if (!jrec_intact(s, rec))
 			break;
 		mpc_mat_type t = {(mpc_mat_kind)mpc_get32(rec + 16), mpc_get32(rec + 20),
-				  mpc_get32(rec + 24)};
+		                  mpc_get32(rec + 24)};
 		uint64_t seq = mpc_get64(rec + 32);
 		type_state *ts = mpc_mat_elem_bytes(t) > 0 ? state(s, t, 1) : NULL;
 		/* intact but not the next record of this store: spliced or replayed */
@@ -395,8 +392,7 @@ static mpc_err journal_replay(mpc_store *s, const char *path, uint64_t size, uin
 
 /* Replay every record; cut a torn last record off (fsynced) before anything
  * is appended; refuse a damaged or out-of-order record followed by more. */
-static mpc_err journal_open(mpc_store *s)
-{
+static mpc_err journal_open(mpc_store *s) {
 	char path[600];
 	struct stat st;
 	uint64_t good = 0;
@@ -412,29 +408,32 @@ static mpc_err journal_open(mpc_store *s)
 	if ((err = journal_replay(s, path, size, &good)) != MPC_OK)
 		return err;
 	if (good < size / JREC && size > (good + 1) * JREC)
-		return journal_corrupt(path, good * JREC, size, "a damaged record followed by more");
+		return journal_corrupt(path, good * JREC, size,
+		                       "a damaged record followed by more");
 	if (good * JREC < size) {
 		/* a torn last record: its fsync never returned, so nothing was handed
 		 * out under it */
 		mpc_warn("preprocessing store: %s ends in a torn record (%" PRIu64 " bytes at byte "
-			 "%" PRIu64 ", from a crash or a full disk inside an append): cut off",
-			 path, size - good * JREC, good * JREC);
-		if (ftruncate(s->journal_fd, (off_t)(good * JREC)) != 0 || fsync(s->journal_fd) != 0)
+		         "%" PRIu64 ", from a crash or a full disk inside an append): cut off",
+		         path, size - good * JREC, good * JREC);
+		if (ftruncate(s->journal_fd, (off_t)(good * JREC)) != 0 ||
+		    fsync(s->journal_fd) != 0)
 			return sys_err("cannot cut the torn record off", path);
 	}
 	s->jrecs = good;
 	return MPC_OK;
 }
 
-static mpc_err journal_append(mpc_store *s, mpc_mat_type t, uint64_t seq, const uint8_t mark[DIG])
-{
+static mpc_err journal_append(mpc_store *s, mpc_mat_type t, uint64_t seq, const uint8_t mark[DIG]) {
 	uint8_t rec[JREC];
 	char path[600];
 	uint64_t at = s->jrecs * JREC;
 	snprintf(path, sizeof(path), "%s/journal", s->dir);
 	if (s->broken)
-		return mpc_error(MPC_EIO, "preprocessing store: an earlier write to %s failed; this "
-				 "handle takes nothing more: close the store and open it again", path);
+		return mpc_error(MPC_EIO,
+		                 "preprocessing store: an earlier write to %s failed; this "
+		                 "handle takes nothing more: close the store and open it again",
+		                 path);
 	if (!jrec_make(s, rec, s->jrecs, t, seq, mark))
 		return mpc_error(MPC_ECRYPTO, "preprocessing store: SHA-256 failed");
 	mpc_err err = pwrite_all(s->journal_fd, rec, JREC, at, path);
@@ -456,21 +455,21 @@ static mpc_err journal_append(mpc_store *s, mpc_mat_type t, uint64_t seq, const 
 
 /* ---------------------------------------------------------------- batches */
 
-static int cmp_batch(const void *a, const void *b)
-{
+static int cmp_batch(const void *a, const void *b) {
 	const batch *x = a, *y = b;
 	return x->first < y->first ? -1 : x->first > y->first;
 }
 
-static uint64_t end_b(const batch *b) { return b->first + b->count; }
+static uint64_t end_b(const batch *b) {
+	return b->first + b->count;
+}
 
 /* The digest of a batch's elements from m on (element m is at `rest`): the
  * header's digest is this at m = first; the journal records it for a mark
  * inside a batch, so that what is left is checked without the consumed
  * elements, which are zeros by then. */
 static int rest_digest(const uint8_t h[BAT_HDR], uint64_t m, const uint8_t *rest, size_t len,
-		       uint8_t out[DIG])
-{
+                       uint8_t out[DIG]) {
 	uint8_t mb[8], d[32];
 	mpc_put64(mb, m);
 	if (!sha256(h, BAT_HASHED, mb, 8, rest, len, d))
@@ -481,8 +480,7 @@ static int rest_digest(const uint8_t h[BAT_HDR], uint64_t m, const uint8_t *rest
 
 /* Overwrite bytes [off, off + len) of path with zeros and fsync; with
  * check, blocks already zero are not rewritten. */
-static mpc_err zero_range(const char *path, uint64_t off, uint64_t len, int check)
-{
+static mpc_err zero_range(const char *path, uint64_t off, uint64_t len, int check) {
 	static const uint8_t zeros[ZBLOCK];
 	uint8_t *buf = NULL;
 	int wrote = 0;
@@ -518,8 +516,7 @@ static mpc_err zero_range(const char *path, uint64_t off, uint64_t len, int chec
 /* A batch file no longer needed: zeros over all of it (fsynced), then
  * unlink. A crash in between leaves a file whose magic is zeros, which
  * the next open retires again. The caller fsyncs the directory. */
-static mpc_err retire_file(const char *path)
-{
+static mpc_err retire_file(const char *path) {
 	struct stat st;
 	mpc_err err;
 	if (lstat(path, &st) != 0)
@@ -531,16 +528,16 @@ static mpc_err retire_file(const char *path)
 	return MPC_OK;
 }
 
-static mpc_err bat_corrupt(const char *path, const char *what)
-{
-	return mpc_error(MPC_EIO, "preprocessing store: %s is corrupt (%s); its material is not "
-			 "used: delete the store at every party and run `mpc-party preprocess` "
-			 "again", path, what);
+static mpc_err bat_corrupt(const char *path, const char *what) {
+	return mpc_error(MPC_EIO,
+	                 "preprocessing store: %s is corrupt (%s); its material is not "
+	                 "used: delete the store at every party and run `mpc-party preprocess` "
+	                 "again",
+	                 path, what);
 }
 
 /* One batch file found by scan: its header, checked against its size. */
-static mpc_err scan_one(mpc_store *s, const char *name, int *retired)
-{
+static mpc_err scan_one(mpc_store *s, const char *name, int *retired) {
 	char path[600];
 	uint8_t h[BAT_HDR];
 	static const uint8_t zeros[8];
@@ -566,8 +563,10 @@ static mpc_err scan_one(mpc_store *s, const char *name, int *retired)
 		return retire_file(path);
 	}
 	if ((uint64_t)st.st_size < BAT_HDR || memcmp(h, BAT_MAGIC, 8) != 0)
-		return mpc_error(MPC_EIO, "preprocessing store: %s is not a batch file of this "
-				 "format; delete it", path);
+		return mpc_error(MPC_EIO,
+		                 "preprocessing store: %s is not a batch file of this "
+		                 "format; delete it",
+		                 path);
 	mpc_mat_type t = {(mpc_mat_kind)mpc_get32(h + 8), mpc_get32(h + 12), mpc_get32(h + 16)};
 	size_t eb = mpc_mat_elem_bytes(t);
 	uint64_t count = mpc_get64(h + 24);
@@ -591,8 +590,7 @@ static mpc_err scan_one(mpc_store *s, const char *name, int *retired)
 
 /* Every batch file, and leftovers retired: zeroed batches a crash kept from
  * deletion, and temporary files of an add a crash interrupted. */
-static mpc_err scan(mpc_store *s)
-{
+static mpc_err scan(mpc_store *s) {
 	DIR *d = opendir(s->dir);
 	struct dirent *e;
 	mpc_err err = MPC_OK;
@@ -626,8 +624,7 @@ static mpc_err scan(mpc_store *s)
 /* Zeros over what is consumed in [from, to): batches wholly below the mark
  * are retired (zeroed, deleted), the one holding the mark is zeroed up to
  * it. check: skip blocks already zero (on open, after a crash). */
-static mpc_err scrub(mpc_store *s, type_state *ts, uint64_t from, uint64_t to, int check)
-{
+static mpc_err scrub(mpc_store *s, type_state *ts, uint64_t from, uint64_t to, int check) {
 	size_t eb = mpc_mat_elem_bytes(ts->t);
 	int keep = 0, retired = 0;
 	mpc_err err = MPC_OK;
@@ -644,7 +641,8 @@ static mpc_err scrub(mpc_store *s, type_state *ts, uint64_t from, uint64_t to, i
 				continue;
 			}
 		} else if (err == MPC_OK && lo < hi) {
-			err = zero_range(path, BAT_HDR + (lo - b->first) * eb, (hi - lo) * eb, check);
+			err =
+			    zero_range(path, BAT_HDR + (lo - b->first) * eb, (hi - lo) * eb, check);
 		}
 		ts->b[keep++] = *b;
 	}
@@ -659,8 +657,7 @@ static mpc_err scrub(mpc_store *s, type_state *ts, uint64_t from, uint64_t to, i
  * [lo, hi) to dst (if not NULL) and, when hi is inside b, puts the digest
  * of the rest from hi into mark. */
 static mpc_err read_rest(mpc_store *s, mpc_mat_type t, const batch *b, uint64_t lo, uint64_t hi,
-			 const uint8_t *want, uint8_t *dst, uint8_t mark[DIG])
-{
+                         const uint8_t *want, uint8_t *dst, uint8_t mark[DIG]) {
 	size_t eb = mpc_mat_elem_bytes(t), bytes = (size_t)(end_b(b) - lo) * eb;
 	char path[600];
 	uint8_t h[BAT_HDR], d[DIG], *buf = NULL;
@@ -684,7 +681,7 @@ static mpc_err read_rest(mpc_store *s, mpc_mat_type t, const batch *b, uint64_t 
 	     mpc_get64(h + 24) != b->count || mpc_get64(h + 32) != b->first))
 		err = bat_corrupt(path, "its header changed");
 	if (err == MPC_OK && (!rest_digest(h, lo, buf, bytes, d) ||
-			      CRYPTO_memcmp(d, want ? want : h + BAT_HASHED, DIG) != 0))
+	                      CRYPTO_memcmp(d, want ? want : h + BAT_HASHED, DIG) != 0))
 		err = bat_corrupt(path, "checksum mismatch");
 	if (err == MPC_OK && dst)
 		memcpy(dst, buf, (size_t)(hi - lo) * eb);
@@ -699,8 +696,7 @@ static mpc_err read_rest(mpc_store *s, mpc_mat_type t, const batch *b, uint64_t 
 /* Read and check [from, to) of ts (into dst if not NULL) and the mark
  * digest at to (zeros when to is at a batch's start or past them all). */
 static mpc_err read_span(mpc_store *s, type_state *ts, uint64_t from, uint64_t to, uint8_t *dst,
-			 uint8_t mark[DIG])
-{
+                         uint8_t mark[DIG]) {
 	size_t eb = mpc_mat_elem_bytes(ts->t);
 	memset(mark, 0, DIG);
 	for (int i = 0; i < ts->nb; i++) {
@@ -712,7 +708,7 @@ static mpc_err read_span(mpc_store *s, type_state *ts, uint64_t from, uint64_t t
 			continue;
 		/* a mark inside a batch is checked against the journal's digest */
 		mpc_err err = read_rest(s, ts->t, b, lo, hi, lo > b->first ? ts->mark : NULL,
-					dst ? dst + (lo - from) * eb : NULL, mark);
+		                        dst ? dst + (lo - from) * eb : NULL, mark);
 		if (err != MPC_OK)
 			return err;
 	}
@@ -720,8 +716,7 @@ static mpc_err read_span(mpc_store *s, type_state *ts, uint64_t from, uint64_t t
 }
 
 mpc_err mpc_store_open(mpc_store **out, const char *dir, const char *job_id,
-		       const uint8_t job_hash[32], int party, int n_parties)
-{
+                       const uint8_t job_hash[32], int party, int n_parties) {
 	mpc_store *s;
 	mpc_err err;
 
@@ -751,8 +746,7 @@ out:
 	return MPC_OK;
 }
 
-void mpc_store_close(mpc_store *s)
-{
+void mpc_store_close(mpc_store *s) {
 	if (s == NULL)
 		return;
 	if (s->journal_fd >= 0)
@@ -764,10 +758,11 @@ void mpc_store_close(mpc_store *s)
 	free(s);
 }
 
-const char *mpc_store_dir(const mpc_store *s) { return s->dir; }
+const char *mpc_store_dir(const mpc_store *s) {
+	return s->dir;
+}
 
-static uint64_t end_of(const type_state *ts)
-{
+static uint64_t end_of(const type_state *ts) {
 	uint64_t end = ts->consumed;
 	for (int i = 0; i < ts->nb; i++)
 		if (end_b(&ts->b[i]) > end)
@@ -776,8 +771,7 @@ static uint64_t end_of(const type_state *ts)
 }
 
 mpc_err mpc_store_add(mpc_store *s, mpc_mat_type t, const uint8_t batch_id[16], size_t count,
-		      const void *data)
-{
+                      const void *data) {
 	size_t eb = mpc_mat_elem_bytes(t);
 	type_state *ts = state(s, t, 1);
 	uint8_t h[BAT_HDR] = {0};
@@ -785,8 +779,9 @@ mpc_err mpc_store_add(mpc_store *s, mpc_mat_type t, const uint8_t batch_id[16], 
 	mpc_err err;
 
 	if (eb == 0 || count == 0 || ts == NULL || ts->nb == MAX_BATCHES)
-		return mpc_error(MPC_EINVAL, "preprocessing store: cannot add %zu elements of kind %d",
-				 count, (int)t.kind);
+		return mpc_error(MPC_EINVAL,
+		                 "preprocessing store: cannot add %zu elements of kind %d", count,
+		                 (int)t.kind);
 	uint64_t first = end_of(ts);
 	memcpy(h, BAT_MAGIC, 8);
 	mpc_put32(h + 8, (uint32_t)t.kind);
@@ -797,8 +792,8 @@ mpc_err mpc_store_add(mpc_store *s, mpc_mat_type t, const uint8_t batch_id[16], 
 	memcpy(h + 40, batch_id, 16);
 	if (!rest_digest(h, first, data, count * eb, h + BAT_HASHED))
 		return mpc_error(MPC_ECRYPTO, "preprocessing store: SHA-256 failed");
-	snprintf(name, sizeof(name), "k%d-r%u-f%u-%016" PRIx64 ".bat", (int)t.kind, t.ring_bits, t.f,
-		 first);
+	snprintf(name, sizeof(name), "k%d-r%u-f%u-%016" PRIx64 ".bat", (int)t.kind, t.ring_bits,
+	         t.f, first);
 	snprintf(path, sizeof(path), "%s/%s", s->dir, name);
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
@@ -831,8 +826,7 @@ mpc_err mpc_store_add(mpc_store *s, mpc_mat_type t, const uint8_t batch_id[16], 
 	return MPC_OK;
 }
 
-uint64_t mpc_store_available(mpc_store *s, mpc_mat_type t)
-{
+uint64_t mpc_store_available(mpc_store *s, mpc_mat_type t) {
 	type_state *ts = state(s, t, 0);
 	uint64_t n = 0;
 	if (ts == NULL)
@@ -851,8 +845,7 @@ uint64_t mpc_store_available(mpc_store *s, mpc_mat_type t)
 	return n;
 }
 
-mpc_err mpc_store_position(mpc_store *s, mpc_mat_type t, mpc_store_pos *pos)
-{
+mpc_err mpc_store_position(mpc_store *s, mpc_mat_type t, mpc_store_pos *pos) {
 	type_state *ts = state(s, t, 0);
 	memset(pos, 0, sizeof(*pos));
 	if (ts == NULL)
@@ -871,8 +864,7 @@ mpc_err mpc_store_position(mpc_store *s, mpc_mat_type t, mpc_store_pos *pos)
 
 /* Move the mark of ts from its place to `to`: the journal record first
  * (fsynced), then zeros over what it passed. */
-static mpc_err advance(mpc_store *s, type_state *ts, uint64_t to, const uint8_t mark[DIG])
-{
+static mpc_err advance(mpc_store *s, type_state *ts, uint64_t to, const uint8_t mark[DIG]) {
 	uint64_t from = ts->consumed;
 	mpc_err err = journal_append(s, ts->t, to, mark);
 	if (err != MPC_OK)
@@ -882,16 +874,16 @@ static mpc_err advance(mpc_store *s, type_state *ts, uint64_t to, const uint8_t 
 	return scrub(s, ts, from, to, 0);
 }
 
-mpc_err mpc_store_skip_to(mpc_store *s, mpc_mat_type t, uint64_t seq)
-{
+mpc_err mpc_store_skip_to(mpc_store *s, mpc_mat_type t, uint64_t seq) {
 	type_state *ts = state(s, t, 1);
 	uint8_t mark[DIG];
 	mpc_err err;
 	if (ts == NULL)
 		return mpc_error(MPC_EINVAL, "preprocessing store: too many kinds of material");
 	if (seq < ts->consumed)
-		return mpc_error(MPC_EINVAL, "preprocessing store: cannot go back from %" PRIu64
-				 " to %" PRIu64, ts->consumed, seq);
+		return mpc_error(MPC_EINVAL,
+		                 "preprocessing store: cannot go back from %" PRIu64 " to %" PRIu64,
+		                 ts->consumed, seq);
 	if (seq == ts->consumed)
 		return MPC_OK;
 	if ((err = read_span(s, ts, ts->consumed, seq, NULL, mark)) != MPC_OK)
@@ -899,8 +891,7 @@ mpc_err mpc_store_skip_to(mpc_store *s, mpc_mat_type t, uint64_t seq)
 	return advance(s, ts, seq, mark);
 }
 
-mpc_err mpc_store_take(mpc_store *s, mpc_mat_type t, size_t n, void *out, size_t *got)
-{
+mpc_err mpc_store_take(mpc_store *s, mpc_mat_type t, size_t n, void *out, size_t *got) {
 	type_state *ts = state(s, t, 0);
 	size_t eb = mpc_mat_elem_bytes(t);
 	uint8_t mark[DIG];
@@ -923,8 +914,7 @@ mpc_err mpc_store_take(mpc_store *s, mpc_mat_type t, size_t n, void *out, size_t
 	return MPC_OK;
 }
 
-mpc_err mpc_store_describe(mpc_store *s, char *buf, size_t len)
-{
+mpc_err mpc_store_describe(mpc_store *s, char *buf, size_t len) {
 	size_t n = 0;
 	buf[0] = '\0';
 	for (int i = 0; i < s->nt && n < len; i++) {
@@ -933,8 +923,8 @@ mpc_err mpc_store_describe(mpc_store *s, char *buf, size_t len)
 		if (av == 0)
 			continue;
 		n += (size_t)snprintf(buf + n, len - n, "  %-32s %12" PRIu64 " (%.1f MB)\n",
-				      mpc_mat_name(s->ty[i].t, name, sizeof(name)), av,
-				      (double)av * (double)mpc_mat_elem_bytes(s->ty[i].t) / 1e6);
+		                      mpc_mat_name(s->ty[i].t, name, sizeof(name)), av,
+		                      (double)av * (double)mpc_mat_elem_bytes(s->ty[i].t) / 1e6);
 	}
 	if (n == 0)
 		snprintf(buf, len, "  (empty)\n");

@@ -34,9 +34,9 @@
 #ifndef MPC_STORE_H
 #define MPC_STORE_H
 
+#include "runtime/mpc_err.h"
 #include <stddef.h>
 #include <stdint.h>
-#include "runtime/mpc_err.h"
 
 typedef enum {
 	MPC_MAT_TRIPLES = 1,
@@ -69,18 +69,18 @@ typedef struct mpc_store mpc_store;
  * holds (MPC_ECONFIG naming its pid). A corrupt journal is MPC_EIO (the file,
  * the byte offset, what to do). */
 mpc_err mpc_store_open(mpc_store **out, const char *dir, const char *job_id,
-		       const uint8_t job_hash[32], int party, int n_parties) MPC_MUST_CHECK;
+                       const uint8_t job_hash[32], int party, int n_parties) MPC_MUST_CHECK;
 void mpc_store_close(mpc_store *s);
 /* What the store in dir was made for (its STORE file), without opening or
  * locking it: 0, or -1 if dir holds no store of this format. For listings. */
 int mpc_store_identity(const char *dir, char job_id[65], uint8_t hash[32], int *party,
-		       int *n_parties);
+                       int *n_parties);
 const char *mpc_store_dir(const mpc_store *s);
 
 /* Add one batch of count elements (mpc_mat_elem_bytes(t) each) under the
  * batch id the parties agreed. Durable and atomic (see above). */
 mpc_err mpc_store_add(mpc_store *s, mpc_mat_type t, const uint8_t batch_id[16], size_t count,
-		      const void *data) MPC_MUST_CHECK;
+                      const void *data) MPC_MUST_CHECK;
 
 /* Elements of type t not yet consumed. */
 uint64_t mpc_store_available(mpc_store *s, mpc_mat_type t);
@@ -106,7 +106,7 @@ mpc_err mpc_store_skip_to(mpc_store *s, mpc_mat_type t, uint64_t seq) MPC_MUST_C
  * nothing out and leaves this handle unable to take more; on error out holds
  * no material and *got is 0. */
 mpc_err mpc_store_take(mpc_store *s, mpc_mat_type t, size_t n, void *out,
-		       size_t *got) MPC_MUST_CHECK;
+                       size_t *got) MPC_MUST_CHECK;
 
 /* One line per type in the store: available count and bytes on disk. */
 mpc_err mpc_store_describe(mpc_store *s, char *buf, size_t len);

@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "protocols/core/mpc_party.h"
 #include "runtime/mpc_log.h"
 #include "runtime/mpc_wipe.h"
-#include "protocols/core/mpc_party.h"
 
 #define N_TYPES 16
 
@@ -22,16 +22,14 @@ typedef struct {
 	int n_off;
 } stored_ctx;
 
-static int same_type(mpc_mat_type a, mpc_mat_type b)
-{
+static int same_type(mpc_mat_type a, mpc_mat_type b) {
 	return a.kind == b.kind && a.ring_bits == b.ring_bits && a.f == b.f;
 }
 
 #define REC 32 /* seq, available, batch id */
 
 /* How many elements of type t every party takes from its store now. */
-static mpc_err agree(stored_ctx *s, mpc_party *p, mpc_mat_type t, size_t n, size_t *k)
-{
+static mpc_err agree(stored_ctx *s, mpc_party *p, mpc_mat_type t, size_t n, size_t *k) {
 	int np = mpc_party_size(p), me = mpc_party_id(p);
 	uint8_t *all = NULL;
 	char name[64];
@@ -70,22 +68,28 @@ static mpc_err agree(stored_ctx *s, mpc_party *p, mpc_mat_type t, size_t n, size
 		}
 		if (mpc_get64(all + (size_t)lo * REC) != max_seq) {
 			if (attempt > 0) {
-				err = mpc_error(MPC_EPROTO, "%s: the stores are still out of step after "
-						"skipping ahead", name);
+				err = mpc_error(MPC_EPROTO,
+				                "%s: the stores are still out of step after "
+				                "skipping ahead",
+				                name);
 				goto out;
 			}
-			mpc_warn("%s: stores out of step (party %d has used %" PRIu64 ", party %d %" PRIu64
-				 "): every party skips to %" PRIu64 "; what lies between is discarded, "
-				 "never used", name, lo, mpc_get64(all + (size_t)lo * REC), hi, max_seq, max_seq);
+			mpc_warn("%s: stores out of step (party %d has used %" PRIu64
+			         ", party %d %" PRIu64 "): every party skips to %" PRIu64
+			         "; what lies between is discarded, "
+			         "never used",
+			         name, lo, mpc_get64(all + (size_t)lo * REC), hi, max_seq, max_seq);
 			if ((err = mpc_store_skip_to(s->store, t, max_seq)) != MPC_OK)
 				goto out;
 			continue;
 		}
 		if (ids_differ) {
-			mpc_warn("%s: the stores hold batches from different preprocessing runs "
-				 "(batch ids differ at position %" PRIu64 "); not using them in this run: "
-				 "delete the stores and run `mpc-party preprocess` again at every party",
-				 name, max_seq);
+			mpc_warn(
+			    "%s: the stores hold batches from different preprocessing runs "
+			    "(batch ids differ at position %" PRIu64
+			    "); not using them in this run: "
+			    "delete the stores and run `mpc-party preprocess` again at every party",
+			    name, max_seq);
 			if (s->n_off < N_TYPES)
 				s->off[s->n_off++] = t;
 			goto out;
@@ -101,8 +105,7 @@ out:
 /* Test hook (tests/loopback/test_party_cli.c): MPC_TEST_CRASH_AT_TAKE=before
  * or after kills this process just before or just after it takes material
  * from its store, as a crash would. */
-static void crash_hook(const char *when)
-{
+static void crash_hook(const char *when) {
 	const char *v = getenv("MPC_TEST_CRASH_AT_TAKE");
 	if (v && strcmp(v, when) == 0) {
 		mpc_warn("MPC_TEST_CRASH_AT_TAKE=%s: killing this process (test hook)", when);
@@ -111,8 +114,7 @@ static void crash_hook(const char *when)
 }
 
 /* Take k elements of t into buf (k * elem bytes). */
-static mpc_err take(stored_ctx *s, mpc_mat_type t, size_t k, uint8_t *buf)
-{
+static mpc_err take(stored_ctx *s, mpc_mat_type t, size_t k, uint8_t *buf) {
 	size_t got = 0;
 	crash_hook("before");
 	mpc_err err = mpc_store_take(s->store, t, k, buf, &got);
@@ -125,8 +127,7 @@ static mpc_err take(stored_ctx *s, mpc_mat_type t, size_t k, uint8_t *buf)
 }
 
 /* Split k interleaved elements of `parts` fields of fb bytes into arrays. */
-static void split(const uint8_t *buf, size_t k, size_t fb, int parts, uint8_t **dst)
-{
+static void split(const uint8_t *buf, size_t k, size_t fb, int parts, uint8_t **dst) {
 	for (size_t e = 0; e < k; e++)
 		for (int q = 0; q < parts; q++)
 			memcpy(dst[q] + e * fb, buf + (e * (size_t)parts + (size_t)q) * fb, fb);
@@ -134,8 +135,7 @@ static void split(const uint8_t *buf, size_t k, size_t fb, int parts, uint8_t **
 
 /* The common path: k from the store into dst[0..parts), the rest by `make`. */
 static mpc_err from_store(stored_ctx *s, mpc_party *p, mpc_mat_type t, size_t n, size_t fb,
-			  int parts, uint8_t **dst, size_t *k)
-{
+                          int parts, uint8_t **dst, size_t *k) {
 	uint8_t *buf;
 	mpc_err err;
 
@@ -151,8 +151,8 @@ static mpc_err from_store(stored_ctx *s, mpc_party *p, mpc_mat_type t, size_t n,
 	return err;
 }
 
-static mpc_err st_triples(void *vctx, mpc_party *p, mpc_ring r, size_t n, void *a, void *b, void *c)
-{
+static mpc_err st_triples(void *vctx, mpc_party *p, mpc_ring r, size_t n, void *a, void *b,
+                          void *c) {
 	stored_ctx *s = vctx;
 	size_t eb = mpc_ring_bytes(r), k;
 	uint8_t *dst[3] = {a, b, c};
@@ -162,12 +162,11 @@ static mpc_err st_triples(void *vctx, mpc_party *p, mpc_ring r, size_t n, void *
 		return err;
 	s->st.made += n - k;
 	return s->inner.ops->triples(s->inner.ctx, p, r, n - k, dst[0] + k * eb, dst[1] + k * eb,
-				     dst[2] + k * eb);
+	                             dst[2] + k * eb);
 }
 
 static mpc_err st_trunc(void *vctx, mpc_party *p, mpc_ring r, unsigned f, size_t n, void *rr,
-			void *r_hi)
-{
+                        void *r_hi) {
 	stored_ctx *s = vctx;
 	size_t eb = mpc_ring_bytes(r), k;
 	uint8_t *dst[2] = {rr, r_hi};
@@ -177,17 +176,17 @@ static mpc_err st_trunc(void *vctx, mpc_party *p, mpc_ring r, unsigned f, size_t
 		return err;
 	s->st.made += n - k;
 	return s->inner.ops->trunc_pairs(s->inner.ctx, p, r, f, n - k, dst[0] + k * eb,
-					 dst[1] + k * eb);
+	                                 dst[1] + k * eb);
 }
 
-static mpc_err st_bits(void *vctx, mpc_party *p, mpc_ring r, size_t n, void *out)
-{
+static mpc_err st_bits(void *vctx, mpc_party *p, mpc_ring r, size_t n, void *out) {
 	stored_ctx *s = vctx;
 	size_t eb = mpc_ring_bytes(r), k;
 	uint8_t *dst[1] = {out};
 	mpc_mat_type t = {MPC_MAT_BITS, mpc_ring_bits(r), 0};
 	if (s->inner.ops->bits == NULL)
-		return mpc_error(MPC_EINVAL, "the %s backend gives no random bits", s->inner.ops->name);
+		return mpc_error(MPC_EINVAL, "the %s backend gives no random bits",
+		                 s->inner.ops->name);
 	mpc_err err = from_store(s, p, t, n, eb, 1, dst, &k);
 	if (err != MPC_OK || k == n)
 		return err;
@@ -196,14 +195,14 @@ static mpc_err st_bits(void *vctx, mpc_party *p, mpc_ring r, size_t n, void *out
 }
 
 static mpc_err st_bit_triples(void *vctx, mpc_party *p, size_t n, uint64_t *a, uint64_t *b,
-			      uint64_t *c)
-{
+                              uint64_t *c) {
 	stored_ctx *s = vctx;
 	size_t k;
 	uint8_t *dst[3] = {(uint8_t *)a, (uint8_t *)b, (uint8_t *)c};
 	mpc_mat_type t = {MPC_MAT_BIT_TRIPLES, 1, 0};
 	if (s->inner.ops->bit_triples == NULL)
-		return mpc_error(MPC_EINVAL, "the %s backend gives no bit triples", s->inner.ops->name);
+		return mpc_error(MPC_EINVAL, "the %s backend gives no bit triples",
+		                 s->inner.ops->name);
 	mpc_err err = from_store(s, p, t, n, 8, 3, dst, &k);
 	if (err != MPC_OK || k == n)
 		return err;
@@ -211,8 +210,7 @@ static mpc_err st_bit_triples(void *vctx, mpc_party *p, size_t n, uint64_t *a, u
 	return s->inner.ops->bit_triples(s->inner.ctx, p, n - k, a + k, b + k, c + k);
 }
 
-static void st_free(void *vctx)
-{
+static void st_free(void *vctx) {
 	stored_ctx *s = vctx;
 	if (s == NULL)
 		return;
@@ -223,16 +221,15 @@ static void st_free(void *vctx)
 }
 
 static const mpc_preproc_ops stored_ops = {
-	.name = "store",
-	.triples = st_triples,
-	.trunc_pairs = st_trunc,
-	.bits = st_bits,
-	.bit_triples = st_bit_triples,
-	.free = st_free,
+    .name = "store",
+    .triples = st_triples,
+    .trunc_pairs = st_trunc,
+    .bits = st_bits,
+    .bit_triples = st_bit_triples,
+    .free = st_free,
 };
 
-mpc_err mpc_store_backend(mpc_preproc *out, mpc_store *store, mpc_preproc inner)
-{
+mpc_err mpc_store_backend(mpc_preproc *out, mpc_store *store, mpc_preproc inner) {
 	stored_ctx *s = calloc(1, sizeof(*s));
 	*out = (mpc_preproc){0};
 	if (s == NULL) {
@@ -247,15 +244,13 @@ mpc_err mpc_store_backend(mpc_preproc *out, mpc_store *store, mpc_preproc inner)
 	return MPC_OK;
 }
 
-const mpc_store_backend_stats *mpc_store_backend_get_stats(const mpc_preproc *pre)
-{
+const mpc_store_backend_stats *mpc_store_backend_get_stats(const mpc_preproc *pre) {
 	if (pre == NULL || pre->ops != &stored_ops)
 		return NULL;
 	return &((const stored_ctx *)pre->ctx)->st;
 }
 
-mpc_err mpc_store_backend_batch_id(mpc_party *p, uint8_t id[16])
-{
+mpc_err mpc_store_backend_batch_id(mpc_party *p, uint8_t id[16]) {
 	int np = mpc_party_size(p);
 	uint8_t *all = calloc((size_t)np, 16);
 	mpc_err err = MPC_OK;

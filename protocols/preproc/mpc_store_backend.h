@@ -16,9 +16,9 @@
 #ifndef MPC_STORE_BACKEND_H
 #define MPC_STORE_BACKEND_H
 
-#include "runtime/mpc_err.h"
 #include "protocols/core/mpc_preproc.h"
 #include "protocols/preproc/mpc_store.h"
+#include "runtime/mpc_err.h"
 
 /* The combined backend; takes ownership of store and inner. */
 mpc_err mpc_store_backend(mpc_preproc *out, mpc_store *store, mpc_preproc inner) MPC_MUST_CHECK;

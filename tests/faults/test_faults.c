@@ -17,12 +17,12 @@
 
 #include "net/mpc_net_fault.h"
 #include "protocols/core/mpc_beaver.h"
-#include "tests/support/mpc_local.h"
 #include "protocols/core/mpc_share.h"
+#include "tests/support/mpc_local.h"
 
 #define TIMEOUT_MS 2000
-#define N 1000
-#define BAD 1 /* the misbehaving party */
+#define N          1000
+#define BAD        1 /* the misbehaving party */
 
 typedef enum { KILL, STALL, INJECT } mode;
 static struct {
@@ -30,8 +30,7 @@ static struct {
 	mpc_net_fault fault;
 } plan;
 
-static mpc_err body(mpc_party *p, void *arg)
-{
+static mpc_err body(mpc_party *p, void *arg) {
 	uint64_t x[N], y[N], z[N];
 	mpc_err err;
 	(void)arg;
@@ -53,8 +52,7 @@ static mpc_err body(mpc_party *p, void *arg)
 	return mpc_beaver_mul(p, MPC_Z64, x, y, z, N);
 }
 
-static double now(void)
-{
+static double now(void) {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
@@ -62,10 +60,12 @@ static double now(void)
 
 /* Run 3 parties + dealer; every honest party must fail with one of the
  * accepted errors and name party BAD (or report that a peer aborted). */
-static void run_fault(mpc_err want, mpc_err also)
-{
-	mpc_local_config cfg = {.n_parties = 3, .with_dealer = 1, .use_tcp = 0,
-				.timeout_ms = TIMEOUT_MS, .watchdog_s = 40};
+static void run_fault(mpc_err want, mpc_err also) {
+	mpc_local_config cfg = {.n_parties = 3,
+	                        .with_dealer = 1,
+	                        .use_tcp = 0,
+	                        .timeout_ms = TIMEOUT_MS,
+	                        .watchdog_s = 40};
 	mpc_local_result res[4];
 	double t0 = now();
 	assert_int_equal(mpc_local_run(&cfg, body, NULL, res), MPC_OK);
@@ -73,7 +73,7 @@ static void run_fault(mpc_err want, mpc_err also)
 	int named = 0;
 	for (int i = 0; i < 4; i++) {
 		print_message("  node %d: exit %d, %s: %s\n", i, res[i].exit_code,
-			      mpc_strerror(res[i].err), res[i].detail);
+		              mpc_strerror(res[i].err), res[i].detail);
 		if (i == BAD) {
 			if (plan.m == KILL)
 				assert_false(res[i].exited);
@@ -97,38 +97,46 @@ static void run_fault(mpc_err want, mpc_err also)
 	mpc_local_results_fini(res, 4);
 }
 
-static void test_killed(void **s)
-{
+static void test_killed(void **s) {
 	(void)s;
 	plan.m = KILL;
 	run_fault(MPC_ETIMEDOUT, MPC_ENET);
 }
 
-static void test_stalled(void **s)
-{
+static void test_stalled(void **s) {
 	(void)s;
 	plan.m = STALL;
 	run_fault(MPC_ETIMEDOUT, MPC_ETIMEDOUT);
 }
 
-static void inject(mpc_net_fault f)
-{
+static void inject(mpc_net_fault f) {
 	plan.m = INJECT;
 	plan.fault = f;
 	run_fault(MPC_EPROTO, MPC_EPROTO);
 }
 
-static void test_truncated(void **s) { (void)s; inject(MPC_FAULT_TRUNCATE); }
-static void test_wrong_step(void **s) { (void)s; inject(MPC_FAULT_WRONG_STEP); }
-static void test_replayed(void **s) { (void)s; inject(MPC_FAULT_REPLAY); }
-static void test_wrong_session(void **s) { (void)s; inject(MPC_FAULT_WRONG_SESSION); }
+static void test_truncated(void **s) {
+	(void)s;
+	inject(MPC_FAULT_TRUNCATE);
+}
+static void test_wrong_step(void **s) {
+	(void)s;
+	inject(MPC_FAULT_WRONG_STEP);
+}
+static void test_replayed(void **s) {
+	(void)s;
+	inject(MPC_FAULT_REPLAY);
+}
+static void test_wrong_session(void **s) {
+	(void)s;
+	inject(MPC_FAULT_WRONG_SESSION);
+}
 
-int main(void)
-{
+int main(void) {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_killed),       cmocka_unit_test(test_stalled),
-		cmocka_unit_test(test_truncated),    cmocka_unit_test(test_wrong_step),
-		cmocka_unit_test(test_replayed),     cmocka_unit_test(test_wrong_session),
+	    cmocka_unit_test(test_killed),    cmocka_unit_test(test_stalled),
+	    cmocka_unit_test(test_truncated), cmocka_unit_test(test_wrong_step),
+	    cmocka_unit_test(test_replayed),  cmocka_unit_test(test_wrong_session),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -11,8 +11,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len);
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
-{
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len) {
 	mpc_arith *c = (mpc_arith *)&c, *d = NULL;
 	char *t1 = NULL, *t2 = NULL;
 	size_t n1 = 0, n2 = 0;
@@ -22,7 +21,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 			abort(); /* nothing half-made on error */
 		return 0;
 	}
-	if (mpc_arith_text(c, &t1, &n1) != MPC_OK || mpc_arith_parse("w.arc", t1, n1, &d) != MPC_OK ||
+	if (mpc_arith_text(c, &t1, &n1) != MPC_OK ||
+	    mpc_arith_parse("w.arc", t1, n1, &d) != MPC_OK ||
 	    mpc_arith_text(d, &t2, &n2) != MPC_OK || n1 != n2 || memcmp(t1, t2, n1) != 0)
 		abort(); /* the writer's text must parse back to itself */
 	mpc_arith_info info;
@@ -43,7 +43,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 				ok = 0;
 			else
 				for (size_t b = 0; b < bytes; b++)
-					((uint8_t *)in[i])[b] = (uint8_t)(b * 37 + i + (len ? data[b % len] : 0));
+					((uint8_t *)in[i])[b] =
+					    (uint8_t)(b * 37 + i + (len ? data[b % len] : 0));
 		}
 		for (size_t j = 0; j < no; j++)
 			if ((out[j] = malloc(mpc_arith_output_at(c, j).len * 16)) == NULL)

@@ -10,8 +10,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len);
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
-{
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len) {
 	mpc_bristol *c = (mpc_bristol *)&c;
 
 	if (mpc_bristol_parse("fuzz.txt", (const char *)data, len, &c) != MPC_OK) {

@@ -8,8 +8,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len);
 
-static void walk(const uint8_t *data, size_t len, const mpc_csv_opts *o)
-{
+static void walk(const uint8_t *data, size_t len, const mpc_csv_opts *o) {
 	mpc_csv *c;
 	char **f;
 	int n;
@@ -23,8 +22,7 @@ static void walk(const uint8_t *data, size_t len, const mpc_csv_opts *o)
 	mpc_csv_close(c);
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
-{
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len) {
 	mpc_txns t;
 	if (mpc_txns_parse("fuzz.csv", (const char *)data, len, 1e6, &t) == MPC_OK)
 		mpc_txns_fini(&t);

@@ -783,8 +783,9 @@ static void dp_case(int mech, double eps, double delta, size_t G) {
 	}
 	ss_n /= (double)G;
 	ss_s /= (double)G;
-	print_message("   group counts: mean square noise %.4g (plan %.4g); sums %.4g (plan %.4g)\n",
-	              ss_n, sd_ng * sd_ng, ss_s, sd_sg * sd_sg);
+	print_message(
+	    "   group counts: mean square noise %.4g (plan %.4g); sums %.4g (plan %.4g)\n", ss_n,
+	    sd_ng * sd_ng, ss_s, sd_sg * sd_sg);
 	assert_true(ss_n > 0.4 * sd_ng * sd_ng && ss_n < 2.0 * sd_ng * sd_ng);
 	assert_true(ss_s > 0.4 * sd_sg * sd_sg && ss_s < 2.0 * sd_sg * sd_sg);
 	free(o);

@@ -15,10 +15,10 @@
 #include <string.h>
 
 #include "protocols/core/mpc_beaver.h"
-#include "tests/support/mpc_local.h"
 #include "protocols/core/mpc_share.h"
 #include "runtime/mpc_fixed.h"
 #include "tests/support/cluster.h"
+#include "tests/support/mpc_local.h"
 
 #define N_ELEMS 4096
 
@@ -40,8 +40,7 @@ static struct {
 } job;
 
 /* party 0 owns x, party 1 owns y (with two parties too) */
-static mpc_err share_xy(mpc_party *p, void *sx, void *sy)
-{
+static mpc_err share_xy(mpc_party *p, void *sx, void *sy) {
 	int me = mpc_party_id(p);
 	mpc_err err = mpc_input(p, 0, job.ring, me == 0 ? job.x : NULL, sx, job.n);
 	if (err == MPC_OK)
@@ -51,12 +50,12 @@ static mpc_err share_xy(mpc_party *p, void *sx, void *sy)
 
 /* z = x*y in place of x (fixed: the fixed-point product with job.f
  * fraction bits), emitted. */
-static mpc_err mul_body(mpc_party *p, int fixed)
-{
+static mpc_err mul_body(mpc_party *p, int fixed) {
 	size_t bytes = job.n * mpc_ring_bytes(job.ring);
 	mpc_vec sx = {0}, sy = {0};
 	mpc_err err;
-	if ((err = mpc_vec_init(&sx, job.ring, job.n)) || (err = mpc_vec_init(&sy, job.ring, job.n)))
+	if ((err = mpc_vec_init(&sx, job.ring, job.n)) ||
+	    (err = mpc_vec_init(&sy, job.ring, job.n)))
 		goto out;
 	if ((err = share_xy(p, sx.v, sy.v)) != MPC_OK)
 		goto out;
@@ -72,20 +71,18 @@ out:
 	return err;
 }
 
-static mpc_err body_mul(mpc_party *p, void *arg)
-{
+static mpc_err body_mul(mpc_party *p, void *arg) {
 	(void)arg;
 	return mul_body(p, 0);
 }
 
-static mpc_err body_dot(mpc_party *p, void *arg)
-{
+static mpc_err body_dot(mpc_party *p, void *arg) {
 	size_t len = 64, m = job.n / len;
 	mpc_vec sx = {0}, sy = {0}, z = {0};
 	mpc_err err;
 	(void)arg;
-	if ((err = mpc_vec_init(&sx, job.ring, job.n)) || (err = mpc_vec_init(&sy, job.ring, job.n)) ||
-	    (err = mpc_vec_init(&z, job.ring, m)))
+	if ((err = mpc_vec_init(&sx, job.ring, job.n)) ||
+	    (err = mpc_vec_init(&sy, job.ring, job.n)) || (err = mpc_vec_init(&z, job.ring, m)))
 		goto out;
 	if ((err = share_xy(p, sx.v, sy.v)) != MPC_OK)
 		goto out;
@@ -95,9 +92,10 @@ static mpc_err body_dot(mpc_party *p, void *arg)
 	/* one online round; the dealer's preprocessing adds a request and a
 	 * reply at the last party (the other backends' rounds depend on sizes) */
 	if (strcmp(backend, "dealer") == 0 &&
-	    mpc_net_rounds(mpc_party_net(p)) - r0 != 1 + (mpc_party_id(p) == mpc_party_size(p) - 1 ? 2 : 0)) {
+	    mpc_net_rounds(mpc_party_net(p)) - r0 !=
+	        1 + (mpc_party_id(p) == mpc_party_size(p) - 1 ? 2 : 0)) {
 		err = mpc_error(MPC_ECHEAT, "dot product took %llu rounds",
-				(unsigned long long)(mpc_net_rounds(mpc_party_net(p)) - r0));
+		                (unsigned long long)(mpc_net_rounds(mpc_party_net(p)) - r0));
 		goto out;
 	}
 	err = mpc_local_emit(z.v, m * mpc_ring_bytes(job.ring));
@@ -108,8 +106,7 @@ out:
 	return err;
 }
 
-static mpc_err body_open(mpc_party *p, void *arg)
-{
+static mpc_err body_open(mpc_party *p, void *arg) {
 	size_t bytes = job.n * mpc_ring_bytes(job.ring);
 	mpc_vec sx = {0}, o = {0};
 	mpc_err err;
@@ -117,8 +114,8 @@ static mpc_err body_open(mpc_party *p, void *arg)
 	if ((err = mpc_vec_init(&sx, job.ring, job.n)) || (err = mpc_vec_init(&o, job.ring, job.n)))
 		goto out;
 	if ((err = mpc_input(p, mpc_party_size(p) - 1, job.ring,
-			     mpc_party_id(p) == mpc_party_size(p) - 1 ? job.x : NULL, sx.v,
-			     job.n)) != MPC_OK)
+	                     mpc_party_id(p) == mpc_party_size(p) - 1 ? job.x : NULL, sx.v,
+	                     job.n)) != MPC_OK)
 		goto out;
 	/* open to all: everyone must see x */
 	if ((err = mpc_open(p, job.ring, sx.v, o.v, job.n)) != MPC_OK)
@@ -131,10 +128,11 @@ static mpc_err body_open(mpc_party *p, void *arg)
 	memset(o.v, 0xAB, bytes);
 	if ((err = mpc_open_to(p, job.to, job.ring, sx.v, o.v, job.n)) != MPC_OK)
 		goto out;
-	if (mpc_party_id(p) == job.to ? memcmp(o.v, job.x, bytes) != 0
-				      : ((uint8_t *)o.v)[0] != 0xAB || ((uint8_t *)o.v)[bytes - 1] != 0xAB)
+	if (mpc_party_id(p) == job.to
+	        ? memcmp(o.v, job.x, bytes) != 0
+	        : ((uint8_t *)o.v)[0] != 0xAB || ((uint8_t *)o.v)[bytes - 1] != 0xAB)
 		err = mpc_error(MPC_ECHEAT, "open to party %d misbehaved at party %d", job.to,
-				mpc_party_id(p));
+		                mpc_party_id(p));
 	/* emit the input shares too, for the parent to add up */
 	if (err == MPC_OK)
 		err = mpc_local_emit(sx.v, bytes);
@@ -144,8 +142,7 @@ out:
 	return err;
 }
 
-static mpc_err body_trunc(mpc_party *p, void *arg)
-{
+static mpc_err body_trunc(mpc_party *p, void *arg) {
 	size_t bytes = job.n * mpc_ring_bytes(job.ring);
 	mpc_vec sx = {0};
 	mpc_err err;
@@ -161,16 +158,14 @@ static mpc_err body_trunc(mpc_party *p, void *arg)
 	return err;
 }
 
-static mpc_err body_fixmul(mpc_party *p, void *arg)
-{
+static mpc_err body_fixmul(mpc_party *p, void *arg) {
 	(void)arg;
 	return mul_body(p, 1);
 }
 
 /* job.n random shared bits in job.ring, then job.n / 64 words of bit
  * triples (a, b, c), emitted in that order. */
-static mpc_err body_bits(mpc_party *p, void *arg)
-{
+static mpc_err body_bits(mpc_party *p, void *arg) {
 	mpc_vec bits = {0};
 	mpc_bit_triples bt = {0};
 	size_t w = job.n / 64;
@@ -180,7 +175,8 @@ static mpc_err body_bits(mpc_party *p, void *arg)
 	    (err = mpc_bit_triples_get(p, w, &bt)) != MPC_OK)
 		goto out;
 	if ((err = mpc_local_emit(bits.v, job.n * mpc_ring_bytes(job.ring))) == MPC_OK &&
-	    (err = mpc_local_emit(bt.a, w * 8)) == MPC_OK && (err = mpc_local_emit(bt.b, w * 8)) == MPC_OK)
+	    (err = mpc_local_emit(bt.a, w * 8)) == MPC_OK &&
+	    (err = mpc_local_emit(bt.b, w * 8)) == MPC_OK)
 		err = mpc_local_emit(bt.c, w * 8);
 out:
 	mpc_vec_fini(&bits);
@@ -189,11 +185,14 @@ out:
 }
 
 /* Run a body on a cluster; every node must succeed; returns the sum of shares. */
-static void *run(int parties, int tcp, mpc_local_fn fn, size_t out_elems)
-{
+static void *run(int parties, int tcp, mpc_local_fn fn, size_t out_elems) {
 	int dealer = strcmp(backend, "dealer") == 0;
-	mpc_local_config cfg = {.n_parties = parties, .with_dealer = dealer, .use_tcp = tcp,
-				.gen = dealer ? NULL : backend, .timeout_ms = 20000, .watchdog_s = 60};
+	mpc_local_config cfg = {.n_parties = parties,
+	                        .with_dealer = dealer,
+	                        .use_tcp = tcp,
+	                        .gen = dealer ? NULL : backend,
+	                        .timeout_ms = 20000,
+	                        .watchdog_s = 60};
 	mpc_local_result res[17];
 	void *out = calloc(out_elems ? out_elems : 1, 16);
 	assert_non_null(out);
@@ -205,10 +204,11 @@ static void *run(int parties, int tcp, mpc_local_fn fn, size_t out_elems)
 }
 
 /* Paillier makes a few hundred triples per second: fewer elements */
-static int slow_backend(void) { return strcmp(backend, "paillier") == 0; }
+static int slow_backend(void) {
+	return strcmp(backend, "paillier") == 0;
+}
 
-static void setup_job(mpc_ring r, size_t n, unsigned seed)
-{
+static void setup_job(mpc_ring r, size_t n, unsigned seed) {
 	if (slow_backend() && n > 128)
 		n = 128;
 	memset(&job, 0, sizeof(job));
@@ -218,8 +218,7 @@ static void setup_job(mpc_ring r, size_t n, unsigned seed)
 	cluster_fill_random(job.y, sizeof(job.y), seed + 1);
 }
 
-static void check_mul(mpc_ring r, int parties, int tcp)
-{
+static void check_mul(mpc_ring r, int parties, int tcp) {
 	setup_job(r, N_ELEMS, 11u * (unsigned)parties + r);
 	uint8_t *z = run(parties, tcp, body_mul, job.n);
 	_Alignas(16) uint8_t want[N_ELEMS * 16];
@@ -228,12 +227,23 @@ static void check_mul(mpc_ring r, int parties, int tcp)
 	free(z);
 }
 
-static void test_mul_2(void **s) { (void)s; check_mul(MPC_Z64, 2, 0); check_mul(MPC_Z128, 2, 0); }
-static void test_mul_3(void **s) { (void)s; check_mul(MPC_Z64, 3, 1); check_mul(MPC_Z128, 3, 0); }
-static void test_mul_5(void **s) { (void)s; check_mul(MPC_Z64, 5, 0); check_mul(MPC_Z128, 5, 1); }
+static void test_mul_2(void **s) {
+	(void)s;
+	check_mul(MPC_Z64, 2, 0);
+	check_mul(MPC_Z128, 2, 0);
+}
+static void test_mul_3(void **s) {
+	(void)s;
+	check_mul(MPC_Z64, 3, 1);
+	check_mul(MPC_Z128, 3, 0);
+}
+static void test_mul_5(void **s) {
+	(void)s;
+	check_mul(MPC_Z64, 5, 0);
+	check_mul(MPC_Z128, 5, 1);
+}
 
-static void check_dot(mpc_ring r, int parties)
-{
+static void check_dot(mpc_ring r, int parties) {
 	size_t len = 64;
 	setup_job(r, N_ELEMS, 5u + (unsigned)parties);
 	size_t m = job.n / len;
@@ -247,16 +257,14 @@ static void check_dot(mpc_ring r, int parties)
 	free(z);
 }
 
-static void test_dot(void **s)
-{
+static void test_dot(void **s) {
 	(void)s;
 	check_dot(MPC_Z64, 2);
 	check_dot(MPC_Z64, 3);
 	check_dot(MPC_Z128, 5);
 }
 
-static void test_open(void **s)
-{
+static void test_open(void **s) {
 	(void)s;
 	for (int parties = 2; parties <= 5; parties += (parties == 3 ? 2 : 1)) {
 		setup_job(MPC_Z64, 1000, 77u + (unsigned)parties);
@@ -268,8 +276,7 @@ static void test_open(void **s)
 }
 
 /* floor(v / 2^f) of a signed element, and the same +1 */
-static int trunc_ok(mpc_ring r, const uint8_t *x, const uint8_t *got, unsigned f, size_t i)
-{
+static int trunc_ok(mpc_ring r, const uint8_t *x, const uint8_t *got, unsigned f, size_t i) {
 	if (r == MPC_Z64) {
 		int64_t v, g;
 		memcpy(&v, x + 8 * i, 8);
@@ -286,8 +293,7 @@ static int trunc_ok(mpc_ring r, const uint8_t *x, const uint8_t *got, unsigned f
 
 /* Truncation with the documented bound: |x| < 2^(k-41): every result is
  * floor(x/2^f) or one more (error at most one unit in the last place). */
-static void test_trunc_error(void **s)
-{
+static void test_trunc_error(void **s) {
 	(void)s;
 	if (slow_backend()) {
 		/* Paillier-made truncation pairs need a Paillier product per
@@ -336,8 +342,7 @@ static void test_trunc_error(void **s)
  * result is wrong (off by about 2^(k-f)) with probability (x + 2^l) / 2^k.
  * Make it large on purpose (l = 60 in Z_2^64: about 1/8) and check the
  * observed failure count against the predicted one, within 6 sigma. */
-static void test_trunc_failure_rate(void **s)
-{
+static void test_trunc_failure_rate(void **s) {
 	(void)s;
 	if (slow_backend()) {
 		/* Paillier-made truncation pairs need a Paillier product per
@@ -366,8 +371,7 @@ static void test_trunc_failure_rate(void **s)
 }
 
 /* Fixed-point products in Z_2^128 with F = 16 against doubles. */
-static void test_fixed_mul(void **s)
-{
+static void test_fixed_mul(void **s) {
 	(void)s;
 	if (slow_backend()) {
 		/* Paillier-made truncation pairs need a Paillier product per
@@ -407,8 +411,7 @@ static void test_fixed_mul(void **s)
 /* Random shared bits add up to 0 or 1 (about half of each; the shares
  * themselves are not bits), and bit triples XOR up to c = a AND b with a and
  * b about half ones, at 2 and 3 parties, in both rings. */
-static void test_bits(void **s)
-{
+static void test_bits(void **s) {
 	(void)s;
 	for (int parties = 2; parties <= 3; parties++)
 		for (int k = 0; k < 2; k++) {
@@ -417,15 +420,17 @@ static void test_bits(void **s)
 			setup_job(r, N_ELEMS, 300u + (unsigned)(parties * 2 + k));
 			size_t n = job.n, w = n / 64, len = n * eb + 3 * w * 8;
 			int dealer = strcmp(backend, "dealer") == 0;
-			mpc_local_config cfg = {.n_parties = parties, .with_dealer = dealer,
-						.gen = dealer ? NULL : backend, .timeout_ms = 20000,
-						.watchdog_s = 60};
+			mpc_local_config cfg = {.n_parties = parties,
+			                        .with_dealer = dealer,
+			                        .gen = dealer ? NULL : backend,
+			                        .timeout_ms = 20000,
+			                        .watchdog_s = 60};
 			mpc_local_result res[17];
 			assert_int_equal(mpc_local_run(&cfg, body_bits, NULL, res), MPC_OK);
 			for (int i = 0; i < parties + dealer; i++) {
 				if (res[i].err != MPC_OK)
-					print_error("node %d: %s: %s\n", i, mpc_strerror(res[i].err),
-						    res[i].detail);
+					print_error("node %d: %s: %s\n", i,
+					            mpc_strerror(res[i].err), res[i].detail);
 				assert_int_equal(res[i].err, MPC_OK);
 				assert_int_equal(res[i].exit_code, 0);
 			}
@@ -441,7 +446,8 @@ static void test_bits(void **s)
 					abc[q] ^= v;
 				}
 				for (size_t e = 0; i == 0 && e < n; e++)
-					share_bits += (uint64_t)mpc_ring_get_i64(r, res[0].out, e) <= 1;
+					share_bits +=
+					    (uint64_t)mpc_ring_get_i64(r, res[0].out, e) <= 1;
 			}
 			mpc_local_results_fini(res, parties + dealer);
 			size_t ones = 0;
@@ -470,27 +476,28 @@ static void test_bits(void **s)
 }
 
 /* Backends: the arguments, or MPC_TEST_BACKENDS (space-separated), or all. */
-int main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_open),
-		cmocka_unit_test(test_mul_2),
-		cmocka_unit_test(test_mul_3),
-		cmocka_unit_test(test_mul_5),
-		cmocka_unit_test(test_dot),
-		cmocka_unit_test(test_trunc_error),
-		cmocka_unit_test(test_trunc_failure_rate),
-		cmocka_unit_test(test_fixed_mul),
-		cmocka_unit_test(test_bits),
+	    cmocka_unit_test(test_open),
+	    cmocka_unit_test(test_mul_2),
+	    cmocka_unit_test(test_mul_3),
+	    cmocka_unit_test(test_mul_5),
+	    cmocka_unit_test(test_dot),
+	    cmocka_unit_test(test_trunc_error),
+	    cmocka_unit_test(test_trunc_failure_rate),
+	    cmocka_unit_test(test_fixed_mul),
+	    cmocka_unit_test(test_bits),
 	};
 	char list[256];
 	const char *env = getenv("MPC_TEST_BACKENDS");
 	int failed = 0;
 	snprintf(list, sizeof(list), "%s", env ? env : "dealer ot paillier");
 	for (int i = 1; i < argc; i++)
-		snprintf(list + (i == 1 ? 0 : strlen(list)), sizeof(list) - (i == 1 ? 0 : strlen(list)),
-			 "%s%s", i == 1 ? "" : " ", argv[i]);
-	for (char *save = NULL, *b = strtok_r(list, " ", &save); b; b = strtok_r(NULL, " ", &save)) {
+		snprintf(list + (i == 1 ? 0 : strlen(list)),
+		         sizeof(list) - (i == 1 ? 0 : strlen(list)), "%s%s", i == 1 ? "" : " ",
+		         argv[i]);
+	for (char *save = NULL, *b = strtok_r(list, " ", &save); b;
+	     b = strtok_r(NULL, " ", &save)) {
 		backend = b;
 		print_message("=== preprocessing backend: %s\n", backend);
 		failed += cmocka_run_group_tests_name(backend, tests, NULL, NULL);

@@ -21,11 +21,11 @@
 
 #include "circuits/eval/mpc_arith_eval.h"
 #include "circuits/mpc_arith_internal.h"
-#include "tests/support/mpc_local.h"
 #include "runtime/mpc_fixed.h"
+#include "tests/support/mpc_local.h"
 
-#define MAX_PORTS 32
-#define SENTINEL 0xA5
+#define MAX_PORTS   32
+#define SENTINEL    0xA5
 #define STATS_BYTES 64
 
 /* Made in the parent before fork: every process has the inputs, but each
@@ -41,8 +41,7 @@ static struct {
 	const char *loose_int; /* an int output of a probabilistic TRUNC: +-1 allowed */
 } job = {.flag_out = -1, .p_out = -1};
 
-static mpc_err body(mpc_party *p, void *arg)
-{
+static mpc_err body(mpc_party *p, void *arg) {
 	const mpc_arith *c = job.c;
 	int me = mpc_party_id(p);
 	size_t eb = mpc_ring_bytes(mpc_arith_ring(c)), no = mpc_arith_n_outputs(c);
@@ -75,29 +74,25 @@ static mpc_err body(mpc_party *p, void *arg)
 	return err;
 }
 
-static void load(const char *text)
-{
+static void load(const char *text) {
 	if (mpc_arith_parse("test.arc", text, strlen(text), &job.c) != MPC_OK)
 		fail_msg("%s", mpc_error_detail());
 }
 
-static const char *circuit_path(const char *name)
-{
+static const char *circuit_path(const char *name) {
 	static char path[512];
 	const char *dir = getenv("MPC_ARITH_DIR");
 	snprintf(path, sizeof(path), "%s/%s", dir ? dir : "circuits", name);
 	return path;
 }
 
-static void load_file(const char *name)
-{
+static void load_file(const char *name) {
 	if (mpc_arith_load(circuit_path(name), &job.c) != MPC_OK)
 		fail_msg("%s", mpc_error_detail());
 }
 
 static uint64_t rng = 0x9E3779B97F4A7C15ull;
-static uint64_t next(void)
-{
+static uint64_t next(void) {
 	rng ^= rng << 13;
 	rng ^= rng >> 7;
 	rng ^= rng << 17;
@@ -105,8 +100,7 @@ static uint64_t next(void)
 }
 
 /* Random inputs: fix uniform in (-lim, lim), int in [lo, hi]. */
-static void fill_inputs(double lim, int64_t lo, int64_t hi)
-{
+static void fill_inputs(double lim, int64_t lo, int64_t hi) {
 	mpc_ring r = mpc_arith_ring(job.c);
 	unsigned f = mpc_arith_frac(job.c);
 	for (size_t i = 0; i < mpc_arith_n_inputs(job.c); i++) {
@@ -115,10 +109,13 @@ static void fill_inputs(double lim, int64_t lo, int64_t hi)
 		job.in[i] = calloc(pt.len, 16);
 		for (size_t k = 0; k < pt.len; k++) {
 			if (pt.type == MPC_ARITH_FIX) {
-				double v = ((double)(next() >> 11) / 9007199254740992.0 * 2 - 1) * lim;
-				assert_int_equal(mpc_fixed_encode(r, f, lim + 1, &v,
-								  (uint8_t *)job.in[i] + k * mpc_ring_bytes(r),
-								  1), MPC_OK);
+				double v =
+				    ((double)(next() >> 11) / 9007199254740992.0 * 2 - 1) * lim;
+				assert_int_equal(
+				    mpc_fixed_encode(r, f, lim + 1, &v,
+				                     (uint8_t *)job.in[i] + k * mpc_ring_bytes(r),
+				                     1),
+				    MPC_OK);
 			} else {
 				int64_t v = lo + (int64_t)(next() % (uint64_t)(hi - lo + 1));
 				mpc_ring_set_i64(r, job.in[i], k, v);
@@ -127,24 +124,22 @@ static void fill_inputs(double lim, int64_t lo, int64_t hi)
 	}
 }
 
-static void set_input_i64(const char *name, size_t k, int64_t v)
-{
+static void set_input_i64(const char *name, size_t k, int64_t v) {
 	int i = mpc_arith_find_input(job.c, name);
 	assert_true(i >= 0);
 	mpc_ring_set_i64(mpc_arith_ring(job.c), job.in[i], k, v);
 }
 
-static void set_input_fix(const char *name, size_t k, double v)
-{
+static void set_input_fix(const char *name, size_t k, double v) {
 	int i = mpc_arith_find_input(job.c, name);
 	mpc_ring r = mpc_arith_ring(job.c);
 	assert_true(i >= 0);
 	assert_int_equal(mpc_fixed_encode(r, mpc_arith_frac(job.c), 1e6, &v,
-					  (uint8_t *)job.in[i] + k * mpc_ring_bytes(r), 1), MPC_OK);
+	                                  (uint8_t *)job.in[i] + k * mpc_ring_bytes(r), 1),
+	                 MPC_OK);
 }
 
-static void finish(void)
-{
+static void finish(void) {
 	for (int i = 0; i < MAX_PORTS; i++) {
 		free(job.in[i]);
 		job.in[i] = NULL;
@@ -154,8 +149,7 @@ static void finish(void)
 }
 
 /* Rounds of the set-up alone (party_new, the dealer's seeds) at party 0. */
-static uint64_t baseline_rounds(int parties)
-{
+static uint64_t baseline_rounds(int parties) {
 	mpc_local_result res[5];
 	mpc_local_config cfg = {.n_parties = parties, .with_dealer = 1, .watchdog_s = 120};
 	job.skip_run = 1;
@@ -173,8 +167,7 @@ static uint64_t baseline_rounds(int parties)
  * (tol_ulps: allowed difference on fix outputs); outputs to one party
  * reach only it. exact_rounds: party 0's rounds must equal the stated ones.
  * Returns party 0's stats. */
-static mpc_arith_run_stats check_run(int parties, int64_t tol_ulps, int exact_rounds)
-{
+static mpc_arith_run_stats check_run(int parties, int64_t tol_ulps, int exact_rounds) {
 	const mpc_arith *c = job.c;
 	mpc_ring r = mpc_arith_ring(c);
 	size_t eb = mpc_ring_bytes(r), no = mpc_arith_n_outputs(c);
@@ -211,8 +204,10 @@ static mpc_arith_run_stats check_run(int parties, int64_t tol_ulps, int exact_ro
 			if (pt.party != MPC_ARITH_ALL && pt.party != i) {
 				for (size_t b = 0; b < bytes; b++)
 					if (o[b] != SENTINEL)
-						fail_msg("party %d got something of output '%s', which is "
-							 "for party %d only", i, pt.name, pt.party);
+						fail_msg("party %d got something of output '%s', "
+						         "which is "
+						         "for party %d only",
+						         i, pt.name, pt.party);
 				o += bytes;
 				continue;
 			}
@@ -225,26 +220,33 @@ static mpc_arith_run_stats check_run(int parties, int64_t tol_ulps, int exact_ro
 					worst = d;
 				if (d > 0 && (int)j == job.flag_out) {
 					unsigned f = mpc_arith_frac(c);
-					double pc = ldexp((double)mpc_arith_signed(
-							      r, mpc_arith_get(r, ref[job.p_out], k)), -(int)f);
+					double pc =
+					    ldexp((double)mpc_arith_signed(
+					              r, mpc_arith_get(r, ref[job.p_out], k)),
+					          -(int)f);
 					if (fabs(pc - job.t) <= job.p_tol)
 						continue;
 				}
 				if (d > (pt.type == MPC_ARITH_FIX ? tol_ulps
-						 : job.loose_int && !strcmp(pt.name, job.loose_int) ? 1 : 0))
-					fail_msg("%d parties: party %d, output '%s'[%zu]: got %lld, "
-						 "clear %lld", parties, i, pt.name, k, (long long)got,
-						 (long long)want);
+				         : job.loose_int && !strcmp(pt.name, job.loose_int) ? 1
+				                                                            : 0))
+					fail_msg(
+					    "%d parties: party %d, output '%s'[%zu]: got %lld, "
+					    "clear %lld",
+					    parties, i, pt.name, k, (long long)got,
+					    (long long)want);
 			}
 			if (i == 0 && pt.type == MPC_ARITH_FIX && worst > 0)
-				print_message("%d parties: output '%s': at most %lld units in the last "
-					      "place from the clear evaluator\n", parties, pt.name,
-					      (long long)worst);
+				print_message(
+				    "%d parties: output '%s': at most %lld units in the last "
+				    "place from the clear evaluator\n",
+				    parties, pt.name, (long long)worst);
 			o += bytes;
 		}
 	}
 	print_message("%d parties: %llu rounds at party 0 (stated without nonlinear calls: %u), "
-		      "%.3f s\n", parties, (unsigned long long)st0.rounds, info.rounds, res[0].seconds);
+	              "%.3f s\n",
+	              parties, (unsigned long long)st0.rounds, info.rounds, res[0].seconds);
 	if (exact_rounds) {
 		/* party 0 asks the dealer nothing: its rounds are the circuit's */
 		assert_int_equal(st0.rounds, info.rounds);
@@ -261,39 +263,37 @@ static mpc_arith_run_stats check_run(int parties, int64_t tol_ulps, int exact_ro
  * party. Layers: 1 DOT, MUL n n (Beaver; DOT's truncation); 2 MUL z v,
  * MUL n z (Beaver; z*v's and TRUNC m's truncations); 3 SELECT (Beaver);
  * 4 CMUL by 0.5 (truncation); 5 MUL by a public fix (truncation); outputs. */
-static const char *layered =
-    "arith 1 ring 128 frac 16 parties 2\n"
-    "party 0 merchant\n"
-    "party 1 bank\n"
-    "input x merchant 96 fix\n"
-    "input w bank 3 fix\n"
-    "input v bank 32 fix\n"
-    "input n merchant 32 int\n"
-    "input bit bank 32 int\n"
-    "const half fix 1 0.5\n"
-    "const pub fix 3 0.25 -1.5 2\n"
-    "z = DOT x w 3\n"
-    "zp = DOT x pub 3\n"
-    "zz = MUL z v\n"
-    "m = MUL n n\n"
-    "mz = MUL n z\n"
-    "s = SELECT bit zz z\n"
-    "h = CMUL s 0.5\n"
-    "g = MUL h half\n"
-    "t = TRUNC m 2\n"
-    "a = ADDC g 1.5\n"
-    "d = SUB a zp\n"
-    "tot = SUM n 32\n"
-    "ng = NEG tot\n"
-    "output d all\n"
-    "output m merchant\n"
-    "output t bank\n"
-    "output ng all\n"
-    "output mz bank\n"
-    "output half all\n";
+static const char *layered = "arith 1 ring 128 frac 16 parties 2\n"
+                             "party 0 merchant\n"
+                             "party 1 bank\n"
+                             "input x merchant 96 fix\n"
+                             "input w bank 3 fix\n"
+                             "input v bank 32 fix\n"
+                             "input n merchant 32 int\n"
+                             "input bit bank 32 int\n"
+                             "const half fix 1 0.5\n"
+                             "const pub fix 3 0.25 -1.5 2\n"
+                             "z = DOT x w 3\n"
+                             "zp = DOT x pub 3\n"
+                             "zz = MUL z v\n"
+                             "m = MUL n n\n"
+                             "mz = MUL n z\n"
+                             "s = SELECT bit zz z\n"
+                             "h = CMUL s 0.5\n"
+                             "g = MUL h half\n"
+                             "t = TRUNC m 2\n"
+                             "a = ADDC g 1.5\n"
+                             "d = SUB a zp\n"
+                             "tot = SUM n 32\n"
+                             "ng = NEG tot\n"
+                             "output d all\n"
+                             "output m merchant\n"
+                             "output t bank\n"
+                             "output ng all\n"
+                             "output mz bank\n"
+                             "output half all\n";
 
-static void test_layers(void **st)
-{
+static void test_layers(void **st) {
 	(void)st;
 	load(layered);
 	mpc_arith_info info;
@@ -314,8 +314,7 @@ static void test_layers(void **st)
 }
 
 /* The same circuit in Z_2^64 with integers only (exact everywhere). */
-static void test_integers_z64(void **st)
-{
+static void test_integers_z64(void **st) {
 	(void)st;
 	load("arith 1 ring 64 frac 0 parties 3\n"
 	     "input a 0 64 int\ninput b 1 64 int\ninput c 2 8 int\ninput k 2 1 int\n"
@@ -333,8 +332,7 @@ static void test_integers_z64(void **st)
 
 /* Comparisons and the other mpc_cmp gates: exact against the clear
  * evaluator; two gates of one kind in one layer make one call. */
-static void test_comparisons(void **st)
-{
+static void test_comparisons(void **st) {
 	(void)st;
 	load("arith 1 ring 64 frac 8 parties 2\n"
 	     "input x 0 24 fix\ninput y 1 24 fix\ninput i 1 24 int\n"
@@ -360,8 +358,7 @@ static void test_comparisons(void **st)
 	finish();
 }
 
-static void test_scorecard(void **st)
-{
+static void test_scorecard(void **st) {
 	(void)st;
 	load_file("scorecard.arc");
 	fill_inputs(0, 0, 9);
@@ -370,13 +367,12 @@ static void test_scorecard(void **st)
 	finish();
 }
 
-static void test_fraud_score(void **st)
-{
+static void test_fraud_score(void **st) {
 	(void)st;
 	load_file("fraud_score.arc");
 	/* for the test, the probabilities go to every party too */
 	assert_int_equal(mpc_arith_output(job.c, mpc_arith_find_wire(job.c, "p"), MPC_ARITH_ALL),
-			 MPC_OK);
+	                 MPC_OK);
 	fill_inputs(1.5, 0, 0);
 	set_input_fix("t", 0, 0.45);
 	/* a flag may differ only where the probability is within the sigmoid's
@@ -391,8 +387,7 @@ static void test_fraud_score(void **st)
 	finish();
 }
 
-static void test_stats(void **st)
-{
+static void test_stats(void **st) {
 	(void)st;
 	load_file("stats.arc");
 	fill_inputs(1000, 0, 1);
@@ -422,8 +417,7 @@ static void test_stats(void **st)
 	finish();
 }
 
-int main(void)
-{
+int main(void) {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_layers),      cmocka_unit_test(test_integers_z64),
 	    cmocka_unit_test(test_comparisons), cmocka_unit_test(test_scorecard),

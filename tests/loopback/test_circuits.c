@@ -16,8 +16,8 @@
 #include <openssl/rand.h>
 
 #include "circuits/eval/mpc_bool_eval.h"
-#include "tests/support/mpc_local.h"
 #include "tests/support/bristol_files.h"
+#include "tests/support/mpc_local.h"
 
 #define MAX_BATCH 256
 
@@ -29,10 +29,11 @@ static struct {
 	uint64_t *in[4];
 } job;
 
-static size_t words(void) { return (job.batch + 63) / 64; }
+static size_t words(void) {
+	return (job.batch + 63) / 64;
+}
 
-static mpc_err body(mpc_party *p, void *arg)
-{
+static mpc_err body(mpc_party *p, void *arg) {
 	int me = mpc_party_id(p);
 	const uint64_t *in[4];
 	uint64_t *out[4] = {0};
@@ -57,20 +58,17 @@ static mpc_err body(mpc_party *p, void *arg)
 }
 
 /* Bit `wire` of instance i in a wire-major value. */
-static int bit_at(const uint64_t *val, size_t wire, size_t i)
-{
+static int bit_at(const uint64_t *val, size_t wire, size_t i) {
 	return (int)((val[wire * words() + i / 64] >> (i % 64)) & 1);
 }
 
-static void set_bit(uint64_t *val, size_t wire, size_t i, int b)
-{
+static void set_bit(uint64_t *val, size_t wire, size_t i, int b) {
 	if (b)
 		val[wire * words() + i / 64] |= 1ull << (i % 64);
 }
 
 /* Run the job on n parties; out gets output value 0 (as every party sees it). */
-static uint64_t *run(int parties)
-{
+static uint64_t *run(int parties) {
 	mpc_local_result res[4];
 	mpc_local_config cfg = {.n_parties = parties, .use_tcp = 1, .gen = "ot", .watchdog_s = 120};
 	assert_int_equal(mpc_local_run(&cfg, body, NULL, res), MPC_OK);
@@ -87,8 +85,7 @@ static uint64_t *run(int parties)
 	return o;
 }
 
-static void set_values(size_t batch)
-{
+static void set_values(size_t batch) {
 	job.batch = batch;
 	for (uint32_t v = 0; v < job.c->n_in; v++) {
 		free(job.in[v]);
@@ -96,16 +93,14 @@ static void set_values(size_t batch)
 	}
 }
 
-static uint64_t value64(const uint64_t *val, size_t i)
-{
+static uint64_t value64(const uint64_t *val, size_t i) {
 	uint64_t x = 0;
 	for (int b = 0; b < 64; b++)
 		x |= (uint64_t)bit_at(val, (size_t)b, i) << b;
 	return x;
 }
 
-static void check_arith(const char *name, int parties)
-{
+static void check_arith(const char *name, int parties) {
 	const char *path = bristol_path(name);
 	if (path == NULL)
 		skip();
@@ -125,20 +120,30 @@ static void check_arith(const char *name, int parties)
 	uint64_t *o = run(parties);
 	for (size_t i = 0; i < job.batch; i++) {
 		uint64_t want = !strcmp(name, "adder64.txt") ? a[i] + b[i]
-				: !strcmp(name, "sub64.txt") ? a[i] - b[i]
-							     : a[i] * b[i];
+		                : !strcmp(name, "sub64.txt") ? a[i] - b[i]
+		                                             : a[i] * b[i];
 		assert_true(value64(o, i) == want);
 	}
 	free(o);
 	mpc_bristol_free(job.c);
 }
 
-static void test_adder(void **s) { (void)s; check_arith("adder64.txt", 2); check_arith("adder64.txt", 3); }
-static void test_sub(void **s) { (void)s; check_arith("sub64.txt", 3); }
-static void test_mult(void **s) { (void)s; check_arith("mult64.txt", 2); check_arith("mult64.txt", 3); }
+static void test_adder(void **s) {
+	(void)s;
+	check_arith("adder64.txt", 2);
+	check_arith("adder64.txt", 3);
+}
+static void test_sub(void **s) {
+	(void)s;
+	check_arith("sub64.txt", 3);
+}
+static void test_mult(void **s) {
+	(void)s;
+	check_arith("mult64.txt", 2);
+	check_arith("mult64.txt", 3);
+}
 
-static void check_aes(int parties)
-{
+static void check_aes(int parties) {
 	const char *path = bristol_path("aes_128.txt");
 	if (path == NULL)
 		skip();
@@ -180,11 +185,16 @@ static void check_aes(int parties)
 	mpc_bristol_free(job.c);
 }
 
-static void test_aes_2(void **s) { (void)s; check_aes(2); }
-static void test_aes_3(void **s) { (void)s; check_aes(3); }
+static void test_aes_2(void **s) {
+	(void)s;
+	check_aes(2);
+}
+static void test_aes_3(void **s) {
+	(void)s;
+	check_aes(3);
+}
 
-static void test_sha256(void **s)
-{
+static void test_sha256(void **s) {
 	(void)s;
 	const char *path = bristol_path("sha256.txt");
 	if (path == NULL)
@@ -195,7 +205,7 @@ static void test_sha256(void **s)
 	job.owner[1] = 0; /* the chaining value */
 	uint8_t block[64] = {'a', 'b', 'c', 0x80}, iv[32], bits[512], want[32], got[32];
 	static const uint32_t h0[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
-				       0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
+	                               0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
 	unsigned wl;
 	block[63] = 24;
 	for (int i = 0; i < 8; i++)
@@ -221,12 +231,11 @@ static void test_sha256(void **s)
 	mpc_bristol_free(job.c);
 }
 
-int main(void)
-{
+int main(void) {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_adder), cmocka_unit_test(test_sub),
-		cmocka_unit_test(test_mult),  cmocka_unit_test(test_aes_2),
-		cmocka_unit_test(test_aes_3), cmocka_unit_test(test_sha256),
+	    cmocka_unit_test(test_adder), cmocka_unit_test(test_sub),
+	    cmocka_unit_test(test_mult),  cmocka_unit_test(test_aes_2),
+	    cmocka_unit_test(test_aes_3), cmocka_unit_test(test_sha256),
 	};
 	int failed = cmocka_run_group_tests(tests, NULL, NULL);
 	for (int v = 0; v < 4; v++)

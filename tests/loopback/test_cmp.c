@@ -15,13 +15,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "protocols/core/mpc_preproc.h"
+#include "protocols/core/mpc_share.h"
 #include "protocols/nonlinear/mpc_bool.h"
 #include "protocols/nonlinear/mpc_cmp.h"
 #include "protocols/nonlinear/mpc_conv.h"
-#include "tests/support/mpc_local.h"
-#include "protocols/core/mpc_preproc.h"
-#include "protocols/core/mpc_share.h"
 #include "tests/support/cluster.h"
+#include "tests/support/mpc_local.h"
 
 enum {
 	OP_A2B,

@@ -26,16 +26,16 @@
 #include <time.h>
 
 #include "protocols/apps/mpc_dp.h"
-#include "protocols/preproc/mpc_gen.h"
-#include "tests/support/mpc_local.h"
 #include "protocols/core/mpc_share.h"
+#include "protocols/preproc/mpc_gen.h"
 #include "tests/support/cluster.h"
+#include "tests/support/mpc_local.h"
 
-#define NP 3   /* parties, except in test_parties */
-#define MAXP 5
-#define Z_BOUND 5.0   /* standard errors allowed */
-#define CHI_Z 4.75    /* normal quantile for a 10^-6 one-sided chi-square tail */
-#define MAX_N 20000
+#define NP      3 /* parties, except in test_parties */
+#define MAXP    5
+#define Z_BOUND 5.0  /* standard errors allowed */
+#define CHI_Z   4.75 /* normal quantile for a 10^-6 one-sided chi-square tail */
+#define MAX_N   20000
 
 enum { OP_SAMPLE, OP_RELEASE };
 
@@ -44,9 +44,9 @@ static struct {
 	int op;
 	mpc_ring ring;
 	size_t n;
-	double T;              /* OP_SAMPLE: parameter in units */
-	int gauss;             /* OP_SAMPLE: the discrete Gaussian with sigma T */
-	double t;              /* OP_SAMPLE with f > 0: mpc_dp_laplace(t, f) */
+	double T;  /* OP_SAMPLE: parameter in units */
+	int gauss; /* OP_SAMPLE: the discrete Gaussian with sigma T */
+	double t;  /* OP_SAMPLE with f > 0: mpc_dp_laplace(t, f) */
 	unsigned f;
 	int dealer;            /* 1: a dealer instead of the parties' OT generation */
 	int np;                /* parties; 0 means NP */
@@ -63,21 +63,20 @@ typedef struct {
 	uint64_t bit_triple_words, bits;
 } meter;
 
-static size_t eb(void) { return mpc_ring_bytes(job.ring); }
+static size_t eb(void) {
+	return mpc_ring_bytes(job.ring);
+}
 
-static int64_t get_s(const uint8_t *buf, size_t i)
-{
+static int64_t get_s(const uint8_t *buf, size_t i) {
 	/* noise and values here are far below 2^63 */
 	return (int64_t)cluster_get_s(job.ring, buf, i);
 }
 
-static mpc_u128 get_u(const uint8_t *buf, size_t i)
-{
+static mpc_u128 get_u(const uint8_t *buf, size_t i) {
 	return cluster_get_u(job.ring, buf, i);
 }
 
-static double now(void)
-{
+static double now(void) {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
@@ -85,8 +84,7 @@ static double now(void)
 
 /* ---- the parties ---- */
 
-static mpc_err body(mpc_party *p, void *arg)
-{
+static mpc_err body(mpc_party *p, void *arg) {
 	size_t n = job.n, e = eb();
 	mpc_vec z = {0}, x = {0}, o = {0};
 	const mpc_gen_stats *gs = mpc_gen_get_stats(mpc_party_preproc(p));
@@ -111,7 +109,7 @@ static mpc_err body(mpc_party *p, void *arg)
 			for (size_t i = 0; i < n; i++)
 				T[i] = job.expect != MPC_OK && i == 3 ? job.Tbad : job.T;
 			err = job.gauss ? mpc_dp_gauss_units(p, job.ring, T, z.v, n)
-					: mpc_dp_laplace_units(p, job.ring, T, z.v, n);
+			                : mpc_dp_laplace_units(p, job.ring, T, z.v, n);
 			free(T);
 		}
 		if (err != MPC_OK)
@@ -132,7 +130,8 @@ static mpc_err body(mpc_party *p, void *arg)
 		}
 		err = mpc_input(p, 0, job.ring, in, x.v, n);
 		free(in);
-		if (err != MPC_OK || (err = mpc_dp_add_noise(p, job.ring, job.a, x.v, n)) != MPC_OK ||
+		if (err != MPC_OK ||
+		    (err = mpc_dp_add_noise(p, job.ring, job.a, x.v, n)) != MPC_OK ||
 		    (err = mpc_open(p, job.ring, x.v, o.v, n)) != MPC_OK)
 			goto out;
 		mt.seconds = now() - t0;
@@ -158,12 +157,16 @@ out:
 /* Run the job on np() parties. shares[k] gets party k's first emitted
  * block (n elements), shares2[k] the second (OP_RELEASE), meters[k] its
  * meter. */
-static int np(void) { return job.np ? job.np : NP; }
+static int np(void) {
+	return job.np ? job.np : NP;
+}
 
-static void run(uint8_t *shares[MAXP], uint8_t *shares2[MAXP], meter meters[MAXP])
-{
-	mpc_local_config cfg = {.n_parties = np(), .with_dealer = job.dealer,
-				.gen = job.dealer ? NULL : "ot", .timeout_ms = 60000, .watchdog_s = 300};
+static void run(uint8_t *shares[MAXP], uint8_t *shares2[MAXP], meter meters[MAXP]) {
+	mpc_local_config cfg = {.n_parties = np(),
+	                        .with_dealer = job.dealer,
+	                        .gen = job.dealer ? NULL : "ot",
+	                        .timeout_ms = 60000,
+	                        .watchdog_s = 300};
 	mpc_local_result res[MAXP + 1];
 	size_t blk = job.n * eb(), want = blk * (job.op == OP_RELEASE ? 2 : 1) + sizeof(meter);
 	assert_int_equal(mpc_local_run(&cfg, body, NULL, res), MPC_OK);
@@ -186,7 +189,7 @@ static void run(uint8_t *shares[MAXP], uint8_t *shares2[MAXP], meter meters[MAXP
 	for (int i = 0; i < np(); i++) {
 		if (res[i].err != MPC_OK || !res[i].exited || res[i].exit_code != 0)
 			print_error("party %d: exit %d, %s: %s\n", i, res[i].exit_code,
-				    mpc_strerror(res[i].err), res[i].detail);
+			            mpc_strerror(res[i].err), res[i].detail);
 		assert_int_equal(res[i].err, MPC_OK);
 		assert_int_equal(res[i].exit_code, 0);
 		assert_int_equal(res[i].out_len, want);
@@ -209,8 +212,7 @@ static void run(uint8_t *shares[MAXP], uint8_t *shares2[MAXP], meter meters[MAXP
 
 /* Run an OP_SAMPLE job; z gets the noise (units), sh the parties' shares
  * (caller frees both). */
-static double *sample(uint8_t *sh[MAXP], meter mt[MAXP])
-{
+static double *sample(uint8_t *sh[MAXP], meter mt[MAXP]) {
 	size_t n = job.n;
 	double *z = malloc(n * sizeof(double));
 	uint8_t *sum = calloc(n, eb());
@@ -233,12 +235,15 @@ typedef struct {
 	double par;
 } dist;
 
-static dist LAP(double T) { return (dist){0, T}; }
-static dist GAU(double sigma) { return (dist){1, sigma}; }
+static dist LAP(double T) {
+	return (dist){0, T};
+}
+static dist GAU(double sigma) {
+	return (dist){1, sigma};
+}
 
 /* P(Z = z) */
-static double pmf(dist D, long z)
-{
+static double pmf(dist D, long z) {
 	if (!D.gauss) {
 		double q = exp(-1.0 / D.par);
 		return (1 - q) / (1 + q) * pow(q, (double)labs(z));
@@ -254,8 +259,7 @@ static double pmf(dist D, long z)
 }
 
 /* E[Z^2] and E[Z^4], by summing the pmf */
-static void moments(dist D, double *m2, double *m4)
-{
+static void moments(dist D, double *m2, double *m4) {
 	double s2 = 0, s4 = 0;
 	long K = (long)((D.gauss ? 40 : 60) * D.par) + 10;
 	for (long z = 1; z <= K; z++) {
@@ -268,8 +272,7 @@ static void moments(dist D, double *m2, double *m4)
 }
 
 /* log P(X = x) for X ~ Binomial(n, p) */
-static double lbinom(size_t n, size_t x, double p)
-{
+static double lbinom(size_t n, size_t x, double p) {
 	double lc = lgamma((double)n + 1) - lgamma((double)x + 1) - lgamma((double)(n - x) + 1);
 	return lc + (double)x * log(p) + (double)(n - x) * log1p(-p);
 }
@@ -278,8 +281,7 @@ static double lbinom(size_t n, size_t x, double p)
  * standard deviation: both tails of the observed count must be above
  * 10^-7 (the normal approximation to E[Z^2] is too optimistic for a few
  * hundred samples: its skew puts ~10^-4 beyond 5 standard errors). */
-static void check_mass(const double *d, size_t n, dist D, const char *what)
-{
+static void check_mass(const double *d, size_t n, dist D, const char *what) {
 	double sd, m4;
 	moments(D, &sd, &m4);
 	sd = sqrt(sd);
@@ -302,8 +304,8 @@ static void check_mass(const double *d, size_t n, dist D, const char *what)
 			if (x >= c)
 				hi += v;
 		}
-		print_message("    %s: P(|Z| <= %ld) = %.4f, observed %.4f (tails %.2g, %.2g)\n", what,
-			      ks[a], pk, (double)c / (double)n, lo, hi);
+		print_message("    %s: P(|Z| <= %ld) = %.4f, observed %.4f (tails %.2g, %.2g)\n",
+		              what, ks[a], pk, (double)c / (double)n, lo, hi);
 		if (lo < 1e-7 || hi < 1e-7)
 			fail_msg("%s: %zu of %zu within %ld, expected %.4f", what, c, n, ks[a], pk);
 	}
@@ -315,8 +317,7 @@ static void check_mass(const double *d, size_t n, dist D, const char *what)
  * the closed form 2q/(1-q)^2) within Z_BOUND standard errors from the
  * fourth moment; and the exact binomial tests of check_mass. d: n samples
  * (units). */
-static void check_spread(const double *d, size_t n, dist D, const char *what)
-{
+static void check_spread(const double *d, size_t n, dist D, const char *what) {
 	double m2, m4, q = exp(-1.0 / D.par), s1 = 0, s2 = 0;
 	int big = n >= (D.gauss ? 1000u : 5000u);
 	moments(D, &m2, &m4);
@@ -333,9 +334,9 @@ static void check_spread(const double *d, size_t n, dist D, const char *what)
 	double mean = s1 / (double)n, ms = s2 / (double)n;
 	double se_mean = sqrt(m2 / (double)n), se_var = sqrt((m4 - m2 * m2) / (double)n);
 	print_message("    %s: n %zu %s %g: mean %.4f (tolerance %.4f), E[Z^2] %.4f vs %.4f "
-		      "(%s %.4f)\n",
-		      what, n, D.gauss ? "sigma" : "T", D.par, mean, Z_BOUND * se_mean, ms, m2,
-		      big ? "tolerance" : "5 s.e., not asserted:", Z_BOUND * se_var);
+	              "(%s %.4f)\n",
+	              what, n, D.gauss ? "sigma" : "T", D.par, mean, Z_BOUND * se_mean, ms, m2,
+	              big ? "tolerance" : "5 s.e., not asserted:", Z_BOUND * se_var);
 	if (fabs(mean) > Z_BOUND * se_mean)
 		fail_msg("%s: mean %g beyond %g", what, mean, Z_BOUND * se_mean);
 	if (big && fabs(ms - m2) > Z_BOUND * se_var)
@@ -346,11 +347,10 @@ static void check_spread(const double *d, size_t n, dist D, const char *what)
 /* Chi-square of the histogram against the pmf: bins of width w (1 for
  * small T) centred on 0, as many as have an expected count >= 20, and the
  * two tails. */
-static void check_chi2(const double *d, size_t n, dist D)
-{
+static void check_chi2(const double *d, size_t n, dist D) {
 	long w = D.par < 8 ? 1 : (long)(D.par / 8), K = 0;
 	/* bin b (|b| <= K) holds z in [b*w - w/2, b*w - w/2 + w) */
-#define LO(b) ((b) * w - w / 2)
+#define LO(b) ((b)*w - w / 2)
 	for (;;) {
 		double pb = 0;
 		for (long z = LO(K + 1); z < LO(K + 1) + w; z++)
@@ -377,11 +377,12 @@ static void check_chi2(const double *d, size_t n, dist D)
 	}
 #undef LO
 	double ext = (1 - mass) / 2 * (double)n;
-	chi += (obs[0] - ext) * (obs[0] - ext) / ext + (obs[nb - 1] - ext) * (obs[nb - 1] - ext) / ext;
+	chi +=
+	    (obs[0] - ext) * (obs[0] - ext) / ext + (obs[nb - 1] - ext) * (obs[nb - 1] - ext) / ext;
 	double df = (double)nb - 1, h = 2 / (9 * df);
 	double crit = df * pow(1 - h + CHI_Z * sqrt(h), 3); /* Wilson-Hilferty */
 	print_message("    chi-square over %zu bins of width %ld: %.2f (critical %.2f at 10^-6)\n",
-		      nb, w, chi, crit);
+	              nb, w, chi, crit);
 	free(obs);
 	if (chi > crit)
 		fail_msg("chi-square %g > %g", chi, crit);
@@ -390,8 +391,7 @@ static void check_chi2(const double *d, size_t n, dist D)
 /* Each party's share, and the sum of every two parties' shares, against the
  * noise: the top bit is a fair coin and the low 32 bits are uncorrelated
  * with the noise; and no share equals the noise. */
-static void check_views(uint8_t *sh[MAXP], const double *z, size_t n)
-{
+static void check_views(uint8_t *sh[MAXP], const double *z, size_t n) {
 	double zm = 0, zv = 0;
 	for (size_t i = 0; i < n; i++)
 		zm += z[i];
@@ -430,20 +430,18 @@ static void check_views(uint8_t *sh[MAXP], const double *z, size_t n)
 }
 
 /* The preprocessing the run consumed is what mpc_dp_laplace_cost predicts. */
-static void check_cost(const meter *mt, const double *T, size_t n)
-{
+static void check_cost(const meter *mt, const double *T, size_t n) {
 	uint64_t words, bits;
 	assert_int_equal(job.gauss ? mpc_dp_gauss_cost(T, n, &words, &bits)
-				   : mpc_dp_laplace_cost(T, n, &words, &bits),
-			 0);
+	                           : mpc_dp_laplace_cost(T, n, &words, &bits),
+	                 0);
 	if (mt->bit_triple_words != words || mt->bits != bits)
 		fail_msg("consumed %llu bit-triple words and %llu bits, predicted %llu and %llu",
-			 (unsigned long long)mt->bit_triple_words, (unsigned long long)mt->bits,
-			 (unsigned long long)words, (unsigned long long)bits);
+		         (unsigned long long)mt->bit_triple_words, (unsigned long long)mt->bits,
+		         (unsigned long long)words, (unsigned long long)bits);
 }
 
-static void check_cost_same(const meter *mt, double T, size_t n)
-{
+static void check_cost_same(const meter *mt, double T, size_t n) {
 	double *Ts = malloc(n * sizeof(double));
 	assert_non_null(Ts);
 	for (size_t i = 0; i < n; i++)
@@ -452,20 +450,18 @@ static void check_cost_same(const meter *mt, double T, size_t n)
 	free(Ts);
 }
 
-static void print_meter(const meter *mt, size_t n, const char *what)
-{
+static void print_meter(const meter *mt, size_t n, const char *what) {
 	print_message("    %s: %zu samples in %.2f s (%.0f samples/s, preprocessing made inside "
-		      "the run); per sample %.0f bit triples, %.1f random bits; %llu rounds, "
-		      "%.0f bytes sent per sample (party 0)\n",
-		      what, n, mt->seconds, (double)n / mt->seconds,
-		      64.0 * (double)mt->bit_triple_words / (double)n, (double)mt->bits / (double)n,
-		      (unsigned long long)mt->rounds, (double)mt->bytes / (double)n);
+	              "the run); per sample %.0f bit triples, %.1f random bits; %llu rounds, "
+	              "%.0f bytes sent per sample (party 0)\n",
+	              what, n, mt->seconds, (double)n / mt->seconds,
+	              64.0 * (double)mt->bit_triple_words / (double)n, (double)mt->bits / (double)n,
+	              (unsigned long long)mt->rounds, (double)mt->bytes / (double)n);
 }
 
 /* ---- tests ---- */
 
-static void new_sample_job(mpc_ring r, size_t n, double T, int parties)
-{
+static void new_sample_job(mpc_ring r, size_t n, double T, int parties) {
 	memset(&job, 0, sizeof(job));
 	job.op = OP_SAMPLE;
 	job.ring = r;
@@ -476,8 +472,7 @@ static void new_sample_job(mpc_ring r, size_t n, double T, int parties)
 
 /* every |z| < 2^L for the parameter's digit count L (Laplace), |z| <= K
  * (Gaussian) */
-static void check_bound(const double *z, size_t n, double T)
-{
+static void check_bound(const double *z, size_t n, double T) {
 	unsigned L;
 	if (job.gauss) {
 		assert_int_equal(mpc_dp_gauss_info(T, &L, NULL), MPC_OK);
@@ -490,15 +485,13 @@ static void check_bound(const double *z, size_t n, double T)
 		assert_true(fabs(z[i]) < ldexp(1, (int)L));
 }
 
-static void free_shares(uint8_t *sh[MAXP])
-{
+static void free_shares(uint8_t *sh[MAXP]) {
 	for (int k = 0; k < np(); k++)
 		free(sh[k]);
 }
 
 /* (1) one large batch, integers; (3) the parties' views of it */
-static void test_batch(void **s)
-{
+static void test_batch(void **s) {
 	(void)s;
 	uint8_t *sh[MAXP];
 	meter mt[MAXP];
@@ -515,8 +508,7 @@ static void test_batch(void **s)
 }
 
 /* (1) fixed point in Z_2^128: t = 0.75 at f = 3 is T = 6 units of 1/8 */
-static void test_fixed(void **s)
-{
+static void test_fixed(void **s) {
 	(void)s;
 	uint8_t *sh[MAXP];
 	meter mt[MAXP];
@@ -535,8 +527,7 @@ static void test_fixed(void **s)
 }
 
 /* (1) a large parameter: 16 digits, the high ones with tiny probabilities */
-static void test_large_scale(void **s)
-{
+static void test_large_scale(void **s) {
 	(void)s;
 	uint8_t *sh[MAXP];
 	meter mt[MAXP];
@@ -552,8 +543,7 @@ static void test_large_scale(void **s)
 }
 
 /* 2 and 5 parties: the same mechanism */
-static void test_parties(void **s)
-{
+static void test_parties(void **s) {
 	(void)s;
 	int ps[2] = {2, 5};
 	for (int k = 0; k < 2; k++) {
@@ -573,8 +563,7 @@ static void test_parties(void **s)
 
 /* (1) the discrete Gaussian: sigma 2.5 (integers, Z_2^64) and sigma 0.6 (in
  * Z_2^128, where it is narrower than its parameter); (3) the views */
-static void test_gauss(void **s)
-{
+static void test_gauss(void **s) {
 	(void)s;
 	double sg[2] = {2.5, 0.6};
 	size_t ns[2] = {1200, 1000};
@@ -600,8 +589,7 @@ static void test_gauss(void **s)
 /* One run: share job.x, add the noise of job.a, open. Every party must
  * open the same values, and no party's share of the noisy values may equal
  * them. d (n entries) gets released minus clear. */
-static void release(double *d, meter *mt)
-{
+static void release(double *d, meter *mt) {
 	uint8_t *op[MAXP], *sh[MAXP];
 	meter m[MAXP];
 	size_t n = job.n;
@@ -622,8 +610,7 @@ static void release(double *d, meter *mt)
 
 /* A bad parameter is refused by every party alike, before any message,
  * naming the sample. */
-static void test_refuse(void **s)
-{
+static void test_refuse(void **s) {
 	(void)s;
 	double bad[3] = {NAN, -1, 1e30};
 	mpc_err want[3] = {MPC_EINVAL, MPC_EINVAL, MPC_ERANGE};
@@ -643,8 +630,7 @@ static void test_refuse(void **s)
 /* Rounds do not depend on the number of samples: with a dealer (one fetch
  * of bit triples, one of random bits) 100 and 6000 samples take the same
  * rounds, 6 AND layers + 1 conversion online. */
-static void test_rounds(void **s)
-{
+static void test_rounds(void **s) {
 	(void)s;
 	uint64_t rounds[2];
 	size_t ns[2] = {100, 6000};
@@ -659,9 +645,9 @@ static void test_rounds(void **s)
 		job.dealer = 1;
 		run(sh, NULL, mt);
 		rounds[k] = mt[0].rounds;
-		print_message("    dealer, T=100, %zu samples: %llu rounds, %.2f s (%.0f samples/s)\n",
-			      ns[k], (unsigned long long)rounds[k], mt[0].seconds,
-			      (double)ns[k] / mt[0].seconds);
+		print_message(
+		    "    dealer, T=100, %zu samples: %llu rounds, %.2f s (%.0f samples/s)\n", ns[k],
+		    (unsigned long long)rounds[k], mt[0].seconds, (double)ns[k] / mt[0].seconds);
 		for (int i = 0; i < NP; i++)
 			free(sh[i]);
 	}
@@ -671,8 +657,7 @@ static void test_rounds(void **s)
 /* (2) 200 releases of a count at epsilon 0.5 over 5 separate runs (40
  * statistics each), then one run of 300 releases of three statistics whose
  * scales come from a budget split (one of them in fixed point). */
-static void test_releases(void **s)
-{
+static void test_releases(void **s) {
 	(void)s;
 	mpc_dp_stat one = {"count", 1.0, 0, 0};
 	mpc_dp_alloc a;
@@ -741,14 +726,13 @@ static void test_releases(void **s)
 		for (int i = 0; i < 60; i++)
 			g[i] = d[2 * i + k];
 		check_spread(g, 60, k ? GAU(lg[1].units) : LAP(lg[0].units),
-			     k ? "Gaussian releases" : "Laplace releases");
+		             k ? "Gaussian releases" : "Laplace releases");
 	}
 	print_meter(&mt, 120, "run of 60 Laplace + 60 Gaussian releases");
 }
 
 /* (4) the split: numbers, errors, printing; the sampler's parameters */
-static void test_budget(void **s)
-{
+static void test_budget(void **s) {
 	(void)s;
 	char line[MPC_DP_LINE_MAX];
 	mpc_dp_stat st[3] = {{"count", 1, 0, 0}, {"total", 1000, 0, 16}, {"frauds", 1, 0, 0}};
@@ -763,7 +747,7 @@ static void test_budget(void **s)
 		assert_true(fabs(a[i].scale - st[i].sensitivity / 0.5) < 1e-9);
 		assert_true(fabs(a[i].units - ldexp(a[i].scale, (int)st[i].frac)) < 1e-6);
 		assert_true(fabs(a[i].stddev - ldexp(mpc_dp_laplace_stddev(a[i].units),
-						     -(int)st[i].frac)) < 1e-9 * a[i].stddev);
+		                                     -(int)st[i].frac)) < 1e-9 * a[i].stddev);
 		assert_true(a[i].tv_bound < ldexp(1, -40));
 		int len = mpc_dp_format(&st[i], &a[i], line, sizeof(line));
 		assert_true(len > 0 && (size_t)len < sizeof(line));
@@ -780,7 +764,7 @@ static void test_budget(void **s)
 	st[2].weight = 0; /* counts as 1 */
 	assert_int_equal(mpc_dp_budget_split(MPC_DP_LAPLACE, 1.0, 0, st, 3, a), MPC_OK);
 	assert_true(fabs(a[0].epsilon - 0.6) < 1e-12 && fabs(a[1].epsilon - 0.2) < 1e-12 &&
-		    fabs(a[2].epsilon - 0.2) < 1e-12);
+	            fabs(a[2].epsilon - 0.2) < 1e-12);
 	assert_true(fabs(a[0].epsilon + a[1].epsilon + a[2].epsilon - 1.0) < 1e-12);
 	mpc_dp_format(&st[0], &a[0], line, sizeof(line));
 	assert_non_null(strstr(line, "epsilon 0.6"));
@@ -788,13 +772,15 @@ static void test_budget(void **s)
 	/* refusals, with the reason and the statistic's name */
 	double bad_eps[] = {0, -1, NAN, INFINITY};
 	for (int i = 0; i < 4; i++) {
-		assert_int_equal(mpc_dp_budget_split(MPC_DP_LAPLACE, bad_eps[i], 0, st, 3, a), MPC_ECONFIG);
+		assert_int_equal(mpc_dp_budget_split(MPC_DP_LAPLACE, bad_eps[i], 0, st, 3, a),
+		                 MPC_ECONFIG);
 		assert_non_null(strstr(mpc_error_detail(), "epsilon"));
 	}
 	double bad_sens[] = {0, -2, NAN, INFINITY};
 	for (int i = 0; i < 4; i++) {
 		st[1].sensitivity = bad_sens[i];
-		assert_int_equal(mpc_dp_budget_split(MPC_DP_LAPLACE, 1.0, 0, st, 3, a), MPC_ECONFIG);
+		assert_int_equal(mpc_dp_budget_split(MPC_DP_LAPLACE, 1.0, 0, st, 3, a),
+		                 MPC_ECONFIG);
 		assert_non_null(strstr(mpc_error_detail(), "sensitivity"));
 		assert_non_null(strstr(mpc_error_detail(), "total"));
 	}
@@ -847,7 +833,7 @@ static void test_budget(void **s)
 	double bad_delta[] = {0, 1, -1e-6, NAN};
 	for (int i = 0; i < 4; i++) {
 		assert_int_equal(mpc_dp_budget_split(MPC_DP_GAUSSIAN, 1.0, bad_delta[i], st, 3, a),
-				 MPC_ECONFIG);
+		                 MPC_ECONFIG);
 		assert_non_null(strstr(mpc_error_detail(), "delta"));
 	}
 	assert_int_equal(mpc_dp_budget_split(MPC_DP_LAPLACE, 1.0, 1e-6, st, 3, a), MPC_ECONFIG);
@@ -902,18 +888,13 @@ static void test_budget(void **s)
 	assert_int_equal(mpc_dp_laplace_cost(T4, 100, &words, &bits), -1);
 }
 
-int main(void)
-{
+int main(void) {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_budget),
-		cmocka_unit_test(test_batch),
-		cmocka_unit_test(test_fixed),
-		cmocka_unit_test(test_large_scale),
-		cmocka_unit_test(test_parties),
-		cmocka_unit_test(test_gauss),
-		cmocka_unit_test(test_releases),
-		cmocka_unit_test(test_rounds),
-		cmocka_unit_test(test_refuse),
+	    cmocka_unit_test(test_budget),   cmocka_unit_test(test_batch),
+	    cmocka_unit_test(test_fixed),    cmocka_unit_test(test_large_scale),
+	    cmocka_unit_test(test_parties),  cmocka_unit_test(test_gauss),
+	    cmocka_unit_test(test_releases), cmocka_unit_test(test_rounds),
+	    cmocka_unit_test(test_refuse),
 	};
 	if (getenv("MPC_TEST_FILTER"))
 		cmocka_set_test_filter(getenv("MPC_TEST_FILTER"));

@@ -26,9 +26,9 @@
 #include "protocols/apps/mpc_fedavg.h"
 #include "tests/support/mpc_local.h"
 
-#define NP 3
+#define NP       3
 #define FEATURES 16
-#define ROWS 300
+#define ROWS     300
 
 static char dir[64], dir_small[80], dir_mixed[80], holdout[128];
 
@@ -73,8 +73,7 @@ out:
 	return err;
 }
 
-static void rm_files(const char *d)
-{
+static void rm_files(const char *d) {
 	char path[256];
 	for (int m = 0; m < NP; m++) {
 		snprintf(path, sizeof(path), "%s/merchant%d.csv", d, m);
@@ -87,8 +86,7 @@ static void rm_files(const char *d)
 
 /* Three merchants of ~300 rows and 16 features, a held-out set of 4000; a
  * second set with 4 features; and a directory mixing the two. */
-static int setup(void **state)
-{
+static int setup(void **state) {
 	(void)state;
 	mpc_synth_params sp;
 	snprintf(dir, sizeof(dir), "/tmp/mpc-fedavg-XXXXXX");
@@ -121,8 +119,7 @@ static int setup(void **state)
 	return 0;
 }
 
-static int teardown(void **state)
-{
+static int teardown(void **state) {
 	(void)state;
 	rm_files(dir_mixed);
 	rm_files(dir_small);
@@ -148,14 +145,15 @@ typedef struct {
 } party_out;
 
 static void run(const fa_job *fp, int tls, size_t d, party_out *po, mpc_local_result *res) {
-	mpc_local_config cfg = {.n_parties = NP, .use_tcp = 1, .use_tls = tls,
-				.timeout_ms = 30000, .watchdog_s = 60};
+	mpc_local_config cfg = {
+	    .n_parties = NP, .use_tcp = 1, .use_tls = tls, .timeout_ms = 30000, .watchdog_s = 60};
 	assert_int_equal(mpc_local_run(&cfg, fa_party, (void *)fp, res), MPC_OK);
 	size_t want =
 	    ((size_t)fp->train.rounds * 2 + 1) * d * sizeof(double) + sizeof(mpc_fedavg_report);
 	for (int i = 0; i < NP; i++) {
 		if (res[i].err != MPC_OK)
-			print_error("party %d: %s: %s\n", i, mpc_strerror(res[i].err), res[i].detail);
+			print_error("party %d: %s: %s\n", i, mpc_strerror(res[i].err),
+			            res[i].detail);
 		assert_int_equal(res[i].err, MPC_OK);
 		assert_int_equal(res[i].exit_code, 0);
 		assert_int_equal(res[i].out_len, want);
@@ -171,12 +169,10 @@ static void run(const fa_job *fp, int tls, size_t d, party_out *po, mpc_local_re
 }
 
 /* Round r's vector of party i. */
-static const double *in_at(const party_out *po, int i, int r, size_t d)
-{
+static const double *in_at(const party_out *po, int i, int r, size_t d) {
 	return po[i].in + (size_t)r * 2 * d;
 }
-static const double *avg_at(const party_out *po, int i, int r, size_t d)
-{
+static const double *avg_at(const party_out *po, int i, int r, size_t d) {
 	return po[i].avg + (size_t)r * 2 * d;
 }
 
@@ -192,8 +188,7 @@ static void read_all(mpc_fedavg_data *D, mpc_fedavg_data *H, const char *d) {
 
 /* Plain average, three merchants: exact to the fixed-point bound, the same
  * run as plain federated averaging, and better than going alone. */
-static void test_plain_average(void **s)
-{
+static void test_plain_average(void **s) {
 	(void)s;
 	fa_job fp;
 	params(&fp);
@@ -253,8 +248,9 @@ static void test_plain_average(void **s)
 		assert_int_equal(rp->local_all.n, (int64_t)H.n);
 		assert_true(fabs(rp->shared_all.auc - sh.auc) < 1e-4);
 		print_message("merchant %d (%lld rows): AUC local %.4f shared %.4f, log-loss local "
-			      "%.4f shared %.4f\n", i, (long long)rp->rows, rp->local_all.auc,
-			      rp->shared_all.auc, rp->local_all.logloss, rp->shared_all.logloss);
+		              "%.4f shared %.4f\n",
+		              i, (long long)rp->rows, rp->local_all.auc, rp->shared_all.auc,
+		              rp->local_all.logloss, rp->shared_all.logloss);
 		assert_true(rp->shared_all.auc > rp->local_all.auc + 0.01);
 		assert_true(rp->shared_all.logloss < rp->local_all.logloss);
 		assert_true(rp->shared_all.auc > 0.8);
@@ -269,8 +265,7 @@ static void test_plain_average(void **s)
  * the opened total is the sum of rows, the average is the row-weighted
  * plaintext average of the noisy vectors within N * 2^-(F+1) / total, and the
  * noise has the spread asked for. */
-static void test_weighted_noise(void **s)
-{
+static void test_weighted_noise(void **s) {
 	(void)s;
 	fa_job fp;
 	params(&fp);
@@ -318,14 +313,14 @@ static void test_weighted_noise(void **s)
 
 /* A merchant whose file has other feature columns: everyone stops before
  * anything is shared, at least one party naming the mismatch. */
-static void test_layout_mismatch(void **s)
-{
+static void test_layout_mismatch(void **s) {
 	(void)s;
 	fa_job fp;
 	params(&fp);
 	fp.dir = dir_mixed;
 	fp.holdout = NULL;
-	mpc_local_config cfg = {.n_parties = NP, .use_tcp = 1, .timeout_ms = 20000, .watchdog_s = 60};
+	mpc_local_config cfg = {
+	    .n_parties = NP, .use_tcp = 1, .timeout_ms = 20000, .watchdog_s = 60};
 	mpc_local_result res[NP];
 	assert_int_equal(mpc_local_run(&cfg, fa_party, &fp, res), MPC_OK);
 	/* every party sees the mismatch after the layout round; which of them
@@ -343,8 +338,7 @@ static void test_layout_mismatch(void **s)
 
 /* The CSV reader: gen_data's layout, and errors that name file:line and the
  * column but never a value. */
-static void test_reader(void **s)
-{
+static void test_reader(void **s) {
 	(void)s;
 	mpc_fedavg_data D;
 	char path[256];
@@ -372,13 +366,12 @@ static void test_reader(void **s)
 	unlink(path);
 }
 
-int main(void)
-{
+int main(void) {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_reader),
-		cmocka_unit_test(test_plain_average),
-		cmocka_unit_test(test_weighted_noise),
-		cmocka_unit_test(test_layout_mismatch),
+	    cmocka_unit_test(test_reader),
+	    cmocka_unit_test(test_plain_average),
+	    cmocka_unit_test(test_weighted_noise),
+	    cmocka_unit_test(test_layout_mismatch),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

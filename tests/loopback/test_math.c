@@ -15,10 +15,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "protocols/core/mpc_share.h"
+#include "protocols/nonlinear/mpc_math.h"
 #include "protocols/preproc/mpc_gen.h"
 #include "tests/support/mpc_local.h"
-#include "protocols/nonlinear/mpc_math.h"
-#include "protocols/core/mpc_share.h"
 
 /* The exp and sigmoid implementation, for test_emulated_bounds: its constants and
  * parameters drive an exact integer emulation of the sigmoid and exp
@@ -43,22 +43,26 @@ typedef struct {
 } trailer;
 
 static uint64_t rng_state;
-static uint64_t rnd64(void)
-{
+static uint64_t rnd64(void) {
 	uint64_t z = (rng_state += 0x9E3779B97F4A7C15ull);
 	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
 	z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
 	return z ^ (z >> 31);
 }
-static double unif(double a, double b) { return a + (b - a) * (double)(rnd64() >> 11) * 0x1p-53; }
+static double unif(double a, double b) {
+	return a + (b - a) * (double)(rnd64() >> 11) * 0x1p-53;
+}
 
-static i128 enc(double v, unsigned f) { return (i128)llround(ldexp(v, (int)f)); }
-static double decode_fx(u128 v, unsigned f) { return ldexp((double)(i128)v, -(int)f); }
+static i128 enc(double v, unsigned f) {
+	return (i128)llround(ldexp(v, (int)f));
+}
+static double decode_fx(u128 v, unsigned f) {
+	return ldexp((double)(i128)v, -(int)f);
+}
 static const i128 I128_MAX = (i128)(((u128)1 << 127) - 1);
 static const i128 I128_MIN = (i128)((u128)1 << 127);
 
-static mpc_err body(mpc_party *p, void *arg)
-{
+static mpc_err body(mpc_party *p, void *arg) {
 	size_t n = job.n, bytes = n * 16;
 	int me = mpc_party_id(p);
 	mpc_vec x = {0}, y = {0}, o = {0};
@@ -70,7 +74,8 @@ static mpc_err body(mpc_party *p, void *arg)
 		goto out;
 	if ((err = mpc_input(p, 0, MPC_Z128, me == 0 ? job.x : NULL, x.v, n)) != MPC_OK)
 		goto out;
-	if (job.fn == F_DIV && (err = mpc_input(p, 1, MPC_Z128, me == 1 ? job.y : NULL, y.v, n)) != MPC_OK)
+	if (job.fn == F_DIV &&
+	    (err = mpc_input(p, 1, MPC_Z128, me == 1 ? job.y : NULL, y.v, n)) != MPC_OK)
 		goto out;
 	/* outputs in place of x: the functions allow out == x (and out == y) */
 	switch (job.fn) {
@@ -103,12 +108,14 @@ static mpc_err body(mpc_party *p, void *arg)
 		err = MPC_OK;
 		for (int i = 0; i < 7; i++)
 			if (e[i] != MPC_EINVAL)
-				err = mpc_error(MPC_ECHEAT, "case %d returned %d, not MPC_EINVAL", i, e[i]);
+				err = mpc_error(MPC_ECHEAT, "case %d returned %d, not MPC_EINVAL",
+				                i, e[i]);
 		/* nothing to do: no traffic, MPC_OK */
 		uint64_t r0 = mpc_net_rounds(mpc_party_net(p));
-		if (err == MPC_OK && (mpc_math_sigmoid(p, MPC_Z128, 16, NULL, NULL, 0) != MPC_OK ||
-				      mpc_math_div(p, MPC_Z128, 16, NULL, NULL, NULL, 0) != MPC_OK ||
-				      mpc_net_rounds(mpc_party_net(p)) != r0))
+		if (err == MPC_OK &&
+		    (mpc_math_sigmoid(p, MPC_Z128, 16, NULL, NULL, 0) != MPC_OK ||
+		     mpc_math_div(p, MPC_Z128, 16, NULL, NULL, NULL, 0) != MPC_OK ||
+		     mpc_net_rounds(mpc_party_net(p)) != r0))
 			err = mpc_error(MPC_ECHEAT, "n = 0 was not a no-op");
 		memset(x.v, 0, bytes);
 		break;
@@ -138,10 +145,12 @@ typedef struct {
 
 /* Run the job on a cluster with preprocessing by OT (gen "ot"), or by a
  * dealer (gen NULL); returns the opened outputs. */
-static u128 *run_with(int parties, const char *gen, run_info *info)
-{
-	mpc_local_config cfg = {.n_parties = parties, .gen = gen, .with_dealer = gen == NULL,
-				.timeout_ms = 60000, .watchdog_s = 300};
+static u128 *run_with(int parties, const char *gen, run_info *info) {
+	mpc_local_config cfg = {.n_parties = parties,
+	                        .gen = gen,
+	                        .with_dealer = gen == NULL,
+	                        .timeout_ms = 60000,
+	                        .watchdog_s = 300};
 	mpc_local_result res[8];
 	size_t bytes = job.n * 16;
 	u128 *out = calloc(job.n ? job.n : 1, 16);
@@ -150,7 +159,7 @@ static u128 *run_with(int parties, const char *gen, run_info *info)
 	for (int i = 0; i < parties; i++) {
 		if (res[i].err != MPC_OK || !res[i].exited || res[i].exit_code != 0)
 			print_error("node %d: exit %d, %s: %s\n", i, res[i].exit_code,
-				    mpc_strerror(res[i].err), res[i].detail);
+			            mpc_strerror(res[i].err), res[i].detail);
 		assert_int_equal(res[i].err, MPC_OK);
 		assert_int_equal(res[i].exit_code, 0);
 		assert_int_equal(res[i].out_len, bytes + sizeof(trailer));
@@ -174,10 +183,11 @@ static u128 *run_with(int parties, const char *gen, run_info *info)
 	return out;
 }
 
-static u128 *run(int parties, run_info *info) { return run_with(parties, "ot", info); }
+static u128 *run(int parties, run_info *info) {
+	return run_with(parties, "ot", info);
+}
 
-static void job_alloc(int fn, unsigned f, size_t n)
-{
+static void job_alloc(int fn, unsigned f, size_t n) {
 	free(job.x);
 	free(job.y);
 	job.fn = fn;
@@ -193,8 +203,7 @@ static void job_alloc(int fn, unsigned f, size_t n)
 /* Compare out against ref within bound; report the worst case. */
 typedef double (*ref_fn)(double x, double y, unsigned f, double *bound);
 
-static void check_all(const char *what, const u128 *out, ref_fn ref)
-{
+static void check_all(const char *what, const u128 *out, ref_fn ref) {
 	double worst = 0, worst_x = 0, worst_ratio = 0;
 	size_t bad = 0;
 	for (size_t i = 0; i < job.n; i++) {
@@ -208,50 +217,46 @@ static void check_all(const char *what, const u128 *out, ref_fn ref)
 		}
 		if (!(e <= bound)) {
 			if (bad++ < 5)
-				print_error("%s f=%u: x=%.17g y=%.17g got %.17g want %.17g (err %.3g > %.3g)\n",
-					    what, job.f, xv, yv, got, want, e, bound);
+				print_error("%s f=%u: x=%.17g y=%.17g got %.17g want %.17g (err "
+				            "%.3g > %.3g)\n",
+				            what, job.f, xv, yv, got, want, e, bound);
 		}
 	}
 	print_message("%s f=%u n=%zu: worst error %.3g ulp at x=%.6g (%.2f of the bound)\n", what,
-		      job.f, job.n, worst * ldexp(1.0, (int)job.f), worst_x, worst_ratio);
+	              job.f, job.n, worst * ldexp(1.0, (int)job.f), worst_x, worst_ratio);
 	assert_int_equal(bad, 0);
 }
 
 /* ---- references and bounds (as stated in mpc_math.h) ---- */
 
-static double ref_sigmoid(double x, double y, unsigned f, double *bound)
-{
+static double ref_sigmoid(double x, double y, unsigned f, double *bound) {
 	(void)y;
 	*bound = ldexp(1.25, -(int)f);
 	return 1.0 / (1.0 + exp(-x));
 }
 
-static double ref_exp(double x, double y, unsigned f, double *bound)
-{
+static double ref_exp(double x, double y, unsigned f, double *bound) {
 	(void)y;
 	double m = mpc_math_exp_max(f), v = exp(x < m ? x : m);
 	*bound = ldexp(1.1, -(int)f) + ldexp(v, -23);
 	return v;
 }
 
-static double ref_recip(double x, double y, unsigned f, double *bound)
-{
+static double ref_recip(double x, double y, unsigned f, double *bound) {
 	(void)y;
 	double v = x == 0 ? 0 : 1.0 / x;
 	*bound = ldexp(2.0, -(int)f) + ldexp(fabs(v), -30);
 	return v;
 }
 
-static double ref_div(double x, double y, unsigned f, double *bound)
-{
+static double ref_div(double x, double y, unsigned f, double *bound) {
 	double v = x / y;
 	*bound = ldexp(1.0, -(int)f) + 3 * fabs(x) * ldexp(1.0, -(int)MPC_MATH_DIV_G(f)) +
-		 ldexp(fabs(v), -26);
+	         ldexp(fabs(v), -26);
 	return v;
 }
 
-static double ref_sqrt(double x, double y, unsigned f, double *bound)
-{
+static double ref_sqrt(double x, double y, unsigned f, double *bound) {
 	(void)y;
 	double m = mpc_math_sqrt_max(f), v = x <= 0 ? 0 : sqrt(x < m ? x : m);
 	*bound = ldexp(2.0, -(int)f) + ldexp(v, -30);
@@ -261,15 +266,13 @@ static double ref_sqrt(double x, double y, unsigned f, double *bound)
 /* ---- inputs ---- */
 
 /* A random raw value of any magnitude up to 2^(bits) (random sign). */
-static i128 raw_any(unsigned bits)
-{
+static i128 raw_any(unsigned bits) {
 	unsigned e = (unsigned)(rnd64() % bits);
 	u128 v = ((u128)rnd64() << 64 | rnd64()) >> (127 - e);
 	return rnd64() & 1 ? -(i128)v : (i128)v;
 }
 
-static void fill_sigmoid(unsigned f, size_t n)
-{
+static void fill_sigmoid(unsigned f, size_t n) {
 	static const double edges[] = {0, 0.5, 1, 2, 4, 8, 15.5, 16, 16.25, 20, 1e-4};
 	size_t k = 0;
 	i128 u = 1;
@@ -299,8 +302,7 @@ static void fill_sigmoid(unsigned f, size_t n)
 
 /* ---- tests ---- */
 
-static void sigmoid_case(unsigned f, int parties, size_t n, unsigned seed, const char *gen)
-{
+static void sigmoid_case(unsigned f, int parties, size_t n, unsigned seed, const char *gen) {
 	rng_state = seed;
 	job_alloc(F_SIGMOID, f, n);
 	fill_sigmoid(f, n);
@@ -308,7 +310,8 @@ static void sigmoid_case(unsigned f, int parties, size_t n, unsigned seed, const
 	u128 *out = run_with(parties, gen, &ri);
 	check_all("sigmoid", out, ref_sigmoid);
 	print_message("  %d parties, %s: %.2f s, %llu rounds, %.1f MB sent per party\n", parties,
-		      gen ? gen : "dealer", ri.seconds, (unsigned long long)ri.rounds, ri.mb_per_party);
+	              gen ? gen : "dealer", ri.seconds, (unsigned long long)ri.rounds,
+	              ri.mb_per_party);
 	free(out);
 }
 
@@ -316,14 +319,12 @@ static void sigmoid_case(unsigned f, int parties, size_t n, unsigned seed, const
  * the dealer here (OT makes the 1.2 * 10^8 bit triples in about a minute on
  * this machine, see test_bench; MPC_MATH_1E5_OT=1 uses OT); the 10^4 run
  * below is the same check with OT. */
-static void test_sigmoid_1e5(void **s)
-{
+static void test_sigmoid_1e5(void **s) {
 	(void)s;
 	sigmoid_case(16, 3, 100000, 1, getenv("MPC_MATH_1E5_OT") ? "ot" : NULL);
 }
 
-static void test_sigmoid_f(void **s)
-{
+static void test_sigmoid_f(void **s) {
 	(void)s;
 	sigmoid_case(16, 3, 2000, 6, "ot");
 	sigmoid_case(12, 2, 3000, 2, "ot");
@@ -335,8 +336,7 @@ static void test_sigmoid_f(void **s)
 	sigmoid_case(16, 5, 300, 9, "ot");
 }
 
-static void exp_case(unsigned f, int parties, size_t n, unsigned seed)
-{
+static void exp_case(unsigned f, int parties, size_t n, unsigned seed) {
 	double m = mpc_math_exp_max(f);
 	size_t k = 0;
 	rng_state = seed;
@@ -372,8 +372,7 @@ static void exp_case(unsigned f, int parties, size_t n, unsigned seed)
 	free(out);
 }
 
-static void test_exp(void **s)
-{
+static void test_exp(void **s) {
 	(void)s;
 	exp_case(16, 3, 3000, 11);
 	exp_case(20, 2, 1000, 12);
@@ -381,8 +380,7 @@ static void test_exp(void **s)
 }
 
 /* |x| log-uniform over [2^lo, 2^hi), random sign if sign */
-static i128 raw_log(unsigned f, double lo, double hi, int sign)
-{
+static i128 raw_log(unsigned f, double lo, double hi, int sign) {
 	double v = exp2(unif(lo, hi));
 	i128 r = enc(v, f);
 	if (r == 0)
@@ -390,8 +388,7 @@ static i128 raw_log(unsigned f, double lo, double hi, int sign)
 	return sign && (rnd64() & 1) ? -r : r;
 }
 
-static void recip_case(unsigned f, int parties, size_t n, unsigned seed)
-{
+static void recip_case(unsigned f, int parties, size_t n, unsigned seed) {
 	size_t k = 0;
 	rng_state = seed;
 	job_alloc(F_RECIP, f, n);
@@ -414,8 +411,7 @@ static void recip_case(unsigned f, int parties, size_t n, unsigned seed)
 	free(out);
 }
 
-static void test_recip(void **s)
-{
+static void test_recip(void **s) {
 	(void)s;
 	recip_case(16, 3, 2000, 21);
 	recip_case(12, 2, 1000, 22);
@@ -423,8 +419,7 @@ static void test_recip(void **s)
 	recip_case(8, 2, 500, 24);
 }
 
-static void div_case(unsigned f, int parties, size_t n, unsigned seed)
-{
+static void div_case(unsigned f, int parties, size_t n, unsigned seed) {
 	size_t k = 0;
 	rng_state = seed;
 	job_alloc(F_DIV, f, n);
@@ -448,16 +443,14 @@ static void div_case(unsigned f, int parties, size_t n, unsigned seed)
 	free(out);
 }
 
-static void test_div(void **s)
-{
+static void test_div(void **s) {
 	(void)s;
 	div_case(16, 3, 1500, 31);
 	div_case(20, 2, 500, 32);
 	div_case(8, 3, 300, 33);
 }
 
-static void sqrt_case(unsigned f, int parties, size_t n, unsigned seed)
-{
+static void sqrt_case(unsigned f, int parties, size_t n, unsigned seed) {
 	double m = mpc_math_sqrt_max(f);
 	size_t k = 0;
 	rng_state = seed;
@@ -488,8 +481,7 @@ static void sqrt_case(unsigned f, int parties, size_t n, unsigned seed)
 	free(out);
 }
 
-static void test_sqrt(void **s)
-{
+static void test_sqrt(void **s) {
 	(void)s;
 	sqrt_case(16, 3, 2000, 41);
 	sqrt_case(16, 2, 1000, 42);
@@ -497,12 +489,10 @@ static void test_sqrt(void **s)
 	sqrt_case(8, 2, 500, 44);
 }
 
-
 /* Every x in [-17, 17] (sigmoid) and [-(f+2), x_max + 1) (exp): the exact
  * integer result of the pipeline, with either outcome of each truncation,
  * against libm, within the header's bound. */
-static void test_emulated_bounds(void **st)
-{
+static void test_emulated_bounds(void **st) {
 	(void)st;
 	static const unsigned fs[] = {8, 12, 16, 20};
 	for (int fi = 0; fi < 4; fi++) {
@@ -529,7 +519,8 @@ static void test_emulated_bounds(void **st)
 			i128 fl = (i128)Q >> (sp.S - f);
 			double ref = 1 / (1 + exp(-ldexp((double)X, -(int)f)));
 			for (int d = 0; d < 2; d++) {
-				double e = fabs(ldexp((double)(fl + d), -(int)f) - ref) * ldexp(1.0, (int)f);
+				double e = fabs(ldexp((double)(fl + d), -(int)f) - ref) *
+				           ldexp(1.0, (int)f);
 				if (e > worst)
 					worst = e;
 			}
@@ -544,7 +535,7 @@ static void test_emulated_bounds(void **st)
 		i128 csat = (i128)exp_table(&ep, f, CE, E);
 		double xm = mpc_math_exp_max(f), wr = 0;
 		int64_t lo = -((int64_t)(f + 2) << f), hi = (int64_t)(ep.nhi + 2) << f;
-		for (int64_t X = lo; X < hi; X += f > 16 ? 7 : 1) {
+		for (int64_t X = lo; X<hi; X += f> 16 ? 7 : 1) {
 			int64_t n = X >> f;
 			uint64_t fr = (uint64_t)X & ((1ull << f) - 1);
 			i128 res[4];
@@ -556,7 +547,8 @@ static void test_emulated_bounds(void **st)
 				const u128 *c = CE[fr >> ep.T];
 				u128 t = fr & ((1ull << ep.T) - 1);
 				u128 Q = ((c[3] * t + c[2]) * t + c[1]) * t + c[0];
-				i128 q0 = (i128)Q >> (ep.S - ep.Fp), Ev = n < ep.nlo ? 0 : (i128)E[n - ep.nlo];
+				i128 q0 = (i128)Q >> (ep.S - ep.Fp),
+				     Ev = n < ep.nlo ? 0 : (i128)E[n - ep.nlo];
 				for (int d = 0; d < 2; d++) {
 					i128 o = (Ev * (q0 + d)) >> (ep.sE + ep.Fp);
 					res[nr++] = o;
@@ -571,14 +563,13 @@ static void test_emulated_bounds(void **st)
 					wr = e / bound;
 			}
 		}
-		print_message("emulated exp f=%u: worst %.3f of the bound over [-%u, %g)\n", f, wr, f + 2,
-			      xm + 1);
+		print_message("emulated exp f=%u: worst %.3f of the bound over [-%u, %g)\n", f, wr,
+		              f + 2, xm + 1);
 		assert_true(wr <= 1.0);
 	}
 }
 
-static void test_refusals(void **s)
-{
+static void test_refusals(void **s) {
 	(void)s;
 	job_alloc(F_RING64, 16, 16);
 	u128 *out = run(2, NULL);
@@ -587,8 +578,7 @@ static void test_refusals(void **s)
 
 /* Ad hoc figures: the sigmoid at 10^4 and 10^5 inputs, 3 parties, OT
  * preprocessing included (made on demand inside the call). */
-static void test_bench(void **s)
-{
+static void test_bench(void **s) {
 	(void)s;
 	if (getenv("MPC_MATH_BENCH") == NULL) {
 		print_message("(MPC_MATH_BENCH unset: no measurement)\n");
@@ -610,12 +600,13 @@ static void test_bench(void **s)
 		free(run_with(3, "ot", &ro));
 		free(run_with(3, NULL, &rd));
 		const mpc_gen_stats *st = &ro.tr.st;
-		print_message("COST %s f=16 3 parties: per element %.2f triples, %.2f truncation pairs, "
-			      "%.1f random bits, %.1f bit triples; %llu online rounds; OT run %.2f s, "
-			      "%.0f kB sent per element per party\n",
-			      names[fn], (double)st->triples / (double)n, (double)st->trunc_pairs / (double)n,
-			      (double)st->bits / (double)n, 64.0 * (double)st->bit_triple_words / (double)n,
-			      (unsigned long long)rd.rounds0, ro.seconds, ro.mb_per_party * 1e3 / (double)n);
+		print_message(
+		    "COST %s f=16 3 parties: per element %.2f triples, %.2f truncation pairs, "
+		    "%.1f random bits, %.1f bit triples; %llu online rounds; OT run %.2f s, "
+		    "%.0f kB sent per element per party\n",
+		    names[fn], (double)st->triples / (double)n, (double)st->trunc_pairs / (double)n,
+		    (double)st->bits / (double)n, 64.0 * (double)st->bit_triple_words / (double)n,
+		    (unsigned long long)rd.rounds0, ro.seconds, ro.mb_per_party * 1e3 / (double)n);
 	}
 	static const struct {
 		size_t n;
@@ -629,26 +620,30 @@ static void test_bench(void **s)
 		run_info ri;
 		u128 *out = run(runs[i].parties, &ri);
 		const mpc_gen_stats *st = &ri.tr.st;
-		print_message("BENCH sigmoid n=%zu %d parties f=16: %.2f s (incl. OT preprocessing %.2f s), "
-			      "%llu rounds, %.1f MB sent per party (%.0f B/element); per element: "
-			      "%.2f triples, %.2f truncation pairs, %.1f random bits, %.1f bit triples\n",
-			      n, runs[i].parties, ri.seconds, st->seconds, (unsigned long long)ri.rounds,
-			      ri.mb_per_party, ri.mb_per_party * 1e6 / (double)n,
-			      (double)st->triples / (double)n, (double)st->trunc_pairs / (double)n,
-			      (double)st->bits / (double)n, 64.0 * (double)st->bit_triple_words / (double)n);
+		print_message(
+		    "BENCH sigmoid n=%zu %d parties f=16: %.2f s (incl. OT preprocessing %.2f s), "
+		    "%llu rounds, %.1f MB sent per party (%.0f B/element); per element: "
+		    "%.2f triples, %.2f truncation pairs, %.1f random bits, %.1f bit triples\n",
+		    n, runs[i].parties, ri.seconds, st->seconds, (unsigned long long)ri.rounds,
+		    ri.mb_per_party, ri.mb_per_party * 1e6 / (double)n,
+		    (double)st->triples / (double)n, (double)st->trunc_pairs / (double)n,
+		    (double)st->bits / (double)n, 64.0 * (double)st->bit_triple_words / (double)n);
 		check_all("sigmoid", out, ref_sigmoid);
 		free(out);
 	}
 }
 
-int main(void)
-{
+int main(void) {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_emulated_bounds),
-	    cmocka_unit_test(test_refusals), cmocka_unit_test(test_sigmoid_f),
-	    cmocka_unit_test(test_exp),      cmocka_unit_test(test_recip),
-	    cmocka_unit_test(test_div),      cmocka_unit_test(test_sqrt),
-	    cmocka_unit_test(test_sigmoid_1e5), cmocka_unit_test(test_bench),
+	    cmocka_unit_test(test_refusals),
+	    cmocka_unit_test(test_sigmoid_f),
+	    cmocka_unit_test(test_exp),
+	    cmocka_unit_test(test_recip),
+	    cmocka_unit_test(test_div),
+	    cmocka_unit_test(test_sqrt),
+	    cmocka_unit_test(test_sigmoid_1e5),
+	    cmocka_unit_test(test_bench),
 	};
 	const char *only = getenv("MPC_MATH_ONLY");
 	if (only) {

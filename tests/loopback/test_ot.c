@@ -17,25 +17,30 @@
 
 #include <openssl/rand.h>
 
+#include "protocols/core/mpc_party.h"
 #include "protocols/preproc/mpc_cross.h"
 #include "protocols/preproc/mpc_gen.h"
-#include "tests/support/mpc_local.h"
 #include "protocols/preproc/mpc_ot.h"
-#include "protocols/core/mpc_party.h"
+#include "tests/support/mpc_local.h"
 
 static const char *engine = "ot";
 /* Paillier is slow (big-number exponentiations): it gets fewer elements */
-static size_t scale(size_t n) { return strcmp(engine, "ot") == 0 ? n : (n + 19) / 20; }
+static size_t scale(size_t n) {
+	return strcmp(engine, "ot") == 0 ? n : (n + 19) / 20;
+}
 
-static void rnd(void *buf, size_t n) { assert_int_equal(RAND_bytes(buf, (int)n), 1); }
+static void rnd(void *buf, size_t n) {
+	assert_int_equal(RAND_bytes(buf, (int)n), 1);
+}
 
-static int bit_of(const uint8_t *v, size_t j) { return (v[j / 8] >> (j % 8)) & 1; }
+static int bit_of(const uint8_t *v, size_t j) {
+	return (v[j / 8] >> (j % 8)) & 1;
+}
 
 /* ------------------------------------------------------------ one process */
 
 static void base_ot(uint8_t choice[16], uint8_t k0[128][16], uint8_t k1[128][16],
-		    uint8_t k[128][16])
-{
+                    uint8_t k[128][16]) {
 	uint8_t A[MPC_OT_POINT_BYTES], tag[16] = {1, 2, 3};
 	uint8_t *B = malloc(128 * MPC_OT_POINT_BYTES);
 	mpc_baseot_sender *s;
@@ -48,8 +53,7 @@ static void base_ot(uint8_t choice[16], uint8_t k0[128][16], uint8_t k1[128][16]
 	free(B);
 }
 
-static void test_base_ot(void **st)
-{
+static void test_base_ot(void **st) {
 	uint8_t choice[16], k0[128][16], k1[128][16], k[128][16];
 	(void)st;
 	base_ot(choice, k0, k1, k);
@@ -68,8 +72,7 @@ static void test_base_ot(void **st)
 	free(B);
 }
 
-static void test_transpose(void **st)
-{
+static void test_transpose(void **st) {
 	size_t m = 384, stride = m / 8 + 5;
 	uint8_t *cols = malloc(128 * stride), *rows = malloc(16 * m);
 	(void)st;
@@ -82,8 +85,7 @@ static void test_transpose(void **st)
 	free(rows);
 }
 
-static void test_iknp(void **st)
-{
+static void test_iknp(void **st) {
 	uint8_t delta[16], k0[128][16], k1[128][16], k[128][16];
 	mpc_iknp_receiver rx;
 	mpc_iknp_sender tx;
@@ -96,8 +98,9 @@ static void test_iknp(void **st)
 	assert_int_equal(mpc_iknp_sender_init(&tx, delta, k), MPC_OK);
 	assert_int_equal(mpc_iknp_receiver_init(&rx, k0, k1), MPC_OK);
 	assert_int_equal(mpc_ot_hash_new(&h, key), MPC_OK);
-	uint8_t *r = malloc(m / 8), *u = malloc(16 * m), *cols = malloc(MPC_OT_SCRATCH(m)), *t = malloc(16 * m),
-		*q = malloc(16 * m), *h0 = malloc(16 * m), *h1 = malloc(16 * m), *ht = malloc(16 * m);
+	uint8_t *r = malloc(m / 8), *u = malloc(16 * m), *cols = malloc(MPC_OT_SCRATCH(m)),
+	        *t = malloc(16 * m), *q = malloc(16 * m), *h0 = malloc(16 * m),
+	        *h1 = malloc(16 * m), *ht = malloc(16 * m);
 	for (int round = 0; round < 3; round++) { /* the streams continue across calls */
 		rnd(r, m / 8);
 		assert_int_equal(mpc_iknp_receiver_extend(&rx, m, r, u, cols, t), MPC_OK);
@@ -108,8 +111,9 @@ static void test_iknp(void **st)
 			/* q_j = t_j ^ r_j Delta, and the receiver's pad is the chosen one */
 			for (int b = 0; b < 16; b++)
 				assert_int_equal(q[16 * j + b] ^ t[16 * j + b],
-						 bit_of(r, j) ? delta[b] : 0);
-			assert_memory_equal(ht + 16 * j, bit_of(r, j) ? h1 + 16 * j : h0 + 16 * j, 16);
+				                 bit_of(r, j) ? delta[b] : 0);
+			assert_memory_equal(ht + 16 * j, bit_of(r, j) ? h1 + 16 * j : h0 + 16 * j,
+			                    16);
 			assert_memory_not_equal(h0 + 16 * j, h1 + 16 * j, 16);
 		}
 	}
@@ -122,10 +126,9 @@ static void test_iknp(void **st)
 /* ------------------------------------------------------------ processes */
 
 /* Inputs are derived from (party, index) so the parent can recompute them. */
-static uint64_t input_of(int party, size_t i, int which)
-{
+static uint64_t input_of(int party, size_t i, int which) {
 	uint64_t z = (uint64_t)party * 0x9e3779b97f4a7c15ull + i * 0xbf58476d1ce4e5b9ull +
-		     (uint64_t)which * 0x94d049bb133111ebull + 1;
+	             (uint64_t)which * 0x94d049bb133111ebull + 1;
 	z ^= z >> 31;
 	z *= 0xd6e9f8cc2a4f5a3full;
 	return z ^ (z >> 29);
@@ -139,10 +142,10 @@ static struct {
 	unsigned f;
 } job;
 
-static void make_input(mpc_ring r, unsigned xbits, int party, int which, size_t n, void *out)
-{
+static void make_input(mpc_ring r, unsigned xbits, int party, int which, size_t n, void *out) {
 	for (size_t i = 0; i < n; i++) {
-		mpc_u128 v = (mpc_u128)input_of(party, i, which) << 64 | input_of(party, i, which + 7);
+		mpc_u128 v =
+		    (mpc_u128)input_of(party, i, which) << 64 | input_of(party, i, which + 7);
 		if (xbits < 128)
 			v &= ((mpc_u128)1 << xbits) - 1;
 		if (r == MPC_Z64)
@@ -152,8 +155,7 @@ static void make_input(mpc_ring r, unsigned xbits, int party, int which, size_t 
 	}
 }
 
-static mpc_err body_cross(mpc_party *p, void *arg)
-{
+static mpc_err body_cross(mpc_party *p, void *arg) {
 	size_t eb = mpc_ring_bytes(job.r);
 	int me = mpc_party_id(p);
 	mpc_vec x, y, o;
@@ -167,11 +169,11 @@ static mpc_err body_cross(mpc_party *p, void *arg)
 	make_input(job.r, mpc_ring_bits(job.r), me, 1, job.n, y.v);
 	mpc_cross eng;
 	if ((err = strcmp(engine, "ot") == 0 ? mpc_cross_ot_new(&eng, p)
-					     : mpc_cross_paillier_new(&eng, p, 2048)) != MPC_OK)
+	                                     : mpc_cross_paillier_new(&eng, p, 2048)) != MPC_OK)
 		return err;
-	err = eng.ops->cross(eng.ctx, p, job.r, job.xbits, job.n,
-			     (job.recv_mask >> me & 1) ? x.v : NULL,
-			     (job.send_mask >> me & 1) ? y.v : NULL, o.v, job.recv_mask, job.send_mask);
+	err = eng.ops->cross(
+	    eng.ctx, p, job.r, job.xbits, job.n, (job.recv_mask >> me & 1) ? x.v : NULL,
+	    (job.send_mask >> me & 1) ? y.v : NULL, o.v, job.recv_mask, job.send_mask);
 	if (err == MPC_OK)
 		err = mpc_local_emit(o.v, job.n * eb);
 	mpc_cross_free(&eng);
@@ -181,8 +183,7 @@ static mpc_err body_cross(mpc_party *p, void *arg)
 	return err;
 }
 
-static mpc_local_result *run(int parties, mpc_local_fn fn, const char *gen)
-{
+static mpc_local_result *run(int parties, mpc_local_fn fn, const char *gen) {
 	mpc_local_result *res = calloc((size_t)parties, sizeof(*res));
 	mpc_local_config cfg = {.n_parties = parties, .use_tcp = 1, .gen = gen, .watchdog_s = 120};
 	assert_int_equal(mpc_local_run(&cfg, fn, NULL, res), MPC_OK);
@@ -194,8 +195,8 @@ static mpc_local_result *run(int parties, mpc_local_fn fn, const char *gen)
 	return res;
 }
 
-static void check_cross(int parties, mpc_ring r, unsigned xbits, size_t n, uint64_t rm, uint64_t sm)
-{
+static void check_cross(int parties, mpc_ring r, unsigned xbits, size_t n, uint64_t rm,
+                        uint64_t sm) {
 	size_t eb = mpc_ring_bytes(r);
 	job.r = r, job.xbits = xbits, job.n = n, job.recv_mask = rm, job.send_mask = sm;
 	mpc_local_result *res = run(parties, body_cross, NULL);
@@ -220,26 +221,24 @@ static void check_cross(int parties, mpc_ring r, unsigned xbits, size_t n, uint6
 	free(res);
 }
 
-static void test_cross(void **st)
-{
+static void test_cross(void **st) {
 	(void)st;
 	check_cross(2, MPC_Z64, 64, scale(1000), 3, 3);
 	check_cross(3, MPC_Z64, 64, scale(3000), 7, 7);
 	check_cross(3, MPC_Z128, 128, scale(700), 7, 7);
-	check_cross(3, MPC_Z64, 1, scale(5000), 2, 5);   /* only party 1 receives */
-	check_cross(3, MPC_Z128, 1, scale(300), 4, 3);   /* party 2 receives from 0, 1 */
+	check_cross(3, MPC_Z64, 1, scale(5000), 2, 5); /* only party 1 receives */
+	check_cross(3, MPC_Z128, 1, scale(300), 4, 3); /* party 2 receives from 0, 1 */
 	check_cross(5, MPC_Z64, 17, scale(333), 0x15, 0x0e);
-	check_cross(2, MPC_Z64, 64, 0, 3, 3);            /* nothing to do */
+	check_cross(2, MPC_Z64, 64, 0, 3, 3); /* nothing to do */
 }
 
 /* ------------------------------------------------------------ material */
 
 #define N_MAT_MAX 2000
-#define N_MAT (strcmp(engine, "ot") == 0 ? (size_t)N_MAT_MAX : (size_t)16)
-#define N_WORDS ((N_MAT + 63) / 64)
-#define F_BITS 13
-static mpc_err body_material(mpc_party *p, void *arg)
-{
+#define N_MAT     (strcmp(engine, "ot") == 0 ? (size_t)N_MAT_MAX : (size_t)16)
+#define N_WORDS   ((N_MAT + 63) / 64)
+#define F_BITS    13
+static mpc_err body_material(mpc_party *p, void *arg) {
 	mpc_triples t;
 	mpc_truncpairs tp;
 	mpc_vec bits;
@@ -283,8 +282,7 @@ static mpc_err body_material(mpc_party *p, void *arg)
 
 /* Sum of the parties' k-th vector of n elements of r (emitted in order). */
 static void sum_part(mpc_local_result *res, int parties, mpc_ring r, size_t offset, size_t n,
-		     void *out)
-{
+                     void *out) {
 	size_t bytes = n * mpc_ring_bytes(r);
 	memset(out, 0, bytes);
 	for (int i = 0; i < parties; i++) {
@@ -297,8 +295,7 @@ static void sum_part(mpc_local_result *res, int parties, mpc_ring r, size_t offs
 	}
 }
 
-static void check_material(int parties)
-{
+static void check_material(int parties) {
 	mpc_local_result *res = run(parties, body_material, engine);
 	size_t off = 0;
 	for (int ring = 0; ring < 2; ring++) {
@@ -330,7 +327,7 @@ static void check_material(int parties)
 	}
 	size_t nw = N_WORDS;
 	uint64_t a[(N_MAT_MAX + 63) / 64] = {0}, b[(N_MAT_MAX + 63) / 64] = {0},
-		 c[(N_MAT_MAX + 63) / 64] = {0};
+	                              c[(N_MAT_MAX + 63) / 64] = {0};
 	for (int i = 0; i < parties; i++) {
 		const uint64_t *o = (const uint64_t *)(res[i].out + off);
 		assert_int_equal(res[i].out_len, off + 3 * nw * 8);
@@ -346,27 +343,36 @@ static void check_material(int parties)
 	free(res);
 }
 
-static void test_material_2(void **st) { (void)st; check_material(2); }
-static void test_material_3(void **st) { (void)st; check_material(3); }
-static void test_material_5(void **st) { (void)st; check_material(5); }
+static void test_material_2(void **st) {
+	(void)st;
+	check_material(2);
+}
+static void test_material_3(void **st) {
+	(void)st;
+	check_material(3);
+}
+static void test_material_5(void **st) {
+	(void)st;
+	check_material(5);
+}
 
-int main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
 	/* the engine-independent tests again with the Paillier engine (or only
 	 * with the engine named on the command line) */
 	const struct CMUnitTest gen_tests[] = {
-		cmocka_unit_test(test_cross), cmocka_unit_test(test_material_2),
-		cmocka_unit_test(test_material_3),
+	    cmocka_unit_test(test_cross),
+	    cmocka_unit_test(test_material_2),
+	    cmocka_unit_test(test_material_3),
 	};
 	if (argc > 1) {
 		engine = argv[1];
 		return cmocka_run_group_tests_name(engine, gen_tests, NULL, NULL);
 	}
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_base_ot),   cmocka_unit_test(test_transpose),
-		cmocka_unit_test(test_iknp),      cmocka_unit_test(test_cross),
-		cmocka_unit_test(test_material_2), cmocka_unit_test(test_material_3),
-		cmocka_unit_test(test_material_5),
+	    cmocka_unit_test(test_base_ot),    cmocka_unit_test(test_transpose),
+	    cmocka_unit_test(test_iknp),       cmocka_unit_test(test_cross),
+	    cmocka_unit_test(test_material_2), cmocka_unit_test(test_material_3),
+	    cmocka_unit_test(test_material_5),
 	};
 	int failed = cmocka_run_group_tests_name("ot", tests, NULL, NULL);
 	engine = "paillier";

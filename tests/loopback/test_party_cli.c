@@ -16,28 +16,28 @@
 /* cmocka.h needs the four above first */
 #include <cmocka.h>
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <math.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "tests/support/mpc_local.h"
-#include "protocols/apps/mpc_stats.h"
 #include "jobs/mpc_csv.h"
 #include "net/mpc_nodes.h"
+#include "protocols/apps/mpc_stats.h"
 #include "tests/support/forger.h"
 #include "tests/support/mitm.h"
+#include "tests/support/mpc_local.h"
 #include "tests/support/party.h"
 
-#define NP 3
-#define NN (NP + 1)
+#define NP        3
+#define NN        (NP + 1)
 #define TIMEOUT_S 2
 #define NOBODY_FP "abababababababababababababababababababababababababababababababab"
 
@@ -47,14 +47,13 @@ static char fps[NN][128];
 static const char *const names[NN] = {"alpha", "bravo", "charlie", "dealer"};
 
 /* Keys for every node, and the sample data, once for all tests. */
-static int setup(void **state)
-{
+static int setup(void **state) {
 	(void)state;
-	return party_setup(bin, dir, "mpc-cli", "--merchants 3 --rows 300 --seed 7", names, NN, fps);
+	return party_setup(bin, dir, "mpc-cli", "--merchants 3 --rows 300 --seed 7", names, NN,
+	                   fps);
 }
 
-static int teardown(void **state)
-{
+static int teardown(void **state) {
 	(void)state;
 	return party_remove_dir(dir);
 }
@@ -67,42 +66,44 @@ typedef struct {
 	const char *preproc; /* dealer (NULL), ot or paillier: no dealer node */
 } job_spec;
 
-static int has_dealer(const job_spec *js) { return js->preproc == NULL || !strcmp(js->preproc, "dealer"); }
+static int has_dealer(const job_spec *js) {
+	return js->preproc == NULL || !strcmp(js->preproc, "dealer");
+}
 
-static void write_job(const char *path, const job_spec *js)
-{
+static void write_job(const char *path, const job_spec *js) {
 	FILE *fp = fopen(path, "w");
 	assert_non_null(fp);
-	fprintf(fp, "; test job\n[job]\nid = cli-test-%d\ncomputation = aggregate_stats\n"
-		    "ring = 128\nfrac_bits = 16\npreprocessing = %s\ntimeout = %d\n"
-		    "connect_timeout = %d\ntransport = tls\n\n[aggregate_stats]\n"
-		    "max_amount = 100000\nmax_rows = 100000\n%s\n",
-		(int)getpid(), js->preproc ? js->preproc : "dealer", TIMEOUT_S, js->connect_timeout ? js->connect_timeout : 10,
-		js->extra_param ? js->extra_param : "");
+	fprintf(fp,
+	        "; test job\n[job]\nid = cli-test-%d\ncomputation = aggregate_stats\n"
+	        "ring = 128\nfrac_bits = 16\npreprocessing = %s\ntimeout = %d\n"
+	        "connect_timeout = %d\ntransport = tls\n\n[aggregate_stats]\n"
+	        "max_amount = 100000\nmax_rows = 100000\n%s\n",
+	        (int)getpid(), js->preproc ? js->preproc : "dealer", TIMEOUT_S,
+	        js->connect_timeout ? js->connect_timeout : 10,
+	        js->extra_param ? js->extra_param : "");
 	for (int i = 0; i < NP + has_dealer(js); i++) {
 		if (i < NP)
 			fprintf(fp, "[party %s]\n", names[i]);
 		else
 			fprintf(fp, "[dealer]\n");
 		fprintf(fp, "address = tcp://127.0.0.1:%d\nfingerprint = %s\n\n",
-			js->addr_port[i] ? js->addr_port[i] : ports[i],
-			js->fp_override[i] ? js->fp_override[i] : fps[i]);
+		        js->addr_port[i] ? js->addr_port[i] : ports[i],
+		        js->fp_override[i] ? js->fp_override[i] : fps[i]);
 	}
 	fclose(fp);
 }
 
 typedef struct {
-	const char *job[NN];  /* job file per node (NULL: the common one) */
-	const char *env[NN];  /* extra environment per node */
+	const char *job[NN]; /* job file per node (NULL: the common one) */
+	const char *env[NN]; /* extra environment per node */
 	const char *input[NN];
-	int skip[NN];         /* don't start this node */
-	int listen_port[NN];  /* bind here instead of the job's address */
-	int store;            /* --store DIR/store-NAME at the parties */
-	int no_trust;         /* leave out --trust-dealer (given to every party otherwise) */
+	int skip[NN];        /* don't start this node */
+	int listen_port[NN]; /* bind here instead of the job's address */
+	int store;           /* --store DIR/store-NAME at the parties */
+	int no_trust;        /* leave out --trust-dealer (given to every party otherwise) */
 } run_spec;
 
-static pid_t start_node(int i, const char *job, const run_spec *rs)
-{
+static pid_t start_node(int i, const char *job, const run_spec *rs) {
 	party_args pa;
 	char log[600];
 	party_args_run(&pa, bin, dir, rs->job[i] ? rs->job[i] : job, names[i]);
@@ -130,8 +131,7 @@ static pid_t start_node(int i, const char *job, const run_spec *rs)
 }
 
 /* Run all nodes; codes[i] gets each exit code; returns the wall time. */
-static double run_all(const char *job, const run_spec *rs, int codes[NN], pid_t *pids_out)
-{
+static double run_all(const char *job, const run_spec *rs, int codes[NN], pid_t *pids_out) {
 	pid_t pid[NN];
 	char cmd[700];
 	snprintf(cmd, sizeof(cmd), "rm -f %s/out-*.csv %s/log-*", dir, dir);
@@ -148,31 +148,26 @@ static double run_all(const char *job, const run_spec *rs, int codes[NN], pid_t 
 	return party_now() - t0;
 }
 
-static const char *logof(int i)
-{
+static const char *logof(int i) {
 	return party_log(dir, names[i]);
 }
 
-static int output_exists(int i)
-{
+static int output_exists(int i) {
 	return party_output_exists(dir, names[i]);
 }
 
 /* Free loopback ports for the nodes, all distinct. */
-static void fresh_ports(void)
-{
+static void fresh_ports(void) {
 	assert_int_equal(mpc_local_free_ports(ports, NN), MPC_OK);
 }
 
-static void common_job(char *path, size_t len, const job_spec *js)
-{
+static void common_job(char *path, size_t len, const job_spec *js) {
 	snprintf(path, len, "%s/job.ini", dir);
 	write_job(path, js);
 }
 
 /* Every party's output file against the clear computation of the CSVs. */
-static void check_outputs(void)
-{
+static void check_outputs(void) {
 	char path[700];
 	double n = 0, s1 = 0, s2 = 0, fr = 0;
 	for (int i = 0; i < NP; i++) {
@@ -213,8 +208,7 @@ static void check_outputs(void)
 	}
 }
 
-static void complete(const char *preproc)
-{
+static void complete(const char *preproc) {
 	char job[600];
 	job_spec js = {.preproc = preproc};
 	run_spec rs = {.skip[NP] = !has_dealer(&js)};
@@ -236,12 +230,20 @@ static void complete(const char *preproc)
 	assert_non_null(strstr(logof(0), has_dealer(&js) ? "from the dealer" : by));
 }
 
-static void test_complete(void **s) { (void)s; complete(NULL); }
-static void test_complete_ot(void **s) { (void)s; complete("ot"); }
-static void test_complete_paillier(void **s) { (void)s; complete("paillier"); }
+static void test_complete(void **s) {
+	(void)s;
+	complete(NULL);
+}
+static void test_complete_ot(void **s) {
+	(void)s;
+	complete("ot");
+}
+static void test_complete_paillier(void **s) {
+	(void)s;
+	complete("paillier");
+}
 
-static void test_wrong_fingerprint(void **s)
-{
+static void test_wrong_fingerprint(void **s) {
 	(void)s;
 	char job[600];
 	job_spec js = {0};
@@ -283,8 +285,7 @@ static void test_wrong_fingerprint(void **s)
 		assert_false(output_exists(i));
 }
 
-static void test_different_job(void **s)
-{
+static void test_different_job(void **s) {
 	(void)s;
 	char job[600], other[700];
 	job_spec js = {0};
@@ -318,8 +319,7 @@ static void test_different_job(void **s)
 }
 
 /* charlie pauses after agreeing the job (a test hook): killed, or stalled */
-static void peer_trouble(int kill_it, const char *preproc)
-{
+static void peer_trouble(int kill_it, const char *preproc) {
 	char job[600];
 	job_spec js = {.preproc = preproc};
 	run_spec rs = {.skip[NP] = !has_dealer(&js)};
@@ -354,12 +354,20 @@ static void peer_trouble(int kill_it, const char *preproc)
 		assert_int_not_equal(codes[2], 0);
 }
 
-static void test_killed_peer(void **s) { (void)s; peer_trouble(1, NULL); }
-static void test_stalled_peer(void **s) { (void)s; peer_trouble(0, NULL); }
-static void test_killed_peer_ot(void **s) { (void)s; peer_trouble(1, "ot"); }
+static void test_killed_peer(void **s) {
+	(void)s;
+	peer_trouble(1, NULL);
+}
+static void test_stalled_peer(void **s) {
+	(void)s;
+	peer_trouble(0, NULL);
+}
+static void test_killed_peer_ot(void **s) {
+	(void)s;
+	peer_trouble(1, "ot");
+}
 
-static void test_mitm(void **s)
-{
+static void test_mitm(void **s) {
 	(void)s;
 	char job[600];
 	job_spec js = {0};
@@ -394,16 +402,17 @@ static void test_mitm(void **s)
 		assert_false(output_exists(i));
 }
 
-static void test_bad_job(void **s)
-{
+static void test_bad_job(void **s) {
 	(void)s;
 	char path[600], cmd[1400];
 	snprintf(path, sizeof(path), "%s/bad.ini", dir);
 	FILE *fp = fopen(path, "w");
 	fprintf(fp, "[job]\nid = x\ncomputation = aggregate_stats\nring = 96\n");
 	fclose(fp);
-	snprintf(cmd, sizeof(cmd), "%s/mpc-party run --job %s --party alpha --keys %s/keys-alpha "
-		 "> %s/log-bad 2>&1", bin, path, dir, dir);
+	snprintf(cmd, sizeof(cmd),
+	         "%s/mpc-party run --job %s --party alpha --keys %s/keys-alpha "
+	         "> %s/log-bad 2>&1",
+	         bin, path, dir, dir);
 	assert_int_equal(party_run_cmd(cmd), 1);
 	snprintf(cmd, sizeof(cmd), "%s/log-bad", dir);
 	char *log = party_slurp(cmd);
@@ -411,8 +420,7 @@ static void test_bad_job(void **s)
 	assert_non_null(strstr(log, "ring"));
 }
 
-static void test_bad_csv(void **s)
-{
+static void test_bad_csv(void **s) {
 	(void)s;
 	char job[600], csv[600];
 	job_spec js = {.connect_timeout = 3};
@@ -451,8 +459,7 @@ static void test_bad_csv(void **s)
 }
 
 /* mpc-party preprocess at the three parties (args after the common ones). */
-static void preprocess_all(const char *job, const char *what, int codes[NP])
-{
+static void preprocess_all(const char *job, const char *what, int codes[NP]) {
 	pid_t pid[NP];
 	for (int i = 0; i < NP; i++) {
 		char store[600], keys[600], log[600];
@@ -461,8 +468,10 @@ static void preprocess_all(const char *job, const char *what, int codes[NP])
 		snprintf(log, sizeof(log), "%s/pre-%s", dir, names[i]);
 		char prog[300];
 		snprintf(prog, sizeof(prog), "%s/mpc-party", bin);
-		char *argv[] = {prog, "preprocess", "--job", (char *)job, "--party", (char *)names[i],
-				"--keys", keys, "--store", store, (char *)what, "10", NULL};
+		char *argv[] = {
+		    prog,     "preprocess", "--job",   (char *)job, "--party",    (char *)names[i],
+		    "--keys", keys,         "--store", store,       (char *)what, "10",
+		    NULL};
 		pid[i] = party_spawn(argv, log, NULL);
 	}
 	for (int i = 0; i < NP; i++)
@@ -470,15 +479,15 @@ static void preprocess_all(const char *job, const char *what, int codes[NP])
 }
 
 /* Triples Z_2^128 left in party i's store, from `preprocess --status`. */
-static long stored_triples(const char *job, int i)
-{
+static long stored_triples(const char *job, int i) {
 	char store[600], keys[600], log[600], prog[300];
 	snprintf(store, sizeof(store), "%s/store-%s", dir, names[i]);
 	snprintf(keys, sizeof(keys), "%s/keys-%s", dir, names[i]);
 	snprintf(log, sizeof(log), "%s/status-%s", dir, names[i]);
 	snprintf(prog, sizeof(prog), "%s/mpc-party", bin);
-	char *argv[] = {prog, "preprocess", "--status", "--job", (char *)job, "--party",
-			(char *)names[i], "--keys", keys, "--store", store, NULL};
+	char *argv[] = {
+	    prog,     "preprocess", "--status", "--job", (char *)job, "--party", (char *)names[i],
+	    "--keys", keys,         "--store",  store,   NULL};
 	assert_int_equal(party_wait(party_spawn(argv, log, NULL), 20), 0);
 	const char *t = strstr(party_slurp(log), "triples Z_2^128");
 	return t ? atol(t + strlen("triples Z_2^128")) : 0;
@@ -488,8 +497,7 @@ static long stored_triples(const char *job, int i)
  * party killed just before it takes its share of the store leaves the stores
  * out of step; the next run detects it, every party skips to the furthest
  * position, and the results are still right. */
-static void test_store_crash(void **s)
-{
+static void test_store_crash(void **s) {
 	(void)s;
 	char job[600];
 	job_spec js = {.preproc = "ot"};
@@ -547,27 +555,26 @@ static void test_store_crash(void **s)
 	run_all(job, &rs, codes, NULL);
 	for (int i = 0; i < NP; i++)
 		assert_int_equal(codes[i], 0);
-	assert_non_null(strstr(logof(0), "this run took: 2 triples Z_2^128; 0 from the store, 2 made now"));
+	assert_non_null(
+	    strstr(logof(0), "this run took: 2 triples Z_2^128; 0 from the store, 2 made now"));
 	check_outputs();
 }
 
 /* One mpc-party command line (after the program), stdout and stderr to
  * DIR/NAME.out and DIR/NAME.err; the exit code. */
 static int cli(const char *name, const char *fmt, ...) MPC_PRINTF(2, 3);
-static int cli(const char *name, const char *fmt, ...)
-{
+static int cli(const char *name, const char *fmt, ...) {
 	char args[1500], cmd[2400];
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(args, sizeof(args), fmt, ap);
 	va_end(ap);
 	snprintf(cmd, sizeof(cmd), "%s/mpc-party %s > %s/%s.out 2> %s/%s.err", bin, args, dir, name,
-		 dir, name);
+	         dir, name);
 	return party_run_cmd(cmd);
 }
 
-static const char *cli_file(const char *name, const char *ext)
-{
+static const char *cli_file(const char *name, const char *ext) {
 	char path[600];
 	snprintf(path, sizeof(path), "%s/%s.%s", dir, name, ext);
 	return party_slurp(path);
@@ -577,8 +584,7 @@ static const char *cli_file(const char *name, const char *ext)
  * run refuse without it (before connecting: nobody else is started), saying
  * what the dealer can learn and how to consent; with it the job runs
  * (test_complete). The dealer itself needs no consent. */
-static void test_dealer_consent(void **s)
-{
+static void test_dealer_consent(void **s) {
 	(void)s;
 	char job[600];
 	job_spec js = {0};
@@ -588,8 +594,10 @@ static void test_dealer_consent(void **s)
 	snprintf(out, sizeof(out), "%s/out-bravo.csv", dir);
 	unlink(out); /* an earlier test's */
 	for (int run = 0; run < 2; run++) {
-		int rc = cli("consent", "%s --job %s --party bravo --keys %s/keys-bravo --input "
-			     "%s/merchant1.csv --output %s", run ? "run" : "check", job, dir, dir, out);
+		int rc = cli("consent",
+		             "%s --job %s --party bravo --keys %s/keys-bravo --input "
+		             "%s/merchant1.csv --output %s",
+		             run ? "run" : "check", job, dir, dir, out);
 		const char *err = cli_file("consent", "err");
 		if (rc != 1)
 			print_error("exit %d: %s\n", rc, err);
@@ -603,8 +611,7 @@ static void test_dealer_consent(void **s)
 
 /* One key behind two entries, or one address: refused by check with
  * file:line naming both entries. */
-static void test_duplicate_entries(void **s)
-{
+static void test_duplicate_entries(void **s) {
 	(void)s;
 	char job[600];
 	job_spec js = {0};
@@ -612,7 +619,7 @@ static void test_duplicate_entries(void **s)
 	js.fp_override[3] = fps[0]; /* alpha's key named as the dealer's too */
 	common_job(job, sizeof(job), &js);
 	int rc = cli("dup", "check --job %s --party alpha --keys %s/keys-alpha --trust-dealer", job,
-		     dir);
+	             dir);
 	const char *err = cli_file("dup", "err");
 	assert_int_equal(rc, 1);
 	/* [dealer] is at line 28 of write_job's file, its fingerprint at 30;
@@ -620,29 +627,29 @@ static void test_duplicate_entries(void **s)
 	if (!strstr(err, "job.ini:30: [dealer] fingerprint: the same as party alpha's (line 18)"))
 		print_error("%s\n", err);
 	assert_non_null(strstr(err, "job.ini:30: [dealer] fingerprint: the same as party alpha's "
-				    "(line 18)"));
+	                            "(line 18)"));
 	js.fp_override[3] = NULL;
 	js.addr_port[2] = ports[1];
 	common_job(job, sizeof(job), &js);
-	rc = cli("dup", "check --job %s --party alpha --keys %s/keys-alpha --trust-dealer", job, dir);
+	rc = cli("dup", "check --job %s --party alpha --keys %s/keys-alpha --trust-dealer", job,
+	         dir);
 	err = cli_file("dup", "err");
 	assert_int_equal(rc, 1);
 	assert_non_null(strstr(err, "job.ini:25: [party charlie] address: the same as party "
-				    "bravo's (line 21)"));
+	                            "bravo's (line 21)"));
 }
 
 /* check validates what run would refuse, with run's own code, before
  * connecting (nobody else is started): an unknown key, a bad input CSV; and
  * --format json gives one object on stdout, for failure and success. */
-static void test_check_validates(void **s)
-{
+static void test_check_validates(void **s) {
 	(void)s;
 	char job[600], csv[600];
 	job_spec js = {.extra_param = "max_amout = 5"};
 	fresh_ports();
 	common_job(job, sizeof(job), &js);
 	int rc = cli("chk", "check --job %s --party alpha --keys %s/keys-alpha --trust-dealer", job,
-		     dir);
+	             dir);
 	const char *err = cli_file("chk", "err");
 	if (rc != 1 || !strstr(err, "job.ini:15"))
 		print_error("exit %d: %s\n", rc, err);
@@ -650,8 +657,10 @@ static void test_check_validates(void **s)
 	assert_non_null(strstr(err, "job.ini:15"));
 	assert_non_null(strstr(err, "max_amout"));
 	/* the same as JSON: ok false, the error with file:line, nothing else on stdout */
-	rc = cli("chk", "check --job %s --party alpha --keys %s/keys-alpha --trust-dealer "
-		 "--format json", job, dir);
+	rc = cli("chk",
+	         "check --job %s --party alpha --keys %s/keys-alpha --trust-dealer "
+	         "--format json",
+	         job, dir);
 	assert_int_equal(rc, 1);
 	const char *out = cli_file("chk", "out");
 	assert_true(out[0] == '{');
@@ -671,8 +680,10 @@ static void test_check_validates(void **s)
 	assert_non_null(fp);
 	fprintf(fp, "amount,fraud,category\n10.5,0,food\n12,0,food\n7,7,food\n");
 	fclose(fp);
-	rc = cli("chk", "check --job %s --party alpha --keys %s/keys-alpha --trust-dealer "
-		 "--input %s --format json", job, dir, csv);
+	rc = cli("chk",
+	         "check --job %s --party alpha --keys %s/keys-alpha --trust-dealer "
+	         "--input %s --format json",
+	         job, dir, csv);
 	out = cli_file("chk", "out");
 	if (rc != 2)
 		print_error("exit %d: %s\n%s\n", rc, out, cli_file("chk", "err"));
@@ -688,10 +699,12 @@ static void test_check_validates(void **s)
 	for (int i = 0; i < NN; i++) {
 		char input[300] = "", cmd[2400], log[600];
 		if (i < NP)
-			snprintf(input, sizeof(input), " --trust-dealer --input %s/merchant%d.csv", dir, i);
-		snprintf(cmd, sizeof(cmd), "%s/mpc-party check --job %s --party %s --keys %s/keys-%s%s "
-			 "--format json > %s/json-%d.out 2> %s/json-%d.err",
-			 bin, job, names[i], dir, names[i], input, dir, i, dir, i);
+			snprintf(input, sizeof(input), " --trust-dealer --input %s/merchant%d.csv",
+			         dir, i);
+		snprintf(cmd, sizeof(cmd),
+		         "%s/mpc-party check --job %s --party %s --keys %s/keys-%s%s "
+		         "--format json > %s/json-%d.out 2> %s/json-%d.err",
+		         bin, job, names[i], dir, names[i], input, dir, i, dir, i);
 		snprintf(log, sizeof(log), "%s/json-%d.sh", dir, i);
 		pid[i] = party_spawn_sh(cmd, log);
 		assert_true(pid[i] > 0);
@@ -703,7 +716,7 @@ static void test_check_validates(void **s)
 		out = cli_file(name, "out");
 		if (codes[i] != 0 || !strstr(out, "\"ok\":true"))
 			print_error("%s: exit %d: %s\n%s\n", names[i], codes[i], out,
-				    cli_file(name, "err"));
+			            cli_file(name, "err"));
 		assert_int_equal(codes[i], 0);
 		assert_true(out[0] == '{');
 		assert_non_null(strstr(out, "\"ok\":true"));
@@ -731,8 +744,7 @@ static void test_check_validates(void **s)
 
 /* A local mistake in this party's own address is a configuration error
  * (exit 1), not a network one. */
-static void test_cannot_listen(void **s)
-{
+static void test_cannot_listen(void **s) {
 	(void)s;
 	char job[600], bad[700];
 	job_spec js = {0};
@@ -748,8 +760,10 @@ static void test_cannot_listen(void **s)
 	fputs(text, fp);
 	fclose(fp);
 	free(text);
-	int rc = cli("listen", "run --job %s --party alpha --keys %s/keys-alpha --trust-dealer "
-		     "--input %s/merchant0.csv", bad, dir, dir);
+	int rc = cli("listen",
+	             "run --job %s --party alpha --keys %s/keys-alpha --trust-dealer "
+	             "--input %s/merchant0.csv",
+	             bad, dir, dir);
 	const char *err = cli_file("listen", "err");
 	if (rc != 1)
 		print_error("exit %d: %s\n", rc, err);
@@ -762,8 +776,10 @@ static void test_cannot_listen(void **s)
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
 	assert_int_equal(listen(fd, 1), 0);
-	rc = cli("listen", "run --job %s --party bravo --keys %s/keys-bravo --trust-dealer "
-		 "--input %s/merchant1.csv", job, dir, dir);
+	rc = cli("listen",
+	         "run --job %s --party bravo --keys %s/keys-bravo --trust-dealer "
+	         "--input %s/merchant1.csv",
+	         job, dir, dir);
 	close(fd);
 	err = cli_file("listen", "err");
 	if (rc != 1)
@@ -775,8 +791,7 @@ static void test_cannot_listen(void **s)
 /* charlie is stopped by a signal mid-run (paused after agreeing the job, a
  * test hook): it exits 8 and every other node stops within 2 s of it,
  * exit 5, naming charlie and the signal. */
-static void signalled(int sig, const char *signame)
-{
+static void signalled(int sig, const char *signame) {
 	char job[600];
 	job_spec js = {.connect_timeout = 5};
 	run_spec rs = {0};
@@ -811,13 +826,18 @@ static void signalled(int sig, const char *signame)
 	}
 }
 
-static void test_sigterm(void **s) { (void)s; signalled(SIGTERM, "SIGTERM"); }
-static void test_sigint(void **s) { (void)s; signalled(SIGINT, "SIGINT"); }
+static void test_sigterm(void **s) {
+	(void)s;
+	signalled(SIGTERM, "SIGTERM");
+}
+static void test_sigint(void **s) {
+	(void)s;
+	signalled(SIGINT, "SIGINT");
+}
 
 /* A wrong port for bravo in alpha's job file: alpha's error names the
  * address it could not reach (short connect timeout). */
-static void test_wrong_port(void **s)
-{
+static void test_wrong_port(void **s) {
 	(void)s;
 	char job[600], job_a[700], addr[64];
 	job_spec js = {.connect_timeout = 3};
@@ -838,7 +858,8 @@ static void test_wrong_port(void **s)
 	assert_non_null(strstr(logof(0), addr));
 	/* told apart from a node that is reached but never says hello */
 	char unreachable[128];
-	snprintf(unreachable, sizeof(unreachable), "cannot reach bravo (party 1) at tcp://%s", addr);
+	snprintf(unreachable, sizeof(unreachable), "cannot reach bravo (party 1) at tcp://%s",
+	         addr);
 	if (!strstr(logof(0), unreachable))
 		snprintf(unreachable, sizeof(unreachable), "cannot reach bravo at tcp://%s", addr);
 	assert_non_null(strstr(logof(0), unreachable));
@@ -857,8 +878,7 @@ static void test_wrong_port(void **s)
  * replays of every frame a tap in front of bravo caught. Nothing it sends
  * is taken: the job completes with the clear results, and every party says
  * that it dropped frames. */
-static void test_forgery(void **s)
-{
+static void test_forgery(void **s) {
 	(void)s;
 	char job[600], id[64], logs[NP][700];
 	job_spec js = {.preproc = "ot"};
@@ -906,20 +926,18 @@ static void test_forgery(void **s)
 	assert_int_equal(forger_code, 0);
 }
 
-int main(void)
-{
+int main(void) {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_complete),       cmocka_unit_test(test_complete_ot),
-		cmocka_unit_test(test_complete_paillier),
-		cmocka_unit_test(test_killed_peer_ot), cmocka_unit_test(test_store_crash),
-		cmocka_unit_test(test_wrong_fingerprint),
-		cmocka_unit_test(test_different_job),  cmocka_unit_test(test_killed_peer),
-		cmocka_unit_test(test_stalled_peer),   cmocka_unit_test(test_mitm),
-		cmocka_unit_test(test_bad_job),        cmocka_unit_test(test_bad_csv),
-		cmocka_unit_test(test_dealer_consent), cmocka_unit_test(test_duplicate_entries),
-		cmocka_unit_test(test_check_validates), cmocka_unit_test(test_cannot_listen),
-		cmocka_unit_test(test_sigterm),        cmocka_unit_test(test_sigint),
-		cmocka_unit_test(test_wrong_port),     cmocka_unit_test(test_forgery),
+	    cmocka_unit_test(test_complete),          cmocka_unit_test(test_complete_ot),
+	    cmocka_unit_test(test_complete_paillier), cmocka_unit_test(test_killed_peer_ot),
+	    cmocka_unit_test(test_store_crash),       cmocka_unit_test(test_wrong_fingerprint),
+	    cmocka_unit_test(test_different_job),     cmocka_unit_test(test_killed_peer),
+	    cmocka_unit_test(test_stalled_peer),      cmocka_unit_test(test_mitm),
+	    cmocka_unit_test(test_bad_job),           cmocka_unit_test(test_bad_csv),
+	    cmocka_unit_test(test_dealer_consent),    cmocka_unit_test(test_duplicate_entries),
+	    cmocka_unit_test(test_check_validates),   cmocka_unit_test(test_cannot_listen),
+	    cmocka_unit_test(test_sigterm),           cmocka_unit_test(test_sigint),
+	    cmocka_unit_test(test_wrong_port),        cmocka_unit_test(test_forgery),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

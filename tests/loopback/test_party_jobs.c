@@ -27,8 +27,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "tests/support/mpc_local.h"
 #include "jobs/mpc_csv.h"
+#include "tests/support/mpc_local.h"
 #include "tests/support/party.h"
 
 #define NP 3
@@ -40,15 +40,13 @@ static const char *const names[NP] = {"alpha", "bravo", "charlie"};
 static int job_seq;
 static const char *input_override[NP]; /* --input instead of DIR/merchant<i>.csv */
 
-static int setup(void **state)
-{
+static int setup(void **state) {
 	(void)state;
 	return party_setup(bin, dir, "mpc-jobs", "--merchants 3 --rows 400 --seed 11", names, NP,
-			   fps);
+	                   fps);
 }
 
-static int teardown(void **state)
-{
+static int teardown(void **state) {
 	(void)state;
 	return party_remove_dir(dir);
 }
@@ -56,37 +54,34 @@ static int teardown(void **state)
 /* A job file with these [aggregate_stats] lines; the section's first line
  * is line 12 of the file. */
 #define SECTION_LINE 12
-static void write_job_as(const char *path, const char *comp, const char *params)
-{
+static void write_job_as(const char *path, const char *comp, const char *params) {
 	FILE *fp = fopen(path, "w");
 	assert_non_null(fp);
 	assert_int_equal(mpc_local_free_ports(ports, NP), MPC_OK);
-	fprintf(fp, "; test job\n[job]\nid = jobs-test-%d-%d\ncomputation = %s\n"
-		    "ring = 128\nfrac_bits = 16\npreprocessing = ot\ntimeout = 10\n"
-		    "connect_timeout = 20\ntransport = tls\n[%s]\n%s\n",
-		(int)getpid(), job_seq++, comp, comp, params);
+	fprintf(fp,
+	        "; test job\n[job]\nid = jobs-test-%d-%d\ncomputation = %s\n"
+	        "ring = 128\nfrac_bits = 16\npreprocessing = ot\ntimeout = 10\n"
+	        "connect_timeout = 20\ntransport = tls\n[%s]\n%s\n",
+	        (int)getpid(), job_seq++, comp, comp, params);
 	for (int i = 0; i < NP; i++)
-		fprintf(fp, "[party %s]\naddress = tcp://127.0.0.1:%d\nfingerprint = %s\n\n", names[i],
-			ports[i], fps[i]);
+		fprintf(fp, "[party %s]\naddress = tcp://127.0.0.1:%d\nfingerprint = %s\n\n",
+		        names[i], ports[i], fps[i]);
 	fclose(fp);
 }
 
-static void write_job(const char *path, const char *params)
-{
+static void write_job(const char *path, const char *params) {
 	write_job_as(path, "aggregate_stats", params);
 }
 
 /* Run parties 0..n-1 (n < NP: only those, for errors found before
  * connecting); exit codes in codes. */
 static void run_parties_timed(const char *job, int n, int codes[NP], double t_end[NP]);
-static void run_parties(const char *job, int n, int codes[NP])
-{
+static void run_parties(const char *job, int n, int codes[NP]) {
 	run_parties_timed(job, n, codes, NULL);
 }
 
 /* run_parties, and when each party exited (t_end, if not NULL). */
-static void run_parties_timed(const char *job, int n, int codes[NP], double t_end[NP])
-{
+static void run_parties_timed(const char *job, int n, int codes[NP], double t_end[NP]) {
 	pid_t pid[NP];
 	char cmd[600];
 	snprintf(cmd, sizeof(cmd), "rm -f %s/out-*.csv %s/log-*", dir, dir);
@@ -115,13 +110,11 @@ static void run_parties_timed(const char *job, int n, int codes[NP], double t_en
 	party_wait_all(pid, n, codes, t_end, 120);
 }
 
-static const char *logof(int i)
-{
+static const char *logof(int i) {
 	return party_log(dir, names[i]);
 }
 
-static void expect_ok(const int codes[NP])
-{
+static void expect_ok(const int codes[NP]) {
 	for (int i = 0; i < NP; i++) {
 		if (codes[i] != 0)
 			print_error("%s exited %d:\n%s\n", names[i], codes[i], logof(i));
@@ -130,8 +123,7 @@ static void expect_ok(const int codes[NP])
 }
 
 /* Every party wrote the same output file; returns it. */
-static char *same_outputs(void)
-{
+static char *same_outputs(void) {
 	static char first[1 << 17];
 	char path[600];
 	for (int i = 0; i < NP; i++) {
@@ -147,8 +139,7 @@ static char *same_outputs(void)
 }
 
 /* A value of the output, or NAN if the line is absent. */
-static double out_value(const char *text, const char *cohort, const char *stat)
-{
+static double out_value(const char *text, const char *cohort, const char *stat) {
 	char key[128];
 	snprintf(key, sizeof(key), "\n%s,%s,", cohort, stat);
 	const char *p = strstr(text, key);
@@ -158,8 +149,7 @@ static double out_value(const char *text, const char *cohort, const char *stat)
 /* The plaintext reference: counts and histogram buckets of cohort cat
  * (NULL: all rows) over rows with amount > lo. */
 static void clear_counts(const char *cat, double lo, const double *edges, size_t ne, double *n,
-			 double *frauds, double *buckets)
-{
+                         double *frauds, double *buckets) {
 	*n = *frauds = 0;
 	memset(buckets, 0, (ne + 1) * sizeof(double));
 	for (int i = 0; i < NP; i++) {
@@ -181,12 +171,12 @@ static void clear_counts(const char *cat, double lo, const double *edges, size_t
 	}
 }
 
-static int clear_stats_agrees(const char *job)
-{
+static int clear_stats_agrees(const char *job) {
 	char cmd[2048];
-	snprintf(cmd, sizeof(cmd), "%s/clear_stats --job %s --compare %s/out-alpha.csv %s/merchant0.csv "
-		 "%s/merchant1.csv %s/merchant2.csv > %s/clear.txt 2>&1", bin, job, dir, dir, dir, dir,
-		 dir);
+	snprintf(cmd, sizeof(cmd),
+	         "%s/clear_stats --job %s --compare %s/out-alpha.csv %s/merchant0.csv "
+	         "%s/merchant1.csv %s/merchant2.csv > %s/clear.txt 2>&1",
+	         bin, job, dir, dir, dir, dir, dir);
 	int rc = party_run_cmd(cmd);
 	snprintf(cmd, sizeof(cmd), "%s/clear.txt", dir);
 	if (rc != 0)
@@ -197,17 +187,17 @@ static int clear_stats_agrees(const char *job)
 static const double edges[] = {10, 50, 100, 500};
 static const char *const cats[] = {"grocery", "travel", "electronics", "online", "luxury"};
 
-static void test_stats_groups(void **state)
-{
+static void test_stats_groups(void **state) {
 	(void)state;
 	char job[600];
 	int codes[NP];
 	snprintf(job, sizeof(job), "%s/job-stats.ini", dir);
-	write_job(job, "max_amount = 100000\nmax_rows = 100000\n"
-		       "statistics = count, sum, mean, stddev, min, max, median, histogram, fraud_rate\n"
-		       "histogram_edges = 10, 50, 100, 500\n"
-		       "groups = grocery, travel, electronics, online, luxury\n"
-		       "min_cohort = 40\nfilter = amount > 5");
+	write_job(job,
+	          "max_amount = 100000\nmax_rows = 100000\n"
+	          "statistics = count, sum, mean, stddev, min, max, median, histogram, fraud_rate\n"
+	          "histogram_edges = 10, 50, 100, 500\n"
+	          "groups = grocery, travel, electronics, online, luxury\n"
+	          "min_cohort = 40\nfilter = amount > 5");
 	run_parties(job, NP, codes);
 	expect_ok(codes);
 	const char *out = same_outputs();
@@ -235,17 +225,16 @@ static void test_stats_groups(void **state)
 	assert_true(clear_stats_agrees(job));
 }
 
-static void test_stats_dp(void **state)
-{
+static void test_stats_dp(void **state) {
 	(void)state;
 	char job[600];
 	int codes[NP];
 	snprintf(job, sizeof(job), "%s/job-dp.ini", dir);
 	write_job(job, "max_amount = 100000\nmax_rows = 100000\n"
-		       "statistics = count, histogram, fraud_rate\n"
-		       "histogram_edges = 10, 50, 100, 500\n"
-		       "groups = grocery, travel\nmin_cohort = 20\n"
-		       "dp = laplace\nepsilon = 2");
+	               "statistics = count, histogram, fraud_rate\n"
+	               "histogram_edges = 10, 50, 100, 500\n"
+	               "groups = grocery, travel\nmin_cohort = 20\n"
+	               "dp = laplace\nepsilon = 2");
 	run_parties(job, NP, codes);
 	expect_ok(codes);
 	const char *out = same_outputs(); /* the same noise everywhere: it was opened */
@@ -268,8 +257,7 @@ static void test_stats_dp(void **state)
 
 /* Bad parameters: exit 1 at once (before connecting), naming file:line. */
 static void bad_param_as(const char *comp, const char *params, int line_in_section,
-			 const char *what)
-{
+                         const char *what) {
 	char job[600], want[700];
 	int codes[NP];
 	snprintf(job, sizeof(job), "%s/job-bad.ini", dir);
@@ -288,21 +276,20 @@ static void bad_param_as(const char *comp, const char *params, int line_in_secti
 	assert_false(party_output_exists(dir, names[0]));
 }
 
-static void bad_param(const char *params, int line_in_section, const char *what)
-{
+static void bad_param(const char *params, int line_in_section, const char *what) {
 	bad_param_as("aggregate_stats", params, line_in_section, what);
 }
 
-static void test_bad_params(void **state)
-{
+static void test_bad_params(void **state) {
 	(void)state;
 	bad_param("max_amount = 1000\nstatistics = count, bogus", 1, "statistics: item 2");
 	bad_param("statistics = count, histogram\nhistogram_edges = 10, 5", 1,
-		  "histogram_edges: item 2: edges must increase");
+	          "histogram_edges: item 2: edges must increase");
 	bad_param("statistics = count\nfilter = amount >> 3", 1, "filter: the comparison must be");
 	bad_param("statistics = count\nfilter = amount > x", 1, "filter: expected");
 	bad_param("statistics = count\nepsilon = 1", 1, "epsilon: given, but");
-	bad_param("statistics = count, min\ndp = laplace\nepsilon = 1", 1, "dp: statistics: with dp");
+	bad_param("statistics = count, min\ndp = laplace\nepsilon = 1", 1,
+	          "dp: statistics: with dp");
 	bad_param("statistics = count\ngroups = a, b, a", 1, "groups: item 3 repeats item 1");
 	bad_param("statistic = count", 0, "unknown parameter");
 	bad_param("statistics = count\nmin_cohort = 2.5", 1, "min_cohort: expected a whole number");
@@ -312,28 +299,40 @@ static void test_bad_params(void **state)
 
 #define D_FEAT 16 /* f0-f7, log_amount, night, six categories */
 static const char score_params[] =
-	"model = logreg\nmodel_owner = alpha\nasker = bravo\n"
-	"features = f0-f7, log_amount, night, categories\nthreshold = 0.3\nmax_rows = 10000";
+    "model = logreg\nmodel_owner = alpha\nasker = bravo\n"
+    "features = f0-f7, log_amount, night, categories\nthreshold = 0.3\nmax_rows = 10000";
 
 /* 1 if this build's job reader knows fraud_score (jobs/mpc_job.c's list). */
-static int fraud_score_known(void)
-{
+static int fraud_score_known(void) {
 	char job[600], cmd[1400];
 	snprintf(job, sizeof(job), "%s/job-probe.ini", dir);
 	write_job_as(job, "fraud_score", score_params);
-	snprintf(cmd, sizeof(cmd), "%s/mpc-party check --job %s --party nobody 2>&1 | grep -q "
-		 "'unknown computation'", bin, job);
+	snprintf(cmd, sizeof(cmd),
+	         "%s/mpc-party check --job %s --party nobody 2>&1 | grep -q "
+	         "'unknown computation'",
+	         bin, job);
 	return party_run_cmd(cmd) != 0;
 }
 
-static const char *const feat_names[D_FEAT] = {
-	"f0", "f1", "f2", "f3", "f4", "f5", "f6", "f7", "log_amount", "night",
-	"category_grocery", "category_fuel", "category_restaurant", "category_electronics",
-	"category_travel", "category_online"};
+static const char *const feat_names[D_FEAT] = {"f0",
+                                               "f1",
+                                               "f2",
+                                               "f3",
+                                               "f4",
+                                               "f5",
+                                               "f6",
+                                               "f7",
+                                               "log_amount",
+                                               "night",
+                                               "category_grocery",
+                                               "category_fuel",
+                                               "category_restaurant",
+                                               "category_electronics",
+                                               "category_travel",
+                                               "category_online"};
 
 /* A model file, in fed_avg's format and in a shuffled order. */
-static void write_model(double *w, double *b)
-{
+static void write_model(double *w, double *b) {
 	char path[600];
 	snprintf(path, sizeof(path), "%s/model.csv", dir);
 	FILE *fp = fopen(path, "w");
@@ -353,8 +352,7 @@ static void write_model(double *w, double *b)
 }
 
 /* The features of bravo's file as mpc-party derives them. */
-static size_t clear_features(double *x, size_t cap)
-{
+static size_t clear_features(double *x, size_t cap) {
 	char path[600], line[4096];
 	snprintf(path, sizeof(path), "%s/merchant1.csv", dir);
 	FILE *fp = fopen(path, "r");
@@ -390,8 +388,7 @@ static size_t clear_features(double *x, size_t cap)
 }
 
 /* The rows of bravo's (the asker's) file, as the CSV reader counts them. */
-static size_t asker_rows(void)
-{
+static size_t asker_rows(void) {
 	char path[600];
 	mpc_txns t;
 	snprintf(path, sizeof(path), "%s/merchant1.csv", dir);
@@ -403,8 +400,7 @@ static size_t asker_rows(void)
 
 /* alpha and charlie wrote nothing although given --output; path gets
  * bravo's output file. */
-static void only_bravo_wrote(char *path, size_t len)
-{
+static void only_bravo_wrote(char *path, size_t len) {
 	for (int i = 0; i < NP; i += 2)
 		assert_false(party_output_exists(dir, names[i]));
 	snprintf(path, len, "%s/out-bravo.csv", dir);
@@ -412,11 +408,12 @@ static void only_bravo_wrote(char *path, size_t len)
 
 /* examples/clear_score on bravo's file (bravo's output at path) agrees;
  * its report goes to DIR/report. */
-static void clear_score_agrees(const char *job, const char *path, const char *report)
-{
+static void clear_score_agrees(const char *job, const char *path, const char *report) {
 	char cmd[2400];
-	snprintf(cmd, sizeof(cmd), "%s/clear_score --job %s --model %s/model.csv --input "
-		 "%s/merchant1.csv --compare %s > %s/%s 2>&1", bin, job, dir, dir, path, dir, report);
+	snprintf(cmd, sizeof(cmd),
+	         "%s/clear_score --job %s --model %s/model.csv --input "
+	         "%s/merchant1.csv --compare %s > %s/%s 2>&1",
+	         bin, job, dir, dir, path, dir, report);
 	assert_int_equal(party_run_cmd(cmd), 0);
 }
 
@@ -424,11 +421,11 @@ static void clear_score_agrees(const char *job, const char *path, const char *re
  * scores at bravo against the double evaluation within mpc_score.h's
  * tolerance, every flag equal outside the fixed-point band at the
  * threshold; alpha and charlie write nothing although given --output. */
-static void test_score(void **state)
-{
+static void test_score(void **state) {
 	(void)state;
 	if (!fraud_score_known()) {
-		print_message("   skipped: jobs/mpc_job.c does not list computation = fraud_score\n");
+		print_message(
+		    "   skipped: jobs/mpc_job.c does not list computation = fraud_score\n");
 		skip();
 	}
 	char job[600], path[600];
@@ -467,7 +464,8 @@ static void test_score(void **state)
 		double want = 1 / (1 + exp(-z));
 		maxd = fmax(maxd, fabs(sc - want));
 		if (!(fabs(sc - want) <= tol))
-			fail_msg("row %zu: score %.9f, want %.9f (tolerance %g)", row, sc, want, tol);
+			fail_msg("row %zu: score %.9f, want %.9f (tolerance %g)", row, sc, want,
+			         tol);
 		if (fabs(z - lt) > eps + ldexp(1, -32))
 			assert_int_equal(fl, z > lt);
 		flagged += fl;
@@ -478,7 +476,7 @@ static void test_score(void **state)
 	assert_int_equal(rows, n);
 	assert_true(flagged > 0 && flagged < n); /* the threshold splits the batch */
 	print_message("   %zu transactions, %zu flagged, max |score - double| = %.3g\n", n, flagged,
-		      maxd);
+	              maxd);
 	/* the demo's reference agrees too */
 	clear_score_agrees(job, path, "clear-score.txt");
 }
@@ -487,8 +485,7 @@ static void test_score(void **state)
  * scores at bravo against the double evaluation (within (trees+1) 2^-17
  * unless the path passes within 2^-16 of a threshold), flags alike;
  * clear_score agrees; the others write nothing. */
-static void test_score_tree(void **state)
-{
+static void test_score_tree(void **state) {
 	(void)state;
 	if (!fraud_score_known())
 		skip();
@@ -519,9 +516,9 @@ static void test_score_tree(void **state)
 	size_t n = clear_features(x, 4000);
 	snprintf(job, sizeof(job), "%s/job-tree.ini", dir);
 	write_job_as(job, "fraud_score",
-		     "model = tree\ntrees = 2\ndepth = 3\nmodel_owner = alpha\nasker = bravo\n"
-		     "features = f0-f7, log_amount, night, categories\nthreshold = 0.15\n"
-		     "max_rows = 10000");
+	             "model = tree\ntrees = 2\ndepth = 3\nmodel_owner = alpha\nasker = bravo\n"
+	             "features = f0-f7, log_amount, night, categories\nthreshold = 0.15\n"
+	             "max_rows = 10000");
 	run_parties(job, NP, codes);
 	expect_ok(codes);
 	only_bravo_wrote(path, sizeof(path));
@@ -539,7 +536,8 @@ static void test_score_tree(void **state)
 		for (int t = 0; t < T; t++) {
 			int jn = 0;
 			while (jn < NODES) {
-				double v = x[rows * D_FEAT + feat[t * NODES + jn]], c = thr[t * NODES + jn];
+				double v = x[rows * D_FEAT + feat[t * NODES + jn]],
+				       c = thr[t * NODES + jn];
 				near |= fabs(v - c) <= ldexp(1, -16);
 				jn = v < c ? 2 * jn + 1 : 2 * jn + 2;
 			}
@@ -559,21 +557,20 @@ static void test_score_tree(void **state)
 	assert_int_equal(rows, n);
 	assert_true(flagged > 0 && flagged < n);
 	print_message("   trees: %zu transactions, %zu flagged, %zu paths near a threshold\n", n,
-		      flagged, near_rows);
+	              flagged, near_rows);
 	clear_score_agrees(job, path, "clear-tree.txt");
 }
 
 static const char vertical_params[] =
-	"model = logreg\nmodel_owner = alpha\nasker = bravo\nlayout = vertical\n"
-	"key = txn_id\nholders = f4-f7 @ charlie\n"
-	"features = f0-f7, log_amount, night, categories\nthreshold = 0.3\n"
-	"max_rows = 10000";
+    "model = logreg\nmodel_owner = alpha\nasker = bravo\nlayout = vertical\n"
+    "key = txn_id\nholders = f4-f7 @ charlie\n"
+    "features = f0-f7, log_amount, night, categories\nthreshold = 0.3\n"
+    "max_rows = 10000";
 
 /* charlie's file for layout = vertical: bravo's transactions in reverse
  * order with f4-f7, rows of other transactions mixed in; drop: leave out
  * one of bravo's transactions (row 100 of bravo's file). */
-static void write_vertical(char *vpath, size_t vlen, int drop)
-{
+static void write_vertical(char *vpath, size_t vlen, int drop) {
 	char path[600], line[4096];
 	static char rows[4000][256];
 	size_t nr = 0;
@@ -599,7 +596,7 @@ static void write_vertical(char *vpath, size_t vlen, int drop)
 		for (char *t = strtok(line, ","); t && m < 128; t = strtok(NULL, ","))
 			f[m++] = t;
 		snprintf(rows[nr++], 256, "%s,%s,%s,%s,%s", f[cid], f[cf[0]], f[cf[1]], f[cf[2]],
-			 f[cf[3]]);
+		         f[cf[3]]);
 	}
 	fclose(in);
 	snprintf(vpath, vlen, "%s/charlie-vertical%s.csv", dir, drop ? "-short" : "");
@@ -619,8 +616,7 @@ static void write_vertical(char *vpath, size_t vlen, int drop)
  * features, charlie f4-f7 in a file of its own (bravo's transactions in
  * reverse order, with rows of other transactions mixed in), matched by
  * txn_id. The scores equal the double evaluation of the joined rows. */
-static void test_score_vertical(void **state)
-{
+static void test_score_vertical(void **state) {
 	(void)state;
 	if (!fraud_score_known())
 		skip();
@@ -637,9 +633,10 @@ static void test_score_vertical(void **state)
 	expect_ok(codes);
 	only_bravo_wrote(path, sizeof(path));
 	char cmd[4000];
-	snprintf(cmd, sizeof(cmd), "%s/clear_score --job %s --model %s/model.csv --input "
-		 "%s/merchant1.csv --holder charlie=%s --compare %s > %s/clear-vertical.txt 2>&1", bin,
-		 job, dir, dir, vpath, path, dir);
+	snprintf(cmd, sizeof(cmd),
+	         "%s/clear_score --job %s --model %s/model.csv --input "
+	         "%s/merchant1.csv --holder charlie=%s --compare %s > %s/clear-vertical.txt 2>&1",
+	         bin, job, dir, dir, vpath, path, dir);
 	int rc = party_run_cmd(cmd);
 	snprintf(path, sizeof(path), "%s/clear-vertical.txt", dir);
 	if (rc != 0)
@@ -656,8 +653,7 @@ static void test_score_vertical(void **state)
  * transactions only from the asker; charlie's file lacks one of them. charlie
  * exits 2 naming its file; alpha and bravo stop within 2 s of it with exit 5
  * and charlie's reason, and nobody writes scores. */
-static void test_vertical_missing_row(void **state)
-{
+static void test_vertical_missing_row(void **state) {
 	(void)state;
 	if (!fraud_score_known())
 		skip();
@@ -694,8 +690,7 @@ static void test_vertical_missing_row(void **state)
  * are read dry by run's own readers. A bad weight is refused with file:line
  * before connecting (exit 2, also in --format json); with good files all
  * three check at once and each JSON object says what was read. */
-static void test_check_score(void **state)
-{
+static void test_check_score(void **state) {
 	(void)state;
 	if (!fraud_score_known())
 		skip();
@@ -708,12 +703,13 @@ static void test_check_score(void **state)
 	/* the model with line 5's weight far beyond max_weight */
 	snprintf(path, sizeof(path), "%s/model.csv", dir);
 	snprintf(bad, sizeof(bad), "%s/model-bad.csv", dir);
-	snprintf(cmd, sizeof(cmd), "awk -F, 'NR == 5 { print $1 \",1e9\"; next } { print }' %s > %s",
-		 path, bad);
+	snprintf(cmd, sizeof(cmd),
+	         "awk -F, 'NR == 5 { print $1 \",1e9\"; next } { print }' %s > %s", path, bad);
 	assert_int_equal(party_run_cmd(cmd), 0);
-	snprintf(cmd, sizeof(cmd), "%s/mpc-party check --job %s --party alpha --keys %s/keys-alpha "
-		 "--model %s --format json > %s/check-bad.out 2> %s/check-bad.err", bin, job, dir, bad,
-		 dir, dir);
+	snprintf(cmd, sizeof(cmd),
+	         "%s/mpc-party check --job %s --party alpha --keys %s/keys-alpha "
+	         "--model %s --format json > %s/check-bad.out 2> %s/check-bad.err",
+	         bin, job, dir, bad, dir, dir);
 	assert_int_equal(party_run_cmd(cmd), 2);
 	snprintf(path, sizeof(path), "%s/check-bad.out", dir);
 	const char *out = party_slurp(path);
@@ -729,10 +725,11 @@ static void test_check_score(void **state)
 	double t_end[NP];
 	for (int i = 0; i < NP; i++) {
 		char log[600];
-		snprintf(cmd, sizeof(cmd), "%s/mpc-party check --job %s --party %s --keys %s/keys-%s "
-			 "--input %s/merchant%d.csv --model %s/model.csv --format json > "
-			 "%s/check-%d.out 2> %s/check-%d.err",
-			 bin, job, names[i], dir, names[i], dir, i, dir, dir, i, dir, i);
+		snprintf(cmd, sizeof(cmd),
+		         "%s/mpc-party check --job %s --party %s --keys %s/keys-%s "
+		         "--input %s/merchant%d.csv --model %s/model.csv --format json > "
+		         "%s/check-%d.out 2> %s/check-%d.err",
+		         bin, job, names[i], dir, names[i], dir, i, dir, dir, i, dir, i);
 		snprintf(log, sizeof(log), "%s/check-%d.sh", dir, i);
 		pid[i] = party_spawn_sh(cmd, log);
 		assert_true(pid[i] > 0);
@@ -747,7 +744,8 @@ static void test_check_score(void **state)
 		assert_non_null(strstr(out, "\"ok\":true"));
 		assert_non_null(strstr(out, "\"computation\":\"fraud_score\""));
 		if (i == 0) /* the owner */
-			assert_non_null(strstr(out, "\"summary\":\"logistic regression, 16 weights"));
+			assert_non_null(
+			    strstr(out, "\"summary\":\"logistic regression, 16 weights"));
 		else
 			assert_non_null(strstr(out, "\"model\":null"));
 		if (i == 1) { /* the asker: its rows, as the CSV reader counts them */
@@ -758,38 +756,52 @@ static void test_check_score(void **state)
 	}
 }
 
-static void test_score_bad_params(void **state)
-{
+static void test_score_bad_params(void **state) {
 	(void)state;
 	if (!fraud_score_known())
 		skip();
-	bad_param_as("fraud_score", "model = logreg\nmodel_owner = alpha\nasker = zulu\n"
-		     "features = f0-f3", 2, "asker: no [party zulu]");
-	bad_param_as("fraud_score", "model = forest\nmodel_owner = alpha\nasker = bravo\n"
-		     "features = f0", 0, "model: expected logreg or tree");
-	bad_param_as("fraud_score", "model = logreg\nmodel_owner = alpha\nasker = bravo\n"
-		     "features = f0\ndepth = 2", 4, "depth: only for model = tree");
-	bad_param_as("fraud_score", "model = tree\ndepth = 12\nmodel_owner = alpha\n"
-		     "asker = bravo\nfeatures = f0", 1, "depth: expected a number from 1 to 8");
-	bad_param_as("fraud_score", "model = logreg\nmodel_owner = alpha\nasker = bravo\n"
-		     "features = f0, f1, f0", 3, "feature f0 is listed twice");
-	bad_param_as("fraud_score", "model = logreg\nmodel_owner = alpha\nasker = bravo\n"
-		     "features = f0\nthreshold = 1.5", 4, "threshold: expected a number");
-	bad_param_as("fraud_score", "model = logreg\nmodel_owner = alpha\nasker = bravo\n"
-		     "features = f0\nlayout = diagonal", 4, "layout: expected horizontal");
-	bad_param_as("fraud_score", "model = logreg\nmodel_owner = alpha\nasker = bravo\n"
-		     "features = f0, f1\nlayout = vertical\nholders = f1 @ zulu", 5,
-		     "holders: group 1: no [party zulu]");
-	bad_param_as("fraud_score", "model = logreg\nmodel_owner = alpha\nasker = bravo\n"
-		     "features = f0, f1\nholders = f1 @ charlie", 4, "holders: only for layout = vertical");
+	bad_param_as("fraud_score",
+	             "model = logreg\nmodel_owner = alpha\nasker = zulu\n"
+	             "features = f0-f3",
+	             2, "asker: no [party zulu]");
+	bad_param_as("fraud_score",
+	             "model = forest\nmodel_owner = alpha\nasker = bravo\n"
+	             "features = f0",
+	             0, "model: expected logreg or tree");
+	bad_param_as("fraud_score",
+	             "model = logreg\nmodel_owner = alpha\nasker = bravo\n"
+	             "features = f0\ndepth = 2",
+	             4, "depth: only for model = tree");
+	bad_param_as("fraud_score",
+	             "model = tree\ndepth = 12\nmodel_owner = alpha\n"
+	             "asker = bravo\nfeatures = f0",
+	             1, "depth: expected a number from 1 to 8");
+	bad_param_as("fraud_score",
+	             "model = logreg\nmodel_owner = alpha\nasker = bravo\n"
+	             "features = f0, f1, f0",
+	             3, "feature f0 is listed twice");
+	bad_param_as("fraud_score",
+	             "model = logreg\nmodel_owner = alpha\nasker = bravo\n"
+	             "features = f0\nthreshold = 1.5",
+	             4, "threshold: expected a number");
+	bad_param_as("fraud_score",
+	             "model = logreg\nmodel_owner = alpha\nasker = bravo\n"
+	             "features = f0\nlayout = diagonal",
+	             4, "layout: expected horizontal");
+	bad_param_as("fraud_score",
+	             "model = logreg\nmodel_owner = alpha\nasker = bravo\n"
+	             "features = f0, f1\nlayout = vertical\nholders = f1 @ zulu",
+	             5, "holders: group 1: no [party zulu]");
+	bad_param_as("fraud_score",
+	             "model = logreg\nmodel_owner = alpha\nasker = bravo\n"
+	             "features = f0, f1\nholders = f1 @ charlie",
+	             4, "holders: only for layout = vertical");
 }
-
 
 /* ---- exact material: what check prints is what run takes ---- */
 
 /* DIR/SUB-NAME: the log of `mpc-party SUB` at party i. */
-static const char *log_path(const char *sub, int i)
-{
+static const char *log_path(const char *sub, int i) {
 	static char path[600];
 	snprintf(path, sizeof(path), "%s/%s-%s", dir, sub, names[i]);
 	return path;
@@ -798,8 +810,7 @@ static const char *log_path(const char *sub, int i)
 /* `mpc-party SUB` at every party, each with its store DIR/stores/NAME, its
  * input and model (not for preprocess), and the arguments in extra (NULL
  * ended, or NULL); logs in DIR/SUB-NAME. */
-static void sub_all(const char *sub, const char *job, const char *const *extra, int codes[NP])
-{
+static void sub_all(const char *sub, const char *job, const char *const *extra, int codes[NP]) {
 	pid_t pid[NP];
 	char cmd[600];
 	snprintf(cmd, sizeof(cmd), "mkdir -p -m 700 %s/stores", dir);
@@ -828,15 +839,14 @@ static void sub_all(const char *sub, const char *job, const char *const *extra, 
 		codes[i] = party_wait(pid[i], 120);
 		if (codes[i] != 0)
 			print_error("%s %s exited %d:\n%s\n", sub, names[i], codes[i],
-				    party_slurp(log_path(sub, i)));
+			            party_slurp(log_path(sub, i)));
 	}
 }
 
 /* The text after `key` up to the first of `stop` in the log of SUB at
  * party i, into out; 0 if absent. */
 static int log_field(const char *sub, int i, const char *key, const char *stop, char *out,
-		     size_t len)
-{
+                     size_t len) {
 	const char *t = strstr(party_slurp(log_path(sub, i)), key);
 	if (t == NULL)
 		return 0;
@@ -848,11 +858,12 @@ static int log_field(const char *sub, int i, const char *key, const char *stop, 
 
 /* The output of `mpc-party preprocess ARGS` (a shell command line) at party
  * i, without keys (--keys points nowhere); its exit code in *code. */
-static const char *status_of(int i, const char *job, const char *args, int *code)
-{
+static const char *status_of(int i, const char *job, const char *args, int *code) {
 	char cmd[1400];
-	snprintf(cmd, sizeof(cmd), "%s/mpc-party preprocess --job %s --party %s --keys %s/no-keys "
-		 "%s > %s/st-%s 2>&1", bin, job, names[i], dir, args, dir, names[i]);
+	snprintf(cmd, sizeof(cmd),
+	         "%s/mpc-party preprocess --job %s --party %s --keys %s/no-keys "
+	         "%s > %s/st-%s 2>&1",
+	         bin, job, names[i], dir, args, dir, names[i]);
 	*code = party_run_cmd(cmd);
 	snprintf(cmd, sizeof(cmd), "%s/st-%s", dir, names[i]);
 	return party_slurp(cmd);
@@ -862,8 +873,7 @@ static const char *status_of(int i, const char *job, const char *args, int *code
  * preprocess --for-job makes it; run then makes nothing on demand, takes
  * exactly that line at every party and leaves every store empty. `rows`:
  * --rows for preprocess (fraud_score), or NULL. */
-static void material_round_trip(const char *job, const char *rows)
-{
+static void material_round_trip(const char *job, const char *rows) {
 	char want[1024], got[1024], made[64];
 	int codes[NP];
 	char cmd[700];
@@ -900,33 +910,31 @@ static void material_round_trip(const char *job, const char *rows)
 	print_message("   %s: %s\n", strrchr(job, '/') + 1, want);
 }
 
-static void test_material_stats(void **state)
-{
+static void test_material_stats(void **state) {
 	(void)state;
 	char job[600];
 	snprintf(job, sizeof(job), "%s/job-mat-stats.ini", dir);
 	/* every cohort above min_cohort: a suppressed one would take less */
-	write_job(job, "max_amount = 100000\nmax_rows = 100000\n"
-		       "statistics = count, sum, mean, stddev, min, max, median, histogram, fraud_rate\n"
-		       "histogram_edges = 10, 50, 100, 500\ngroups = grocery, travel\n"
-		       "min_cohort = 20\nfilter = amount > 5");
+	write_job(job,
+	          "max_amount = 100000\nmax_rows = 100000\n"
+	          "statistics = count, sum, mean, stddev, min, max, median, histogram, fraud_rate\n"
+	          "histogram_edges = 10, 50, 100, 500\ngroups = grocery, travel\n"
+	          "min_cohort = 20\nfilter = amount > 5");
 	material_round_trip(job, NULL);
 }
 
-static void test_material_dp(void **state)
-{
+static void test_material_dp(void **state) {
 	(void)state;
 	char job[600];
 	snprintf(job, sizeof(job), "%s/job-mat-dp.ini", dir);
 	write_job(job, "max_amount = 100000\nmax_rows = 100000\n"
-		       "statistics = count, sum, histogram, fraud_rate\n"
-		       "histogram_edges = 10, 50, 100, 500\ngroups = grocery, travel\n"
-		       "min_cohort = 20\ndp = laplace\nepsilon = 2");
+	               "statistics = count, sum, histogram, fraud_rate\n"
+	               "histogram_edges = 10, 50, 100, 500\ngroups = grocery, travel\n"
+	               "min_cohort = 20\ndp = laplace\nepsilon = 2");
 	material_round_trip(job, NULL);
 }
 
-static void test_material_score(void **state)
-{
+static void test_material_score(void **state) {
 	(void)state;
 	if (!fraud_score_known())
 		skip();
@@ -939,13 +947,11 @@ static void test_material_score(void **state)
 	material_round_trip(job, rows);
 }
 
-
 /* --target tops up (a second call makes nothing); --status needs no keys;
  * --list shows every store; a store survives a change of keys that do not
  * determine its material and is refused once a party's fingerprint
  * changes. */
-static void test_store_target_binding(void **state)
-{
+static void test_store_target_binding(void **state) {
 	(void)state;
 	char job[600], cmd[1400], arg[700];
 	const char *target[] = {"--triples", "100", "--target", NULL};
@@ -978,8 +984,10 @@ static void test_store_target_binding(void **state)
 		assert_non_null(strstr(t, want));
 	}
 	/* keys that do not make material: the store is kept */
-	snprintf(cmd, sizeof(cmd), "sed -i -e 's/^max_amount = 100000/max_amount = 250000/' "
-		 "-e 's/^timeout = 10/timeout = 12/' %s", job);
+	snprintf(cmd, sizeof(cmd),
+	         "sed -i -e 's/^max_amount = 100000/max_amount = 250000/' "
+	         "-e 's/^timeout = 10/timeout = 12/' %s",
+	         job);
 	assert_int_equal(party_run_cmd(cmd), 0);
 	assert_non_null(strstr(party_slurp(job), "max_amount = 250000"));
 	snprintf(arg, sizeof(arg), "--status --store %s/stores/alpha", dir);
@@ -987,9 +995,10 @@ static void test_store_target_binding(void **state)
 	assert_int_equal(code, 0);
 	assert_non_null(strstr(t, " 100 ("));
 	/* another party (a new key for charlie): refused */
-	snprintf(cmd, sizeof(cmd), "%s/mpc-party keygen --out %s/keys-other --name other > "
-		 "%s/kg-other && sed -i \"s/%s/$(sed -n 's/^fingerprint: //p' %s/kg-other)/\" %s",
-		 bin, dir, dir, fps[2], dir, job);
+	snprintf(cmd, sizeof(cmd),
+	         "%s/mpc-party keygen --out %s/keys-other --name other > "
+	         "%s/kg-other && sed -i \"s/%s/$(sed -n 's/^fingerprint: //p' %s/kg-other)/\" %s",
+	         bin, dir, dir, fps[2], dir, job);
 	assert_int_equal(party_run_cmd(cmd), 0);
 	assert_null(strstr(party_slurp(job), fps[2]));
 	t = status_of(0, job, arg, &code);
@@ -997,22 +1006,21 @@ static void test_store_target_binding(void **state)
 	assert_non_null(strstr(t, "set of parties"));
 }
 
-int main(void)
-{
+int main(void) {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_bad_params),
-		cmocka_unit_test(test_stats_groups),
-		cmocka_unit_test(test_stats_dp),
-		cmocka_unit_test(test_score_bad_params),
-		cmocka_unit_test(test_score),
-		cmocka_unit_test(test_score_tree),
-		cmocka_unit_test(test_score_vertical),
-		cmocka_unit_test(test_vertical_missing_row),
-		cmocka_unit_test(test_check_score),
-		cmocka_unit_test(test_material_stats),
-		cmocka_unit_test(test_material_dp),
-		cmocka_unit_test(test_material_score),
-		cmocka_unit_test(test_store_target_binding),
+	    cmocka_unit_test(test_bad_params),
+	    cmocka_unit_test(test_stats_groups),
+	    cmocka_unit_test(test_stats_dp),
+	    cmocka_unit_test(test_score_bad_params),
+	    cmocka_unit_test(test_score),
+	    cmocka_unit_test(test_score_tree),
+	    cmocka_unit_test(test_score_vertical),
+	    cmocka_unit_test(test_vertical_missing_row),
+	    cmocka_unit_test(test_check_score),
+	    cmocka_unit_test(test_material_stats),
+	    cmocka_unit_test(test_material_dp),
+	    cmocka_unit_test(test_material_score),
+	    cmocka_unit_test(test_store_target_binding),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

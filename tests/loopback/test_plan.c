@@ -16,8 +16,8 @@
 #include <string.h>
 
 #include "protocols/core/mpc_beaver.h"
-#include "protocols/nonlinear/mpc_bool.h"
 #include "protocols/core/mpc_party.h"
+#include "protocols/nonlinear/mpc_bool.h"
 #include "protocols/preproc/mpc_plan.h"
 
 typedef struct {
@@ -27,8 +27,7 @@ typedef struct {
 	int fail_at;  /* this party fails before asking (-1: none) */
 } work;
 
-static mpc_err compute(mpc_party *p, const mpc_cross *zc, void *arg)
-{
+static mpc_err compute(mpc_party *p, const mpc_cross *zc, void *arg) {
 	const work *w = arg;
 	uint64_t *x = calloc(w->n + 1, 8), *z = calloc(w->n + 1, 8);
 	uint64_t *bx = calloc(w->words + 1, 8), *bz = calloc(w->words + 1, 8);
@@ -52,8 +51,7 @@ static mpc_err compute(mpc_party *p, const mpc_cross *zc, void *arg)
 	return err;
 }
 
-static void test_counts(void **state)
-{
+static void test_counts(void **state) {
 	(void)state;
 	for (int np = 2; np <= 3; np++) {
 		work w = {.n = 1000, .m = 8, .words = 5, .fail_at = -1};
@@ -62,11 +60,12 @@ static void test_counts(void **state)
 		assert_true(pl.triples[0] == 1000 && pl.triples[1] == 0);
 		assert_int_equal(pl.bit_triple_words, 5);
 		assert_int_equal(pl.n_trunc, 1);
-		assert_true(pl.trunc[0].ring_bits == 128 && pl.trunc[0].f == 16 && pl.trunc[0].n == 8);
+		assert_true(pl.trunc[0].ring_bits == 128 && pl.trunc[0].f == 16 &&
+		            pl.trunc[0].n == 8);
 		char line[256];
 		assert_string_equal(mpc_plan_format(&pl, line, sizeof(line)),
-				    "1,000 triples Z_2^64, 8 truncation pairs Z_2^128 f=16, "
-				    "5 bit-triple words");
+		                    "1,000 triples Z_2^64, 8 truncation pairs Z_2^128 f=16, "
+		                    "5 bit-triple words");
 		/* deterministic: a second simulation gives the same plan */
 		mpc_pool_plan again;
 		assert_int_equal(mpc_plan_simulate(np, compute, &w, &again), MPC_OK);
@@ -77,8 +76,7 @@ static void test_counts(void **state)
 	}
 }
 
-static void test_failure(void **state)
-{
+static void test_failure(void **state) {
 	(void)state;
 	work w = {.n = 10, .fail_at = 1};
 	mpc_pool_plan pl;
@@ -88,8 +86,7 @@ static void test_failure(void **state)
 	assert_int_equal(pl.triples[0], 0);
 }
 
-static void test_ahead(void **state)
-{
+static void test_ahead(void **state) {
 	(void)state;
 	work w = {.n = 0, .fail_at = -1};
 	mpc_plan_ahead h;
@@ -104,8 +101,7 @@ static void test_ahead(void **state)
 	assert_int_equal(h.pid, -1);
 }
 
-static void test_format(void **state)
-{
+static void test_format(void **state) {
 	(void)state;
 	mpc_pool_plan pl = {0};
 	char line[256];
@@ -118,21 +114,20 @@ static void test_format(void **state)
 	pl.trunc[0].f = 16;
 	pl.trunc[0].n = 1000;
 	assert_string_equal(mpc_plan_format(&pl, line, sizeof(line)),
-			    "3,000 triples Z_2^128, 1,000 truncation pairs Z_2^64 f=16, "
-			    "81,000 bits Z_2^64, 27,376 bit-triple words");
+	                    "3,000 triples Z_2^128, 1,000 truncation pairs Z_2^64 f=16, "
+	                    "81,000 bits Z_2^64, 27,376 bit-triple words");
 	/* truncated, never overrun */
 	char small[12];
 	mpc_plan_format(&pl, small, sizeof(small));
 	assert_int_equal(strlen(small), sizeof(small) - 1);
 }
 
-int main(void)
-{
+int main(void) {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_format),
-		cmocka_unit_test(test_counts),
-		cmocka_unit_test(test_failure),
-		cmocka_unit_test(test_ahead),
+	    cmocka_unit_test(test_format),
+	    cmocka_unit_test(test_counts),
+	    cmocka_unit_test(test_failure),
+	    cmocka_unit_test(test_ahead),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

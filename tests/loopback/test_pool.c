@@ -18,12 +18,12 @@
 #include <string.h>
 
 #include "protocols/core/mpc_beaver.h"
-#include "protocols/nonlinear/mpc_bool.h"
-#include "tests/support/mpc_local.h"
-#include "protocols/preproc/mpc_pool.h"
 #include "protocols/core/mpc_share.h"
+#include "protocols/nonlinear/mpc_bool.h"
+#include "protocols/preproc/mpc_pool.h"
 #include "runtime/mpc_fixed.h"
 #include "tests/support/cluster.h"
+#include "tests/support/mpc_local.h"
 
 #define N 2048
 #define W (N / 64)
@@ -36,8 +36,7 @@ static struct {
 } job;
 
 /* Values in Z_2^128 with F = 16 small enough for a fixed-point product. */
-static void small_fixed(uint8_t *v, unsigned seed)
-{
+static void small_fixed(uint8_t *v, unsigned seed) {
 	srand(seed);
 	for (size_t i = 0; i < N; i++) {
 		mpc_i128 t = (mpc_i128)(rand() % 2000001 - 1000000) * 65; /* |t| < 2^26 */
@@ -49,8 +48,7 @@ static void small_fixed(uint8_t *v, unsigned seed)
  * triples and N truncation pairs f = 16), N bits in Z_2^64, W words of ANDs.
  * Emits the product shares, the fixed-point shares, the bit shares and the
  * AND shares. */
-static mpc_err work(mpc_party *p, int emit)
-{
+static mpc_err work(mpc_party *p, int emit) {
 	int me = mpc_party_id(p);
 	mpc_vec x = {0}, y = {0}, X = {0}, Y = {0}, bits = {0};
 	uint64_t bx[W], by[W], bz[W];
@@ -71,7 +69,7 @@ static mpc_err work(mpc_party *p, int emit)
 	    (err = mpc_bits_get(p, MPC_Z64, N, &bits)) || (err = mpc_bool_and(p, bx, by, bz, W)))
 		goto out;
 	if (emit && ((err = mpc_local_emit(x.v, N * 8)) || (err = mpc_local_emit(X.v, N * 16)) ||
-		     (err = mpc_local_emit(bits.v, N * 8)) || (err = mpc_local_emit(bz, W * 8))))
+	             (err = mpc_local_emit(bits.v, N * 8)) || (err = mpc_local_emit(bz, W * 8))))
 		goto out;
 out:
 	mpc_vec_fini(&x);
@@ -84,8 +82,7 @@ out:
 
 /* Record one run of the work, fill with its plan (less job.short_by
  * triples), run it again from stock, and check the counters. */
-static mpc_err body_serve(mpc_party *p, void *arg)
-{
+static mpc_err body_serve(mpc_party *p, void *arg) {
 	mpc_pool_plan plan, left, again;
 	mpc_err err;
 	(void)arg;
@@ -95,12 +92,13 @@ static mpc_err body_serve(mpc_party *p, void *arg)
 	if (plan.triples[0] != N || plan.triples[1] != N || plan.n_trunc != 1 ||
 	    plan.trunc[0].ring_bits != 128 || plan.trunc[0].f != 16 || plan.trunc[0].n != N ||
 	    plan.bits[0] != N || plan.bits[1] != 0 || plan.bit_triple_words != W)
-		return mpc_error(MPC_ECHEAT, "party %d: the recorded plan is not what was asked for",
-				 mpc_party_id(p));
+		return mpc_error(MPC_ECHEAT,
+		                 "party %d: the recorded plan is not what was asked for",
+		                 mpc_party_id(p));
 	const mpc_pool_stats *st = mpc_pool_get_stats(mpc_party_preproc(p));
 	if (st->passed != 4 * (uint64_t)N + W || st->served != 0 || st->fetched != 0)
-		return mpc_error(MPC_ECHEAT, "party %d: record mode counted %llu passed", mpc_party_id(p),
-				 (unsigned long long)st->passed);
+		return mpc_error(MPC_ECHEAT, "party %d: record mode counted %llu passed",
+		                 mpc_party_id(p), (unsigned long long)st->passed);
 	plan.triples[0] -= (uint64_t)job.short_by;
 	if ((err = mpc_pool_record(mpc_party_preproc(p))) != MPC_OK ||
 	    (err = mpc_pool_fill(p, &plan)) != MPC_OK ||
@@ -108,7 +106,7 @@ static mpc_err body_serve(mpc_party *p, void *arg)
 		return err;
 	if (memcmp(&left, &plan, sizeof(plan)) != 0)
 		return mpc_error(MPC_ECHEAT, "party %d: the stock after the fill is not the plan",
-				 mpc_party_id(p));
+		                 mpc_party_id(p));
 	/* nothing may reach the inner backend now, unless the stock is short */
 	uint64_t r0 = mpc_net_rounds(mpc_party_net(p));
 	if ((err = work(p, 1)) != MPC_OK)
@@ -123,30 +121,35 @@ static mpc_err body_serve(mpc_party *p, void *arg)
 	empty.trunc[0].ring_bits = 128;
 	empty.trunc[0].f = 16;
 	if (memcmp(&left, &empty, sizeof(left)) != 0)
-		return mpc_error(MPC_ECHEAT, "party %d: stock left after the work", mpc_party_id(p));
+		return mpc_error(MPC_ECHEAT, "party %d: stock left after the work",
+		                 mpc_party_id(p));
 	if (again.triples[0] != N || st->fetched != total - (uint64_t)job.short_by ||
 	    st->served != total - (uint64_t)job.short_by || st->passed != total ||
 	    st->misses != (job.short_by ? 1u : 0u) || st->missed != (uint64_t)job.short_by)
 		return mpc_error(MPC_ECHEAT, "party %d: served %llu, %llu misses (%llu elements)",
-				 mpc_party_id(p), (unsigned long long)st->served,
-				 (unsigned long long)st->misses, (unsigned long long)st->missed);
+		                 mpc_party_id(p), (unsigned long long)st->served,
+		                 (unsigned long long)st->misses, (unsigned long long)st->missed);
 	/* online only: input is free, one round per mul, two for fixmul, one
 	 * for the AND; the dealer's request and reply add two at the last
 	 * party on a miss */
-	uint64_t want = 4 + (job.short_by && !job.gen && mpc_party_id(p) == mpc_party_size(p) - 1 ? 2 : 0);
+	uint64_t want =
+	    4 + (job.short_by && !job.gen && mpc_party_id(p) == mpc_party_size(p) - 1 ? 2 : 0);
 	if (!job.gen && rounds != want)
 		return mpc_error(MPC_ECHEAT, "party %d: %llu rounds served from stock (want %llu)",
-				 mpc_party_id(p), (unsigned long long)rounds, (unsigned long long)want);
+		                 mpc_party_id(p), (unsigned long long)rounds,
+		                 (unsigned long long)want);
 	if (job.gen && !job.short_by && rounds != 4)
-		return mpc_error(MPC_ECHEAT, "party %d: %llu rounds served from stock", mpc_party_id(p),
-				 (unsigned long long)rounds);
+		return mpc_error(MPC_ECHEAT, "party %d: %llu rounds served from stock",
+		                 mpc_party_id(p), (unsigned long long)rounds);
 	return MPC_OK;
 }
 
-static void check_serve(int parties, const char *gen, int short_by)
-{
-	mpc_local_config cfg = {.n_parties = parties, .with_dealer = gen == NULL, .gen = gen,
-				.timeout_ms = 20000, .watchdog_s = 60};
+static void check_serve(int parties, const char *gen, int short_by) {
+	mpc_local_config cfg = {.n_parties = parties,
+	                        .with_dealer = gen == NULL,
+	                        .gen = gen,
+	                        .timeout_ms = 20000,
+	                        .watchdog_s = 60};
 	mpc_local_result res[4];
 	int nodes = parties + (gen == NULL);
 	job.gen = gen;
@@ -160,7 +163,8 @@ static void check_serve(int parties, const char *gen, int short_by)
 	assert_int_equal(mpc_local_run(&cfg, body_serve, NULL, res), MPC_OK);
 	for (int i = 0; i < nodes; i++) {
 		if (res[i].err != MPC_OK)
-			print_error("node %d: %s: %s\n", i, mpc_strerror(res[i].err), res[i].detail);
+			print_error("node %d: %s: %s\n", i, mpc_strerror(res[i].err),
+			            res[i].detail);
 		assert_int_equal(res[i].err, MPC_OK);
 		assert_int_equal(res[i].exit_code, 0);
 	}
@@ -203,10 +207,24 @@ static void check_serve(int parties, const char *gen, int short_by)
 		assert_true(bz[w] == (job.bx[w] & job.by[w]));
 }
 
-static void test_serve_dealer(void **s) { (void)s; check_serve(2, NULL, 0); check_serve(3, NULL, 0); }
-static void test_serve_ot(void **s) { (void)s; check_serve(3, "ot", 0); }
-static void test_miss_dealer(void **s) { (void)s; check_serve(3, NULL, N / 2); check_serve(2, NULL, N); }
-static void test_miss_ot(void **s) { (void)s; check_serve(2, "ot", 100); }
+static void test_serve_dealer(void **s) {
+	(void)s;
+	check_serve(2, NULL, 0);
+	check_serve(3, NULL, 0);
+}
+static void test_serve_ot(void **s) {
+	(void)s;
+	check_serve(3, "ot", 0);
+}
+static void test_miss_dealer(void **s) {
+	(void)s;
+	check_serve(3, NULL, N / 2);
+	check_serve(2, NULL, N);
+}
+static void test_miss_ot(void **s) {
+	(void)s;
+	check_serve(2, "ot", 100);
+}
 
 /* A counting backend: element e of its k-th triple request is (counter,
  * counter, counter) with one counter over all requests, and bits/bit triples
@@ -217,8 +235,7 @@ typedef struct {
 } counter;
 
 static mpc_err cnt_triples(void *ctx, mpc_party *p, mpc_ring r, size_t n, void *a, void *b,
-			   void *c)
-{
+                           void *c) {
 	counter *k = ctx;
 	(void)p;
 	for (size_t e = 0; e < n; e++, k->next++) {
@@ -230,8 +247,7 @@ static mpc_err cnt_triples(void *ctx, mpc_party *p, mpc_ring r, size_t n, void *
 }
 
 static mpc_err cnt_trunc(void *ctx, mpc_party *p, mpc_ring r, unsigned f, size_t n, void *rr,
-			 void *hi)
-{
+                         void *hi) {
 	counter *k = ctx;
 	(void)p;
 	for (size_t e = 0; e < n; e++, k->next++) {
@@ -241,8 +257,7 @@ static mpc_err cnt_trunc(void *ctx, mpc_party *p, mpc_ring r, unsigned f, size_t
 	return MPC_OK;
 }
 
-static mpc_err cnt_bits(void *ctx, mpc_party *p, mpc_ring r, size_t n, void *out)
-{
+static mpc_err cnt_bits(void *ctx, mpc_party *p, mpc_ring r, size_t n, void *out) {
 	counter *k = ctx;
 	(void)p;
 	for (size_t e = 0; e < n; e++, k->next++)
@@ -250,23 +265,27 @@ static mpc_err cnt_bits(void *ctx, mpc_party *p, mpc_ring r, size_t n, void *out
 	return MPC_OK;
 }
 
-static void cnt_free(void *ctx) { free(ctx); }
+static void cnt_free(void *ctx) {
+	free(ctx);
+}
 
 static const mpc_preproc_ops counting = {
-	.name = "counting", .triples = cnt_triples, .trunc_pairs = cnt_trunc, .bits = cnt_bits,
-	.free = cnt_free, /* no bit triples */
+    .name = "counting",
+    .triples = cnt_triples,
+    .trunc_pairs = cnt_trunc,
+    .bits = cnt_bits,
+    .free = cnt_free, /* no bit triples */
 };
 
-#define EXPECT(cond)                                                                              \
-	do {                                                                                      \
-		if (!(cond))                                                                      \
-			return mpc_error(MPC_ECHEAT, "party %d: %s failed (%s:%d)", mpc_party_id(p), \
-					 #cond, __FILE__, __LINE__);                              \
+#define EXPECT(cond)                                                                               \
+	do {                                                                                       \
+		if (!(cond))                                                                       \
+			return mpc_error(MPC_ECHEAT, "party %d: %s failed (%s:%d)",                \
+			                 mpc_party_id(p), #cond, __FILE__, __LINE__);              \
 	} while (0)
 
 /* first..first+n-1 in a, b and c */
-static int run_of(mpc_ring r, const mpc_triples *t, size_t n, int64_t first)
-{
+static int run_of(mpc_ring r, const mpc_triples *t, size_t n, int64_t first) {
 	for (size_t e = 0; e < n; e++)
 		if (mpc_ring_get_i64(r, t->a.v, e) != first + (int64_t)e ||
 		    mpc_ring_get_i64(r, t->c.v, e) != first + (int64_t)e)
@@ -274,8 +293,7 @@ static int run_of(mpc_ring r, const mpc_triples *t, size_t n, int64_t first)
 	return 1;
 }
 
-static mpc_err body_fifo(mpc_party *p, void *arg)
-{
+static mpc_err body_fifo(mpc_party *p, void *arg) {
 	counter *k = calloc(1, sizeof(*k));
 	mpc_triples t = {0};
 	mpc_truncpairs tp = {0};
@@ -374,8 +392,7 @@ static mpc_err body_fifo(mpc_party *p, void *arg)
 	return MPC_OK;
 }
 
-static void test_fifo(void **s)
-{
+static void test_fifo(void **s) {
 	(void)s;
 	mpc_local_config cfg = {.n_parties = 2, .timeout_ms = 20000, .watchdog_s = 60};
 	mpc_local_result res[2];
@@ -389,8 +406,7 @@ static void test_fifo(void **s)
 }
 
 /* Plans add and scale kind by kind; overflow and too many kinds refused. */
-static void test_plan_arith(void **s)
-{
+static void test_plan_arith(void **s) {
 	(void)s;
 	mpc_pool_plan a = {.triples = {1, 2}, .bits = {3, 4}, .bit_triple_words = 5, .n_trunc = 1};
 	a.trunc[0].ring_bits = 128;
@@ -418,12 +434,11 @@ static void test_plan_arith(void **s)
 	assert_int_equal(mpc_pool_plan_add(&many, &one), MPC_EINVAL);
 }
 
-int main(void)
-{
+int main(void) {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_plan_arith), cmocka_unit_test(test_fifo),
-		cmocka_unit_test(test_serve_dealer), cmocka_unit_test(test_miss_dealer),
-		cmocka_unit_test(test_serve_ot), cmocka_unit_test(test_miss_ot),
+	    cmocka_unit_test(test_plan_arith),   cmocka_unit_test(test_fifo),
+	    cmocka_unit_test(test_serve_dealer), cmocka_unit_test(test_miss_dealer),
+	    cmocka_unit_test(test_serve_ot),     cmocka_unit_test(test_miss_ot),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -25,12 +25,12 @@
 #include <string.h>
 #include <time.h>
 
-#include "protocols/preproc/mpc_cross.h"
-#include "tests/support/mpc_local.h"
-#include "protocols/preproc/mpc_pool.h"
 #include "protocols/apps/mpc_score.h"
 #include "protocols/core/mpc_share.h"
 #include "protocols/core/mpc_share_tap.h"
+#include "protocols/preproc/mpc_cross.h"
+#include "protocols/preproc/mpc_pool.h"
+#include "tests/support/mpc_local.h"
 
 #define NP        3
 #define NMAX      10000

@@ -11,16 +11,14 @@
 
 #include "tests/support/cluster.h"
 
-void cluster_fill_random(void *buf, size_t bytes, unsigned seed)
-{
+void cluster_fill_random(void *buf, size_t bytes, unsigned seed) {
 	uint8_t *b = buf;
 	srand(seed);
 	for (size_t i = 0; i < bytes; i++)
 		b[i] = (uint8_t)rand();
 }
 
-mpc_i128 cluster_get_s(mpc_ring r, const uint8_t *buf, size_t i)
-{
+mpc_i128 cluster_get_s(mpc_ring r, const uint8_t *buf, size_t i) {
 	if (r == MPC_Z64) {
 		int64_t v;
 		memcpy(&v, buf + 8 * i, 8);
@@ -31,8 +29,7 @@ mpc_i128 cluster_get_s(mpc_ring r, const uint8_t *buf, size_t i)
 	return v;
 }
 
-mpc_u128 cluster_get_u(mpc_ring r, const uint8_t *buf, size_t i)
-{
+mpc_u128 cluster_get_u(mpc_ring r, const uint8_t *buf, size_t i) {
 	if (r == MPC_Z64) {
 		uint64_t v;
 		memcpy(&v, buf + 8 * i, 8);
@@ -43,12 +40,11 @@ mpc_u128 cluster_get_u(mpc_ring r, const uint8_t *buf, size_t i)
 	return v;
 }
 
-void cluster_expect_ok(const mpc_local_result *res, int nodes)
-{
+void cluster_expect_ok(const mpc_local_result *res, int nodes) {
 	for (int i = 0; i < nodes; i++) {
 		if (res[i].err != MPC_OK || !res[i].exited || res[i].exit_code != 0)
 			print_error("node %d: exit %d, %s: %s\n", i, res[i].exit_code,
-				    mpc_strerror(res[i].err), res[i].detail);
+			            mpc_strerror(res[i].err), res[i].detail);
 		assert_int_equal(res[i].err, MPC_OK);
 		assert_int_equal(res[i].exit_code, 0);
 	}

@@ -7,8 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "tests/support/mpc_local.h"
 #include "runtime/mpc_ring.h"
+#include "tests/support/mpc_local.h"
 
 /* bytes pseudo-random bytes into buf: srand(seed), then one rand() a byte. */
 void cluster_fill_random(void *buf, size_t bytes, unsigned seed);

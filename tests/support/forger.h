@@ -12,10 +12,10 @@
 #define FORGER_MAX 8
 
 typedef struct {
-	int n;                  /* nodes of the job */
-	int ports[FORGER_MAX];  /* each node's real port on 127.0.0.1 */
-	uint8_t session[16];    /* the job's session id */
-	int tap_fd;             /* frames captured by forger_tap_start, or -1 */
+	int n;                 /* nodes of the job */
+	int ports[FORGER_MAX]; /* each node's real port on 127.0.0.1 */
+	uint8_t session[16];   /* the job's session id */
+	int tap_fd;            /* frames captured by forger_tap_start, or -1 */
 	/* Set-up phase until every file here holds `marker` (the nodes' logs
 	 * once their channels are up): HELLO, ABORT, DATA, BYE and KEEPALIVE
 	 * in the clear, claiming every sender, and every 20 ms junk handshake

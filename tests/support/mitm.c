@@ -19,15 +19,14 @@
  * sends an 8-byte protocol header, then each message as a 64-bit
  * big-endian length and its body. */
 typedef struct {
-	size_t hdr;     /* header bytes still to skip */
+	size_t hdr; /* header bytes still to skip */
 	uint8_t lenb[8];
 	size_t len_got; /* of lenb */
 	uint64_t len, got;
 	uint8_t body[TAP_MAX];
 } tap_state;
 
-static void tap_feed(tap_state *t, int tap, const uint8_t *b, size_t n)
-{
+static void tap_feed(tap_state *t, int tap, const uint8_t *b, size_t n) {
 	while (n > 0) {
 		if (t->hdr > 0) {
 			size_t k = n < t->hdr ? n : t->hdr;
@@ -54,10 +53,10 @@ static void tap_feed(tap_state *t, int tap, const uint8_t *b, size_t n)
 	}
 }
 
-static int listen_on(int port)
-{
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
-				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+static int listen_on(int port) {
+	struct sockaddr_in a = {.sin_family = AF_INET,
+	                        .sin_port = htons((uint16_t)port),
+	                        .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	int one = 1, fd = socket(AF_INET, SOCK_STREAM, 0);
 	if (fd < 0)
 		return -1;
@@ -69,10 +68,10 @@ static int listen_on(int port)
 	return fd;
 }
 
-static int connect_to(int port)
-{
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
-				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+static int connect_to(int port) {
+	struct sockaddr_in a = {.sin_family = AF_INET,
+	                        .sin_port = htons((uint16_t)port),
+	                        .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
 	if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
 		close(fd);
@@ -81,8 +80,7 @@ static int connect_to(int port)
 	return fd;
 }
 
-static void relay(int lfd, int target, size_t flip_at, int tap)
-{
+static void relay(int lfd, int target, size_t flip_at, int tap) {
 	static tap_state ts[MAX_CONN];
 	int cli[MAX_CONN], srv[MAX_CONN], n = 0;
 	size_t seen = 0; /* client-to-server bytes of the first connection */
@@ -122,8 +120,8 @@ static void relay(int lfd, int target, size_t flip_at, int tap)
 					cli[i] = -1;
 					break;
 				}
-				if (dir == 0 && i == 0 && flip_at != (size_t)-1 && seen <= flip_at &&
-				    flip_at < seen + (size_t)r)
+				if (dir == 0 && i == 0 && flip_at != (size_t)-1 &&
+				    seen <= flip_at && flip_at < seen + (size_t)r)
 					buf[flip_at - seen] ^= 0x01;
 				if (dir == 0 && i == 0)
 					seen += (size_t)r;
@@ -149,8 +147,7 @@ static void relay(int lfd, int target, size_t flip_at, int tap)
 	}
 }
 
-static pid_t start(int listen_port, int target_port, size_t flip_at, int tap)
-{
+static pid_t start(int listen_port, int target_port, size_t flip_at, int tap) {
 	int lfd = listen_on(listen_port);
 	if (lfd < 0)
 		return -1;
@@ -164,12 +161,10 @@ static pid_t start(int listen_port, int target_port, size_t flip_at, int tap)
 	return pid;
 }
 
-pid_t mitm_start(int listen_port, int target_port, size_t flip_at)
-{
+pid_t mitm_start(int listen_port, int target_port, size_t flip_at) {
 	return start(listen_port, target_port, flip_at, -1);
 }
 
-pid_t mitm_tap_start(int listen_port, int target_port, int tap)
-{
+pid_t mitm_tap_start(int listen_port, int target_port, int tap) {
 	return start(listen_port, target_port, (size_t)-1, tap);
 }

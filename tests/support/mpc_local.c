@@ -19,9 +19,9 @@
 #include <openssl/x509.h>
 
 #include "net/mpc_tls.h"
+#include "protocols/preproc/mpc_dealer.h"
 #include "runtime/mpc_file.h"
 #include "runtime/mpc_log.h"
-#include "protocols/preproc/mpc_dealer.h"
 
 #define MAX_NODES 17
 
@@ -158,8 +158,8 @@ static void free_strings(char **s, int n) {
 
 /* One run's cluster, as the parent sees it. */
 typedef struct {
-	int nn;      /* nodes: parties, then the dealer */
-	int forked;  /* children started (their pipes' read ends are open) */
+	int nn;       /* nodes: parties, then the dealer */
+	int forked;   /* children started (their pipes' read ends are open) */
 	int open_fds; /* pipe read ends not yet at end of file */
 	int out_pipe[MAX_NODES][2], st_pipe[MAX_NODES][2];
 	int open_pipe[MAX_NODES][2]; /* [i][0]: output pipe open, [i][1]: status pipe */
@@ -296,8 +296,9 @@ static mpc_err cluster_collect(cluster *c, const mpc_local_config *cfg, mpc_loca
 		if (left <= 0) {
 			for (int i = 0; i < c->forked; i++)
 				kill(c->pid[i], SIGKILL);
-			return mpc_error(MPC_ETIMEDOUT, "mpc_local_run: watchdog fired; killing the "
-			                                "cluster");
+			return mpc_error(MPC_ETIMEDOUT,
+			                 "mpc_local_run: watchdog fired; killing the "
+			                 "cluster");
 		}
 		if (poll(pf, (nfds_t)k, (int)(left * 1000) + 1) < 0 && errno != EINTR)
 			return MPC_OK;
@@ -305,7 +306,8 @@ static mpc_err cluster_collect(cluster *c, const mpc_local_config *cfg, mpc_loca
 			mpc_err err;
 			if (!(pf[j].revents & (POLLIN | POLLHUP | POLLERR)))
 				continue;
-			if ((err = cluster_read(c, res, pf[j].fd, who[j] / 2, who[j] % 2)) != MPC_OK)
+			if ((err = cluster_read(c, res, pf[j].fd, who[j] / 2, who[j] % 2)) !=
+			    MPC_OK)
 				return err;
 		}
 	}

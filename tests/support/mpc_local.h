@@ -5,8 +5,8 @@
 #ifndef MPC_LOCAL_H
 #define MPC_LOCAL_H
 
-#include "runtime/mpc_err.h"
 #include "protocols/core/mpc_party.h"
+#include "runtime/mpc_err.h"
 #include <stddef.h>
 #include <stdint.h>
 

@@ -17,10 +17,10 @@
 #include <unistd.h>
 
 #include "net/mpc_net_fault.h"
-#include "tests/support/nodes.h"
-#include "tests/support/mpc_local.h"
 #include "runtime/mpc_file.h"
 #include "runtime/mpc_log.h"
+#include "tests/support/mpc_local.h"
+#include "tests/support/nodes.h"
 
 nodes_mesh nodes;
 

@@ -12,15 +12,13 @@
 #include <time.h>
 #include <unistd.h>
 
-double party_now(void)
-{
+double party_now(void) {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-pid_t party_spawn(char *const argv[], const char *log, const char *env)
-{
+pid_t party_spawn(char *const argv[], const char *log, const char *env) {
 	pid_t pid = fork();
 	if (pid == 0) {
 		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -37,14 +35,12 @@ pid_t party_spawn(char *const argv[], const char *log, const char *env)
 	return pid;
 }
 
-pid_t party_spawn_sh(const char *cmd, const char *log)
-{
+pid_t party_spawn_sh(const char *cmd, const char *log) {
 	char *const argv[] = {"/bin/sh", "-c", (char *)cmd, NULL};
 	return party_spawn(argv, log, NULL);
 }
 
-int party_wait(pid_t pid, double secs)
-{
+int party_wait(pid_t pid, double secs) {
 	double end = party_now() + secs;
 	int st;
 	for (;;) {
@@ -60,8 +56,7 @@ int party_wait(pid_t pid, double secs)
 	}
 }
 
-char *party_slurp(const char *path)
-{
+char *party_slurp(const char *path) {
 	static char buf[1 << 17];
 	FILE *fp = fopen(path, "r");
 	size_t n = fp ? fread(buf, 1, sizeof(buf) - 1, fp) : 0;
@@ -71,27 +66,26 @@ char *party_slurp(const char *path)
 	return buf;
 }
 
-int party_run_cmd(const char *cmd)
-{
+int party_run_cmd(const char *cmd) {
 	int rc = system(cmd);
 	return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
 }
 
 int party_setup(char bin[128], char dir[128], const char *tag, const char *gen_args,
-		const char *const names[], int n, char fps[][128])
-{
+                const char *const names[], int n, char fps[][128]) {
 	const char *b = getenv("BUILD");
 	char cmd[2048];
 	snprintf(bin, 128, "%s/bin", b ? b : "build");
 	snprintf(dir, 128, "/tmp/%s-%d", tag, (int)getpid());
 	snprintf(cmd, sizeof(cmd), "rm -rf %s && mkdir -p %s && %s/gen_data %s --out %s", dir, dir,
-		 bin, gen_args, dir);
+	         bin, gen_args, dir);
 	if (party_run_cmd(cmd) != 0)
 		return -1;
 	for (int i = 0; i < n; i++) {
 		char out[256];
-		snprintf(cmd, sizeof(cmd), "%s/mpc-party keygen --out %s/keys-%s --name %s > %s/kg-%s",
-			 bin, dir, names[i], names[i], dir, names[i]);
+		snprintf(cmd, sizeof(cmd),
+		         "%s/mpc-party keygen --out %s/keys-%s --name %s > %s/kg-%s", bin, dir,
+		         names[i], names[i], dir, names[i]);
 		if (party_run_cmd(cmd) != 0)
 			return -1;
 		snprintf(out, sizeof(out), "%s/kg-%s", dir, names[i]);
@@ -102,30 +96,26 @@ int party_setup(char bin[128], char dir[128], const char *tag, const char *gen_a
 	return 0;
 }
 
-int party_remove_dir(const char *dir)
-{
+int party_remove_dir(const char *dir) {
 	char cmd[1024];
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	return party_run_cmd(cmd) == 0 ? 0 : -1;
 }
 
-int party_output_exists(const char *dir, const char *name)
-{
+int party_output_exists(const char *dir, const char *name) {
 	char path[600];
 	struct stat st;
 	snprintf(path, sizeof(path), "%s/out-%s.csv", dir, name);
 	return stat(path, &st) == 0;
 }
 
-const char *party_log(const char *dir, const char *name)
-{
+const char *party_log(const char *dir, const char *name) {
 	char path[600];
 	snprintf(path, sizeof(path), "%s/log-%s", dir, name);
 	return party_slurp(path);
 }
 
-void party_args_add(party_args *pa, const char *fmt, ...)
-{
+void party_args_add(party_args *pa, const char *fmt, ...) {
 	va_list ap;
 	if (pa->k >= PARTY_MAX_ARGS)
 		abort(); /* a test's own mistake */
@@ -135,8 +125,7 @@ void party_args_add(party_args *pa, const char *fmt, ...)
 }
 
 void party_args_run(party_args *pa, const char *bin, const char *dir, const char *job,
-		    const char *name)
-{
+                    const char *name) {
 	pa->k = 0;
 	party_args_add(pa, "%s/mpc-party", bin);
 	party_args_add(pa, "run");
@@ -148,16 +137,14 @@ void party_args_run(party_args *pa, const char *bin, const char *dir, const char
 	party_args_add(pa, "%s/keys-%s", dir, name);
 }
 
-char **party_args_argv(party_args *pa)
-{
+char **party_args_argv(party_args *pa) {
 	for (int j = 0; j < pa->k; j++)
 		pa->argv[j] = pa->a[j];
 	pa->argv[pa->k] = NULL;
 	return pa->argv;
 }
 
-void party_wait_all(const pid_t pid[], int n, int codes[], double t_end[], double secs)
-{
+void party_wait_all(const pid_t pid[], int n, int codes[], double t_end[], double secs) {
 	int left = 0;
 	double t0 = party_now();
 	for (int i = 0; i < n; i++) {

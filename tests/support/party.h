@@ -42,7 +42,7 @@ int party_run_cmd(const char *cmd);
  * `mpc-party keygen` for names[0..n-1] into dir/keys-NAME, their
  * fingerprints into fps. 0, or -1 if a step failed. */
 int party_setup(char bin[128], char dir[128], const char *tag, const char *gen_args,
-		const char *const names[], int n, char fps[][128]);
+                const char *const names[], int n, char fps[][128]);
 
 /* rm -rf dir: 0, or -1. */
 int party_remove_dir(const char *dir);
@@ -68,7 +68,7 @@ void party_args_add(party_args *pa, const char *fmt, ...) __attribute__((format(
 /* `BIN/mpc-party run --job JOB --party NAME --keys DIR/keys-NAME` into a
  * fresh pa. */
 void party_args_run(party_args *pa, const char *bin, const char *dir, const char *job,
-		    const char *name);
+                    const char *name);
 
 /* The NULL-terminated argv of pa (valid while pa is). */
 char **party_args_argv(party_args *pa);

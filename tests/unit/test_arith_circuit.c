@@ -19,8 +19,7 @@
 
 #define HDR "arith 1 ring 128 frac 16 parties 2\n"
 
-static void bad(const char *text, const char *needle)
-{
+static void bad(const char *text, const char *needle) {
 	mpc_arith *c = (mpc_arith *)&c;
 	mpc_err e = mpc_arith_parse("t.arc", text, strlen(text), &c);
 	if (e != MPC_ECONFIG || !strstr(mpc_error_detail(), needle))
@@ -28,8 +27,7 @@ static void bad(const char *text, const char *needle)
 	assert_null(c);
 }
 
-static mpc_arith *good(const char *text)
-{
+static mpc_arith *good(const char *text) {
 	mpc_arith *c = NULL;
 	mpc_err e = mpc_arith_parse("t.arc", text, strlen(text), &c);
 	if (e != MPC_OK)
@@ -37,26 +35,25 @@ static mpc_arith *good(const char *text)
 	return c;
 }
 
-static void test_malformed(void **st)
-{
+static void test_malformed(void **st) {
 	(void)st;
 	bad("", "t.arc:0: empty file: expected the header 'arith 1 ring 64|128 frac F parties N'");
 	bad("# only a comment\n\n", "t.arc:2: empty file");
 	bad("arith 1 ring 128 frac 16\n", "t.arc:1: expected the header 'arith 1 ring");
 	bad("arith 2 ring 128 frac 16 parties 2\n", "t.arc:1: format version '2' is not supported: "
-						    "expected 'arith 1'");
+	                                            "expected 'arith 1'");
 	bad("arith 1 ring 32 frac 16 parties 2\n", "t.arc:1: bad ring '32': expected 64 or 128");
 	bad("arith 1 ring 64 frac 70 parties 2\n", "t.arc:1: frac 70 is not allowed in Z_2^64");
 	bad("arith 1 ring 64 frac 16 parties 17\n", "t.arc:1: parties must be 1 .. 16");
 	bad("arith 1 ring 64 frac 16 parties x\n", "t.arc:1: bad parties 'x'");
 	bad(HDR "input x 0 4 fix\nfoo x\n", "t.arc:3: unknown statement 'foo': expected party, "
-					    "input, const, output or 'NAME = OP operands'");
+	                                    "input, const, output or 'NAME = OP operands'");
 	bad(HDR "input x 0 4 fix\ny = FOO x\n", "t.arc:3: unknown operation 'FOO': expected one of "
-						"ADD SUB");
+	                                        "ADD SUB");
 	bad(HDR "input x 0 4 fix\ny = ADD x z\n", "t.arc:3: wire 'z' is not defined: expected a "
-						  "wire defined on an earlier line");
+	                                          "wire defined on an earlier line");
 	bad(HDR "input x 0 4 fix\n# c\ninput x 1 4 fix\n", "t.arc:4: wire 'x' is already defined "
-							   "(line 2): expected a new name");
+	                                                   "(line 2): expected a new name");
 	bad(HDR "input x 0 4 fix\ny = NEG x\ny = NEG x\n", "t.arc:4: wire 'y' is already defined");
 	bad(HDR "input x 0 4 fix\ninput y 1 3 fix\nz = ADD x y\n",
 	    "t.arc:4: length mismatch: ADD of 'x' (length 4) and 'y' (length 3): expected equal "
@@ -64,46 +61,49 @@ static void test_malformed(void **st)
 	bad(HDR "input x 0 12 fix\ninput w 1 5 fix\nz = DOT x w 4\n",
 	    "t.arc:4: DOT of 'x' (length 12) and 'w' (length 5) in groups of 4: expected lengths "
 	    "m*L for both, or m*L and L");
-	bad(HDR "input x 0 12 fix\nz = SUM x 5\n", "t.arc:3: SUM of 'x' (length 12) in groups of 5");
+	bad(HDR "input x 0 12 fix\nz = SUM x 5\n",
+	    "t.arc:3: SUM of 'x' (length 12) in groups of 5");
 	bad(HDR "input x 2 4 fix\n", "t.arc:2: bad party '2': expected a party index 0 .. 1 or a "
-				     "name declared with 'party'");
+	                             "name declared with 'party'");
 	bad(HDR "party 0 bank\ninput x shop 4 fix\n", "t.arc:3: bad party 'shop'");
 	bad(HDR "party 2 bank\n", "t.arc:2: bad party index '2': expected 0 .. 1");
 	bad(HDR "party 0 all\n", "t.arc:2: bad party name 'all'");
 	bad(HDR "party 0 a\nparty 1 a\n", "t.arc:3: party name 'a' is taken");
 	bad(HDR "input x 0 4 fix\noutput x bob\n", "t.arc:3: bad output party 'bob': expected all, "
-						   "a party index 0 .. 1");
+	                                           "a party index 0 .. 1");
 	bad(HDR "input x 0 4 fix\ny = CMUL x 12x\n", "t.arc:3: bad number '12x': expected a "
-						     "decimal integer");
+	                                             "decimal integer");
 	bad(HDR "input x 0 4 fix\ny = CMUL x 1.5.2\n", "t.arc:3: bad number '1.5.2': expected a "
-						       "decimal number");
+	                                               "decimal number");
 	bad(HDR "input x 0 4 int\ny = ADDC x 0.5\n", "t.arc:3: bad number '0.5': expected an "
-						     "integer (an int value)");
-	bad(HDR "input x 0 4 fix\ny = ADD x x x\n", "t.arc:3: unexpected 'x' after the statement: "
-						    "expected 'NAME = ADD A B' and the end of the line");
+	                                             "integer (an int value)");
+	bad(HDR "input x 0 4 fix\ny = ADD x x x\n",
+	    "t.arc:3: unexpected 'x' after the statement: "
+	    "expected 'NAME = ADD A B' and the end of the line");
 	bad(HDR "input x 0 4 fix 7\n", "t.arc:2: unexpected '7' after the statement");
 	bad(HDR "input x 0 4 fix\ny = DOT x x\n", "t.arc:3: too few operands: expected 'NAME = "
-						  "DOT A B L'");
+	                                          "DOT A B L'");
 	bad(HDR "input x 0\n", "t.arc:2: too few operands: expected 'input NAME PARTY LEN");
 	bad(HDR "const c fix 1 1e40\n", "t.arc:2: value '1e40' is too large: expected |v| < 2^111 "
-					"(fixed point with 16 fractional bits in Z_2^128)");
+	                                "(fixed point with 16 fractional bits in Z_2^128)");
 	bad(HDR "const c fix 1 2596148429267413814265248164610048\n", "t.arc:2: value");
 	bad("arith 1 ring 64 frac 0 parties 2\nconst c int 1 9223372036854775808\n",
-	    "t.arc:2: value '9223372036854775808' is too large: expected -2^63 <= v < 2^63 in Z_2^64");
+	    "t.arc:2: value '9223372036854775808' is too large: expected -2^63 <= v < 2^63 in "
+	    "Z_2^64");
 	bad(HDR "input x 0 999999999999 fix\n", "t.arc:2: bad length '999999999999': expected "
-						"1 .. 2^28");
+	                                        "1 .. 2^28");
 	bad(HDR "input x 0 0 fix\n", "t.arc:2: bad length '0'");
 	bad(HDR "input x 0 4 real\n", "t.arc:2: bad type 'real': expected int or fix");
 	bad(HDR "const c fix 3 1 2\n", "t.arc:2: 2 values for a constant of length 3: expected "
-				       "1 or 3");
+	                               "1 or 3");
 	bad(HDR "input x 0 4 fix\ninput y 0 4 int\nz = ADD x y\n",
 	    "t.arc:4: ADD of 'x' (fix) and 'y' (int): expected one type");
 	bad(HDR "input x 0 4 fix\ny = TOFIX x\n", "t.arc:3: TOFIX of 'x', which is fix already");
 	bad(HDR "input x 0 4 int\ny = SQRT x\n", "t.arc:3: SQRT of an int wire ('x'): expected "
-						 "fix operands");
+	                                         "fix operands");
 	bad(HDR "input x 0 4 fix\ny = TRUNC x 88\n", "t.arc:3: TRUNC by 88 bits: expected 1 .. 87");
 	bad(HDR "input x 0 4 fix\ny = TRUNC_EXACT x 0\n", "t.arc:3: bad number '0': expected a "
-							  "positive integer");
+	                                                  "positive integer");
 	bad(HDR "input x 0 4 fix\ny = SELECT x x x\n", "t.arc:3: SELECT: the condition 'x' is fix");
 	bad(HDR "input 9x 0 4 fix\n", "t.arc:2: bad wire name '9x'");
 	bad(HDR "input x 0 4 fix\n", "t.arc:2: no output: expected at least one 'output WIRE");
@@ -116,14 +116,13 @@ static void test_malformed(void **st)
 }
 
 /* Fixed-point literals are encoded exactly: round(v * 2^F), ties away from 0. */
-static void test_numbers(void **st)
-{
+static void test_numbers(void **st) {
 	(void)st;
 	struct {
 		const char *lit;
 		mpc_i128 want;
 	} cases[] = {
-	    {"0.1", 6554},  /* 6553.6 */
+	    {"0.1", 6554}, /* 6553.6 */
 	    {"-2.5e-1", -16384},
 	    {"1e2", (mpc_i128)100 << 16},
 	    {"0.00000762939453125", 1}, /* 2^-17: a tie, rounded up */
@@ -145,7 +144,7 @@ static void test_numbers(void **st)
 	}
 	/* integers keep their full range in Z_2^128 */
 	mpc_arith *c = good(HDR "const c int 2 -170141183460469231731687303715884105728 "
-				"170141183460469231731687303715884105727\noutput c all\n");
+	                        "170141183460469231731687303715884105727\noutput c all\n");
 	mpc_u128 out[2];
 	void *o[1] = {out};
 	assert_int_equal(mpc_arith_eval_clear(c, NULL, o), MPC_OK);
@@ -154,8 +153,7 @@ static void test_numbers(void **st)
 	mpc_arith_free(c);
 }
 
-static char *text_of(const mpc_arith *c)
-{
+static char *text_of(const mpc_arith *c) {
 	char *t = NULL;
 	size_t n;
 	assert_int_equal(mpc_arith_text(c, &t, &n), MPC_OK);
@@ -164,8 +162,7 @@ static char *text_of(const mpc_arith *c)
 }
 
 /* write(parse(write(c))) == write(c) */
-static void round_trip(const mpc_arith *c)
-{
+static void round_trip(const mpc_arith *c) {
 	char *t1 = text_of(c);
 	mpc_arith *d = good(t1);
 	char *t2 = text_of(d);
@@ -179,8 +176,7 @@ static void round_trip(const mpc_arith *c)
 	mpc_arith_free(d);
 }
 
-static void test_builder(void **st)
-{
+static void test_builder(void **st) {
 	(void)st;
 	mpc_arith *c;
 	assert_int_equal(mpc_arith_new(&c, MPC_Z128, 16, 2), MPC_OK);
@@ -203,9 +199,9 @@ static void test_builder(void **st)
 	int m = mpc_arith_mul(c, NULL, ifx, sel);
 	int r = mpc_arith_sigmoid(c, "r", m);
 	int am = mpc_arith_argmax(c, NULL, x, 4);
-	assert_true(x >= 0 && w >= 0 && k >= 0 && s >= 0 && s2 >= 0 && e >= 0 && g >= 0 &&
-		    h >= 0 && bit >= 0 && sel >= 0 && ic >= 0 && ia >= 0 && ifx >= 0 && m >= 0 &&
-		    r >= 0 && am >= 0);
+	assert_true(x >= 0 && w >= 0 && k >= 0 && s >= 0 && s2 >= 0 && e >= 0 && g >= 0 && h >= 0 &&
+	            bit >= 0 && sel >= 0 && ic >= 0 && ia >= 0 && ifx >= 0 && m >= 0 && r >= 0 &&
+	            am >= 0);
 	assert_int_equal(mpc_arith_output(c, r, MPC_ARITH_ALL), MPC_OK);
 	assert_int_equal(mpc_arith_output(c, am, 0), MPC_OK);
 	assert_int_equal(mpc_arith_output(c, bit, 1), MPC_OK);
@@ -241,7 +237,8 @@ static void test_builder(void **st)
 	int bad1 = mpc_arith_add(c, NULL, s, i); /* fix + int */
 	assert_int_equal(bad1, -1);
 	assert_int_equal(mpc_arith_check(c), MPC_EINVAL);
-	assert_non_null(strstr(mpc_error_detail(), "arith builder: ADD of 's' (fix) and 'i' (int)"));
+	assert_non_null(
+	    strstr(mpc_error_detail(), "arith builder: ADD of 's' (fix) and 'i' (int)"));
 	assert_int_equal(mpc_arith_neg(c, NULL, x), -1);
 	char *tt = NULL;
 	assert_int_equal(mpc_arith_text(c, &tt, NULL), MPC_EINVAL);
@@ -267,30 +264,29 @@ static void test_builder(void **st)
 }
 
 /* Every operation in the clear against C on the same numbers. */
-static void test_clear_eval(void **st)
-{
+static void test_clear_eval(void **st) {
 	(void)st;
-	mpc_arith *c = good(HDR
-			    "input x 0 6 fix\n"
-			    "input y 1 6 fix\n"
-			    "input k 1 1 fix\n"
-			    "input n 0 6 int\n"
-			    "add = ADD x y\nsub = SUB x k\nmul = MUL x y\nneg = NEG x\n"
-			    "dot = DOT x y 3\ndotb = DOT x y 6\nsum = SUM n 2\n"
-			    "cm = CMUL x 0.5\ncmi = CMUL n -3\nci = CMUL n 0.25\nad = ADDC x 1.25\n"
-			    "tr = TRUNC n 1\nte = TRUNC_EXACT n 2\ntf = TOFIX n\nas = AS n fix\n"
-			    "ltz = LTZ x\nlt = LT x y\neq = EQ n n\nsel = SELECT ltz x y\n"
-			    "relu = RELU x\nmx = MAX x 3\nmn = MIN x 3\namx = ARGMAX x 3\n"
-			    "amn = ARGMIN x 3\nrc = RECIP y\ndv = DIV x y\nsq = SQRT y\n"
-			    "ex = EXP x\nsg = SIGMOID x\nmi = MUL n x\n"
-			    "output add all\noutput sub all\noutput mul all\noutput neg all\n"
-			    "output dot all\noutput dotb all\noutput sum all\noutput cm all\n"
-			    "output cmi all\noutput ci all\noutput ad all\noutput tr all\n"
-			    "output te all\noutput tf all\noutput as all\noutput ltz all\n"
-			    "output lt all\noutput eq all\noutput sel all\noutput relu all\n"
-			    "output mx all\noutput mn all\noutput amx all\noutput amn all\n"
-			    "output rc all\noutput dv all\noutput sq all\noutput ex all\n"
-			    "output sg all\noutput mi 1\n");
+	mpc_arith *c =
+	    good(HDR "input x 0 6 fix\n"
+	             "input y 1 6 fix\n"
+	             "input k 1 1 fix\n"
+	             "input n 0 6 int\n"
+	             "add = ADD x y\nsub = SUB x k\nmul = MUL x y\nneg = NEG x\n"
+	             "dot = DOT x y 3\ndotb = DOT x y 6\nsum = SUM n 2\n"
+	             "cm = CMUL x 0.5\ncmi = CMUL n -3\nci = CMUL n 0.25\nad = ADDC x 1.25\n"
+	             "tr = TRUNC n 1\nte = TRUNC_EXACT n 2\ntf = TOFIX n\nas = AS n fix\n"
+	             "ltz = LTZ x\nlt = LT x y\neq = EQ n n\nsel = SELECT ltz x y\n"
+	             "relu = RELU x\nmx = MAX x 3\nmn = MIN x 3\namx = ARGMAX x 3\n"
+	             "amn = ARGMIN x 3\nrc = RECIP y\ndv = DIV x y\nsq = SQRT y\n"
+	             "ex = EXP x\nsg = SIGMOID x\nmi = MUL n x\n"
+	             "output add all\noutput sub all\noutput mul all\noutput neg all\n"
+	             "output dot all\noutput dotb all\noutput sum all\noutput cm all\n"
+	             "output cmi all\noutput ci all\noutput ad all\noutput tr all\n"
+	             "output te all\noutput tf all\noutput as all\noutput ltz all\n"
+	             "output lt all\noutput eq all\noutput sel all\noutput relu all\n"
+	             "output mx all\noutput mn all\noutput amx all\noutput amn all\n"
+	             "output rc all\noutput dv all\noutput sq all\noutput ex all\n"
+	             "output sg all\noutput mi 1\n");
 	double x[6] = {1.5, -2.25, 0.75, 3, -0.5, 2}, y[6] = {2, 0.5, 4, 1.25, 3, 0.25}, k = -1;
 	int64_t n[6] = {5, -7, 12, 0, 3, 9};
 	mpc_u128 ex[6], ey[6], ek, en[6];
@@ -367,15 +363,14 @@ static void test_clear_eval(void **st)
 }
 
 /* Broadcasting: length-1 operands and a weight row across a DOT, in Z_2^64. */
-static void test_broadcast(void **st)
-{
+static void test_broadcast(void **st) {
 	(void)st;
 	bad("arith 1 ring 64 frac 0 parties 3\ninput a 0 8 int\nc = CONST a\n",
 	    "t.arc:3: unknown operation 'CONST'");
 	mpc_arith *c = good("arith 1 ring 64 frac 0 parties 3\n"
-			    "input a 0 8 int\ninput b 2 1 int\ninput w 1 4 int\n"
-			    "s = ADD a b\nd = SUB b a\nm = MUL b a\nt = DOT w a 4\n"
-			    "output s all\noutput d 0\noutput m 1\noutput t 2\n");
+	                    "input a 0 8 int\ninput b 2 1 int\ninput w 1 4 int\n"
+	                    "s = ADD a b\nd = SUB b a\nm = MUL b a\nt = DOT w a 4\n"
+	                    "output s all\noutput d 0\noutput m 1\noutput t 2\n");
 	uint64_t a[8] = {1, 2, 3, 4, 5, 6, 7, (uint64_t)-8}, b = 10, w[4] = {1, 10, 100, 1000};
 	uint64_t s[8], d[8], m[8], t[2];
 	const void *in[3] = {a, &b, w};
@@ -397,16 +392,14 @@ static void test_broadcast(void **st)
 	mpc_arith_free(c);
 }
 
-static const char *circuit_path(const char *name)
-{
+static const char *circuit_path(const char *name) {
 	static char path[512];
 	const char *dir = getenv("MPC_ARITH_DIR");
 	snprintf(path, sizeof(path), "%s/%s", dir ? dir : "circuits", name);
 	return path;
 }
 
-static void test_files(void **st)
-{
+static void test_files(void **st) {
 	(void)st;
 	const char *names[] = {"fraud_score.arc", "scorecard.arc", "stats.arc"};
 	for (size_t i = 0; i < 3; i++) {
@@ -422,8 +415,7 @@ static void test_files(void **st)
 }
 
 static uint64_t rng = 88172645463325252ull;
-static double uniform(void)
-{
+static double uniform(void) {
 	rng ^= rng << 13;
 	rng ^= rng >> 7;
 	rng ^= rng << 17;
@@ -431,8 +423,7 @@ static double uniform(void)
 }
 
 /* fraud_score.arc in the clear against logistic regression in double. */
-static void test_fraud_clear(void **st)
-{
+static void test_fraud_clear(void **st) {
 	(void)st;
 	mpc_arith *c = NULL;
 	if (mpc_arith_load(circuit_path("fraud_score.arc"), &c) != MPC_OK)
@@ -468,8 +459,7 @@ static void test_fraud_clear(void **st)
 	mpc_arith_free(c);
 }
 
-int main(void)
-{
+int main(void) {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_malformed),   cmocka_unit_test(test_numbers),
 	    cmocka_unit_test(test_builder),     cmocka_unit_test(test_clear_eval),

@@ -17,8 +17,7 @@
 #include "circuits/mpc_bristol.h"
 #include "tests/support/bristol_files.h"
 
-static void bad(const char *text, const char *needle)
-{
+static void bad(const char *text, const char *needle) {
 	mpc_bristol *c = (mpc_bristol *)&c;
 	mpc_err e = mpc_bristol_parse("t.txt", text, strlen(text), &c);
 	if (e != MPC_ECONFIG || !strstr(mpc_error_detail(), needle))
@@ -26,8 +25,7 @@ static void bad(const char *text, const char *needle)
 	assert_null(c);
 }
 
-static void test_malformed(void **st)
-{
+static void test_malformed(void **st) {
 	(void)st;
 	bad("", "t.txt:0: expected 'ngates nwires'");
 	bad("1 3\n1 1\n1 1\n2 1 0 5 2 XOR\n", "t.txt:4: a wire number out of range");
@@ -41,15 +39,14 @@ static void test_malformed(void **st)
 }
 
 /* EQ, EQW, INV and MAND by hand: out = (a AND b, NOT a, 1, b) */
-static void test_extended(void **st)
-{
+static void test_extended(void **st) {
 	const char *text = "6 10\n2 1 1\n1 4\n"
-			   "4 2 0 1 1 0 4 5 MAND\n" /* 4 = a&b, 5 = b&a */
-			   "1 1 0 7 INV\n"
-			   "1 1 1 8 EQ\n"
-			   "1 1 1 9 EQW\n"
-			   "2 1 4 5 6 XOR\n"   /* 6 = 0 */
-			   "1 1 6 2 EQW\n";    /* wire 2: not an output; outputs are 6..9 */
+	                   "4 2 0 1 1 0 4 5 MAND\n" /* 4 = a&b, 5 = b&a */
+	                   "1 1 0 7 INV\n"
+	                   "1 1 1 8 EQ\n"
+	                   "1 1 1 9 EQW\n"
+	                   "2 1 4 5 6 XOR\n" /* 6 = 0 */
+	                   "1 1 6 2 EQW\n";  /* wire 2: not an output; outputs are 6..9 */
 	mpc_bristol *c;
 	(void)st;
 	assert_int_equal(mpc_bristol_parse("x", text, strlen(text), &c), MPC_OK);
@@ -67,8 +64,7 @@ static void test_extended(void **st)
 	mpc_bristol_free(c);
 }
 
-static mpc_bristol *load(const char *name)
-{
+static mpc_bristol *load(const char *name) {
 	const char *path = bristol_path(name);
 	mpc_bristol *c;
 	if (path == NULL)
@@ -78,8 +74,7 @@ static mpc_bristol *load(const char *name)
 	return c;
 }
 
-static uint64_t run2(const mpc_bristol *c, uint64_t a, uint64_t b, int two)
-{
+static uint64_t run2(const mpc_bristol *c, uint64_t a, uint64_t b, int two) {
 	uint8_t in[128], out[128];
 	for (int i = 0; i < 64; i++) {
 		in[i] = (uint8_t)((a >> i) & 1);
@@ -93,15 +88,13 @@ static uint64_t run2(const mpc_bristol *c, uint64_t a, uint64_t b, int two)
 	return v;
 }
 
-static uint64_t rnd64(void)
-{
+static uint64_t rnd64(void) {
 	uint64_t v;
 	assert_int_equal(RAND_bytes((uint8_t *)&v, 8), 1);
 	return v;
 }
 
-static void test_arith_circuits(void **st)
-{
+static void test_arith_circuits(void **st) {
 	(void)st;
 	mpc_bristol *add = load("adder64.txt"), *sub = load("sub64.txt"), *mul = load("mult64.txt");
 	mpc_bristol *div = load("divide64.txt"), *zero = load("zero_equal.txt");
@@ -126,8 +119,7 @@ static void test_arith_circuits(void **st)
 	mpc_bristol_free(div), mpc_bristol_free(zero);
 }
 
-static void aes_ref(const uint8_t key[16], const uint8_t pt[16], uint8_t ct[16])
-{
+static void aes_ref(const uint8_t key[16], const uint8_t pt[16], uint8_t ct[16]) {
 	EVP_CIPHER_CTX *x = EVP_CIPHER_CTX_new();
 	int l;
 	assert_int_equal(EVP_EncryptInit_ex(x, EVP_aes_128_ecb(), NULL, key, NULL), 1);
@@ -136,8 +128,7 @@ static void aes_ref(const uint8_t key[16], const uint8_t pt[16], uint8_t ct[16])
 	EVP_CIPHER_CTX_free(x);
 }
 
-static void test_aes(void **st)
-{
+static void test_aes(void **st) {
 	(void)st;
 	mpc_bristol *c = load("aes_128.txt");
 	if (!c)
@@ -145,7 +136,7 @@ static void test_aes(void **st)
 	/* FIPS-197 appendix C.1 */
 	uint8_t key[16], pt[16], ct[16], bits[256], out[128];
 	static const uint8_t want[16] = {0x69, 0xc4, 0xe0, 0xd8, 0x6a, 0x7b, 0x04, 0x30,
-					 0xd8, 0xcd, 0xb7, 0x80, 0x70, 0xb4, 0xc5, 0x5a};
+	                                 0xd8, 0xcd, 0xb7, 0x80, 0x70, 0xb4, 0xc5, 0x5a};
 	for (int i = 0; i < 16; i++) {
 		key[i] = (uint8_t)i;
 		pt[i] = (uint8_t)(i * 0x11);
@@ -168,15 +159,14 @@ static void test_aes(void **st)
 
 /* One SHA-256 compression from the standard IV on the padded block of "abc"
  * gives the digest of "abc". */
-static void test_sha256(void **st)
-{
+static void test_sha256(void **st) {
 	(void)st;
 	mpc_bristol *c = load("sha256.txt");
 	if (!c)
 		skip();
 	uint8_t block[64] = {'a', 'b', 'c', 0x80}, iv[32], bits[768], out[256], got[32];
 	static const uint32_t h0[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
-				       0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
+	                               0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
 	block[63] = 24; /* length in bits */
 	for (int i = 0; i < 8; i++)
 		for (int b = 0; b < 4; b++)
@@ -192,12 +182,11 @@ static void test_sha256(void **st)
 	mpc_bristol_free(c);
 }
 
-int main(void)
-{
+int main(void) {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_malformed),      cmocka_unit_test(test_extended),
-		cmocka_unit_test(test_arith_circuits), cmocka_unit_test(test_aes),
-		cmocka_unit_test(test_sha256),
+	    cmocka_unit_test(test_malformed),      cmocka_unit_test(test_extended),
+	    cmocka_unit_test(test_arith_circuits), cmocka_unit_test(test_aes),
+	    cmocka_unit_test(test_sha256),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -18,19 +18,17 @@
 #include "jobs/kind_score.h"
 #include "jobs/mpc_csv.h"
 
-static mpc_err parse(const char *text, mpc_txns *t)
-{
+static mpc_err parse(const char *text, mpc_txns *t) {
 	return mpc_txns_parse("m.csv", text, strlen(text), 1e6, t);
 }
 
-static void test_good(void **s)
-{
+static void test_good(void **s) {
 	(void)s;
 	mpc_txns t;
 	assert_int_equal(parse("category,amount,fraud,extra\r\ngrocery,12.50,0,x\n\nfuel,-3,1,y\n"
-			       "grocery,+0.125,0,z",
-			       &t),
-			 MPC_OK);
+	                       "grocery,+0.125,0,z",
+	                       &t),
+	                 MPC_OK);
 	assert_int_equal(t.n, 3);
 	assert_true(t.amount[0] == 12.5 && t.amount[1] == -3 && t.amount[2] == 0.125);
 	assert_int_equal(t.fraud[1], 1);
@@ -44,8 +42,7 @@ static void test_good(void **s)
 }
 
 /* text must fail with code and a detail containing every needle */
-static void bad(const char *text, mpc_err code, const char *n1, const char *n2)
-{
+static void bad(const char *text, mpc_err code, const char *n1, const char *n2) {
 	mpc_txns t;
 	mpc_err e = parse(text, &t);
 	const char *d = mpc_error_detail();
@@ -59,8 +56,7 @@ static void bad(const char *text, mpc_err code, const char *n1, const char *n2)
 	assert_int_equal(t.n, 0);
 }
 
-static void test_bad(void **s)
-{
+static void test_bad(void **s) {
 	(void)s;
 	const char *h = "amount,fraud,category\n";
 	char buf[256];
@@ -94,8 +90,7 @@ static void test_bad(void **s)
 
 /* Records: blank lines skipped, \r\n taken off, line numbers kept; the
  * header looked up by name. */
-static void test_reader(void **s)
-{
+static void test_reader(void **s) {
 	(void)s;
 	const char *text = "a,b,c\r\n\r\n1,2,3\n\n x,,z\r\n4,5,6";
 	const mpc_csv_opts o = {.header = 1};
@@ -156,8 +151,7 @@ static void test_reader(void **s)
 /* open_mem must fail (at open or at some record) with a detail holding n1
  * and n2 and not the secret `not`. */
 static void reader_bad(const char *text, const mpc_csv_opts *o, const char *n1, const char *n2,
-		       const char *not)
-{
+                       const char * not ) {
 	mpc_csv *c = NULL;
 	char **f;
 	int n = 1;
@@ -166,18 +160,17 @@ static void reader_bad(const char *text, const mpc_csv_opts *o, const char *n1, 
 		e = mpc_csv_next(c, &f, &n);
 	mpc_csv_close(c);
 	const char *d = mpc_error_detail();
-	if (e != MPC_EINVAL || !strstr(d, n1) || (n2 && !strstr(d, n2)) || (not && strstr(d, not)))
+	if (e != MPC_EINVAL || !strstr(d, n1) || (n2 && !strstr(d, n2)) || (not &&strstr(d, not )))
 		print_error("text %s: got %d '%s'\n", text, e, d);
 	assert_int_equal(e, MPC_EINVAL);
 	assert_non_null(strstr(d, n1));
 	if (n2)
 		assert_non_null(strstr(d, n2));
-	if (not)
-		assert_null(strstr(d, not));
+	if (not )
+		assert_null(strstr(d, not ));
 }
 
-static void test_reader_bad(void **s)
-{
+static void test_reader_bad(void **s) {
 	(void)s;
 	const mpc_csv_opts hdr = {.header = 1, .expect = "a,b"};
 	const mpc_csv_opts small = {.max_fields = 3, .max_line = 10};
@@ -185,7 +178,7 @@ static void test_reader_bad(void **s)
 	reader_bad("\r\n\n", &hdr, "b.csv: empty file", NULL, NULL);
 	reader_bad("a,b,a\n", &hdr, "b.csv:1", "column 'a' appears twice", NULL);
 	reader_bad("a,b\n1,2\n1,2,secret7\n", &hdr, "b.csv:3", "3 fields, the header has 2",
-		   "secret7");
+	           "secret7");
 	reader_bad("a,b\n1\n", &hdr, "b.csv:2", "1 fields, the header has 2", NULL);
 	reader_bad("1,2\n1,2,3,4\n", &small, "b.csv:2", "more than 3 columns", NULL);
 	reader_bad("1,2\n\n12345678901\n", &small, "b.csv:3", "longer than 10 bytes", "12345");
@@ -202,8 +195,7 @@ static void test_reader_bad(void **s)
 }
 
 /* text into a new temporary file named by path (a mkstemp template) */
-static void put(char *path, const char *text)
-{
+static void put(char *path, const char *text) {
 	int fd = mkstemp(path);
 	assert_true(fd >= 0);
 	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
@@ -212,8 +204,7 @@ static void put(char *path, const char *text)
 
 /* A fraud_score job of features f0, log_amount, night, category_fuel (the
  * last at party 1) and the key txn_id. */
-static void score_job(mpc_score_job *sc)
-{
+static void score_job(mpc_score_job *sc) {
 	static const char *const feat[] = {"f0", "log_amount", "night", "category_fuel"};
 	memset(sc, 0, sizeof(*sc));
 	sc->d = 4;
@@ -231,8 +222,7 @@ static void score_job(mpc_score_job *sc)
 /* read_features on text must fail with a detail holding n1 and n2, not the
  * secret `not`. */
 static void features_bad(const mpc_score_job *sc, int who, const char *text, mpc_err code,
-			 const char *n1, const char *n2, const char *not)
-{
+                         const char *n1, const char *n2, const char * not ) {
 	char path[] = "/tmp/mpc-test-feat-XXXXXX";
 	double *x;
 	size_t n;
@@ -241,21 +231,20 @@ static void features_bad(const mpc_score_job *sc, int who, const char *text, mpc
 	mpc_err e = mpc_score_job_read_features(path, sc, who, &x, &n, &ids);
 	unlink(path);
 	const char *d = mpc_error_detail();
-	if (e != code || !strstr(d, n1) || (n2 && !strstr(d, n2)) || (not && strstr(d, not)))
+	if (e != code || !strstr(d, n1) || (n2 && !strstr(d, n2)) || (not &&strstr(d, not )))
 		print_error("text %s: got %d '%s'\n", text, e, d);
 	assert_int_equal(e, code);
 	assert_non_null(strstr(d, n1));
 	assert_non_null(strstr(d, "/tmp/mpc-test-feat-"));
 	if (n2)
 		assert_non_null(strstr(d, n2));
-	if (not)
-		assert_null(strstr(d, not));
+	if (not )
+		assert_null(strstr(d, not ));
 	assert_null(x);
 	assert_null(ids);
 }
 
-static void test_features(void **s)
-{
+static void test_features(void **s) {
 	(void)s;
 	mpc_score_job sc;
 	score_job(&sc);
@@ -281,8 +270,9 @@ static void test_features(void **s)
 	char buf[512];
 	features_bad(&sc, 0, "", MPC_EINVAL, "empty file", NULL, NULL);
 	features_bad(&sc, 0, "amount,hour,category\n", MPC_EINVAL, ":1: feature f0: no such column",
-		     NULL, NULL);
-	features_bad(&sc, 0, "f0,hour,category\n", MPC_EINVAL, ":1: feature log_amount", NULL, NULL);
+	             NULL, NULL);
+	features_bad(&sc, 0, "f0,hour,category\n", MPC_EINVAL, ":1: feature log_amount", NULL,
+	             NULL);
 	snprintf(buf, sizeof(buf), "%st1,5,3,fuel,0.5\n\nt2,5,3,fuel,0.5,77\n", h);
 	features_bad(&sc, 0, buf, MPC_EINVAL, ":4: 6 fields, the header has 5", NULL, "77");
 	snprintf(buf, sizeof(buf), "%st1,5,3,fuel,9x7\n", h);
@@ -293,31 +283,32 @@ static void test_features(void **s)
 	features_bad(&sc, 0, buf, MPC_EINVAL, ":2: column hour: expected 0..23", NULL, "24");
 	snprintf(buf, sizeof(buf), "%st1,5,3,fuel,123.25\n", h);
 	features_bad(&sc, 0, buf, MPC_ERANGE, ":2: feature f0: beyond max_feature", NULL, "123");
-	snprintf(buf, sizeof(buf), "%s%s,5,3,fuel,1\n", h, "0123456789012345678901234567890123456789");
+	snprintf(buf, sizeof(buf), "%s%s,5,3,fuel,1\n", h,
+	         "0123456789012345678901234567890123456789");
 	features_bad(&sc, 0, buf, MPC_EINVAL, ":2: column txn_id: a key has at most 39", NULL,
-		     "0123456789");
+	             "0123456789");
 	snprintf(buf, sizeof(buf), "%sa,5,3,fuel,1\nb,5,3,fuel,1\nc,5,3,fuel,1\nd,5,3,fuel,1\n", h);
 	features_bad(&sc, 0, buf, MPC_ERANGE, ":5: more than max_rows = 3", NULL, NULL);
-	features_bad(&sc, 0, "f0,amount,hour,amount\n", MPC_EINVAL, ":1: column 'amount' appears twice",
-		     NULL, NULL);
+	features_bad(&sc, 0, "f0,amount,hour,amount\n", MPC_EINVAL,
+	             ":1: column 'amount' appears twice", NULL, NULL);
 	sc.vertical = 1;
-	features_bad(&sc, 0, "f0,amount,hour\n", MPC_EINVAL, ":1: no key column txn_id", NULL, NULL);
+	features_bad(&sc, 0, "f0,amount,hour\n", MPC_EINVAL, ":1: no key column txn_id", NULL,
+	             NULL);
 	double *x2;
 	assert_int_equal(mpc_score_job_read_features("/nonexistent/f.csv", &sc, 0, &x2, &n, &ids),
-			 MPC_EIO);
+	                 MPC_EIO);
 	assert_non_null(strstr(mpc_error_detail(), "/nonexistent/f.csv"));
 }
 
 /* The logistic regression's weights and the tree ensemble. */
-static void test_models(void **s)
-{
+static void test_models(void **s) {
 	(void)s;
 	mpc_score_job sc;
 	score_job(&sc);
 	char path[] = "/tmp/mpc-test-model-XXXXXX";
 	double w[4], b;
 	put(path, "input,weight\r\nnight,1.5\n\nintercept,-2e-1\nf0,1\nlog_amount,0\n"
-		  "category_fuel,-3\n");
+	          "category_fuel,-3\n");
 	assert_int_equal(mpc_score_job_read_logreg(path, &sc, w, &b), MPC_OK);
 	assert_true(w[0] == 1 && w[1] == 0 && w[2] == 1.5 && w[3] == -3 && b == -0.2);
 	unlink(path);
@@ -351,7 +342,7 @@ static void test_models(void **s)
 	       "leaf,0,0,,-1\n");
 	assert_int_equal(mpc_score_job_read_tree(t, &sc, feature, thr, leaf, &base), MPC_OK);
 	assert_true(feature[0] == 2 && thr[0] == 0.5 && leaf[0] == -1 && leaf[1] == 2.5 &&
-		    base == 0.5);
+	            base == 0.5);
 	unlink(t);
 	static const struct {
 		const char *text, *n1;
@@ -380,8 +371,7 @@ static void test_models(void **s)
 	}
 }
 
-static void test_file(void **s)
-{
+static void test_file(void **s) {
 	(void)s;
 	char path[] = "/tmp/mpc-test-csv-XXXXXX";
 	int fd = mkstemp(path);
@@ -398,16 +388,12 @@ static void test_file(void **s)
 	assert_non_null(strstr(mpc_error_detail(), path));
 }
 
-int main(void)
-{
+int main(void) {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_good),
-		cmocka_unit_test(test_bad),
-		cmocka_unit_test(test_file),
-		cmocka_unit_test(test_reader),
-		cmocka_unit_test(test_reader_bad),
-		cmocka_unit_test(test_features),
-		cmocka_unit_test(test_models),
+	    cmocka_unit_test(test_good),       cmocka_unit_test(test_bad),
+	    cmocka_unit_test(test_file),       cmocka_unit_test(test_reader),
+	    cmocka_unit_test(test_reader_bad), cmocka_unit_test(test_features),
+	    cmocka_unit_test(test_models),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -21,16 +21,14 @@
 
 static char dir[64];
 
-static void put(const char *path, const void *data, size_t len)
-{
+static void put(const char *path, const void *data, size_t len) {
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 	assert_true(fd >= 0);
 	assert_int_equal(mpc_file_write_fd_all(fd, data, len), MPC_OK);
 	assert_int_equal(close(fd), 0);
 }
 
-static void test_regular(void **s)
-{
+static void test_regular(void **s) {
 	(void)s;
 	char path[128], *buf;
 	size_t len;
@@ -71,8 +69,7 @@ static void test_regular(void **s)
 	unlink(path);
 }
 
-static void test_errors(void **s)
-{
+static void test_errors(void **s) {
 	(void)s;
 	char path[128], *buf = (char *)1;
 	size_t len = 1;
@@ -101,8 +98,7 @@ static void test_errors(void **s)
 }
 
 /* A FIFO (no size to trust): the buffer grows, and the limit still holds. */
-static void test_fifo(void **s)
-{
+static void test_fifo(void **s) {
 	(void)s;
 	char path[128], *buf;
 	size_t len, n = 200000;
@@ -138,15 +134,14 @@ static void test_fifo(void **s)
 	}
 }
 
-int main(void)
-{
+int main(void) {
 	snprintf(dir, sizeof(dir), "/tmp/mpc-file-XXXXXX");
 	if (!mkdtemp(dir))
 		return 1;
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_regular),
-		cmocka_unit_test(test_errors),
-		cmocka_unit_test(test_fifo),
+	    cmocka_unit_test(test_regular),
+	    cmocka_unit_test(test_errors),
+	    cmocka_unit_test(test_fifo),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 	rmdir(dir);

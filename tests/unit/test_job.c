@@ -29,7 +29,7 @@
 	"A0:A1:A2:A3:A4:A5:A6:A7:A8:A9:AA:AB:AC:AD:AE:AF:B0:B1:B2:B3:B4:B5:B6:B7:B8:B9:BA:BB:BC:"  \
 	"BD:BE:BF"
 /* a fifth key, for edits that change one node's fingerprint */
-#define FPE "5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e"
+#define FPE  "5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e"
 #define HEXA "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
 #define HEXB FPB
 #define HEXC "030a11181f262d343b424950575e656c737a81888f969da4abb2b9c0c7ced5dc"

@@ -578,7 +578,8 @@ static const hostile_case hostile[] = {
 static size_t encode(uint8_t *b, uint32_t magic, uint8_t version, uint8_t type, uint16_t from,
                      uint16_t to, int bad_session, uint64_t step, uint64_t total, uint64_t offset,
                      uint32_t plen) {
-	size_t len = nodes_wire_hdr(b, magic, version, type, from, to, NULL, step, total, offset, plen);
+	size_t len =
+	    nodes_wire_hdr(b, magic, version, type, from, to, NULL, step, total, offset, plen);
 	if (bad_session)
 		b[10 + 3] ^= 1;
 	return len;

@@ -11,12 +11,11 @@
 #include "net/mpc_nodes.h"
 #include "net/mpc_peer.h"
 
-static void test_parse(void **s)
-{
+static void test_parse(void **s) {
 	(void)s;
 	mpc_nodes n;
 	assert_int_equal(mpc_nodes_parse(&n, "tcp://127.0.0.1:7000,ipc:///tmp/a,tcp://h:1", 1),
-			 MPC_OK);
+	                 MPC_OK);
 	assert_int_equal(n.n, 3);
 	assert_int_equal(n.n_parties, 2);
 	assert_int_equal(n.dealer, 2);
@@ -30,8 +29,7 @@ static void test_parse(void **s)
 	mpc_nodes_fini(&n);
 }
 
-static void test_bad(void **s)
-{
+static void test_bad(void **s) {
 	(void)s;
 	mpc_nodes n;
 	assert_int_equal(mpc_nodes_parse(&n, "tcp://a:1", 0), MPC_ECONFIG);
@@ -44,8 +42,7 @@ static void test_bad(void **s)
 	assert_int_equal(mpc_nodes_parse(&n, "", 0), MPC_ECONFIG);
 }
 
-static void test_loopback(void **s)
-{
+static void test_loopback(void **s) {
 	(void)s;
 	mpc_nodes n;
 	assert_int_equal(mpc_nodes_loopback(&n, 3, 1, 9000), MPC_OK);
@@ -55,8 +52,7 @@ static void test_loopback(void **s)
 	assert_int_equal(mpc_nodes_loopback(&n, 3, 1, 65534), MPC_ECONFIG);
 }
 
-static void test_session(void **s)
-{
+static void test_session(void **s) {
 	(void)s;
 	uint8_t a[MPC_SESSION_BYTES], b[MPC_SESSION_BYTES], c[MPC_SESSION_BYTES];
 	assert_int_equal(mpc_session_derive(a, "job-1"), MPC_OK);
@@ -66,8 +62,7 @@ static void test_session(void **s)
 	assert_memory_not_equal(a, c, sizeof(a));
 }
 
-static void test_exit_codes(void **s)
-{
+static void test_exit_codes(void **s) {
 	(void)s;
 	assert_int_equal(mpc_exit_code(MPC_OK), 0);
 	assert_int_equal(mpc_exit_code(MPC_ECONFIG), MPC_EXIT_USAGE);
@@ -79,12 +74,11 @@ static void test_exit_codes(void **s)
 	assert_int_equal(mpc_exit_code(MPC_ECRYPTO), MPC_EXIT_CRYPTO);
 }
 
-int main(void)
-{
+int main(void) {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_parse),    cmocka_unit_test(test_bad),
-		cmocka_unit_test(test_loopback), cmocka_unit_test(test_session),
-		cmocka_unit_test(test_exit_codes),
+	    cmocka_unit_test(test_parse),      cmocka_unit_test(test_bad),
+	    cmocka_unit_test(test_loopback),   cmocka_unit_test(test_session),
+	    cmocka_unit_test(test_exit_codes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -18,21 +18,18 @@
 
 static mpc_paillier_key key;
 
-static int setup(void **st)
-{
+static int setup(void **st) {
 	(void)st;
 	return mpc_paillier_keygen(&key, 2048) == MPC_OK ? 0 : -1;
 }
 
-static int teardown(void **st)
-{
+static int teardown(void **st) {
 	(void)st;
 	mpc_paillier_key_clear(&key);
 	return 0;
 }
 
-static void roundtrip(const mpz_t m, int own)
-{
+static void roundtrip(const mpz_t m, int own) {
 	mpz_t c, d;
 	mpz_inits(c, d, NULL);
 	if (own)
@@ -45,8 +42,7 @@ static void roundtrip(const mpz_t m, int own)
 	mpz_clears(c, d, NULL);
 }
 
-static void test_roundtrip(void **st)
-{
+static void test_roundtrip(void **st) {
 	mpz_t m;
 	(void)st;
 	mpz_init(m);
@@ -74,8 +70,7 @@ static void test_roundtrip(void **st)
 
 /* Enc(a)^y * Enc(b) decrypts to a*y + b mod N, and slot packing: the
  * product of Enc(x_e 2^(w e))^(y_e) holds x_e y_e in slot e. */
-static void test_homomorphic(void **st)
-{
+static void test_homomorphic(void **st) {
 	mpz_t a, b, y, ca, cb, d, want, t;
 	(void)st;
 	mpz_inits(a, b, y, ca, cb, d, want, t, NULL);
@@ -104,8 +99,7 @@ static void test_homomorphic(void **st)
 	mpz_clears(a, b, y, ca, cb, d, want, t, NULL);
 }
 
-static void test_import(void **st)
-{
+static void test_import(void **st) {
 	size_t pb = mpc_paillier_pub_bytes(2048), cb = mpc_paillier_ct_bytes(2048);
 	uint8_t *buf = malloc(pb), *ct = malloc(cb);
 	mpc_paillier_pub pk;
@@ -147,8 +141,7 @@ static void test_import(void **st)
  * of that many slots stays below N and survives encryption. The packing
  * itself is the test's: mpc_cross_paillier_slots is the engine's only part
  * here. */
-static void test_mask_width(void **st)
-{
+static void test_mask_width(void **st) {
 	static const struct {
 		mpc_ring r;
 		unsigned xbits, slots;
@@ -190,22 +183,18 @@ static void test_mask_width(void **st)
 	mpz_clears(v, t, packed, c, d, NULL);
 }
 
-static void test_keygen_args(void **st)
-{
+static void test_keygen_args(void **st) {
 	mpc_paillier_key k;
 	(void)st;
 	assert_int_equal(mpc_paillier_keygen(&k, 1024), MPC_EINVAL);
 	assert_int_equal(mpc_paillier_keygen(&k, 2050), MPC_EINVAL);
 }
 
-int main(void)
-{
+int main(void) {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_roundtrip),
-		cmocka_unit_test(test_homomorphic),
-		cmocka_unit_test(test_import),
-		cmocka_unit_test(test_mask_width),
-		cmocka_unit_test(test_keygen_args),
+	    cmocka_unit_test(test_roundtrip),   cmocka_unit_test(test_homomorphic),
+	    cmocka_unit_test(test_import),      cmocka_unit_test(test_mask_width),
+	    cmocka_unit_test(test_keygen_args),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

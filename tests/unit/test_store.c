@@ -31,8 +31,7 @@ static const mpc_mat_type T64 = {MPC_MAT_TRIPLES, 64, 0};
 /* which elements of the test stream were handed out, by any process */
 static uint8_t seen[1024];
 
-static int setup(void **st)
-{
+static int setup(void **st) {
 	(void)st;
 	memset(seen, 0, sizeof(seen));
 	snprintf(dir, sizeof(dir), "/tmp/mpc-store-test-XXXXXX");
@@ -41,8 +40,7 @@ static int setup(void **st)
 	return 0;
 }
 
-static int teardown(void **st)
-{
+static int teardown(void **st) {
 	char cmd[300];
 	(void)st;
 	snprintf(cmd, sizeof(cmd), "rm -rf %.*s", (int)(strlen(dir) - 2), dir);
@@ -51,8 +49,7 @@ static int teardown(void **st)
 
 /* Element i of the test stream: 24 bytes, all equal to the low byte of i
  * except the first 8, which hold i. */
-static void fill(uint8_t *buf, uint64_t first, size_t n)
-{
+static void fill(uint8_t *buf, uint64_t first, size_t n) {
 	for (size_t e = 0; e < n; e++) {
 		uint64_t i = first + e;
 		memset(buf + e * 24, (int)(i & 0xff), 24);
@@ -60,16 +57,14 @@ static void fill(uint8_t *buf, uint64_t first, size_t n)
 	}
 }
 
-static uint64_t idx(const uint8_t *buf, size_t e)
-{
+static uint64_t idx(const uint8_t *buf, size_t e) {
 	uint64_t i;
 	memcpy(&i, buf + e * 24, 8);
 	return i;
 }
 
 /* Record elements handed out; fails if any was handed out before. */
-static void note(const uint8_t *out, size_t got)
-{
+static void note(const uint8_t *out, size_t got) {
 	for (size_t e = 0; e < got; e++) {
 		uint64_t i = idx(out, e);
 		assert_true(i < sizeof(seen));
@@ -80,8 +75,7 @@ static void note(const uint8_t *out, size_t got)
 }
 
 /* Take n, note them, and check they are the next `n` from `first`. */
-static void take_note(mpc_store *s, size_t n, uint64_t first)
-{
+static void take_note(mpc_store *s, size_t n, uint64_t first) {
 	uint8_t out[64 * 24];
 	size_t got;
 	assert_true(n <= 64);
@@ -93,21 +87,18 @@ static void take_note(mpc_store *s, size_t n, uint64_t first)
 		assert_int_equal(idx(out, e), first + e);
 }
 
-static void path_of(char *buf, size_t len, const char *name)
-{
+static void path_of(char *buf, size_t len, const char *name) {
 	snprintf(buf, len, "%s/%s", dir, name);
 }
 
-static long size_of(const char *name)
-{
+static long size_of(const char *name) {
 	char path[700];
 	struct stat sb;
 	path_of(path, sizeof(path), name);
 	return stat(path, &sb) == 0 ? (long)sb.st_size : -1;
 }
 
-static void append(const char *name, const void *buf, size_t len)
-{
+static void append(const char *name, const void *buf, size_t len) {
 	char path[700];
 	path_of(path, sizeof(path), name);
 	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT, 0600);
@@ -116,16 +107,14 @@ static void append(const char *name, const void *buf, size_t len)
 	close(fd);
 }
 
-static mpc_store *open_ok(void)
-{
+static mpc_store *open_ok(void) {
 	mpc_store *s;
 	if (mpc_store_open(&s, dir, "job-1", hash, 1, 3) != MPC_OK)
 		fail_msg("%s", mpc_error_detail());
 	return s;
 }
 
-static void add(mpc_store *s, uint64_t first, size_t n)
-{
+static void add(mpc_store *s, uint64_t first, size_t n) {
 	uint8_t id[16] = {(uint8_t)first, 7};
 	uint8_t *buf = malloc(n * 24);
 	fill(buf, first, n);
@@ -133,8 +122,7 @@ static void add(mpc_store *s, uint64_t first, size_t n)
 	free(buf);
 }
 
-static void test_order_and_reopen(void **st)
-{
+static void test_order_and_reopen(void **st) {
 	uint8_t out[300 * 24];
 	size_t got;
 	(void)st;
@@ -173,8 +161,7 @@ static void test_order_and_reopen(void **st)
 	mpc_store_close(s);
 }
 
-static void test_modes(void **st)
-{
+static void test_modes(void **st) {
 	struct stat sb;
 	char path[700];
 	(void)st;
@@ -203,8 +190,7 @@ static void test_modes(void **st)
 	chmod(dir, 0700);
 }
 
-static void test_other_job(void **st)
-{
+static void test_other_job(void **st) {
 	mpc_store *s = open_ok();
 	uint8_t other[32] = {9};
 	(void)st;
@@ -219,8 +205,7 @@ static void test_other_job(void **st)
 	assert_non_null(strstr(mpc_error_detail(), "party count"));
 }
 
-static void test_corrupt_batch(void **st)
-{
+static void test_corrupt_batch(void **st) {
 	uint8_t out[10 * 24];
 	size_t got;
 	char path[700];
@@ -254,8 +239,7 @@ static void test_corrupt_batch(void **st)
  * open and later takes are recorded properly. Before, a take recorded after
  * 20 junk bytes was lost on replay and the next open handed its triples out
  * again. */
-static void test_torn_tail(void **st)
-{
+static void test_torn_tail(void **st) {
 	static const uint8_t junk[JREC] = {0x4d, 0x50, 0x43, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
 	(void)st;
 	mpc_store *s = open_ok();
@@ -287,8 +271,7 @@ static void test_torn_tail(void **st)
 /* Corruption in the middle: a damaged record followed by anything, or an
  * intact record out of its place, makes open refuse (MPC_EIO naming the
  * journal and the byte), every time; nothing is served from such a store. */
-static void test_journal_junk_in_middle(void **st)
-{
+static void test_journal_junk_in_middle(void **st) {
 	static const uint8_t junk[2 * JREC] = {1, 2, 3};
 	uint8_t orig[4 * JREC], bad[6 * JREC];
 	char path[700];
@@ -354,8 +337,7 @@ static void test_journal_junk_in_middle(void **st)
  * fully consumed batch is zeroed and deleted; so a journal that lost its
  * last record (as a restored one would) finds zeros where the journal's
  * digest expects material, and refuses rather than hand it out again. */
-static void test_consumed_overwritten(void **st)
-{
+static void test_consumed_overwritten(void **st) {
 	uint8_t buf[10 * 24], out[24];
 	char path[700], name[300] = "";
 	size_t got;
@@ -424,8 +406,7 @@ static void test_consumed_overwritten(void **st)
 /* A crash after the journal record and before the zeros (simulated by
  * putting the batch file's old bytes back): the next open writes the zeros,
  * and what is left still verifies and is served once. */
-static void test_crash_before_zeros(void **st)
-{
+static void test_crash_before_zeros(void **st) {
 	uint8_t before[80 + 10 * 24], now[80 + 10 * 24];
 	char path[700], name[300] = "";
 	(void)st;
@@ -456,8 +437,7 @@ static void test_crash_before_zeros(void **st)
 
 /* A journal longer than one read block (512 records) replays whole, and
  * damage past the first block is found at its byte. */
-static void test_long_journal(void **st)
-{
+static void test_long_journal(void **st) {
 	char path[700];
 	(void)st;
 	mpc_store *s = open_ok();
@@ -483,8 +463,7 @@ static void test_long_journal(void **st)
 /* A child holds the store open; the parent's open is refused naming the
  * child's pid and the directory; a second open in one process is refused
  * too. Once the child is gone the parent goes on where it stopped. */
-static void test_two_processes(void **st)
-{
+static void test_two_processes(void **st) {
 	int up[2], down[2];
 	uint8_t out[10 * 24];
 	(void)st;
@@ -550,8 +529,7 @@ static void test_two_processes(void **st)
  * append is cut short, then fails): nothing is handed out, the journal is
  * cut back, the handle takes nothing more, and the next open hands out
  * exactly what the failed take would have, once. */
-static void test_full_disk(void **st)
-{
+static void test_full_disk(void **st) {
 	(void)st;
 	mpc_store *s = open_ok();
 	add(s, 0, 100);
@@ -570,7 +548,7 @@ static void test_full_disk(void **st)
 				_exit(1);
 			/* room for 30 bytes of the record, or none */
 			struct rlimit rl = {(rlim_t)(jlen + (limit ? 30 : 0)),
-					    (rlim_t)(jlen + (limit ? 30 : 0))};
+			                    (rlim_t)(jlen + (limit ? 30 : 0))};
 			if (setrlimit(RLIMIT_FSIZE, &rl) != 0)
 				_exit(2);
 			memset(out, 0xee, sizeof(out));
@@ -598,8 +576,7 @@ static void test_full_disk(void **st)
 	mpc_store_close(s);
 }
 
-static void test_skip(void **st)
-{
+static void test_skip(void **st) {
 	uint8_t out[24];
 	size_t got;
 	(void)st;
@@ -615,8 +592,7 @@ static void test_skip(void **st)
 /* A child takes material and dies by SIGKILL right after; another takes
  * and dies before finishing its copy. Whatever was taken (or recorded) is
  * never returned again. */
-static void test_crash(void **st)
-{
+static void test_crash(void **st) {
 	uint8_t out[100 * 24];
 	size_t got;
 	(void)st;
@@ -648,22 +624,21 @@ static void test_crash(void **st)
 	mpc_store_close(s);
 }
 
-int main(void)
-{
+int main(void) {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_order_and_reopen, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_modes, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_other_job, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_corrupt_batch, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_torn_tail, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_journal_junk_in_middle, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_consumed_overwritten, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_crash_before_zeros, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_long_journal, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_two_processes, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_full_disk, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_skip, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_crash, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_order_and_reopen, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_modes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_other_job, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_corrupt_batch, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_torn_tail, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_journal_junk_in_middle, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_consumed_overwritten, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_crash_before_zeros, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_long_journal, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_two_processes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_full_disk, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_skip, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_crash, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
