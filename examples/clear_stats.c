@@ -97,23 +97,7 @@ static int cmp_d(const void *a, const void *b) {
 static int agg_keep(const mpc_agg_spec *s, double amount, double fraud) {
 	if (s->filter_col < 0)
 		return 1;
-	double v = s->filter_col == 0 ? amount : fraud, c = s->filter_value;
-	switch (s->filter_op) {
-	case MPC_AGG_LT:
-		return v < c;
-	case MPC_AGG_LE:
-		return v <= c;
-	case MPC_AGG_GT:
-		return v > c;
-	case MPC_AGG_GE:
-		return v >= c;
-	case MPC_AGG_EQ:
-		return v == c;
-	case MPC_AGG_NE:
-		return v != c;
-	default:
-		return 1;
-	}
+	return mpc_agg_filter_pass(s, s->filter_col == 0 ? amount : fraud);
 }
 
 static int failures;
