@@ -13,7 +13,7 @@ TLIBS   = -lcmocka
 
 # The library: every layer of ../shared/DESIGN.md section 1 below the programs.
 LIB_DIRS  = runtime net protocols/core protocols/preproc protocols/nonlinear protocols/apps \
-	circuits circuits/eval jobs
+	circuits circuits/eval jobs node
 LIB_SRC   = $(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.c))
 LIB_OBJ   = $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 LIB       = $(BUILD)/libmpc.a
