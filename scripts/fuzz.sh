@@ -3,7 +3,8 @@
 #
 # Targets are tests/fuzz/fuzz_<target>.c (default: all of them): job (job
 # files), csv (transaction CSV), wire (the network message decoder), arith
-# (arithmetic circuit files), bristol (Bristol Fashion circuits). Each is built with clang's libFuzzer,
+# (arithmetic circuit files), bristol (Bristol Fashion circuits), policy
+# (node policy files). Each is built with clang's libFuzzer,
 # AddressSanitizer and UndefinedBehaviorSanitizer from runtime/*.c and net/*.c
 # with the test hooks (MPC_TEST_HOOKS: the wire target's entry point), and
 # what extra_sources names for it, into build-fuzz/, and run for SECONDS on a copy
@@ -79,6 +80,8 @@ extra_sources() {
 	# the job reader takes its computation names from the kind registry,
 	# which links every kind: the whole library above net/
 	job) echo jobs/*.c protocols/*/*.c circuits/*.c circuits/eval/*.c ;;
+	# the policy names computations of the registry too
+	policy) echo node/mpc_policy.c jobs/*.c protocols/*/*.c circuits/*.c circuits/eval/*.c ;;
 	esac
 }
 
