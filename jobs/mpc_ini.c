@@ -8,6 +8,8 @@
 #include <limits.h>
 #include <string.h>
 
+#include "runtime/mpc_wipe.h"
+
 static int is_blank(char c) {
 	return c == ' ' || c == '\t' || c == '\r';
 }
@@ -114,7 +116,9 @@ mpc_err mpc_ini_parse(const char *name, const char *text, size_t len, const mpc_
 			                 line, max);
 		memcpy(buf, p, (size_t)(e - p));
 		buf[e - p] = '\0';
-		if ((err = one_line(name, line, buf, r)) != MPC_OK)
+		err = one_line(name, line, buf, r);
+		mpc_wipe(buf, (size_t)(e - p) + 1); /* a value may be a password */
+		if (err != MPC_OK)
 			return err;
 	}
 	return MPC_OK;
