@@ -23,6 +23,7 @@ int mpc_exit_code(mpc_err e) {
 		return MPC_EXIT_OK;
 	case MPC_EINVAL:
 	case MPC_ECONFIG:
+	case MPC_EREFUSED:
 		return MPC_EXIT_USAGE;
 	case MPC_ERANGE:
 	case MPC_EIO:

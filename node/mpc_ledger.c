@@ -619,13 +619,13 @@ mpc_err mpc_ledger_charge(mpc_ledger *l, const char *dataset, const char *job_id
 	mpc_ledger_total after = d->t;
 	add_to(&after, eps, delta, rho);
 	if (!isfinite(after.epsilon) || !isfinite(after.delta) || !isfinite(after.rho))
-		return mpc_error(MPC_ERANGE,
+		return mpc_error(MPC_EREFUSED,
 		                 "privacy budget ledger %s: dataset %s: job %s (%s) asks epsilon "
 		                 "%g, delta %g, rho %g, which would take a sum past the largest "
 		                 "double: refused, nothing recorded",
 		                 l->path, dataset, job_id, label, eps, delta, rho);
 	if (!within(after.epsilon, limit->epsilon) || !within(after.delta, limit->delta))
-		return mpc_error(MPC_ERANGE,
+		return mpc_error(MPC_EREFUSED,
 		                 "privacy budget ledger %s: dataset %s has spent epsilon %.9g, "
 		                 "delta %.9g in %" PRIu64 " releases; job %s (%s) asks epsilon "
 		                 "%.9g, delta %.9g more, past its limit of epsilon %.9g, delta "

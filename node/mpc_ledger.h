@@ -85,9 +85,9 @@ mpc_err mpc_ledger_spent(const mpc_ledger *l, const char *dataset,
  * dataset: epsilon, delta and rho finite and >= 0 (rho 0 when not
  * accounted in zCDP), within limit (borrowed). MPC_OK only once the record
  * is on disk (written and fsynced): open the noisy figures after, never
- * before. MPC_ERANGE, and nothing recorded, when the dataset's summed
+ * before. MPC_EREFUSED, and nothing recorded, when the dataset's summed
  * epsilon or delta would pass the limit (the message names the dataset,
- * what it has spent, what was asked and the limit); MPC_ERANGE is returned
+ * what it has spent, what was asked and the limit); MPC_EREFUSED is returned
  * for nothing else here. MPC_EINVAL for a bad name, label, value or limit;
  * MPC_EIO when the write or fsync fails (nothing is recorded, nothing may
  * be released, and this handle charges nothing more: close and reopen). */

@@ -195,7 +195,7 @@ mpc_err mpc_policy_refuse(const mpc_policy *p, int line, const char *rule, const
 		snprintf(where, sizeof(where), "%s:%d", p->path, line);
 	else
 		snprintf(where, sizeof(where), "%s", p->path);
-	return mpc_error(MPC_ECONFIG, "policy of %s (%s): %s: %s", p->node, where, rule, why);
+	return mpc_error(MPC_EREFUSED, "policy of %s (%s): %s: %s", p->node, where, rule, why);
 }
 
 /* "a, b or c" */

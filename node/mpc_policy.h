@@ -30,7 +30,7 @@
  * [section] key: what was expected". No message ever holds a conninfo or a
  * query (a conninfo may carry a password); the policy wipes them when freed.
  *
- * Decisions return MPC_OK, or MPC_ECONFIG with the refusal in the error
+ * Decisions return MPC_OK, or MPC_EREFUSED with the refusal in the error
  * detail: "policy of NODE (FILE:LINE): RULE: why", the line being that of the
  * rule that refuses (just FILE when the rule is a key not given). MPC_EINVAL
  * for NULL arguments or numbers that are no DP parameters at all. */
@@ -129,12 +129,12 @@ mpc_err mpc_policy_quota_get(const mpc_policy *p, const char *computation, const
                              mpc_policy_quota *out) MPC_MUST_CHECK;
 /* The refusal for a quota q (from mpc_policy_quota_get) that is used up in
  * period: "policy of NODE (FILE:LINE): [quota C PEER] per_day: PEER has used
- * its N per day". Returns MPC_ECONFIG (MPC_EINVAL for bad arguments). */
+ * its N per day". Returns MPC_EREFUSED (MPC_EINVAL for bad arguments). */
 mpc_err mpc_policy_quota_refuse(const mpc_policy *p, const mpc_policy_quota *q,
                                 mpc_policy_period period);
 /* A refusal in this policy's format, for the modules that enforce what the
  * policy states (the budget ledger): "policy of NODE (FILE:LINE): RULE:
- * why" (FILE alone when line is 0). Returns MPC_ECONFIG. */
+ * why" (FILE alone when line is 0). Returns MPC_EREFUSED. */
 mpc_err mpc_policy_refuse(const mpc_policy *p, int line, const char *rule, const char *fmt, ...)
     MPC_PRINTF(4, 5);
 

@@ -24,6 +24,7 @@ static const char *const names[MPC_ERR_COUNT] = {
     [MPC_EPEER] = "a peer aborted the job",
     [MPC_ECLOSED] = "a peer closed the session",
     [MPC_ESTOPPED] = "stopped by a signal",
+    [MPC_EREFUSED] = "refused by policy",
 };
 
 const char *mpc_strerror(mpc_err e) {

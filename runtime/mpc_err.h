@@ -20,6 +20,7 @@ typedef enum {
 	MPC_EPEER,     /* a peer aborted the job and told us why */
 	MPC_ECLOSED,   /* a peer closed the session normally while we expected data */
 	MPC_ESTOPPED,  /* this process was asked to stop (SIGTERM, SIGINT) */
+	MPC_EREFUSED,  /* a node's local policy or privacy budget refuses it */
 	MPC_ERR_COUNT
 } mpc_err;
 

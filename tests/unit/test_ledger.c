@@ -112,7 +112,7 @@ static void test_charge_and_spent(void **st) {
 }
 
 /* Up to the limit exactly is allowed; past it (epsilon or delta) is
- * MPC_ERANGE, names the dataset, spent, asked and limit, and writes
+ * MPC_EREFUSED, names the dataset, spent, asked and limit, and writes
  * nothing. Other datasets are not affected. */
 static void test_refuse_past_limit(void **st) {
 	(void)st;
@@ -122,7 +122,7 @@ static void test_refuse_past_limit(void **st) {
 	charge_ok(l, "sales", 0.5, 0, 0, &lim);
 	long sz = size_of();
 	assert_int_equal(mpc_ledger_charge(l, "sales", "job-9", "stats", 0.001, 0, 0, &lim),
-	                 MPC_ERANGE);
+	                 MPC_EREFUSED);
 	assert_int_equal(size_of(), sz);
 	detail_has("dataset sales");
 	detail_has("spent epsilon 1,");
@@ -132,14 +132,15 @@ static void test_refuse_past_limit(void **st) {
 	detail_has(path);
 	/* delta alone */
 	charge_ok(l, "other", 0, 1e-5, 0, &lim);
-	assert_int_equal(mpc_ledger_charge(l, "other", "job-3", "x", 0, 1e-6, 0, &lim), MPC_ERANGE);
+	assert_int_equal(mpc_ledger_charge(l, "other", "job-3", "x", 0, 1e-6, 0, &lim),
+	                 MPC_EREFUSED);
 	detail_has("delta");
 	/* zero cost fits even at the limit */
 	charge_ok(l, "sales", 0, 0, 0.5, &lim);
 	/* a larger limit lets it go on */
 	const mpc_ledger_budget more = {2.0, 1e-5};
 	charge_ok(l, "sales", 1.0, 0, 0, &more);
-	assert_int_equal(mpc_ledger_charge(l, "sales", "j", "x", 1e-9, 0, 0, &more), MPC_ERANGE);
+	assert_int_equal(mpc_ledger_charge(l, "sales", "j", "x", 1e-9, 0, 0, &more), MPC_EREFUSED);
 	mpc_ledger_total t = spent(l, "sales");
 	assert_true(t.epsilon == 2.0 && t.count == 4 && t.rho == 0.5);
 	assert_int_equal(size_of(), (1 + 5) * REC);
@@ -148,19 +149,19 @@ static void test_refuse_past_limit(void **st) {
 	for (int i = 0; i < 3; i++)
 		charge_ok(l, "dec", 0.1, 0, 0, &dec);
 	assert_true(spent(l, "dec").epsilon > 0.3);
-	assert_int_equal(mpc_ledger_charge(l, "dec", "j", "x", 1e-9, 0, 0, &dec), MPC_ERANGE);
-	assert_int_equal(mpc_ledger_charge(l, "dec", "j", "x", 0, 1e-300, 0, &dec), MPC_ERANGE);
+	assert_int_equal(mpc_ledger_charge(l, "dec", "j", "x", 1e-9, 0, 0, &dec), MPC_EREFUSED);
+	assert_int_equal(mpc_ledger_charge(l, "dec", "j", "x", 0, 1e-300, 0, &dec), MPC_EREFUSED);
 	/* sums past the largest double */
 	const mpc_ledger_budget huge = {DBL_MAX, 1};
 	charge_ok(l, "huge", 1e308, 0, 1e308, &huge);
-	assert_int_equal(mpc_ledger_charge(l, "huge", "j", "x", 1e308, 0, 0, &huge), MPC_ERANGE);
-	assert_int_equal(mpc_ledger_charge(l, "huge", "j", "x", 0, 0, 1e308, &huge), MPC_ERANGE);
+	assert_int_equal(mpc_ledger_charge(l, "huge", "j", "x", 1e308, 0, 0, &huge), MPC_EREFUSED);
+	assert_int_equal(mpc_ledger_charge(l, "huge", "j", "x", 0, 0, 1e308, &huge), MPC_EREFUSED);
 	detail_has("largest double");
 	assert_int_equal(size_of(), (1 + 9) * REC);
 	mpc_ledger_close(l);
 	/* the refusal holds after reopening */
 	l = open_ok();
-	assert_int_equal(mpc_ledger_charge(l, "sales", "j", "x", 1e-9, 0, 0, &more), MPC_ERANGE);
+	assert_int_equal(mpc_ledger_charge(l, "sales", "j", "x", 1e-9, 0, 0, &more), MPC_EREFUSED);
 	mpc_ledger_close(l);
 }
 

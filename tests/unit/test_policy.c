@@ -124,9 +124,9 @@ static void bad(const char *text, int line, const char *n1, const char *n2) {
 
 /* e must be a refusal whose detail is exactly want. */
 static void refused(mpc_err e, const char *want) {
-	if (e != MPC_ECONFIG || strcmp(mpc_error_detail(), want) != 0)
+	if (e != MPC_EREFUSED || strcmp(mpc_error_detail(), want) != 0)
 		print_error("wanted %s\n   got %d: %s\n", want, e, mpc_error_detail());
-	assert_int_equal(e, MPC_ECONFIG);
+	assert_int_equal(e, MPC_EREFUSED);
 	assert_string_equal(mpc_error_detail(), want);
 	assert_null(strstr(mpc_error_detail(), PW));
 }
