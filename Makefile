@@ -6,9 +6,11 @@ WERROR  ?=
 SAN     ?=
 OPT     ?= -O2
 CFLAGS_BASE = -std=c11 -D_GNU_SOURCE -g $(OPT) -Wall -Wextra -Wshadow -Wstrict-prototypes \
-	-Wmissing-prototypes -Wformat=2 -Wno-format-nonliteral $(WERROR) $(SAN) -I. -MMD -MP
+	-Wmissing-prototypes -Wformat=2 -Wno-format-nonliteral $(WERROR) $(SAN) -I. $(PQ_INC) -MMD -MP
+# libpq's header: Debian's libpq-dev puts it here (pg_config may be absent).
+PQ_INC  ?= -I/usr/include/postgresql
 override CFLAGS := $(CFLAGS_BASE) $(CFLAGS)
-LIBS    = -lnanomsg -lssl -lcrypto -lgmp -lpthread -lm
+LIBS    = -lnanomsg -lssl -lcrypto -lgmp -lpq -lpthread -lm
 TLIBS   = -lcmocka
 
 # The library: every layer of ../shared/DESIGN.md section 1 below the programs.
@@ -50,7 +52,7 @@ HARNESS_OBJ   = $(BUILD)/obj/tests/support/mpc_local.o
 all: deps $(LIB) $(TLIB) $(PROG_BIN) $(TESTS)
 
 deps:
-	@CC="$(CC)" sh scripts/deps.sh
+	@CC="$(CC)" PQ_INC="$(PQ_INC)" sh scripts/deps.sh
 
 lib: $(LIB)
 $(LIB): $(LIB_OBJ)

@@ -225,7 +225,7 @@ static const char *const col_names[N_COLS] = {"amount", "fraud", "category"};
 
 /* Allocate room for every row at once: realloc would leave copies of the
  * secret amounts in freed memory. */
-static mpc_err alloc_rows(mpc_txns *t, size_t rows) {
+mpc_err mpc_txns_alloc(mpc_txns *t, size_t rows) {
 	t->amount = malloc(rows * sizeof(*t->amount));
 	t->fraud = malloc(rows);
 	t->category = malloc(rows * sizeof(*t->category));
@@ -278,27 +278,40 @@ static int parse_amount(const char *f, double *out) {
 	return end == f + len && errno == 0 && isfinite(*out);
 }
 
-/* One transaction (fields f, columns col) into row t->n. */
-static mpc_err txn_row(const mpc_csv *c, char **f, const int *col, double max_abs, mpc_txns *t) {
-	const char *fr = f[col[COL_FRAUD]], *cat = f[col[COL_CATEGORY]];
-	if (!parse_amount(f[col[COL_AMOUNT]], &t->amount[t->n]))
-		return mpc_csv_error(c, MPC_EINVAL,
-		                     "column amount: expected a decimal number "
-		                     "such as 12.50");
+/* One transaction into row t->n; `where` starts every message. */
+static mpc_err txn_row(const char *where, const char *amount, const char *fr, const char *cat,
+                       double max_abs, mpc_txns *t) {
+	if (!parse_amount(amount, &t->amount[t->n]))
+		return mpc_error(MPC_EINVAL,
+		                 "%s: column amount: expected a decimal number "
+		                 "such as 12.50",
+		                 where);
 	if (fabs(t->amount[t->n]) > max_abs)
-		return mpc_csv_error(c, MPC_ERANGE,
-		                     "column amount: outside the job's range "
-		                     "[-%g, %g]",
-		                     max_abs, max_abs);
+		return mpc_error(MPC_ERANGE,
+		                 "%s: column amount: outside the job's range "
+		                 "[-%g, %g]",
+		                 where, max_abs, max_abs);
 	if ((fr[0] != '0' && fr[0] != '1') || fr[1] != '\0')
-		return mpc_csv_error(c, MPC_EINVAL, "column fraud: expected 0 or 1");
+		return mpc_error(MPC_EINVAL, "%s: column fraud: expected 0 or 1", where);
 	t->fraud[t->n] = (uint8_t)(fr[0] - '0');
 	if (!valid_category(cat))
-		return mpc_csv_error(c, MPC_EINVAL,
-		                     "column category: expected 1 to %d "
-		                     "characters of A-Z a-z 0-9 _ . -",
-		                     MPC_CSV_MAX_CATEGORY);
+		return mpc_error(MPC_EINVAL,
+		                 "%s: column category: expected 1 to %d "
+		                 "characters of A-Z a-z 0-9 _ . -",
+		                 where, MPC_CSV_MAX_CATEGORY);
 	return category_index(t, cat, &t->category[t->n]);
+}
+
+mpc_err mpc_txns_add(const char *where, const char *amount, const char *fraud, const char *category,
+                     double max_abs, mpc_txns *t) {
+	mpc_err err = txn_row(where, amount, fraud, category, max_abs, t);
+	if (err != MPC_OK) {
+		/* the row in progress is not counted in t->n: wipe it here */
+		mpc_wipe(&t->amount[t->n], sizeof(*t->amount));
+		return err;
+	}
+	t->n++;
+	return MPC_OK;
 }
 
 /* Every transaction of an open reader (its header read). */
@@ -313,15 +326,16 @@ static mpc_err txns_from(mpc_csv *c, double max_abs, mpc_txns *t) {
 			                     "header has no '%s' column (expected "
 			                     "amount,fraud,category)",
 			                     col_names[k]);
-	if ((err = alloc_rows(t, mpc_csv_lines(c))) != MPC_OK)
+	if ((err = mpc_txns_alloc(t, mpc_csv_lines(c))) != MPC_OK)
 		return err;
 	while ((err = mpc_csv_next(c, &f, &n)) == MPC_OK && n > 0) {
-		if ((err = txn_row(c, f, col, max_abs, t)) != MPC_OK) {
-			/* the row in progress is not counted in t->n: wipe it here */
-			mpc_wipe(&t->amount[t->n], sizeof(*t->amount));
+		/* "file:line", as mpc_csv_error writes it (the detail is cut at the
+		 * same length either way) */
+		char where[1024];
+		snprintf(where, sizeof(where), "%s:%zu", mpc_csv_name(c), mpc_csv_line(c));
+		if ((err = mpc_txns_add(where, f[col[COL_AMOUNT]], f[col[COL_FRAUD]],
+		                        f[col[COL_CATEGORY]], max_abs, t)) != MPC_OK)
 			return err;
-		}
-		t->n++;
 	}
 	return err;
 }

@@ -93,4 +93,15 @@ mpc_err mpc_txns_parse(const char *name, const char *text, size_t len, double ma
 /* Wipe and free. */
 void mpc_txns_fini(mpc_txns *t);
 
+/* For the other readers of transactions (jobs/mpc_pg.h), so that a value
+ * passes or fails the same way from every source. mpc_txns_alloc: room for
+ * `rows` rows in a zeroed t, allocated once (MPC_ENOMEM). mpc_txns_add:
+ * check one row's fields (NUL-terminated, borrowed) as mpc_txns_read does and
+ * append it as row t->n (room made by mpc_txns_alloc); on error nothing is
+ * appended and the message is "WHERE: column NAME: what was expected" (never
+ * the value). */
+mpc_err mpc_txns_alloc(mpc_txns *t, size_t rows) MPC_MUST_CHECK;
+mpc_err mpc_txns_add(const char *where, const char *amount, const char *fraud, const char *category,
+                     double max_abs_amount, mpc_txns *t) MPC_MUST_CHECK;
+
 #endif

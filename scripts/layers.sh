@@ -5,7 +5,7 @@
 #  - an include points up the order of the rooms below (or is not written
 #    root-relative: #include "protocols/core/mpc_party.h");
 #  - circuits/ outside eval/ includes anything but runtime/ and circuits/;
-#  - nanomsg, GMP or OpenSSL is included outside the rooms that may;
+#  - nanomsg, GMP, OpenSSL or libpq is included outside the rooms that may;
 #  - a header holds a function body that is not static inline;
 #  - outside tests/, a file is longer than FILE_MAX lines or a function longer
 #    than FUNC_MAX lines,
@@ -100,6 +100,11 @@ for f in $files; do
 		*'<gmp.h>'*)
 			case $f in protocols/preproc/mpc_paillier* | protocols/preproc/mpc_cross_paillier* | tests/*) ;;
 			*) bad "$f:$ln: gmp.h outside the Paillier engine" ;;
+			esac
+			;;
+		*'libpq-fe.h>'*)
+			case $f in jobs/mpc_pg*.c | tests/*) ;;
+			*) bad "$f:$ln: libpq outside jobs/mpc_pg*.c (the database reader; its header keeps libpq out of sight)" ;;
 			esac
 			;;
 		*'<openssl/'*)
