@@ -153,7 +153,7 @@ INSTALL_HEADERS = \
 	circuits/mpc_arith.h circuits/mpc_bristol.h \
 	circuits/eval/mpc_arith_eval.h circuits/eval/mpc_bool_eval.h \
 	jobs/kind_score.h jobs/kind_stats.h jobs/mpc_agg_io.h jobs/mpc_csv.h jobs/mpc_fedavg_data.h \
-	jobs/mpc_ini.h jobs/mpc_job.h jobs/mpc_kind.h jobs/mpc_synth.h
+	jobs/mpc_ini.h jobs/mpc_job.h jobs/mpc_kind.h jobs/mpc_pg.h jobs/mpc_synth.h
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/mpc $(DESTDIR)$(PREFIX)/bin \
