@@ -29,9 +29,10 @@ targets=${*:-$(ls tests/fuzz/fuzz_*.c | sed 's|tests/fuzz/fuzz_||; s|\.c$||')}
 
 out=build-fuzz
 CC=${FUZZ_CC:-clang}
-flags="-std=c11 -D_GNU_SOURCE -DMPC_TEST_HOOKS -I. -g -O1 -fno-omit-frame-pointer
-	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined"
-libs="-lnanomsg -lssl -lcrypto -lgmp -lpthread -lm"
+# libpq's header lives in its own directory on Debian (the Makefile's PQ_INC)
+flags="-std=c11 -D_GNU_SOURCE -DMPC_TEST_HOOKS -I. ${PQ_INC:--I/usr/include/postgresql} -g -O1
+	-fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined"
+libs="-lnanomsg -lssl -lcrypto -lgmp -lpq -lpthread -lm"
 
 # What to install: the compiler-rt package of this clang (Debian names it
 # libclang-rt-N-dev; libclang-rt-dev follows the default clang).
@@ -90,7 +91,7 @@ for t in $targets; do
 	for src in $(extra_sources "$t"); do
 		obj="$out/obj/$(echo "$src" | tr / _ | sed 's/\.c$/.o/')"
 		if [ ! -f "$obj" ] || [ "$src" -nt "$obj" ] ||
-			[ -n "$(find runtime circuits protocols jobs -name '*.h' -newer "$obj")" ]; then
+			[ -n "$(find runtime circuits protocols jobs node -name '*.h' -newer "$obj")" ]; then
 			# shellcheck disable=SC2086
 			$CC $flags -c "$src" -o "$obj" || { echo "fuzz: cannot compile $src" >&2; exit 1; }
 		fi

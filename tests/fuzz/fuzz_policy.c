@@ -14,7 +14,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len);
 
 /* A decision's answer: MPC_OK, or a refusal that shows no conninfo. */
 static void answer(const mpc_policy *p, mpc_err e) {
-	if (e != MPC_OK && e != MPC_ECONFIG)
+	if (e != MPC_OK && e != MPC_EREFUSED)
 		abort();
 	if (e == MPC_OK)
 		return;
@@ -40,7 +40,7 @@ static void peers(const mpc_policy *p, const char *peer) {
 			continue; /* not a valid name */
 		for (int t = 0; t < MPC_POLICY_N_PERIODS; t++) {
 			mpc_err e = mpc_policy_quota_refuse(p, &q, (mpc_policy_period)t);
-			if (q.limit[t] == 0 ? e != MPC_EINVAL : e != MPC_ECONFIG)
+			if (q.limit[t] == 0 ? e != MPC_EINVAL : e != MPC_EREFUSED)
 				abort();
 			if (q.limit[t] != 0 && q.line[t] <= 0)
 				abort();
@@ -68,7 +68,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len) {
 		const mpc_policy_dataset_info *ds = mpc_policy_dataset_at(p, i), *found = NULL;
 		const char *name = ds ? ds->name : "no-such-dataset";
 		mpc_err e = mpc_policy_dataset(p, name, &found);
-		if (ds ? e != MPC_OK || found != ds : e != MPC_ECONFIG || found != NULL)
+		if (ds ? e != MPC_OK || found != ds : e != MPC_EREFUSED || found != NULL)
 			abort();
 		if (ds && (ds->source == MPC_POLICY_POSTGRES) != (ds->conninfo[0] != '\0'))
 			abort();
