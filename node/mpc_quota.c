@@ -1,58 +1,42 @@
 /* Scoring quotas on disk (see mpc_quota.h for what is counted and why a
- * quota is never exceeded). The journal follows the privacy budget ledger's
- * (node/mpc_ledger.c): fixed records, numbered and checksummed, appended one
- * at a time and fsynced; here each record is a reservation, and the file is
- * rewritten whole (renamed into place) on close and when it has grown. */
+ * quota is never exceeded). The journal machinery, shared with the privacy
+ * budget ledger, is node/mpc_journal.c: fixed records, numbered and
+ * checksummed, appended one at a time and fsynced; here each record is a
+ * reservation, and the file is rewritten whole (renamed into place) on
+ * close and when it has grown. */
 #include "node/mpc_quota.h"
+#include "node/mpc_journal.h"
 #include "runtime/mpc_bytes.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
-#include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
-
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/rand.h>
 
 #include "runtime/mpc_log.h"
 
 #define Q_MAGIC   "MPCQTA01"
 #define Q_VERSION 1u
-#define REC       256 /* bytes of one record */
-#define HASHED    224 /* the record bytes its checksum covers (with the journal id) */
-#define IDLEN     16
-#define K_HEADER  1u
+#define REC       MPC_JOURNAL_REC /* bytes of one record */
 #define K_RESERVE 2u
-#define RBLOCK    256 /* records read at a time on open */
-#define PATH_MAX_ 480
 #define MINUTE_MS 60000
 #define DAY_MS    86400000
 #define SLOT_MS   100                    /* takes this close share a window slot */
 #define COUNT_MAX 1000000000000000000ull /* 1e18: no count passes it */
 
-/* Record layout, integers little-endian:
+/* Record layout (node/mpc_journal.h), integers little-endian:
  *   0 magic 8 | 8 number 8 | 16 kind 4 | 20 format version 4 | 24 unix time 8
  *  32 total reservation R 8 | 40 day X (days since 1970, UTC) 8
  *  48 day reservation D 8 | 56 computation 64 | 120 asker 64 | 184 zeros 40
  * 224 SHA-256 of (journal id | bytes 0..224)
  * The header (record 0) holds the journal id at 56 and, at 32, how many
  * records the file was written with whole: those can be no torn append. */
-#define O_NUMBER  8
-#define O_KIND    16
-#define O_VERSION 20
-#define O_TIME    24
-#define O_TOTAL   32
-#define O_DAY     40
-#define O_DAYRES  48
-#define O_COMP    56
-#define O_ASKER   120
+#define O_KIND   16
+#define O_TOTAL  32
+#define O_DAY    40
+#define O_DAYRES 48
+#define O_COMP   56
+#define O_ASKER  120
 
 typedef struct {
 	int64_t start_ms, last_ms; /* its first and latest take */
@@ -71,286 +55,14 @@ typedef struct {
 } pair;
 
 struct mpc_quota {
-	char path[PATH_MAX_ + 8];
-	int lock_fd, fd;
-	uint8_t id[IDLEN];
-	uint64_t nrec; /* good records; the file is nrec * REC bytes long */
-	uint64_t base; /* records the file was written with whole */
-	int broken;    /* a write failed: this handle takes nothing more */
+	mpc_journal *j;
+	int exact; /* the journal is being written whole with the exact counts */
 	pair *pairs;
 	size_t npairs, cap;
 };
 
-static mpc_err sys_err(const char *what, const char *path) {
-	return mpc_error(MPC_EIO, "scoring quota journal: %s %s: %s", what, path, strerror(errno));
-}
-
-/* SHA-256 of a | b. */
-static int sha256(const void *a, size_t alen, const void *b, size_t blen, uint8_t out[32]) {
-	unsigned len = 0;
-	EVP_MD_CTX *x = EVP_MD_CTX_new();
-	int ok = x && EVP_DigestInit_ex(x, EVP_sha256(), NULL) == 1 &&
-	         EVP_DigestUpdate(x, a, alen) == 1 && EVP_DigestUpdate(x, b, blen) == 1 &&
-	         EVP_DigestFinal_ex(x, out, &len) == 1 && len == 32;
-	EVP_MD_CTX_free(x);
-	return ok;
-}
-
 static int good_name(const char *s) {
-	size_t n = s ? strlen(s) : 0;
-	if (n == 0 || n > MPC_QUOTA_NAME_MAX)
-		return 0;
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-		      c == '.' || c == '_' || c == '-'))
-			return 0;
-	}
-	return 1;
-}
-
-static mpc_err pwrite_all(int fd, const void *buf, size_t len, uint64_t off, const char *path) {
-	const uint8_t *p = buf;
-	while (len > 0) {
-		ssize_t r = pwrite(fd, p, len, (off_t)off);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0) {
-			if (r == 0)
-				errno = ENOSPC;
-			return sys_err("cannot write", path);
-		}
-		p += r;
-		off += (uint64_t)r;
-		len -= (size_t)r;
-	}
-	return MPC_OK;
-}
-
-static mpc_err pread_all(int fd, void *buf, size_t len, uint64_t off, const char *path) {
-	uint8_t *p = buf;
-	while (len > 0) {
-		ssize_t r = pread(fd, p, len, (off_t)off);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return sys_err("cannot read", path);
-		if (r == 0)
-			return mpc_error(MPC_EIO,
-			                 "scoring quota journal: %s shrank while being read", path);
-		p += r;
-		off += (uint64_t)r;
-		len -= (size_t)r;
-	}
-	return MPC_OK;
-}
-
-static void dir_of(const char *path, char *dir, size_t len) {
-	const char *slash = strrchr(path, '/');
-	if (slash == NULL)
-		snprintf(dir, len, ".");
-	else if (slash == path)
-		snprintf(dir, len, "/");
-	else
-		snprintf(dir, len, "%.*s", (int)(slash - path), path);
-}
-
-static mpc_err fsync_dir_of(const char *path) {
-	char dir[PATH_MAX_ + 8];
-	dir_of(path, dir, sizeof(dir));
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return sys_err("cannot open", dir);
-	int rc = fsync(fd);
-	close(fd);
-	return rc == 0 ? MPC_OK : sys_err("cannot fsync", dir);
-}
-
-/* ---------------------------------------------------------------- directory, lock */
-
-/* Anyone who may write the directory may replace the journal with an old
- * copy (forgetting takes) or take its lock file away. */
-static mpc_err check_dir(const char *path) {
-	char dir[PATH_MAX_ + 8];
-	struct stat st;
-	dir_of(path, dir, sizeof(dir));
-	if (stat(dir, &st) != 0)
-		return sys_err("cannot stat the directory", dir);
-	if (!S_ISDIR(st.st_mode))
-		return mpc_error(MPC_ECONFIG, "scoring quota journal: %s is not a directory", dir);
-	if (st.st_mode & 022)
-		return mpc_error(MPC_ECONFIG,
-		                 "scoring quota journal %s: its directory %s is writable by group "
-		                 "or others (mode %03o), who could replace the journal with an old "
-		                 "copy: keep the journal in a directory of mode 700 or 755",
-		                 path, dir, (unsigned)(st.st_mode & 0777));
-	return MPC_OK;
-}
-
-/* One process at a time: two would each allow the whole remaining quota.
- * The flock belongs to the open file description (a second open in this
- * process is refused too) and dies with the process. */
-static mpc_err lock_journal(mpc_quota *q) {
-	char path[PATH_MAX_ + 16], who[160] = "";
-	snprintf(path, sizeof(path), "%s.lock", q->path);
-	q->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (q->lock_fd < 0)
-		return sys_err("cannot open", path);
-	if (flock(q->lock_fd, LOCK_EX | LOCK_NB) == 0) {
-		char host[64] = "";
-		if (gethostname(host, sizeof(host)) != 0)
-			snprintf(host, sizeof(host), "this host");
-		host[sizeof(host) - 1] = '\0';
-		int n = snprintf(who, sizeof(who), "pid %ld on %s\n", (long)getpid(), host);
-		if (ftruncate(q->lock_fd, 0) != 0)
-			return sys_err("cannot write", path);
-		return pwrite_all(q->lock_fd, who, (size_t)n, 0, path);
-	}
-	if (errno != EWOULDBLOCK)
-		return sys_err("cannot lock", path);
-	ssize_t r = pread(q->lock_fd, who, sizeof(who) - 1, 0);
-	who[r > 0 ? r : 0] = '\0';
-	who[strcspn(who, "\n")] = '\0';
-	return mpc_error(MPC_ECONFIG,
-	                 "scoring quota journal %s is in use by %s (it holds %s): a journal "
-	                 "serves one process at a time, or both could allow the same quota; "
-	                 "wait for that process to finish or stop it, then try again",
-	                 q->path, who[0] ? who : "another process (pid not yet written)", path);
-}
-
-/* ---------------------------------------------------------------- records */
-
-static int rec_seal(const uint8_t id[IDLEN], uint8_t rec[REC]) {
-	uint8_t d[32];
-	if (!sha256(id, IDLEN, rec, HASHED, d))
-		return 0;
-	memcpy(rec + HASHED, d, 32);
-	return 1;
-}
-
-static int rec_intact(const uint8_t id[IDLEN], const uint8_t rec[REC]) {
-	uint8_t d[32];
-	return memcmp(rec, Q_MAGIC, 8) == 0 && sha256(id, IDLEN, rec, HASHED, d) &&
-	       CRYPTO_memcmp(d, rec + HASHED, 32) == 0;
-}
-
-static void rec_start(uint8_t rec[REC], uint64_t number, uint32_t kind) {
-	memset(rec, 0, REC);
-	memcpy(rec, Q_MAGIC, 8);
-	mpc_put64(rec + O_NUMBER, number);
-	mpc_put32(rec + O_KIND, kind);
-	mpc_put32(rec + O_VERSION, Q_VERSION);
-	mpc_put64(rec + O_TIME, (uint64_t)(int64_t)time(NULL));
-}
-
-/* A sealed reservation record of e: R total, D on e's day. */
-static int rec_reserve(const uint8_t id[IDLEN], uint8_t rec[REC], uint64_t number, const pair *e,
-                       uint64_t total, uint64_t day_res) {
-	rec_start(rec, number, K_RESERVE);
-	mpc_put64(rec + O_TOTAL, total);
-	mpc_put64(rec + O_DAY, e->day);
-	mpc_put64(rec + O_DAYRES, day_res);
-	memcpy(rec + O_COMP, e->computation, strlen(e->computation));
-	memcpy(rec + O_ASKER, e->asker, strlen(e->asker));
-	return rec_seal(id, rec);
-}
-
-/* Write the journal whole into fd: a header with id, then one record per
- * pair, its reservation or (exact) its counts; fsynced. */
-static mpc_err write_records(const mpc_quota *q, int fd, const char *path, const uint8_t id[IDLEN],
-                             int exact) {
-	uint8_t rec[REC];
-	mpc_err err = MPC_OK;
-	rec_start(rec, 0, K_HEADER);
-	mpc_put64(rec + O_TOTAL, (uint64_t)q->npairs + 1);
-	memcpy(rec + O_COMP, id, IDLEN);
-	if (!rec_seal(id, rec))
-		return mpc_error(MPC_ECRYPTO, "scoring quota journal: SHA-256 failed");
-	err = pwrite_all(fd, rec, REC, 0, path);
-	for (size_t i = 0; i < q->npairs && err == MPC_OK; i++) {
-		const pair *e = &q->pairs[i];
-		if (!rec_reserve(id, rec, i + 1, e, exact ? e->total_used : e->total_res,
-		                 exact ? e->day_used : e->day_res))
-			return mpc_error(MPC_ECRYPTO, "scoring quota journal: SHA-256 failed");
-		err = pwrite_all(fd, rec, REC, (uint64_t)(i + 1) * REC, path);
-	}
-	if (err == MPC_OK && fsync(fd) != 0)
-		err = sys_err("cannot fsync", path);
-	return err;
-}
-
-/* Write the journal anew as PATH.new (fresh id, one record per pair),
- * fsynced, then put it in place: linked when creating (link fails when PATH
- * exists), renamed over the old file when rewriting; the directory fsynced.
- * PATH is whole at every moment, the old journal or the new. On success
- * q->fd is the new file. A failure once the rename is done leaves the
- * handle broken (the new name may not be on disk). */
-static mpc_err write_whole(mpc_quota *q, int replace, int exact) {
-	char tmp[PATH_MAX_ + 16];
-	uint8_t id[IDLEN];
-	mpc_err err;
-
-	snprintf(tmp, sizeof(tmp), "%s.new", q->path);
-	if (RAND_bytes(id, IDLEN) != 1)
-		return mpc_error(MPC_ECRYPTO, "scoring quota journal %s: RAND_bytes failed",
-		                 q->path);
-	/* a leftover of a write a crash interrupted: we hold the lock */
-	if (unlink(tmp) != 0 && errno != ENOENT)
-		return sys_err("cannot remove", tmp);
-	int fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0)
-		return sys_err("cannot create", tmp);
-	err = write_records(q, fd, tmp, id, exact);
-	if (err == MPC_OK && (replace ? rename(tmp, q->path) : link(tmp, q->path)) != 0)
-		err = sys_err(replace ? "cannot rename into place" : "cannot create", q->path);
-	if ((!replace || err != MPC_OK) && unlink(tmp) != 0 && err == MPC_OK)
-		err = sys_err("cannot remove", tmp);
-	if (err != MPC_OK) {
-		close(fd);
-		return err;
-	}
-	if (q->fd >= 0)
-		close(q->fd);
-	q->fd = fd;
-	memcpy(q->id, id, IDLEN);
-	q->nrec = q->base = (uint64_t)q->npairs + 1;
-	for (size_t i = 0; i < q->npairs && exact; i++) {
-		q->pairs[i].total_res = q->pairs[i].total_used;
-		q->pairs[i].day_res = q->pairs[i].day_used;
-	}
-	if ((err = fsync_dir_of(q->path)) != MPC_OK)
-		q->broken = 1;
-	return err;
-}
-
-static mpc_err open_file(mpc_quota *q) {
-	char tmp[PATH_MAX_ + 16];
-	struct stat st;
-	mpc_err err;
-	q->fd = open(q->path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
-	if (q->fd < 0 && errno == ENOENT && (err = write_whole(q, 0, 0)) != MPC_OK)
-		return err;
-	if (q->fd < 0)
-		return sys_err("cannot open", q->path);
-	/* a crash between link and unlink leaves the temporary file */
-	snprintf(tmp, sizeof(tmp), "%s.new", q->path);
-	(void)unlink(tmp);
-	if (fstat(q->fd, &st) != 0)
-		return sys_err("cannot stat", q->path);
-	if (!S_ISREG(st.st_mode))
-		return mpc_error(MPC_ECONFIG, "scoring quota journal: %s is not a regular file",
-		                 q->path);
-	if (st.st_uid != geteuid())
-		return mpc_error(MPC_ECONFIG,
-		                 "scoring quota journal %s belongs to another user (uid %u): use a "
-		                 "journal of your own",
-		                 q->path, (unsigned)st.st_uid);
-	if (st.st_mode & 022)
-		return mpc_error(MPC_ECONFIG,
-		                 "scoring quota journal %s is writable by group or others (mode "
-		                 "%03o): chmod 600 %s",
-		                 q->path, (unsigned)(st.st_mode & 0777), q->path);
-	return MPC_OK;
+	return mpc_journal_name_ok(s, MPC_QUOTA_NAME_MAX);
 }
 
 /* ---------------------------------------------------------------- pairs */
@@ -442,65 +154,75 @@ static void win_add(pair *e, int64_t now, uint64_t n) {
 	e->win_sum += n;
 }
 
-/* ---------------------------------------------------------------- replay
- *
- * Appends are the only writes to the journal in place, one record at a
- * time, so a crash or a full disk can damage only the last record past the
- * ones the file was written with; any other damaged record is corruption,
- * and the journal refuses to open rather than forget takes. */
+/* ---------------------------------------------------------------- records */
 
-static mpc_err corrupt(const mpc_quota *q, uint64_t number, uint64_t size, const char *what) {
-	return mpc_error(MPC_EIO,
-	                 "scoring quota journal %s is corrupt at record %" PRIu64 " (byte %" PRIu64
-	                 " of %" PRIu64 "): %s. Takes may be missing, so no quota can be "
-	                 "trusted and nothing is scored: restore nothing, but find out what "
-	                 "damaged it; never edit, restore or copy a quota journal",
-	                 q->path, number, number * REC, size, what);
+/* Record number of e: R total, D on e's day (sealed by the journal). */
+static void rec_reserve(const mpc_journal *j, uint8_t rec[REC], uint64_t number, const pair *e,
+                        uint64_t total, uint64_t day_res) {
+	mpc_journal_rec_start(j, rec, number, K_RESERVE);
+	mpc_put64(rec + O_TOTAL, total);
+	mpc_put64(rec + O_DAY, e->day);
+	mpc_put64(rec + O_DAYRES, day_res);
+	memcpy(rec + O_COMP, e->computation, strlen(e->computation));
+	memcpy(rec + O_ASKER, e->asker, strlen(e->asker));
 }
 
-/* Record 0: the format, the journal id (which every checksum covers) and
- * the records written whole. */
-static mpc_err read_header(mpc_quota *q, const uint8_t rec[REC], uint64_t size) {
-	if (size < REC || memcmp(rec, Q_MAGIC, 8) != 0)
-		return mpc_error(MPC_EIO,
-		                 "scoring quota journal: %s is not a quota journal (%s); point at "
-		                 "another path or move this file away",
-		                 q->path,
-		                 size < REC ? "shorter than its header" : "no quota journal magic");
-	memcpy(q->id, rec + O_COMP, IDLEN);
-	if (!rec_intact(q->id, rec) || mpc_get64(rec + O_NUMBER) != 0 ||
-	    mpc_get32(rec + O_KIND) != K_HEADER)
-		return corrupt(q, 0, size, "the header record is damaged");
-	if (mpc_get32(rec + O_VERSION) != Q_VERSION)
-		return mpc_error(MPC_ECONFIG,
-		                 "scoring quota journal %s has format version %u; this build reads "
-		                 "version %u",
-		                 q->path, (unsigned)mpc_get32(rec + O_VERSION), Q_VERSION);
-	q->base = mpc_get64(rec + O_TOTAL);
-	if (q->base < 1 || q->base > (uint64_t)MPC_QUOTA_MAX_PAIRS + 1)
-		return corrupt(q, 0, size, "an intact header with invalid contents");
+/* The journal written whole: the header says how many records it is
+ * written with; one record per pair, its reservation or (exact) its
+ * counts. */
+static mpc_err fill(void *ctx, mpc_journal *j, uint64_t number, uint8_t rec[REC]) {
+	const mpc_quota *q = ctx;
+	if (number == 0) {
+		mpc_put64(rec + O_TOTAL, (uint64_t)q->npairs + 1);
+		return MPC_OK;
+	}
+	const pair *e = &q->pairs[number - 1];
+	rec_reserve(j, rec, number, e, q->exact ? e->total_used : e->total_res,
+	            q->exact ? e->day_used : e->day_res);
 	return MPC_OK;
 }
 
-/* One intact reservation record numbered g: the pair's whole reservation
+/* Write the journal whole (see mpc_journal_rewrite), exact: with the exact
+ * counts, which become the reservations. */
+static mpc_err write_whole(mpc_quota *q, int exact) {
+	q->exact = exact;
+	mpc_err err = mpc_journal_rewrite(q->j, (uint64_t)q->npairs + 1);
+	for (size_t i = 0; i < q->npairs && exact && err == MPC_OK; i++) {
+		q->pairs[i].total_res = q->pairs[i].total_used;
+		q->pairs[i].day_res = q->pairs[i].day_used;
+	}
+	return err;
+}
+
+/* ---------------------------------------------------------------- replay */
+
+/* Record 0 (its format and id checked by the journal): the records written
+ * whole. Any other intact record numbered g: the pair's whole reservation
  * counts as used (after a crash, what it took of it is not known). */
-static mpc_err replay_reserve(mpc_quota *q, const uint8_t rec[REC], uint64_t g, uint64_t size) {
+static mpc_err replay_reserve(void *ctx, mpc_journal *j, uint64_t g, const uint8_t rec[REC]) {
+	mpc_quota *q = ctx;
 	char comp[MPC_QUOTA_NAME_MAX + 1], asker[MPC_QUOTA_NAME_MAX + 1];
-	if (mpc_get64(rec + O_NUMBER) != g || mpc_get32(rec + O_KIND) != K_RESERVE ||
-	    mpc_get32(rec + O_VERSION) != Q_VERSION)
-		return corrupt(q, g, size, "an intact record out of order");
+	if (g == 0) {
+		uint64_t base = mpc_get64(rec + O_TOTAL);
+		if (base < 1 || base > (uint64_t)MPC_QUOTA_MAX_PAIRS + 1)
+			return mpc_journal_corrupt(j, 0, "an intact header with invalid contents");
+		mpc_journal_set_whole(j, base);
+		return MPC_OK;
+	}
+	if (mpc_get32(rec + O_KIND) != K_RESERVE)
+		return mpc_journal_corrupt(j, g, "an intact record out of order");
 	memcpy(comp, rec + O_COMP, MPC_QUOTA_NAME_MAX);
 	memcpy(asker, rec + O_ASKER, MPC_QUOTA_NAME_MAX);
 	comp[MPC_QUOTA_NAME_MAX] = asker[MPC_QUOTA_NAME_MAX] = '\0';
 	uint64_t total = mpc_get64(rec + O_TOTAL), day = mpc_get64(rec + O_DAY);
 	uint64_t day_res = mpc_get64(rec + O_DAYRES);
 	if (!good_name(comp) || !good_name(asker) || total > COUNT_MAX || day_res > COUNT_MAX)
-		return corrupt(q, g, size, "an intact record with invalid contents");
+		return mpc_journal_corrupt(j, g, "an intact record with invalid contents");
 	pair *e = find(q, comp, asker);
 	if (e == NULL && (e = add(q, comp, asker)) == NULL)
 		return q->npairs == MPC_QUOTA_MAX_PAIRS
-		           ? corrupt(q, g, size,
-		                     "more (computation, asker) pairs than a journal holds")
+		           ? mpc_journal_corrupt(
+		                 j, g, "more (computation, asker) pairs than a journal holds")
 		           : mpc_error(MPC_ENOMEM, "out of memory");
 	e->total_used = e->total_res = total;
 	e->day = day;
@@ -508,71 +230,17 @@ static mpc_err replay_reserve(mpc_quota *q, const uint8_t rec[REC], uint64_t g, 
 	return MPC_OK;
 }
 
-/* Replay the records from the start; *good: how many are intact before the
- * first damaged one (or all of them). */
-static mpc_err replay(mpc_quota *q, uint64_t size, uint64_t *good) {
-	uint64_t n_full = size / REC, g;
-	uint8_t *blk = malloc((size_t)RBLOCK * REC);
-	mpc_err err = MPC_OK;
-
-	*good = 0;
-	if (blk == NULL)
-		return mpc_error(MPC_ENOMEM, "out of memory");
-	if ((err = pread_all(q->fd, blk, size < REC ? (size_t)size : REC, 0, q->path)) != MPC_OK ||
-	    (err = read_header(q, blk, size)) != MPC_OK) {
-		free(blk);
-		return err;
-	}
-	for (g = 1; g < n_full; g++) {
-		if (g % RBLOCK == 0 || g == 1) {
-			uint64_t from = g - g % RBLOCK;
-			uint64_t n = n_full - from < RBLOCK ? n_full - from : RBLOCK;
-			if ((err = pread_all(q->fd, blk, (size_t)(n * REC), from * REC, q->path)) !=
-			    MPC_OK)
-				break;
-		}
-		const uint8_t *rec = blk + (g % RBLOCK) * REC;
-		if (!rec_intact(q->id, rec))
-			break;
-		if ((err = replay_reserve(q, rec, g, size)) != MPC_OK)
-			break;
-	}
-	free(blk);
-	*good = g;
-	return err;
-}
-
-/* Replay every record; cut a torn last append off (fsynced) before anything
- * is appended; refuse any other damage. */
-static mpc_err journal_open(mpc_quota *q) {
-	struct stat st;
-	uint64_t good = 0;
-	mpc_err err;
-
-	if (fstat(q->fd, &st) != 0)
-		return sys_err("cannot stat", q->path);
-	uint64_t size = (uint64_t)st.st_size;
-	if ((err = replay(q, size, &good)) != MPC_OK)
-		return err;
-	if (good < q->base)
-		return corrupt(q, good, size,
-		               good < size / REC ? "a damaged record among those written whole"
-		                                 : "records written whole are missing");
-	if (good < size / REC && size > (good + 1) * REC)
-		return corrupt(q, good, size, "a damaged record followed by more");
-	if (good * REC < size) {
-		/* a torn append: its fsync never returned, so the take that needed
-		 * it was never counted, and the reservation before it holds */
-		mpc_warn("scoring quota journal %s ends in a torn record (record %" PRIu64
-		         ", %" PRIu64 " bytes, from a crash or a full disk inside an append): "
-		         "cut off",
-		         q->path, good, size - good * REC);
-		if (ftruncate(q->fd, (off_t)(good * REC)) != 0 || fsync(q->fd) != 0)
-			return sys_err("cannot cut the torn record off", q->path);
-	}
-	q->nrec = good;
-	return MPC_OK;
-}
+static const mpc_journal_spec spec = {
+    .title = "scoring quota journal",
+    .noun = "journal",
+    .kind = "quota journal",
+    .shared = "allow the same quota",
+    .loss = "Takes may be missing, so no quota can be trusted and nothing is scored",
+    .magic = Q_MAGIC,
+    .version = Q_VERSION,
+    .replay = replay_reserve,
+    .fill = fill,
+};
 
 /* ---------------------------------------------------------------- API */
 
@@ -583,23 +251,10 @@ mpc_err mpc_quota_open(const char *path, mpc_quota **out) {
 	if (out == NULL)
 		return mpc_error(MPC_EINVAL, "scoring quota journal: no place for the handle");
 	*out = NULL;
-	if (path == NULL || path[0] == '\0')
-		return mpc_error(MPC_EINVAL, "scoring quota journal: no path given");
-	if (strlen(path) > PATH_MAX_)
-		return mpc_error(MPC_EINVAL, "scoring quota journal: path too long: %.64s...",
-		                 path);
-	if ((err = check_dir(path)) != MPC_OK)
-		return err;
 	if ((q = calloc(1, sizeof(*q))) == NULL)
 		return mpc_error(MPC_ENOMEM, "out of memory");
-	q->lock_fd = q->fd = -1;
-	snprintf(q->path, sizeof(q->path), "%s", path);
-	/* the lock first: nothing is read, created or repaired while another
-	 * holds it */
-	if ((err = lock_journal(q)) != MPC_OK || (err = open_file(q)) != MPC_OK ||
-	    (err = journal_open(q)) != MPC_OK) {
-		q->broken = 1; /* close writes nothing */
-		mpc_quota_close(q);
+	if ((err = mpc_journal_open(&spec, path, q, &q->j)) != MPC_OK) {
+		mpc_quota_close(q); /* no journal: writes nothing */
 		return err;
 	}
 	*out = q;
@@ -609,12 +264,9 @@ mpc_err mpc_quota_open(const char *path, mpc_quota **out) {
 void mpc_quota_close(mpc_quota *q) {
 	if (q == NULL)
 		return;
-	if (!q->broken && q->fd >= 0 && write_whole(q, 1, 1) != MPC_OK)
+	if (q->j != NULL && !mpc_journal_broken(q->j) && write_whole(q, 1) != MPC_OK)
 		mpc_warn("%s (the unused reservations stay counted as used)", mpc_error_detail());
-	if (q->fd >= 0)
-		close(q->fd);
-	if (q->lock_fd >= 0)
-		close(q->lock_fd); /* releases the lock */
+	mpc_journal_close(q->j); /* releases the lock */
 	for (size_t i = 0; i < q->npairs; i++)
 		free(q->pairs[i].win);
 	free(q->pairs);
@@ -653,32 +305,18 @@ static uint64_t ahead(uint64_t limit, uint64_t after) {
 	return b < limit - after ? b : limit - after;
 }
 
-/* Append record nrec and fsync it; on failure cut what was written of it
- * off and take nothing more on this handle. First rewrite the journal whole
- * when it has grown by MPC_QUOTA_COMPACT_AT records. */
+/* Append a reservation of e and fsync it; on failure the journal cuts what
+ * was written of it off and takes nothing more on this handle. First
+ * rewrite the journal whole when it has grown by MPC_QUOTA_COMPACT_AT
+ * records (a failure there breaks the handle too). */
 static mpc_err append(mpc_quota *q, const pair *e, uint64_t total, uint64_t day_res) {
 	uint8_t rec[REC];
-	mpc_err err = MPC_OK;
-	if (q->nrec >= q->base + MPC_QUOTA_COMPACT_AT && (err = write_whole(q, 1, 0)) != MPC_OK) {
-		q->broken = 1;
+	mpc_err err;
+	if (mpc_journal_appended(q->j) >= MPC_QUOTA_COMPACT_AT &&
+	    (err = write_whole(q, 0)) != MPC_OK)
 		return err;
-	}
-	if (!rec_reserve(q->id, rec, q->nrec, e, total, day_res))
-		return mpc_error(MPC_ECRYPTO, "scoring quota journal: SHA-256 failed");
-	uint64_t at = q->nrec * REC;
-	err = pwrite_all(q->fd, rec, REC, at, q->path);
-	if (err == MPC_OK && fsync(q->fd) != 0)
-		err = sys_err("cannot fsync", q->path);
-	if (err == MPC_OK) {
-		q->nrec++;
-		return MPC_OK;
-	}
-	int saved = errno;
-	if (ftruncate(q->fd, (off_t)at) == 0)
-		(void)fsync(q->fd);
-	errno = saved;
-	q->broken = 1;
-	return err;
+	rec_reserve(q->j, rec, mpc_journal_records(q->j), e, total, day_res);
+	return mpc_journal_append(q->j, rec);
 }
 
 /* The pair of (computation, asker) on day, made ready to count: created,
@@ -692,7 +330,7 @@ static mpc_err ready(mpc_quota *q, const char *computation, const char *asker, u
 		    MPC_ERANGE,
 		    "scoring quota journal %s counts %d (computation, asker) pairs, the "
 		    "most it holds: %s for %s is not counted, so not allowed",
-		    q->path, MPC_QUOTA_MAX_PAIRS, computation, asker);
+		    mpc_journal_path(q->j), MPC_QUOTA_MAX_PAIRS, computation, asker);
 	if (e == NULL && (e = add(q, computation, asker)) == NULL)
 		return mpc_error(MPC_ENOMEM, "out of memory");
 	if (day > e->day) {
@@ -722,11 +360,11 @@ mpc_err mpc_quota_take(mpc_quota *q, const mpc_policy *p, const char *computatio
 	if (n > MPC_QUOTA_MAX_N)
 		return mpc_error(MPC_EINVAL,
 		                 "scoring quota: %" PRIu64 " transactions in one request", n);
-	if (q->broken)
+	if (mpc_journal_broken(q->j))
 		return mpc_error(MPC_EIO,
 		                 "scoring quota journal %s: an earlier write failed; this handle "
 		                 "allows nothing more: close the journal and open it again",
-		                 q->path);
+		                 mpc_journal_path(q->j));
 	if ((err = mpc_policy_quota_get(p, computation, asker, &lim)) != MPC_OK)
 		return err;
 	used_at(find(q, computation, asker), now, c);
@@ -741,7 +379,8 @@ mpc_err mpc_quota_take(mpc_quota *q, const mpc_policy *p, const char *computatio
 		return mpc_error(MPC_ERANGE,
 		                 "scoring quota journal %s: %s for %s has counted %" PRIu64
 		                 " transactions; %" PRIu64 " more would pass 1e18",
-		                 q->path, computation, asker, c[MPC_POLICY_TOTAL], n);
+		                 mpc_journal_path(q->j), computation, asker, c[MPC_POLICY_TOTAL],
+		                 n);
 	uint64_t day = (uint64_t)(now / DAY_MS);
 	if ((err = ready(q, computation, asker, day, now, &e)) != MPC_OK)
 		return err;
