@@ -6,6 +6,7 @@
 
 #include <ctype.h>
 #include <limits.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "runtime/mpc_wipe.h"
@@ -122,4 +123,31 @@ mpc_err mpc_ini_parse(const char *name, const char *text, size_t len, const mpc_
 			return err;
 	}
 	return MPC_OK;
+}
+
+mpc_err mpc_ini_verror(const char *name, int line, const char *sec, const char *key,
+                       const char *fmt, va_list ap) {
+	char what[512], where[MPC_INI_MAX_LINE * 2 + 16] = "";
+
+	vsnprintf(what, sizeof(what), fmt, ap);
+	if (sec && key)
+		snprintf(where, sizeof(where), "[%s] %s: ", sec, key);
+	else if (sec)
+		snprintf(where, sizeof(where), "[%s]: ", sec);
+	else if (key)
+		snprintf(where, sizeof(where), "%s: ", key);
+	if (line > 0)
+		return mpc_error(MPC_ECONFIG, "%s:%d: %s%s", name, line, where, what);
+	return mpc_error(MPC_ECONFIG, "%s: %s%s", name, where, what);
+}
+
+void mpc_ini_join(char *out, size_t size, const char *const *list, size_t n) {
+	size_t k = 0;
+	out[0] = '\0';
+	for (size_t i = 0; i < n && k < size; i++)
+		k += (size_t)snprintf(out + k, size - k, "%s%s",
+		                      i == 0       ? ""
+		                      : i + 1 == n ? " or "
+		                                   : ", ",
+		                      list[i]);
 }

@@ -20,6 +20,7 @@
 #define MPC_INI_H
 
 #include "runtime/mpc_err.h"
+#include <stdarg.h>
 #include <stddef.h>
 
 #define MPC_INI_MAX_LINE 1024 /* the longest limit a caller may set */
@@ -44,5 +45,15 @@ typedef struct {
  * it returned it, MPC_EINVAL for NULL arguments. Borrows everything. */
 mpc_err mpc_ini_parse(const char *name, const char *text, size_t len,
                       const mpc_ini_reader *r) MPC_MUST_CHECK;
+
+/* The message of a reader built on this one, for a mistake in the text:
+ * records and returns MPC_ECONFIG with "NAME:LINE: [sec] key: what" (the
+ * line left out when it is 0, the section or key when NULL); what is fmt
+ * with ap. */
+mpc_err mpc_ini_verror(const char *name, int line, const char *sec, const char *key,
+                       const char *fmt, va_list ap);
+/* list[0..n) as "a, b or c" in out (size bytes, cut at the end), for the
+ * readers' "expected one of" messages. */
+void mpc_ini_join(char *out, size_t size, const char *const *list, size_t n);
 
 #endif

@@ -82,37 +82,28 @@ typedef struct {
 static int at(parser *ps, int line, const char *sec, const char *key, const char *fmt, ...)
     MPC_PRINTF(5, 6);
 static int at(parser *ps, int line, const char *sec, const char *key, const char *fmt, ...) {
-	char what[512], where[MPC_JOB_MAX_LINE * 2 + 16] = "";
 	va_list ap;
 
 	if (ps->err != MPC_OK)
 		return 0;
 	va_start(ap, fmt);
-	vsnprintf(what, sizeof(what), fmt, ap);
+	ps->err = mpc_ini_verror(ps->name, line, sec, key, fmt, ap);
 	va_end(ap);
-	if (sec && key)
-		snprintf(where, sizeof(where), "[%s] %s: ", sec, key);
-	else if (sec)
-		snprintf(where, sizeof(where), "[%s]: ", sec);
-	else if (key)
-		snprintf(where, sizeof(where), "%s: ", key);
-	if (line > 0)
-		ps->err = mpc_error(MPC_ECONFIG, "%s:%d: %s%s", ps->name, line, where, what);
-	else
-		ps->err = mpc_error(MPC_ECONFIG, "%s: %s%s", ps->name, where, what);
 	return 0;
 }
 
 /* ---- small checks ---- */
 
-/* 1..max characters of [A-Za-z0-9._-] */
-static int valid_name(const char *s, size_t max) {
-	size_t n = strlen(s);
+int mpc_job_name_ok(const char *s, size_t max) {
+	size_t n = s ? strlen(s) : 0;
 	if (n == 0 || n > max)
 		return 0;
-	for (size_t i = 0; i < n; i++)
-		if (!isalnum((unsigned char)s[i]) && !strchr("._-", s[i]))
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		      c == '.' || c == '_' || c == '-'))
 			return 0;
+	}
 	return 1;
 }
 
@@ -243,22 +234,10 @@ static const char *suggest(const char *word, const char *const *cands, size_t n)
 	return best;
 }
 
-/* "a, b or c" */
-static void join(char *out, size_t size, const char *const *list, size_t n) {
-	size_t k = 0;
-	out[0] = '\0';
-	for (size_t i = 0; i < n && k < size; i++)
-		k += (size_t)snprintf(out + k, size - k, "%s%s",
-		                      i == 0       ? ""
-		                      : i + 1 == n ? " or "
-		                                   : ", ",
-		                      list[i]);
-}
-
 static int unknown_key(parser *ps, const char *key, const char *const *list, size_t n) {
 	char known[256], hint[96] = "";
 	const char *s = suggest(key, list, n);
-	join(known, sizeof(known), list, n);
+	mpc_ini_join(known, sizeof(known), list, n);
 	if (s)
 		snprintf(hint, sizeof(hint), " (did you mean %s?)", s);
 	return at(ps, ps->line, ps->sec, key, "unknown key%s; [%s] takes %s", hint, ps->sec, known);
@@ -269,7 +248,7 @@ static int unknown_key(parser *ps, const char *key, const char *const *list, siz
 static int open_party(parser *ps, const char *pname) {
 	mpc_job *j = ps->job;
 	int i = mpc_job_party_index(j, pname);
-	if (!valid_name(pname, 32) || strcasecmp(pname, "dealer") == 0)
+	if (!mpc_job_name_ok(pname, 32) || strcasecmp(pname, "dealer") == 0)
 		return at(
 		    ps, ps->line, ps->sec, NULL,
 		    "party names are 1 to 32 characters of A-Z a-z 0-9 . _ - (and not 'dealer')");
@@ -307,7 +286,7 @@ static int unknown_section(parser *ps, const char *s) {
 		if (suggest(first, party, 1))
 			snprintf(hint, sizeof(hint), " (did you mean [party%s]?)", sp);
 	}
-	join(comps, sizeof(comps), computations, n_comps);
+	mpc_ini_join(comps, sizeof(comps), computations, n_comps);
 	return at(
 	    ps, ps->line, ps->sec, NULL,
 	    "unknown section%s; expected [job], the computation's ([%s]), [party NAME] or [dealer]",
@@ -377,7 +356,7 @@ static int job_key(parser *ps, const char *key, const char *value) {
 	ps->job_seen[k] = ps->line;
 	switch (k) {
 	case K_ID:
-		if (!valid_name(value, 64))
+		if (!mpc_job_name_ok(value, 64))
 			return at(ps, ps->line, ps->sec, key,
 			          "expected 1 to 64 characters of A-Z a-z 0-9 . _ -");
 		snprintf(j->id, sizeof(j->id), "%s", value);
@@ -390,7 +369,7 @@ static int job_key(parser *ps, const char *key, const char *value) {
 			const char *s = suggest(value, computations, n_comps);
 			if (s)
 				snprintf(hint, sizeof(hint), " (did you mean %s?)", s);
-			join(known, sizeof(known), computations, n_comps);
+			mpc_ini_join(known, sizeof(known), computations, n_comps);
 			return at(ps, ps->line, ps->sec, key,
 			          "unknown computation%s; this version knows %s", hint, known);
 		}

@@ -80,6 +80,10 @@ mpc_err mpc_job_parse(const char *name, const char *text, size_t len, mpc_job **
 /* NULL does nothing. */
 void mpc_job_free(mpc_job *job);
 
+/* 1: s is 1 to max characters of [A-Za-z0-9._-] (the names of parties,
+ * jobs, datasets and askers, everywhere they are read); 0 otherwise, and
+ * for NULL. */
+int mpc_job_name_ok(const char *s, size_t max);
 /* Index of the party called name, or -1. */
 int mpc_job_party_index(const mpc_job *job, const char *name);
 /* "dealer", "ot", "paillier"; "tls", "plaintext". */

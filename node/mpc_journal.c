@@ -59,19 +59,6 @@ static int sha256(const void *a, size_t alen, const void *b, size_t blen, uint8_
 	return ok;
 }
 
-int mpc_journal_name_ok(const char *s, size_t max) {
-	size_t n = s ? strlen(s) : 0;
-	if (n == 0 || n > max)
-		return 0;
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-		      c == '.' || c == '_' || c == '-'))
-			return 0;
-	}
-	return 1;
-}
-
 static mpc_err pwrite_all(const mpc_journal *j, int fd, const void *buf, size_t len, uint64_t off,
                           const char *path) {
 	const uint8_t *p = buf;

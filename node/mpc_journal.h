@@ -119,7 +119,4 @@ mpc_err mpc_journal_rewrite(mpc_journal *j, uint64_t n) MPC_MUST_CHECK;
  * is wrong. */
 mpc_err mpc_journal_corrupt(const mpc_journal *j, uint64_t number, const char *what);
 
-/* Whether s is a name of 1 to max characters of [A-Za-z0-9._-]. */
-int mpc_journal_name_ok(const char *s, size_t max);
-
 #endif

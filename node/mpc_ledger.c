@@ -4,6 +4,7 @@
  * time and fsynced; the lock, the checks, the replay) is node/mpc_journal.c;
  * here are the charge records and the totals. */
 #include "node/mpc_ledger.h"
+#include "jobs/mpc_job.h"
 #include "node/mpc_journal.h"
 #include "runtime/mpc_bytes.h"
 
@@ -60,7 +61,7 @@ static double get_double(const uint8_t *b) {
 
 static int good_name(const char *s, size_t n) {
 	return n > 0 && n <= MPC_LEDGER_NAME_MAX && strlen(s) == n &&
-	       mpc_journal_name_ok(s, MPC_LEDGER_NAME_MAX);
+	       mpc_job_name_ok(s, MPC_LEDGER_NAME_MAX);
 }
 
 static int good_label(const char *s, size_t n) {

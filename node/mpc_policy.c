@@ -15,6 +15,7 @@
 #include <strings.h>
 
 #include "jobs/mpc_ini.h"
+#include "jobs/mpc_job.h"
 #include "jobs/mpc_kind.h"
 #include "runtime/mpc_file.h"
 #include "runtime/mpc_wipe.h"
@@ -96,13 +97,7 @@ typedef struct {
 
 /* 1..32 characters of [A-Za-z0-9._-] */
 static int valid_name(const char *s) {
-	size_t n = s ? strlen(s) : 0;
-	if (n == 0 || n > MPC_POLICY_NAME_MAX)
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if (!isalnum((unsigned char)s[i]) && !strchr("._-", s[i]))
-			return 0;
-	return 1;
+	return mpc_job_name_ok(s, MPC_POLICY_NAME_MAX);
 }
 
 /* A name from outside, for a message: itself if valid, else a placeholder
@@ -161,24 +156,13 @@ static int real(const char *s, double lo, int lo_open, double hi, int hi_open, d
 static int at(parser *ps, int line, const char *sec, const char *key, const char *fmt, ...)
     MPC_PRINTF(5, 6);
 static int at(parser *ps, int line, const char *sec, const char *key, const char *fmt, ...) {
-	char what[512], where[160] = "";
 	va_list ap;
 
 	if (ps->err != MPC_OK)
 		return 0;
 	va_start(ap, fmt);
-	vsnprintf(what, sizeof(what), fmt, ap);
+	ps->err = mpc_ini_verror(ps->name, line, sec, key, fmt, ap);
 	va_end(ap);
-	if (sec && key)
-		snprintf(where, sizeof(where), "[%s] %s: ", sec, key);
-	else if (sec)
-		snprintf(where, sizeof(where), "[%s]: ", sec);
-	else if (key)
-		snprintf(where, sizeof(where), "%s: ", key);
-	if (line > 0)
-		ps->err = mpc_error(MPC_ECONFIG, "%s:%d: %s%s", ps->name, line, where, what);
-	else
-		ps->err = mpc_error(MPC_ECONFIG, "%s: %s%s", ps->name, where, what);
 	return 0;
 }
 
@@ -198,21 +182,9 @@ mpc_err mpc_policy_refuse(const mpc_policy *p, int line, const char *rule, const
 	return mpc_error(MPC_EREFUSED, "policy of %s (%s): %s: %s", p->node, where, rule, why);
 }
 
-/* "a, b or c" */
-static void join(char *out, size_t size, const char *const *list, size_t n) {
-	size_t k = 0;
-	out[0] = '\0';
-	for (size_t i = 0; i < n && k < size; i++)
-		k += (size_t)snprintf(out + k, size - k, "%s%s",
-		                      i == 0       ? ""
-		                      : i + 1 == n ? " or "
-		                                   : ", ",
-		                      list[i]);
-}
-
 static int unknown_key(parser *ps, const char *key, const char *const *list, size_t n) {
 	char known[256];
-	join(known, sizeof(known), list, n);
+	mpc_ini_join(known, sizeof(known), list, n);
 	return at(ps, ps->line, ps->sec, shown_key(key), "unknown key; [%s] takes %s", ps->sec,
 	          known);
 }
@@ -228,7 +200,7 @@ static void known_computations(char *out, size_t size) {
 	size_t n = 0;
 	for (const mpc_kind *k; n < MAX_COMPUTATIONS && (k = mpc_kind_at(n)) != NULL; n++)
 		names[n] = k->name;
-	join(out, size, names, n);
+	mpc_ini_join(out, size, names, n);
 }
 
 static int list_has(const name_list *l, const char *name) {

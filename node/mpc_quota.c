@@ -5,6 +5,7 @@
  * reservation, and the file is rewritten whole (renamed into place) on
  * close and when it has grown. */
 #include "node/mpc_quota.h"
+#include "jobs/mpc_job.h"
 #include "node/mpc_journal.h"
 #include "runtime/mpc_bytes.h"
 
@@ -62,7 +63,7 @@ struct mpc_quota {
 };
 
 static int good_name(const char *s) {
-	return mpc_journal_name_ok(s, MPC_QUOTA_NAME_MAX);
+	return mpc_job_name_ok(s, MPC_QUOTA_NAME_MAX);
 }
 
 /* ---------------------------------------------------------------- pairs */
