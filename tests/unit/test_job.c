@@ -17,6 +17,7 @@
 
 #include "jobs/mpc_ini.h"
 #include "jobs/mpc_job.h"
+#include "tests/support/scratch.h"
 
 #define FPA                                                                                        \
 	"00:01:02:03:04:05:06:07:08:09:0A:0B:0C:0D:0E:0F:10:11:12:13:14:15:16:17:18:19:1A:1B:1C:"  \
@@ -121,34 +122,12 @@ static char *canon(const char *text, size_t *len) {
 	return t;
 }
 
-/* `full` with line nr (1-based) replaced by `line` (NULL: removed); with
- * insert, `line` goes before line nr instead. Static buffer. */
-static const char *edit_ex(const char *base, int nr, const char *line, int insert) {
-	static char buf[8192];
-	char *copy = strdup(base); /* base may be buf */
-	const char *p = copy;
-	size_t k = 0;
-	assert_non_null(copy);
-	for (int i = 1; *p; i++) {
-		const char *e = strchr(p, '\n');
-		size_t len = e ? (size_t)(e - p) + 1 : strlen(p);
-		if (i == nr && line)
-			k += (size_t)snprintf(buf + k, sizeof(buf) - k, "%s\n", line);
-		if (i != nr || insert) {
-			memcpy(buf + k, p, len);
-			k += len;
-		}
-		p += len;
-	}
-	buf[k] = '\0';
-	free(copy);
-	return buf;
-}
+/* `full` with line nr replaced or removed, or a line inserted (scratch_edit). */
 static const char *edit(int nr, const char *line) {
-	return edit_ex(full, nr, line, 0);
+	return scratch_edit(full, nr, line, 0);
 }
 static const char *insert(int nr, const char *line) {
-	return edit_ex(full, nr, line, 1);
+	return scratch_edit(full, nr, line, 1);
 }
 
 /* text must fail with MPC_ECONFIG; the detail starts with "job.ini:LINE: "
@@ -472,7 +451,7 @@ static void test_errors(void **s) {
 	bad(edit(7, NULL), 27, "[dealer]: only for preprocessing = dealer",
 	    "add 'preprocessing = dealer'");
 	/* and a job with neither is fine */
-	mpc_job_free(parse_ok(edit_ex(buf, 7, NULL, 0)));
+	mpc_job_free(parse_ok(scratch_edit(buf, 7, NULL, 0)));
 	bad(edit(7, "preprocessing = ot"), 28,
 	    "[dealer]: only for preprocessing = dealer, but "
 	    "[job] preprocessing = ot (line 7)",
@@ -509,8 +488,8 @@ static void test_errors(void **s) {
 	longline[MPC_JOB_MAX_LINE + 1] = '\0';
 	bad(edit(1, longline), 1, "line too long (at most 198 characters)", NULL);
 	/* the first error wins, a syntax error included */
-	bad(edit_ex(edit(3, "what is this"), 5, "ring = 96", 0), 3, "syntax error", NULL);
-	bad(edit_ex(edit(5, "what is this"), 3, "id = a b", 0), 3, "[job] id:", NULL);
+	bad(scratch_edit(edit(3, "what is this"), 5, "ring = 96", 0), 3, "syntax error", NULL);
+	bad(scratch_edit(edit(5, "what is this"), 3, "id = a b", 0), 3, "[job] id:", NULL);
 }
 
 static void test_params(void **s) {
@@ -635,19 +614,19 @@ static void test_canonical(void **s) {
 	char *p1, *p2, field[64];
 	size_t l1, l2;
 	p1 = canon(plain, &l1);
-	p2 = canon(edit_ex(plain, 4, "transport=tls", 0), &l2);
+	p2 = canon(scratch_edit(plain, 4, "transport=tls", 0), &l2);
 	assert_int_equal(mpc_job_diff(p1, l1, p2, l2, field, sizeof(field)), MPC_OK);
 	assert_string_equal(field, "job.transport");
 	free(p2);
-	p2 = canon(edit_ex(plain, 5, "preprocessing=paillier", 0), &l2);
+	p2 = canon(scratch_edit(plain, 5, "preprocessing=paillier", 0), &l2);
 	assert_int_equal(mpc_job_diff(p1, l1, p2, l2, field, sizeof(field)), MPC_OK);
 	assert_string_equal(field, "job.preprocessing");
 	free(p2);
 	/* a party more: its count first */
-	p2 = canon(edit_ex(plain, 11,
-	                   "fingerprint=" FPB "\n[party c]\naddress=ipc:///c\n"
-	                   "fingerprint=" FPC,
-	                   0),
+	p2 = canon(scratch_edit(plain, 11,
+	                        "fingerprint=" FPB "\n[party c]\naddress=ipc:///c\n"
+	                        "fingerprint=" FPC,
+	                        0),
 	           &l2);
 	assert_int_equal(mpc_job_diff(p1, l1, p2, l2, field, sizeof(field)), MPC_OK);
 	assert_string_equal(field, "parties");

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "node/mpc_ledger.h"
+#include "tests/support/scratch.h"
 
 #define REC 256 /* bytes of one record (node/mpc_ledger.c) */
 
@@ -31,22 +32,14 @@ static const mpc_ledger_budget BIG = {1e9, 1.0};
 
 static int setup(void **st) {
 	(void)st;
-	snprintf(dir, sizeof(dir), "/tmp/mpc-ledger-test-XXXXXX");
-	assert_non_null(mkdtemp(dir));
+	scratch_dir(dir, sizeof(dir), "ledger");
 	snprintf(path, sizeof(path), "%s/ledger", dir);
 	return 0;
 }
 
 static int teardown(void **st) {
-	char cmd[300];
 	(void)st;
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	return system(cmd) == 0 ? 0 : -1;
-}
-
-static long size_of(void) {
-	struct stat sb;
-	return stat(path, &sb) == 0 ? (long)sb.st_size : -1;
+	return scratch_remove(dir);
 }
 
 static mpc_ledger *open_ok(void) {
@@ -69,22 +62,6 @@ static mpc_ledger_total spent(mpc_ledger *l, const char *ds) {
 	return t;
 }
 
-/* Overwrite one byte of the file at off with its complement. */
-static void flip(long off) {
-	int fd = open(path, O_RDWR);
-	uint8_t b;
-	assert_true(fd >= 0);
-	assert_int_equal(pread(fd, &b, 1, off), 1);
-	b = (uint8_t)~b;
-	assert_int_equal(pwrite(fd, &b, 1, off), 1);
-	close(fd);
-}
-
-static void detail_has(const char *what) {
-	if (strstr(mpc_error_detail(), what) == NULL)
-		fail_msg("\"%s\" not in: %s", what, mpc_error_detail());
-}
-
 static void test_charge_and_spent(void **st) {
 	(void)st;
 	mpc_ledger *l = open_ok();
@@ -103,7 +80,7 @@ static void test_charge_and_spent(void **st) {
 	assert_int_equal(t.count, 3);
 	t = spent(l, "fraud.v2_x-1");
 	assert_true(t.epsilon == 1.0 && t.count == 1);
-	assert_int_equal(size_of(), 5 * REC);
+	assert_int_equal(scratch_size(path), 5 * REC);
 	struct stat sb;
 	assert_int_equal(stat(path, &sb), 0);
 	assert_int_equal(sb.st_mode & 0777, 0600);
@@ -120,21 +97,21 @@ static void test_refuse_past_limit(void **st) {
 	mpc_ledger *l = open_ok();
 	charge_ok(l, "sales", 0.5, 0, 0, &lim);
 	charge_ok(l, "sales", 0.5, 0, 0, &lim);
-	long sz = size_of();
+	long sz = scratch_size(path);
 	assert_int_equal(mpc_ledger_charge(l, "sales", "job-9", "stats", 0.001, 0, 0, &lim),
 	                 MPC_EREFUSED);
-	assert_int_equal(size_of(), sz);
-	detail_has("dataset sales");
-	detail_has("spent epsilon 1,");
-	detail_has("asks epsilon 0.001");
-	detail_has("limit of epsilon 1,");
-	detail_has("job-9");
-	detail_has(path);
+	assert_int_equal(scratch_size(path), sz);
+	scratch_detail_has("dataset sales");
+	scratch_detail_has("spent epsilon 1,");
+	scratch_detail_has("asks epsilon 0.001");
+	scratch_detail_has("limit of epsilon 1,");
+	scratch_detail_has("job-9");
+	scratch_detail_has(path);
 	/* delta alone */
 	charge_ok(l, "other", 0, 1e-5, 0, &lim);
 	assert_int_equal(mpc_ledger_charge(l, "other", "job-3", "x", 0, 1e-6, 0, &lim),
 	                 MPC_EREFUSED);
-	detail_has("delta");
+	scratch_detail_has("delta");
 	/* zero cost fits even at the limit */
 	charge_ok(l, "sales", 0, 0, 0.5, &lim);
 	/* a larger limit lets it go on */
@@ -143,7 +120,7 @@ static void test_refuse_past_limit(void **st) {
 	assert_int_equal(mpc_ledger_charge(l, "sales", "j", "x", 1e-9, 0, 0, &more), MPC_EREFUSED);
 	mpc_ledger_total t = spent(l, "sales");
 	assert_true(t.epsilon == 2.0 && t.count == 4 && t.rho == 0.5);
-	assert_int_equal(size_of(), (1 + 5) * REC);
+	assert_int_equal(scratch_size(path), (1 + 5) * REC);
 	/* decimal budgets: 0.1 + 0.1 + 0.1 > 0.3 in doubles, and still fits */
 	const mpc_ledger_budget dec = {0.3, 0};
 	for (int i = 0; i < 3; i++)
@@ -156,8 +133,8 @@ static void test_refuse_past_limit(void **st) {
 	charge_ok(l, "huge", 1e308, 0, 1e308, &huge);
 	assert_int_equal(mpc_ledger_charge(l, "huge", "j", "x", 1e308, 0, 0, &huge), MPC_EREFUSED);
 	assert_int_equal(mpc_ledger_charge(l, "huge", "j", "x", 0, 0, 1e308, &huge), MPC_EREFUSED);
-	detail_has("largest double");
-	assert_int_equal(size_of(), (1 + 9) * REC);
+	scratch_detail_has("largest double");
+	assert_int_equal(scratch_size(path), (1 + 9) * REC);
 	mpc_ledger_close(l);
 	/* the refusal holds after reopening */
 	l = open_ok();
@@ -182,7 +159,7 @@ static void test_persistence(void **st) {
 	l = open_ok();
 	assert_int_equal(spent(l, "a").count, 401);
 	mpc_ledger_close(l);
-	assert_int_equal(size_of(), 602 * REC);
+	assert_int_equal(scratch_size(path), 602 * REC);
 }
 
 /* A partial record at the end, or a damaged last record, is cut off on
@@ -200,14 +177,14 @@ static void test_torn_tail(void **st) {
 	assert_int_equal(write(fd, junk, sizeof(junk)), (ssize_t)sizeof(junk));
 	close(fd);
 	l = open_ok();
-	assert_int_equal(size_of(), 4 * REC);
+	assert_int_equal(scratch_size(path), 4 * REC);
 	assert_int_equal(spent(l, "sales").count, 3);
 	charge_ok(l, "sales", 0.5, 0, 0, &BIG);
 	mpc_ledger_close(l);
 	/* the last full record damaged */
-	flip(4 * REC + 60);
+	scratch_flip(path, 4 * REC + 60);
 	l = open_ok();
-	assert_int_equal(size_of(), 4 * REC);
+	assert_int_equal(scratch_size(path), 4 * REC);
 	assert_true(spent(l, "sales").epsilon == 1.5);
 	charge_ok(l, "sales", 0.25, 0, 0, &BIG);
 	mpc_ledger_close(l);
@@ -226,15 +203,15 @@ static void test_damaged_middle(void **st) {
 	for (int i = 0; i < 4; i++)
 		charge_ok(l, "sales", 0.5, 0, 0, &BIG);
 	mpc_ledger_close(l);
-	long sz = size_of();
+	long sz = scratch_size(path);
 	mpc_ledger *bad = (mpc_ledger *)&bad;
-	flip(2 * REC + 35);
+	scratch_flip(path, 2 * REC + 35);
 	assert_int_equal(mpc_ledger_open(path, &bad), MPC_EIO);
 	assert_null(bad);
-	detail_has(path);
-	detail_has("record 2 ");
-	assert_int_equal(size_of(), sz);
-	flip(2 * REC + 35);
+	scratch_detail_has(path);
+	scratch_detail_has("record 2 ");
+	assert_int_equal(scratch_size(path), sz);
+	scratch_flip(path, 2 * REC + 35);
 	/* swap records 1 and 2: both intact, out of order */
 	uint8_t r1[REC], r2[REC];
 	int fd = open(path, O_RDWR);
@@ -244,16 +221,16 @@ static void test_damaged_middle(void **st) {
 	assert_int_equal(pwrite(fd, r2, REC, REC), REC);
 	assert_int_equal(pwrite(fd, r1, REC, 2 * REC), REC);
 	assert_int_equal(mpc_ledger_open(path, &bad), MPC_EIO);
-	detail_has("record 1 ");
-	detail_has("out of order");
+	scratch_detail_has("record 1 ");
+	scratch_detail_has("out of order");
 	assert_int_equal(pwrite(fd, r1, REC, REC), REC);
 	assert_int_equal(pwrite(fd, r2, REC, 2 * REC), REC);
 	close(fd);
 	/* a damaged header */
-	flip(100);
+	scratch_flip(path, 100);
 	assert_int_equal(mpc_ledger_open(path, &bad), MPC_EIO);
-	detail_has("record 0 ");
-	flip(100);
+	scratch_detail_has("record 0 ");
+	scratch_flip(path, 100);
 	l = open_ok();
 	assert_int_equal(spent(l, "sales").count, 4);
 	mpc_ledger_close(l);
@@ -269,8 +246,8 @@ static void test_second_open(void **st) {
 	assert_int_equal(mpc_ledger_open(path, &l2), MPC_ECONFIG);
 	assert_null(l2);
 	snprintf(want, sizeof(want), "pid %ld ", (long)getpid());
-	detail_has(want);
-	detail_has(path);
+	scratch_detail_has(want);
+	scratch_detail_has(path);
 	mpc_ledger_close(l);
 	assert_int_equal(pipe(up), 0);
 	assert_int_equal(pipe(down), 0);
@@ -292,7 +269,7 @@ static void test_second_open(void **st) {
 	assert_int_equal(read(up[0], &go, 1), 1);
 	assert_int_equal(mpc_ledger_open(path, &l), MPC_ECONFIG);
 	snprintf(want, sizeof(want), "pid %ld ", (long)pid);
-	detail_has(want);
+	scratch_detail_has(want);
 	assert_int_equal(write(down[1], "x", 1), 1);
 	int status;
 	assert_int_equal(waitpid(pid, &status, 0), pid);
@@ -310,12 +287,12 @@ static void test_bad_inputs(void **st) {
 	memset(long_name, 'a', 65);
 	long_name[65] = '\0';
 	mpc_ledger *l = open_ok();
-	long sz = size_of();
+	long sz = scratch_size(path);
 	const double bad_values[] = {-0.1, NAN, INFINITY, -INFINITY};
 	for (size_t i = 0; i < sizeof(bad_values) / sizeof(bad_values[0]); i++) {
 		double v = bad_values[i];
 		assert_int_equal(mpc_ledger_charge(l, "d", "j", "s", v, 0, 0, &BIG), MPC_EINVAL);
-		detail_has("dataset d");
+		scratch_detail_has("dataset d");
 		assert_int_equal(mpc_ledger_charge(l, "d", "j", "s", 0.1, v, 0, &BIG), MPC_EINVAL);
 		assert_int_equal(mpc_ledger_charge(l, "d", "j", "s", 0.1, 0, v, &BIG), MPC_EINVAL);
 		const mpc_ledger_budget lim = {v, 0};
@@ -326,10 +303,10 @@ static void test_bad_inputs(void **st) {
 		mpc_ledger_total t;
 		assert_int_equal(mpc_ledger_charge(l, bad_names[i], "j", "s", 0.1, 0, 0, &BIG),
 		                 MPC_EINVAL);
-		detail_has("bad dataset name");
+		scratch_detail_has("bad dataset name");
 		assert_int_equal(mpc_ledger_charge(l, "d", bad_names[i], "s", 0.1, 0, 0, &BIG),
 		                 MPC_EINVAL);
-		detail_has("bad job id");
+		scratch_detail_has("bad job id");
 		assert_int_equal(mpc_ledger_spent(l, bad_names[i], &t), MPC_EINVAL);
 	}
 	assert_int_equal(mpc_ledger_charge(l, NULL, "j", "s", 0.1, 0, 0, &BIG), MPC_EINVAL);
@@ -337,7 +314,7 @@ static void test_bad_inputs(void **st) {
 	assert_int_equal(mpc_ledger_charge(l, "d", "j", "a\tb", 0.1, 0, 0, &BIG), MPC_EINVAL);
 	assert_int_equal(mpc_ledger_charge(l, "d", "j", long_name, 0.1, 0, 0, &BIG), MPC_EINVAL);
 	assert_int_equal(mpc_ledger_charge(l, "d", "j", "s", 0.1, 0, 0, NULL), MPC_EINVAL);
-	assert_int_equal(size_of(), sz);
+	assert_int_equal(scratch_size(path), sz);
 	/* the longest names and label fit; -0 is 0 */
 	long_name[64] = '\0';
 	assert_int_equal(mpc_ledger_charge(l, long_name, long_name,
@@ -359,26 +336,26 @@ static void test_modes(void **st) {
 	(void)st;
 	assert_int_equal(chmod(dir, 0770), 0);
 	assert_int_equal(mpc_ledger_open(path, &l), MPC_ECONFIG);
-	detail_has("writable by group");
-	assert_int_equal(size_of(), -1);
+	scratch_detail_has("writable by group");
+	assert_int_equal(scratch_size(path), -1);
 	assert_int_equal(chmod(dir, 0700), 0);
 	l = open_ok();
 	mpc_ledger_close(l);
 	assert_int_equal(chmod(path, 0620), 0);
 	assert_int_equal(mpc_ledger_open(path, &l), MPC_ECONFIG);
-	detail_has("chmod 600");
+	scratch_detail_has("chmod 600");
 	assert_int_equal(chmod(path, 0600), 0);
 	assert_int_equal(truncate(path, 0), 0);
 	assert_int_equal(mpc_ledger_open(path, &l), MPC_EIO);
-	detail_has("not a ledger");
+	scratch_detail_has("not a ledger");
 	int fd = open(path, O_WRONLY | O_TRUNC);
 	assert_true(fd >= 0);
 	for (int i = 0; i < 100; i++)
 		assert_int_equal(write(fd, "some,csv,file\n", 14), 14);
 	close(fd);
 	assert_int_equal(mpc_ledger_open(path, &l), MPC_EIO);
-	detail_has("not a ledger");
-	assert_int_equal(size_of(), 1400); /* never cut */
+	scratch_detail_has("not a ledger");
+	assert_int_equal(scratch_size(path), 1400); /* never cut */
 }
 
 /* A full disk during a charge (RLIMIT_FSIZE in a child): MPC_EIO, nothing
@@ -388,7 +365,7 @@ static void test_full_disk(void **st) {
 	mpc_ledger *l = open_ok();
 	charge_ok(l, "sales", 0.5, 0, 0, &BIG);
 	mpc_ledger_close(l);
-	long sz = size_of();
+	long sz = scratch_size(path);
 	for (int room = 0; room < 2; room++) {
 		pid_t pid = fork();
 		if (pid == 0) {
@@ -410,7 +387,7 @@ static void test_full_disk(void **st) {
 		assert_int_equal(waitpid(pid, &status, 0), pid);
 		assert_true(WIFEXITED(status));
 		assert_int_equal(WEXITSTATUS(status), 0);
-		assert_int_equal(size_of(), sz);
+		assert_int_equal(scratch_size(path), sz);
 	}
 	l = open_ok();
 	assert_int_equal(spent(l, "sales").count, 1);
@@ -466,7 +443,7 @@ static void test_crash(void **st) {
 		assert_true(t.epsilon == (double)t.count * eps);
 		assert_true(t.delta == (double)t.count * delta);
 		assert_true(t.rho == (double)t.count * rho);
-		assert_int_equal(size_of(), (long)(1 + t.count) * REC);
+		assert_int_equal(scratch_size(path), (long)(1 + t.count) * REC);
 		before = t.count;
 	}
 }

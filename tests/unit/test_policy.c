@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "node/mpc_policy.h"
+#include "tests/support/scratch.h"
 
 #define PW "s3cr3t-pw"
 
@@ -65,34 +66,12 @@ static mpc_policy *parse_ok(const char *text) {
 	return p;
 }
 
-/* `base` with line nr (1-based) replaced by `line` (NULL: removed); with
- * insert, `line` goes before line nr instead. Static buffer. */
-static const char *edit_ex(const char *base, int nr, const char *line, int insert) {
-	static char buf[8192];
-	char *copy = strdup(base); /* base may be buf */
-	const char *p = copy;
-	size_t k = 0;
-	assert_non_null(copy);
-	for (int i = 1; *p; i++) {
-		const char *e = strchr(p, '\n');
-		size_t len = e ? (size_t)(e - p) + 1 : strlen(p);
-		if (i == nr && line)
-			k += (size_t)snprintf(buf + k, sizeof(buf) - k, "%s\n", line);
-		if (i != nr || insert) {
-			memcpy(buf + k, p, len);
-			k += len;
-		}
-		p += len;
-	}
-	buf[k] = '\0';
-	free(copy);
-	return buf;
-}
+/* `full` with line nr replaced or removed, or a line inserted (scratch_edit). */
 static const char *edit(int nr, const char *line) {
-	return edit_ex(full, nr, line, 0);
+	return scratch_edit(full, nr, line, 0);
 }
 static const char *insert(int nr, const char *line) {
-	return edit_ex(full, nr, line, 1);
+	return scratch_edit(full, nr, line, 1);
 }
 /* `full` with `line` added at its end (line 31) */
 static const char *append(const char *line) {
@@ -484,7 +463,7 @@ static void test_errors_keys(void **s) {
 	    NULL);
 	bad(insert(30, "per_minute = 6"), 30,
 	    "[quota fraud_score merchant1] per_minute: given twice (first on line 29)", NULL);
-	bad(edit_ex(edit(30, NULL), 29, NULL, 0), 28,
+	bad(scratch_edit(edit(30, NULL), 29, NULL, 0), 28,
 	    "[quota fraud_score merchant1]: sets no limit (per_minute, per_day or total)", NULL);
 }
 

@@ -23,6 +23,7 @@
 
 #include "node/mpc_policy.h"
 #include "node/mpc_quota.h"
+#include "tests/support/scratch.h"
 
 #define REC    256 /* bytes of one record (node/mpc_quota.c) */
 #define MIN_MS 60000LL
@@ -51,8 +52,7 @@ static mpc_policy *pol;
 
 static int setup(void **st) {
 	(void)st;
-	snprintf(dir, sizeof(dir), "/tmp/mpc-quota-test-XXXXXX");
-	assert_non_null(mkdtemp(dir));
+	scratch_dir(dir, sizeof(dir), "quota");
 	snprintf(path, sizeof(path), "%s/quota", dir);
 	if (mpc_policy_parse("policy.ini", policy_text, strlen(policy_text), &pol) != MPC_OK)
 		fail_msg("%s", mpc_error_detail());
@@ -60,17 +60,10 @@ static int setup(void **st) {
 }
 
 static int teardown(void **st) {
-	char cmd[300];
 	(void)st;
 	mpc_policy_free(pol);
 	pol = NULL;
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	return system(cmd) == 0 ? 0 : -1;
-}
-
-static long size_of(void) {
-	struct stat sb;
-	return stat(path, &sb) == 0 ? (long)sb.st_size : -1;
+	return scratch_remove(dir);
 }
 
 static mpc_quota *open_ok(void) {
@@ -102,21 +95,6 @@ static void used_is(mpc_quota *q, const char *comp, const char *asker, int64_t n
 		fail_msg("%s/%s: used %llu/%llu/%llu, wanted %llu/%llu/%llu", comp, asker,
 		         (unsigned long long)um, (unsigned long long)ud, (unsigned long long)ut,
 		         (unsigned long long)m, (unsigned long long)d, (unsigned long long)t);
-}
-
-static void flip(long off) {
-	int fd = open(path, O_RDWR);
-	uint8_t b;
-	assert_true(fd >= 0);
-	assert_int_equal(pread(fd, &b, 1, off), 1);
-	b = (uint8_t)~b;
-	assert_int_equal(pwrite(fd, &b, 1, off), 1);
-	close(fd);
-}
-
-static void detail_has(const char *what) {
-	if (strstr(mpc_error_detail(), what) == NULL)
-		fail_msg("\"%s\" not in: %s", what, mpc_error_detail());
 }
 
 #define MINUTE_M1                                                                                  \
@@ -209,7 +187,7 @@ static void test_total_reopen(void **st) {
 	used_is(q, "fraud_score", "m1", t + 3 * DAY_MS, 0, 0, 120);
 	mpc_quota_close(q);
 	/* close rewrote the journal whole: a header and one record per pair */
-	assert_int_equal(size_of(), 2 * REC);
+	assert_int_equal(scratch_size(path), 2 * REC);
 }
 
 /* m2's own section: its per_minute (line 12, named with m2), no per_day,
@@ -256,23 +234,23 @@ static void test_unlimited(void **st) {
 static void test_blocks(void **st) {
 	(void)st;
 	mpc_quota *q = open_ok();
-	assert_int_equal(size_of(), REC);
+	assert_int_equal(scratch_size(path), REC);
 	struct stat sb;
 	assert_int_equal(stat(path, &sb), 0);
 	assert_int_equal(sb.st_mode & 0777, 0600);
 	for (int i = 0; i < 50; i++)
 		take_ok(q, "fraud_score", "m1", 1, T0 + i * 10 * 1000);
-	assert_int_equal(size_of(), 2 * REC);
+	assert_int_equal(scratch_size(path), 2 * REC);
 	take_ok(q, "fraud_score", "m1", 1, (DAY0 + 1) * DAY_MS); /* a new day */
-	assert_int_equal(size_of(), 3 * REC);
+	assert_int_equal(scratch_size(path), 3 * REC);
 	/* no limit: 4096 at a time */
 	for (int i = 0; i < 4097; i++)
 		take_ok(q, "aggregate_stats", "m1", 1, T0);
-	assert_int_equal(size_of(), 4 * REC);
+	assert_int_equal(scratch_size(path), 4 * REC);
 	take_ok(q, "aggregate_stats", "m1", 1, T0);
-	assert_int_equal(size_of(), 5 * REC);
+	assert_int_equal(scratch_size(path), 5 * REC);
 	mpc_quota_close(q);
-	assert_int_equal(size_of(), 3 * REC);
+	assert_int_equal(scratch_size(path), 3 * REC);
 }
 
 /* A child takes in a loop and reports each success; SIGKILL at a random
@@ -346,7 +324,7 @@ static void test_crash(void **st) {
 			more += n;
 			now += MIN_MS;
 		}
-		detail_has("total: m2 has used its 1000000 in total");
+		scratch_detail_has("total: m2 has used its 1000000 in total");
 	}
 	mpc_quota_close(q);
 	if (got + more > limit || got + more < limit - (uint64_t)rounds * (block + 1))
@@ -377,7 +355,7 @@ static void test_torn_tail(void **st) {
 	mpc_quota *q = open_ok();
 	take_ok(q, "fraud_score", "m1", 3, T0);
 	mpc_quota_close(q);
-	assert_int_equal(size_of(), 2 * REC);
+	assert_int_equal(scratch_size(path), 2 * REC);
 	uint8_t junk[100];
 	memset(junk, 0x5a, sizeof(junk));
 	int fd = open(path, O_WRONLY | O_APPEND);
@@ -385,37 +363,37 @@ static void test_torn_tail(void **st) {
 	assert_int_equal(write(fd, junk, sizeof(junk)), (ssize_t)sizeof(junk));
 	close(fd);
 	q = open_ok();
-	assert_int_equal(size_of(), 2 * REC);
+	assert_int_equal(scratch_size(path), 2 * REC);
 	used_is(q, "fraud_score", "m1", T0, 0, 3, 3);
 	mpc_quota_close(q);
 	/* after a clean close the reservations are exact: a take appends; a
 	 * child takes 2 and dies without closing. Reopened, the whole
 	 * reservation counts: 5 + 64 in total, 5 + 45 (up to 50) in the day */
 	crash_after_take(2, T0);
-	assert_int_equal(size_of(), 3 * REC);
+	assert_int_equal(scratch_size(path), 3 * REC);
 	q = open_ok();
 	used_is(q, "fraud_score", "m1", T0, 0, 50, 69);
 	mpc_quota_close(q);
-	assert_int_equal(size_of(), 2 * REC);
+	assert_int_equal(scratch_size(path), 2 * REC);
 	/* the appended record damaged: cut off as torn */
 	crash_after_take(2, T0 + DAY_MS);
-	assert_int_equal(size_of(), 3 * REC);
-	flip(2 * REC + 40);
+	assert_int_equal(scratch_size(path), 3 * REC);
+	scratch_flip(path, 2 * REC + 40);
 	q = open_ok();
-	assert_int_equal(size_of(), 2 * REC);
+	assert_int_equal(scratch_size(path), 2 * REC);
 	used_is(q, "fraud_score", "m1", T0, 0, 50, 69);
 	mpc_quota_close(q);
 	/* the last record, written whole, damaged */
-	flip(REC + 40);
+	scratch_flip(path, REC + 40);
 	assert_int_equal(mpc_quota_open(path, &q), MPC_EIO);
 	assert_null(q);
-	detail_has("record 1 ");
-	detail_has("written whole");
-	flip(REC + 40);
+	scratch_detail_has("record 1 ");
+	scratch_detail_has("written whole");
+	scratch_flip(path, REC + 40);
 	/* cut short */
 	assert_int_equal(truncate(path, REC + 10), 0);
 	assert_int_equal(mpc_quota_open(path, &q), MPC_EIO);
-	detail_has("record 1 ");
+	scratch_detail_has("record 1 ");
 }
 
 /* A damaged record with more after it, an intact record out of order and a
@@ -428,16 +406,16 @@ static void test_damaged(void **st) {
 	take_ok(q, "fraud_score", "m2", 1, T0);
 	take_ok(q, "fraud_score", "m3", 1, T0);
 	mpc_quota_close(q);
-	long sz = size_of();
+	long sz = scratch_size(path);
 	assert_int_equal(sz, 4 * REC);
-	flip(REC + 35);
+	scratch_flip(path, REC + 35);
 	q = (mpc_quota *)&q;
 	assert_int_equal(mpc_quota_open(path, &q), MPC_EIO);
 	assert_null(q);
-	detail_has(path);
-	detail_has("record 1 ");
-	assert_int_equal(size_of(), sz);
-	flip(REC + 35);
+	scratch_detail_has(path);
+	scratch_detail_has("record 1 ");
+	assert_int_equal(scratch_size(path), sz);
+	scratch_flip(path, REC + 35);
 	uint8_t r1[REC], r2[REC];
 	int fd = open(path, O_RDWR);
 	assert_true(fd >= 0);
@@ -446,16 +424,16 @@ static void test_damaged(void **st) {
 	assert_int_equal(pwrite(fd, r2, REC, REC), REC);
 	assert_int_equal(pwrite(fd, r1, REC, 2 * REC), REC);
 	assert_int_equal(mpc_quota_open(path, &q), MPC_EIO);
-	detail_has("record 1 ");
-	detail_has("out of order");
+	scratch_detail_has("record 1 ");
+	scratch_detail_has("out of order");
 	assert_int_equal(pwrite(fd, r1, REC, REC), REC);
 	assert_int_equal(pwrite(fd, r2, REC, 2 * REC), REC);
 	close(fd);
-	flip(100);
+	scratch_flip(path, 100);
 	assert_int_equal(mpc_quota_open(path, &q), MPC_EIO);
-	detail_has("record 0 ");
-	flip(100);
-	assert_int_equal(size_of(), sz);
+	scratch_detail_has("record 0 ");
+	scratch_flip(path, 100);
+	assert_int_equal(scratch_size(path), sz);
 	q = open_ok();
 	used_is(q, "fraud_score", "m3", T0, 0, 1, 1);
 	mpc_quota_close(q);
@@ -469,8 +447,8 @@ static void test_second_open(void **st) {
 	assert_int_equal(mpc_quota_open(path, &q2), MPC_ECONFIG);
 	assert_null(q2);
 	snprintf(want, sizeof(want), "pid %ld ", (long)getpid());
-	detail_has(want);
-	detail_has(path);
+	scratch_detail_has(want);
+	scratch_detail_has(path);
 	mpc_quota_close(q);
 	/* a child holds it: the parent is refused, naming the child */
 	int up[2], down[2];
@@ -494,7 +472,7 @@ static void test_second_open(void **st) {
 	assert_int_equal(read(up[0], &go, 1), 1);
 	assert_int_equal(mpc_quota_open(path, &q), MPC_ECONFIG);
 	snprintf(want, sizeof(want), "pid %ld ", (long)pid);
-	detail_has(want);
+	scratch_detail_has(want);
 	assert_int_equal(write(down[1], "x", 1), 1);
 	int status;
 	assert_int_equal(waitpid(pid, &status, 0), pid);
@@ -518,7 +496,7 @@ static void test_bad_inputs(void **st) {
 		assert_int_equal(mpc_quota_used(q, "fraud_score", bad[i], T0, NULL, NULL, NULL),
 		                 MPC_EINVAL);
 	}
-	detail_has("bad computation or asker name");
+	scratch_detail_has("bad computation or asker name");
 	assert_int_equal(mpc_quota_take(q, pol, "fraud_score", "m1", 1, -1), MPC_EINVAL);
 	assert_int_equal(mpc_quota_take(q, NULL, "fraud_score", "m1", 1, T0), MPC_EINVAL);
 	assert_int_equal(mpc_quota_take(NULL, pol, "fraud_score", "m1", 1, T0), MPC_EINVAL);
@@ -528,7 +506,7 @@ static void test_bad_inputs(void **st) {
 	long_name[64] = '\0';
 	assert_int_equal(mpc_quota_take(q, pol, "fraud_score", long_name, 1, T0), MPC_EINVAL);
 	used_is(q, "fraud_score", long_name, T0, 0, 0, 0);
-	assert_int_equal(size_of(), REC);
+	assert_int_equal(scratch_size(path), REC);
 	mpc_quota_close(q);
 	assert_int_equal(mpc_quota_open("", &q), MPC_EINVAL);
 	assert_int_equal(mpc_quota_open(NULL, &q), MPC_EINVAL);
@@ -540,14 +518,14 @@ static void test_modes(void **st) {
 	(void)st;
 	assert_int_equal(chmod(dir, 0770), 0);
 	assert_int_equal(mpc_quota_open(path, &q), MPC_ECONFIG);
-	detail_has("writable by group");
-	assert_int_equal(size_of(), -1);
+	scratch_detail_has("writable by group");
+	assert_int_equal(scratch_size(path), -1);
 	assert_int_equal(chmod(dir, 0700), 0);
 	q = open_ok();
 	mpc_quota_close(q);
 	assert_int_equal(chmod(path, 0620), 0);
 	assert_int_equal(mpc_quota_open(path, &q), MPC_ECONFIG);
-	detail_has("chmod 600");
+	scratch_detail_has("chmod 600");
 	assert_int_equal(chmod(path, 0600), 0);
 	int fd = open(path, O_WRONLY | O_TRUNC);
 	assert_true(fd >= 0);
@@ -555,8 +533,8 @@ static void test_modes(void **st) {
 		assert_int_equal(write(fd, "some,csv,file\n", 14), 14);
 	close(fd);
 	assert_int_equal(mpc_quota_open(path, &q), MPC_EIO);
-	detail_has("not a quota journal");
-	assert_int_equal(size_of(), 1400); /* never cut */
+	scratch_detail_has("not a quota journal");
+	assert_int_equal(scratch_size(path), 1400); /* never cut */
 }
 
 int main(void) {
