@@ -10,7 +10,7 @@ CFLAGS_BASE = -std=c11 -D_GNU_SOURCE -g $(OPT) -Wall -Wextra -Wshadow -Wstrict-p
 # libpq's header: Debian's libpq-dev puts it here (pg_config may be absent).
 PQ_INC  ?= -I/usr/include/postgresql
 override CFLAGS := $(CFLAGS_BASE) $(CFLAGS)
-LIBS    = -lnanomsg -lssl -lcrypto -lgmp -lpq -lpthread -lm
+LIBS    = -lnanomsg -lssl -lcrypto -lgmp -lpq -lmicrohttpd -ljansson -lpthread -lm
 TLIBS   = -lcmocka
 
 # The library: every layer of ../shared/DESIGN.md section 1 below the programs.

@@ -24,7 +24,12 @@ need cmocka.h libcmocka-dev
 # libpq (jobs/mpc_pg.c): Debian's libpq-dev puts its header in a folder of
 # its own (the Makefile's PQ_INC)
 need libpq-fe.h libpq-dev "${PQ_INC:--I/usr/include/postgresql}"
+# the node's local API (node/): an HTTP server and a JSON library
+need microhttpd.h libmicrohttpd-dev
+need jansson.h libjansson-dev
 command -v pkg-config >/dev/null 2>&1 || missing="$missing pkg-config"
+# the node tests talk to its API with a real HTTP client
+command -v curl >/dev/null 2>&1 || missing="$missing curl"
 # The PostgreSQL server, for tests/loopback/test_pg only (initdb and pg_ctl
 # in /usr/lib/postgresql/*/bin): installed as root after the rest, and its
 # failure does not fail the build; without root the test skips, naming the
