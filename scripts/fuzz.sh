@@ -4,7 +4,7 @@
 # Targets are tests/fuzz/fuzz_<target>.c (default: all of them): job (job
 # files), csv (transaction CSV), wire (the network message decoder), arith
 # (arithmetic circuit files), bristol (Bristol Fashion circuits), policy
-# (node policy files). Each is built with clang's libFuzzer,
+# (node policy files), api (the node's local API JSON bodies). Each is built with clang's libFuzzer,
 # AddressSanitizer and UndefinedBehaviorSanitizer from runtime/*.c and net/*.c
 # with the test hooks (MPC_TEST_HOOKS: the wire target's entry point), and
 # what extra_sources names for it, into build-fuzz/, and run for SECONDS on a copy
@@ -32,7 +32,7 @@ CC=${FUZZ_CC:-clang}
 # libpq's header lives in its own directory on Debian (the Makefile's PQ_INC)
 flags="-std=c11 -D_GNU_SOURCE -DMPC_TEST_HOOKS -I. ${PQ_INC:--I/usr/include/postgresql} -g -O1
 	-fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined"
-libs="-lnanomsg -lssl -lcrypto -lgmp -lpq -lpthread -lm"
+libs="-lnanomsg -lssl -lcrypto -lgmp -lpq -lmicrohttpd -ljansson -lpthread -lm"
 
 # What to install: the compiler-rt package of this clang (Debian names it
 # libclang-rt-N-dev; libclang-rt-dev follows the default clang).
@@ -83,6 +83,9 @@ extra_sources() {
 	job) echo jobs/*.c protocols/*/*.c circuits/*.c circuits/eval/*.c ;;
 	# the policy names computations of the registry too
 	policy) echo node/mpc_policy.c jobs/*.c protocols/*/*.c circuits/*.c circuits/eval/*.c ;;
+	# the API body reader checks dataset names with jobs/mpc_job.c, which
+	# links the registry like the job target
+	api) echo node/mpc_api.c jobs/*.c protocols/*/*.c circuits/*.c circuits/eval/*.c ;;
 	esac
 }
 
