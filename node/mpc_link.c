@@ -158,6 +158,7 @@ static mpc_err handle(link_conn *c, const char *req, size_t len) {
 		code = mpc_error(MPC_EINVAL, "%s serves no requests", l->self);
 	else
 		code = l->handler(l->handler_arg, peer, req, len, &resp, &resp_len);
+	c->deadline = mpc_links_mono() + l->io_timeout_ms / 1000.0; /* to send the answer */
 	if (code == MPC_OK && resp_len > l->max_message)
 		code = mpc_error(MPC_EPROTO, "an answer of %zu bytes (at most %zu)", resp_len,
 		                 l->max_message);
@@ -187,19 +188,20 @@ static void *serve(void *arg) {
 	mpc_err err = mpc_links_accept(c);
 	if (err) {
 		reject(c, "handshake", err);
-	} else if ((err = mpc_links_recv(c, l->max_message, &kind, &req, &len)) != MPC_OK) {
-		reject(c, "request", err);
+	} else {
+		err = mpc_links_recv(c, l->max_message, &kind, &req, &len);
+		if (err == MPC_OK && kind != LINK_KIND_REQUEST && kind != LINK_KIND_PING)
+			err = mpc_error(MPC_EPROTO, "a frame of the unknown kind %d", kind);
+		if (err)
+			reject(c, "request", err);
 		if (err == MPC_EPROTO) { /* tell the peer why, if it listens */
 			char why[DETAIL_MAX + 1];
 			snprintf(why, sizeof(why), "%s", mpc_error_detail());
 			if (mpc_links_send(c, MPC_EPROTO, why, strlen(why)) != MPC_OK)
 				mpc_error_clear(); /* it does not: no matter */
 		}
-	} else if (kind != LINK_KIND_REQUEST && kind != LINK_KIND_PING) {
-		err = mpc_error(MPC_EPROTO, "a frame of the unknown kind %d", kind);
-		reject(c, "request", err);
-	} else {
-		c->deadline = mpc_links_mono() + l->io_timeout_ms / 1000.0; /* after the handler */
+	}
+	if (err == MPC_OK) {
 		err = kind == LINK_KIND_PING ? mpc_links_send(c, MPC_OK, NULL, 0)
 		                             : handle(c, req, len);
 		if (err)
@@ -301,10 +303,13 @@ static void wait_until(mpc_links *l, link_peer *p, double until) {
 }
 
 /* Record one keep-alive's outcome (under mu): the new state if it changed,
- * else -1; *next is when to ping again. */
+ * else -1; *next is when to ping again. While up, every ping_ms, and once a
+ * ping failed, no later than down_after_ms after the last success (so a
+ * refused peer is down on time); while down, after back-off periods doubling
+ * from ping_ms. */
 static int record(mpc_links *l, link_peer *p, mpc_err err, double t0, const char *why,
                   double *next) {
-	double now = mpc_links_mono();
+	double now = mpc_links_mono(), ping = l->ping_ms / 1000.0;
 	int was = p->up;
 	int cap = l->ping_ms > MPC_LINK_BACKOFF_MAX_MS ? l->ping_ms : MPC_LINK_BACKOFF_MAX_MS;
 
@@ -315,19 +320,22 @@ static int record(mpc_links *l, link_peer *p, mpc_err err, double t0, const char
 		p->up = 1;
 		p->backoff_ms = l->ping_ms;
 		p->why[0] = '\0';
-		*next = t0 + l->ping_ms / 1000.0;
+		*next = t0 + ping;
 	} else {
 		p->failed++;
 		snprintf(p->why, sizeof(p->why), "%s", why);
 		if (p->up && (now - p->last_ok) * 1000 >= l->down_after_ms) {
 			p->up = 0;
-			p->backoff_ms = l->ping_ms;
+			p->backoff_ms = 0; /* the first retry after ping_ms */
 		}
 		if (p->up) {
-			*next = t0 + l->ping_ms / 1000.0;
+			double down_at = p->last_ok + l->down_after_ms / 1000.0;
+			*next = t0 + ping < down_at ? t0 + ping : down_at;
 		} else {
+			p->backoff_ms = p->backoff_ms == 0        ? l->ping_ms
+			                : p->backoff_ms * 2 > cap ? cap
+			                                          : p->backoff_ms * 2;
 			*next = now + p->backoff_ms / 1000.0;
-			p->backoff_ms = p->backoff_ms * 2 > cap ? cap : p->backoff_ms * 2;
 		}
 	}
 	if (p->up == was)
@@ -351,7 +359,7 @@ static void *keepalive(void *arg) {
 		if (p->kick) {
 			p->kick = 0;
 			if (!p->up)
-				p->backoff_ms = l->ping_ms;
+				p->backoff_ms = 0;
 		}
 		unlock(l);
 		double t0 = mpc_links_mono();
@@ -390,7 +398,7 @@ int mpc_links_status(mpc_links *l, mpc_link_status *out, int max) {
 		s->rtt_ms = p->rtt_ms;
 		s->pings_ok = p->ok;
 		s->pings_failed = p->failed;
-		s->backoff_ms = p->up ? l->ping_ms : p->backoff_ms;
+		s->backoff_ms = p->up || p->backoff_ms == 0 ? l->ping_ms : p->backoff_ms;
 		snprintf(s->last_error, sizeof(s->last_error), "%s", p->up ? "" : p->why);
 	}
 	unlock(l);
@@ -465,7 +473,7 @@ static mpc_err configure(mpc_links *l, const mpc_links_config *cfg) {
 				    MPC_ECONFIG, "links of %s: peers %s and %s have the same %s",
 				    l->self, l->peers[j].name, c->name,
 				    strcmp(l->peers[j].name, c->name) ? "pin" : "name");
-		*p = (link_peer){.l = l, .idx = i, .since = wall, .backoff_ms = l->ping_ms};
+		*p = (link_peer){.l = l, .idx = i, .since = wall};
 		snprintf(p->name, sizeof(p->name), "%s", c->name);
 		memcpy(p->pin, c->pin, 32);
 		snprintf(p->address, sizeof(p->address), "%s", c->address ? c->address : "");

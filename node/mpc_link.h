@@ -22,6 +22,17 @@
  * request, so a slow handler delays nobody else; and one keep-alive thread per
  * peer, so a silent peer delays no other peer's pings.
  *
+ * Keep-alives: a ping every ping_ms (with a deadline of the smaller of
+ * io_timeout_ms and down_after_ms) to each peer. One success makes a peer
+ * up; it is down once no ping succeeded for down_after_ms: a refusing peer
+ * is seen down down_after_ms after its last success, a silent one at most a
+ * ping_ms later. While down, retries wait ping_ms, then twice as long each
+ * time, up to MPC_LINK_BACKOFF_MAX_MS; a success (or mpc_links_set_address)
+ * resets that.
+ *
+ * Host names in addresses are resolved at each call with getaddrinfo, whose
+ * wait the deadlines do not bound (use IP addresses where that matters).
+ *
  * SIGPIPE: the links never raise it. Their TLS connections write through a
  * BIO of ours that sends with MSG_NOSIGNAL, so mpc_links_start changes no
  * signal disposition of the process.
@@ -138,8 +149,9 @@ uint64_t mpc_links_rejected(const mpc_links *l);
 /* Stop the threads, close the sockets, free; NULL is fine. Prompt (well
  * under a second): every wait also watches a stop signal, so calls in
  * progress on other threads return MPC_ESTOPPED first. It waits for running
- * handlers to return. No call may start once mpc_links_stop has begun, other
- * than from a handler. */
+ * handlers to return, so it may not be called from a handler or a state
+ * callback. No call may start once mpc_links_stop has begun, other than from
+ * a handler (it fails with MPC_ESTOPPED). */
 void mpc_links_stop(mpc_links *l);
 
 #endif

@@ -37,8 +37,8 @@ typedef struct {
 	double last_ok; /* monotonic seconds */
 	double rtt_ms;
 	uint64_t ok, failed;
-	int backoff_ms;
-	char why[200]; /* the last failure */
+	int backoff_ms; /* the retry period while down; 0: ping_ms next */
+	char why[200];  /* the last failure */
 	pthread_t thread;
 	int started;
 } link_peer;
