@@ -343,6 +343,9 @@ static void test_wrong_pin(void **s) {
 	assert_int_equal(mpc_links_call(set[X], "B", "x", 1, NULL, NULL, 0), MPC_ECRYPTO);
 	has("link to B");
 	has("refused us");
+	double t0 = now(); /* B counts it on its own thread, maybe after X has returned */
+	while (mpc_links_rejected(set[B]) == before && now() - t0 < 3)
+		usleep(5000);
 	assert_true(mpc_links_rejected(set[B]) > before);
 	assert_true(mpc_links_rejected(set[X]) == 0);
 }
@@ -486,7 +489,8 @@ static void wait_rejected(int self, uint64_t want) {
 }
 
 /* Garbage, a TLS hello cut short, an empty connection and an oversized
- * frame from an authenticated peer: each counted, the listener serves on. */
+ * frame from an authenticated peer, too many connections at once: each
+ * counted, the listener serves on. */
 static void test_garbage(void **s) {
 	(void)s;
 	opts small = {.max_message = 1000};
@@ -516,6 +520,26 @@ static void test_garbage(void **s) {
 	wait_rejected(B, ++r);
 	call_ok(A, B, "still", "B got still from A");
 	assert_int_equal(status_of(A, B).up, 1);
+
+	/* over MPC_LINK_MAX_CONNS silent connections: the extra ones closed at
+	 * once; each counted once, at the cap or when it is dropped */
+	int fds[MPC_LINK_MAX_CONNS + 2];
+	for (int i = 0; i < MPC_LINK_MAX_CONNS + 2; i++)
+		fds[i] = raw_connect(port[B]);
+	double t0 = now();
+	while (mpc_links_rejected(set[B]) < r + 2 && now() - t0 < 3)
+		usleep(5000);
+	assert_true(mpc_links_rejected(set[B]) >= r + 2);
+	for (int i = 0; i < MPC_LINK_MAX_CONNS + 2; i++)
+		close(fds[i]);
+	/* (A's keep-alives that came meanwhile were turned away too) */
+	r += MPC_LINK_MAX_CONNS + 2;
+	t0 = now();
+	while (mpc_links_rejected(set[B]) < r && now() - t0 < 3)
+		usleep(5000);
+	assert_true(mpc_links_rejected(set[B]) >= r);
+	assert_true(mpc_links_rejected(set[B]) <= r + status_of(A, B).pings_failed);
+	call_ok(A, B, "again", "B got again from A");
 	assert_int_equal(mpc_links_rejected(set[A]), 0);
 }
 
