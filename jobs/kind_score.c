@@ -527,4 +527,5 @@ const mpc_kind mpc_kind_score = {
     .run = score_run,
     .write = score_write,
     .free = score_free,
+    .privacy = NULL,
 };

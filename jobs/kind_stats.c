@@ -329,6 +329,16 @@ static mpc_err stats_write(void *st, const mpc_kind_io *io) {
 	return MPC_OK;
 }
 
+/* The whole run's budget: the job's epsilon (and delta for the Gaussian),
+ * split over the released aggregates inside (print_dp_plan); 0 and 0 for
+ * exact statistics. */
+static mpc_err stats_privacy(void *st, double *epsilon, double *delta) {
+	const stats_state *s = st;
+	*epsilon = s->a.spec.dp ? s->a.spec.dp_epsilon : 0;
+	*delta = s->a.spec.dp == MPC_DP_GAUSSIAN ? s->a.spec.dp_delta : 0;
+	return MPC_OK;
+}
+
 const mpc_kind mpc_kind_stats = {
     .name = "aggregate_stats",
     .doing = "computing",
@@ -341,4 +351,5 @@ const mpc_kind mpc_kind_stats = {
     .run = stats_run,
     .write = stats_write,
     .free = stats_free,
+    .privacy = stats_privacy,
 };

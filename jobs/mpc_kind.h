@@ -13,7 +13,8 @@
  *   write        after the network is closed: prints the figures this party
  *                may see and writes --output atomically (CSV or JSON)
  *   free
- * plan gives the exact material (check, preprocess --for-job). A kind never
+ * plan gives the exact material (check, preprocess --for-job); privacy what
+ * a run costs a dataset's privacy budget (the node's ledger). A kind never
  * touches sockets: it is handed the connected network and party. */
 #ifndef MPC_KIND_H
 #define MPC_KIND_H
@@ -88,6 +89,12 @@ typedef struct mpc_kind {
 	 * if an output cannot be what an honest run gives. */
 	mpc_err (*write)(void *st, const mpc_kind_io *io);
 	void (*free)(void *st);
+	/* What one run releases under differential privacy, for a node's
+	 * budget ledger (node/mpc_ledger.h): the whole run's epsilon and delta
+	 * (basic composition over its releases), 0 and 0 when its outputs are
+	 * exact. NULL: the kind's outputs are never DP releases of a dataset
+	 * (fraud_score: a query answered with a model). */
+	mpc_err (*privacy)(void *st, double *epsilon, double *delta);
 } mpc_kind;
 
 /* The kind called name, or NULL. */
