@@ -1,0 +1,190 @@
+/* The node's control messages over its links (node/mpc_link.h), JSON
+ * objects with a "type":
+ *   propose  {job: TEXT, dataset: NAME}  the proposer asks; the answer is an
+ *            approval, or the refusal (MPC_EREFUSED: node and rule) or the
+ *            job's mistake (MPC_EINVAL)
+ *   start    {id}   from the job's proposer, once every party approved:
+ *            charge the budget and run
+ *   cancel   {id, reason}   from any party of the job: end it here
+ * The peer is the one the link authenticated (its pinned certificate),
+ * never a name inside the message. */
+#include <jansson.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "node/mpc_node_internal.h"
+#include "runtime/mpc_log.h"
+#include "runtime/mpc_wipe.h"
+
+#define PROPOSE_TIMEOUT_MS 10000
+
+/* A string member of at most max bytes, or NULL. */
+static const char *member(json_t *o, const char *key, size_t max, size_t *len) {
+	json_t *v = json_object_get(o, key);
+	if (!json_is_string(v) || json_string_length(v) > max)
+		return NULL;
+	if (len)
+		*len = json_string_length(v);
+	return json_string_value(v);
+}
+
+static int printable(const char *s) {
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || (unsigned char)*s > 0x7e)
+			return 0;
+	return 1;
+}
+
+static mpc_err on_propose(mpc_node *n, const char *peer, json_t *o) {
+	size_t len = 0;
+	const char *text = member(o, "job", 65536, &len), *ds = member(o, "dataset", 32, NULL);
+	if (text == NULL || ds == NULL || strlen(text) != len || !mpc_job_name_ok(ds, 32))
+		return mpc_error(MPC_EPROTO, "propose from %s: malformed (job, dataset)", peer);
+	node_job *j;
+	pthread_mutex_lock(&n->mu);
+	mpc_err err = node_job_admit(n, text, len, peer, ds, &j);
+	if (err == MPC_OK) {
+		j->state = JOB_APPROVED;
+		if ((err = node_job_add(n, j)) != MPC_OK)
+			node_job_free(j);
+		else
+			mpc_info("job %s: proposed by %s, approved here", j->id, peer);
+	} else {
+		mpc_info("job proposed by %s: not approved: %s", peer, mpc_error_detail());
+	}
+	pthread_mutex_unlock(&n->mu);
+	return err;
+}
+
+static mpc_err on_start_or_cancel(mpc_node *n, const char *peer, json_t *o, int start) {
+	const char *id = member(o, "id", 64, NULL), *reason = member(o, "reason", 900, NULL);
+	if (id == NULL || !mpc_job_name_ok(id, 64) || (!start && (!reason || !printable(reason))))
+		return mpc_error(MPC_EPROTO, "%s from %s: malformed", start ? "start" : "cancel",
+		                 peer);
+	mpc_err err = MPC_OK;
+	pthread_mutex_lock(&n->mu);
+	node_job *j = node_job_find(n, id);
+	if (j == NULL || mpc_job_party_index(j->job, peer) < 0)
+		err = mpc_error(MPC_EINVAL, "node %s: no job %s with party %s", n->cfg.name, id,
+		                peer);
+	else if (start && strcmp(j->proposer, peer) != 0)
+		err = mpc_error(MPC_EINVAL, "node %s: job %s was proposed by %s, not %s",
+		                n->cfg.name, id, j->proposer, peer);
+	else if (start && j->state != JOB_APPROVED)
+		err = mpc_error(MPC_EINVAL, "node %s: job %s is %s, not waiting to start",
+		                n->cfg.name, id, node_job_state_names[j->state]);
+	else if (start)
+		err = node_job_launch(n, j);
+	else
+		node_job_end(n, j, JOB_CANCELLED, "cancelled by %s: %s", peer, reason);
+	pthread_mutex_unlock(&n->mu);
+	return err;
+}
+
+mpc_err node_peer_handle(void *arg, const char *peer, const char *req, size_t req_len, char **resp,
+                         size_t *resp_len) {
+	mpc_node *n = arg;
+	json_error_t e;
+	*resp = NULL;
+	*resp_len = 0;
+	json_t *o = json_loadb(req, req_len, JSON_REJECT_DUPLICATES, &e);
+	const char *type = o ? member(o, "type", 16, NULL) : NULL;
+	mpc_err err;
+	if (!json_is_object(o) || type == NULL)
+		err = mpc_error(MPC_EPROTO,
+		                "a control message from %s is not a JSON object with a type", peer);
+	else if (strcmp(type, "propose") == 0)
+		err = on_propose(n, peer, o);
+	else if (strcmp(type, "start") == 0 || strcmp(type, "cancel") == 0)
+		err = on_start_or_cancel(n, peer, o, type[0] == 's');
+	else
+		err = mpc_error(MPC_EPROTO, "a control message from %s has an unknown type", peer);
+	json_decref(o);
+	return err;
+}
+
+/* Send one message; its answer is only MPC_OK or an error. */
+static mpc_err call(mpc_node *n, int p, json_t *msg, int timeout_ms) {
+	char *text = json_dumps(msg, JSON_COMPACT), *resp = NULL;
+	size_t resp_len = 0;
+	if (text == NULL)
+		return mpc_error(MPC_ENOMEM, "out of memory");
+	mpc_err err = mpc_links_call(n->links, n->cfg.peers[p].name, text, strlen(text), &resp,
+	                             &resp_len, timeout_ms);
+	mpc_wipe_free(text, strlen(text));
+	free(resp);
+	return err;
+}
+
+void node_peer_cancel(mpc_node *n, const char *id, const int *peers, int n_peers,
+                      const char *reason) {
+	json_t *m = json_pack("{s:s,s:s,s:s}", "type", "cancel", "id", id, "reason", reason);
+	for (int i = 0; m && i < n_peers; i++)
+		if (call(n, peers[i], m, 3000) != MPC_OK)
+			mpc_warn("job %s: could not tell %s to cancel: %s", id,
+			         n->cfg.peers[peers[i]].name, mpc_error_detail());
+	json_decref(m);
+}
+
+/* The proposal round, then the start round; the job ends at the first
+ * refusal or failure, and the peers that approved are told. */
+static mpc_err propose_all(mpc_node *n, const char *id, json_t *prop, int mask, char *why,
+                           size_t cap) {
+	int asked[MPC_NODE_MAX_PEERS], n_asked = 0;
+	mpc_err err = MPC_OK;
+	for (int round = 0; round < 2 && err == MPC_OK; round++) {
+		json_t *m = round == 0 ? json_incref(prop)
+		                       : json_pack("{s:s,s:s}", "type", "start", "id", id);
+		for (int p = 0; m && p < n->cfg.n_peers && err == MPC_OK; p++) {
+			if (!(mask & (1 << p)))
+				continue;
+			err = call(n, p, m, PROPOSE_TIMEOUT_MS);
+			if (err == MPC_OK && round == 0)
+				asked[n_asked++] = p;
+			else if (err != MPC_OK)
+				snprintf(why, cap, "%s%s", err == MPC_EREFUSED ? "" : "peer ",
+				         mpc_error_detail());
+		}
+		if (m == NULL)
+			err = mpc_error(MPC_ENOMEM, "out of memory");
+		json_decref(m);
+	}
+	if (err != MPC_OK && n_asked > 0)
+		node_peer_cancel(n, id, asked, n_asked, "the job was not approved by every party");
+	return err;
+}
+
+mpc_err node_peer_propose(mpc_node *n, const char *id) {
+	pthread_mutex_lock(&n->mu);
+	node_job *j = node_job_find(n, id);
+	json_t *prop = j ? json_pack("{s:s,s:s%,s:s}", "type", "propose", "job", j->text, j->len,
+	                             "dataset", j->dataset)
+	                 : NULL;
+	int mask = j ? j->parties_mask : 0;
+	pthread_mutex_unlock(&n->mu);
+	if (prop == NULL)
+		return mpc_error(MPC_ENOMEM, "out of memory");
+	char why[1024] = "";
+	mpc_err err = propose_all(n, id, prop, mask, why, sizeof(why));
+	json_decref(prop);
+	pthread_mutex_lock(&n->mu);
+	j = node_job_find(n, id);
+	if (j && j->state == JOB_PROPOSED) {
+		if (err == MPC_OK && node_job_launch(n, j) != MPC_OK) {
+			int peers[MPC_NODE_MAX_PEERS], k = 0;
+			for (int p = 0; p < n->cfg.n_peers; p++)
+				if (mask & (1 << p))
+					peers[k++] = p;
+			pthread_mutex_unlock(&n->mu);
+			node_peer_cancel(n, id, peers, k, "the proposer could not start it");
+			return MPC_OK;
+		}
+		if (err != MPC_OK)
+			node_job_end(n, j, err == MPC_EREFUSED ? JOB_REFUSED : JOB_FAILED, "%s",
+			             why);
+	}
+	pthread_mutex_unlock(&n->mu);
+	return err;
+}
