@@ -1,0 +1,484 @@
+/* Three standing nodes (the real mpc-node binary, each its own process, TLS
+ * control links with pinned certificates) driven through their local HTTP
+ * API with a real HTTP client (curl): a statistics job submitted at one node
+ * runs after every node approved it, and its results equal the clear ones
+ * (examples/clear_stats) at every node; a job one node's policy refuses ends
+ * "refused" naming that node and the rule; a second DP job that would pass a
+ * dataset's budget is refused, and the ledger survives kill -9 of a node and
+ * its restart; a node killed during a job, or frozen (no abort, sockets
+ * open): the others fail the job within 2 s naming it, stay up, see the
+ * node again when it restarts, and the next job succeeds; malformed JSON, an oversized body, a
+ * wrong token, an unknown job and a job id used twice get 4xx with a clear message. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+/* cmocka.h needs the four above first */
+#include <cmocka.h>
+
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "tests/support/mpc_local.h"
+#include "tests/support/party.h"
+
+#define NP 3
+
+static char bin[128], dir[128];
+static char fps[NP][128];
+static int api_port[NP], link_port[NP];
+static pid_t node_pid[NP];
+static const char *const names[NP] = {"alpha", "bravo", "charlie"};
+static int job_seq;
+static const char token[] = "test-token-0123456789abcdef";
+
+/* curl METHOD http://127.0.0.1:PORT/PATH with the token (tok NULL: the
+ * right one, "" none), body from file (NULL: none): the status, the body
+ * in out (party_slurp's buffer). */
+static int http(int node, const char *method, const char *path, const char *body_file,
+                const char *tok, char **out) {
+	char cmd[2048], resp[256], code[256];
+	snprintf(resp, sizeof(resp), "%s/resp-%d", dir, node);
+	snprintf(code, sizeof(code), "%s/code-%d", dir, node);
+	char auth[200] = "";
+	if (tok == NULL || tok[0])
+		snprintf(auth, sizeof(auth), "-H 'Authorization: Bearer %s'", tok ? tok : token);
+	char data[300] = "";
+	if (body_file)
+		snprintf(data, sizeof(data),
+		         "-H 'Content-Type: application/json' --data-binary @%s", body_file);
+	snprintf(cmd, sizeof(cmd),
+	         "curl -sS -m 20 -X %s %s %s -o %s -w '%%{http_code}' http://127.0.0.1:%d%s > %s "
+	         "2>&1",
+	         method, auth, data, resp, api_port[node], path, code);
+	party_run_cmd(cmd);
+	int status = atoi(party_slurp(code));
+	*out = party_slurp(resp);
+	return status;
+}
+
+static void write_file(const char *path, const char *text, mode_t mode) {
+	FILE *fp = fopen(path, "w");
+	assert_non_null(fp);
+	fputs(text, fp);
+	fclose(fp);
+	chmod(path, mode);
+}
+
+/* Node i's policy: max_eps is its [dp] max_epsilon. */
+static void write_policy(int i, double max_eps) {
+	char path[256], text[2048];
+	snprintf(path, sizeof(path), "%s/policy-%s.ini", dir, names[i]);
+	snprintf(text, sizeof(text),
+	         "[node]\nname = %s\n[computations]\nallow = aggregate_stats\n"
+	         "[peers]\nproposers = *\nrecipients = *\n"
+	         "[dataset txns]\ncsv = %s/merchant%d.csv\nmax_amount = 1000000\n"
+	         "max_rows = 1000000\nbudget_epsilon = 1.5\nbudget_delta = 0.00001\n"
+	         "[dp]\nmax_epsilon = %g\nmax_delta = 0.00001\nrequire = no\n",
+	         names[i], dir, i, max_eps);
+	write_file(path, text, 0600);
+}
+
+static void write_config(int i) {
+	char path[256], text[4096];
+	int k = snprintf(text, sizeof(text),
+	                 "[node]\nname = %s\nkeys = keys-%s\npolicy = policy-%s.ini\n"
+	                 "state = state-%s\napi = 127.0.0.1:%d\ntoken_file = token\n"
+	                 "listen = 127.0.0.1:%d\nparty_program = %s/mpc-party\n",
+	                 names[i], names[i], names[i], names[i], api_port[i], link_port[i], bin);
+	for (int p = 0; p < NP; p++)
+		if (p != i)
+			k += snprintf(text + k, sizeof(text) - (size_t)k,
+			              "[peer %s]\naddress = 127.0.0.1:%d\nfingerprint = %s\n",
+			              names[p], link_port[p], fps[p]);
+	snprintf(path, sizeof(path), "%s/node-%s.ini", dir, names[i]);
+	write_file(path, text, 0644);
+}
+
+static void start_node(int i) {
+	char conf[256], log[256];
+	snprintf(conf, sizeof(conf), "%s/node-%s.ini", dir, names[i]);
+	snprintf(log, sizeof(log), "%s/nodelog-%s", dir, names[i]);
+	char *const argv[] = {NULL, (char *)"--config", conf, (char *)"--log-level", (char *)"info",
+	                      NULL};
+	char prog[200];
+	snprintf(prog, sizeof(prog), "%s/mpc-node", bin);
+	((char **)argv)[0] = prog;
+	node_pid[i] = party_spawn(argv, log, NULL);
+	assert_true(node_pid[i] > 0);
+}
+
+/* Wait until node i's health shows want_up links up (of NP - 1). */
+static int wait_links(int i, int want_up, double secs) {
+	double t0 = party_now();
+	while (party_now() - t0 < secs) {
+		char *out;
+		if (http(i, "GET", "/health", NULL, NULL, &out) == 200) {
+			int up = 0;
+			for (char *p = out; (p = strstr(p, "\"up\":true")) != NULL; p++)
+				up++;
+			if (up == want_up)
+				return 1;
+		}
+		usleep(100 * 1000);
+	}
+	return 0;
+}
+
+static int setup(void **state) {
+	(void)state;
+	if (party_setup(bin, dir, "mpc-node", "--merchants 3 --rows 400 --seed 21", names, NP,
+	                fps) != 0)
+		return -1;
+	char abs[PATH_MAX]; /* the nodes run mpc-party from their configuration */
+	if (realpath(bin, abs) == NULL || strlen(abs) >= sizeof(bin))
+		return -1;
+	snprintf(bin, sizeof(bin), "%s", abs);
+	int ports[2 * NP];
+	if (mpc_local_free_ports(ports, 2 * NP) != MPC_OK)
+		return -1;
+	char path[256];
+	snprintf(path, sizeof(path), "%s/token", dir);
+	write_file(path, token, 0600);
+	for (int i = 0; i < NP; i++) {
+		api_port[i] = ports[i];
+		link_port[i] = ports[NP + i];
+	}
+	for (int i = 0; i < NP; i++) {
+		write_policy(i, 5);
+		write_config(i);
+		start_node(i);
+	}
+	for (int i = 0; i < NP; i++)
+		if (!wait_links(i, NP - 1, 20)) {
+			char log[256];
+			snprintf(log, sizeof(log), "%s/nodelog-%s", dir, names[i]);
+			fprintf(stderr, "node %s: links not up:\n%s\n", names[i], party_slurp(log));
+			return -1;
+		}
+	return 0;
+}
+
+static int teardown(void **state) {
+	(void)state;
+	for (int i = 0; i < NP; i++)
+		if (node_pid[i] > 0) {
+			kill(node_pid[i], SIGTERM);
+			int code = party_wait(node_pid[i], 10);
+			if (code != 0)
+				fprintf(stderr, "node %s: exit %d on SIGTERM\n", names[i], code);
+		}
+	return party_remove_dir(dir);
+}
+
+/* The body of a submission of a job with these [aggregate_stats] lines,
+ * in dir/body-ID.json; the id in id. */
+static void make_body(const char *params, char id[64], char body[256]) {
+	int jp[NP];
+	assert_int_equal(mpc_local_free_ports(jp, NP), MPC_OK);
+	snprintf(id, 64, "node-test-%d-%d", (int)getpid(), job_seq++);
+	char job[4096], path[256];
+	int k = snprintf(job, sizeof(job),
+	                 "[job]\nid = %s\ncomputation = aggregate_stats\nring = 128\n"
+	                 "frac_bits = 16\npreprocessing = ot\ntimeout = 10\nconnect_timeout = 20\n"
+	                 "[aggregate_stats]\n%s\n",
+	                 id, params);
+	for (int i = 0; i < NP; i++)
+		k += snprintf(job + k, sizeof(job) - (size_t)k,
+		              "[party %s]\naddress = tcp://127.0.0.1:%d\nfingerprint = %s\n",
+		              names[i], jp[i], fps[i]);
+	snprintf(path, sizeof(path), "%s/job-%s.ini", dir, id);
+	write_file(path, job, 0644);
+	/* the JSON body: the job text as a JSON string (jq-free: python is not
+	 * assumed; escape by hand) */
+	char esc[8192];
+	size_t e = 0;
+	for (const char *p = job; *p && e + 3 < sizeof(esc); p++) {
+		if (*p == '\n') {
+			esc[e++] = '\\';
+			esc[e++] = 'n';
+		} else if (*p == '"' || *p == '\\') {
+			esc[e++] = '\\';
+			esc[e++] = *p;
+		} else {
+			esc[e++] = *p;
+		}
+	}
+	esc[e] = '\0';
+	snprintf(body, 256, "%s/body-%s.json", dir, id);
+	FILE *fp = fopen(body, "w");
+	assert_non_null(fp);
+	fprintf(fp, "{\"job\": \"%s\", \"dataset\": \"txns\"}", esc);
+	fclose(fp);
+}
+
+/* Poll node i's view of job id until it is no longer proposed, approved or
+ * running: its state word, "" on timeout. */
+static const char *wait_job(int i, const char *id, double secs) {
+	static char state[32];
+	char path[128], *out;
+	snprintf(path, sizeof(path), "/jobs/%s", id);
+	double t0 = party_now();
+	while (party_now() - t0 < secs) {
+		if (http(i, "GET", path, NULL, NULL, &out) == 200) {
+			char *s = strstr(out, "\"state\":\"");
+			if (s && sscanf(s + 9, "%31[a-z]", state) == 1 &&
+			    strcmp(state, "proposed") && strcmp(state, "approved") &&
+			    strcmp(state, "running")) {
+				if (strcmp(state, "done") !=
+				    0) /* say why, for the reader of the log */
+					fprintf(stderr, "node %s: job %s: %s\n", names[i], id, out);
+				return state;
+			}
+		}
+		usleep(50 * 1000);
+	}
+	return "";
+}
+
+/* The refusal of the last submission the node refused at once (its own
+ * policy: 403). */
+static char refusal[2048];
+
+/* Submit at node i and wait for the job to end there: its state. */
+static const char *submit(int i, const char *params, char id[64]) {
+	char body[256], *out;
+	make_body(params, id, body);
+	int st = http(i, "POST", "/jobs", body, NULL, &out);
+	if (st == 403) {
+		snprintf(refusal, sizeof(refusal), "%s", out);
+		return "refused";
+	}
+	if (st != 202)
+		fprintf(stderr, "submit: %d %s\n", st, out);
+	assert_int_equal(st, 202);
+	return wait_job(i, id, 60);
+}
+
+static void expect_agree(int i, const char *id) {
+	char path[128], *out, res[256], cmd[2048];
+	snprintf(path, sizeof(path), "/jobs/%s/result", id);
+	assert_int_equal(http(i, "GET", path, NULL, NULL, &out), 200);
+	snprintf(res, sizeof(res), "%s/result-%s-%s.csv", dir, id, names[i]);
+	write_file(res, out, 0600);
+	snprintf(cmd, sizeof(cmd),
+	         "%s/clear_stats --job %s/job-%s.ini --compare %s %s/merchant0.csv "
+	         "%s/merchant1.csv %s/merchant2.csv > %s/clear.txt 2>&1",
+	         bin, dir, id, res, dir, dir, dir, dir);
+	int rc = party_run_cmd(cmd);
+	snprintf(cmd, sizeof(cmd), "%s/clear.txt", dir);
+	if (rc != 0 || strstr(party_slurp(cmd), "AGREE") == NULL)
+		fail_msg("node %s: result differs from the clear one:\n%s", names[i],
+		         party_slurp(cmd));
+}
+
+static const char stats_params[] = "max_amount = 100000\nmax_rows = 100000\n"
+                                   "statistics = count, sum, mean, min, max, fraud_rate\n"
+                                   "groups = grocery, travel, electronics\nmin_cohort = 20";
+
+static void test_stats_job(void **state) {
+	(void)state;
+	char id[64];
+	assert_string_equal(submit(0, stats_params, id), "done");
+	for (int i = 0; i < NP; i++) {
+		assert_string_equal(wait_job(i, id, 30), "done");
+		expect_agree(i, id);
+	}
+}
+
+static void test_refused_by_policy(void **state) {
+	(void)state;
+	char id[64], path[128], *out;
+	write_policy(2, 1); /* charlie: at most epsilon 1 per job */
+	kill(node_pid[2], SIGTERM);
+	assert_int_equal(party_wait(node_pid[2], 10), 0);
+	start_node(2);
+	assert_true(wait_links(0, NP - 1, 20) && wait_links(2, NP - 1, 20));
+	assert_string_equal(submit(0,
+	                           "max_amount = 100000\nmax_rows = 100000\nstatistics = count\n"
+	                           "dp = laplace\nepsilon = 1.2",
+	                           id),
+	                    "refused");
+	snprintf(path, sizeof(path), "/jobs/%s", id);
+	assert_int_equal(http(0, "GET", path, NULL, NULL, &out), 200);
+	if (!strstr(out, "policy of charlie") || !strstr(out, "max_epsilon"))
+		fail_msg("the refusal names neither charlie nor the rule: %s", out);
+	write_policy(2, 5);
+}
+
+static void test_budget_survives_kill(void **state) {
+	(void)state;
+	char id[64], *out;
+	static const char dp1[] =
+	    "max_amount = 100000\nmax_rows = 100000\nstatistics = count, sum\n"
+	    "dp = laplace\nepsilon = 1";
+	assert_string_equal(submit(0, dp1, id), "done");
+	refusal[0] = '\0';
+	assert_string_equal(submit(0, dp1, id), "refused"); /* 2 > 1.5, at alpha itself */
+	if (!strstr(refusal, "policy of alpha") || !strstr(refusal, "budget_epsilon"))
+		fail_msg("the refusal does not name alpha and the budget: %s", refusal);
+	/* bravo dies hard, and comes back with its ledger */
+	kill(node_pid[1], SIGKILL);
+	party_wait(node_pid[1], 5);
+	start_node(1);
+	assert_true(wait_links(1, NP - 1, 20) && wait_links(0, NP - 1, 20));
+	assert_int_equal(http(1, "GET", "/metrics", NULL, NULL, &out), 200);
+	if (!strstr(out, "mpc_node_budget_epsilon{dataset=\"txns\",kind=\"spent\"} 1\n"))
+		fail_msg("bravo forgot its spending:\n%s", out);
+	/* bravo's own ledger refuses the same job now */
+	refusal[0] = '\0';
+	assert_string_equal(submit(1, dp1, id), "refused");
+	if (!strstr(refusal, "policy of bravo") || !strstr(refusal, "has spent epsilon 1 "))
+		fail_msg("bravo's refusal: %s", refusal);
+	static const char dp04[] = "max_amount = 100000\nmax_rows = 100000\nstatistics = count\n"
+	                           "dp = laplace\nepsilon = 0.4";
+	assert_string_equal(submit(1, dp04, id), "done");
+}
+
+static void test_node_killed_during_job(void **state) {
+	(void)state;
+	char id[64], body[256], *out;
+	make_body("max_amount = 100000\nmax_rows = 100000\n"
+	          "statistics = count, median, quantiles\nquantiles = 0.1, 0.25, 0.75, 0.9\n"
+	          "groups = grocery, travel, electronics, online\nmin_cohort = 10",
+	          id, body);
+	assert_int_equal(http(0, "POST", "/jobs", body, NULL, &out), 202);
+	char path[128];
+	snprintf(path, sizeof(path), "/jobs/%s", id);
+	double t0 = party_now();
+	while (party_now() - t0 < 20) { /* running everywhere */
+		http(2, "GET", path, NULL, NULL, &out);
+		if (strstr(out, "\"state\":\"running\""))
+			break;
+		usleep(20 * 1000);
+	}
+	if (!strstr(out, "\"state\":\"running\""))
+		fail_msg("charlie: job %s not running: %s", id, out);
+	usleep(300 * 1000);
+	kill(node_pid[2], SIGKILL);
+	double t_kill = party_now();
+	party_wait(node_pid[2], 5);
+	for (int i = 0; i < 2; i++) {
+		const char *st = wait_job(i, id, 10);
+		double dt = party_now() - t_kill;
+		if (strcmp(st, "failed") != 0 || dt > 2.5)
+			fail_msg("node %s: job %s after %.2f s", names[i], st, dt);
+		http(i, "GET", path, NULL, NULL, &out);
+		if (!strstr(out, "charlie"))
+			fail_msg("node %s: the failure does not name charlie: %s", names[i], out);
+	}
+	assert_true(wait_links(0, 1, 5)); /* alpha is up, and sees bravo */
+	start_node(2);
+	assert_true(wait_links(0, NP - 1, 20) && wait_links(2, NP - 1, 20));
+	assert_string_equal(submit(0, stats_params, id), "done");
+	for (int i = 0; i < NP; i++)
+		expect_agree(i, id);
+}
+
+/* The children of pid (its job processes), from /proc. */
+static int children(pid_t pid, pid_t *out, int max) {
+	char cmd[128];
+	int n = 0;
+	snprintf(cmd, sizeof(cmd), "pgrep -P %d", (int)pid);
+	FILE *p = popen(cmd, "r");
+	while (p && n < max && fscanf(p, "%d", &out[n]) == 1)
+		n++;
+	if (p)
+		pclose(p);
+	return n;
+}
+
+/* A node that falls silent (its machine frozen: node and job processes
+ * stopped, no abort sent, sockets open): the others fail the job within
+ * 2 s, naming it, through the control link's keep-alives alone. */
+static void test_node_frozen_during_job(void **state) {
+	(void)state;
+	char id[64], body[256], path[128], *out;
+	make_body("max_amount = 100000\nmax_rows = 100000\n"
+	          "statistics = count, median, quantiles\nquantiles = 0.1, 0.25, 0.75, 0.9\n"
+	          "groups = grocery, travel, electronics, online\nmin_cohort = 10",
+	          id, body);
+	assert_int_equal(http(0, "POST", "/jobs", body, NULL, &out), 202);
+	snprintf(path, sizeof(path), "/jobs/%s", id);
+	pid_t kids[8];
+	int nk = 0;
+	double t0 = party_now();
+	while (party_now() - t0 < 20 && nk == 0) { /* charlie's job process is there */
+		nk = children(node_pid[2], kids, 8);
+		usleep(10 * 1000);
+	}
+	assert_true(nk > 0);
+	kill(node_pid[2], SIGSTOP);
+	for (int k = 0; k < nk; k++)
+		kill(kids[k], SIGSTOP);
+	double t_stop = party_now();
+	for (int i = 0; i < 2; i++) {
+		const char *st = wait_job(i, id, 10);
+		double dt = party_now() - t_stop;
+		if (strcmp(st, "failed") != 0 || dt > 2.5)
+			fail_msg("node %s: job %s after %.2f s", names[i], st, dt);
+		http(i, "GET", path, NULL, NULL, &out);
+		if (!strstr(out, "peer charlie went down"))
+			fail_msg("node %s: the failure does not name charlie: %s", names[i], out);
+	}
+	kill(node_pid[2], SIGKILL);
+	for (int k = 0; k < nk; k++)
+		kill(kids[k], SIGKILL);
+	kill(node_pid[2], SIGCONT);
+	party_wait(node_pid[2], 5);
+	start_node(2);
+	assert_true(wait_links(0, NP - 1, 20) && wait_links(2, NP - 1, 20));
+	assert_string_equal(submit(2, stats_params, id), "done");
+	for (int i = 0; i < NP; i++)
+		expect_agree(i, id);
+}
+
+static void test_api_errors(void **state) {
+	(void)state;
+	char path[256], *out;
+	snprintf(path, sizeof(path), "%s/bad.json", dir);
+	write_file(path, "{\"job\": \"[job]\\nid = x\", ", 0600);
+	assert_int_equal(http(0, "POST", "/jobs", path, NULL, &out), 400);
+	assert_non_null(strstr(out, "\"error\""));
+	write_file(path, "{\"job\": \"[job]\\nid = x\\n\", \"dataset\": \"txns\"}", 0600);
+	assert_int_equal(http(0, "POST", "/jobs", path, NULL, &out), 400); /* no computation */
+	assert_non_null(strstr(out, "computation"));
+	assert_int_equal(http(0, "GET", "/health", NULL, "wrong-token-0123456789", &out), 401);
+	assert_int_equal(http(0, "GET", "/health", NULL, "", &out), 401);
+	assert_int_equal(http(0, "GET", "/jobs/nope", NULL, NULL, &out), 404);
+	/* a body over the limit (1 MiB) */
+	FILE *fp = fopen(path, "w");
+	assert_non_null(fp);
+	fputs("{\"job\": \"", fp);
+	for (int i = 0; i < (1 << 20); i++)
+		fputc('a', fp);
+	fputs("\"}", fp);
+	fclose(fp);
+	assert_int_equal(http(0, "POST", "/jobs", path, NULL, &out), 413);
+	/* an id used before */
+	char id[64], body[256];
+	make_body(stats_params, id, body);
+	assert_int_equal(http(0, "POST", "/jobs", body, NULL, &out), 202);
+	assert_string_equal(wait_job(0, id, 60), "done");
+	assert_int_equal(http(0, "POST", "/jobs", body, NULL, &out), 409);
+	assert_non_null(strstr(out, "used"));
+	assert_true(wait_links(0, NP - 1, 5)); /* and nothing crashed */
+}
+
+int main(void) {
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_stats_job),
+	    cmocka_unit_test(test_refused_by_policy),
+	    cmocka_unit_test(test_budget_survives_kill),
+	    cmocka_unit_test(test_node_killed_during_job),
+	    cmocka_unit_test(test_node_frozen_during_job),
+	    cmocka_unit_test(test_api_errors),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
