@@ -172,3 +172,121 @@ echo "   -- merchant1's scores beside the clear-text double evaluation (model an
 "$bin/clear_score" --job "$out/job-score.ini" --model "$out/fed/model.csv" --input "$out/score/batch.csv" \
 	--compare "$out/scores1.csv" | sed 's/^/   /' ||
 	{ echo "demo: the MPC scores differ from the clear ones" >&2; exit 1; }
+
+echo "== 11. standing nodes (mpc-node): each merchant runs one, with its own policy and privacy budget ledger; a job submitted through one node's local HTTP API runs once every node has approved it"
+if [ "$preproc" = dealer ]; then
+	echo "   (skipped with PREPROC=dealer: the nodes run dealer-free jobs only)"
+	exit 0
+fi
+nd=$out/nodes
+mkdir -p "$nd" && chmod 700 "$nd"
+head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$nd/token" && chmod 600 "$nd/token"
+tok=$(cat "$nd/token")
+for try in $(seq 1 50); do # six more free ports: three APIs, three control links
+	nbase=$((20000 + (RANDOM % 4000) * 10))
+	busy=0
+	for p in $(seq "$nbase" $((nbase + 5))); do
+		(exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && busy=1
+	done
+	[ "$busy" = 0 ] && [ "$nbase" != "$base" ] && break
+done
+for i in 0 1 2; do
+	cat > "$nd/policy$i.ini" <<POLICY
+[node]
+name = merchant$i
+[computations]
+allow = aggregate_stats
+[peers]
+proposers = *
+recipients = *
+[dataset txns]
+csv = $(cd "$out/data" && pwd)/merchant$i.csv
+max_amount = 1000000
+max_rows = 1000000
+budget_epsilon = 1.5
+[dp]
+max_epsilon = 1
+require = no
+POLICY
+	{
+		printf '[node]\nname = merchant%d\nkeys = %s\npolicy = policy%d.ini\nstate = state%d\n' \
+			"$i" "$(cd "$out/keys-merchant$i" && pwd)" "$i" "$i"
+		printf 'api = 127.0.0.1:%d\ntoken_file = token\nlisten = 127.0.0.1:%d\n' \
+			$((nbase + i)) $((nbase + 3 + i))
+		for p in 0 1 2; do
+			[ "$p" = "$i" ] && continue
+			printf '[peer merchant%d]\naddress = 127.0.0.1:%d\nfingerprint = %s\n' \
+				"$p" $((nbase + 3 + p)) "${fp[merchant$p]}"
+		done
+	} > "$nd/node$i.ini"
+done
+npids=()
+trap 'kill "${npids[@]}" 2>/dev/null' EXIT
+for i in 0 1 2; do
+	"$bin/mpc-node" --config "$nd/node$i.ini" > "$nd/node$i.log" 2>&1 &
+	npids+=($!)
+done
+api() { # NODE METHOD PATH [BODY-FILE]: curl against node NODE's API
+	local data=()
+	[ $# -gt 3 ] && data=(--data-binary "@$4")
+	curl -sS -X "$2" -H "Authorization: Bearer $tok" "${data[@]}" "http://127.0.0.1:$((nbase + $1))$3"
+}
+for t in $(seq 1 100); do
+	up=0
+	for i in 0 1 2; do [ "$(api "$i" GET /health 2>/dev/null | grep -o '"up":true' | wc -l)" = 2 ] && up=$((up + 1)); done
+	[ "$up" = 3 ] && break
+	sleep 0.2
+done
+[ "$up" = 3 ] || { echo "demo: the nodes' links did not come up" >&2; tail -n 5 "$nd"/node*.log >&2; exit 1; }
+echo "   three nodes up, every control link up (TLS 1.3, pinned certificates):"
+echo "   \$ curl -H 'Authorization: Bearer ...' http://127.0.0.1:$nbase/health"
+api 0 GET /health | sed 's/^/   /'
+echo
+# body FILE JOB-FILE: the POST /jobs body for a job file on dataset txns
+body() { printf '{"dataset": "txns", "job": "%s"}' "$(sed 's/\\/\\\\/g; s/"/\\"/g' "$2" | awk '{printf "%s\\n", $0}')" > "$1"; }
+# wait_job NODE ID: poll until the job is over at NODE; prints its state
+wait_job() {
+	local st
+	for t in $(seq 1 600); do
+		st=$(api "$1" GET "/jobs/$2" | sed -n 's/.*"state":"\([a-z]*\)".*/\1/p')
+		case "$st" in done | failed | refused | cancelled) echo "$st"; return ;; esac
+		sleep 0.1
+	done
+	echo timeout
+}
+job "$nd/job-stats.ini" "demo-node-$stamp" "max_amount = 1000000" "max_rows = 1000000" \
+	"statistics = count, sum, mean, stddev, median, fraud_rate" \
+	"groups = grocery, travel, electronics, online" "min_cohort = 50"
+body "$nd/body-stats.json" "$nd/job-stats.ini"
+echo "   merchant0's systems submit a statistics job (POST /jobs):"
+api 0 POST /jobs "$nd/body-stats.json" | sed 's/^/   /'
+echo
+st=$(wait_job 0 "demo-node-$stamp")
+[ "$st" = done ] || { echo "demo: the job ended $st:" >&2; api 0 GET "/jobs/demo-node-$stamp" >&2; exit 1; }
+for i in 0 1 2; do
+	[ "$(wait_job "$i" "demo-node-$stamp")" = done ] || { echo "demo: merchant$i: job not done" >&2; exit 1; }
+	api "$i" GET "/jobs/demo-node-$stamp/result" > "$nd/result$i.csv"
+done
+echo "   each node's GET /jobs/ID/result against the clear computation over the union:"
+"$bin/clear_stats" --job "$nd/job-stats.ini" --compare "$nd/result0.csv" "$out/data"/merchant*.csv | sed 's/^/   /'
+for i in 1 2; do
+	cmp -s "$nd/result0.csv" "$nd/result$i.csv" || { echo "demo: merchant$i's node got other results" >&2; exit 1; }
+done
+echo "   a DP job (epsilon 1 of each dataset's budget of 1.5), then the same again:"
+for k in 1 2; do
+	job "$nd/job-dp$k.ini" "demo-node-dp$k-$stamp" "max_amount = 1000000" "max_rows = 1000000" \
+		"statistics = count, sum" "dp = laplace" "epsilon = 1"
+	body "$nd/body-dp$k.json" "$nd/job-dp$k.ini"
+	printf '   #%d: ' "$k"
+	api 0 POST /jobs "$nd/body-dp$k.json"
+	echo
+	[ "$k" = 1 ] && { st=$(wait_job 0 "demo-node-dp1-$stamp"); echo "       -> $st"; }
+done
+echo "   merchant1's metrics (GET /metrics, Prometheus text), in part:"
+api 1 GET /metrics | grep -E '^mpc_node_(link_up|jobs\{state="(done|refused)"|budget_epsilon)|^mpc_api_request_seconds_count' | sed 's/^/   /'
+for i in 0 1 2; do kill -TERM "${npids[$i]}"; done
+for i in 0 1 2; do
+	wait "${npids[$i]}" || { echo "demo: node merchant$i did not stop cleanly" >&2; exit 1; }
+done
+trap - EXIT
+echo "   SIGTERM: every node stopped cleanly (exit 0); logs in $nd/"
