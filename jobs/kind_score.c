@@ -44,6 +44,7 @@ typedef struct {
 	double *score;
 	uint8_t *flag;
 	double seconds;
+	mpc_pool_plan plan1; /* a service: one row's material */
 } score_state;
 
 const mpc_score_job *mpc_score_job_of(const void *kind_state) {
@@ -270,7 +271,13 @@ static mpc_err score_load_input(void *st, const mpc_kind_io *io, mpc_kind_summar
 	s->me = io->is_dealer ? -1 : io->self;
 	for (size_t k = 0; k < sc->d; k++)
 		s->q += sc->holder[k] == s->me;
-	if ((s->me == sc->asker || s->q > 0) && !(io->dry && io->input == NULL)) {
+	if (io->service && (sc->vertical || sc->owner == sc->asker))
+		return mpc_error(MPC_ECONFIG,
+		                 "%s: a scoring service needs the horizontal layout and an asker "
+		                 "other than the model owner",
+		                 s->job->path);
+	if (io->service) { /* the asker's rows come with the requests */
+	} else if ((s->me == sc->asker || s->q > 0) && !(io->dry && io->input == NULL)) {
 		if ((err = read_features(s, io, sum, bad_input)) != MPC_OK)
 			return err;
 	} else if (io->input) {
@@ -289,6 +296,10 @@ static mpc_err score_prepare(void *st, const mpc_kind_io *io) {
 	score_state *s = st;
 	if (io->is_dealer)
 		return MPC_OK;
+	if (io->service) { /* one row's material, the unit of the stock */
+		s->rows = 1;
+		return mpc_plan_simulate(s->job->n_parties, sim_score, s, &s->plan1);
+	}
 	return mpc_plan_ahead_start(&s->ahead, s->job->n_parties, sim_score, s, &s->rows);
 }
 
@@ -385,18 +396,12 @@ static mpc_err announce_keys(score_state *s, mpc_kind_session *ks) {
 	return MPC_OK;
 }
 
-/* The protocol: the owner's model applied to the asker's transactions. */
-static mpc_err score_protocol(score_state *s, mpc_party *p) {
+/* The owner's model applied to the asker's s->n transactions, with the
+ * cross-product engine cross (NULL: Beaver triples from a dealer). */
+static mpc_err score_eval(score_state *s, mpc_party *p, const mpc_cross *cross) {
 	const mpc_score_job *sc = &s->sc;
-	mpc_cross cross = {0};
 	mpc_err err;
-
-	/* products of the owner's weights with the asker's features: Gilboa
-	 * cross products over OT, unless a dealer serves Beaver triples */
-	if (s->job->preprocessing != MPC_JOB_DEALER &&
-	    (err = mpc_cross_ot_new(&cross, p)) != MPC_OK)
-		return err;
-	mpc_score_opts so = {.asker = sc->asker, .cross = cross.ops ? &cross : NULL};
+	mpc_score_opts so = {.asker = sc->asker, .cross = cross};
 	mpc_score_data sd = {
 	    .n = s->n, .d = sc->d, .holder = sc->asker, .x = s->x, .x_max = sc->max_feature};
 	if (sc->vertical) {
@@ -424,6 +429,19 @@ static mpc_err score_protocol(score_state *s, mpc_party *p) {
 		                            .threshold = sc->threshold};
 		err = mpc_score_logreg(p, &so, &sd, &m, s->score, s->flag);
 	}
+	return err;
+}
+
+/* The protocol: products of the owner's weights with the asker's features
+ * are Gilboa cross products over OT, unless a dealer serves Beaver
+ * triples. */
+static mpc_err score_protocol(score_state *s, mpc_party *p) {
+	mpc_cross cross = {0};
+	mpc_err err;
+	if (s->job->preprocessing != MPC_JOB_DEALER &&
+	    (err = mpc_cross_ot_new(&cross, p)) != MPC_OK)
+		return err;
+	err = score_eval(s, p, cross.ops ? &cross : NULL);
 	mpc_cross_free(&cross);
 	return err;
 }
@@ -462,6 +480,164 @@ static mpc_err score_run(void *st, mpc_kind_session *ks) {
 		return err;
 	s->seconds = now() - t0;
 	return MPC_OK;
+}
+
+/* ---- the standing service (mpc-party serve) ----
+ * The asker leads. Before each step it sends every other party a header:
+ * score n rows, refill the stock by n rows' worth, or stop. A scoring step
+ * is answered by the model owner's verdict (its quota, io->service->admit)
+ * to every party, then the batch is scored with the party, the cross
+ * engine and the stock made once for the whole service: 2 rounds more than
+ * a job's scoring, and no OT set-up. While no request waits, the asker has
+ * the stock refilled by what was used. */
+enum { SVC_SCORE = 1, SVC_REFILL = 2, SVC_STOP = 3 };
+#define SVC_VERDICT   256  /* bytes: 0 (go) or 1 (refused), then the refusal's text */
+#define SVC_MAX_BATCH 4096 /* rows of one scoring step */
+#define SVC_IDLE_MS   50   /* no request this long: refill */
+
+typedef struct {
+	uint32_t type, pad;
+	uint64_t n;
+} svc_header;
+
+static uint64_t others(int nn, int self) {
+	return (nn >= 64 ? ~0ull : (1ull << nn) - 1) & ~(1ull << self);
+}
+
+/* The asker sends h; the others wait for it as long as it takes. */
+static mpc_err svc_header_xchg(score_state *s, mpc_kind_session *ks, svc_header *h) {
+	int asker = s->sc.asker, nn = mpc_net_size(ks->net);
+	mpc_err err;
+	if (s->me == asker)
+		return mpc_net_bcast(ks->net, others(nn, asker), h, 0, NULL, sizeof(*h));
+	if ((err = mpc_net_recv_wait(ks->net, asker, h, sizeof(*h), -1)) != MPC_OK)
+		return err;
+	if (h->type < SVC_SCORE || h->type > SVC_STOP || h->pad != 0 ||
+	    (h->type == SVC_SCORE && (h->n == 0 || h->n > SVC_MAX_BATCH)) ||
+	    (h->type == SVC_REFILL && h->n > (uint64_t)1 << 32))
+		return mpc_error(MPC_EPROTO, "the asker %s sent a malformed service header",
+		                 s->job->parties[asker].name);
+	return MPC_OK;
+}
+
+/* The owner decides n more rows for the asker and tells every party: 1 to
+ * go ahead, 0 (and why in refusal) if refused. */
+static mpc_err svc_verdict(score_state *s, mpc_kind_session *ks, uint64_t n, int *go,
+                           char refusal[SVC_VERDICT]) {
+	const mpc_kind_service *svc = ks->io->service;
+	int owner = s->sc.owner, nn = mpc_net_size(ks->net);
+	uint8_t v[SVC_VERDICT] = {0};
+	mpc_err err;
+	if (s->me == owner) {
+		if (svc->admit &&
+		    svc->admit(svc->arg, s->job->parties[s->sc.asker].name, n) != MPC_OK) {
+			v[0] = 1;
+			snprintf((char *)v + 1, SVC_VERDICT - 1, "%s", mpc_error_detail());
+		}
+		err = mpc_net_bcast(ks->net, others(nn, owner), v, 0, NULL, sizeof(v));
+	} else {
+		err = mpc_net_recv(ks->net, owner, v, sizeof(v));
+	}
+	if (err != MPC_OK)
+		return err;
+	if (v[0] > 1 || v[SVC_VERDICT - 1] != 0)
+		return mpc_error(MPC_EPROTO, "the model owner sent a malformed verdict");
+	*go = v[0] == 0;
+	for (size_t i = 1; i < SVC_VERDICT && v[i]; i++) /* shown to the asker's systems */
+		refusal[i - 1] = v[i] >= 0x20 && v[i] < 0x7f ? (char)v[i] : '?';
+	refusal[SVC_VERDICT - 1] = '\0';
+	return MPC_OK;
+}
+
+static mpc_err svc_refill(score_state *s, mpc_party *p, uint64_t rows) {
+	mpc_pool_plan plan = s->plan1;
+	mpc_err err = mpc_pool_plan_scale(&plan, rows);
+	return err == MPC_OK ? mpc_pool_fill(p, &plan) : err;
+}
+
+/* One scoring step of n rows (the asker's in x). */
+static mpc_err svc_score(score_state *s, mpc_kind_session *ks, mpc_party *p, const mpc_cross *cross,
+                         const double *x, uint64_t n) {
+	const mpc_kind_service *svc = ks->io->service;
+	char refusal[SVC_VERDICT] = "";
+	int go = 0, asker = s->me == s->sc.asker;
+	mpc_err err;
+	if ((err = svc_verdict(s, ks, n, &go, refusal)) != MPC_OK)
+		return err;
+	if (!go)
+		return asker ? svc->reply(svc->arg, NULL, NULL, (size_t)n, refusal) : MPC_OK;
+	double score[SVC_MAX_BATCH];
+	uint8_t flag[SVC_MAX_BATCH];
+	s->n = (size_t)n;
+	s->x = asker ? (double *)x : NULL; /* the host's: never freed here */
+	s->score = asker ? score : NULL;
+	s->flag = asker ? flag : NULL;
+	err = score_eval(s, p, cross);
+	s->x = NULL;
+	s->score = NULL;
+	s->flag = NULL;
+	s->n = 0;
+	if (err == MPC_OK && asker)
+		err = svc->reply(svc->arg, score, flag, (size_t)n, NULL);
+	mpc_wipe(score, sizeof(score));
+	mpc_wipe(flag, sizeof(flag));
+	return err;
+}
+
+/* The asker's loop: a batch, or after an idle spell the refill. */
+static mpc_err svc_next(score_state *s, mpc_kind_session *ks, uint64_t *used, svc_header *h,
+                        const double **x) {
+	const mpc_kind_service *svc = ks->io->service;
+	size_t n = 0;
+	mpc_err err = svc->next(svc->arg, x, &n, *used > 0 && svc->stock ? SVC_IDLE_MS : -1);
+	*h = (svc_header){.type = SVC_STOP};
+	if (err == MPC_ECLOSED)
+		return MPC_OK;
+	if (err != MPC_OK)
+		return err;
+	if (n > SVC_MAX_BATCH || (double)n > s->sc.max_rows)
+		return mpc_error(MPC_EINVAL, "a batch of %zu rows: at most %d", n, SVC_MAX_BATCH);
+	*h = n ? (svc_header){.type = SVC_SCORE, .n = n}
+	       : (svc_header){.type = SVC_REFILL, .n = *used};
+	*used = n ? *used + n : 0;
+	return MPC_OK;
+}
+
+static mpc_err score_serve(void *st, mpc_kind_session *ks) {
+	score_state *s = st;
+	const mpc_kind_service *svc = ks->io->service;
+	mpc_party *p = NULL;
+	mpc_cross cross = {0};
+	uint64_t used = 0;
+	mpc_pool_plan none = {0};
+	mpc_err err;
+	if (svc == NULL || ks->io->is_dealer || s->job->preprocessing == MPC_JOB_DEALER)
+		return mpc_error(MPC_ECONFIG, "%s: a scoring service runs without a dealer",
+		                 s->job->path);
+	if ((err = ks->start(ks, &none, &p)) != MPC_OK ||
+	    (err = mpc_cross_ot_new(&cross, p)) != MPC_OK ||
+	    (svc->stock && (err = svc_refill(s, p, svc->stock)) != MPC_OK))
+		goto out;
+	mpc_info("scoring service of %s's model for %s: ready (stock: %llu rows)",
+	         s->job->parties[s->sc.owner].name, s->job->parties[s->sc.asker].name,
+	         (unsigned long long)svc->stock);
+	for (;;) {
+		svc_header h = {0};
+		const double *x = NULL;
+		if (s->me == s->sc.asker && (err = svc_next(s, ks, &used, &h, &x)) != MPC_OK)
+			break;
+		if ((err = svc_header_xchg(s, ks, &h)) != MPC_OK || h.type == SVC_STOP)
+			break;
+		err = h.type == SVC_SCORE ? svc_score(s, ks, p, &cross, x, h.n)
+		                          : svc_refill(s, p, h.n);
+		if (err != MPC_OK)
+			break;
+	}
+	if (err == MPC_ECLOSED) /* the asker closed the network: the service ended */
+		err = MPC_OK;
+out:
+	mpc_cross_free(&cross);
+	return err;
 }
 
 /* ---- outputs ---- */
@@ -528,4 +704,5 @@ const mpc_kind mpc_kind_score = {
     .write = score_write,
     .free = score_free,
     .privacy = NULL,
+    .serve = score_serve,
 };

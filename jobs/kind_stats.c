@@ -352,4 +352,5 @@ const mpc_kind mpc_kind_stats = {
     .write = stats_write,
     .free = stats_free,
     .privacy = stats_privacy,
+    .serve = NULL,
 };

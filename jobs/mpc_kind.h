@@ -31,6 +31,26 @@
 /* The plan depends on the asker's transaction count (a `rows` argument). */
 #define MPC_KIND_PLAN_ROWS 1u
 
+/* A kind run as a standing service (mpc-party serve, for a node): the
+ * host's side. The asker's host hands it batches of requests and takes the
+ * answers; the model owner's host decides each batch against its quota. */
+typedef struct {
+	/* The asker's: the next batch, waiting at most idle_ms: *n rows of the
+	 * job's d features in *x (the host's, valid until the next call).
+	 * MPC_OK with *n = 0: nothing came within idle_ms. MPC_ECLOSED: end
+	 * the service. */
+	mpc_err (*next)(void *arg, const double **x, size_t *n, int idle_ms);
+	/* The asker's: the answers to the batch next gave; refusal non-NULL
+	 * (score and flag NULL) when the model owner refused the whole batch. */
+	mpc_err (*reply)(void *arg, const double *score, const uint8_t *flag, size_t n,
+	                 const char *refusal);
+	/* The model owner's: may asker have n more rows scored? MPC_OK, or
+	 * MPC_EREFUSED with the refusal as the error detail. NULL: no limit. */
+	mpc_err (*admit)(void *arg, const char *asker, uint64_t n);
+	void *arg;
+	uint64_t stock; /* rows' worth of material kept ahead (0: none) */
+} mpc_kind_service;
+
 /* Who runs the kind, and with which files (all borrowed). */
 typedef struct {
 	const mpc_job *job;
@@ -40,6 +60,7 @@ typedef struct {
 	const char *input, *model, *output; /* NULL when not given */
 	int json;                           /* --format json */
 	int dry;                            /* check: read and validate this party's files only */
+	const mpc_kind_service *service;    /* mpc-party serve; NULL for run and check */
 } mpc_kind_io;
 
 /* What load_input read, for check's summary. */
@@ -95,6 +116,9 @@ typedef struct mpc_kind {
 	 * exact. NULL: the kind's outputs are never DP releases of a dataset
 	 * (fraud_score: a query answered with a model). */
 	mpc_err (*privacy)(void *st, double *epsilon, double *delta);
+	/* The standing service on the connected network, until the asker's
+	 * host ends it (io->service). NULL: the kind has none. */
+	mpc_err (*serve)(void *st, mpc_kind_session *s);
 } mpc_kind;
 
 /* The kind called name, or NULL. */

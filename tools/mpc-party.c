@@ -113,6 +113,7 @@ static int parse_args(int argc, char **argv, int first, opts *o) {
 		                  : strcmp(a, "--trunc") == 0       ? &o->trunc
 		                  : strcmp(a, "--bits") == 0        ? &o->bits
 		                  : strcmp(a, "--bit-triples") == 0 ? &o->bit_triples
+		                  : strcmp(a, "--stock") == 0       ? &o->stock
 		                                                    : NULL;
 		if (count) {
 			char *end = NULL;
@@ -140,6 +141,12 @@ static int parse_args(int argc, char **argv, int first, opts *o) {
 			slot = &o->output;
 		else if (strcmp(a, "--model") == 0)
 			slot = &o->model;
+		else if (strcmp(a, "--serve") == 0)
+			slot = &o->serve;
+		else if (strcmp(a, "--policy") == 0)
+			slot = &o->policy;
+		else if (strcmp(a, "--quota") == 0)
+			slot = &o->quota;
 		else if (strcmp(a, "--format") == 0)
 			slot = &o->format;
 		else if (strcmp(a, "--out") == 0)
@@ -248,12 +255,25 @@ static mpc_err run_kind(const opts *o, conn *c, const mpc_kind *k, void *st, con
 		return err;
 	test_pause();
 	mpc_kind_session ks = {.io = io, .net = c->net, .start = start_party, .host = &h};
-	err = k->run(st, &ks);
+	err = io->service ? k->serve(st, &ks) : k->run(st, &ks);
 	*bad_input = ks.bad_input;
 	if (err == MPC_OK && h.p)
 		party_note_taken(h.p, c->job);
 	mpc_party_free(h.p);
 	return err;
+}
+
+/* run --serve: the kind's standing service, for fraud_score (the only kind
+ * with one). */
+static mpc_err start_service(const opts *o, conn *c, const mpc_kind *k, void *st, party_service *ps,
+                             mpc_kind_service *svc) {
+	if (k->serve == NULL || k != &mpc_kind_score)
+		return mpc_error(MPC_ECONFIG,
+		                 "%s: computation %s has no standing service (--serve)",
+		                 o->job_path, k->name);
+	if (c->is_dealer)
+		return mpc_error(MPC_ECONFIG, "--serve: a service runs without a dealer");
+	return party_service_open(o, c, st, ps, svc);
 }
 
 /* run (and check's dry run): the job's kind from the registry, through its
@@ -262,6 +282,8 @@ int party_cmd_run(const opts *o) {
 	conn c;
 	const mpc_kind *k = NULL;
 	void *st = NULL;
+	party_service ps = {.lfd = -1, .cfd = -1};
+	mpc_kind_service svc;
 	int json = o->format && strcmp(o->format, "json") == 0, code = 0, bad_input = 0;
 	const char *cmd = o->dry ? "check" : "run";
 	mpc_err err;
@@ -282,6 +304,8 @@ int party_cmd_run(const opts *o) {
 		                c.job->computation);
 	else
 		err = k->parse(c.job, &st);
+	if (err == MPC_OK && o->serve && (err = start_service(o, &c, k, st, &ps, &svc)) == MPC_OK)
+		io.service = &svc;
 	if (err == MPC_OK)
 		err = k->load_input(st, &io, &party_dry.s, &bad_input);
 	if (err == MPC_ECONFIG && !bad_input) {
@@ -295,7 +319,7 @@ int party_cmd_run(const opts *o) {
 		goto failed;
 	mpc_net_close(c.net);
 	c.net = NULL;
-	if (!c.is_dealer && (err = k->write(st, &io)) != MPC_OK) {
+	if (!c.is_dealer && !o->serve && (err = k->write(st, &io)) != MPC_OK) {
 		fprintf(stderr, "mpc-party run: %s\n", mpc_error_detail());
 		code = err == MPC_EPROTO ? MPC_EXIT_PROTO : MPC_EXIT_INPUT;
 	}
@@ -308,6 +332,8 @@ failed:
 	if (bad_input)
 		code = MPC_EXIT_INPUT;
 out:
+	if (o->serve)
+		party_service_close(&ps, o);
 	if (k && st)
 		k->free(st);
 	party_conn_fini(&c);

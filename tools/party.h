@@ -31,6 +31,8 @@ typedef struct {
 	uint64_t triples, trunc, bits, bit_triples; /* preprocess: how many to make */
 	int for_job, target, list; /* preprocess: the job's plan; levels, not amounts; list */
 	uint64_t rows, runs;       /* the asker's transactions (fraud_score); runs to stock */
+	const char *serve, *policy, *quota; /* run --serve SOCKET: a standing service */
+	uint64_t stock;                     /* --stock: rows' worth of material kept ahead */
 	mpc_log_level level;
 } opts;
 
@@ -93,6 +95,24 @@ mpc_err party_install_preproc(const opts *o, conn *c, mpc_party *p,
 /* After a run: what it took, of every kind, and from where. */
 void party_note_taken(mpc_party *p, const mpc_job *j);
 int party_cmd_preprocess(const opts *o);
+
+/* ---- tools/party_serve.c ---- */
+
+/* The host's side of a kind's standing service (run --serve). */
+typedef struct party_service {
+	int lfd, cfd; /* the asker's: listening socket, the node's connection */
+	size_t d;     /* features a row */
+	double *x;    /* the batch */
+	uint32_t last_n;
+	char computation[64];
+	struct mpc_policy *policy; /* the model owner's, with --policy and --quota */
+	struct mpc_quota *quota;
+} party_service;
+/* Set up ps and svc for this party of the job (kind_state: fraud_score's).
+ * Caller calls party_service_close (also on error). */
+mpc_err party_service_open(const opts *o, const conn *c, void *kind_state, party_service *ps,
+                           mpc_kind_service *svc) MPC_MUST_CHECK;
+void party_service_close(party_service *ps, const opts *o);
 
 /* ---- tools/party_check.c, tools/mpc-party.c ---- */
 int party_cmd_check(const opts *o);
