@@ -7,6 +7,7 @@
  * can say what it is instead. */
 #include "node/mpc_api.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -176,5 +177,78 @@ void mpc_api_submit_free(mpc_api_submit *s) {
 	if (s == NULL)
 		return;
 	mpc_wipe_free(s->job_text, s->job_len + (s->job_text ? 1 : 0));
+	memset(s, 0, sizeof(*s));
+}
+
+/* "transactions": n lists of d finite numbers. */
+static mpc_err take_rows(json_t *obj, mpc_api_score *out) {
+	json_t *rows = json_object_get(obj, "transactions"), *row, *v;
+	size_t i, k;
+	if (!json_is_array(rows) || json_array_size(rows) == 0 ||
+	    json_array_size(rows) > MPC_API_MAX_SCORE_ROWS)
+		return mpc_error(MPC_EINVAL,
+		                 "body: \"transactions\" must be a list of 1 to %d transactions",
+		                 MPC_API_MAX_SCORE_ROWS);
+	out->n = json_array_size(rows);
+	json_array_foreach(rows, i, row) {
+		if (!json_is_array(row) || json_array_size(row) == 0 ||
+		    json_array_size(row) > MPC_API_MAX_FEATURES ||
+		    (i > 0 && json_array_size(row) != out->d))
+			return mpc_error(MPC_EINVAL,
+			                 "body: transaction %zu must be a list of %s numbers (the "
+			                 "model's features, in the job's order)",
+			                 i + 1, i > 0 ? "as many" : "1 to 64");
+		if (i == 0) {
+			out->d = json_array_size(row);
+			if ((out->x = calloc(out->n * out->d, sizeof(double))) == NULL)
+				return mpc_error(MPC_ENOMEM, "mpc_api_parse_score: out of memory");
+		}
+		json_array_foreach(row, k, v) {
+			double x = json_number_value(v);
+			if (!json_is_number(v) || !isfinite(x))
+				return mpc_error(
+				    MPC_EINVAL,
+				    "body: transaction %zu, feature %zu: expected a finite "
+				    "number",
+				    i + 1, k + 1);
+			out->x[i * out->d + k] = x;
+		}
+	}
+	return MPC_OK;
+}
+
+mpc_err mpc_api_parse_score(const char *body, size_t len, mpc_api_score *out) {
+	static const char *const keys[] = {"service", "transactions"};
+	json_t *root = NULL, *svc;
+	mpc_err err;
+	if (out == NULL)
+		return mpc_error(MPC_EINVAL, "mpc_api_parse_score: no output");
+	memset(out, 0, sizeof(*out));
+	if (body == NULL && len != 0)
+		return mpc_error(MPC_EINVAL, "mpc_api_parse_score: no body");
+	if ((err = load_object(body, len, &root)) != MPC_OK)
+		return err;
+	err = known_keys(root, keys, 2, "\"service\" and \"transactions\"");
+	svc = json_object_get(root, "service");
+	if (err == MPC_OK &&
+	    (!json_is_string(svc) || strlen(json_string_value(svc)) != json_string_length(svc) ||
+	     !mpc_job_name_ok(json_string_value(svc), 64)))
+		err = mpc_error(MPC_EINVAL, "body: \"service\" must be the scoring service's job "
+		                            "id (1 to 64 of A-Z a-z 0-9 . _ -)");
+	if (err == MPC_OK) {
+		memcpy(out->service, json_string_value(svc), json_string_length(svc) + 1);
+		err = take_rows(root, out);
+	}
+	if (err != MPC_OK)
+		mpc_api_score_free(out);
+	json_decref(root);
+	return err;
+}
+
+void mpc_api_score_free(mpc_api_score *s) {
+	if (s == NULL)
+		return;
+	if (s->x)
+		mpc_wipe_free(s->x, s->n * s->d * sizeof(double));
 	memset(s, 0, sizeof(*s));
 }

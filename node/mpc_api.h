@@ -34,4 +34,23 @@ mpc_err mpc_api_parse_submit(const char *body, size_t len, mpc_api_submit *out) 
 /* Wipes and frees job_text, zeroes s. NULL does nothing. */
 void mpc_api_submit_free(mpc_api_submit *s);
 
+#define MPC_API_MAX_SCORE_ROWS 256 /* transactions of one POST /score */
+#define MPC_API_MAX_FEATURES   64  /* numbers of one transaction */
+
+/* POST /score. */
+typedef struct {
+	char service[65]; /* the scoring service's job id */
+	size_t n, d;      /* transactions, features each */
+	double *x; /* n x d, row-major, malloc'd (a merchant's transactions: wiped on free) */
+} mpc_api_score;
+
+/* Body of POST /score: {"service": "JOB-ID", "transactions": [[x0, ...,
+ * x_{d-1}], ...]}: 1 to MPC_API_MAX_SCORE_ROWS transactions, each a list of
+ * the same number (1 to MPC_API_MAX_FEATURES) of finite numbers. MPC_EINVAL
+ * naming what is wrong and where ("transaction 3, feature 2: ..."), never a
+ * value; MPC_ENOMEM. On error *out is zeroed. Caller frees with
+ * mpc_api_score_free. */
+mpc_err mpc_api_parse_score(const char *body, size_t len, mpc_api_score *out) MPC_MUST_CHECK;
+void mpc_api_score_free(mpc_api_score *s);
+
 #endif

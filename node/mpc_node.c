@@ -20,6 +20,7 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
+#include "jobs/kind_score.h"
 #include "jobs/mpc_kind.h"
 #include "net/mpc_keys.h"
 #include "net/mpc_tls.h"
@@ -129,19 +130,55 @@ static mpc_err check_form(mpc_node *n, node_job *j, const char *proposer) {
 		                 "(transport = tls, preprocessing = ot or paillier)",
 		                 job->id);
 	const mpc_kind *k = mpc_kind_find(job->computation);
-	if (k != &mpc_kind_stats)
-		return mpc_error(
-		    MPC_EINVAL,
-		    "job %s: computation %s: the node runs aggregate_stats jobs so far "
-		    "(run the others with mpc-party run)",
-		    job->id, job->computation);
+	if (k != &mpc_kind_stats && k != &mpc_kind_score)
+		return mpc_error(MPC_EINVAL,
+		                 "job %s: computation %s: the node runs aggregate_stats jobs and "
+		                 "fraud_score services (run the others with mpc-party run)",
+		                 job->id, job->computation);
 	void *st = NULL;
 	mpc_err err = k->parse(job, &st);
-	if (err == MPC_OK)
+	if (err == MPC_OK && k->privacy)
 		err = k->privacy(st, &j->epsilon, &j->delta);
+	if (err == MPC_OK && k == &mpc_kind_score) {
+		const mpc_score_job *sc = mpc_score_job_of(st);
+		j->service = 1;
+		j->asker = sc->asker;
+		j->owner = sc->owner;
+		j->d = sc->d;
+		j->max_feature = sc->max_feature;
+		if (sc->vertical || sc->owner == sc->asker)
+			err =
+			    mpc_error(MPC_EINVAL,
+			              "job %s: a scoring service needs layout = horizontal and an "
+			              "asker other than the model owner",
+			              job->id);
+	}
 	if (st)
 		k->free(st);
 	return err == MPC_OK ? MPC_OK : mpc_error(MPC_EINVAL, "%s", mpc_error_detail());
+}
+
+/* A scoring service: only the asker receives scores; the owner decides who
+ * may ask and supplies its model (the dataset, at the owner only). */
+static mpc_err check_service(mpc_node *n, node_job *j) {
+	const mpc_policy *p = n->policy;
+	const mpc_job *job = j->job;
+	const char *asker = job->parties[j->asker].name;
+	int self = mpc_job_party_index(job, n->cfg.name);
+	mpc_err err = MPC_OK;
+	if (self != j->asker && (err = mpc_policy_allow_recipient(p, asker)) != MPC_OK)
+		return err;
+	if (self != j->owner)
+		return MPC_OK;
+	if ((err = mpc_policy_allow_asker(p, asker)) != MPC_OK)
+		return err;
+	const mpc_policy_dataset_info *ds;
+	if ((err = mpc_policy_dataset(p, j->dataset, &ds)) != MPC_OK)
+		return err;
+	if (ds->source != MPC_POLICY_CSV)
+		return mpc_policy_refuse(p, ds->source_line, "[dataset] postgres",
+		                         "dataset %s: a model is a file (csv = PATH)", ds->name);
+	return MPC_OK;
 }
 
 /* This node's policy and budget. */
@@ -154,6 +191,8 @@ static mpc_err check_policy(mpc_node *n, node_job *j, const char *proposer) {
 	if (strcmp(proposer, n->cfg.name) != 0 &&
 	    (err = mpc_policy_allow_proposer(p, proposer)) != MPC_OK)
 		return err;
+	if (j->service)
+		return check_service(n, j);
 	for (int i = 0; i < job->n_parties; i++) /* every party sees the statistics */
 		if (strcmp(job->parties[i].name, n->cfg.name) != 0 &&
 		    (err = mpc_policy_allow_recipient(p, job->parties[i].name)) != MPC_OK)
@@ -226,17 +265,19 @@ mpc_err node_job_admit(mpc_node *n, const char *text, size_t len, const char *pr
 	}
 	snprintf(j->id, sizeof(j->id), "%s", j->job->id);
 	snprintf(j->computation, sizeof(j->computation), "%s", j->job->computation);
-	if (dataset[0] == '\0')
-		err = mpc_error(MPC_EINVAL,
-		                "job %s: no dataset (name a [dataset NAME] of the nodes' policies)",
-		                j->id);
-	else if (node_job_find(n, j->id) != NULL)
+	if (node_job_find(n, j->id) != NULL)
 		err = mpc_error(
 		    MPC_ECONFIG,
 		    "job id %s was used before at node %s (an id runs once: choose a new one)",
 		    j->id, n->cfg.name);
 	if (err == MPC_OK)
 		err = check_form(n, j, proposer);
+	if (err == MPC_OK && dataset[0] == '\0' &&
+	    (!j->service || mpc_job_party_index(j->job, n->cfg.name) == j->owner))
+		err =
+		    mpc_error(MPC_EINVAL,
+		              "job %s: no dataset (name a [dataset NAME] of the nodes' policies%s)",
+		              j->id, j->service ? ": the model owner's model file" : "");
 	if (err == MPC_OK)
 		err = check_policy(n, j, proposer);
 	if (err == MPC_OK)
@@ -262,6 +303,7 @@ void node_job_end(mpc_node *n, node_job *j, node_job_state st, const char *fmt, 
 	if (j->pid > 0)
 		kill(j->pid, SIGTERM); /* mpc-party sends its peers an abort */
 	j->spawn_pending = 0;
+	node_service_end(j);
 	j->state = st;
 	j->ended = node_now();
 	if (st == JOB_FAILED)
@@ -273,31 +315,52 @@ void node_job_end(mpc_node *n, node_job *j, node_job_state st, const char *fmt, 
 
 /* The argument list of the job's mpc-party run. */
 typedef struct {
-	char a[8]
+	char a[12]
 	      [MPC_POLICY_MAX_TEXT + 176]; /* the longest: a dataset path, or STATE/jobs/ID/... */
-	char *argv[20];
+	char *argv[32];
+	int k, na;
 } run_args;
 
+static void arg(run_args *ra, const char *flag, const char *fmt, ...) MPC_PRINTF(3, 4);
+static void arg(run_args *ra, const char *flag, const char *fmt, ...) {
+	va_list ap;
+	if (flag)
+		ra->argv[ra->k++] = (char *)flag;
+	va_start(ap, fmt);
+	vsnprintf(ra->a[ra->na], sizeof(ra->a[0]), fmt, ap);
+	va_end(ap);
+	ra->argv[ra->k++] = ra->a[ra->na++];
+	ra->argv[ra->k] = NULL;
+}
+
+/* mpc-party run: a statistics job on the dataset's file, or a scoring
+ * service (--serve: the asker's socket, the owner's model and quota). */
 static void build_args(mpc_node *n, node_job *j, const char *input, run_args *ra) {
-	int k = 0;
-	static const char *const fixed[] = {"run",     "--job",    "--party", "--keys",
-	                                    "--input", "--output", "--store", "--log-level"};
-	snprintf(ra->a[0], sizeof(ra->a[0]), "%s", n->cfg.party_program);
-	node_job_path(n, j, "job.ini", ra->a[1], sizeof(ra->a[1]));
-	snprintf(ra->a[2], sizeof(ra->a[2]), "%s", n->cfg.name);
-	snprintf(ra->a[3], sizeof(ra->a[3]), "%s", n->cfg.keys);
-	snprintf(ra->a[4], sizeof(ra->a[4]), "%s", input);
-	node_job_path(n, j, "result.csv", ra->a[5], sizeof(ra->a[5]));
-	snprintf(ra->a[6], sizeof(ra->a[6]), "%s/store/%s", n->cfg.state, j->id);
-	ra->argv[k++] = ra->a[0];
-	ra->argv[k++] = (char *)fixed[0];
-	for (int i = 1; i <= 6; i++) {
-		ra->argv[k++] = (char *)fixed[i];
-		ra->argv[k++] = ra->a[i];
+	char path[MPC_NODE_PATH_MAX + 96];
+	int self = mpc_job_party_index(j->job, n->cfg.name);
+	ra->k = ra->na = 0;
+	arg(ra, NULL, "%s", n->cfg.party_program);
+	arg(ra, NULL, "run");
+	node_job_path(n, j, "job.ini", path, sizeof(path));
+	arg(ra, "--job", "%s", path);
+	arg(ra, "--party", "%s", n->cfg.name);
+	arg(ra, "--keys", "%s", n->cfg.keys);
+	arg(ra, "--store", "%s/store/%s", n->cfg.state, j->id);
+	arg(ra, "--log-level", "info");
+	if (!j->service) {
+		arg(ra, "--input", "%s", input);
+		node_job_path(n, j, "result.csv", path, sizeof(path));
+		arg(ra, "--output", "%s", path);
+		return;
 	}
-	ra->argv[k++] = (char *)fixed[7];
-	ra->argv[k++] = (char *)"info";
-	ra->argv[k] = NULL;
+	node_job_path(n, j, "score.sock", path, sizeof(path));
+	arg(ra, "--serve", "%s", path);
+	arg(ra, "--stock", "%llu", (unsigned long long)n->cfg.score_stock);
+	if (self == j->owner) {
+		arg(ra, "--model", "%s", input);
+		arg(ra, "--policy", "%s", n->cfg.policy);
+		arg(ra, "--quota", "%s/quota", n->cfg.state);
+	}
 }
 
 static mpc_err spawn(mpc_node *n, node_job *j, const char *input) {
@@ -329,8 +392,10 @@ static mpc_err spawn(mpc_node *n, node_job *j, const char *input) {
 }
 
 mpc_err node_job_launch(mpc_node *n, node_job *j) {
-	const mpc_policy_dataset_info *ds;
-	mpc_err err = mpc_policy_dataset(n->policy, j->dataset, &ds);
+	const mpc_policy_dataset_info *ds = NULL;
+	mpc_err err = MPC_OK;
+	if (j->epsilon > 0 || j->delta > 0)
+		err = mpc_policy_dataset(n->policy, j->dataset, &ds);
 	if (err == MPC_OK && (j->epsilon > 0 || j->delta > 0)) {
 		mpc_ledger_budget b = {ds->budget_epsilon, ds->budget_delta};
 		err = mpc_ledger_charge(n->ledger, j->dataset, j->id, j->computation, j->epsilon,
@@ -380,10 +445,17 @@ static void reap(mpc_node *n) {
 		node_job *j = n->jobs[i];
 		int status;
 		if (j->spawn_pending) {
-			const mpc_policy_dataset_info *ds;
+			const mpc_policy_dataset_info *ds = NULL;
 			j->spawn_pending = 0;
-			if (mpc_policy_dataset(n->policy, j->dataset, &ds) != MPC_OK ||
-			    spawn(n, j, ds->csv) != MPC_OK)
+			int model =
+			    j->service && mpc_job_party_index(j->job, n->cfg.name) == j->owner;
+			if (((!j->service || model) &&
+			     mpc_policy_dataset(n->policy, j->dataset, &ds) != MPC_OK) ||
+			    spawn(n, j, !j->service || model ? ds->csv : "") != MPC_OK)
+				node_job_end(n, j, JOB_FAILED, "%s", mpc_error_detail());
+			else if (j->service &&
+			         mpc_job_party_index(j->job, n->cfg.name) == j->asker &&
+			         node_service_start(n, j) != MPC_OK)
 				node_job_end(n, j, JOB_FAILED, "%s", mpc_error_detail());
 			else
 				mpc_info("job %s: running (mpc-party pid %d)", j->id, (int)j->pid);
@@ -402,6 +474,7 @@ static void reap(mpc_node *n) {
 		if (j->state != JOB_RUNNING)
 			continue; /* ended already: a peer went down, or cancelled */
 		if (r > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+			node_service_end(j);
 			j->state = JOB_DONE;
 			j->ended = now;
 			mpc_info("job %s: done", j->id);
@@ -562,6 +635,7 @@ void mpc_node_stop(mpc_node *n) {
 	n->http = NULL;
 	stop_jobs(n);
 	mpc_links_stop(n->links);
+	node_service_free_all(n);
 	mpc_ledger_close(n->ledger);
 	mpc_policy_free(n->policy);
 	EVP_PKEY_free(n->key);

@@ -240,6 +240,14 @@ static void metrics(mpc_node *n, mpc_http_response *r) {
 		count[n->jobs[i]->state]++;
 	for (int s = 0; s < JOB_N_STATES; s++)
 		fprintf(f, "mpc_node_jobs{state=\"%s\"} %d\n", node_job_state_names[s], count[s]);
+	fprintf(f,
+	        "# HELP mpc_node_score_requests_total Scoring requests answered: scored, refused "
+	        "by the model owner's quota, failed.\n# TYPE mpc_node_score_requests_total "
+	        "counter\nmpc_node_score_requests_total{result=\"ok\"} %llu\n"
+	        "mpc_node_score_requests_total{result=\"refused\"} %llu\n"
+	        "mpc_node_score_requests_total{result=\"failed\"} %llu\n",
+	        (unsigned long long)n->score_ok, (unsigned long long)n->score_refused,
+	        (unsigned long long)n->score_failed);
 	fprintf(f, "# HELP mpc_node_budget_epsilon Privacy budget per dataset (basic "
 	           "composition), spent and left.\n# TYPE mpc_node_budget_epsilon gauge\n");
 	for (size_t i = 0; i < mpc_policy_dataset_count(n->policy); i++) {
@@ -280,6 +288,8 @@ void node_api_handle(void *arg, const mpc_http_request *req, mpc_http_response *
 		       : reply_error(r, 405, "GET or POST /jobs");
 	else if (strncmp(req->path, "/jobs/", 6) == 0)
 		one_job(n, req, r);
+	else if (strcmp(req->path, "/score") == 0)
+		post ? node_score_route(n, req, r) : reply_error(r, 405, "POST /score");
 	else
 		reply_error(r, 404, "no such route (see the README's node API)");
 }

@@ -24,9 +24,9 @@ typedef struct {
 	mpc_err err;
 } reader;
 
-static const char *const node_keys[] = {"name",        "keys",       "policy", "state",
-                                        "api",         "token_file", "listen", "party_program",
-                                        "job_timeout", "api_remote"};
+static const char *const node_keys[] = {"name",        "keys",       "policy",     "state",
+                                        "api",         "token_file", "listen",     "party_program",
+                                        "job_timeout", "api_remote", "score_stock"};
 #define N_NODE_KEYS        (sizeof(node_keys) / sizeof(node_keys[0]))
 #define REQUIRED_NODE_KEYS 0x7fu /* name .. listen */
 
@@ -143,6 +143,15 @@ static mpc_err on_node_pair(reader *r, int line, int k, const char *v) {
 		c->job_timeout_s = d;
 		return MPC_OK;
 	}
+	case 10: {
+		char *end;
+		unsigned long long x = strtoull(v, &end, 10);
+		if (v[0] < '0' || v[0] > '9' || *end != '\0' || x > 1000000)
+			return bad(r, line, "node", key,
+			           "expected a whole number of rows, 0..1000000");
+		c->score_stock = x;
+		return MPC_OK;
+	}
 	default:
 		if (strcmp(v, "yes") != 0 && strcmp(v, "no") != 0)
 			return bad(r, line, "node", key, "expected yes or no");
@@ -227,6 +236,7 @@ mpc_err mpc_node_cfg_parse(const char *name, const char *dir, const char *text, 
 	reader r = {.name = name ? name : "node config", .dir = dir, .c = out, .peer = -1};
 	snprintf(out->path, sizeof(out->path), "%s", r.name);
 	out->job_timeout_s = 3600;
+	out->score_stock = 2000;
 	const mpc_ini_reader rd = {
 	    .section = on_section, .pair = on_pair, .user = &r, .what = "node configuration"};
 	mpc_err err = mpc_ini_parse(r.name, text, len, &rd);

@@ -38,8 +38,13 @@ typedef struct {
 	double created, started, ended; /* unix seconds; 0: not yet */
 	double epsilon, delta;          /* what a run costs the dataset */
 	pid_t pid;                      /* the mpc-party process while running */
-	int spawn_pending;              /* running: the serve loop starts the process */
-	int parties_mask;               /* job party indices other than ours */
+	/* fraud_score: a standing scoring service (mpc-party run --serve) */
+	int service, asker, owner; /* job party indices */
+	size_t d;                  /* features a transaction */
+	double max_feature;
+	struct node_service *svc; /* at the asker's node, while running */
+	int spawn_pending;        /* running: the serve loop starts the process */
+	int parties_mask;         /* job party indices other than ours */
 } node_job;
 
 struct mpc_node {
@@ -56,6 +61,9 @@ struct mpc_node {
 	int n_jobs;
 	int link_up[MPC_NODE_MAX_PEERS];
 	uint64_t jobs_refused_total, jobs_failed_total;
+	struct node_service *services; /* every service dispatcher made, freed at stop */
+	uint64_t score_ok, score_refused, score_failed; /* requests answered */
+	uint64_t score_stock;                           /* [node] score_stock */
 };
 
 extern const char *const node_job_state_names[JOB_N_STATES];
@@ -93,6 +101,16 @@ mpc_err node_peer_propose(mpc_node *n, const char *id) MPC_MUST_CHECK;
 /* Tell the job's other parties to cancel it (best effort). */
 void node_peer_cancel(mpc_node *n, const char *id, const int *peers, int n_peers,
                       const char *reason);
+
+/* Scoring services (mpc_node_score.c): at the asker's node, a dispatcher
+ * per running service batches the API's concurrent requests into one
+ * evaluation. Start it when the job's process starts (under mu); end it
+ * when the job ends (under mu: pending requests fail); free all at stop. */
+mpc_err node_service_start(mpc_node *n, node_job *j) MPC_MUST_CHECK;
+void node_service_end(node_job *j);
+void node_service_free_all(mpc_node *n);
+/* POST /score (takes and drops mu itself). */
+void node_score_route(mpc_node *n, const mpc_http_request *req, mpc_http_response *r);
 
 /* The local API (mpc_node_api.c). */
 void node_api_handle(void *arg, const mpc_http_request *req, mpc_http_response *resp);
