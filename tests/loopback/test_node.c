@@ -37,6 +37,8 @@ static pid_t node_pid[NP];
 static const char *const names[NP] = {"alpha", "bravo", "charlie"};
 static int job_seq;
 static const char token[] = "test-token-0123456789abcdef";
+#define SCORE_REQS  1000 /* scoring requests of one transaction each */
+#define SCORE_QUOTA 1010 /* the model owner's total for each asker */
 
 /* curl METHOD http://127.0.0.1:PORT/PATH with the token (tok NULL: the
  * right one, "" none), body from file (NULL: none): the status, the body
@@ -76,12 +78,15 @@ static void write_policy(int i, double max_eps) {
 	char path[256], text[2048];
 	snprintf(path, sizeof(path), "%s/policy-%s.ini", dir, names[i]);
 	snprintf(text, sizeof(text),
-	         "[node]\nname = %s\n[computations]\nallow = aggregate_stats\n"
-	         "[peers]\nproposers = *\nrecipients = *\n"
+	         "[node]\nname = %s\n[computations]\nallow = aggregate_stats, fraud_score\n"
+	         "[peers]\nproposers = *\nrecipients = *\naskers = *\n"
 	         "[dataset txns]\ncsv = %s/merchant%d.csv\nmax_amount = 1000000\n"
 	         "max_rows = 1000000\nbudget_epsilon = 1.5\nbudget_delta = 0.00001\n"
-	         "[dp]\nmax_epsilon = %g\nmax_delta = 0.00001\nrequire = no\n",
-	         names[i], dir, i, max_eps);
+	         "[dataset model]\ncsv = %s/model.csv\nmax_amount = 1\nmax_rows = 1\n"
+	         "budget_epsilon = 1\n"
+	         "[dp]\nmax_epsilon = %g\nmax_delta = 0.00001\nrequire = no\n"
+	         "[quota fraud_score]\ntotal = %d\n",
+	         names[i], dir, i, dir, max_eps, SCORE_QUOTA);
 	write_file(path, text, 0600);
 }
 
@@ -143,9 +148,21 @@ static int setup(void **state) {
 	int ports[2 * NP];
 	if (mpc_local_free_ports(ports, 2 * NP) != MPC_OK)
 		return -1;
-	char path[256];
+	char path[256], cmd[1024];
 	snprintf(path, sizeof(path), "%s/token", dir);
 	write_file(path, token, 0600);
+	/* bravo's model, and the transactions alpha has scored */
+	snprintf(path, sizeof(path), "%s/model.csv", dir);
+	write_file(path,
+	           "input,weight\nf0,0.8\nf1,-0.6\nf2,1.1\nf3,0.3\nf4,-1.2\nf5,0.5\nf6,0.9\n"
+	           "f7,-0.4\nintercept,-0.7\n",
+	           0600);
+	snprintf(cmd, sizeof(cmd),
+	         "%s/gen_data --merchants 1 --rows %d --seed 5 --out %s/score > /dev/null && "
+	         "head -n %d %s/score/merchant0.csv > %s/score/batch.csv",
+	         bin, SCORE_REQS, dir, SCORE_REQS + 1, dir, dir);
+	if (party_run_cmd(cmd) != 0)
+		return -1;
 	for (int i = 0; i < NP; i++) {
 		api_port[i] = ports[i];
 		link_port[i] = ports[NP + i];
@@ -179,16 +196,17 @@ static int teardown(void **state) {
 
 /* The body of a submission of a job with these [aggregate_stats] lines,
  * in dir/body-ID.json; the id in id. */
-static void make_body(const char *params, char id[64], char body[256]) {
+static void make_job_body(const char *comp, const char *params, const char *dataset, char id[64],
+                          char body[256]) {
 	int jp[NP];
 	assert_int_equal(mpc_local_free_ports(jp, NP), MPC_OK);
 	snprintf(id, 64, "node-test-%d-%d", (int)getpid(), job_seq++);
 	char job[4096], path[256];
 	int k = snprintf(job, sizeof(job),
-	                 "[job]\nid = %s\ncomputation = aggregate_stats\nring = 128\n"
+	                 "[job]\nid = %s\ncomputation = %s\nring = 128\n"
 	                 "frac_bits = 16\npreprocessing = ot\ntimeout = 10\nconnect_timeout = 20\n"
-	                 "[aggregate_stats]\n%s\n",
-	                 id, params);
+	                 "[%s]\n%s\n",
+	                 id, comp, comp, params);
 	for (int i = 0; i < NP; i++)
 		k += snprintf(job + k, sizeof(job) - (size_t)k,
 		              "[party %s]\naddress = tcp://127.0.0.1:%d\nfingerprint = %s\n",
@@ -214,8 +232,12 @@ static void make_body(const char *params, char id[64], char body[256]) {
 	snprintf(body, 256, "%s/body-%s.json", dir, id);
 	FILE *fp = fopen(body, "w");
 	assert_non_null(fp);
-	fprintf(fp, "{\"job\": \"%s\", \"dataset\": \"txns\"}", esc);
+	fprintf(fp, "{\"job\": \"%s\", \"dataset\": \"%s\"}", esc, dataset);
 	fclose(fp);
+}
+
+static void make_body(const char *params, char id[64], char body[256]) {
+	make_job_body("aggregate_stats", params, "txns", id, body);
 }
 
 /* Poll node i's view of job id until it is no longer proposed, approved or
@@ -439,6 +461,108 @@ static void test_node_frozen_during_job(void **state) {
 		expect_agree(i, id);
 }
 
+/* Row i's f0..f7 of the scoring data, as a JSON list. */
+static void score_row(FILE *csv, char *out, size_t cap) {
+	char line[1024], *f[32];
+	int nf = 0;
+	assert_non_null(fgets(line, sizeof(line), csv));
+	line[strcspn(line, "\r\n")] = '\0';
+	for (char *p = strtok(line, ","); p && nf < 32; p = strtok(NULL, ","))
+		f[nf++] = p;
+	assert_int_equal(nf, 14); /* amount,fraud,category,txn_id,card_id,hour,f0..f7 */
+	snprintf(out, cap, "[%s,%s,%s,%s,%s,%s,%s,%s]", f[6], f[7], f[8], f[9], f[10], f[11], f[12],
+	         f[13]);
+}
+
+/* A scoring service: bravo's model, alpha asks; 1000 requests of one
+ * transaction through alpha's API, 16 at a time (batched by the node), equal
+ * clear_score; past bravo's quota, 429 naming it; cancelled, 409. */
+static void test_scoring_service(void **state) {
+	(void)state;
+	char id[64], body[256], path[512], row[512], *out;
+	make_job_body("fraud_score",
+	              "model = logreg\nmodel_owner = bravo\nasker = alpha\nfeatures = f0-f7\n"
+	              "threshold = 0.5\nmax_rows = 100000\nmax_feature = 16\nmax_weight = 4",
+	              "model", id, body);
+	assert_int_equal(http(0, "POST", "/jobs", body, NULL, &out), 202);
+	snprintf(path, sizeof(path), "/jobs/%s", id);
+	double t0 = party_now();
+	while (party_now() - t0 < 30) {
+		http(0, "GET", path, NULL, NULL, &out);
+		if (!strstr(out, "\"state\":\"proposed\""))
+			break;
+		usleep(20 * 1000);
+	}
+	if (!strstr(out, "\"state\":\"running\""))
+		fail_msg("the service is not running: %s", out);
+	/* the requests: one body file each, one curl running 16 at a time */
+	snprintf(path, sizeof(path), "%s/score/batch.csv", dir);
+	FILE *csv = fopen(path, "r"), *cfg;
+	assert_non_null(csv);
+	assert_non_null(fgets(row, sizeof(row), csv)); /* header */
+	snprintf(path, sizeof(path), "%s/curl.cfg", dir);
+	assert_non_null(cfg = fopen(path, "w"));
+	for (int i = 0; i < SCORE_REQS; i++) {
+		char b[1200];
+		score_row(csv, row, sizeof(row));
+		snprintf(path, sizeof(path), "%s/sreq-%d.json", dir, i);
+		snprintf(b, sizeof(b), "{\"service\": \"%s\", \"transactions\": [%s]}", id, row);
+		write_file(path, b, 0600);
+		fprintf(cfg,
+		        "%surl = \"http://127.0.0.1:%d/score\"\nheader = \"Authorization: Bearer "
+		        "%s\"\ndata-binary = \"@%s\"\noutput = \"%s/sresp-%d.json\"\n",
+		        i ? "next\n" : "", api_port[0], token, path, dir, i);
+	}
+	fclose(csv);
+	fclose(cfg);
+	char cmd[1024];
+	snprintf(cmd, sizeof(cmd), "curl -sS --parallel --parallel-max 16 -K %s/curl.cfg", dir);
+	assert_int_equal(party_run_cmd(cmd), 0);
+	/* the answers, as the asker's scores file, against the clear */
+	snprintf(path, sizeof(path), "%s/scores.csv", dir);
+	FILE *sc = fopen(path, "w");
+	assert_non_null(sc);
+	fprintf(sc, "row,score,flag\n");
+	for (int i = 0; i < SCORE_REQS; i++) {
+		double v;
+		int f;
+		snprintf(path, sizeof(path), "%s/sresp-%d.json", dir, i);
+		out = party_slurp(path);
+		if (sscanf(out, "{\"scores\":[%lf],\"flags\":[%d]}", &v, &f) != 2)
+			fail_msg("request %d: %s", i, out);
+		fprintf(sc, "%d,%.12f,%d\n", i + 1, v, f);
+	}
+	fclose(sc);
+	snprintf(cmd, sizeof(cmd),
+	         "%s/clear_score --job %s/job-%s.ini --model %s/model.csv --input "
+	         "%s/score/batch.csv --compare %s/scores.csv > %s/clear-score.txt 2>&1",
+	         bin, dir, id, dir, dir, dir, dir);
+	int rc = party_run_cmd(cmd);
+	snprintf(path, sizeof(path), "%s/clear-score.txt", dir);
+	if (rc != 0 || !strstr(party_slurp(path), "AGREE"))
+		fail_msg("the scores differ from clear_score:\n%s", party_slurp(path));
+	/* 1000 used of bravo's 1010: 20 more are refused whole */
+	snprintf(path, sizeof(path), "%s/sreq-big.json", dir);
+	FILE *big = fopen(path, "w");
+	assert_non_null(big);
+	fprintf(big, "{\"service\": \"%s\", \"transactions\": [", id);
+	for (int i = 0; i < 20; i++)
+		fprintf(big, "%s[0,0,0,0,0,0,0,0]", i ? "," : "");
+	fprintf(big, "]}");
+	fclose(big);
+	assert_int_equal(http(0, "POST", "/score", path, NULL, &out), 429);
+	if (!strstr(out, "policy of bravo") || !strstr(out, "total"))
+		fail_msg("the refusal names neither bravo nor its quota: %s", out);
+	assert_int_equal(http(0, "GET", "/metrics", NULL, NULL, &out), 200);
+	if (!strstr(out, "mpc_node_score_requests_total{result=\"ok\"} 1000\n"))
+		fail_msg("alpha's metrics:\n%s", out);
+	/* the service ends with its job */
+	snprintf(path, sizeof(path), "/jobs/%s/cancel", id);
+	assert_int_equal(http(0, "POST", path, NULL, NULL, &out), 200);
+	snprintf(path, sizeof(path), "%s/sreq-0.json", dir);
+	assert_int_equal(http(0, "POST", "/score", path, NULL, &out), 409);
+}
+
 static void test_api_errors(void **state) {
 	(void)state;
 	char path[256], *out;
@@ -478,6 +602,7 @@ int main(void) {
 	    cmocka_unit_test(test_budget_survives_kill),
 	    cmocka_unit_test(test_node_killed_during_job),
 	    cmocka_unit_test(test_node_frozen_during_job),
+	    cmocka_unit_test(test_scoring_service),
 	    cmocka_unit_test(test_api_errors),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
