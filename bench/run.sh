@@ -6,7 +6,8 @@
 #   BENCH_ONLY=agg,score make bench      the merchant applications only:
 #                                        statistics (10^6 rows), median (10^5),
 #                                        scoring 10^4 x 32 end to end and
-#                                        online, one request's latency
+#                                        online, one request's latency, and
+#                                        the node's scoring API under load
 set -eu
 build=${1:-build}
 [ $# -gt 0 ] && shift
@@ -14,4 +15,9 @@ if [ -n "${BENCH_ONLY:-}" ]; then
 	set -- --only "$BENCH_ONLY" "$@"
 fi
 "$build/bin/bench_mpc" --json "$build/bench.json" "$@"
+# the standing nodes' scoring API under load (a short run; the README's
+# figures are the 60 s run: bash bench/node_load.sh build 60 200)
+case ",${BENCH_ONLY:-node}," in
+*node* | *score*) bash bench/node_load.sh "$build" 10 200 ;;
+esac
 echo "written: $build/bench.json"

@@ -621,20 +621,30 @@ static mpc_err score_serve(void *st, mpc_kind_session *ks) {
 	mpc_info("scoring service of %s's model for %s: ready (stock: %llu rows)",
 	         s->job->parties[s->sc.owner].name, s->job->parties[s->sc.asker].name,
 	         (unsigned long long)svc->stock);
+	uint64_t batches = 0, rows = 0, rounds = 0;
 	for (;;) {
 		svc_header h = {0};
 		const double *x = NULL;
 		if (s->me == s->sc.asker && (err = svc_next(s, ks, &used, &h, &x)) != MPC_OK)
 			break;
+		uint64_t r0 = mpc_net_rounds(ks->net);
 		if ((err = svc_header_xchg(s, ks, &h)) != MPC_OK || h.type == SVC_STOP)
 			break;
 		err = h.type == SVC_SCORE ? svc_score(s, ks, p, &cross, x, h.n)
 		                          : svc_refill(s, p, h.n);
 		if (err != MPC_OK)
 			break;
+		if (h.type == SVC_SCORE) {
+			batches++;
+			rows += h.n;
+			rounds += mpc_net_rounds(ks->net) - r0;
+		}
 	}
 	if (err == MPC_ECLOSED) /* the asker closed the network: the service ended */
 		err = MPC_OK;
+	mpc_info("scoring service: %llu batches, %llu rows, %.1f rounds a batch",
+	         (unsigned long long)batches, (unsigned long long)rows,
+	         batches ? (double)rounds / (double)batches : 0.0);
 out:
 	mpc_cross_free(&cross);
 	return err;
