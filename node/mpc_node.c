@@ -34,9 +34,18 @@ const char *const node_job_state_names[JOB_N_STATES] = {"proposed", "approved", 
 
 static volatile sig_atomic_t stop_requested;
 
+#define APPROVED_TTL_S 60 /* an approval the proposer never started expires */
+#define KILL_AFTER_S   5  /* SIGKILL a job's process deaf to SIGTERM this long */
+
 double node_now(void) {
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+double node_mono(void) {
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
@@ -124,6 +133,15 @@ static mpc_err check_form(mpc_node *n, node_job *j, const char *proposer) {
 			    job->id, pt->line, pt->name, n->cfg.path, n->cfg.peers[p].line);
 		j->parties_mask |= 1 << p;
 	}
+	for (int i = 0; i < job->n_parties; i++)
+		if (strncmp(job->parties[i].address, "tcp://", 6) != 0)
+			return mpc_error(
+			    MPC_EINVAL,
+			    "job %s, line %d: [party %s] address: the node runs jobs over "
+			    "tcp:// only",
+			    job->id, job->parties[i].line, job->parties[i].name);
+	if (strcmp(job->id, ".") == 0 || strcmp(job->id, "..") == 0)
+		return mpc_error(MPC_EINVAL, "job id %s: not a name", job->id);
 	if (job->transport != MPC_JOB_TLS || job->preprocessing == MPC_JOB_DEALER)
 		return mpc_error(MPC_EINVAL,
 		                 "job %s: the node runs jobs over TLS without a dealer "
@@ -208,9 +226,31 @@ static mpc_err check_policy(mpc_node *n, node_job *j, const char *proposer) {
 		                         ds->name);
 	if ((err = mpc_policy_check_dp(p, j->dataset, j->epsilon, j->delta)) != MPC_OK)
 		return err;
+	double max_amount = 0, max_rows = 0;
+	if (mpc_job_param_double(job, "max_amount", 1e6, 0, 1e300, &max_amount) != MPC_OK ||
+	    mpc_job_param_double(job, "max_rows", 1e6, 0, 1e300, &max_rows) != MPC_OK)
+		return mpc_error(MPC_EINVAL, "%s", mpc_error_detail());
+	snprintf(rule, sizeof(rule), "[dataset %s] max_amount", ds->name);
+	if (max_amount > ds->max_amount)
+		return mpc_policy_refuse(
+		    p, ds->max_amount_line, rule,
+		    "job %s bounds amounts by %g; the dataset allows at most %g", job->id,
+		    max_amount, ds->max_amount);
+	snprintf(rule, sizeof(rule), "[dataset %s] max_rows", ds->name);
+	if (max_rows > (double)ds->max_rows)
+		return mpc_policy_refuse(p, ds->max_rows_line, rule,
+		                         "job %s allows %g rows; the dataset allows at most %llu",
+		                         job->id, max_rows, (unsigned long long)ds->max_rows);
 	mpc_ledger_total t;
 	if ((err = mpc_ledger_spent(n->ledger, j->dataset, &t)) != MPC_OK)
 		return err;
+	for (int i = 0; i < n->n_jobs; i++) { /* approved here, not charged yet */
+		const node_job *o = n->jobs[i];
+		if (o->state <= JOB_APPROVED && strcmp(o->dataset, j->dataset) == 0) {
+			t.epsilon += o->epsilon;
+			t.delta += o->delta;
+		}
+	}
 	const double slack = 1 + 1e-12;
 	snprintf(rule, sizeof(rule), "[dataset %s] budget_epsilon", ds->name);
 	if (t.epsilon + j->epsilon > ds->budget_epsilon * slack)
@@ -257,6 +297,7 @@ mpc_err node_job_admit(mpc_node *n, const char *text, size_t len, const char *pr
 	snprintf(j->proposer, sizeof(j->proposer), "%s", proposer);
 	snprintf(j->dataset, sizeof(j->dataset), "%s", dataset);
 	j->created = node_now();
+	j->t_created = node_mono();
 	mpc_err err = mpc_job_parse("job", text, len, &j->job);
 	if (err != MPC_OK) {
 		err = mpc_error(MPC_EINVAL, "%s", mpc_error_detail());
@@ -300,8 +341,13 @@ void node_job_end(mpc_node *n, node_job *j, node_job_state st, const char *fmt, 
 	va_start(ap, fmt);
 	vsnprintf(j->error, sizeof(j->error), fmt, ap);
 	va_end(ap);
-	if (j->pid > 0)
+	for (char *c = j->error; *c; c++) /* printable ASCII: JSON, logs */
+		if ((unsigned char)*c < 0x20 || (unsigned char)*c > 0x7e)
+			*c = '?';
+	if (j->pid > 0) {
 		kill(j->pid, SIGTERM); /* mpc-party sends its peers an abort */
+		j->t_term = node_mono();
+	}
 	j->spawn_pending = 0;
 	node_service_end(j);
 	j->state = st;
@@ -420,6 +466,7 @@ mpc_err node_job_launch(mpc_node *n, node_job *j) {
 	j->state = JOB_RUNNING;
 	j->spawn_pending = 1;
 	j->started = node_now();
+	j->t_started = node_mono();
 	return MPC_OK;
 }
 
@@ -440,10 +487,16 @@ static void last_error_line(mpc_node *n, node_job *j, char *out, size_t cap) {
 
 /* Reap the jobs' processes and enforce their deadlines (under mu). */
 static void reap(mpc_node *n) {
-	double now = node_now();
+	double now = node_now(), mono = node_mono();
 	for (int i = 0; i < n->n_jobs; i++) {
 		node_job *j = n->jobs[i];
 		int status;
+		if (j->state == JOB_APPROVED && mono - j->t_created > APPROVED_TTL_S)
+			node_job_end(n, j, JOB_FAILED,
+			             "the proposer %s never started it (%d s after approval)",
+			             j->proposer, APPROVED_TTL_S);
+		if (j->spawn_pending && n->stopping)
+			node_job_end(n, j, JOB_FAILED, "node %s is stopping", n->cfg.name);
 		if (j->spawn_pending) {
 			const mpc_policy_dataset_info *ds = NULL;
 			j->spawn_pending = 0;
@@ -464,10 +517,13 @@ static void reap(mpc_node *n) {
 			continue;
 		pid_t r = waitpid(j->pid, &status, WNOHANG);
 		if (r == 0) {
-			if (j->state == JOB_RUNNING && now - j->started > n->cfg.job_timeout_s)
+			if (j->state == JOB_RUNNING && mono - j->t_started > n->cfg.job_timeout_s)
 				node_job_end(n, j, JOB_FAILED,
 				             "ran past job_timeout (%g s of %s): stopped",
 				             n->cfg.job_timeout_s, n->cfg.path);
+			else if (j->state >= JOB_DONE && j->t_term > 0 &&
+			         mono - j->t_term > KILL_AFTER_S)
+				kill(j->pid, SIGKILL); /* deaf to SIGTERM */
 			continue;
 		}
 		j->pid = 0;
@@ -580,6 +636,7 @@ mpc_err mpc_node_start(const mpc_node_cfg *cfg, mpc_node **out) {
 		return mpc_error(MPC_ENOMEM, "out of memory");
 	n->cfg = *cfg;
 	pthread_mutex_init(&n->mu, NULL);
+	pthread_cond_init(&n->idle, NULL);
 	mpc_err err = start_parts(n);
 	if (err != MPC_OK) {
 		mpc_node_stop(n);
@@ -604,6 +661,9 @@ void mpc_node_serve(mpc_node *n) {
 /* Stop the running jobs: SIGTERM, then SIGKILL after 5 s. */
 static void stop_jobs(mpc_node *n) {
 	pthread_mutex_lock(&n->mu);
+	n->stopping = 1;
+	while (n->proposers > 0) /* each checks stopping between its calls */
+		pthread_cond_wait(&n->idle, &n->mu);
 	for (int i = 0; i < n->n_jobs; i++)
 		if (n->jobs[i]->state < JOB_DONE)
 			node_job_end(n, n->jobs[i], JOB_FAILED, "node %s stopped (SIGTERM)",
@@ -621,11 +681,14 @@ static void stop_jobs(mpc_node *n) {
 		struct timespec ts = {0, 20 * 1000 * 1000};
 		nanosleep(&ts, NULL);
 	}
+	pthread_mutex_lock(&n->mu);
 	for (int i = 0; i < n->n_jobs; i++)
 		if (n->jobs[i]->pid > 0) {
 			kill(n->jobs[i]->pid, SIGKILL);
 			waitpid(n->jobs[i]->pid, NULL, 0);
+			n->jobs[i]->pid = 0;
 		}
+	pthread_mutex_unlock(&n->mu);
 }
 
 void mpc_node_stop(mpc_node *n) {
@@ -642,6 +705,7 @@ void mpc_node_stop(mpc_node *n) {
 	X509_free(n->cert);
 	for (int i = 0; i < n->n_jobs; i++)
 		node_job_free(n->jobs[i]);
+	pthread_cond_destroy(&n->idle);
 	pthread_mutex_destroy(&n->mu);
 	free(n);
 }

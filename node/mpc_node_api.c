@@ -24,8 +24,10 @@
 static void reply_json(mpc_http_response *r, int status, json_t *o) {
 	r->status = status;
 	r->body = o ? json_dumps(o, JSON_COMPACT) : NULL;
-	if (o && r->body == NULL)
+	if (r->body == NULL) {
 		r->status = 500;
+		r->body = mpc_http_error_json("out of memory");
+	}
 	json_decref(o);
 }
 
@@ -72,6 +74,10 @@ static void *propose_thread(void *arg) {
 	if (node_peer_propose(n, id) != MPC_OK)
 		mpc_info("job %s: not run: %s", id, mpc_error_detail());
 	free(id);
+	pthread_mutex_lock(&n->mu);
+	n->proposers--;
+	pthread_cond_broadcast(&n->idle);
+	pthread_mutex_unlock(&n->mu);
 	return NULL;
 }
 
@@ -82,40 +88,51 @@ static void submit(mpc_node *n, const mpc_http_request *req, mpc_http_response *
 		return;
 	}
 	node_job *j = NULL;
+	char id[65] = "";
+	void **a = malloc(2 * sizeof(void *));
+	pthread_t t;
 	pthread_mutex_lock(&n->mu);
-	mpc_err err = node_job_admit(n, s.job_text, s.job_len, n->cfg.name, s.dataset, &j);
+	mpc_err err = a ? MPC_OK : mpc_error(MPC_ENOMEM, "out of memory");
+	if (err == MPC_OK && n->stopping)
+		err = mpc_error(MPC_ENOMEM, "node %s is stopping", n->cfg.name);
+	if (err == MPC_OK)
+		err = node_job_admit(n, s.job_text, s.job_len, n->cfg.name, s.dataset, &j);
 	if (err == MPC_OK && (err = node_job_add(n, j)) != MPC_OK)
 		node_job_free(j);
+	if (err == MPC_OK) {
+		snprintf(id, sizeof(id), "%s", j->id);
+		a[0] = n;
+		a[1] = strdup(id);
+		if (a[1] == NULL || pthread_create(&t, NULL, propose_thread, a) != 0) {
+			free(a[1]);
+			node_job_end(n, j, JOB_FAILED, "node %s: cannot start its proposal",
+			             n->cfg.name);
+			err = mpc_error(MPC_ENOMEM, "node %s: cannot start the proposal",
+			                n->cfg.name);
+		} else {
+			n->proposers++;
+			pthread_detach(t);
+			a = NULL;
+			mpc_info("job %s: submitted here; proposing it to its parties", id);
+		}
+	}
 	pthread_mutex_unlock(&n->mu);
+	free(a);
 	mpc_api_submit_free(&s);
-	if (err != MPC_OK) {
+	if (err != MPC_OK)
 		reply_error(r, status_of(err), mpc_error_detail());
-		return;
-	}
-	mpc_info("job %s: submitted here; proposing it to its parties", j->id);
-	void **a = malloc(2 * sizeof(void *));
-	char *id = strdup(j->id);
-	pthread_t t;
-	if (a == NULL || id == NULL) {
-		free(a);
-		free(id);
-		reply_error(r, 500, "out of memory");
-		return;
-	}
-	a[0] = n;
-	a[1] = id;
-	if (pthread_create(&t, NULL, propose_thread, a) != 0) {
-		free(a);
-		free(id);
-		reply_error(r, 500, "cannot start a thread");
-		return;
-	}
-	pthread_detach(t);
-	reply_json(r, 202, json_pack("{s:s,s:s}", "id", j->id, "state", "proposed"));
+	else
+		reply_json(r, 202, json_pack("{s:s,s:s}", "id", id, "state", "proposed"));
 }
 
 static void result(mpc_node *n, node_job *j, mpc_http_response *r) {
 	char path[MPC_NODE_PATH_MAX + 96], msg[1200];
+	if (j->service) {
+		snprintf(msg, sizeof(msg), "job %s is a scoring service: it answers POST /score",
+		         j->id);
+		reply_error(r, 409, msg);
+		return;
+	}
 	if (j->state != JOB_DONE) {
 		snprintf(msg, sizeof(msg), "job %s is %s%s%s", j->id,
 		         node_job_state_names[j->state], j->error[0] ? ": " : "", j->error);
@@ -124,7 +141,10 @@ static void result(mpc_node *n, node_job *j, mpc_http_response *r) {
 	}
 	node_job_path(n, j, "result.csv", path, sizeof(path));
 	size_t len;
-	if (mpc_file_read_all(path, 64 << 20, &r->body, &len) != MPC_OK) {
+	pthread_mutex_unlock(&n->mu); /* a done job's file no longer changes */
+	mpc_err err = mpc_file_read_all(path, 64 << 20, &r->body, &len);
+	pthread_mutex_lock(&n->mu);
+	if (err != MPC_OK) {
 		reply_error(r, 500, mpc_error_detail());
 		return;
 	}

@@ -35,9 +35,10 @@ typedef struct {
 	mpc_job *job;
 	node_job_state state;
 	char error[1024];
-	double created, started, ended; /* unix seconds; 0: not yet */
-	double epsilon, delta;          /* what a run costs the dataset */
-	pid_t pid;                      /* the mpc-party process while running */
+	double created, started, ended;      /* unix seconds; 0: not yet */
+	double t_created, t_started, t_term; /* node_mono(): deadlines; t_term: SIGTERM sent */
+	double epsilon, delta;               /* what a run costs the dataset */
+	pid_t pid;                           /* the mpc-party process while running */
 	/* fraud_score: a standing scoring service (mpc-party run --serve) */
 	int service, asker, owner; /* job party indices */
 	size_t d;                  /* features a transaction */
@@ -62,6 +63,9 @@ struct mpc_node {
 	int link_up[MPC_NODE_MAX_PEERS];
 	uint64_t jobs_refused_total, jobs_failed_total;
 	struct node_service *services; /* every service dispatcher made, freed at stop */
+	int stopping;                  /* SIGTERM: no new work */
+	int proposers;                 /* proposal threads running (n->idle signals 0) */
+	pthread_cond_t idle;
 	uint64_t score_ok, score_refused, score_failed; /* requests answered */
 	uint64_t score_stock;                           /* [node] score_stock */
 };
@@ -115,6 +119,7 @@ void node_score_route(mpc_node *n, const mpc_http_request *req, mpc_http_respons
 /* The local API (mpc_node_api.c). */
 void node_api_handle(void *arg, const mpc_http_request *req, mpc_http_response *resp);
 
-double node_now(void);
+double node_now(void);  /* unix seconds, for display */
+double node_mono(void); /* monotonic seconds, for deadlines */
 
 #endif

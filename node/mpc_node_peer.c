@@ -89,6 +89,11 @@ mpc_err node_peer_handle(void *arg, const char *peer, const char *req, size_t re
 	json_error_t e;
 	*resp = NULL;
 	*resp_len = 0;
+	pthread_mutex_lock(&n->mu);
+	int stopping = n->stopping;
+	pthread_mutex_unlock(&n->mu);
+	if (stopping)
+		return mpc_error(MPC_ESTOPPED, "node %s is stopping", n->cfg.name);
 	json_t *o = json_loadb(req, req_len, JSON_REJECT_DUPLICATES, &e);
 	const char *type = o ? member(o, "type", 16, NULL) : NULL;
 	mpc_err err;
@@ -128,63 +133,83 @@ void node_peer_cancel(mpc_node *n, const char *id, const int *peers, int n_peers
 	json_decref(m);
 }
 
-/* The proposal round, then the start round; the job ends at the first
- * refusal or failure, and the peers that approved are told. */
-static mpc_err propose_all(mpc_node *n, const char *id, json_t *prop, int mask, char *why,
-                           size_t cap) {
-	int asked[MPC_NODE_MAX_PEERS], n_asked = 0;
-	mpc_err err = MPC_OK;
-	for (int round = 0; round < 2 && err == MPC_OK; round++) {
-		json_t *m = round == 0 ? json_incref(prop)
-		                       : json_pack("{s:s,s:s}", "type", "start", "id", id);
-		for (int p = 0; m && p < n->cfg.n_peers && err == MPC_OK; p++) {
-			if (!(mask & (1 << p)))
-				continue;
-			err = call(n, p, m, PROPOSE_TIMEOUT_MS);
-			if (err == MPC_OK && round == 0)
-				asked[n_asked++] = p;
-			else if (err != MPC_OK)
-				snprintf(why, cap, "%s%s", err == MPC_EREFUSED ? "" : "peer ",
-				         mpc_error_detail());
-		}
-		if (m == NULL)
-			err = mpc_error(MPC_ENOMEM, "out of memory");
-		json_decref(m);
-	}
-	if (err != MPC_OK && n_asked > 0)
-		node_peer_cancel(n, id, asked, n_asked, "the job was not approved by every party");
-	return err;
+/* 1 while the proposer's own copy of the job is still in state want (not
+ * ended by a link going down, a cancel, or SIGTERM). */
+static int still_ours(mpc_node *n, const char *id, node_job_state want, char *why, size_t cap) {
+	pthread_mutex_lock(&n->mu);
+	node_job *j = node_job_find(n, id);
+	int ok = j && j->state == want && !n->stopping;
+	if (!ok)
+		snprintf(why, cap, "job %s ended at node %s meanwhile%s%.900s", id, n->cfg.name,
+		         j && j->error[0] ? ": " : "", j ? j->error : "");
+	pthread_mutex_unlock(&n->mu);
+	return ok;
 }
 
+/* Send msg to every peer in mask while the job is still ours to propose:
+ * the peers that answered yes in asked[]. MPC_OK, or the first refusal or
+ * failure, its text in why (MPC_ESTOPPED: our own copy left state want). */
+static mpc_err ask_all(mpc_node *n, const char *id, node_job_state want, json_t *msg, int mask,
+                       int *asked, int *n_asked, char *why, size_t cap) {
+	for (int p = 0; p < n->cfg.n_peers; p++) {
+		if (!(mask & (1 << p)))
+			continue;
+		if (!still_ours(n, id, want, why, cap))
+			return MPC_ESTOPPED;
+		mpc_err err = call(n, p, msg, PROPOSE_TIMEOUT_MS);
+		if (err != MPC_OK) {
+			snprintf(why, cap, "%s%s", err == MPC_EREFUSED ? "" : "peer ",
+			         mpc_error_detail());
+			return err;
+		}
+		if (asked)
+			asked[(*n_asked)++] = p;
+	}
+	return MPC_OK;
+}
+
+/* The proposer's work for a job just admitted, on its own thread: the
+ * proposal to every other party; when all approved, this node's own start
+ * (its budget charged first), then theirs. The job ends at the first
+ * refusal or failure, and every peer asked is told to cancel. */
 mpc_err node_peer_propose(mpc_node *n, const char *id) {
+	int asked[MPC_NODE_MAX_PEERS], n_asked = 0, mask = 0, launched = 0;
+	char why[1024] = "";
 	pthread_mutex_lock(&n->mu);
 	node_job *j = node_job_find(n, id);
 	json_t *prop = j ? json_pack("{s:s,s:s%,s:s}", "type", "propose", "job", j->text, j->len,
 	                             "dataset", j->dataset)
 	                 : NULL;
-	int mask = j ? j->parties_mask : 0;
+	mask = j ? j->parties_mask : 0;
 	pthread_mutex_unlock(&n->mu);
-	if (prop == NULL)
-		return mpc_error(MPC_ENOMEM, "out of memory");
-	char why[1024] = "";
-	mpc_err err = propose_all(n, id, prop, mask, why, sizeof(why));
-	json_decref(prop);
-	pthread_mutex_lock(&n->mu);
-	j = node_job_find(n, id);
-	if (j && j->state == JOB_PROPOSED) {
-		if (err == MPC_OK && node_job_launch(n, j) != MPC_OK) {
-			int peers[MPC_NODE_MAX_PEERS], k = 0;
-			for (int p = 0; p < n->cfg.n_peers; p++)
-				if (mask & (1 << p))
-					peers[k++] = p;
-			pthread_mutex_unlock(&n->mu);
-			node_peer_cancel(n, id, peers, k, "the proposer could not start it");
-			return MPC_OK;
-		}
-		if (err != MPC_OK)
-			node_job_end(n, j, err == MPC_EREFUSED ? JOB_REFUSED : JOB_FAILED, "%s",
-			             why);
+	json_t *start = json_pack("{s:s,s:s}", "type", "start", "id", id);
+	mpc_err err = prop && start ? MPC_OK : mpc_error(MPC_ENOMEM, "out of memory");
+	if (err == MPC_OK)
+		err = ask_all(n, id, JOB_PROPOSED, prop, mask, asked, &n_asked, why, sizeof(why));
+	if (err == MPC_OK && still_ours(n, id, JOB_PROPOSED, why, sizeof(why))) {
+		pthread_mutex_lock(&n->mu);
+		if ((j = node_job_find(n, id)) != NULL && (err = node_job_launch(n, j)) == MPC_OK)
+			launched = 1;
+		else if (j)
+			snprintf(why, sizeof(why), "%s", j->error);
+		pthread_mutex_unlock(&n->mu);
+		if (launched)
+			err =
+			    ask_all(n, id, JOB_RUNNING, start, mask, NULL, NULL, why, sizeof(why));
+	} else if (err == MPC_OK) {
+		err = MPC_ESTOPPED;
 	}
+	json_decref(prop);
+	json_decref(start);
+	if (err == MPC_OK)
+		return MPC_OK;
+	pthread_mutex_lock(&n->mu);
+	if ((j = node_job_find(n, id)) != NULL)
+		node_job_end(n, j, err == MPC_EREFUSED ? JOB_REFUSED : JOB_FAILED, "%s", why);
 	pthread_mutex_unlock(&n->mu);
-	return err;
+	if (n_asked > 0)
+		node_peer_cancel(n, id, asked, n_asked,
+		                 launched ? "a party could not start it"
+		                          : "not approved by every party");
+	return mpc_error(err, "%s", why);
 }
