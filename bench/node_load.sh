@@ -30,7 +30,7 @@ for n in "${names[@]}"; do
 	fp[$n]=$("$bin/mpc-party" keygen --out "$out/keys-$n" --name "$n" | awk '/^fingerprint:/ {print $2}')
 done
 for try in $(seq 1 50); do # nine free ports: APIs, control links, the job's own
-	base=$((20000 + (RANDOM % 4000) * 10))
+	base=$((20000 + (RANDOM % 1200) * 10)) # below the ephemeral range (32768-)
 	busy=0
 	for p in $(seq "$base" $((base + 8))); do
 		(exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && busy=1

@@ -28,7 +28,7 @@ done
 
 # a free block of loopback ports
 for try in $(seq 1 50); do
-	base=$((20000 + (RANDOM % 4000) * 10))
+	base=$((20000 + (RANDOM % 1200) * 10)) # below the ephemeral range (32768-)
 	busy=0
 	for p in $(seq "$base" $((base + nn - 1))); do
 		(exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && busy=1
@@ -183,7 +183,7 @@ mkdir -p "$nd" && chmod 700 "$nd"
 head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$nd/token" && chmod 600 "$nd/token"
 tok=$(cat "$nd/token")
 for try in $(seq 1 50); do # six more free ports: three APIs, three control links
-	nbase=$((20000 + (RANDOM % 4000) * 10))
+	nbase=$((20000 + (RANDOM % 1200) * 10)) # below the ephemeral range (32768-)
 	busy=0
 	for p in $(seq "$nbase" $((nbase + 5))); do
 		(exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && busy=1
@@ -195,10 +195,19 @@ for i in 0 1 2; do
 [node]
 name = merchant$i
 [computations]
-allow = aggregate_stats
+allow = aggregate_stats, fraud_score
 [peers]
 proposers = *
 recipients = *
+askers = *
+[dataset model]
+csv = $(cd "$nd" && pwd)/model.csv
+max_amount = 1
+max_rows = 1
+budget_epsilon = 1
+[quota fraud_score]
+per_minute = 100000
+total = 1000000
 [dataset txns]
 csv = $(cd "$out/data" && pwd)/merchant$i.csv
 max_amount = 1000000
@@ -282,8 +291,29 @@ for k in 1 2; do
 	echo
 	[ "$k" = 1 ] && { st=$(wait_job 0 "demo-node-dp1-$stamp"); echo "       -> $st"; }
 done
+echo "   a scoring service: merchant0's model (8 weights, kept secret), merchant1 asks, merchant2 computes; one POST /jobs starts it"
+printf 'input,weight\nf0,0.8\nf1,-0.6\nf2,1.1\nf3,0.3\nf4,-1.2\nf5,0.5\nf6,0.9\nf7,-0.4\nintercept,-0.7\n' > "$nd/model.csv"
+COMP=fraud_score job "$nd/job-score.ini" "demo-node-score-$stamp" "model = logreg" \
+	"model_owner = merchant0" "asker = merchant1" "features = f0-f7" "threshold = 0.5" \
+	"max_rows = 100000" "max_feature = 16" "max_weight = 4"
+body "$nd/body-score.json" "$nd/job-score.ini"
+sed -i 's/"dataset": "txns"/"dataset": "model"/' "$nd/body-score.json"
+api 1 POST /jobs "$nd/body-score.json" | sed 's/^/   /'
+echo
+printf '{"service": "demo-node-score-%s", "transactions": [[0.5, -1, 0.2, 0, 1, 0.3, -0.2, 0.1]]}' "$stamp" > "$nd/one.json"
+for t in $(seq 1 300); do
+	api 1 POST /score "$nd/one.json" > "$nd/first.json" 2>/dev/null || true
+	grep -q scores "$nd/first.json" && break
+	sleep 0.1
+done
+echo "   one transaction scored through merchant1's API (POST /score): $(cat "$nd/first.json")"
+echo "   a burst: 600 requests at 200 per second, one transaction each (bench/load_score):"
+"$bin/load_score" --url "http://127.0.0.1:$((nbase + 1))" --token-file "$nd/token" \
+	--service "demo-node-score-$stamp" --features "$out/data/merchant1.csv" --columns f0-f7 \
+	--rate 200 --duration 3 --connections 16 --pid "${npids[1]}" | sed 's/^/   /' ||
+	{ echo "demo: the scoring burst failed" >&2; exit 1; }
 echo "   merchant1's metrics (GET /metrics, Prometheus text), in part:"
-api 1 GET /metrics | grep -E '^mpc_node_(link_up|jobs\{state="(done|refused)"|budget_epsilon)|^mpc_api_request_seconds_count' | sed 's/^/   /'
+api 1 GET /metrics | grep -E '^mpc_node_(link_up|jobs\{state="(done|refused|running)"|budget_epsilon|score_requests_total)|^mpc_api_request_seconds_(count|sum)' | sed 's/^/   /'
 for i in 0 1 2; do kill -TERM "${npids[$i]}"; done
 for i in 0 1 2; do
 	wait "${npids[$i]}" || { echo "demo: node merchant$i did not stop cleanly" >&2; exit 1; }
