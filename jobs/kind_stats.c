@@ -19,8 +19,10 @@
 #include "jobs/mpc_agg_io.h"
 #include "jobs/mpc_csv.h"
 #include "jobs/mpc_kind.h"
+#include "jobs/mpc_pg.h"
 #include "protocols/apps/mpc_stats.h"
 #include "protocols/preproc/mpc_plan.h"
+#include "runtime/mpc_file.h"
 #include "runtime/mpc_log.h"
 #include "runtime/mpc_wipe.h"
 
@@ -208,13 +210,44 @@ static void print_dp_plan(const mpc_agg_spec *s) {
 
 /* This party's transactions, checked against the bounds: all input is read
  * and checked before the first byte moves. */
-static mpc_err read_rows(stats_state *s, const char *path, int *bad_input) {
+/* The rows of a PostgreSQL dataset: the node's file of three lines (the
+ * dataset's name, the conninfo, the query), wiped once read. */
+static mpc_err read_pg(stats_state *s, const char *file, char *name, size_t cap) {
+	char *text = NULL, *line[3] = {0};
+	size_t len = 0;
+	mpc_err err = mpc_file_read_all(file, 16384, &text, &len);
+	if (err != MPC_OK)
+		return err;
+	char *p = text;
+	for (int i = 0; i < 3 && p; i++) {
+		line[i] = p;
+		if ((p = strchr(p, '\n')) != NULL)
+			*p++ = '\0';
+	}
+	if (line[2] == NULL || strncmp(line[0], "dataset ", 8) != 0)
+		err = mpc_error(MPC_ECONFIG,
+		                "--input-pg %s: expected three lines (dataset NAME, "
+		                "conninfo, query)",
+		                file);
+	else
+		snprintf(name, cap, "%s", line[0]);
+	if (err == MPC_OK)
+		err = mpc_txns_read_pg(name, line[1], line[2], NULL, s->a.max_amount, &s->t);
+	mpc_wipe_free(text, len);
+	return err;
+}
+
+static mpc_err read_rows(stats_state *s, const char *path, const char *pg, int *bad_input) {
 	const mpc_agg_spec *spec = &s->a.spec;
-	mpc_err err;
-	if ((err = mpc_txns_read(path, s->a.max_amount, &s->t)) != MPC_OK) {
-		*bad_input = err != MPC_ENOMEM;
+	char name[80];
+	mpc_err err =
+	    pg ? read_pg(s, pg, name, sizeof(name)) : mpc_txns_read(path, s->a.max_amount, &s->t);
+	if (err != MPC_OK) {
+		*bad_input = err != MPC_ENOMEM && err != MPC_ECONFIG;
 		return err;
 	}
+	if (pg)
+		path = name;
 	if (s->a.legacy) {
 		mpc_stats_rows rows;
 		mpc_stats_rows_from_txns(&s->t, &rows);
@@ -238,14 +271,15 @@ static mpc_err stats_load_input(void *st, const mpc_kind_io *io, mpc_kind_summar
 
 	if ((err = check_section(s)) != MPC_OK)
 		return err;
-	if (io->is_dealer || (io->dry && io->input == NULL))
+	if (io->is_dealer || (io->dry && io->input == NULL && io->input_pg == NULL))
 		return MPC_OK;
-	if (io->input == NULL)
+	if (io->input == NULL && io->input_pg == NULL)
 		return mpc_error(MPC_ECONFIG, "--input FILE.csv is required for %s",
 		                 s->job->computation);
-	if ((err = read_rows(s, io->input, bad_input)) != MPC_OK)
+	if ((err = read_rows(s, io->input, io->input_pg, bad_input)) != MPC_OK)
 		return err;
-	mpc_info("read %zu transactions from %s", s->t.n, io->input);
+	mpc_info("read %zu transactions from %s", s->t.n,
+	         io->input_pg ? "the PostgreSQL dataset" : io->input);
 	sum->input_read = 1;
 	sum->rows = s->t.n;
 	if (!io->dry && !s->a.legacy)

@@ -61,6 +61,10 @@ typedef struct {
 	int json;                           /* --format json */
 	int dry;                            /* check: read and validate this party's files only */
 	const mpc_kind_service *service;    /* mpc-party serve; NULL for run and check */
+	/* instead of input: a file (mode 0600, made by the node) of three lines,
+	 * "dataset NAME", a libpq conninfo and a query, the rows read through
+	 * jobs/mpc_pg.h (aggregate_stats); NULL when not given */
+	const char *input_pg;
 } mpc_kind_io;
 
 /* What load_input read, for check's summary. */

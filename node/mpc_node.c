@@ -219,11 +219,6 @@ static mpc_err check_policy(mpc_node *n, node_job *j, const char *proposer) {
 	if ((err = mpc_policy_dataset(p, j->dataset, &ds)) != MPC_OK)
 		return err;
 	char rule[MPC_POLICY_NAME_MAX + 32];
-	snprintf(rule, sizeof(rule), "[dataset %s] postgres", ds->name);
-	if (ds->source != MPC_POLICY_CSV)
-		return mpc_policy_refuse(p, ds->source_line, rule,
-		                         "dataset %s: the node runs jobs on CSV datasets so far",
-		                         ds->name);
 	if ((err = mpc_policy_check_dp(p, j->dataset, j->epsilon, j->delta)) != MPC_OK)
 		return err;
 	double max_amount = 0, max_rows = 0;
@@ -334,6 +329,14 @@ mpc_err node_job_admit(mpc_node *n, const char *text, size_t len, const char *pr
 
 /* ---- running a job ---- */
 
+/* The PostgreSQL source file of a job, if any, removed once it ends (its
+ * process has read it by then, or never will). */
+static void forget_pg_source(mpc_node *n, node_job *j) {
+	char path[MPC_NODE_PATH_MAX + 96];
+	node_job_path(n, j, "input.pg", path, sizeof(path));
+	unlink(path);
+}
+
 void node_job_end(mpc_node *n, node_job *j, node_job_state st, const char *fmt, ...) {
 	if (j->state >= JOB_DONE)
 		return;
@@ -350,6 +353,7 @@ void node_job_end(mpc_node *n, node_job *j, node_job_state st, const char *fmt, 
 	}
 	j->spawn_pending = 0;
 	node_service_end(j);
+	forget_pg_source(n, j);
 	j->state = st;
 	j->ended = node_now();
 	if (st == JOB_FAILED)
@@ -394,7 +398,12 @@ static void build_args(mpc_node *n, node_job *j, const char *input, run_args *ra
 	arg(ra, "--store", "%s/store/%s", n->cfg.state, j->id);
 	arg(ra, "--log-level", "info");
 	if (!j->service) {
-		arg(ra, "--input", "%s", input);
+		if (input[0] == '\0') { /* a PostgreSQL dataset: the file spawn wrote */
+			node_job_path(n, j, "input.pg", path, sizeof(path));
+			arg(ra, "--input-pg", "%s", path);
+		} else {
+			arg(ra, "--input", "%s", input);
+		}
 		node_job_path(n, j, "result.csv", path, sizeof(path));
 		arg(ra, "--output", "%s", path);
 		return;
@@ -407,6 +416,22 @@ static void build_args(mpc_node *n, node_job *j, const char *input, run_args *ra
 		arg(ra, "--policy", "%s", n->cfg.policy);
 		arg(ra, "--quota", "%s/quota", n->cfg.state);
 	}
+}
+
+/* A PostgreSQL dataset's source for the job's process: its name, conninfo
+ * (which may hold a password: the file is 0600 in the node's 0700 state,
+ * removed when the job ends) and query. */
+static mpc_err write_pg_source(mpc_node *n, node_job *j, const mpc_policy_dataset_info *ds) {
+	char path[MPC_NODE_PATH_MAX + 96];
+	size_t cap = 3 * MPC_POLICY_MAX_TEXT + 64;
+	char *text = malloc(cap);
+	if (text == NULL)
+		return mpc_error(MPC_ENOMEM, "out of memory");
+	int len = snprintf(text, cap, "dataset %s\n%s\n%s\n", ds->name, ds->conninfo, ds->query);
+	node_job_path(n, j, "input.pg", path, sizeof(path));
+	mpc_err err = mpc_file_write_atomic(path, text, (size_t)len, 0600);
+	mpc_wipe_free(text, cap);
+	return err;
 }
 
 static mpc_err spawn(mpc_node *n, node_job *j, const char *input) {
@@ -502,9 +527,13 @@ static void reap(mpc_node *n) {
 			j->spawn_pending = 0;
 			int model =
 			    j->service && mpc_job_party_index(j->job, n->cfg.name) == j->owner;
-			if (((!j->service || model) &&
-			     mpc_policy_dataset(n->policy, j->dataset, &ds) != MPC_OK) ||
-			    spawn(n, j, !j->service || model ? ds->csv : "") != MPC_OK)
+			int pg = 0;
+			if ((!j->service || model) &&
+			    mpc_policy_dataset(n->policy, j->dataset, &ds) == MPC_OK)
+				pg = ds->source == MPC_POLICY_POSTGRES;
+			if (((!j->service || model) && ds == NULL) ||
+			    (pg && write_pg_source(n, j, ds) != MPC_OK) ||
+			    spawn(n, j, ds && !pg ? ds->csv : "") != MPC_OK)
 				node_job_end(n, j, JOB_FAILED, "%s", mpc_error_detail());
 			else if (j->service &&
 			         mpc_job_party_index(j->job, n->cfg.name) == j->asker &&
@@ -531,6 +560,7 @@ static void reap(mpc_node *n) {
 			continue; /* ended already: a peer went down, or cancelled */
 		if (r > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
 			node_service_end(j);
+			forget_pg_source(n, j);
 			j->state = JOB_DONE;
 			j->ended = now;
 			mpc_info("job %s: done", j->id);

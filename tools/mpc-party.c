@@ -80,6 +80,9 @@ static const char usage_text[] =
     "                         check and run refuse a dealer job without it.\n"
     "  --log-level LEVEL      debug, info, warn, error (default info)\n"
     "  --store DIR            the preprocessing store (default ./mpc-store/JOBID-NAME)\n"
+    "  --input-pg FILE        run, aggregate_stats: the rows from PostgreSQL instead of\n"
+    "                         --input, as mpc-node passes them: a 0600 file of three\n"
+    "                         lines (dataset NAME, the libpq conninfo, the query)\n"
     "\n"
     "exit codes: 0 ok, 1 usage or configuration (also: cannot listen on our own\n"
     "address), 2 input data, 3 network (peer unreachable, silent or gone), 4 protocol\n"
@@ -151,6 +154,8 @@ static int parse_args(int argc, char **argv, int first, opts *o) {
 			slot = &o->model;
 		else if (strcmp(a, "--serve") == 0)
 			slot = &o->serve;
+		else if (strcmp(a, "--input-pg") == 0)
+			slot = &o->input_pg;
 		else if (strcmp(a, "--policy") == 0)
 			slot = &o->policy;
 		else if (strcmp(a, "--quota") == 0)

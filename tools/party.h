@@ -32,6 +32,7 @@ typedef struct {
 	int for_job, target, list; /* preprocess: the job's plan; levels, not amounts; list */
 	uint64_t rows, runs;       /* the asker's transactions (fraud_score); runs to stock */
 	const char *serve, *policy, *quota; /* run --serve SOCKET: a standing service */
+	const char *input_pg;               /* run --input-pg FILE (the node's) */
 	uint64_t stock;                     /* --stock: rows' worth of material kept ahead */
 	mpc_log_level level;
 } opts;

@@ -308,6 +308,7 @@ mpc_kind_io party_kind_io(const opts *o, const conn *c) {
 	                  .is_dealer = c->is_dealer,
 	                  .party = o->party,
 	                  .input = o->input,
+	                  .input_pg = o->input_pg,
 	                  .model = o->model,
 	                  .output = o->output,
 	                  .json = o->format && strcmp(o->format, "json") == 0,

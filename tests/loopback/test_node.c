@@ -25,8 +25,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <libpq-fe.h>
+
 #include "tests/support/mpc_local.h"
 #include "tests/support/party.h"
+#include "tests/support/pg.h"
 
 #define NP 3
 
@@ -36,6 +39,10 @@ static int api_port[NP], link_port[NP];
 static pid_t node_pid[NP];
 static const char *const names[NP] = {"alpha", "bravo", "charlie"};
 static int job_seq;
+/* A PostgreSQL server holding charlie's rows (dataset pgtx at charlie; the
+ * others' pgtx is their CSV file), or NULL: test_pg_dataset skips. */
+static pgtest *pg;
+static char pg_why[512];
 static const char token[] = "test-token-0123456789abcdef";
 #define SCORE_REQS  1000 /* scoring requests of one transaction each */
 #define SCORE_QUOTA 1010 /* the model owner's total for each asker */
@@ -75,7 +82,18 @@ static void write_file(const char *path, const char *text, mode_t mode) {
 
 /* Node i's policy: max_eps is its [dp] max_epsilon. */
 static void write_policy(int i, double max_eps) {
-	char path[256], text[2048];
+	char path[256], text[3072], pgtx[700];
+	if (i == 2 && pg)
+		snprintf(
+		    pgtx, sizeof(pgtx),
+		    "[dataset pgtx]\npostgres = %s\nquery = SELECT amount, fraud, category FROM "
+		    "txns2\nmax_amount = 1000000\nmax_rows = 1000000\nbudget_epsilon = 1\n",
+		    pgtest_conninfo(pg));
+	else
+		snprintf(pgtx, sizeof(pgtx),
+		         "[dataset pgtx]\ncsv = %s/merchant%d.csv\nmax_amount = 1000000\n"
+		         "max_rows = 1000000\nbudget_epsilon = 1\n",
+		         dir, i);
 	snprintf(path, sizeof(path), "%s/policy-%s.ini", dir, names[i]);
 	snprintf(text, sizeof(text),
 	         "[node]\nname = %s\n[computations]\nallow = aggregate_stats, fraud_score\n"
@@ -83,10 +101,10 @@ static void write_policy(int i, double max_eps) {
 	         "[dataset txns]\ncsv = %s/merchant%d.csv\nmax_amount = 1000000\n"
 	         "max_rows = 1000000\nbudget_epsilon = 1.5\nbudget_delta = 0.00001\n"
 	         "[dataset model]\ncsv = %s/model.csv\nmax_amount = 1\nmax_rows = 1\n"
-	         "budget_epsilon = 1\n"
+	         "budget_epsilon = 1\n%s"
 	         "[dp]\nmax_epsilon = %g\nmax_delta = 0.00001\nrequire = no\n"
 	         "[quota fraud_score]\ntotal = %d\n",
-	         names[i], dir, i, dir, max_eps, SCORE_QUOTA);
+	         names[i], dir, i, dir, pgtx, max_eps, SCORE_QUOTA);
 	write_file(path, text, 0600);
 }
 
@@ -136,6 +154,8 @@ static int wait_links(int i, int want_up, double secs) {
 	return 0;
 }
 
+static int load_pg(void);
+
 static int setup(void **state) {
 	(void)state;
 	if (party_setup(bin, dir, "mpc-node", "--merchants 3 --rows 400 --seed 21", names, NP,
@@ -167,6 +187,10 @@ static int setup(void **state) {
 		api_port[i] = ports[i];
 		link_port[i] = ports[NP + i];
 	}
+	if ((pg = pgtest_start(pg_why, sizeof(pg_why))) != NULL && load_pg() != 0) {
+		pgtest_stop(pg);
+		return -1;
+	}
 	for (int i = 0; i < NP; i++) {
 		write_policy(i, 5);
 		write_config(i);
@@ -180,6 +204,38 @@ static int setup(void **state) {
 			return -1;
 		}
 	return 0;
+}
+
+/* charlie's merchant2.csv into the table txns2 of the test's server. */
+static int load_pg(void) {
+	char path[256];
+	snprintf(path, sizeof(path), "%s/merchant2.csv", dir);
+	const char *csv = party_slurp(path);
+	PGconn *c = PQconnectdb(pgtest_conninfo(pg));
+	PGresult *r = NULL;
+	int ok = PQstatus(c) == CONNECTION_OK;
+	if (ok) {
+		r = PQexec(c, "CREATE TABLE txns2 (amount numeric, fraud smallint, category text, "
+		              "txn_id bigint, card_id bigint, hour int, f0 float8, f1 float8, "
+		              "f2 float8, f3 float8, f4 float8, f5 float8, f6 float8, f7 float8)");
+		ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+		PQclear(r);
+	}
+	if (ok) {
+		r = PQexec(c, "COPY txns2 FROM STDIN WITH (FORMAT csv, HEADER true)");
+		ok = PQresultStatus(r) == PGRES_COPY_IN;
+		PQclear(r);
+	}
+	ok = ok && PQputCopyData(c, csv, (int)strlen(csv)) == 1 && PQputCopyEnd(c, NULL) == 1;
+	if (ok) {
+		r = PQgetResult(c);
+		ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+		PQclear(r);
+	}
+	if (!ok)
+		fprintf(stderr, "loading charlie's rows: %s\n", PQerrorMessage(c));
+	PQfinish(c);
+	return ok ? 0 : -1;
 }
 
 /* SIGTERM: every node exits 0 within 10 s. */
@@ -197,6 +253,7 @@ static int teardown(void **state) {
 				bad = 1;
 			}
 		}
+	pgtest_stop(pg);
 	return party_remove_dir(dir) != 0 || bad ? -1 : 0;
 }
 
@@ -318,6 +375,29 @@ static void test_stats_job(void **state) {
 		assert_string_equal(wait_job(i, id, 30), "done");
 		expect_agree(i, id);
 	}
+}
+
+/* A dataset from PostgreSQL: charlie's rows come from the server, the same
+ * rows as its CSV file, and every node's results equal the clear ones. */
+static void test_pg_dataset(void **state) {
+	(void)state;
+	if (pg == NULL) {
+		print_message("skipping: %s\n", pg_why);
+		skip();
+	}
+	char id[64], body[256], *out;
+	make_job_body("aggregate_stats", stats_params, "pgtx", id, body);
+	assert_int_equal(http(0, "POST", "/jobs", body, NULL, &out), 202);
+	assert_string_equal(wait_job(0, id, 60), "done");
+	for (int i = 0; i < NP; i++) {
+		assert_string_equal(wait_job(i, id, 30), "done");
+		expect_agree(i, id);
+	}
+	char path[512]; /* the conninfo's file is gone with the job */
+	snprintf(path, sizeof(path), "%s/state-charlie/jobs/%s/input.pg", dir, id);
+	assert_int_not_equal(access(path, F_OK), 0);
+	snprintf(path, sizeof(path), "%s/state-charlie/jobs/%s/log", dir, id);
+	assert_non_null(strstr(party_slurp(path), "transactions from the PostgreSQL dataset"));
 }
 
 static void test_refused_by_policy(void **state) {
@@ -609,6 +689,7 @@ int main(void) {
 	alarm(600); /* a hang fails the test instead of CI */
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_stats_job),
+	    cmocka_unit_test(test_pg_dataset),
 	    cmocka_unit_test(test_refused_by_policy),
 	    cmocka_unit_test(test_budget_survives_kill),
 	    cmocka_unit_test(test_node_killed_during_job),
