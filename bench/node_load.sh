@@ -4,6 +4,12 @@
 # of 8 features, alpha asks, charlie the third party), and bench/load_score
 # driving alpha's POST /score at a fixed rate, one transaction a request.
 #   bash bench/node_load.sh [BUILD] [SECONDS] [RATE]     (default build 10 200)
+#   STOCK=N: the service's score_stock (default 4000 rows' worth). Each
+#   single-transaction request uses one evaluation's material (1,711
+#   bit-triple words), which the OT engine makes at about 67 a second here:
+#   a run of R requests/s for S s is "stock present" when STOCK >= R * S
+#   (the README's 60 s run: STOCK=12500 ... 60 200; the fill takes minutes).
+#   KEEP=1 keeps the temporary folder.
 # Prints throughput, latency percentiles and alpha's resident memory at the
 # start and the end, and appends a row to BUILD/bench.json when it exists.
 set -eu
@@ -21,6 +27,7 @@ cleanup() {
 	rm -rf "$out"
 }
 trap cleanup EXIT
+[ -n "${KEEP:-}" ] && trap - EXIT
 
 "$bin/gen_data" --merchants 1 --rows 4000 --seed 7 --out "$out/data" > /dev/null
 printf 'input,weight\nf0,0.8\nf1,-0.6\nf2,1.1\nf3,0.3\nf4,-1.2\nf5,0.5\nf6,0.9\nf7,-0.4\nintercept,-0.7\n' > "$out/model.csv"
@@ -43,8 +50,8 @@ for i in 0 1 2; do
 		"$n" "$out" > "$out/policy-$n.ini"
 	{
 		printf '[node]\nname = %s\nkeys = keys-%s\npolicy = policy-%s.ini\nstate = state-%s\n' "$n" "$n" "$n" "$n"
-		printf 'api = 127.0.0.1:%d\ntoken_file = token\nlisten = 127.0.0.1:%d\nscore_stock = 4000\n' \
-			$((base + i)) $((base + 3 + i))
+		printf 'api = 127.0.0.1:%d\ntoken_file = token\nlisten = 127.0.0.1:%d\nscore_stock = %d\n' \
+			$((base + i)) $((base + 3 + i)) "${STOCK:-4000}"
 		for p in 0 1 2; do
 			[ "$p" = "$i" ] && continue
 			printf '[peer %s]\naddress = 127.0.0.1:%d\nfingerprint = %s\n' \

@@ -15,8 +15,9 @@ if [ -n "${BENCH_ONLY:-}" ]; then
 	set -- --only "$BENCH_ONLY" "$@"
 fi
 "$build/bin/bench_mpc" --json "$build/bench.json" "$@"
-# the standing nodes' scoring API under load (a short run; the README's
-# figures are the 60 s run: bash bench/node_load.sh build 60 200)
+# the standing nodes' scoring API under load (a short run, its stock made
+# first; the README's figures are the 60 s run:
+# STOCK=12500 bash bench/node_load.sh build 60 200)
 case ",${BENCH_ONLY:-node}," in
 *node* | *score*) bash bench/node_load.sh "$build" 10 200 ;;
 esac

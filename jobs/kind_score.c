@@ -618,9 +618,10 @@ static mpc_err score_serve(void *st, mpc_kind_session *ks) {
 	    (err = mpc_cross_ot_new(&cross, p)) != MPC_OK ||
 	    (svc->stock && (err = svc_refill(s, p, svc->stock)) != MPC_OK))
 		goto out;
-	mpc_info("scoring service of %s's model for %s: ready (stock: %llu rows)",
+	char line[512];
+	mpc_info("scoring service of %s's model for %s: ready (stock: %llu rows; one row takes %s)",
 	         s->job->parties[s->sc.owner].name, s->job->parties[s->sc.asker].name,
-	         (unsigned long long)svc->stock);
+	         (unsigned long long)svc->stock, mpc_plan_format(&s->plan1, line, sizeof(line)));
 	uint64_t batches = 0, rows = 0, rounds = 0;
 	for (;;) {
 		svc_header h = {0};
