@@ -4,7 +4,7 @@
 # of 8 features, alpha asks, charlie the third party), and bench/load_score
 # driving alpha's POST /score at a fixed rate, one transaction a request.
 #   bash bench/node_load.sh [BUILD] [SECONDS] [RATE]     (default build 10 200)
-#   STOCK=N: the service's score_stock (default 4000 rows' worth). Each
+#   STOCK=N: the service's score_stock (default 2500 rows' worth). Each
 #   single-transaction request uses one evaluation's material (1,711
 #   bit-triple words), which the OT engine makes at about 67 a second here:
 #   a run of R requests/s for S s is "stock present" when STOCK >= R * S
@@ -51,7 +51,7 @@ for i in 0 1 2; do
 	{
 		printf '[node]\nname = %s\nkeys = keys-%s\npolicy = policy-%s.ini\nstate = state-%s\n' "$n" "$n" "$n" "$n"
 		printf 'api = 127.0.0.1:%d\ntoken_file = token\nlisten = 127.0.0.1:%d\nscore_stock = %d\n' \
-			$((base + i)) $((base + 3 + i)) "${STOCK:-4000}"
+			$((base + i)) $((base + 3 + i)) "${STOCK:-2500}"
 		for p in 0 1 2; do
 			[ "$p" = "$i" ] && continue
 			printf '[peer %s]\naddress = 127.0.0.1:%d\nfingerprint = %s\n' \
