@@ -507,7 +507,11 @@ static void last_error_line(mpc_node *n, node_job *j, char *out, size_t cap) {
 	}
 	if (fp)
 		fclose(fp);
-	snprintf(out, cap, "%s", last[0] ? last : "(no message)");
+	if (last[0] == '\0')
+		snprintf(last, sizeof(last), "(no message)");
+	size_t len = strnlen(last, cap - 1); /* cut to fit: the end of a long line is lost */
+	memcpy(out, last, len);
+	out[len] = '\0';
 }
 
 /* Reap the jobs' processes and enforce their deadlines (under mu). */

@@ -165,7 +165,7 @@ static int setup(void **state) {
 	char abs[PATH_MAX]; /* the nodes run mpc-party from their configuration */
 	if (realpath(bin, abs) == NULL || strlen(abs) >= sizeof(bin))
 		return -1;
-	snprintf(bin, sizeof(bin), "%s", abs);
+	memcpy(bin, abs, strlen(abs) + 1);
 	int ports[2 * NP];
 	if (mpc_local_free_ports(ports, 2 * NP) != MPC_OK)
 		return -1;
