@@ -11,21 +11,23 @@
  * an aggregate_stats job sees its outputs), the dataset, the DP parameters
  * ([dp]) and the dataset's remaining privacy budget; a refusal names the
  * node and the rule, and the job ends "refused" everywhere. When every party
- * approved, the proposer tells each to start: each charges the job's
- * (epsilon, delta) to the dataset in its budget ledger (fsynced: a job that
- * would pass the budget is refused there and then), and runs its part as a
- * child `mpc-party run` over the job's own TLS session, with the dataset's
- * file as its input. A job id is used once per node, ever (its directory
- * under STATE/jobs stays). A peer whose control link goes down (no
- * keep-alive answered for a second) fails every job of this node that needs
- * it at once, with the peer named; the node itself stays up, and a later
- * job runs when the link is back. SIGTERM: running jobs are stopped (their
- * peers are sent an abort by mpc-party), the ledger is closed, exit 0.
+ * approved, the proposer charges its own budget ledger and starts, then
+ * tells each peer to start: each charges the job's (epsilon, delta) to the
+ * dataset in its ledger (fsynced: a job that would pass the budget is
+ * refused there and then; jobs approved but not yet charged count against
+ * it), and runs its part as a child `mpc-party run` over the job's own TLS
+ * session, with the dataset as its input (a CSV file, or a PostgreSQL query
+ * handed over in a 0600 file). A job id is used once per node, ever (its
+ * directory under STATE/jobs stays). A peer whose control link goes down
+ * (no keep-alive answered for a second) fails every job of this node that
+ * needs it at once, with the peer named; the node itself stays up, and a
+ * later job runs when the link is back. SIGTERM: running jobs are stopped
+ * (their peers are sent an abort by mpc-party), the ledger is closed, exit 0.
  *
- * Kinds: aggregate_stats through the node (fraud_score and the others are
- * refused by the node for now: the real-time scoring service and model
- * datasets are not built yet). Datasets: CSV files (a PostgreSQL dataset is
- * refused by the node for now). */
+ * Kinds: aggregate_stats jobs, and fraud_score as a standing scoring
+ * service (mpc-party run --serve at every party; POST /score at the
+ * asker's node, batched by node/mpc_node_score.c; the model owner's quota
+ * per batch). The others are refused by the node: run them with mpc-party. */
 #ifndef MPC_NODE_H
 #define MPC_NODE_H
 
