@@ -21,6 +21,7 @@
 #include <openssl/x509.h>
 
 #include "jobs/kind_score.h"
+#include "jobs/kind_stats.h"
 #include "jobs/mpc_kind.h"
 #include "net/mpc_keys.h"
 #include "net/mpc_tls.h"
@@ -99,7 +100,7 @@ void node_job_path(const mpc_node *n, const node_job *j, const char *name, char 
  * kind. Sets j->parties_mask, epsilon, delta. */
 static mpc_err check_form(mpc_node *n, node_job *j, const char *proposer) {
 	const mpc_job *job = j->job;
-	int self = mpc_job_party_index(job, n->cfg.name);
+	int self = j->self = mpc_job_party_index(job, n->cfg.name);
 	if (self < 0)
 		return mpc_error(MPC_EINVAL, "this node (%s) is not a party of job %s", n->cfg.name,
 		                 job->id);
@@ -157,6 +158,10 @@ static mpc_err check_form(mpc_node *n, node_job *j, const char *proposer) {
 	mpc_err err = k->parse(job, &st);
 	if (err == MPC_OK && k->privacy)
 		err = k->privacy(st, &j->epsilon, &j->delta);
+	if (err == MPC_OK && k == &mpc_kind_stats) {
+		j->max_amount = mpc_stats_job_of(st)->max_amount;
+		j->max_rows = mpc_stats_job_of(st)->max_rows;
+	}
 	if (err == MPC_OK && k == &mpc_kind_score) {
 		const mpc_score_job *sc = mpc_score_job_of(st);
 		j->service = 1;
@@ -182,11 +187,10 @@ static mpc_err check_service(mpc_node *n, node_job *j) {
 	const mpc_policy *p = n->policy;
 	const mpc_job *job = j->job;
 	const char *asker = job->parties[j->asker].name;
-	int self = mpc_job_party_index(job, n->cfg.name);
 	mpc_err err = MPC_OK;
-	if (self != j->asker && (err = mpc_policy_allow_recipient(p, asker)) != MPC_OK)
+	if (j->self != j->asker && (err = mpc_policy_allow_recipient(p, asker)) != MPC_OK)
 		return err;
-	if (self != j->owner)
+	if (j->self != j->owner)
 		return MPC_OK;
 	if ((err = mpc_policy_allow_asker(p, asker)) != MPC_OK)
 		return err;
@@ -221,21 +225,17 @@ static mpc_err check_policy(mpc_node *n, node_job *j, const char *proposer) {
 	char rule[MPC_POLICY_NAME_MAX + 32];
 	if ((err = mpc_policy_check_dp(p, j->dataset, j->epsilon, j->delta)) != MPC_OK)
 		return err;
-	double max_amount = 0, max_rows = 0;
-	if (mpc_job_param_double(job, "max_amount", 1e6, 0, 1e300, &max_amount) != MPC_OK ||
-	    mpc_job_param_double(job, "max_rows", 1e6, 0, 1e300, &max_rows) != MPC_OK)
-		return mpc_error(MPC_EINVAL, "%s", mpc_error_detail());
 	snprintf(rule, sizeof(rule), "[dataset %s] max_amount", ds->name);
-	if (max_amount > ds->max_amount)
+	if (j->max_amount > ds->max_amount)
 		return mpc_policy_refuse(
 		    p, ds->max_amount_line, rule,
 		    "job %s bounds amounts by %g; the dataset allows at most %g", job->id,
-		    max_amount, ds->max_amount);
+		    j->max_amount, ds->max_amount);
 	snprintf(rule, sizeof(rule), "[dataset %s] max_rows", ds->name);
-	if (max_rows > (double)ds->max_rows)
+	if (j->max_rows > (double)ds->max_rows)
 		return mpc_policy_refuse(p, ds->max_rows_line, rule,
 		                         "job %s allows %g rows; the dataset allows at most %llu",
-		                         job->id, max_rows, (unsigned long long)ds->max_rows);
+		                         job->id, j->max_rows, (unsigned long long)ds->max_rows);
 	mpc_ledger_total t;
 	if ((err = mpc_ledger_spent(n->ledger, j->dataset, &t)) != MPC_OK)
 		return err;
@@ -308,8 +308,7 @@ mpc_err node_job_admit(mpc_node *n, const char *text, size_t len, const char *pr
 		    j->id, n->cfg.name);
 	if (err == MPC_OK)
 		err = check_form(n, j, proposer);
-	if (err == MPC_OK && dataset[0] == '\0' &&
-	    (!j->service || mpc_job_party_index(j->job, n->cfg.name) == j->owner))
+	if (err == MPC_OK && dataset[0] == '\0' && (!j->service || j->self == j->owner))
 		err =
 		    mpc_error(MPC_EINVAL,
 		              "job %s: no dataset (name a [dataset NAME] of the nodes' policies%s)",
@@ -387,7 +386,6 @@ static void arg(run_args *ra, const char *flag, const char *fmt, ...) {
  * service (--serve: the asker's socket, the owner's model and quota). */
 static void build_args(mpc_node *n, node_job *j, const char *input, run_args *ra) {
 	char path[MPC_NODE_PATH_MAX + 96];
-	int self = mpc_job_party_index(j->job, n->cfg.name);
 	ra->k = ra->na = 0;
 	arg(ra, NULL, "%s", n->cfg.party_program);
 	arg(ra, NULL, "run");
@@ -411,7 +409,7 @@ static void build_args(mpc_node *n, node_job *j, const char *input, run_args *ra
 	node_job_path(n, j, "score.sock", path, sizeof(path));
 	arg(ra, "--serve", "%s", path);
 	arg(ra, "--stock", "%llu", (unsigned long long)n->cfg.score_stock);
-	if (self == j->owner) {
+	if (j->self == j->owner) {
 		arg(ra, "--model", "%s", input);
 		arg(ra, "--policy", "%s", n->cfg.policy);
 		arg(ra, "--quota", "%s/quota", n->cfg.state);
@@ -472,10 +470,10 @@ mpc_err node_job_launch(mpc_node *n, node_job *j) {
 		err = mpc_ledger_charge(n->ledger, j->dataset, j->id, j->computation, j->epsilon,
 		                        j->delta, 0, &b);
 		if (err == MPC_EREFUSED) {
-			char rule[MPC_POLICY_NAME_MAX + 32], why[900];
+			char rule[MPC_POLICY_NAME_MAX + 32]; /* refuse formats before it records */
 			snprintf(rule, sizeof(rule), "[dataset %s] budget", ds->name);
-			snprintf(why, sizeof(why), "%s", mpc_error_detail());
-			err = mpc_policy_refuse(n->policy, ds->line, rule, "%s", why);
+			err =
+			    mpc_policy_refuse(n->policy, ds->line, rule, "%s", mpc_error_detail());
 		} else if (err == MPC_OK)
 			mpc_info("job %s: charged epsilon %g, delta %g to dataset %s", j->id,
 			         j->epsilon, j->delta, j->dataset);
@@ -514,6 +512,24 @@ static void last_error_line(mpc_node *n, node_job *j, char *out, size_t cap) {
 	out[len] = '\0';
 }
 
+/* The process of a job whose budget is charged (under mu, on the serve
+ * loop's thread): its dataset (a CSV file, a PostgreSQL source file, or the
+ * owner's model; none at a service's other parties), then the scoring
+ * dispatcher at a service's asker. */
+static void start_process(mpc_node *n, node_job *j) {
+	const mpc_policy_dataset_info *ds = NULL;
+	int needs_data = !j->service || j->self == j->owner, pg = 0;
+	j->spawn_pending = 0;
+	if (needs_data && mpc_policy_dataset(n->policy, j->dataset, &ds) == MPC_OK)
+		pg = ds->source == MPC_POLICY_POSTGRES;
+	if ((needs_data && ds == NULL) || (pg && write_pg_source(n, j, ds) != MPC_OK) ||
+	    spawn(n, j, ds && !pg ? ds->csv : "") != MPC_OK ||
+	    (j->service && j->self == j->asker && node_service_start(n, j) != MPC_OK))
+		node_job_end(n, j, JOB_FAILED, "%s", mpc_error_detail());
+	else
+		mpc_info("job %s: running (mpc-party pid %d)", j->id, (int)j->pid);
+}
+
 /* Reap the jobs' processes and enforce their deadlines (under mu). */
 static void reap(mpc_node *n) {
 	double now = node_now(), mono = node_mono();
@@ -526,26 +542,8 @@ static void reap(mpc_node *n) {
 			             j->proposer, APPROVED_TTL_S);
 		if (j->spawn_pending && n->stopping)
 			node_job_end(n, j, JOB_FAILED, "node %s is stopping", n->cfg.name);
-		if (j->spawn_pending) {
-			const mpc_policy_dataset_info *ds = NULL;
-			j->spawn_pending = 0;
-			int model =
-			    j->service && mpc_job_party_index(j->job, n->cfg.name) == j->owner;
-			int pg = 0;
-			if ((!j->service || model) &&
-			    mpc_policy_dataset(n->policy, j->dataset, &ds) == MPC_OK)
-				pg = ds->source == MPC_POLICY_POSTGRES;
-			if (((!j->service || model) && ds == NULL) ||
-			    (pg && write_pg_source(n, j, ds) != MPC_OK) ||
-			    spawn(n, j, ds && !pg ? ds->csv : "") != MPC_OK)
-				node_job_end(n, j, JOB_FAILED, "%s", mpc_error_detail());
-			else if (j->service &&
-			         mpc_job_party_index(j->job, n->cfg.name) == j->asker &&
-			         node_service_start(n, j) != MPC_OK)
-				node_job_end(n, j, JOB_FAILED, "%s", mpc_error_detail());
-			else
-				mpc_info("job %s: running (mpc-party pid %d)", j->id, (int)j->pid);
-		}
+		if (j->spawn_pending)
+			start_process(n, j);
 		if (j->pid <= 0)
 			continue;
 		pid_t r = waitpid(j->pid, &status, WNOHANG);

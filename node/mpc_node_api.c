@@ -212,6 +212,13 @@ static void list_jobs(mpc_node *n, mpc_http_response *r) {
 	reply_json(r, 200, json_pack("{s:o}", "jobs", a));
 }
 
+/* How many jobs the node knows in each state (under mu). */
+static void count_states(const mpc_node *n, int count[JOB_N_STATES]) {
+	memset(count, 0, JOB_N_STATES * sizeof(count[0]));
+	for (int i = 0; i < n->n_jobs; i++)
+		count[n->jobs[i]->state]++;
+}
+
 static void health(mpc_node *n, mpc_http_response *r) {
 	mpc_link_status st[MPC_NODE_MAX_PEERS];
 	int np = mpc_links_status(n->links, st, MPC_NODE_MAX_PEERS);
@@ -221,10 +228,9 @@ static void health(mpc_node *n, mpc_http_response *r) {
 		                      json_pack("{s:s,s:b,s:f,s:f,s:s}", "peer", st[i].name, "up",
 		                                st[i].up, "since", st[i].since, "rtt_ms",
 		                                st[i].rtt_ms, "last_error", st[i].last_error));
-	int count[JOB_N_STATES] = {0};
+	int count[JOB_N_STATES];
 	pthread_mutex_lock(&n->mu);
-	for (int i = 0; i < n->n_jobs; i++)
-		count[n->jobs[i]->state]++;
+	count_states(n, count);
 	pthread_mutex_unlock(&n->mu);
 	for (int s = 0; jobs && s < JOB_N_STATES; s++)
 		json_object_set_new(jobs, node_job_state_names[s], json_integer(count[s]));
@@ -254,10 +260,9 @@ static void metrics(mpc_node *n, mpc_http_response *r) {
 	        (unsigned long long)mpc_links_rejected(n->links));
 	fprintf(f, "# HELP mpc_node_jobs Jobs this node knows, by state.\n"
 	           "# TYPE mpc_node_jobs gauge\n");
-	int count[JOB_N_STATES] = {0};
+	int count[JOB_N_STATES];
 	pthread_mutex_lock(&n->mu);
-	for (int i = 0; i < n->n_jobs; i++)
-		count[n->jobs[i]->state]++;
+	count_states(n, count);
 	for (int s = 0; s < JOB_N_STATES; s++)
 		fprintf(f, "mpc_node_jobs{state=\"%s\"} %d\n", node_job_state_names[s], count[s]);
 	fprintf(f,

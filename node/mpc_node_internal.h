@@ -43,9 +43,11 @@ typedef struct {
 	int service, asker, owner; /* job party indices */
 	size_t d;                  /* features a transaction */
 	double max_feature;
-	struct node_service *svc; /* at the asker's node, while running */
-	int spawn_pending;        /* running: the serve loop starts the process */
-	int parties_mask;         /* job party indices other than ours */
+	struct node_service *svc;    /* at the asker's node, while running */
+	int spawn_pending;           /* running: the serve loop starts the process */
+	int parties_mask;            /* job party indices other than ours */
+	int self;                    /* our party index in the job */
+	double max_amount, max_rows; /* aggregate_stats: the job's bounds */
 } node_job;
 
 struct mpc_node {
