@@ -303,10 +303,14 @@ static mpc_err score_prepare(void *st, const mpc_kind_io *io) {
 	return mpc_plan_ahead_start(&s->ahead, s->job->n_parties, sim_score, s, &s->rows);
 }
 
+/* The nodes of a network of nn other than self, as a mask. */
+static uint64_t others(int nn, int self) {
+	return (nn >= 64 ? ~0ull : (1ull << nn) - 1) & ~(1ull << self);
+}
+
 /* n is public: the asker announces it to every node (the dealer too). */
 static mpc_err announce_count(score_state *s, mpc_kind_session *ks) {
-	int nn = mpc_net_size(ks->net), self = ks->io->self;
-	uint64_t all = (nn >= 64 ? ~0ull : (1ull << nn) - 1) & ~(1ull << self);
+	uint64_t all = others(mpc_net_size(ks->net), ks->io->self);
 	uint64_t mine = s->n, got[MPC_NET_MAX_NODES] = {0};
 	mpc_err err;
 	if ((err = mpc_net_bcast(ks->net, all, &mine, all, got, sizeof(mine))) != MPC_OK)
@@ -499,10 +503,6 @@ typedef struct {
 	uint32_t type, pad;
 	uint64_t n;
 } svc_header;
-
-static uint64_t others(int nn, int self) {
-	return (nn >= 64 ? ~0ull : (1ull << nn) - 1) & ~(1ull << self);
-}
 
 /* The asker sends h; the others wait for it as long as it takes. */
 static mpc_err svc_header_xchg(score_state *s, mpc_kind_session *ks, svc_header *h) {

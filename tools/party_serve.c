@@ -47,10 +47,6 @@ static mpc_err read_full(int fd, void *buf, size_t len) {
 	return MPC_OK;
 }
 
-static mpc_err write_full(int fd, const void *buf, size_t len) {
-	return mpc_file_write_fd_all(fd, buf, len);
-}
-
 /* Wait up to ms (-1: forever) for fd to be readable: 1, 0 on timeout;
  * MPC_ESTOPPED on SIGTERM. */
 static mpc_err wait_readable(int fd, int ms, int *ready) {
@@ -100,12 +96,12 @@ static mpc_err svc_reply(void *arg, const double *score, const uint8_t *flag, si
                          const char *refusal) {
 	party_service *ps = arg;
 	uint32_t hd[3] = {refusal ? 1u : 0u, (uint32_t)n, refusal ? (uint32_t)strlen(refusal) : 0};
-	mpc_err err = write_full(ps->cfd, hd, sizeof(hd));
+	mpc_err err = mpc_file_write_fd_all(ps->cfd, hd, sizeof(hd));
 	if (err == MPC_OK && refusal)
-		err = write_full(ps->cfd, refusal, hd[2]);
+		err = mpc_file_write_fd_all(ps->cfd, refusal, hd[2]);
 	if (err == MPC_OK && !refusal &&
-	    (err = write_full(ps->cfd, score, n * sizeof(double))) == MPC_OK)
-		err = write_full(ps->cfd, flag, n);
+	    (err = mpc_file_write_fd_all(ps->cfd, score, n * sizeof(double))) == MPC_OK)
+		err = mpc_file_write_fd_all(ps->cfd, flag, n);
 	mpc_wipe(ps->x, (size_t)ps->last_n * ps->d * sizeof(double));
 	if (err != MPC_OK) { /* the node went away: the next one gets a fresh socket */
 		close(ps->cfd);
