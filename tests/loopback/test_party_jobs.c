@@ -172,16 +172,9 @@ static void clear_counts(const char *cat, double lo, const double *edges, size_t
 }
 
 static int clear_stats_agrees(const char *job) {
-	char cmd[2048];
-	snprintf(cmd, sizeof(cmd),
-	         "%s/clear_stats --job %s --compare %s/out-alpha.csv %s/merchant0.csv "
-	         "%s/merchant1.csv %s/merchant2.csv > %s/clear.txt 2>&1",
-	         bin, job, dir, dir, dir, dir, dir);
-	int rc = party_run_cmd(cmd);
-	snprintf(cmd, sizeof(cmd), "%s/clear.txt", dir);
-	if (rc != 0)
-		print_error("clear_stats:\n%s\n", party_slurp(cmd));
-	return rc == 0 && strstr(party_slurp(cmd), "AGREE") != NULL;
+	char out[256];
+	snprintf(out, sizeof(out), "%s/out-alpha.csv", dir);
+	return party_clear_stats_agrees(bin, dir, job, out);
 }
 
 static const double edges[] = {10, 50, 100, 500};

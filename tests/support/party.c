@@ -172,3 +172,18 @@ void party_wait_all(const pid_t pid[], int n, int codes[], double t_end[], doubl
 		if (codes[i] == -1000)
 			codes[i] = party_wait(pid[i], 0);
 }
+
+int party_clear_stats_agrees(const char *bin, const char *dir, const char *job,
+                             const char *result) {
+	char cmd[2048];
+	snprintf(cmd, sizeof(cmd),
+	         "%s/clear_stats --job %s --compare %s %s/merchant0.csv %s/merchant1.csv "
+	         "%s/merchant2.csv > %s/clear.txt 2>&1",
+	         bin, job, result, dir, dir, dir, dir);
+	int rc = party_run_cmd(cmd);
+	snprintf(cmd, sizeof(cmd), "%s/clear.txt", dir);
+	int agree = rc == 0 && strstr(party_slurp(cmd), "AGREE") != NULL;
+	if (!agree)
+		fprintf(stderr, "clear_stats (exit %d):\n%s\n", rc, party_slurp(cmd));
+	return agree;
+}

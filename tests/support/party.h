@@ -44,6 +44,11 @@ int party_run_cmd(const char *cmd);
 int party_setup(char bin[128], char dir[128], const char *tag, const char *gen_args,
                 const char *const names[], int n, char fps[][128]);
 
+/* `BIN/clear_stats --job JOB --compare RESULT DIR/merchant0.csv
+ * DIR/merchant1.csv DIR/merchant2.csv` (its output in DIR/clear.txt): 1 if
+ * it exits 0 saying AGREE; otherwise 0, with its output on stderr. */
+int party_clear_stats_agrees(const char *bin, const char *dir, const char *job, const char *result);
+
 /* rm -rf dir: 0, or -1. */
 int party_remove_dir(const char *dir);
 
