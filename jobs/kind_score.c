@@ -493,11 +493,13 @@ static mpc_err score_run(void *st, mpc_kind_session *ks) {
  * to every party, then the batch is scored with the party, the cross
  * engine and the stock made once for the whole service: 2 rounds more than
  * a job's scoring, and no OT set-up. While no request waits, the asker has
- * the stock refilled by what was used. */
+ * the stock refilled by what was used (at most the stock), SVC_REFILL_CHUNK
+ * rows' worth a step. */
 enum { SVC_SCORE = 1, SVC_REFILL = 2, SVC_STOP = 3 };
-#define SVC_VERDICT   256  /* bytes: 0 (go) or 1 (refused), then the refusal's text */
-#define SVC_MAX_BATCH 4096 /* rows of one scoring step */
-#define SVC_IDLE_MS   50   /* no request this long: refill */
+#define SVC_VERDICT      256  /* bytes: 0 (go) or 1 (refused), then the refusal's text */
+#define SVC_MAX_BATCH    4096 /* rows of one scoring step */
+#define SVC_IDLE_MS      50   /* no request this long: refill */
+#define SVC_REFILL_CHUNK 16   /* rows' worth of material a refill step makes */
 
 typedef struct {
 	uint32_t type, pad;
@@ -597,9 +599,16 @@ static mpc_err svc_next(score_state *s, mpc_kind_session *ks, uint64_t *used, sv
 		return err;
 	if (n > SVC_MAX_BATCH || (double)n > s->sc.max_rows)
 		return mpc_error(MPC_EINVAL, "a batch of %zu rows: at most %d", n, SVC_MAX_BATCH);
-	*h = n ? (svc_header){.type = SVC_SCORE, .n = n}
-	       : (svc_header){.type = SVC_REFILL, .n = *used};
-	*used = n ? *used + n : 0;
+	if (n) { /* the stock never needs more than its target back */
+		*h = (svc_header){.type = SVC_SCORE, .n = n};
+		*used = *used + n < svc->stock ? *used + n : svc->stock;
+		return MPC_OK;
+	}
+	/* a refill in chunks, a wait for requests between them: a request that
+	 * comes while the stock is being made waits for one chunk at most */
+	uint64_t chunk = *used < SVC_REFILL_CHUNK ? *used : SVC_REFILL_CHUNK;
+	*h = (svc_header){.type = SVC_REFILL, .n = chunk};
+	*used -= chunk;
 	return MPC_OK;
 }
 
