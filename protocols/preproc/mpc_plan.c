@@ -399,3 +399,20 @@ int mpc_plan_equal(const mpc_pool_plan *a, const mpc_pool_plan *b) {
 			return 0;
 	return 1;
 }
+
+static void fit(uint64_t have, uint64_t one, uint64_t *times) {
+	if (one > 0 && have / one < *times)
+		*times = have / one;
+}
+
+uint64_t mpc_plan_times(const mpc_pool_plan *have, const mpc_pool_plan *one) {
+	uint64_t t = UINT64_MAX;
+	for (int i = 0; i < 2; i++) {
+		fit(have->triples[i], one->triples[i], &t);
+		fit(have->bits[i], one->bits[i], &t);
+	}
+	fit(have->bit_triple_words, one->bit_triple_words, &t);
+	for (uint32_t i = 0; i < one->n_trunc && i < MPC_POOL_TRUNC_KINDS; i++)
+		fit(trunc_of(have, one->trunc[i].ring_bits, one->trunc[i].f), one->trunc[i].n, &t);
+	return t == UINT64_MAX ? 0 : t;
+}

@@ -72,4 +72,8 @@ const char *mpc_plan_format(const mpc_pool_plan *pl, char *buf, size_t len);
 /* 1 if the two plans ask for the same amount of every kind. */
 int mpc_plan_equal(const mpc_pool_plan *a, const mpc_pool_plan *b);
 
+/* How many times `one` fits in `have`, kind by kind (the least over the
+ * kinds one asks for; 0 if one asks for nothing). */
+uint64_t mpc_plan_times(const mpc_pool_plan *have, const mpc_pool_plan *one);
+
 #endif
