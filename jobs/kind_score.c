@@ -488,18 +488,31 @@ static mpc_err score_run(void *st, mpc_kind_session *ks) {
 
 /* ---- the standing service (mpc-party serve) ----
  * The asker leads. Before each step it sends every other party a header:
- * score n rows, refill the stock by n rows' worth, or stop. A scoring step
- * is answered by the model owner's verdict (its quota, io->service->admit)
- * to every party, then the batch is scored with the party, the cross
- * engine and the stock made once for the whole service: 2 rounds more than
- * a job's scoring, and no OT set-up. While no request waits, the asker has
- * the stock refilled by what was used (at most the stock), SVC_REFILL_CHUNK
- * rows' worth a step. */
-enum { SVC_SCORE = 1, SVC_REFILL = 2, SVC_STOP = 3 };
-#define SVC_VERDICT      256  /* bytes: 0 (go) or 1 (refused), then the refusal's text */
-#define SVC_MAX_BATCH    4096 /* rows of one scoring step */
-#define SVC_IDLE_MS      50   /* no request this long: refill */
-#define SVC_REFILL_CHUNK 16   /* rows' worth of material a refill step makes */
+ * score n rows, move n rows' worth of material into memory, make n rows'
+ * worth into the durable stock, or stop. A scoring step is answered by the
+ * model owner's verdict (its quota, io->service->admit) to every party,
+ * then the batch is scored with the party, the cross engine and the
+ * material in memory, made once for the whole service: 2 rounds more than
+ * a job's scoring, and no OT set-up.
+ *
+ * Material, with a durable stock (io->service->stock_make): `stock` rows'
+ * worth in the store, made by the engine SVC_MAKE_CHUNK rows' worth a step
+ * while no request waits; `window` rows' worth of it in memory, moved from
+ * the store SVC_TAKE_CHUNK rows' worth a step, while idle or, below a
+ * quarter of the window, before the next request (a step of 64 rows' worth
+ * takes about 30 ms here: reading, checking, recording and overwriting
+ * 2.6 MB; a window that covers a burst keeps them out of its way). The store records what
+ * it hands out before it does (protocols/preproc/mpc_store.h): memory lost
+ * in a crash is wasted, never served again. Without one: `stock` rows'
+ * worth in memory, made while idle. A request the memory cannot cover
+ * takes the rest from the store or the engine: slower, never wrong. */
+enum { SVC_SCORE = 1, SVC_REFILL = 2, SVC_STOP = 3, SVC_STOCK = 4 };
+#define SVC_VERDICT    256  /* bytes: 0 (go) or 1 (refused), then the refusal's text */
+#define SVC_MAX_BATCH  4096 /* rows of one scoring step */
+#define SVC_IDLE_MS    50   /* no request this long: refill */
+#define SVC_MAKE_CHUNK 16   /* rows' worth one step makes with the engine */
+#define SVC_TAKE_CHUNK 64   /* rows' worth one step moves from the store to memory */
+#define SVC_REPORT_S   1.0  /* the counts published at most this often after scoring */
 
 typedef struct {
 	uint32_t type, pad;
@@ -514,10 +527,15 @@ static mpc_err svc_header_xchg(score_state *s, mpc_kind_session *ks, svc_header 
 		return mpc_net_bcast(ks->net, others(nn, asker), h, 0, NULL, sizeof(*h));
 	if ((err = mpc_net_recv_wait(ks->net, asker, h, sizeof(*h), -1)) != MPC_OK)
 		return err;
-	if (h->type < SVC_SCORE || h->type > SVC_STOP || h->pad != 0 ||
+	if (h->type < SVC_SCORE || h->type > SVC_STOCK || h->pad != 0 ||
 	    (h->type == SVC_SCORE && (h->n == 0 || h->n > SVC_MAX_BATCH)) ||
-	    (h->type == SVC_REFILL && h->n > (uint64_t)1 << 32))
+	    (h->type != SVC_SCORE && h->n > (uint64_t)1 << 32))
 		return mpc_error(MPC_EPROTO, "the asker %s sent a malformed service header",
+		                 s->job->parties[asker].name);
+	if (h->type == SVC_STOCK && ks->io->service->stock_make == NULL)
+		return mpc_error(MPC_ECONFIG,
+		                 "the asker %s keeps its stock in a store and this party has "
+		                 "none: run every party's service with --store DIR",
 		                 s->job->parties[asker].name);
 	return MPC_OK;
 }
@@ -551,10 +569,19 @@ static mpc_err svc_verdict(score_state *s, mpc_kind_session *ks, uint64_t n, int
 	return MPC_OK;
 }
 
-static mpc_err svc_refill(score_state *s, mpc_party *p, uint64_t rows) {
+/* rows' worth of material: into memory (from the store first), or into
+ * the durable stock */
+static mpc_err svc_material(score_state *s, mpc_kind_session *ks, mpc_party *p,
+                            const svc_header *h) {
+	const mpc_kind_service *svc = ks->io->service;
 	mpc_pool_plan plan = s->plan1;
-	mpc_err err = mpc_pool_plan_scale(&plan, rows);
-	return err == MPC_OK ? mpc_pool_fill(p, &plan) : err;
+	mpc_err err = mpc_pool_plan_scale(&plan, h->n);
+	if (err != MPC_OK || h->n == 0)
+		return err;
+	err = h->type == SVC_STOCK ? svc->stock_make(svc->arg, p, &plan) : mpc_pool_fill(p, &plan);
+	if (err == MPC_OK && svc->stock_report)
+		svc->stock_report(svc->arg, p, &s->plan1);
+	return err;
 }
 
 /* One scoring step of n rows (the asker's in x). */
@@ -586,29 +613,97 @@ static mpc_err svc_score(score_state *s, mpc_kind_session *ks, mpc_party *p, con
 	return err;
 }
 
-/* The asker's loop: a batch, or after an idle spell the refill. */
-static mpc_err svc_next(score_state *s, mpc_kind_session *ks, uint64_t *used, svc_header *h,
+/* The service's levels, in rows' worth: memory's target (window) and the
+ * durable stock's (0: none). */
+typedef struct {
+	uint64_t window, target;
+} svc_levels;
+
+static svc_levels svc_levels_of(const mpc_kind_service *svc) {
+	if (svc->stock_make == NULL)
+		return (svc_levels){.window = svc->stock};
+	uint64_t w = svc->window ? svc->window : svc->stock;
+	return (svc_levels){.window = w < svc->stock ? w : svc->stock, .target = svc->stock};
+}
+
+/* Rows' worth of material in memory. */
+static uint64_t svc_in_memory(const score_state *s, mpc_party *p) {
+	mpc_pool_plan left;
+	if (mpc_pool_left(mpc_party_preproc(p), &left) != MPC_OK) {
+		mpc_error_clear();
+		return 0;
+	}
+	return mpc_plan_times(&left, &s->plan1);
+}
+
+static uint64_t min3(uint64_t a, uint64_t b, uint64_t c) {
+	uint64_t m = a < b ? a : b;
+	return m < c ? m : c;
+}
+
+/* The asker's next step: a batch, or material where it is short (memory
+ * from the store before requests when memory runs low; otherwise after an
+ * idle spell, memory first, then the store). */
+static mpc_err svc_next(score_state *s, mpc_kind_session *ks, mpc_party *p, svc_header *h,
                         const double **x) {
 	const mpc_kind_service *svc = ks->io->service;
+	svc_levels lv = svc_levels_of(svc);
+	int durable = svc->stock_make != NULL;
+	uint64_t mem = svc_in_memory(s, p);
+	uint64_t stored = durable ? svc->stock_rows(svc->arg, &s->plan1) : 0;
+	uint64_t need_mem = lv.window > mem ? lv.window - mem : 0;
+	uint64_t need_store = lv.target > stored ? lv.target - stored : 0;
 	size_t n = 0;
-	mpc_err err = svc->next(svc->arg, x, &n, *used > 0 && svc->stock ? SVC_IDLE_MS : -1);
 	*h = (svc_header){.type = SVC_STOP};
+	if (durable && need_mem && mem < lv.window / 4 && stored > 0) {
+		*h = (svc_header){.type = SVC_REFILL, .n = min3(need_mem, SVC_TAKE_CHUNK, stored)};
+		return MPC_OK;
+	}
+	mpc_err err = svc->next(svc->arg, x, &n, need_mem || need_store ? SVC_IDLE_MS : -1);
 	if (err == MPC_ECLOSED)
 		return MPC_OK;
 	if (err != MPC_OK)
 		return err;
 	if (n > SVC_MAX_BATCH || (double)n > s->sc.max_rows)
 		return mpc_error(MPC_EINVAL, "a batch of %zu rows: at most %d", n, SVC_MAX_BATCH);
-	if (n) { /* the stock never needs more than its target back */
+	if (n)
 		*h = (svc_header){.type = SVC_SCORE, .n = n};
-		*used = *used + n < svc->stock ? *used + n : svc->stock;
-		return MPC_OK;
-	}
-	/* a refill in chunks, a wait for requests between them: a request that
-	 * comes while the stock is being made waits for one chunk at most */
-	uint64_t chunk = *used < SVC_REFILL_CHUNK ? *used : SVC_REFILL_CHUNK;
-	*h = (svc_header){.type = SVC_REFILL, .n = chunk};
-	*used -= chunk;
+	else if (need_mem && (!durable || stored > 0))
+		/* a request that comes meanwhile waits for one step at most */
+		*h = (svc_header){.type = SVC_REFILL,
+		                  .n = durable ? min3(need_mem, SVC_TAKE_CHUNK, stored)
+		                               : min3(need_mem, SVC_MAKE_CHUNK, SVC_MAKE_CHUNK)};
+	else
+		*h = (svc_header){.type = SVC_STOCK,
+		                  .n = min3(need_store, SVC_MAKE_CHUNK, need_store)};
+	return MPC_OK;
+}
+
+/* The start: the durable stock made up to its target, then memory filled;
+ * the asker says how much (its store's counts), every party does it. */
+static mpc_err svc_start(score_state *s, mpc_kind_session *ks, mpc_party *p) {
+	const mpc_kind_service *svc = ks->io->service;
+	svc_levels lv = svc_levels_of(svc);
+	uint64_t stored = 0;
+	svc_header h = {.type = SVC_STOCK};
+	mpc_err err;
+	if (s->me == s->sc.asker && svc->stock_make)
+		stored = svc->stock_rows(svc->arg, &s->plan1);
+	h.n = lv.target > stored ? lv.target - stored : 0;
+	if (svc->stock_make && ((err = svc_header_xchg(s, ks, &h)) != MPC_OK ||
+	                        (err = svc_material(s, ks, p, &h)) != MPC_OK))
+		return err;
+	h = (svc_header){.type = SVC_REFILL, .n = lv.window};
+	if ((err = svc_header_xchg(s, ks, &h)) != MPC_OK ||
+	    (err = svc_material(s, ks, p, &h)) != MPC_OK)
+		return err;
+	char line[512];
+	mpc_info("scoring service of %s's model for %s: ready (stock: %llu rows' worth%s, "
+	         "%llu in memory; one row takes %s)",
+	         s->job->parties[s->sc.owner].name, s->job->parties[s->sc.asker].name,
+	         (unsigned long long)(svc->stock_make ? lv.target : lv.window),
+	         svc->stock_make ? " in the store" : "", (unsigned long long)lv.window,
+	         mpc_plan_format(&s->plan1, line, sizeof(line)));
 	return MPC_OK;
 }
 
@@ -617,41 +712,42 @@ static mpc_err score_serve(void *st, mpc_kind_session *ks) {
 	const mpc_kind_service *svc = ks->io->service;
 	mpc_party *p = NULL;
 	mpc_cross cross = {0};
-	uint64_t used = 0;
 	mpc_pool_plan none = {0};
 	mpc_err err;
 	if (svc == NULL || ks->io->is_dealer || s->job->preprocessing == MPC_JOB_DEALER)
 		return mpc_error(MPC_ECONFIG, "%s: a scoring service runs without a dealer",
 		                 s->job->path);
 	if ((err = ks->start(ks, &none, &p)) != MPC_OK ||
-	    (err = mpc_cross_ot_new(&cross, p)) != MPC_OK ||
-	    (svc->stock && (err = svc_refill(s, p, svc->stock)) != MPC_OK))
+	    (err = mpc_cross_ot_new(&cross, p)) != MPC_OK || (err = svc_start(s, ks, p)) != MPC_OK)
 		goto out;
-	char line[512];
-	mpc_info("scoring service of %s's model for %s: ready (stock: %llu rows; one row takes %s)",
-	         s->job->parties[s->sc.owner].name, s->job->parties[s->sc.asker].name,
-	         (unsigned long long)svc->stock, mpc_plan_format(&s->plan1, line, sizeof(line)));
 	uint64_t batches = 0, rows = 0, rounds = 0;
+	double reported = now();
 	for (;;) {
 		svc_header h = {0};
 		const double *x = NULL;
-		if (s->me == s->sc.asker && (err = svc_next(s, ks, &used, &h, &x)) != MPC_OK)
+		if (s->me == s->sc.asker && (err = svc_next(s, ks, p, &h, &x)) != MPC_OK)
 			break;
 		uint64_t r0 = mpc_net_rounds(ks->net);
 		if ((err = svc_header_xchg(s, ks, &h)) != MPC_OK || h.type == SVC_STOP)
 			break;
 		err = h.type == SVC_SCORE ? svc_score(s, ks, p, &cross, x, h.n)
-		                          : svc_refill(s, p, h.n);
+		                          : svc_material(s, ks, p, &h);
 		if (err != MPC_OK)
 			break;
 		if (h.type == SVC_SCORE) {
 			batches++;
 			rows += h.n;
 			rounds += mpc_net_rounds(ks->net) - r0;
+			if (svc->stock_report && now() - reported >= SVC_REPORT_S) {
+				svc->stock_report(svc->arg, p, &s->plan1);
+				reported = now();
+			}
 		}
 	}
 	if (err == MPC_ECLOSED) /* the asker closed the network: the service ended */
 		err = MPC_OK;
+	if (svc->stock_report && p)
+		svc->stock_report(svc->arg, p, &s->plan1);
 	mpc_info("scoring service: %llu batches, %llu rows, %.1f rounds a batch",
 	         (unsigned long long)batches, (unsigned long long)rows,
 	         batches ? (double)rounds / (double)batches : 0.0);

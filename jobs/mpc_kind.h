@@ -47,8 +47,18 @@ typedef struct {
 	/* The model owner's: may asker have n more rows scored? MPC_OK, or
 	 * MPC_EREFUSED with the refusal as the error detail. NULL: no limit. */
 	mpc_err (*admit)(void *arg, const char *asker, uint64_t n);
+	/* A durable stock (a store: what it hands out is never handed out
+	 * again, across restarts too), all NULL without one: rows' worth of
+	 * `one` row's material it holds (the asker's, to decide); make plan
+	 * into it (collective); after a change, publish the counts. */
+	uint64_t (*stock_rows)(void *arg, const mpc_pool_plan *one);
+	mpc_err (*stock_make)(void *arg, mpc_party *p, const mpc_pool_plan *plan);
+	void (*stock_report)(void *arg, mpc_party *p, const mpc_pool_plan *one);
 	void *arg;
-	uint64_t stock; /* rows' worth of material kept ahead (0: none) */
+	/* rows' worth of material kept ahead (0: none): in the durable stock
+	 * when there is one, window of it in memory (0: all of it);
+	 * without one, all of it in memory */
+	uint64_t stock, window;
 } mpc_kind_service;
 
 /* Who runs the kind, and with which files (all borrowed). */

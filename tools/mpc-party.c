@@ -20,7 +20,8 @@ static const char usage_text[] =
     "                       [--format text|json] [options]\n"
     "       mpc-party run   --job JOB.ini --party NAME [--input FILE.csv] [--output FILE]\n"
     "                       [--format csv|json] [--model FILE] [--store DIR] [options]\n"
-    "       mpc-party run   --job JOB.ini --party NAME --serve SOCKET [--stock N] [--model FILE]\n"
+    "       mpc-party run   --job JOB.ini --party NAME --serve SOCKET [--stock N] [--window N]\n"
+    "                       [--model FILE]\n"
     "                       [--policy FILE --quota FILE] [--store DIR] [options]\n"
     "       mpc-party preprocess --job JOB.ini --party NAME --for-job [--rows N] [--runs K]\n"
     "                       [--store DIR] [options]\n"
@@ -58,6 +59,10 @@ static const char usage_text[] =
     "        --stock N rows' worth of material (refilled while idle) serve them all;\n"
     "        the model owner takes each batch from its quota journal (--quota) under\n"
     "        its policy's [quota fraud_score] limits (--policy). Ends on SIGTERM.\n"
+    "        With --store DIR the stock is durable: made into the store DIR (kept\n"
+    "        for the next service of the same parties, never served twice, across\n"
+    "        restarts too) and --window W rows' worth of it (default: all N) held\n"
+    "        in memory; without, all of it in memory, lost at the end.\n"
     "        With preprocessing = ot or paillier it takes material from the store\n"
     "        first and makes the rest on demand.\n"
     "preprocess  makes material ahead of time, together with every other party\n"
@@ -125,6 +130,7 @@ static int parse_args(int argc, char **argv, int first, opts *o) {
 		                  : strcmp(a, "--bits") == 0        ? &o->bits
 		                  : strcmp(a, "--bit-triples") == 0 ? &o->bit_triples
 		                  : strcmp(a, "--stock") == 0       ? &o->stock
+		                  : strcmp(a, "--window") == 0      ? &o->window
 		                                                    : NULL;
 		if (count) {
 			char *end = NULL;

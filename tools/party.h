@@ -34,6 +34,7 @@ typedef struct {
 	const char *serve, *policy, *quota; /* run --serve SOCKET: a standing service */
 	const char *input_pg;               /* run --input-pg FILE (the node's) */
 	uint64_t stock;                     /* --stock: rows' worth of material kept ahead */
+	uint64_t window;                    /* --window: of a stored stock, held in memory */
 	mpc_log_level level;
 } opts;
 
@@ -96,6 +97,19 @@ mpc_err party_install_preproc(const opts *o, conn *c, mpc_party *p,
 /* After a run: what it took, of every kind, and from where. */
 void party_note_taken(mpc_party *p, const mpc_job *j);
 int party_cmd_preprocess(const opts *o);
+
+/* A standing service's durable stock (run --serve with --store DIR): the
+ * store is opened (made if absent) under this name, not the job's id, so
+ * that the next service of the same parties takes what this one left.
+ * party_stock_rows: rows' worth of `one` row's material the store holds;
+ * party_stock_make: make plan with the job's engine into the store
+ * (collective, quiet); party_stock_report: the store's and the memory's
+ * counts per kind, for the node's metrics, in DIR/LEVEL (lines "store|memory
+ * TAB kind TAB count"). No store: 0, MPC_EINVAL, nothing written. */
+#define PARTY_STOCK_ID "stock"
+uint64_t party_stock_rows(const mpc_pool_plan *one);
+mpc_err party_stock_make(mpc_party *p, const mpc_pool_plan *plan) MPC_MUST_CHECK;
+void party_stock_report(mpc_party *p, const mpc_pool_plan *one);
 
 /* ---- tools/party_serve.c ---- */
 

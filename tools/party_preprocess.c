@@ -99,6 +99,11 @@ out:
 /* The backend that stands for the store during a run (borrowed by the pool
  * that wraps it), for what it took from where. */
 static mpc_preproc run_stored;
+/* A standing service's durable stock (run --serve --store DIR): the store
+ * and the engine that makes material into it, both borrowed from run_stored,
+ * which owns them. */
+static mpc_store *stock_store;
+static mpc_preproc stock_gen;
 
 /* After a run: what it took, of every kind, and from where. */
 void party_note_taken(mpc_party *p, const mpc_job *j) {
@@ -148,7 +153,9 @@ static mpc_err open_store_of(const opts *o, const mpc_job *j, int self, int crea
 		return mpc_error(MPC_EIO, "cannot create mpc-store: %s", strerror(errno));
 	if ((err = mpc_job_store_binding(j, hash)) != MPC_OK)
 		return err;
-	return mpc_store_open(st, dir, j->id, hash, self, j->n_parties);
+	/* a standing service's stock outlives its job: it is named for what
+	 * it is, and the binding says whose material it holds */
+	return mpc_store_open(st, dir, o->serve ? PARTY_STOCK_ID : j->id, hash, self, j->n_parties);
 }
 
 static mpc_err open_store(const opts *o, const conn *c, int create, mpc_store **st) {
@@ -233,13 +240,19 @@ mpc_err party_install_preproc(const opts *o, conn *c, mpc_party *p, const mpc_po
 			return err;
 		return mpc_pool_install(p);
 	}
-	if ((err = open_store(o, c, 0, &st)) != MPC_OK)
+	stock_store = NULL;
+	stock_gen = (mpc_preproc){0};
+	if ((err = open_store(o, c, o->serve != NULL && o->store != NULL, &st)) != MPC_OK)
 		return err;
 	if ((err = mpc_gen_new(&gen, p, engine_name(j), 0)) != MPC_OK) {
 		mpc_store_close(st);
 		return err;
 	}
 	note_consumption(st, &gen, j->n_parties, plan);
+	if (o->serve && st != NULL) { /* the service makes its stock into the store */
+		stock_store = st;
+		stock_gen = gen;
+	}
 	if (st == NULL) {
 		mpc_party_set_preproc(p, gen);
 		return mpc_pool_install(p);
@@ -282,7 +295,7 @@ static void progress_show(progress *pg, int final) {
 /* Make `total` elements of type t with the generator, batch by batch into the
  * store. */
 static mpc_err make_kind(mpc_party *p, const mpc_preproc *gen, mpc_store *st, mpc_mat_type t,
-                         uint64_t total, double *rate) {
+                         uint64_t total, double *rate, int quiet) {
 	mpc_ring r = t.ring_bits == 128 ? MPC_Z128 : MPC_Z64;
 	size_t eb = mpc_ring_bytes(r), elem = mpc_mat_elem_bytes(t);
 	size_t batch = t.kind == MPC_MAT_BIT_TRIPLES ? PRE_BATCH / 8 : PRE_BATCH;
@@ -333,7 +346,8 @@ static mpc_err make_kind(mpc_party *p, const mpc_preproc *gen, mpc_store *st, mp
 		if ((err = mpc_store_add(st, t, id, n, buf)) != MPC_OK)
 			break;
 		pg.done += n;
-		progress_show(&pg, pg.done == total);
+		if (!quiet)
+			progress_show(&pg, pg.done == total);
 	}
 	if (rate && pg.done == total)
 		*rate = (double)total / (party_now() - pg.t0);
@@ -342,6 +356,78 @@ static mpc_err make_kind(mpc_party *p, const mpc_preproc *gen, mpc_store *st, mp
 	for (int q = 0; q < 3; q++)
 		mpc_vec_fini(&v[q]);
 	return err;
+}
+
+/* ---- a standing service's durable stock (tools/party.h) ---- */
+
+/* What the stock's store holds, in the kinds of shape. */
+static mpc_pool_plan stock_held(const mpc_pool_plan *shape) {
+	kind_n k[PLAN_KINDS];
+	uint64_t n[PLAN_KINDS];
+	int m = plan_kinds(shape, k);
+	for (int i = 0; i < m; i++)
+		n[i] = stock_store ? mpc_store_available(stock_store, k[i].t) : 0;
+	return plan_with(shape, n);
+}
+
+uint64_t party_stock_rows(const mpc_pool_plan *one) {
+	mpc_pool_plan held = stock_held(one);
+	return mpc_plan_times(&held, one);
+}
+
+mpc_err party_stock_make(mpc_party *p, const mpc_pool_plan *plan) {
+	kind_n k[PLAN_KINDS];
+	int m = plan_kinds(plan, k);
+	mpc_err err = MPC_OK;
+	if (stock_store == NULL)
+		return mpc_error(MPC_EINVAL, "the service has no store for its stock (--store)");
+	for (int i = 0; i < m && err == MPC_OK; i++)
+		if (k[i].n > 0)
+			err = make_kind(p, &stock_gen, stock_store, k[i].t, k[i].n, NULL, 1);
+	return err;
+}
+
+/* The count of kind t in pl. */
+static uint64_t plan_count(const mpc_pool_plan *pl, mpc_mat_type t) {
+	int rb = t.ring_bits == 128;
+	switch (t.kind) {
+	case MPC_MAT_TRIPLES:
+		return pl->triples[rb];
+	case MPC_MAT_BITS:
+		return pl->bits[rb];
+	case MPC_MAT_BIT_TRIPLES:
+		return pl->bit_triple_words;
+	case MPC_MAT_TRUNC:
+		for (uint32_t i = 0; i < pl->n_trunc && i < MPC_POOL_TRUNC_KINDS; i++)
+			if (pl->trunc[i].ring_bits == t.ring_bits && pl->trunc[i].f == t.f)
+				return pl->trunc[i].n;
+	}
+	return 0;
+}
+
+void party_stock_report(mpc_party *p, const mpc_pool_plan *one) {
+	kind_n k[PLAN_KINDS];
+	mpc_pool_plan left = {0}, held = stock_held(one);
+	char text[4096], name[64], path[700];
+	size_t len = 0;
+	if (stock_store == NULL)
+		return;
+	if (mpc_pool_left(mpc_party_preproc(p), &left) != MPC_OK)
+		mpc_error_clear();
+	int m = plan_kinds(&held, k);
+	len += (size_t)snprintf(text + len, sizeof(text) - len,
+	                        "# rows' worth: %llu in the store, %llu in memory\n",
+	                        (unsigned long long)mpc_plan_times(&held, one),
+	                        (unsigned long long)mpc_plan_times(&left, one));
+	for (int i = 0; i < m && len < sizeof(text) - 200; i++)
+		if (plan_count(one, k[i].t) > 0)
+			len += (size_t)snprintf(
+			    text + len, sizeof(text) - len, "store\t%s\t%llu\nmemory\t%s\t%llu\n",
+			    mpc_mat_name(k[i].t, name, sizeof(name)), (unsigned long long)k[i].n,
+			    name, (unsigned long long)plan_count(&left, k[i].t));
+	snprintf(path, sizeof(path), "%s/LEVEL", mpc_store_dir(stock_store));
+	if (mpc_file_write_atomic(path, text, len, 0600) != MPC_OK)
+		mpc_error_clear(); /* a figure for the metrics: the service goes on */
 }
 
 /* preprocess --status: what the store holds, from the job file alone (no
@@ -563,7 +649,7 @@ int party_cmd_preprocess(const opts *o) {
 	for (int i = 0; i < m && err == MPC_OK; i++) {
 		int job_triples =
 		    k[i].t.kind == MPC_MAT_TRIPLES && k[i].t.ring_bits == mpc_ring_bits(j->ring);
-		err = make_kind(p, &gen, st, k[i].t, k[i].n, job_triples ? &rate : NULL);
+		err = make_kind(p, &gen, st, k[i].t, k[i].n, job_triples ? &rate : NULL, 0);
 	}
 	if (err != MPC_OK) {
 		code = party_fail(&c, err, "preprocessing");

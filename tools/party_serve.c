@@ -136,12 +136,32 @@ static mpc_err listen_on(party_service *ps, const char *path) {
 	return MPC_OK;
 }
 
+static uint64_t stock_rows(void *arg, const mpc_pool_plan *one) {
+	(void)arg;
+	return party_stock_rows(one);
+}
+
+static mpc_err stock_make(void *arg, mpc_party *p, const mpc_pool_plan *plan) {
+	(void)arg;
+	return party_stock_make(p, plan);
+}
+
+static void stock_report(void *arg, mpc_party *p, const mpc_pool_plan *one) {
+	(void)arg;
+	party_stock_report(p, one);
+}
+
 mpc_err party_service_open(const opts *o, const conn *c, void *kind_state, party_service *ps,
                            mpc_kind_service *svc) {
 	const mpc_score_job *sc = mpc_score_job_of(kind_state);
 	mpc_err err;
 	*ps = (party_service){.lfd = -1, .cfd = -1, .d = sc->d};
-	*svc = (mpc_kind_service){.arg = ps, .stock = o->stock};
+	*svc = (mpc_kind_service){.arg = ps, .stock = o->stock, .window = o->window};
+	if (o->store) { /* the stock in the store (tools/party_preprocess.c) */
+		svc->stock_rows = stock_rows;
+		svc->stock_make = stock_make;
+		svc->stock_report = stock_report;
+	}
 	snprintf(ps->computation, sizeof(ps->computation), "%s", c->job->computation);
 	if (c->self == sc->asker) {
 		if ((ps->x = calloc((size_t)SERVE_MAX_ROWS * sc->d, sizeof(double))) == NULL)
