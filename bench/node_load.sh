@@ -9,6 +9,8 @@
 #   bit-triple words), which the OT engine makes at about 67 a second here:
 #   a run of R requests/s for S s is "stock present" when STOCK >= R * S
 #   (the README's 60 s run: STOCK=12500 ... 60 200; the fill takes minutes).
+#   WINDOW=N: its score_window, the part of the stock held in memory
+#   (default 0: all of it); the rest is moved from the store while serving.
 #   KEEP=1 keeps the temporary folder.
 # Prints throughput, latency percentiles and alpha's resident memory at the
 # start and the end, and appends a row to BUILD/bench.json when it exists.
@@ -50,8 +52,8 @@ for i in 0 1 2; do
 		"$n" "$out" > "$out/policy-$n.ini"
 	{
 		printf '[node]\nname = %s\nkeys = keys-%s\npolicy = policy-%s.ini\nstate = state-%s\n' "$n" "$n" "$n" "$n"
-		printf 'api = 127.0.0.1:%d\ntoken_file = token\nlisten = 127.0.0.1:%d\nscore_stock = %d\n' \
-			$((base + i)) $((base + 3 + i)) "${STOCK:-2500}"
+		printf 'api = 127.0.0.1:%d\ntoken_file = token\nlisten = 127.0.0.1:%d\nscore_stock = %d\nscore_window = %d\n' \
+			$((base + i)) $((base + 3 + i)) "${STOCK:-2500}" "${WINDOW:-0}"
 		for p in 0 1 2; do
 			[ "$p" = "$i" ] && continue
 			printf '[peer %s]\naddress = 127.0.0.1:%d\nfingerprint = %s\n' \

@@ -362,9 +362,24 @@ void node_job_end(mpc_node *n, node_job *j, node_job_state st, const char *fmt, 
 	mpc_info("job %s: %s: %s", j->id, node_job_state_names[st], j->error);
 }
 
+/* A scoring service's durable stock: STATE/stock/ASKER-OWNER-BINDING, the
+ * binding's first 8 bytes in hex (what the material is bound to: the
+ * parties' keys, ring, engine; jobs/mpc_job.h), so that the next service
+ * of the same pair among the same parties takes what this one left. */
+void node_stock_dir(mpc_node *n, const node_job *j, char *buf, size_t len) {
+	uint8_t b[32] = {0};
+	char hex[17];
+	if (mpc_job_store_binding(j->job, b) != MPC_OK)
+		mpc_error_clear(); /* SHA-256 failing: the zero name still works */
+	for (int i = 0; i < 8; i++)
+		snprintf(hex + 2 * i, 3, "%02x", b[i]);
+	snprintf(buf, len, "%s/stock/%s-%s-%s", n->cfg.state, j->job->parties[j->asker].name,
+	         j->job->parties[j->owner].name, hex);
+}
+
 /* The argument list of the job's mpc-party run. */
 typedef struct {
-	char a[12]
+	char a[16]
 	      [MPC_POLICY_MAX_TEXT + 176]; /* the longest: a dataset path, or STATE/jobs/ID/... */
 	char *argv[32];
 	int k, na;
@@ -393,7 +408,11 @@ static void build_args(mpc_node *n, node_job *j, const char *input, run_args *ra
 	arg(ra, "--job", "%s", path);
 	arg(ra, "--party", "%s", n->cfg.name);
 	arg(ra, "--keys", "%s", n->cfg.keys);
-	arg(ra, "--store", "%s/store/%s", n->cfg.state, j->id);
+	if (j->service)
+		node_stock_dir(n, j, path, sizeof(path));
+	else
+		snprintf(path, sizeof(path), "%s/store/%s", n->cfg.state, j->id);
+	arg(ra, "--store", "%s", path);
 	arg(ra, "--log-level", "info");
 	if (!j->service) {
 		if (input[0] == '\0') { /* a PostgreSQL dataset: the file spawn wrote */
@@ -409,6 +428,7 @@ static void build_args(mpc_node *n, node_job *j, const char *input, run_args *ra
 	node_job_path(n, j, "score.sock", path, sizeof(path));
 	arg(ra, "--serve", "%s", path);
 	arg(ra, "--stock", "%llu", (unsigned long long)n->cfg.score_stock);
+	arg(ra, "--window", "%llu", (unsigned long long)n->cfg.score_window);
 	if (j->self == j->owner) {
 		arg(ra, "--model", "%s", input);
 		arg(ra, "--policy", "%s", n->cfg.policy);
@@ -530,6 +550,18 @@ static void start_process(mpc_node *n, node_job *j) {
 		mpc_info("job %s: running (mpc-party pid %d)", j->id, (int)j->pid);
 }
 
+/* A scoring service's process whose job ended is still going (it holds
+ * its stock's store and, at the model owner, the quota journal until it
+ * exits; SIGKILL after KILL_AFTER_S): the next service starts after it. */
+static int service_ending(mpc_node *n, const node_job *j) {
+	for (int i = 0; i < n->n_jobs; i++) {
+		const node_job *k = n->jobs[i];
+		if (k != j && k->service && k->pid > 0 && k->state >= JOB_DONE)
+			return 1;
+	}
+	return 0;
+}
+
 /* Reap the jobs' processes and enforce their deadlines (under mu). */
 static void reap(mpc_node *n) {
 	double now = node_now(), mono = node_mono();
@@ -542,7 +574,7 @@ static void reap(mpc_node *n) {
 			             j->proposer, APPROVED_TTL_S);
 		if (j->spawn_pending && n->stopping)
 			node_job_end(n, j, JOB_FAILED, "node %s is stopping", n->cfg.name);
-		if (j->spawn_pending)
+		if (j->spawn_pending && !(j->service && service_ending(n, j)))
 			start_process(n, j);
 		if (j->pid <= 0)
 			continue;
@@ -641,8 +673,11 @@ static mpc_err start_parts(mpc_node *n) {
 		                 n->cfg.name);
 	if (mkdir(n->cfg.state, 0700) != 0 && errno != EEXIST)
 		return mpc_error(MPC_EIO, "cannot make %s: %s", n->cfg.state, strerror(errno));
-	for (int k = 0; k < 2; k++) {
-		snprintf(path, sizeof(path), "%s/%s", n->cfg.state, k ? "store" : "jobs");
+	for (int k = 0; k < 3; k++) {
+		snprintf(path, sizeof(path), "%s/%s", n->cfg.state,
+		         k == 2 ? "stock"
+		         : k    ? "store"
+		                : "jobs");
 		if (mkdir(path, 0700) != 0 && errno != EEXIST)
 			return mpc_error(MPC_EIO, "cannot make %s: %s", path, strerror(errno));
 	}

@@ -238,6 +238,34 @@ static void health(mpc_node *n, mpc_http_response *r) {
 	           json_pack("{s:s,s:o,s:o}", "node", n->cfg.name, "links", links, "jobs", jobs));
 }
 
+/* The running scoring services' stock, per kind, in the store and in
+ * memory: what each service's process last wrote in its stock directory's
+ * LEVEL (tools/party.h), read as is (under mu). */
+static void stock_metrics(mpc_node *n, FILE *f) {
+	fprintf(f, "# HELP mpc_node_stock Material a scoring service holds, per kind (words "
+	           "of 64 for bit triples), in its store and in memory.\n"
+	           "# TYPE mpc_node_stock gauge\n");
+	for (int i = 0; i < n->n_jobs; i++) {
+		node_job *j = n->jobs[i];
+		char path[MPC_NODE_PATH_MAX + 200], line[256];
+		if (!j->service || j->state != JOB_RUNNING)
+			continue;
+		node_stock_dir(n, j, path, sizeof(path) - 8);
+		strcat(path, "/LEVEL");
+		FILE *lv = fopen(path, "r");
+		while (lv && fgets(line, sizeof(line), lv)) {
+			char where[16], kind[96];
+			unsigned long long count;
+			if (sscanf(line, "%15[a-z]\t%95[^\t]\t%llu", where, kind, &count) == 3)
+				fprintf(
+				    f, "mpc_node_stock{job=\"%s\",kind=\"%s\",where=\"%s\"} %llu\n",
+				    j->id, kind, where, count);
+		}
+		if (lv)
+			fclose(lv);
+	}
+}
+
 /* Prometheus text: links, jobs, budgets, dropped frames, then the API's own. */
 static void metrics(mpc_node *n, mpc_http_response *r) {
 	mpc_link_status st[MPC_NODE_MAX_PEERS];
@@ -288,6 +316,7 @@ static void metrics(mpc_node *n, mpc_http_response *r) {
 		        d->name, t.epsilon, d->name, d->budget_epsilon - t.epsilon, d->name,
 		        t.delta, d->name, d->budget_delta - t.delta);
 	}
+	stock_metrics(n, f);
 	pthread_mutex_unlock(&n->mu);
 	fclose(f);
 	if (buf == NULL || mpc_http_metrics(n->http, &buf, &len) != MPC_OK) {

@@ -24,9 +24,9 @@ typedef struct {
 	mpc_err err;
 } reader;
 
-static const char *const node_keys[] = {"name",        "keys",       "policy",     "state",
-                                        "api",         "token_file", "listen",     "party_program",
-                                        "job_timeout", "api_remote", "score_stock"};
+static const char *const node_keys[] = {"name",        "keys",       "policy",      "state",
+                                        "api",         "token_file", "listen",      "party_program",
+                                        "job_timeout", "api_remote", "score_stock", "score_window"};
 #define N_NODE_KEYS        (sizeof(node_keys) / sizeof(node_keys[0]))
 #define REQUIRED_NODE_KEYS 0x7fu /* name .. listen */
 
@@ -143,13 +143,14 @@ static mpc_err on_node_pair(reader *r, int line, int k, const char *v) {
 		c->job_timeout_s = d;
 		return MPC_OK;
 	}
-	case 10: {
+	case 10:
+	case 11: {
 		char *end;
 		unsigned long long x = strtoull(v, &end, 10);
 		if (v[0] < '0' || v[0] > '9' || *end != '\0' || x > 1000000)
 			return bad(r, line, "node", key,
 			           "expected a whole number of rows, 0..1000000");
-		c->score_stock = x;
+		*(k == 10 ? &c->score_stock : &c->score_window) = x;
 		return MPC_OK;
 	}
 	default:

@@ -17,7 +17,9 @@
  *                 node's own program)
  *                 job_timeout = seconds a job may run, (0, 86400] (3600)
  *                 score_stock = rows' worth of material a scoring service
- *                 keeps ahead, 0..1000000 (2000)
+ *                 keeps ahead in its store (STATE/stock), 0..1000000 (2000)
+ *                 score_window = rows' worth of that stock held in memory,
+ *                 0..1000000 (0: all of it; at most score_stock)
  *   [peer NAME]   address = HOST:PORT of its control listener;
  *                 fingerprint = its certificate's SHA-256 (as in job files)
  *                 1 to MPC_NODE_MAX_PEERS peers, names other than our own
@@ -49,7 +51,7 @@ typedef struct {
 	char api[256], listen[256];
 	int api_remote;
 	double job_timeout_s;
-	uint64_t score_stock;
+	uint64_t score_stock, score_window;
 	int n_peers;
 	mpc_node_peer_cfg peers[MPC_NODE_MAX_PEERS];
 } mpc_node_cfg;

@@ -124,4 +124,7 @@ void node_api_handle(void *arg, const mpc_http_request *req, mpc_http_response *
 double node_now(void);  /* unix seconds, for display */
 double node_mono(void); /* monotonic seconds, for deadlines */
 
+/* A scoring service's stock directory (mpc_node.c). */
+void node_stock_dir(mpc_node *n, const node_job *j, char *buf, size_t len);
+
 #endif

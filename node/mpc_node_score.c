@@ -220,6 +220,16 @@ void node_service_free_all(mpc_node *n) {
 static int ask(mpc_node *n, const mpc_api_score *b, score_req *q, char *msg, size_t cap) {
 	pthread_mutex_lock(&n->mu);
 	node_job *j = node_job_find(n, b->service);
+	/* a service whose process is about to start (after the previous
+	 * service's process ends): its requests wait as they would for its
+	 * stock */
+	for (int t = 0; j && j->spawn_pending && j->self == j->asker && t < WAIT_S * 50; t++) {
+		pthread_mutex_unlock(&n->mu);
+		struct timespec ts = {0, 20 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+		pthread_mutex_lock(&n->mu);
+		j = node_job_find(n, b->service);
+	}
 	node_service *s = j ? j->svc : NULL;
 	int st = 0;
 	if (j == NULL || !j->service)
