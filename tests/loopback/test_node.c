@@ -16,6 +16,7 @@
 /* cmocka.h needs the four above first */
 #include <cmocka.h>
 
+#include <dirent.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -27,6 +28,7 @@
 
 #include <libpq-fe.h>
 
+#include "protocols/preproc/mpc_store.h"
 #include "tests/support/mpc_local.h"
 #include "tests/support/party.h"
 #include "tests/support/pg.h"
@@ -114,7 +116,9 @@ static void write_config(int i) {
 	                 "[node]\nname = %s\nkeys = keys-%s\npolicy = policy-%s.ini\n"
 	                 "state = state-%s\napi = 127.0.0.1:%d\ntoken_file = token\n"
 	                 "listen = 127.0.0.1:%d\nparty_program = %s/mpc-party\n"
-	                 "score_stock = 200\n", /* small: the sanitizer build makes it slowly */
+	                 /* small: the sanitizer build makes it slowly; a window
+	                  * below the stock, so the store holds some at any time */
+	                 "score_stock = 200\nscore_window = 50\n",
 	                 names[i], names[i], names[i], names[i], api_port[i], link_port[i], bin);
 	for (int p = 0; p < NP; p++)
 		if (p != i)
@@ -242,6 +246,13 @@ static int load_pg(void) {
 /* SIGTERM: every node exits 0 within 10 s. */
 static int teardown(void **state) {
 	(void)state;
+	if (getenv("MPC_TEST_KEEP")) { /* the folder, for a look after a failure */
+		fprintf(stderr, "kept: %s\n", dir);
+		for (int i = 0; i < NP; i++)
+			if (node_pid[i] > 0)
+				kill(node_pid[i], SIGTERM);
+		return 0;
+	}
 	int bad = 0;
 	for (int i = 0; i < NP; i++)
 		if (node_pid[i] > 0)
@@ -556,27 +567,35 @@ static void score_row(FILE *csv, char *out, size_t cap) {
 	         f[13]);
 }
 
-/* A scoring service: bravo's model, alpha asks; 1000 requests of one
- * transaction through alpha's API, 16 at a time (batched by the node), equal
- * clear_score; past bravo's quota, 429 naming it; cancelled, 409. */
-static void test_scoring_service(void **state) {
-	(void)state;
-	char id[64], body[256], path[512], row[512], *out;
-	make_job_body("fraud_score",
-	              "model = logreg\nmodel_owner = bravo\nasker = alpha\nfeatures = f0-f7\n"
-	              "threshold = 0.5\nmax_rows = 100000\nmax_feature = 16\nmax_weight = 4",
-	              "model", id, body);
-	assert_int_equal(http(0, "POST", "/jobs", body, NULL, &out), 202);
+/* A scoring service of bravo's model submitted at node `asker`, which
+ * asks; returns when it runs. */
+static void start_scoring(int asker, char id[64]) {
+	char params[512], body[256], path[128], *out;
+	snprintf(params, sizeof(params),
+	         "model = logreg\nmodel_owner = bravo\nasker = %s\nfeatures = f0-f7\n"
+	         "threshold = 0.5\nmax_rows = 100000\nmax_feature = 16\nmax_weight = 4",
+	         names[asker]);
+	make_job_body("fraud_score", params, "model", id, body);
+	assert_int_equal(http(asker, "POST", "/jobs", body, NULL, &out), 202);
 	snprintf(path, sizeof(path), "/jobs/%s", id);
 	double t0 = party_now();
 	while (party_now() - t0 < 30) {
-		http(0, "GET", path, NULL, NULL, &out);
+		http(asker, "GET", path, NULL, NULL, &out);
 		if (!strstr(out, "\"state\":\"proposed\""))
 			break;
 		usleep(20 * 1000);
 	}
 	if (!strstr(out, "\"state\":\"running\""))
 		fail_msg("the service is not running: %s", out);
+}
+
+/* A scoring service: bravo's model, alpha asks; 1000 requests of one
+ * transaction through alpha's API, 16 at a time (batched by the node), equal
+ * clear_score; past bravo's quota, 429 naming it; cancelled, 409. */
+static void test_scoring_service(void **state) {
+	(void)state;
+	char id[64], path[512], row[512], *out;
+	start_scoring(0, id);
 	/* the requests: one body file each, one curl running 16 at a time */
 	snprintf(path, sizeof(path), "%s/score/batch.csv", dir);
 	FILE *csv = fopen(path, "r"), *cfg;
@@ -651,6 +670,150 @@ static void test_scoring_service(void **state) {
 	assert_int_equal(http(0, "POST", "/score", path, NULL, &out), 409);
 }
 
+/* Rows first+1 .. first+n of the scoring data, one request each through
+ * node `asker`'s API to service id: the answers equal clear_score. */
+static void score_rows(int asker, const char *id, int first, int n) {
+	char path[512], row[512], line[1024], cmd[1024], *out;
+	snprintf(path, sizeof(path), "%s/score/batch.csv", dir);
+	FILE *csv = fopen(path, "r");
+	snprintf(path, sizeof(path), "%s/part-%s.csv", dir, id);
+	FILE *part = fopen(path, "w");
+	snprintf(path, sizeof(path), "%s/part-scores-%s.csv", dir, id);
+	FILE *sc = fopen(path, "w");
+	assert_true(csv && part && sc);
+	assert_non_null(fgets(line, sizeof(line), csv));
+	fputs(line, part);
+	fprintf(sc, "row,score,flag\n");
+	for (int i = 0; i < first; i++)
+		assert_non_null(fgets(line, sizeof(line), csv));
+	for (int i = 0; i < n; i++) {
+		long at = ftell(csv);
+		assert_non_null(fgets(line, sizeof(line), csv));
+		fputs(line, part);
+		fseek(csv, at, SEEK_SET);
+		score_row(csv, row, sizeof(row));
+		snprintf(path, sizeof(path), "%s/one-%s.json", dir, id);
+		snprintf(line, sizeof(line), "{\"service\": \"%s\", \"transactions\": [%s]}", id,
+		         row);
+		write_file(path, line, 0600);
+		double v;
+		int f;
+		assert_int_equal(http(asker, "POST", "/score", path, NULL, &out), 200);
+		if (sscanf(out, "{\"scores\":[%lf],\"flags\":[%d]}", &v, &f) != 2)
+			fail_msg("request %d: %s", i, out);
+		fprintf(sc, "%d,%.12f,%d\n", i + 1, v, f);
+	}
+	fclose(csv);
+	fclose(part);
+	fclose(sc);
+	snprintf(cmd, sizeof(cmd),
+	         "%s/clear_score --job %s/job-%s.ini --model %s/model.csv --input "
+	         "%s/part-%s.csv --compare %s/part-scores-%s.csv > %s/part-clear.txt 2>&1",
+	         bin, dir, id, dir, dir, id, dir, id, dir);
+	int rc = party_run_cmd(cmd);
+	snprintf(path, sizeof(path), "%s/part-clear.txt", dir);
+	if (rc != 0 || !strstr(party_slurp(path), "AGREE"))
+		fail_msg("the scores differ from clear_score:\n%s", party_slurp(path));
+}
+
+/* The kinds of material a scoring service of the test's model uses. */
+#define STOCK_KINDS 5
+static const mpc_mat_type stock_kinds[STOCK_KINDS] = {{MPC_MAT_TRIPLES, 128, 0},
+                                                      {MPC_MAT_TRUNC, 128, 16},
+                                                      {MPC_MAT_TRUNC, 128, 69},
+                                                      {MPC_MAT_BITS, 128, 0},
+                                                      {MPC_MAT_BIT_TRIPLES, 1, 0}};
+
+/* Party i's stock of charlie's service of bravo's model, from its store (as
+ * soon as no process holds it): per kind, consumed (elements ever handed
+ * out) and available. */
+static void stock_counts(int i, uint64_t used[STOCK_KINDS], uint64_t avail[STOCK_KINDS]) {
+	char sdir[512], job[65];
+	uint8_t hash[32];
+	int party, np;
+	mpc_store *st = NULL;
+	snprintf(sdir, sizeof(sdir), "%s/state-%s/stock", dir, names[i]);
+	DIR *d = opendir(sdir);
+	struct dirent *e;
+	assert_non_null(d);
+	while ((e = readdir(d)) != NULL)
+		if (strncmp(e->d_name, "charlie-bravo-", 14) == 0)
+			break;
+	assert_non_null(e);
+	snprintf(sdir + strlen(sdir), sizeof(sdir) - strlen(sdir), "/%s", e->d_name);
+	closedir(d);
+	assert_int_equal(mpc_store_identity(sdir, job, hash, &party, &np), 0);
+	assert_int_equal(party, i);
+	double t0 = party_now();
+	while (mpc_store_open(&st, sdir, job, hash, party, np) != MPC_OK) {
+		if (party_now() - t0 > 20)
+			fail_msg("%s: %s", sdir, mpc_error_detail());
+		usleep(50 * 1000); /* the service's process still holds it */
+	}
+	for (int k = 0; k < STOCK_KINDS; k++) {
+		mpc_store_pos pos;
+		assert_int_equal(mpc_store_position(st, stock_kinds[k], &pos), MPC_OK);
+		used[k] = pos.seq;
+		avail[k] = mpc_store_available(st, stock_kinds[k]);
+	}
+	mpc_store_close(st);
+}
+
+/* A scoring service's stock lives in a store at every party and outlives
+ * the service: charlie's service of bravo's model scores, charlie's node is
+ * killed (kill -9) under it; what the stores handed out is counted; after
+ * charlie's restart a second service of the same pair takes up the stock
+ * where the first left it: every party's store hands out only elements past
+ * everything any party handed out before (the counts move forward, in step
+ * at all three), and its scores equal clear_score. */
+static void test_stock_survives_restart(void **state) {
+	(void)state;
+	char id1[64], id2[64], path[128], *out;
+	uint64_t used1[NP][STOCK_KINDS], avail1[NP][STOCK_KINDS];
+	uint64_t used2[NP][STOCK_KINDS], avail2[NP][STOCK_KINDS];
+	start_scoring(2, id1);
+	score_rows(2, id1, 0, 10);
+	kill(node_pid[2], SIGKILL); /* the asker's node: its process gets SIGTERM */
+	assert_int_equal(party_wait(node_pid[2], 10), -SIGKILL);
+	node_pid[2] = 0;
+	assert_string_equal(wait_job(1, id1, 10), "failed");
+	for (int i = 0; i < NP; i++)
+		stock_counts(i, used1[i], avail1[i]);
+	for (int k = 0; k < STOCK_KINDS; k++)
+		for (int i = 0; i < NP; i++) /* durable: some served, some left */
+			if (used1[i][k] == 0 || avail1[i][k] == 0)
+				fail_msg("party %s, kind %d: %llu handed out, %llu left", names[i],
+				         k, (unsigned long long)used1[i][k],
+				         (unsigned long long)avail1[i][k]);
+	start_node(2);
+	assert_true(wait_links(0, NP - 1, 20) && wait_links(2, NP - 1, 20));
+	start_scoring(2, id2);
+	score_rows(2, id2, 10, 10);
+	assert_int_equal(http(2, "GET", "/metrics", NULL, NULL, &out), 200);
+	if (!strstr(out, "mpc_node_stock{job=\"") || !strstr(out, "where=\"memory\"}"))
+		fail_msg("charlie's metrics show no stock:\n%s", out);
+	snprintf(path, sizeof(path), "/jobs/%s/cancel", id2);
+	assert_int_equal(http(2, "POST", path, NULL, NULL, &out), 200);
+	for (int i = 0; i < NP; i++)
+		stock_counts(i, used2[i], avail2[i]);
+	for (int k = 0; k < STOCK_KINDS; k++) {
+		uint64_t most = 0;
+		for (int i = 0; i < NP; i++)
+			most = used1[i][k] > most ? used1[i][k] : most;
+		for (int i = 0; i < NP; i++)
+			if (used2[i][k] != used2[0][k] || used2[i][k] <= most)
+				fail_msg(
+				    "kind %d: party %s handed out up to %llu, after %llu before "
+				    "(at most %llu at any party)",
+				    k, names[i], (unsigned long long)used2[i][k],
+				    (unsigned long long)used1[i][k], (unsigned long long)most);
+		print_message("stock kind %d: first service: handed out %llu at most, %llu left; "
+		              "after the restart: %llu at all three parties\n",
+		              k, (unsigned long long)most, (unsigned long long)avail1[0][k],
+		              (unsigned long long)used2[0][k]);
+	}
+}
+
 static void test_api_errors(void **state) {
 	(void)state;
 	char path[256], *out;
@@ -697,6 +860,7 @@ int main(void) {
 	    cmocka_unit_test(test_node_killed_during_job),
 	    cmocka_unit_test(test_node_frozen_during_job),
 	    cmocka_unit_test(test_scoring_service),
+	    cmocka_unit_test(test_stock_survives_restart),
 	    cmocka_unit_test(test_api_errors),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
