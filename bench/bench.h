@@ -15,6 +15,8 @@
 
 typedef enum {
 	OP_MUL,
+	OP_MUL_A2A,  /* mpc_beaver_mul_with, every opening all-to-all (forced) */
+	OP_MUL_KING, /* the same, every opening by the rotating king (forced) */
 	OP_DOT,
 	OP_FIXMUL,
 	OP_TRIPLES,

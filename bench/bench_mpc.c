@@ -12,6 +12,10 @@
  * preprocessing traffic may happen: a miss is an error); the material row
  * times filling a pool with the same plan by OT.
  *
+ * mul_open_a2a and mul_open_king: online multiplication at N = 2, 3, 5 and 8
+ * with the opening forced (mpc_party_set_open_rule) to all-to-all or to the
+ * rotating king; the plain mul rows take mpc_open's AUTO rule.
+ *
  * The merchant applications (bench_app, 3 parties, no dealer, best of runs):
  * statistics over 10^6 rows and the median of 10^5 (mpc_agg), logistic
  * regression scoring of 10^4 transactions x 32 features (mpc_score, OT
@@ -34,6 +38,8 @@
 #include "runtime/mpc_ring.h"
 
 const char *const bench_op_names[] = {"mul",
+                                      "mul_open_a2a",
+                                      "mul_open_king",
                                       "dot",
                                       "fixmul",
                                       "dealer_triples",
@@ -140,6 +146,13 @@ int main(int argc, char **argv) {
 	for (int pr = 2; pr <= 3; pr++)
 		for (int k = 0; k < 2; k++)
 			fail |= bench_op(OP_MUL, rings[k], pr, big, pr == 3 ? reps5 : reps, 0);
+	/* the two openings by N: 2(N-1)/N against N-1 elements per opened
+	 * element, one round more; 10^6 products: N = 8 runs in seconds on 2 cores */
+	static const int opens_np[4] = {2, 3, 5, 8};
+	for (int k = 0; k < 4; k++) {
+		fail |= bench_op(OP_MUL_A2A, MPC_Z64, opens_np[k], big, reps, 0);
+		fail |= bench_op(OP_MUL_KING, MPC_Z64, opens_np[k], big, reps, 0);
+	}
 	/* the cost of TLS 1.3 on every link */
 	fail |= bench_op(OP_MUL, MPC_Z64, 3, big, reps5, 1);
 	fail |= bench_op(OP_MUL, MPC_Z128, 3, big, reps5, 1);

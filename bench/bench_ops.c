@@ -281,12 +281,20 @@ static mpc_err timed(mpc_party *p, void *arg) {
 		goto out;
 	if (cur.op == OP_FIXMUL && (err = mpc_truncpairs_get(p, cur.ring, 16, n, &tp)) != MPC_OK)
 		goto out;
+	if (cur.op == OP_MUL_A2A || cur.op == OP_MUL_KING) {
+		mpc_open_mode mode = cur.op == OP_MUL_KING ? MPC_OPEN_KING : MPC_OPEN_ALL_TO_ALL;
+		if ((err = mpc_party_set_open_rule(p, mode, MPC_OPEN_KING_THRESHOLD_DEFAULT)) !=
+		    MPC_OK)
+			goto out;
+	}
 	if ((err = bench_line_up(p)) != MPC_OK)
 		goto out;
 	double t0 = bench_now();
 	uint64_t b0 = mpc_net_bytes_sent(net), r0 = mpc_net_rounds(net);
 	switch (cur.op) {
 	case OP_MUL:
+	case OP_MUL_A2A:
+	case OP_MUL_KING:
 		err = mpc_beaver_mul_with(p, cur.ring, &t, x.v, y.v, z.v, n);
 		break;
 	case OP_FIXMUL:

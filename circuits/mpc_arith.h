@@ -203,8 +203,9 @@ typedef struct {
 	uint64_t truncations;     /* truncation pairs used */
 	uint64_t elements;        /* sum of all wire lengths (memory: at most this many
 	                             ring elements live at once, usually far fewer) */
-	/* online rounds when nonlinear_calls == 0 and every opening fits in
-	 * MPC_OPEN_MAX_ELEMS: beaver_layers + trunc_layers + output_rounds */
+	/* online rounds when nonlinear_calls == 0, every opening fits in
+	 * MPC_OPEN_MAX_ELEMS and mpc_open opens it all-to-all (mpc_open_choice;
+	 * the king takes two): beaver_layers + trunc_layers + output_rounds */
 	uint32_t rounds;
 } mpc_arith_info;
 

@@ -16,7 +16,9 @@
  * gates, MUL, DOT, SELECT and truncations costs
  *   beaver_layers + trunc_layers + output_rounds
  * online rounds (mpc_arith_info), each opening split into rounds of
- * MPC_OPEN_MAX_ELEMS elements when larger; the preprocessing for each layer
+ * MPC_OPEN_MAX_ELEMS elements when larger, and two rounds where mpc_open
+ * picks the rotating king (mpc_open_choice: N >= 3 and a large opening;
+ * protocols/core/mpc_share.h); the preprocessing for each layer
  * (triples, truncation pairs) is fetched in one call per kind, which costs
  * no round at parties 0..N-2 with the dealer. */
 #ifndef MPC_ARITH_EVAL_H

@@ -14,6 +14,8 @@ struct mpc_party {
 	mpc_prg *own;
 	mpc_prg **pair; /* pair[j]: stream shared with party j; NULL at j == id */
 	mpc_preproc pre;
+	mpc_open_mode open_mode;
+	size_t open_threshold;
 };
 
 mpc_err mpc_party_new(mpc_party **out, mpc_net *net, int n_parties) {
@@ -48,6 +50,8 @@ mpc_err mpc_party_new(mpc_party **out, mpc_net *net, int n_parties) {
 	p->id = mpc_net_id(net);
 	p->n = n_parties;
 	p->net = net;
+	p->open_mode = MPC_OPEN_AUTO;
+	p->open_threshold = MPC_OPEN_KING_THRESHOLD_DEFAULT;
 
 	uint8_t own_seed[MPC_SEED_BYTES];
 	err = mpc_seed_random(own_seed);
@@ -126,6 +130,22 @@ void mpc_party_set_preproc(mpc_party *p, mpc_preproc pre) {
 	if (p->pre.ops && p->pre.ops->free)
 		p->pre.ops->free(p->pre.ctx);
 	p->pre = pre;
+}
+
+mpc_err mpc_party_set_open_rule(mpc_party *p, mpc_open_mode mode, size_t threshold_bytes) {
+	if (mode != MPC_OPEN_AUTO && mode != MPC_OPEN_ALL_TO_ALL && mode != MPC_OPEN_KING)
+		return mpc_error(MPC_EINVAL, "mpc_party_set_open_rule: unknown mode %d", (int)mode);
+	p->open_mode = mode;
+	p->open_threshold = threshold_bytes;
+	return MPC_OK;
+}
+
+mpc_open_mode mpc_party_open_mode(const mpc_party *p) {
+	return p->open_mode;
+}
+
+size_t mpc_party_open_threshold(const mpc_party *p) {
+	return p->open_threshold;
 }
 
 mpc_err mpc_party_prg_pair(mpc_party *p, int j, void *out, size_t len) {

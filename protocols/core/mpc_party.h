@@ -15,6 +15,19 @@
 
 typedef struct mpc_party mpc_party; /* opaque */
 
+/* How mpc_open reaches every party (protocols/core/mpc_share.h states the
+ * rule AUTO applies). */
+typedef enum {
+	MPC_OPEN_AUTO = 0,   /* by N, size and the threshold below (the default) */
+	MPC_OPEN_ALL_TO_ALL, /* always all-to-all: one round, (N-1)*n elements */
+	MPC_OPEN_KING,       /* always the rotating king: two rounds, ~2(N-1)/N*n */
+} mpc_open_mode;
+
+/* AUTO's default threshold: the bytes per party a king opening must save
+ * before its extra round pays, about one round trip's worth of bandwidth
+ * (1 MiB: a 50 ms round trip at ~170 Mbit/s). */
+#define MPC_OPEN_KING_THRESHOLD_DEFAULT ((size_t)1 << 20)
+
 /* Make party `mpc_net_id(net)` of n_parties (2 <= n_parties <= nodes of net)
  * and agree pairwise seeds with every other party: the lower id of each pair
  * draws the seed and sends it (one round; the channel must be confidential
@@ -33,6 +46,17 @@ mpc_net *mpc_party_net(mpc_party *p);
 void mpc_party_set_preproc(mpc_party *p, mpc_preproc pre);
 /* The source (borrowed); ops is NULL until one is installed. */
 mpc_preproc *mpc_party_preproc(mpc_party *p);
+
+/* Set how this party's opens go (mode, and AUTO's threshold in bytes saved
+ * per party). Every party of the cluster must set the same rule before the
+ * same opens, or their messages differ in length and the round fails with
+ * MPC_EPROTO. MPC_EINVAL for an unknown mode. */
+mpc_err mpc_party_set_open_rule(mpc_party *p, mpc_open_mode mode,
+                                size_t threshold_bytes) MPC_MUST_CHECK;
+/* The rule set (a new party: MPC_OPEN_AUTO and
+ * MPC_OPEN_KING_THRESHOLD_DEFAULT). */
+mpc_open_mode mpc_party_open_mode(const mpc_party *p);
+size_t mpc_party_open_threshold(const mpc_party *p);
 
 /* Next len bytes of the stream shared with party j (j != self). Both parties
  * must draw the same lengths in the same order. */

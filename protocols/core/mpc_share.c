@@ -64,9 +64,96 @@ mpc_err mpc_input(mpc_party *p, int owner, mpc_ring r, const void *in, void *out
 	return pair_streams(p, r, out, n, 0, "mpc_input");
 }
 
-mpc_err mpc_open(mpc_party *p, mpc_ring r, const void *share, void *out, size_t n) {
+mpc_open_mode mpc_open_choice(const mpc_party *p, mpc_ring r, size_t n) {
+	mpc_open_mode mode = mpc_party_open_mode(p);
+	mpc_u128 np = (mpc_u128)mpc_party_size(p);
+
+	if (mode != MPC_OPEN_AUTO)
+		return mode;
+	if (np < 3)
+		return MPC_OPEN_ALL_TO_ALL;
+	/* saved = (N-1)(N-2)/N * n * eb > threshold, without the division and
+	 * without overflow (n * eb < 2^68, the rest < 2^12) */
+	mpc_u128 saved_n = (np - 1) * (np - 2) * (mpc_u128)n * mpc_ring_bytes(r);
+	return saved_n > (mpc_u128)mpc_party_open_threshold(p) * np ? MPC_OPEN_KING
+	                                                            : MPC_OPEN_ALL_TO_ALL;
+}
+
+/* All-to-all, one chunk of m elements: everyone sends its share to everyone
+ * and adds up what it gets. recv has room for N * m elements. */
+static mpc_err open_all(mpc_party *p, mpc_ring r, const uint8_t *s, uint8_t *o, size_t m,
+                        uint8_t *recv) {
 	size_t eb = mpc_ring_bytes(r);
 	int me = mpc_party_id(p), np = mpc_party_size(p);
+	mpc_err err;
+
+	if ((err = mpc_party_bcast(p, s, recv, m * eb)) != MPC_OK)
+		return err;
+	if (o != s)
+		memmove(o, s, m * eb);
+	for (int j = 0; j < np; j++)
+		if (j != me)
+			mpc_ring_add(r, o, o, recv + (size_t)j * m * eb, m);
+	return MPC_OK;
+}
+
+/* Slice j of m elements cut into np: m / np elements, one more for the
+ * first m % np slices. */
+static size_t slice_start(size_t m, int np, int j) {
+	size_t base = m / (size_t)np, extra = m % (size_t)np, uj = (size_t)j;
+	return uj * base + (uj < extra ? uj : extra);
+}
+static size_t slice_len(size_t m, int np, int j) {
+	return m / (size_t)np + ((size_t)j < m % (size_t)np ? 1 : 0);
+}
+
+/* Rotating king, one chunk of m elements. Round 1: our share of slice j to
+ * party j, and every peer's share of our slice into recv (slot j); we add
+ * them to our own share in slot me. Round 2: our opened slice to every peer,
+ * theirs straight into o. recv has room for N * ceil(m / N) elements. The
+ * share is read in round 1 only, so o may overlap it. */
+static mpc_err open_king(mpc_party *p, mpc_ring r, const uint8_t *s, uint8_t *o, size_t m,
+                         uint8_t *recv) {
+	size_t eb = mpc_ring_bytes(r);
+	int me = mpc_party_id(p), np = mpc_party_size(p), nodes = mpc_net_size(mpc_party_net(p));
+	size_t mine = slice_len(m, np, me), at = slice_start(m, np, me);
+	uint8_t *acc = recv + (size_t)me * mine * eb;
+	const void *send[MPC_NET_MAX_NODES] = {0};
+	void *rcv[MPC_NET_MAX_NODES] = {0};
+	size_t slen[MPC_NET_MAX_NODES] = {0}, rlen[MPC_NET_MAX_NODES] = {0};
+	mpc_err err;
+
+	for (int j = 0; j < np && j < nodes; j++) {
+		if (j == me)
+			continue;
+		send[j] = s + slice_start(m, np, j) * eb;
+		slen[j] = slice_len(m, np, j) * eb;
+		rcv[j] = recv + (size_t)j * mine * eb;
+		rlen[j] = mine * eb;
+	}
+	if ((err = mpc_net_exchange(mpc_party_net(p), send, slen, rcv, rlen)) != MPC_OK)
+		return err;
+	memmove(acc, s + at * eb, mine * eb);
+	for (int j = 0; j < np; j++)
+		if (j != me)
+			mpc_ring_add(r, acc, acc, recv + (size_t)j * mine * eb, mine);
+	for (int j = 0; j < np && j < nodes; j++) {
+		if (j == me)
+			continue;
+		send[j] = acc;
+		slen[j] = mine * eb;
+		rcv[j] = o + slice_start(m, np, j) * eb;
+		rlen[j] = slice_len(m, np, j) * eb;
+	}
+	if ((err = mpc_net_exchange(mpc_party_net(p), send, slen, rcv, rlen)) != MPC_OK)
+		return err;
+	memmove(o + at * eb, acc, mine * eb);
+	return MPC_OK;
+}
+
+mpc_err mpc_open(mpc_party *p, mpc_ring r, const void *share, void *out, size_t n) {
+	size_t eb = mpc_ring_bytes(r);
+	int np = mpc_party_size(p);
 	size_t cap = n < MPC_OPEN_MAX_ELEMS ? n : MPC_OPEN_MAX_ELEMS;
 	mpc_err err = MPC_OK;
 	uint8_t *recv;
@@ -75,19 +162,16 @@ mpc_err mpc_open(mpc_party *p, mpc_ring r, const void *share, void *out, size_t 
 		return mpc_error(MPC_EINVAL, "mpc_open: bad ring");
 	if (n == 0)
 		return MPC_OK;
-	if ((recv = malloc((size_t)np * cap * eb)) == NULL)
+	int king = mpc_open_choice(p, r, n) == MPC_OPEN_KING;
+	/* all-to-all: N shares of a chunk; king: N shares of our slice */
+	size_t slots = king ? (cap + (size_t)np - 1) / (size_t)np : cap;
+	if ((recv = malloc((size_t)np * slots * eb)) == NULL)
 		return mpc_error(MPC_ENOMEM, "mpc_open: out of memory for %zu elements", n);
 	for (size_t off = 0; off < n && err == MPC_OK; off += cap) {
 		size_t m = n - off < cap ? n - off : cap;
 		const uint8_t *s = (const uint8_t *)share + off * eb;
 		uint8_t *o = (uint8_t *)out + off * eb;
-		if ((err = mpc_party_bcast(p, s, recv, m * eb)) != MPC_OK)
-			break;
-		if (o != s)
-			memmove(o, s, m * eb);
-		for (int j = 0; j < np; j++)
-			if (j != me)
-				mpc_ring_add(r, o, o, recv + (size_t)j * m * eb, m);
+		err = king ? open_king(p, r, s, o, m, recv) : open_all(p, r, s, o, m, recv);
 	}
 	free(recv); /* peers' shares of a value now public: nothing to wipe */
 	return err;

@@ -21,11 +21,35 @@
 mpc_err mpc_input(mpc_party *p, int owner, mpc_ring r, const void *in, void *out,
                   size_t n) MPC_MUST_CHECK;
 
-/* Open to all: every party learns the secret in out. One round (per
- * MPC_OPEN_MAX_ELEMS), (N-1)*n elements sent per party. out may alias share.
- * Opens the shares as they are: for masked values (Beaver d and e,
- * truncation, comparison masks); outputs go through mpc_open_output. */
+/* Open to all: every party learns the secret in out (which may be share
+ * itself). Opens the shares as they are: for masked values (Beaver d and e,
+ * truncation, comparison masks); outputs go through mpc_open_output. Per
+ * chunk of MPC_OPEN_MAX_ELEMS elements, one of two openings:
+ *  - all-to-all: every party sends its whole share to every other party; one
+ *    round, (N-1)*n elements sent per party;
+ *  - rotating king: the n elements are cut into N contiguous slices (sizes
+ *    differ by at most one; n < N leaves some empty); every party sends its
+ *    share of slice j to party j, which adds the N shares up, and in a second
+ *    round sends the opened slice to every other party; two rounds, about
+ *    2(N-1)/N*n elements sent per party (n - s + (N-1)*s exactly, s its own
+ *    slice). Semi-honest, it reveals no more than all-to-all: the king of a
+ *    slice sees the shares of a value that everybody learns anyway, and the
+ *    others see only the sum.
+ * The party's rule (mpc_party_set_open_rule) picks: mpc_open_choice. */
 mpc_err mpc_open(mpc_party *p, mpc_ring r, const void *share, void *out, size_t n) MPC_MUST_CHECK;
+
+/* The opening mpc_open uses for n elements of ring r at party p:
+ * MPC_OPEN_ALL_TO_ALL or MPC_OPEN_KING. A forced mode is used as set. AUTO
+ * (the default) picks all-to-all for N = 2 (the king saves nothing there)
+ * and whenever the bytes the king saves per party,
+ *   ((N-1) - 2(N-1)/N) * n * element bytes  =  (N-1)(N-2)/N * n * bytes,
+ * are at most the party's threshold (default MPC_OPEN_KING_THRESHOLD_DEFAULT,
+ * about one round trip's worth of bandwidth, the price of the king's second
+ * round); the king above it. Small latency-bound opens (comparisons, a
+ * scoring request, truncations of a few thousand values) stay one round.
+ * It depends only on n, N, the ring and the configured rule, which every
+ * party must agree on; so all parties choose alike. */
+mpc_open_mode mpc_open_choice(const mpc_party *p, mpc_ring r, size_t n);
 
 /* Open to party `to` only: the others send their shares to it and learn
  * nothing; out is written at `to` only (others may pass NULL). One round.

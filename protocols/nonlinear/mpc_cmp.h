@@ -2,8 +2,9 @@
  * Values are signed k-bit numbers (two's complement in Z_2^k); results of
  * comparisons are arithmetic shares of 0 or 1 in the same ring. Every
  * function is collective, handles n elements in a number of rounds that does
- * not depend on n, and reveals nothing (only uniformly masked values are
- * opened). Outputs may alias inputs. */
+ * not depend on n (save one more where the masked opening is large enough
+ * for mpc_open's king rule, mpc_open_choice, at N >= 3), and reveals nothing
+ * (only uniformly masked values are opened). Outputs may alias inputs. */
 #ifndef MPC_CMP_H
 #define MPC_CMP_H
 

@@ -3,7 +3,9 @@
  * (runtime/mpc_fixed.h). Each function's domain and its accuracy against a
  * double-precision reference are stated below and held by
  * tests/loopback/test_math.c. Collective; rounds do not depend on n (up to
- * 2^17 elements per call; longer vectors are done in passes of 2^17).
+ * 2^17 elements per call; longer vectors are done in passes of 2^17), save
+ * that an opening large enough for mpc_open's king rule (mpc_open_choice:
+ * N >= 3) takes two rounds instead of one.
  * out may alias x (and y); n = 0 does nothing.
  *
  * Ring and precision: Z_2^128 only, 8 <= f <= 20 (default 16). Z_2^64 or
