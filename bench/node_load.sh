@@ -5,8 +5,8 @@
 # driving alpha's POST /score at a fixed rate, one transaction a request.
 #   bash bench/node_load.sh [BUILD] [SECONDS] [RATE]     (default build 10 200)
 #   STOCK=N: the service's score_stock (default 2500 rows' worth). Each
-#   single-transaction request uses one evaluation's material (1,711
-#   bit-triple words), which the OT engine makes at about 67 a second here:
+#   single-transaction request uses one evaluation's material (1,376
+#   bit-triple words), which the OT engine makes at about 80 a second here:
 #   a run of R requests/s for S s is "stock present" when STOCK >= R * S
 #   (the README's 60 s run: STOCK=12500 ... 60 200; the fill takes minutes).
 #   WINDOW=N: its score_window, the part of the stock held in memory

@@ -368,10 +368,13 @@ static u128 fx(double v, int e) {
 /* ------------------------------------------------------------------ */
 /* Outputs                                                             */
 
-/* flag = [s > T] (T public at 2^fb), then open s and flag to the asker,
- * who decodes s at 2^fs. fl is scratch of n elements. */
+/* flag = [v > T] (T public), then open s and flag to the asker, who
+ * decodes s at 2^fs. cmp_bits: T - v is known to fit that many bits as a
+ * signed number (the ring's width when nothing tighter is known): the
+ * comparison takes only those bits. */
 static mpc_err finish(mpc_party *p, const mpc_score_opts *o, const u128 *cmp_val, u128 T,
-                      const u128 *s, unsigned fs, size_t n, double *score, uint8_t *flag) {
+                      unsigned cmp_bits, const u128 *s, unsigned fs, size_t n, double *score,
+                      uint8_t *flag) {
 	int me = mpc_party_id(p);
 	u128 *buf = zalloc(2 * n, sizeof(u128));
 	mpc_err err;
@@ -381,7 +384,7 @@ static mpc_err finish(mpc_party *p, const mpc_score_opts *o, const u128 *cmp_val
 	/* T - v < 0  <=>  v > T */
 	for (size_t i = 0; i < n; i++)
 		buf[n + i] = (me == 0 ? T : 0) - cmp_val[i];
-	if ((err = mpc_cmp_ltz(p, RING, buf + n, buf + n, n)) != MPC_OK)
+	if ((err = mpc_cmp_ltz_bits(p, RING, buf + n, cmp_bits, buf + n, n)) != MPC_OK)
 		goto out;
 	memcpy(buf, s, n * sizeof(u128));
 	/* In cross mode a holder's share of s is its partial score plus the
@@ -440,7 +443,7 @@ static mpc_err owner_score(mpc_party *p, const mpc_score_opts *o, pjob *j, int o
 	if (owner == mpc_party_id(p))
 		for (size_t i = 0; i < j->n; i++)
 			S[i] += *base;
-	return finish(p, o, S, fx(threshold, FB), S, FB, j->n, score, flag);
+	return finish(p, o, S, fx(threshold, FB), mpc_ring_bits(RING), S, FB, j->n, score, flag);
 }
 
 /* ------------------------------------------------------------------ */
@@ -520,8 +523,17 @@ mpc_err mpc_score_logreg(mpc_party *p, const mpc_score_opts *o, const mpc_score_
 	if ((err = mpc_trunc(p, RING, FB, L, z, n)) != MPC_OK ||
 	    (err = mpc_math_sigmoid(p, RING, FB, z, z, n)) != MPC_OK)
 		goto out;
-	double t = m->threshold;
-	err = finish(p, o, L, fx(log(t / (1 - t)), 2 * FB), z, FB, n, score, flag);
+	/* the flag compares the exact logit with the threshold's, both at
+	 * 2^32: |logit(t) - w.x - b| < d max|x| max|w| + max|w| + |logit(t)|,
+	 * all public and enforced when the inputs were encoded; the
+	 * comparison takes those bits (about 44 instead of 128 for 8 features:
+	 * a third of its bit triples and one round less), exact for every
+	 * input in range */
+	double t = m->threshold, tl = log(t / (1 - t));
+	unsigned cb = bound_bits((double)d * xmax * wmax + wmax + fabs(tl) + 1, 2 * FB);
+	if (cb > mpc_ring_bits(RING))
+		cb = mpc_ring_bits(RING);
+	err = finish(p, o, L, fx(tl, 2 * FB), cb, z, FB, n, score, flag);
 out:
 	feats_fini(&f, n);
 	mpc_wipe_free(A, n * d * sizeof(u128));

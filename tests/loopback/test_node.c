@@ -7,8 +7,11 @@
  * dataset's budget is refused, and the ledger survives kill -9 of a node and
  * its restart; a node killed during a job, or frozen (no abort, sockets
  * open): the others fail the job within 2 s naming it, stay up, see the
- * node again when it restarts, and the next job succeeds; malformed JSON, an oversized body, a
- * wrong token, an unknown job and a job id used twice get 4xx with a clear message. */
+ * node again when it restarts, and the next job succeeds; a scoring service
+ * of 1000 requests equals clear_score, with the model owner's quota; its
+ * stock outlives a kill -9 and restart, never handed out twice (the stores'
+ * counts); malformed JSON, an oversized body, a wrong token, an unknown job
+ * and a job id used twice get 4xx with a clear message. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
