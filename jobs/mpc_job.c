@@ -46,19 +46,24 @@ enum {
 	K_TIMEOUT,
 	K_CONNECT_TIMEOUT,
 	K_TRANSPORT,
+	K_MIN_INPUTS,
+	K_INPUT_DEADLINE,
+	K_HOLD,
+	K_RECIPIENTS,
 	N_JOB_KEYS
 };
 static const char *const job_keys[N_JOB_KEYS] = {
-    "id",      "computation",     "ring",     "frac_bits", "preprocessing",
-    "timeout", "connect_timeout", "transport"};
+    "id",      "computation",     "ring",      "frac_bits",  "preprocessing",
+    "timeout", "connect_timeout", "transport", "min_inputs", "input_deadline",
+    "hold",    "recipients"};
 
-enum { K_ADDRESS, K_FINGERPRINT, N_NODE_KEYS };
-static const char *const node_keys[N_NODE_KEYS] = {"address", "fingerprint"};
+enum { K_ADDRESS, K_FINGERPRINT, K_SUBMIT, N_NODE_KEYS };
+static const char *const node_keys[N_NODE_KEYS] = {"address", "fingerprint", "submit"};
 
 static const char *const preproc_names[] = {"dealer", "ot", "paillier"};
 static const char *const transport_names[] = {"tls", "plaintext"};
 
-typedef enum { SEC_NONE, SEC_JOB, SEC_PARAMS, SEC_PARTY, SEC_DEALER } sec_kind;
+typedef enum { SEC_NONE, SEC_JOB, SEC_PARAMS, SEC_PARTY, SEC_DEALER, SEC_INPUT } sec_kind;
 
 typedef struct {
 	mpc_job *job;
@@ -75,6 +80,10 @@ typedef struct {
 	int params_line;
 	char params_sec[MPC_JOB_MAX_LINE + 1];
 	int dealer_seen[N_NODE_KEYS], party_seen[MPC_JOB_MAX_PARTIES][N_NODE_KEYS];
+	int (*input_seen)[N_NODE_KEYS]; /* n_inputs of them */
+	int inputs_cap;
+	unsigned min_inputs;
+	char recipients[MPC_JOB_MAX_LINE + 1]; /* [job] recipients as given */
 } parser;
 
 /* Record the first error: "FILE:LINE: [sec] key: what" (parts left out when
@@ -136,6 +145,25 @@ static int valid_address(const char *s) {
 		if (!isdigit((unsigned char)*p))
 			return 0;
 		port = port * 10 + (*p - '0');
+	}
+	return port > 0 && port < 65536;
+}
+
+/* HOST:PORT or [V6]:PORT for a TCP listener, port 1..65535, no blanks. */
+static int valid_host_port(const char *s) {
+	size_t n = strlen(s);
+	const char *colon = strrchr(s, ':');
+	if (n == 0 || n > 63 || strpbrk(s, " \t\r,/") != NULL || colon == NULL || colon == s)
+		return 0;
+	if (s[0] == '[' && colon[-1] != ']')
+		return 0;
+	unsigned long port = 0;
+	if (colon[1] == '\0' || strlen(colon + 1) > 5)
+		return 0;
+	for (const char *p = colon + 1; *p; p++) {
+		if (!isdigit((unsigned char)*p))
+			return 0;
+		port = port * 10 + (unsigned long)(*p - '0');
 	}
 	return port > 0 && port < 65536;
 }
@@ -252,6 +280,9 @@ static int open_party(parser *ps, const char *pname) {
 		return at(
 		    ps, ps->line, ps->sec, NULL,
 		    "party names are 1 to 32 characters of A-Z a-z 0-9 . _ - (and not 'dealer')");
+	if (i < 0 && (i = mpc_job_input_index(j, pname)) >= 0)
+		return at(ps, ps->line, ps->sec, NULL,
+		          "name already given to an input party (line %d)", j->inputs[i].line);
 	if (i >= 0)
 		return at(ps, ps->line, ps->sec, NULL, "party name given twice (first on line %d)",
 		          j->parties[i].line);
@@ -264,6 +295,43 @@ static int open_party(parser *ps, const char *pname) {
 	ps->kind = SEC_PARTY;
 	ps->node = &j->parties[i];
 	ps->node_seen = ps->party_seen[i];
+	return 1;
+}
+
+/* [input NAME]: an input party (grown one at a time, up to MPC_JOB_MAX_INPUTS). */
+static int open_input(parser *ps, const char *iname) {
+	mpc_job *j = ps->job;
+	int i = mpc_job_input_index(j, iname), p = mpc_job_party_index(j, iname);
+	if (!mpc_job_name_ok(iname, 32) || strcasecmp(iname, "dealer") == 0)
+		return at(ps, ps->line, ps->sec, NULL,
+		          "input party names are 1 to 32 characters of A-Z a-z 0-9 . _ - (and not "
+		          "'dealer')");
+	if (i >= 0 || p >= 0)
+		return at(ps, ps->line, ps->sec, NULL, "name given twice (first on line %d)",
+		          i >= 0 ? j->inputs[i].line : j->parties[p].line);
+	if (j->n_inputs == MPC_JOB_MAX_INPUTS)
+		return at(ps, ps->line, ps->sec, NULL, "too many input parties: at most %d",
+		          MPC_JOB_MAX_INPUTS);
+	if (j->n_inputs == ps->inputs_cap) {
+		int cap = ps->inputs_cap ? 2 * ps->inputs_cap : 16;
+		mpc_job_node *ni = realloc(j->inputs, (size_t)cap * sizeof(*ni));
+		int(*ns)[N_NODE_KEYS] =
+		    ni ? realloc(ps->input_seen, (size_t)cap * sizeof(*ns)) : NULL;
+		if (ni)
+			j->inputs = ni;
+		if (ns == NULL)
+			return at(ps, ps->line, ps->sec, NULL, "out of memory");
+		ps->input_seen = ns;
+		ps->inputs_cap = cap;
+	}
+	i = j->n_inputs++;
+	memset(&j->inputs[i], 0, sizeof(j->inputs[i]));
+	memset(ps->input_seen[i], 0, sizeof(ps->input_seen[i]));
+	snprintf(j->inputs[i].name, sizeof(j->inputs[i].name), "%s", iname);
+	j->inputs[i].line = ps->line;
+	ps->kind = SEC_INPUT;
+	ps->node = &j->inputs[i];
+	ps->node_seen = ps->input_seen[i];
 	return 1;
 }
 
@@ -289,7 +357,8 @@ static int unknown_section(parser *ps, const char *s) {
 	mpc_ini_join(comps, sizeof(comps), computations, n_comps);
 	return at(
 	    ps, ps->line, ps->sec, NULL,
-	    "unknown section%s; expected [job], the computation's ([%s]), [party NAME] or [dealer]",
+	    "unknown section%s; expected [job], the computation's ([%s]), [party NAME], [input "
+	    "NAME] or [dealer]",
 	    hint, comps);
 }
 
@@ -327,6 +396,12 @@ static int open_section(parser *ps, const char *sname) {
 		while (isspace((unsigned char)*p))
 			p++;
 		return open_party(ps, p);
+	}
+	if (strncmp(name, "input", 5) == 0 && isspace((unsigned char)name[5])) {
+		const char *p = name + 5;
+		while (isspace((unsigned char)*p))
+			p++;
+		return open_input(ps, p);
 	}
 	if (mpc_kind_find(name) != NULL) {
 		if (ps->params_line)
@@ -392,9 +467,23 @@ static int job_key(parser *ps, const char *key, const char *value) {
 		j->preprocessing = (mpc_job_preproc)p;
 		break;
 	}
+	case K_MIN_INPUTS:
+		if (!parse_uint(value, 1, MPC_JOB_MAX_INPUTS, &ps->min_inputs))
+			return at(ps, ps->line, ps->sec, key,
+			          "expected a whole number from 1 to the number of [input NAME] "
+			          "sections");
+		break;
+	case K_RECIPIENTS:
+		snprintf(ps->recipients, sizeof(ps->recipients), "%s", value);
+		break;
 	case K_TIMEOUT:
-	case K_CONNECT_TIMEOUT: {
-		int *ms = k == K_TIMEOUT ? &j->timeout_ms : &j->connect_timeout_ms;
+	case K_CONNECT_TIMEOUT:
+	case K_INPUT_DEADLINE:
+	case K_HOLD: {
+		int *ms = k == K_TIMEOUT           ? &j->timeout_ms
+		          : k == K_CONNECT_TIMEOUT ? &j->connect_timeout_ms
+		          : k == K_INPUT_DEADLINE  ? &j->input_deadline_ms
+		                                   : &j->hold_ms;
 		if (!parse_ms(value, ms))
 			return at(ps, ps->line, ps->sec, key,
 			          "expected seconds, more than 0 and at most 86400, with at most 3 "
@@ -431,6 +520,13 @@ static int node_taken(parser *ps, int k, const char *addr, const uint8_t *fp, ch
 			return ps->party_seen[i][k];
 		}
 	}
+	for (int i = 0; i < j->n_inputs; i++) {
+		if (&j->inputs[i] != ps->node && ps->input_seen[i][k] &&
+		    same_value(&j->inputs[i], k, addr, fp)) {
+			snprintf(who, size, "input party %s's", j->inputs[i].name);
+			return ps->input_seen[i][k];
+		}
+	}
 	if (&j->dealer != ps->node && ps->dealer_seen[k] && same_value(&j->dealer, k, addr, fp)) {
 		snprintf(who, size, "the dealer's");
 		return ps->dealer_seen[k];
@@ -442,6 +538,13 @@ static int node_key(parser *ps, const char *key, const char *value) {
 	mpc_job_node *nd = ps->node;
 	int k = lookup(node_keys, N_NODE_KEYS, key), other;
 	char who[64];
+	if (ps->kind == SEC_INPUT && k != K_FINGERPRINT)
+		return at(ps, ps->line, ps->sec, key,
+		          "%s; [input NAME] takes only fingerprint (an input party connects "
+		          "out to the compute parties' submit addresses)",
+		          k < 0 ? "unknown key" : "not for an input party");
+	if (k == K_SUBMIT && ps->kind == SEC_DEALER)
+		return at(ps, ps->line, ps->sec, key, "not for the dealer (only compute parties)");
 	if (k < 0)
 		return unknown_key(ps, key, node_keys, N_NODE_KEYS);
 	if (ps->node_seen[k])
@@ -458,6 +561,12 @@ static int node_key(parser *ps, const char *key, const char *value) {
 			          "the same as %s (line %d); every node needs its own address", who,
 			          other);
 		snprintf(nd->address, sizeof(nd->address), "%s", value);
+	} else if (k == K_SUBMIT) {
+		if (!valid_host_port(value))
+			return at(ps, ps->line, ps->sec, key,
+			          "expected HOST:PORT ([V6]:PORT; at most 63 characters, port 1 to "
+			          "65535)");
+		snprintf(nd->submit, sizeof(nd->submit), "%s", value);
 	} else {
 		if (mpc_fingerprint_parse(value, nd->fingerprint) != MPC_OK)
 			return at(ps, ps->line, ps->sec, key, "%s", mpc_error_detail());
@@ -529,10 +638,95 @@ static mpc_err on_pair(void *user, int line, const char *key, const char *value)
 /* at() for finish(): returns the error. */
 #define fail_at(...) (at(__VA_ARGS__), ps->err)
 
+/* The input parties against the compute parties and the [job] keys that
+ * only a job with input parties takes. */
+static mpc_err finish_inputs(parser *ps) {
+	mpc_job *j = ps->job;
+	static const int only[] = {K_MIN_INPUTS, K_INPUT_DEADLINE, K_HOLD};
+	if (j->n_inputs == 0) {
+		for (size_t k = 0; k < sizeof(only) / sizeof(only[0]); k++)
+			if (ps->job_seen[only[k]])
+				return fail_at(ps, ps->job_seen[only[k]], "job", job_keys[only[k]],
+				               "only for a job with input parties ([input NAME] "
+				               "sections)");
+		for (int i = 0; i < j->n_parties; i++)
+			if (ps->party_seen[i][K_SUBMIT])
+				return fail_at(
+				    ps, ps->party_seen[i][K_SUBMIT], NULL, "submit",
+				    "[party %s]: only for a job with input parties ([input "
+				    "NAME] sections)",
+				    j->parties[i].name);
+		return MPC_OK;
+	}
+	if (j->n_parties > MPC_JOB_MAX_COMPUTE)
+		return fail_at(ps, j->parties[MPC_JOB_MAX_COMPUTE].line, NULL, NULL,
+		               "%d [party NAME] sections: a job with input parties has 2 to %d "
+		               "compute parties",
+		               j->n_parties, MPC_JOB_MAX_COMPUTE);
+	for (int i = 0; i < j->n_inputs; i++)
+		if (!ps->input_seen[i][K_FINGERPRINT])
+			return fail_at(ps, j->inputs[i].line, NULL, "fingerprint",
+			               "[input %s]: missing (required: an input party submits over "
+			               "TLS with its key, pinned by this fingerprint)",
+			               j->inputs[i].name);
+	for (int i = 0; i < j->n_parties; i++) {
+		if (!ps->party_seen[i][K_SUBMIT])
+			return fail_at(ps, j->parties[i].line, NULL, "submit",
+			               "[party %s]: missing (required with input parties): the "
+			               "HOST:PORT where it takes submissions",
+			               j->parties[i].name);
+		for (int k = 0; k < i; k++)
+			if (strcmp(j->parties[k].submit, j->parties[i].submit) == 0)
+				return fail_at(ps, ps->party_seen[i][K_SUBMIT], NULL, "submit",
+				               "[party %s]: the same as party %s's (line %d)",
+				               j->parties[i].name, j->parties[k].name,
+				               ps->party_seen[k][K_SUBMIT]);
+	}
+	if (ps->min_inputs > (unsigned)j->n_inputs)
+		return fail_at(ps, ps->job_seen[K_MIN_INPUTS], "job", "min_inputs",
+		               "%u, but the job has %d input part%s", ps->min_inputs, j->n_inputs,
+		               j->n_inputs == 1 ? "y" : "ies");
+	j->min_inputs = ps->min_inputs ? (int)ps->min_inputs : j->n_inputs;
+	return MPC_OK;
+}
+
+/* [job] recipients: names of parties or input parties, each once; default
+ * every compute party. */
+static mpc_err finish_recipients(parser *ps) {
+	mpc_job *j = ps->job;
+	char buf[MPC_JOB_MAX_LINE + 1], *item[MPC_JOB_MAX_PARTIES + MPC_JOB_MAX_INPUTS];
+	int line = ps->job_seen[K_RECIPIENTS];
+	if (!line) {
+		for (int i = 0; i < j->n_parties; i++)
+			j->parties[i].recipient = 1;
+		return MPC_OK;
+	}
+	j->has_recipients = 1;
+	snprintf(buf, sizeof(buf), "%s", ps->recipients);
+	int n = mpc_kind_split(buf, item, MPC_JOB_MAX_PARTIES + MPC_JOB_MAX_INPUTS);
+	if (n <= 0)
+		return fail_at(ps, line, "job", "recipients",
+		               "expected NAME, NAME, ...: parties or input parties of the job");
+	for (int k = 0; k < n; k++) {
+		int p = mpc_job_party_index(j, item[k]), in = mpc_job_input_index(j, item[k]);
+		mpc_job_node *nd = p >= 0 ? &j->parties[p] : in >= 0 ? &j->inputs[in] : NULL;
+		if (nd == NULL)
+			return fail_at(
+			    ps, line, "job", "recipients",
+			    "'%s' is neither a [party NAME] nor an [input NAME] of the job",
+			    item[k]);
+		if (nd->recipient)
+			return fail_at(ps, line, "job", "recipients", "'%s' named twice", item[k]);
+		nd->recipient = 1;
+	}
+	return MPC_OK;
+}
+
 /* Checks that need the whole file. */
 static mpc_err finish(parser *ps) {
 	mpc_job *j = ps->job;
 	int tls = j->transport == MPC_JOB_TLS;
+	mpc_err err;
 
 	if (!ps->job_line)
 		return fail_at(ps, 0, NULL, NULL,
@@ -564,6 +758,8 @@ static mpc_err finish(parser *ps) {
 			               "missing (required with transport = tls): the SHA-256 "
 			               "fingerprint that `mpc-party keygen` printed for this node");
 	}
+	if ((err = finish_inputs(ps)) != MPC_OK || (err = finish_recipients(ps)) != MPC_OK)
+		return err;
 	if (j->preprocessing == MPC_JOB_DEALER && !j->has_dealer)
 		return fail_at(ps, ps->job_seen[K_PREPROCESSING], "job", "preprocessing",
 		               "dealer needs a [dealer] section with its address%s",
@@ -599,6 +795,8 @@ mpc_err mpc_job_parse(const char *name, const char *text, size_t len, mpc_job **
 	j->transport = MPC_JOB_TLS;
 	j->timeout_ms = MPC_NET_DEFAULT_TIMEOUT_MS;
 	j->connect_timeout_ms = MPC_NET_DEFAULT_CONNECT_TIMEOUT_MS;
+	j->input_deadline_ms = 600 * 1000;
+	j->hold_ms = 3600 * 1000;
 
 	const mpc_ini_reader rd = {.section = on_section,
 	                           .pair = on_pair,
@@ -610,6 +808,7 @@ mpc_err mpc_job_parse(const char *name, const char *text, size_t len, mpc_job **
 		ps.err = err; /* mpc_ini's, or the one a callback recorded */
 	else
 		ps.err = finish(&ps);
+	free(ps.input_seen);
 	if (ps.err != MPC_OK) {
 		mpc_job_free(j);
 		return ps.err;
@@ -669,7 +868,18 @@ out:
 }
 
 void mpc_job_free(mpc_job *job) {
+	if (job)
+		free(job->inputs);
 	free(job);
+}
+
+int mpc_job_input_index(const mpc_job *job, const char *name) {
+	if (job == NULL || name == NULL)
+		return -1;
+	for (int i = 0; i < job->n_inputs; i++)
+		if (strcmp(job->inputs[i].name, name) == 0)
+			return i;
+	return -1;
 }
 
 int mpc_job_party_index(const mpc_job *job, const char *name) {
@@ -776,6 +986,37 @@ static void put_node(sbuf *s, const char *prefix, const mpc_job_node *nd) {
 	put(s, "%s.address=%s\n%s.fingerprint=%s\n", prefix, nd->address, prefix, h);
 }
 
+/* Only what a job gives: a job without input parties or recipients keeps
+ * the canonical text (and hash) it always had. */
+static void put_roles(sbuf *s, const mpc_job *j) {
+	if (j->n_inputs > 0) {
+		put(s, "job.min_inputs=%d\n", j->min_inputs);
+		put_seconds(s, "job.input_deadline", j->input_deadline_ms);
+		put_seconds(s, "job.hold", j->hold_ms);
+		for (int i = 0; i < j->n_parties; i++)
+			put(s, "party.%d.submit=%s\n", i, j->parties[i].submit);
+		put(s, "inputs=%d\n", j->n_inputs);
+		for (int i = 0; i < j->n_inputs; i++) {
+			char prefix[32];
+			snprintf(prefix, sizeof(prefix), "input.%d", i);
+			put(s, "%s.name=%s\n", prefix, j->inputs[i].name);
+			put_node(s, prefix, &j->inputs[i]);
+		}
+	}
+	if (j->has_recipients) {
+		put(s, "recipients=");
+		for (int i = 0, first = 1; i < j->n_parties + j->n_inputs; i++) {
+			const mpc_job_node *nd =
+			    i < j->n_parties ? &j->parties[i] : &j->inputs[i - j->n_parties];
+			if (nd->recipient) {
+				put(s, "%s%s", first ? "" : ",", nd->name);
+				first = 0;
+			}
+		}
+		put(s, "\n");
+	}
+}
+
 mpc_err mpc_job_canonical(const mpc_job *j, char **text, size_t *len) {
 	sbuf s = {0};
 	int order[MPC_JOB_MAX_PARAMS];
@@ -814,6 +1055,7 @@ mpc_err mpc_job_canonical(const mpc_job *j, char **text, size_t *len) {
 	}
 	if (j->has_dealer)
 		put_node(&s, "dealer", &j->dealer);
+	put_roles(&s, j);
 	if (s.oom) {
 		free(s.b);
 		return mpc_error(MPC_ENOMEM, "out of memory");

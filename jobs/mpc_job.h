@@ -13,6 +13,16 @@
  *   [party NAME]             2..16, in file order = party index: address,
  *                            fingerprint (required unless transport = plaintext)
  *   [dealer]                 address, fingerprint; iff preprocessing = dealer
+ *   [input NAME]             0..MPC_JOB_MAX_INPUTS input parties: fingerprint
+ *                            (required: they submit over TLS only). They hold
+ *                            no address: they connect out to the compute
+ *                            parties' `submit` addresses. With any of them the
+ *                            [party NAME] sections (the compute parties, 2..5)
+ *                            need submit = HOST:PORT, and [job] takes
+ *                            min_inputs = 1..inputs (all), input_deadline =
+ *                            seconds (600) and hold = seconds (3600)
+ *   recipients               [job], any job: NAME, NAME (parties or inputs)
+ *                            who receive the outputs (default: every party)
  *
  * Lines hold at most MPC_JOB_MAX_LINE characters; ';' and '#' start comments,
  * and ';' after a blank ends a value; indentation is ignored. Every section
@@ -31,7 +41,9 @@
 
 #define MPC_JOB_MAX_PARTIES 16
 #define MPC_JOB_MAX_PARAMS  32
-#define MPC_JOB_MAX_LINE    198 /* characters of one line (the limit job files have always had) */
+#define MPC_JOB_MAX_INPUTS  1000 /* [input NAME] sections */
+#define MPC_JOB_MAX_COMPUTE 5    /* parties of a job with input parties */
+#define MPC_JOB_MAX_LINE    198  /* characters of one line (the limit job files have always had) */
 
 typedef enum { MPC_JOB_DEALER, MPC_JOB_OT, MPC_JOB_PAILLIER } mpc_job_preproc;
 typedef enum { MPC_JOB_TLS, MPC_JOB_PLAINTEXT } mpc_job_transport;
@@ -42,7 +54,10 @@ typedef struct {
 	char address[256];       /* tcp://HOST:PORT or ipc:///PATH */
 	uint8_t fingerprint[32]; /* SHA-256 of its certificate (DER), if has_fingerprint */
 	int has_fingerprint;
-	int line; /* of its section header */
+	int line;        /* of its section header */
+	char submit[64]; /* a compute party of a job with inputs: HOST:PORT of its submission
+	                    listener (TLS over TCP); "" otherwise */
+	int recipient;   /* receives the job's outputs */
 } mpc_job_node;
 
 /* One parameter of the computation, in file order. */
@@ -68,6 +83,12 @@ typedef struct mpc_job {
 	mpc_job_node dealer;
 	int n_params;
 	mpc_job_param params[MPC_JOB_MAX_PARAMS];
+	/* input parties ([input NAME] in file order; no address); NULL when none */
+	int n_inputs;
+	mpc_job_node *inputs;
+	int min_inputs;                 /* contributions needed to run (n_inputs if not given) */
+	int input_deadline_ms, hold_ms; /* with inputs: see above */
+	int has_recipients;             /* [job] recipients given */
 } mpc_job;
 
 /* Read and check a job file. MPC_EIO (with strerror) if it cannot be read,
@@ -86,6 +107,8 @@ void mpc_job_free(mpc_job *job);
 int mpc_job_name_ok(const char *s, size_t max);
 /* Index of the party called name, or -1. */
 int mpc_job_party_index(const mpc_job *job, const char *name);
+/* Index of the input party called name, or -1. */
+int mpc_job_input_index(const mpc_job *job, const char *name);
 /* "dealer", "ot", "paillier"; "tls", "plaintext". */
 const char *mpc_job_preproc_name(mpc_job_preproc p);
 const char *mpc_job_transport_name(mpc_job_transport t);

@@ -911,15 +911,87 @@ static void test_ini_syntax(void **s) {
 	mpc_job_free(parse_ok(edit(13, line))); /* 198 */
 }
 
+/* input parties: [input NAME] sections, submit addresses, min_inputs,
+ * recipients, and the canonical text they add (only when given) */
+static const char roles[] = "[job]\n"                         /* 1 */
+                            "id = r\n"                        /* 2 */
+                            "computation = aggregate_stats\n" /* 3 */
+                            "min_inputs = 1\n"                /* 4 */
+                            "recipients = m2, a\n"            /* 5 */
+                            "[party a]\n"                     /* 6 */
+                            "address = tcp://h:1\n"           /* 7 */
+                            "submit = 10.0.0.1:7101\n"        /* 8 */
+                            "fingerprint = " FPA "\n"         /* 9 */
+                            "[party b]\n"                     /* 10 */
+                            "address = tcp://h:2\n"           /* 11 */
+                            "submit = [::1]:7102\n"           /* 12 */
+                            "fingerprint = " FPB "\n"         /* 13 */
+                            "[input m1]\n"                    /* 14 */
+                            "fingerprint = " FPC "\n"         /* 15 */
+                            "[input m2]\n"                    /* 16 */
+                            "fingerprint = " FPD "\n";        /* 17 */
+
+static void test_roles(void **s) {
+	(void)s;
+	mpc_job *j = parse_ok(roles);
+	assert_int_equal(j->n_parties, 2);
+	assert_int_equal(j->n_inputs, 2);
+	assert_string_equal(j->inputs[1].name, "m2");
+	assert_string_equal(j->parties[1].submit, "[::1]:7102");
+	assert_int_equal(j->min_inputs, 1);
+	assert_int_equal(j->input_deadline_ms, 600000);
+	assert_int_equal(j->hold_ms, 3600000);
+	assert_true(j->parties[0].recipient && !j->parties[1].recipient);
+	assert_true(!j->inputs[0].recipient && j->inputs[1].recipient);
+	assert_int_equal(mpc_job_input_index(j, "m2"), 1);
+	assert_int_equal(mpc_job_input_index(j, "a"), -1);
+	mpc_job_free(j);
+	size_t len;
+	char *t = canon(roles, &len);
+	assert_non_null(strstr(t, "job.min_inputs=1\njob.input_deadline=600\njob.hold=3600\n"
+	                          "party.0.submit=10.0.0.1:7101\nparty.1.submit=[::1]:7102\n"
+	                          "inputs=2\ninput.0.name=m1\n"));
+	assert_non_null(strstr(t, "recipients=a,m2\n"));
+	free(t);
+	/* a job without them keeps its text: no new line appears */
+	t = canon(minimal, &len);
+	assert_null(strstr(t, "input"));
+	assert_null(strstr(t, "recipients"));
+	free(t);
+	j = parse_ok(scratch_edit(roles, 4, NULL, 0)); /* min_inputs: all by default */
+	assert_int_equal(j->min_inputs, 2);
+	mpc_job_free(j);
+	j = parse_ok(scratch_edit(roles, 5, NULL, 0)); /* recipients: the compute parties */
+	assert_true(j->parties[0].recipient && j->parties[1].recipient && !j->inputs[1].recipient);
+	mpc_job_free(j);
+
+	bad(scratch_edit(roles, 4, "min_inputs = 3", 0), 4, "[job] min_inputs", "2 input parties");
+	bad(scratch_edit(roles, 5, "recipients = a, zz", 0), 5, "recipients", "'zz' is neither");
+	bad(scratch_edit(roles, 5, "recipients = a, a", 0), 5, "recipients", "named twice");
+	bad(scratch_edit(roles, 8, NULL, 0), 6, "submit", "[party a]: missing");
+	bad(scratch_edit(roles, 12, "submit = 10.0.0.1:7101", 0), 12, "submit", "same as party a");
+	bad(scratch_edit(roles, 12, "submit = tcp://h:3", 0), 12, "[party b] submit", "HOST:PORT");
+	bad(scratch_edit(roles, 17, NULL, 0), 16, "fingerprint", "[input m2]: missing");
+	bad(scratch_edit(roles, 17, "fingerprint = " FPA, 0), 17, "fingerprint",
+	    "party a's (line 9)");
+	bad(scratch_edit(roles, 17, "address = tcp://h:9", 0), 17, "[input m2] address",
+	    "only fingerprint");
+	bad(scratch_edit(roles, 16, "[input a]", 0), 16, "[input a]",
+	    "given twice (first on line 6)");
+	bad(scratch_edit(minimal, 3, "min_inputs = 1", 1), 3, "[job] min_inputs",
+	    "only for a job with input parties");
+	bad(scratch_edit(minimal, 6, "submit = h:5", 1), 6, "submit", "only for a job with input");
+}
+
 int main(void) {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_full),       cmocka_unit_test(test_defaults),
-	    cmocka_unit_test(test_variants),   cmocka_unit_test(test_errors),
-	    cmocka_unit_test(test_params),     cmocka_unit_test(test_canonical),
-	    cmocka_unit_test(test_diff),       cmocka_unit_test(test_nodes),
-	    cmocka_unit_test(test_load),       cmocka_unit_test(test_ini_comments),
-	    cmocka_unit_test(test_ini_lines),  cmocka_unit_test(test_ini_long),
-	    cmocka_unit_test(test_ini_syntax),
+	    cmocka_unit_test(test_full),         cmocka_unit_test(test_roles),
+	    cmocka_unit_test(test_defaults),     cmocka_unit_test(test_variants),
+	    cmocka_unit_test(test_errors),       cmocka_unit_test(test_params),
+	    cmocka_unit_test(test_canonical),    cmocka_unit_test(test_diff),
+	    cmocka_unit_test(test_nodes),        cmocka_unit_test(test_load),
+	    cmocka_unit_test(test_ini_comments), cmocka_unit_test(test_ini_lines),
+	    cmocka_unit_test(test_ini_long),     cmocka_unit_test(test_ini_syntax),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
