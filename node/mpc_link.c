@@ -437,9 +437,10 @@ static mpc_err configure(mpc_links *l, const mpc_links_config *cfg) {
 	if (!name_ok(cfg->self))
 		return mpc_error(MPC_ECONFIG, "links: our name: expected [A-Za-z0-9._-]{1,32}");
 	snprintf(l->self, sizeof(l->self), "%s", cfg->self);
-	if (cfg->n_peers < 1 || cfg->n_peers > MPC_LINK_MAX_PEERS || cfg->peers == NULL)
+	int max_peers = cfg->no_keepalive ? MPC_LINK_MAX_QUIET_PEERS : MPC_LINK_MAX_PEERS;
+	if (cfg->n_peers < 1 || cfg->n_peers > max_peers || cfg->peers == NULL)
 		return mpc_error(MPC_ECONFIG, "links of %s: %d peers (expected 1..%d)", l->self,
-		                 cfg->n_peers, MPC_LINK_MAX_PEERS);
+		                 cfg->n_peers, max_peers);
 	if (cfg->ping_ms < 0 || cfg->down_after_ms < 0 || cfg->io_timeout_ms < 0)
 		return mpc_error(MPC_ECONFIG, "links of %s: a negative period", l->self);
 	l->ping_ms = cfg->ping_ms ? cfg->ping_ms : 250;
@@ -494,7 +495,7 @@ static mpc_err open_links(mpc_links *l, const mpc_links_config *cfg) {
 	mpc_err err = mpc_links_ctx(l, cfg->key, cfg->cert);
 	if (err)
 		return mpc_error(err, "links of %s: %s", l->self, mpc_error_detail());
-	if ((err = mpc_links_listen(cfg->listen, &l->lfd, &l->port)) != MPC_OK)
+	if (cfg->listen != NULL && (err = mpc_links_listen(cfg->listen, &l->lfd, &l->port)) != MPC_OK)
 		return mpc_error(err, "links of %s: %s", l->self, mpc_error_detail());
 	return MPC_OK;
 }
@@ -516,19 +517,20 @@ mpc_err mpc_links_start(const mpc_links_config *cfg, mpc_links **out) {
 	pthread_mutex_init(&l->mu, NULL);
 	if ((err = configure(l, cfg)) != MPC_OK || (err = open_links(l, cfg)) != MPC_OK)
 		goto out;
-	if (pthread_create(&l->acceptor, NULL, accept_loop, l) != 0) {
+	if (l->lfd >= 0 && pthread_create(&l->acceptor, NULL, accept_loop, l) != 0) {
 		err = mpc_error(MPC_ENOMEM, "links of %s: cannot start a thread", l->self);
 		goto out;
 	}
-	l->accepting = 1;
-	for (int i = 0; i < l->n; i++) {
+	l->accepting = l->lfd >= 0;
+	for (int i = 0; i < l->n && !cfg->no_keepalive; i++) {
 		if (pthread_create(&l->peers[i].thread, NULL, keepalive, &l->peers[i]) != 0) {
 			err = mpc_error(MPC_ENOMEM, "links of %s: cannot start a thread", l->self);
 			goto out;
 		}
 		l->peers[i].started = 1;
 	}
-	mpc_info("links of %s: listening on port %u, %d peers", l->self, l->port, l->n);
+	if (l->lfd >= 0)
+		mpc_info("links of %s: listening on port %u, %d peers", l->self, l->port, l->n);
 	*out = l;
 	return MPC_OK;
 out:

@@ -53,7 +53,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define MPC_LINK_MAX_PEERS      63
+#define MPC_LINK_MAX_PEERS       63
+#define MPC_LINK_MAX_QUIET_PEERS 4096 /* peers without keep-alives (no_keepalive) */
 #define MPC_LINK_MAX_CONNS      64  /* inbound connections served at once */
 #define MPC_LINK_ADDR_MAX       256 /* characters of "HOST:PORT", NUL included */
 #define MPC_LINK_BACKOFF_MAX_MS 2000
@@ -83,12 +84,17 @@ typedef void (*mpc_link_state_cb)(void *arg, const char *peer, int up);
 
 typedef struct {
 	const char *self;           /* our party name (for messages) */
-	const char *listen;         /* "HOST:PORT" to bind; port 0: any free port */
+	const char *listen;         /* "HOST:PORT" to bind; port 0: any free port; NULL: no
+	                               listener (a client only: calls out, serves nothing) */
 	EVP_PKEY *key;              /* ours (borrowed; the SSL_CTX takes references) */
 	X509 *cert;                 /* ours (borrowed) */
-	const mpc_link_peer *peers; /* 1..MPC_LINK_MAX_PEERS, copied */
+	const mpc_link_peer *peers; /* 1..MPC_LINK_MAX_PEERS (..MPC_LINK_MAX_QUIET_PEERS with
+	                               no_keepalive), copied */
 	int n_peers;
 	int ping_ms;              /* keep-alive period; 0: 250 */
+	int no_keepalive;         /* 1: no keep-alive threads (peers that only call us, such
+	                             as input parties behind NAT, or a client that only
+	                             calls): mpc_links_status shows them down */
 	int down_after_ms;        /* down when no keep-alive succeeded for this long; 0: 1000 */
 	int io_timeout_ms;        /* connect + handshake + answer deadline of one call; 0: 5000 */
 	size_t max_message;       /* payload bytes of one frame; 0: 1 MiB */
