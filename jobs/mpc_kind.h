@@ -61,6 +61,17 @@ typedef struct {
 	uint64_t stock, window;
 } mpc_kind_service;
 
+/* At a compute party of a job with input parties: the contributions every
+ * compute party holds, agreed before the run (tools/party_inbox.c). This
+ * party's additive shares of each, m of n elements of ring each, one after
+ * another; names[i] the contributor of the i-th (all borrowed). */
+typedef struct {
+	size_t m, n;
+	mpc_ring ring;
+	const void *shares;
+	const char *const *names;
+} mpc_kind_contribs;
+
 /* Who runs the kind, and with which files (all borrowed). */
 typedef struct {
 	const mpc_job *job;
@@ -75,6 +86,10 @@ typedef struct {
 	 * "dataset NAME", a libpq conninfo and a query, the rows read through
 	 * jobs/mpc_pg.h (aggregate_stats); NULL when not given */
 	const char *input_pg;
+	/* a compute party of a job with input parties: set for run (NULL for
+	 * load_input, prepare and check, which know only the job) */
+	const mpc_kind_contribs *contribs;
+	int quiet; /* write: the file only, nothing printed (outputs held for a recipient) */
 } mpc_kind_io;
 
 /* What load_input read, for check's summary. */
@@ -133,6 +148,14 @@ typedef struct mpc_kind {
 	/* The standing service on the connected network, until the asker's
 	 * host ends it (io->service). NULL: the kind has none. */
 	mpc_err (*serve)(void *st, mpc_kind_session *s);
+	/* Input parties (NULL: the kind takes none; a job with [input NAME]
+	 * sections is then refused). contrib_len: the elements (and ring) of one
+	 * contribution, the same at every party. contribute: an input party's
+	 * contribution from its io->input, in the clear, into *vec (n elements;
+	 * caller wipes and frees); *bad_input as for load_input. */
+	mpc_err (*contrib_len)(void *st, mpc_ring *ring, size_t *n);
+	mpc_err (*contribute)(void *st, const mpc_kind_io *io, void **vec, size_t *n,
+	                      int *bad_input);
 } mpc_kind;
 
 /* The kind called name, or NULL. */

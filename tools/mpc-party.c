@@ -1,4 +1,5 @@
-/* mpc-party: the one program a partner runs. Subcommands: keygen, check, run.
+/* mpc-party: the one program a partner runs. Subcommands: keygen, check, run,
+ * preprocess, and for input parties submit and fetch.
  * Everything a run needs comes from the job file that every partner holds;
  * see `mpc-party --help` and the README's "Running a peer" section. */
 #include <signal.h>
@@ -29,6 +30,9 @@ static const char usage_text[] =
     "                       [--bits N] [--bit-triples N] [--target] [--store DIR] [options]\n"
     "       mpc-party preprocess --status --job JOB.ini --party NAME [--store DIR]\n"
     "       mpc-party preprocess --list [--store DIR]\n"
+    "       mpc-party submit --job JOB.ini --party NAME --input FILE.csv [--wait S] [--keys DIR]\n"
+    "       mpc-party fetch  --job JOB.ini --party NAME --output FILE [--format csv|json]\n"
+    "                        [--wait S] [--keys DIR]\n"
     "\n"
     "keygen  makes this party's private key (DIR/key.pem, mode 0600) and a self-signed\n"
     "        certificate (DIR/cert.pem, valid --days, default 3650), and prints the\n"
@@ -65,6 +69,21 @@ static const char usage_text[] =
     "        in memory; without, all of it in memory, lost at the end.\n"
     "        With preprocessing = ot or paillier it takes material from the store\n"
     "        first and makes the rest on demand.\n"
+    "        A job with input parties ([input NAME] sections): each compute party\n"
+    "        first takes their submissions on its submit address until every input\n"
+    "        party committed or input_deadline passed; the compute parties agree which\n"
+    "        contributions every one of them holds, run over those (at least\n"
+    "        min_inputs) and print the contributors by name; outputs for input parties\n"
+    "        named in recipients are held until they fetch them (at most hold seconds).\n"
+    "submit  an input party's rows into a job with input parties: its contribution\n"
+    "        (aggregate_stats: the local aggregates of --input, never the rows) in\n"
+    "        additive shares, one to each compute party, each acknowledged with a\n"
+    "        receipt, then committed at all. Exit 0 only when every compute party\n"
+    "        committed it. Compute parties not reachable yet are tried again for\n"
+    "        --wait seconds (default 60). Needs no listening port.\n"
+    "fetch   a recipient's outputs (--output, csv or json), held by the compute\n"
+    "        parties: the same bytes from every one, waiting up to --wait seconds\n"
+    "        (default 600) while the job runs.\n"
     "preprocess  makes material ahead of time, together with every other party\n"
     "        (all run it with the same arguments), into this party's store (default\n"
     "        ./mpc-store/JOBID-NAME, mode 0700). --for-job: tops the store up to\n"
@@ -131,6 +150,7 @@ static int parse_args(int argc, char **argv, int first, opts *o) {
 		                  : strcmp(a, "--bit-triples") == 0 ? &o->bit_triples
 		                  : strcmp(a, "--stock") == 0       ? &o->stock
 		                  : strcmp(a, "--window") == 0      ? &o->window
+		                  : strcmp(a, "--wait") == 0        ? &o->wait_s
 		                                                    : NULL;
 		if (count) {
 			char *end = NULL;
@@ -263,16 +283,19 @@ static mpc_err start_party(mpc_kind_session *ks, const mpc_pool_plan *plan, mpc_
 	return err;
 }
 
-/* The kind's steps from the network on: prepare, agree, run, note what it
- * took. *bad_input: the error is this party's input's. */
-static mpc_err run_kind(const opts *o, conn *c, const mpc_kind *k, void *st, const mpc_kind_io *io,
-                        int *bad_input) {
+/* The kind's steps from the network on: prepare, agree (and, with input
+ * parties, which contributions count), run, note what it took. *bad_input:
+ * the error is this party's input's. */
+static mpc_err run_kind(const opts *o, conn *c, const mpc_kind *k, void *st, mpc_kind_io *io,
+                        party_inbox *ib, int *bad_input) {
 	run_host h = {.o = o, .c = c};
 	mpc_err err;
 
 	if ((err = k->prepare(st, io)) != MPC_OK || (err = party_agree(c, "run")) != MPC_OK)
 		return err;
 	test_pause();
+	if (ib && (err = party_inbox_agree(ib, c, &io->contribs)) != MPC_OK)
+		return err;
 	mpc_kind_session ks = {.io = io, .net = c->net, .start = start_party, .host = &h};
 	err = io->service ? k->serve(st, &ks) : k->run(st, &ks);
 	*bad_input = ks.bad_input;
@@ -302,6 +325,7 @@ int party_cmd_run(const opts *o) {
 	const mpc_kind *k = NULL;
 	void *st = NULL;
 	party_service ps = {.lfd = -1, .cfd = -1};
+	party_inbox *ib = NULL;
 	mpc_kind_service svc;
 	int json = o->format && strcmp(o->format, "json") == 0, code = 0, bad_input = 0;
 	const char *cmd = o->dry ? "check" : "run";
@@ -334,23 +358,37 @@ int party_cmd_run(const opts *o) {
 	}
 	if (err == MPC_OK && o->dry && party_dry.s.input_read) /* check's summary only */
 		party_dry.columns = party_csv_columns(o->input);
-	if (err != MPC_OK || o->dry || (err = run_kind(o, &c, k, st, &io, &bad_input)) != MPC_OK)
+	if (err == MPC_OK && !o->dry && c.job->n_inputs > 0 && !c.is_dealer &&
+	    (err = party_inbox_open(&c, k, st, &ib)) == MPC_OK)
+		err = party_inbox_wait(ib);
+	if (err != MPC_OK || o->dry ||
+	    (err = run_kind(o, &c, k, st, &io, ib, &bad_input)) != MPC_OK)
 		goto failed;
 	mpc_net_close(c.net);
 	c.net = NULL;
-	if (!c.is_dealer && !o->serve && (err = k->write(st, &io)) != MPC_OK) {
+	if (!c.is_dealer && !o->serve && c.job->parties[c.self].recipient &&
+	    (err = k->write(st, &io)) != MPC_OK) {
 		fprintf(stderr, "mpc-party run: %s\n", mpc_error_detail());
 		code = err == MPC_EPROTO ? MPC_EXIT_PROTO : MPC_EXIT_INPUT;
+	}
+	if (!c.is_dealer && !o->serve && !c.job->parties[c.self].recipient)
+		printf("job %s: done; %s is not among its recipients, so nothing is written here\n",
+		       c.job->id, o->party);
+	if (code == 0 && ib && (err = party_inbox_hold(ib, k, st, io)) != MPC_OK) {
+		fprintf(stderr, "mpc-party run: holding the outputs: %s\n", mpc_error_detail());
+		code = MPC_EXIT_INPUT;
 	}
 	goto out;
 failed:
 	if (err == MPC_OK)
 		goto out;
 	c.tell_peers = bad_input && !o->dry;
+	party_inbox_fail(ib, mpc_error_detail());
 	code = party_fail(&c, err, c.net ? k->doing : "preparing");
 	if (bad_input)
 		code = MPC_EXIT_INPUT;
 out:
+	party_inbox_close(ib);
 	if (o->serve)
 		party_service_close(&ps, o);
 	if (k && st)
@@ -379,7 +417,8 @@ int main(int argc, char **argv) {
 		return cmd_keygen(&o);
 	if (strcmp(argv[1], "check") == 0)
 		return party_cmd_check(&o);
-	if (strcmp(argv[1], "run") == 0 || strcmp(argv[1], "preprocess") == 0) {
+	if (strcmp(argv[1], "run") == 0 || strcmp(argv[1], "preprocess") == 0 ||
+	    strcmp(argv[1], "submit") == 0 || strcmp(argv[1], "fetch") == 0) {
 		/* SIGTERM and SIGINT end the round under way (MPC_ESTOPPED) and the
 		 * peers are told why (fail); no SA_RESTART, so a wait is cut short.
 		 * SA_RESETHAND on SIGINT: a second Ctrl-C quits at once. */
@@ -395,8 +434,14 @@ int main(int argc, char **argv) {
 		return party_cmd_run(&o);
 	if (strcmp(argv[1], "preprocess") == 0)
 		return party_cmd_preprocess(&o);
-	fprintf(stderr,
-	        "mpc-party: unknown subcommand '%s' (keygen, check, run, preprocess; see --help)\n",
-	        argv[1]);
+	if (strcmp(argv[1], "submit") == 0)
+		return party_cmd_submit(&o);
+	if (strcmp(argv[1], "fetch") == 0)
+		return party_cmd_fetch(&o);
+	fprintf(
+	    stderr,
+	    "mpc-party: unknown subcommand '%s' (keygen, check, run, preprocess, submit, fetch; "
+	    "see --help)\n",
+	    argv[1]);
 	return MPC_EXIT_USAGE;
 }

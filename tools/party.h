@@ -35,6 +35,7 @@ typedef struct {
 	const char *input_pg;               /* run --input-pg FILE (the node's) */
 	uint64_t stock;                     /* --stock: rows' worth of material kept ahead */
 	uint64_t window;                    /* --window: of a stored stock, held in memory */
+	uint64_t wait_s;                    /* submit, fetch: --wait seconds (0: default) */
 	mpc_log_level level;
 } opts;
 
@@ -128,6 +129,43 @@ typedef struct party_service {
 mpc_err party_service_open(const opts *o, const conn *c, void *kind_state, party_service *ps,
                            mpc_kind_service *svc) MPC_MUST_CHECK;
 void party_service_close(party_service *ps, const opts *o);
+
+/* ---- tools/party_inbox.c: a compute party's side of input parties ---- */
+
+/* Requests to a compute party's inbox (node/mpc_link.h frames): the op byte,
+ * the SHA-256 of the job's canonical text, then the op's bytes: PREPARE a
+ * contribution id and this compute party's share; COMMIT the id; FETCH 'c'
+ * (CSV) or 'j' (JSON). Answers are text: a receipt; for FETCH "wait\n",
+ * "result\n" and the output's bytes, or "failed\n" and why. */
+#define PARTY_INBOX_PREPARE  'P'
+#define PARTY_INBOX_COMMIT   'C'
+#define PARTY_INBOX_FETCH    'F'
+#define PARTY_INBOX_ID_BYTES 16
+
+typedef struct party_inbox party_inbox;
+/* Take submissions on this compute party's submit address (k's
+ * contribution length). Caller calls party_inbox_close (also on error). */
+mpc_err party_inbox_open(const conn *c, const mpc_kind *k, void *st,
+                         party_inbox **out) MPC_MUST_CHECK;
+/* Until every input party committed here, the input deadline, or a stop
+ * signal (MPC_ESTOPPED). */
+mpc_err party_inbox_wait(party_inbox *ib) MPC_MUST_CHECK;
+/* On the job's network: close the window, agree with every compute party
+ * which contributions count (held by all with one id, committed at one at
+ * least), print the contributors by name. MPC_EREFUSED naming the missing
+ * ones when fewer than min_inputs count. *out is the inbox's. */
+mpc_err party_inbox_agree(party_inbox *ib, conn *c, const mpc_kind_contribs **out) MPC_MUST_CHECK;
+/* After the run: the outputs (k->write, quietly, CSV and JSON) held for the
+ * input parties named recipients until each fetched them here or hold ends. */
+mpc_err party_inbox_hold(party_inbox *ib, const mpc_kind *k, void *st,
+                         mpc_kind_io io) MPC_MUST_CHECK;
+/* Fetches are answered with this reason from now on. */
+void party_inbox_fail(party_inbox *ib, const char *why);
+void party_inbox_close(party_inbox *ib);
+
+/* ---- tools/party_submit.c: an input party's and a recipient's side ---- */
+int party_cmd_submit(const opts *o);
+int party_cmd_fetch(const opts *o);
 
 /* ---- tools/party_check.c, tools/mpc-party.c ---- */
 int party_cmd_check(const opts *o);
