@@ -216,6 +216,7 @@ typedef struct {
 	mpc_party *p;
 	const mpc_agg_spec *s;
 	mpc_agg_result *res;
+	double owners;  /* owners of rows: parties, or contributions */
 	size_t C, L, H; /* cohorts, local-sum slots per cohort, histogram buckets */
 	mpc_u128 *sum;  /* C * L: the shared sums over every party's rows */
 	uint64_t *n64;  /* C: the shared counts in Z_2^64 */
@@ -236,14 +237,23 @@ static void joint_fini(joint_t *j) {
 	free(j->act);
 }
 
+/* The joint state's arrays for C cohorts of L slots (sum zeroed). */
+static mpc_err joint_alloc(joint_t *j, size_t C, size_t L) {
+	j->C = C, j->L = L, j->H = L - AGG_FIXED;
+	if (!(j->sum = calloc(C * L, 16)) || !(j->n64 = calloc(C, 8)) ||
+	    !(j->act = calloc(C, sizeof(size_t))))
+		return NOMEM();
+	return MPC_OK;
+}
+
 /* Every party's local sums, shared: nothing is sent. */
 static mpc_err share_local_sums(joint_t *j, const mpc_agg_local *l) {
 	size_t n = l->C * l->L;
 	mpc_u128 *tmp = calloc(n, 16);
 	mpc_err err;
-	j->C = l->C, j->L = l->L, j->H = l->L - AGG_FIXED;
-	if (!(j->sum = calloc(n, 16)) || !tmp || !(j->n64 = calloc(j->C, 8)) ||
-	    !(j->act = calloc(j->C, sizeof(size_t)))) {
+	if ((err = joint_alloc(j, l->C, l->L)) != MPC_OK)
+		goto out;
+	if (!tmp) {
 		err = NOMEM();
 		goto out;
 	}
@@ -364,8 +374,8 @@ static mpc_err read_cohort(const joint_t *j, mpc_agg_stats *st, const mpc_u128 *
 		if (want[i])
 			o[i] = ob[(*k)++];
 	double n = (double)o[O_N], sc = ldexp(1, -(int)s->frac);
-	if (want[O_N] && (o[O_N] == 0 || n > mpc_party_size(j->p) * s->max_rows ||
-	                  (want[O_FRAUD] && o[O_FRAUD] > o[O_N])))
+	if (want[O_N] &&
+	    (o[O_N] == 0 || n > j->owners * s->max_rows || (want[O_FRAUD] && o[O_FRAUD] > o[O_N])))
 		return mpc_error(MPC_ECHEAT,
 		                 "statistics: an opened count is impossible: a "
 		                 "party sent wrong shares (party %d, %s:%d)",
@@ -444,11 +454,55 @@ static mpc_err run_quantiles(const joint_t *j, const mpc_agg_local *l) {
 	return err;
 }
 
+/* min/max from the contributions (cs: m of them, len elements each): row
+ * 2a of the matrix holds their maxima of cohort act[a], row 2a + 1 their
+ * -minima, each share reduced mod 2^64 (a Z_2^128 additive share reduced is
+ * a Z_2^64 additive share of the reduced value, here exact: |value| < 2^62). */
+static mpc_err contrib_min_max(const joint_t *j, const mpc_u128 *cs, size_t m, size_t len) {
+	size_t rows = 2 * j->na, CL = j->C * j->L, n = rows * m;
+	uint64_t *mmx = calloc(n ? n : 1, 8);
+	mpc_err err;
+	if (!mmx)
+		return NOMEM();
+	for (size_t a = 0; a < j->na; a++)
+		for (size_t i = 0; i < m; i++) {
+			const mpc_u128 *e = cs + i * len + CL;
+			mmx[2 * a * m + i] = (uint64_t)e[j->act[a]];
+			mmx[(2 * a + 1) * m + i] = (uint64_t)e[j->C + j->act[a]];
+		}
+	err = mpc_agg_max_open(j->p, j->s, mmx, m, j->act, j->na, j->res);
+	mpc_wipe_free(mmx, n * 8);
+	return err;
+}
+
+/* The joint run from the shared sums j->sum on: suppression, numerators,
+ * ratios and openings, min/max (from this party's local extremes l, or with
+ * l NULL from the m contributions cs) and quantiles (l only). */
+static mpc_err joint_finish(joint_t *j, const mpc_agg_local *l, const mpc_u128 *cs, size_t m) {
+	const mpc_agg_spec *s = j->s;
+	int want[O_FIXED], dwant[D_N], need[4];
+	mpc_err err;
+	if ((err = suppress_small_cohorts(j)) != MPC_OK || j->na == 0)
+		return err;
+	mpc_agg_open_plan(s, want, dwant, need);
+	if ((err = numerators(j, need)) != MPC_OK ||
+	    (err = divide_and_open(j, want, dwant)) != MPC_OK)
+		return err;
+	if (s->stats & (MPC_AGG_MIN | MPC_AGG_MAX)) {
+		err = l ? mpc_agg_min_max(j->p, s, l, j->act, j->na, j->res)
+		        : contrib_min_max(j, cs, m, mpc_agg_contrib_len(s));
+		if (err != MPC_OK)
+			return err;
+	}
+	if (l && (s->stats & MPC_AGG_QUANT))
+		return run_quantiles(j, l);
+	return MPC_OK;
+}
+
 mpc_err mpc_agg_run(mpc_party *p, const mpc_agg_spec *s, const mpc_agg_rows *rows,
                     mpc_agg_result *res) {
-	joint_t j = {.p = p, .s = s, .res = res};
+	joint_t j = {.p = p, .s = s, .res = res, .owners = mpc_party_size(p)};
 	mpc_agg_local l = {0};
-	int want[O_FIXED], dwant[D_N], need[4];
 	mpc_err err;
 
 	memset(res, 0, sizeof(*res));
@@ -461,23 +515,102 @@ mpc_err mpc_agg_run(mpc_party *p, const mpc_agg_spec *s, const mpc_agg_rows *row
 			err = mpc_agg_run_dp(p, s, rows, res);
 		goto out;
 	}
-	if ((err = local_sums(s, rows, &l)) != MPC_OK ||
-	    (err = share_local_sums(&j, &l)) != MPC_OK ||
-	    (err = suppress_small_cohorts(&j)) != MPC_OK)
+	if ((err = local_sums(s, rows, &l)) != MPC_OK || (err = share_local_sums(&j, &l)) != MPC_OK)
 		goto out;
-	if (j.na == 0)
-		goto out;
-	mpc_agg_open_plan(s, want, dwant, need);
-	if ((err = numerators(&j, need)) != MPC_OK ||
-	    (err = divide_and_open(&j, want, dwant)) != MPC_OK)
-		goto out;
-	if ((s->stats & (MPC_AGG_MIN | MPC_AGG_MAX)) &&
-	    (err = mpc_agg_min_max(p, s, &l, j.act, j.na, res)) != MPC_OK)
-		goto out;
-	if ((s->stats & MPC_AGG_QUANT) && (err = run_quantiles(&j, &l)) != MPC_OK)
-		goto out;
+	err = joint_finish(&j, &l, NULL, 0);
 out:
 	local_fini(&l);
+	joint_fini(&j);
+	if (err != MPC_OK)
+		mpc_agg_result_fini(res);
+	return err;
+}
+
+/* ---- input parties' contributions ---- */
+
+/* The exact run's contribution: C x L local sums, then (min or max asked
+ * for) C local maxima and C -minima, sign-extended. */
+static int contrib_extremes(const mpc_agg_spec *s) {
+	return !s->dp && (s->stats & (MPC_AGG_MIN | MPC_AGG_MAX));
+}
+
+size_t mpc_agg_contrib_len(const mpc_agg_spec *s) {
+	size_t C = 1 + s->n_groups, H = (s->stats & MPC_AGG_HIST) ? s->n_edges + 1 : 0;
+	if (s->dp)
+		return C * mpc_agg_dp_slots(s);
+	return C * (AGG_FIXED + H) + (contrib_extremes(s) ? 2 * C : 0);
+}
+
+mpc_err mpc_agg_contrib(const mpc_agg_spec *s, const mpc_agg_rows *rows, const char *name,
+                        mpc_u128 *out) {
+	mpc_agg_local l = {0};
+	mpc_agg_dp_plan plan;
+	size_t len = mpc_agg_contrib_len(s);
+	mpc_err err;
+
+	if ((err = mpc_agg_contrib_check(s, 1)) != MPC_OK ||
+	    (err = mpc_agg_check_rows(s, rows, name)) != MPC_OK)
+		return err;
+	memset(out, 0, len * 16);
+	if (s->dp) {
+		if ((err = mpc_agg_dp_plan_make(s, &plan)) == MPC_OK)
+			mpc_agg_dp_local_sums(s, rows, &plan, out);
+		goto out;
+	}
+	if ((err = local_sums(s, rows, &l)) != MPC_OK)
+		goto out;
+	memcpy(out, l.sums, l.C * l.L * 16);
+	if (contrib_extremes(s))
+		for (size_t c = 0; c < l.C; c++) {
+			out[l.C * l.L + c] = (mpc_u128)(mpc_i128)l.mx[c];
+			out[l.C * l.L + l.C + c] = (mpc_u128)(mpc_i128)l.mn[c];
+		}
+out:
+	local_fini(&l);
+	if (err != MPC_OK)
+		mpc_wipe(out, len * 16);
+	return err;
+}
+
+/* The shares of the sums: the first n elements of each contribution, added. */
+static void add_contribs(mpc_u128 *sum, const mpc_u128 *cs, size_t m, size_t len, size_t n) {
+	for (size_t i = 0; i < m; i++)
+		mpc_share_add(MPC_Z128, sum, sum, cs + i * len, n);
+}
+
+mpc_err mpc_agg_run_contribs(mpc_party *p, const mpc_agg_spec *s, const mpc_u128 *shares, size_t m,
+                             mpc_agg_result *res) {
+	joint_t j = {.p = p, .s = s, .res = res, .owners = (double)m};
+	size_t len = mpc_agg_contrib_len(s), C = 1 + s->n_groups;
+	mpc_u128 *sum = NULL;
+	mpc_err err;
+
+	memset(res, 0, sizeof(*res));
+	if ((err = mpc_agg_contrib_check(s, m)) != MPC_OK || (err = result_init(s, res)) != MPC_OK)
+		goto out;
+	if ((m && !shares) || (m && len > SIZE_MAX / 16 / m)) {
+		err = mpc_error(MPC_EINVAL, "statistics: %zu contributions: none given or too many",
+		                m);
+		goto out;
+	}
+	if (s->dp) {
+		if ((err = mpc_agg_dp_plan_make(s, &res->dp)) != MPC_OK)
+			goto out;
+		if (!(sum = calloc(len ? len : 1, 16))) {
+			err = NOMEM();
+			goto out;
+		}
+		add_contribs(sum, shares, m, len, len);
+		err = mpc_agg_dp_release(p, s, sum, res);
+		goto out;
+	}
+	/* the exact layout: C x L sums first, then the extremes (contrib_min_max) */
+	if ((err = joint_alloc(&j, C, (len - (contrib_extremes(s) ? 2 * C : 0)) / C)) != MPC_OK)
+		goto out;
+	add_contribs(j.sum, shares, m, len, C * j.L);
+	err = joint_finish(&j, NULL, shares, m);
+out:
+	mpc_wipe_free(sum, len * 16);
 	joint_fini(&j);
 	if (err != MPC_OK)
 		mpc_agg_result_fini(res);

@@ -46,6 +46,9 @@
  *     quant_lower only the lower quantile is searched for and revealed.
  * Nothing else of the rows is revealed; with two parties every aggregate of
  * course tells each party the other's aggregate.
+ * Input parties (mpc_agg_contrib) contribute local aggregates, never rows; the compute parties
+ * (mpc_agg_run_contribs) see the same openings as above: the contributions' extremes are
+ * compared under MPC, nothing of a single contribution is opened.
  *
  * Accuracy: values are encoded in fixed point with F fractional bits (error
  * <= 2^-(F+1) per value, exact arithmetic afterwards, so the sum is within
@@ -243,6 +246,29 @@ int mpc_agg_divides_inside(const mpc_agg_spec *s);
 mpc_err mpc_agg_run(mpc_party *p, const mpc_agg_spec *s, const mpc_agg_rows *rows,
                     mpc_agg_result *out) MPC_MUST_CHECK;
 void mpc_agg_result_fini(mpc_agg_result *r);
+
+/* Elements (Z_2^128) of one input party's contribution under spec s: the exact run's local
+ * sums per cohort, then (min or max asked for) its local max per cohort and its local -min per
+ * cohort (sign-extended), or the DP run's grid sums. Quantiles cannot be contributed (the
+ * length ignores them, never 0; see mpc_agg_contrib_check). */
+size_t mpc_agg_contrib_len(const mpc_agg_spec *s);
+/* MPC_ECONFIG (saying what to change) if s cannot be computed from m_max contributions:
+ * quantiles/median (they need each row's owner online during the search), or the bounds of
+ * mpc_agg_check_spec with m_max contributors (at least 1) in place of parties. */
+mpc_err mpc_agg_contrib_check(const mpc_agg_spec *s, size_t m_max) MPC_MUST_CHECK;
+/* An input party's contribution over its own rows, in the clear: out has
+ * mpc_agg_contrib_len(s) elements (wiped on error). The spec as mpc_agg_contrib_check(s, 1);
+ * the rows like mpc_agg_check_rows (MPC_ERANGE naming `name` and the row). */
+mpc_err mpc_agg_contrib(const mpc_agg_spec *s, const mpc_agg_rows *rows, const char *name,
+                        mpc_u128 *out) MPC_MUST_CHECK;
+/* The run over m contributions (collective among the compute parties, same s and m at each):
+ * shares (borrowed) holds this party's additive shares mod 2^128 of each contribution,
+ * m * mpc_agg_contrib_len(s) elements, contribution after contribution in the same order at
+ * every compute party. Every one gets the result mpc_agg_run over the union of the
+ * contributors' rows would give (min/max: the max of the contributions' extremes under MPC).
+ * m = 0: an empty union, every cohort suppressed (dp: by its noisy count of 0). */
+mpc_err mpc_agg_run_contribs(mpc_party *p, const mpc_agg_spec *s, const mpc_u128 *shares, size_t m,
+                             mpc_agg_result *out) MPC_MUST_CHECK;
 
 /* The name of a DP item's kind (mpc_agg_dp_item.kind): "count", "sum",
  * "sum_squares", "fraud_count" or "histogram". */

@@ -157,10 +157,15 @@ static mpc_i128 grid_value(double v, int g) {
 	return (mpc_i128)llroundl(ldexpl((long double)v, g));
 }
 
-/* This party's aggregates over its own rows, each on its item's grid: L
- * slots per cohort (n, sx, qx, fraud, then the H buckets) into loc. */
-static void dp_local_sums(const mpc_agg_spec *s, const mpc_agg_rows *rows,
-                          const mpc_agg_dp_plan *pl, size_t L, size_t H, mpc_u128 *loc) {
+size_t mpc_agg_dp_slots(const mpc_agg_spec *s) {
+	return DP_HIST + ((s->stats & MPC_AGG_HIST) ? s->n_edges + 1 : 0);
+}
+
+/* Added to loc: L = mpc_agg_dp_slots(s) slots per cohort (n, sx, qx, fraud,
+ * then the H buckets), each on its item's grid. */
+void mpc_agg_dp_local_sums(const mpc_agg_spec *s, const mpc_agg_rows *rows,
+                           const mpc_agg_dp_plan *pl, mpc_u128 *loc) {
+	size_t L = mpc_agg_dp_slots(s), H = L - DP_HIST;
 	const mpc_agg_dp_item *isx = dp_item(pl, DP_SX, 0), *iqx = dp_item(pl, DP_QX, 0);
 	const mpc_agg_dp_item *gsx = dp_item(pl, DP_SX, 1), *gqx = dp_item(pl, DP_QX, 1);
 	for (size_t i = 0; i < rows->n; i++) {
@@ -230,25 +235,39 @@ static void dp_read_cohort(const mpc_agg_spec *s, const mpc_agg_dp_plan *pl, siz
 
 mpc_err mpc_agg_run_dp(mpc_party *p, const mpc_agg_spec *s, const mpc_agg_rows *rows,
                        mpc_agg_result *res) {
+	size_t n = (1 + s->n_groups) * mpc_agg_dp_slots(s);
+	mpc_u128 *loc = calloc(n, 16), *sum = calloc(n, 16), *tmp = calloc(n, 16);
+	mpc_err err;
+	if (!loc || !sum || !tmp) {
+		err = NOMEM();
+		goto out;
+	}
+	mpc_agg_dp_local_sums(s, rows, &res->dp, loc);
+	if ((err = mpc_agg_share_sum(p, MPC_Z128, loc, sum, tmp, n)) != MPC_OK)
+		goto out;
+	err = mpc_agg_dp_release(p, s, sum, res);
+out:
+	mpc_wipe_free(loc, n * 16);
+	mpc_wipe_free(sum, n * 16);
+	mpc_wipe_free(tmp, n * 16);
+	return err;
+}
+
+mpc_err mpc_agg_dp_release(mpc_party *p, const mpc_agg_spec *s, const mpc_u128 *sum,
+                           mpc_agg_result *res) {
 	const mpc_agg_dp_plan *pl = &res->dp;
-	size_t C = 1 + s->n_groups, H = (s->stats & MPC_AGG_HIST) ? s->n_edges + 1 : 0;
-	size_t L = 4 + H; /* n, sx, qx, fraud, buckets */
-	mpc_u128 *loc = NULL, *sum = NULL, *tmp = NULL, *ob = NULL;
+	size_t C = 1 + s->n_groups, L = mpc_agg_dp_slots(s);
+	mpc_u128 *ob = NULL;
 	mpc_dp_alloc *al = NULL;
 	double *nn = NULL;
 	size_t *act = NULL, na = 0;
 	mpc_err err = MPC_OK;
 
-	if (!(loc = calloc(C * L, 16)) || !(sum = calloc(C * L, 16)) ||
-	    !(tmp = calloc(C * L, 16)) || !(ob = calloc(C * L, 16)) ||
-	    !(al = calloc(C * L, sizeof(*al))) || !(act = calloc(C, sizeof(size_t))) ||
-	    !(nn = calloc(C, sizeof(double)))) {
+	if (!(ob = calloc(C * L, 16)) || !(al = calloc(C * L, sizeof(*al))) ||
+	    !(act = calloc(C, sizeof(size_t))) || !(nn = calloc(C, sizeof(double)))) {
 		err = NOMEM();
 		goto out;
 	}
-	dp_local_sums(s, rows, pl, L, H, loc);
-	if ((err = mpc_agg_share_sum(p, MPC_Z128, loc, sum, tmp, C * L)) != MPC_OK)
-		goto out;
 	for (size_t i = 0; i < pl->n; i++)
 		mpc_info("%s", pl->item[i].line);
 	/* 1. noisy counts of every cohort, opened: the suppression test */
@@ -287,9 +306,6 @@ mpc_err mpc_agg_run_dp(mpc_party *p, const mpc_agg_spec *s, const mpc_agg_rows *
 	for (size_t a = 0, j = 0; a < na; a++)
 		dp_read_cohort(s, pl, L, act[a], nn[act[a]], ob, &j, mpc_agg_cohort(res, act[a]));
 out:
-	mpc_wipe_free(loc, C * L * 16);
-	mpc_wipe_free(sum, C * L * 16);
-	mpc_wipe_free(tmp, C * L * 16);
 	mpc_wipe_free(ob, C * L * 16);
 	free(al);
 	free(act);

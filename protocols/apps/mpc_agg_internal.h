@@ -1,8 +1,8 @@
 /* Internals of the aggregate statistics (mpc_agg.h) shared by its files:
  * mpc_agg_spec.c (spec and row checks), mpc_agg.c (local row sums, the joint
- * run with cohorts and suppression), mpc_agg_div.c (ratios divided under
- * MPC), mpc_agg_order.c (min/max and the quantile search), mpc_agg_dp.c (the
- * DP plan and the noisy release). Not installed, not for callers. */
+ * run with cohorts and suppression, input parties' contributions), mpc_agg_div.c (ratios divided
+ * under MPC), mpc_agg_order.c (min/max and the quantile search), mpc_agg_dp.c (the DP plan and the
+ * noisy release). Not installed, not for callers. */
 #ifndef MPC_AGG_INTERNAL_H
 #define MPC_AGG_INTERNAL_H
 
@@ -83,6 +83,11 @@ mpc_err mpc_agg_ratios_inside(mpc_party *p, const mpc_agg_spec *s, const mpc_u12
  * shared; a max over the N of them; opened into res. */
 mpc_err mpc_agg_min_max(mpc_party *p, const mpc_agg_spec *s, const mpc_agg_local *l,
                         const size_t *act, size_t na, mpc_agg_result *res) MPC_MUST_CHECK;
+/* The second half of min/max: mmx holds (2 na) x k shared Z_2^64 values (row
+ * 2a: the maxima of cohort act[a] to compare, row 2a + 1: the -minima, one
+ * column per owner); the max of each row, opened into res. */
+mpc_err mpc_agg_max_open(mpc_party *p, const mpc_agg_spec *s, const uint64_t *mmx, size_t k,
+                         const size_t *act, size_t na, mpc_agg_result *res) MPC_MUST_CHECK;
 /* The quantile search over the na active cohorts act[] (n64: the shared
  * counts of every cohort); results into qout[a] for act[a]. */
 mpc_err mpc_agg_quantiles(mpc_party *p, const mpc_agg_spec *s, const mpc_agg_local *l,
@@ -94,5 +99,20 @@ mpc_err mpc_agg_quantiles(mpc_party *p, const mpc_agg_spec *s, const mpc_agg_loc
  * of the cohorts not suppressed by their noisy count. */
 mpc_err mpc_agg_run_dp(mpc_party *p, const mpc_agg_spec *s, const mpc_agg_rows *rows,
                        mpc_agg_result *res) MPC_MUST_CHECK;
+/* The DP run from the shared grid sums `sum` (C x mpc_agg_dp_slots(s), as
+ * mpc_agg_dp_local_sums lays them out) on: the noisy releases into res. */
+mpc_err mpc_agg_dp_release(mpc_party *p, const mpc_agg_spec *s, const mpc_u128 *sum,
+                           mpc_agg_result *res) MPC_MUST_CHECK;
+/* Slots per cohort of the DP run's local aggregates: n, sx, qx, fraud, buckets. */
+size_t mpc_agg_dp_slots(const mpc_agg_spec *s);
+/* Adds the DP aggregates of these rows (checked) on the grids of plan pl to
+ * loc: C x mpc_agg_dp_slots(s) elements. */
+void mpc_agg_dp_local_sums(const mpc_agg_spec *s, const mpc_agg_rows *rows,
+                           const mpc_agg_dp_plan *pl, mpc_u128 *loc);
+
+/* mpc_agg_check_spec with `owners` owners of rows instead of parties
+ * (`who` names them in the messages: "parties", "contributors"). */
+mpc_err mpc_agg_check_spec_for(const mpc_agg_spec *s, double owners,
+                               const char *who) MPC_MUST_CHECK;
 
 #endif

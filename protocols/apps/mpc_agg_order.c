@@ -133,6 +133,31 @@ out:
 	return err;
 }
 
+mpc_err mpc_agg_max_open(mpc_party *p, const mpc_agg_spec *s, const uint64_t *mmx, size_t k,
+                         const size_t *act, size_t na, mpc_agg_result *res) {
+	size_t m = 2 * na;
+	uint64_t *mmo = calloc(m ? m : 1, 8);
+	mpc_err err = MPC_OK;
+	if (!mmo) {
+		err = NOMEM();
+		goto out;
+	}
+	if ((err = mpc_cmp_max(p, MPC_Z64, mmx, m, k, mmo, NULL)) != MPC_OK ||
+	    (err = mpc_open_output(p, MPC_Z64, mmo, mmo, m)) != MPC_OK)
+		goto out;
+	for (size_t a = 0; a < na; a++) {
+		mpc_agg_stats *st = mpc_agg_cohort(res, act[a]);
+		if (s->stats & MPC_AGG_MAX)
+			st->max = ldexp((double)(int64_t)mmo[2 * a], -(int)s->frac);
+		if (s->stats & MPC_AGG_MIN)
+			st->min = -ldexp((double)(int64_t)mmo[2 * a + 1], -(int)s->frac);
+	}
+out:
+	/* on an error before the opening it holds shares of the maxima */
+	mpc_wipe_free(mmo, m * 8);
+	return err;
+}
+
 mpc_err mpc_agg_min_max(mpc_party *p, const mpc_agg_spec *s, const mpc_agg_local *l,
                         const size_t *act, size_t na, mpc_agg_result *res) {
 	int np = mpc_party_size(p), me = mpc_party_id(p);
@@ -153,23 +178,14 @@ mpc_err mpc_agg_min_max(mpc_party *p, const mpc_agg_spec *s, const mpc_agg_local
 		for (size_t i = 0; i < m; i++)
 			mmx[i * (size_t)np + (size_t)owner] = mmo[i];
 	}
-	if ((err = mpc_cmp_max(p, MPC_Z64, mmx, m, (size_t)np, mmo, NULL)) != MPC_OK ||
-	    (err = mpc_open_output(p, MPC_Z64, mmo, mmo, m)) != MPC_OK)
-		goto out;
-	for (size_t a = 0; a < na; a++) {
-		mpc_agg_stats *st = mpc_agg_cohort(res, act[a]);
-		if (s->stats & MPC_AGG_MAX)
-			st->max = ldexp((double)(int64_t)mmo[2 * a], -(int)s->frac);
-		if (s->stats & MPC_AGG_MIN)
-			st->min = -ldexp((double)(int64_t)mmo[2 * a + 1], -(int)s->frac);
-	}
+	err = mpc_agg_max_open(p, s, mmx, (size_t)np, act, na, res);
 out:
 	if (mm && mmx) {
 		mpc_wipe(mm, m * 8);
 		mpc_wipe(mmx, m * (size_t)np * 8);
 	}
+	mpc_wipe_free(mmo, m * 8);
 	free(mm);
 	free(mmx);
-	free(mmo);
 	return err;
 }

@@ -27,6 +27,23 @@ int mpc_agg_divides_inside(const mpc_agg_spec *s) {
 }
 
 mpc_err mpc_agg_check_spec(const mpc_agg_spec *s, int np) {
+	return mpc_agg_check_spec_for(s, (double)np, "parties");
+}
+
+mpc_err mpc_agg_contrib_check(const mpc_agg_spec *s, size_t m_max) {
+	if (s->stats & MPC_AGG_QUANT)
+		return mpc_error(
+		    MPC_ECONFIG,
+		    "statistics: quantiles (the median too) cannot be computed from input "
+		    "parties' contributions: the search needs each row's owner online; "
+		    "drop them or make the owners compute parties");
+	/* an empty union is allowed (every cohort suppressed): one contributor's bounds */
+	return mpc_agg_check_spec_for(s, m_max ? (double)m_max : 1, "contributors");
+}
+
+/* The checks of mpc_agg_check_spec with `owners` owners of rows (`who`:
+ * "parties" or "contributors", for the messages). */
+mpc_err mpc_agg_check_spec_for(const mpc_agg_spec *s, double owners, const char *who) {
 	const unsigned all = (MPC_AGG_FRAUD << 1) - 1;
 	if (s->stats == 0 || (s->stats & ~all))
 		return mpc_error(MPC_ECONFIG, "statistics: no (or an unknown) statistic asked for");
@@ -71,14 +88,14 @@ mpc_err mpc_agg_check_spec(const mpc_agg_spec *s, int np) {
 	}
 	if (s->n_groups > MPC_AGG_MAX_GROUPS)
 		return mpc_error(MPC_ECONFIG, "statistics: at most %d groups", MPC_AGG_MAX_GROUPS);
-	long double rows = (long double)np * s->max_rows;
+	long double rows = (long double)owners * s->max_rows;
 	long double a = rows * s->max_abs * ldexpl(1, (int)s->frac);
 	if (!(a < ldexpl(1, 62)))
 		return mpc_error(MPC_ECONFIG,
-		                 "statistics: %d parties x %.0f rows x values up to %g "
+		                 "statistics: %.0f %s x %.0f rows x values up to %g "
 		                 "with %u fractional bits overflow Z_2^128 in the variance; lower "
 		                 "max_rows, max_abs or frac_bits",
-		                 np, s->max_rows, s->max_abs, s->frac);
+		                 owners, who, s->max_rows, s->max_abs, s->frac);
 	if (s->divide < MPC_AGG_DIV_AUTO || s->divide > MPC_AGG_DIV_CLEAR)
 		return mpc_error(MPC_ECONFIG, "statistics: bad division mode %d", (int)s->divide);
 	if (!s->dp && mpc_agg_divides_inside(s) && (s->stats & MPC_AGG_STD) &&
@@ -96,9 +113,9 @@ mpc_err mpc_agg_check_spec(const mpc_agg_spec *s, int np) {
 	}
 	if (!(rows < ldexpl(1, 62 - MPC_AGG_QBITS)) || !((long double)s->min_cohort < rows + 1))
 		return mpc_error(MPC_ECONFIG,
-		                 "statistics: %d parties x %.0f rows too many for the "
+		                 "statistics: %.0f %s x %.0f rows too many for the "
 		                 "rank tests, or min_cohort above the largest possible count",
-		                 np, s->max_rows);
+		                 owners, who, s->max_rows);
 	return MPC_OK;
 }
 

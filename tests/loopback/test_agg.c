@@ -4,7 +4,8 @@
  * with suppression just below and at K, filters, quantiles of odd and even
  * counts with duplicates, histogram edges exactly at values; with
  * differential privacy: the noise of each budget item against the plan's
- * stddev (Laplace and Gaussian), exact values under a negligible noise. */
+ * stddev (Laplace and Gaussian), exact values under a negligible noise; input
+ * parties' contributions, shared among 3 compute parties, against the union. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,10 +19,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/rand.h>
+
 #include "jobs/mpc_agg_io.h"
 #include "tests/support/mpc_local.h"
 
-#define MAXP 5
+#define MAXP 8 /* parties, or contributors (test_contrib_*) */
 #define NCOL 4 /* x, y, fraud, z (a filter column) */
 
 static const char *backend = "ot";
@@ -94,6 +97,55 @@ static void pack(const mpc_agg_spec *s, const mpc_agg_stats *st, double *o) {
 		}
 }
 
+/* The DP plan of a result, in a form that compares byte for byte (no
+ * padding of the parties' stacks); emitted after the cohorts. */
+typedef struct {
+	double n;
+	struct {
+		double kind, groups, grid, sensitivity, stddev;
+		char line[MPC_DP_LINE_MAX];
+	} it[MPC_AGG_DP_MAX];
+} plan_rec;
+
+static void plan_pack(const mpc_agg_dp_plan *pl, plan_rec *r) {
+	memset(r, 0, sizeof(*r));
+	r->n = (double)pl->n;
+	for (size_t i = 0; i < pl->n && i < MPC_AGG_DP_MAX; i++) {
+		const mpc_agg_dp_item *it = &pl->item[i];
+		r->it[i].kind = it->kind;
+		r->it[i].groups = it->groups;
+		r->it[i].grid = it->grid;
+		r->it[i].sensitivity = it->sensitivity;
+		r->it[i].stddev = it->stddev;
+		snprintf(r->it[i].line, sizeof(r->it[i].line), "%s", it->line);
+	}
+}
+
+/* Bytes a party emits: the cohorts' doubles, then the plan. */
+static size_t result_bytes(const mpc_agg_spec *s) {
+	return per_cohort(s) * (1 + s->n_groups) * sizeof(double) + sizeof(plan_rec);
+}
+
+/* Emit res (then fini it): every cohort packed, then the plan. */
+static mpc_err emit_result(const mpc_agg_spec *s, mpc_agg_result *res) {
+	size_t pc = per_cohort(s), nc = 1 + s->n_groups;
+	uint8_t *buf = calloc(1, result_bytes(s));
+	double *o = (double *)buf;
+	mpc_err err;
+	if (!buf) {
+		mpc_agg_result_fini(res);
+		return MPC_ENOMEM;
+	}
+	pack(s, &res->all, o);
+	for (size_t g = 0; g < s->n_groups; g++)
+		pack(s, &res->group[g], o + (g + 1) * pc);
+	plan_pack(&res->dp, (plan_rec *)(o + pc * nc));
+	err = mpc_local_emit(buf, result_bytes(s));
+	free(buf);
+	mpc_agg_result_fini(res);
+	return err;
+}
+
 static mpc_err body(mpc_party *p, void *arg) {
 	int me = mpc_party_id(p);
 	const mpc_agg_spec *s = &job.spec;
@@ -105,29 +157,18 @@ static mpc_err body(mpc_party *p, void *arg) {
 		rows.col[c] = job.col[me][c];
 	if ((err = mpc_agg_run(p, s, &rows, &res)) != MPC_OK)
 		return err;
-	size_t pc = per_cohort(s), nc = 1 + s->n_groups;
-	double *o = calloc(pc * nc, sizeof(double));
-	if (!o) {
-		mpc_agg_result_fini(&res);
-		return MPC_ENOMEM;
-	}
-	pack(s, &res.all, o);
-	for (size_t g = 0; g < s->n_groups; g++)
-		pack(s, &res.group[g], o + (g + 1) * pc);
-	err = mpc_local_emit(o, pc * nc * sizeof(double));
-	free(o);
-	mpc_agg_result_fini(&res);
-	return err;
+	return emit_result(s, &res);
 }
 
-/* Run; every party must succeed and give the same result (returned). */
-static double *run(void) {
+/* Run fn at np parties; every party must succeed and give the same result
+ * (returned: result_bytes(&job.spec)). */
+static double *run_parties(int np, mpc_local_fn fn) {
 	mpc_local_config cfg = {
-	    .n_parties = job.np, .gen = backend, .timeout_ms = 30000, .watchdog_s = 120};
+	    .n_parties = np, .gen = backend, .timeout_ms = 30000, .watchdog_s = 120};
 	mpc_local_result res[MAXP + 1];
-	size_t bytes = per_cohort(&job.spec) * (1 + job.spec.n_groups) * sizeof(double);
-	assert_int_equal(mpc_local_run(&cfg, body, NULL, res), MPC_OK);
-	for (int i = 0; i < job.np; i++) {
+	size_t bytes = result_bytes(&job.spec);
+	assert_int_equal(mpc_local_run(&cfg, fn, NULL, res), MPC_OK);
+	for (int i = 0; i < np; i++) {
 		if (res[i].err != MPC_OK || !res[i].exited || res[i].exit_code != 0)
 			print_error("party %d: exit %d, %s: %s\n", i, res[i].exit_code,
 			            mpc_strerror(res[i].err), res[i].detail);
@@ -139,8 +180,13 @@ static double *run(void) {
 	double *o = malloc(bytes);
 	assert_non_null(o);
 	memcpy(o, res[0].out, bytes);
-	mpc_local_results_fini(res, job.np);
+	mpc_local_results_fini(res, np);
 	return o;
+}
+
+/* Run mpc_agg_run at the job's parties. */
+static double *run(void) {
+	return run_parties(job.np, body);
 }
 
 /* ---- the plaintext reference over the union ---- */
@@ -907,6 +953,257 @@ static void test_dp_bad_spec(void **st) {
 	assert_int_equal(mpc_agg_check_spec(&s, 3), MPC_ECONFIG);
 }
 
+/* ---- input parties' contributions ---- */
+
+/* KCOMP compute parties hold additive shares of the contributions of the
+ * job's np contributors (made in the parent before fork). */
+#define KCOMP 3
+static struct {
+	size_t m, len;
+	mpc_u128 *sh[KCOMP]; /* m * len each */
+} cjob;
+
+static void cjob_free(void) {
+	for (int k = 0; k < KCOMP; k++)
+		if (cjob.sh[k]) {
+			memset(cjob.sh[k], 0, cjob.m * cjob.len * 16 + 16);
+			free(cjob.sh[k]);
+		}
+	memset(&cjob, 0, sizeof(cjob));
+}
+
+/* Each contributor's contribution (mpc_agg_contrib over its own rows),
+ * split into KCOMP random additive shares mod 2^128. */
+static void contrib_share(void) {
+	const mpc_agg_spec *s = &job.spec;
+	cjob_free();
+	cjob.m = (size_t)job.np;
+	cjob.len = mpc_agg_contrib_len(s);
+	mpc_u128 *x = calloc(cjob.len + 1, 16);
+	assert_non_null(x);
+	for (int k = 0; k < KCOMP; k++) {
+		cjob.sh[k] = calloc(cjob.m * cjob.len + 1, 16);
+		assert_non_null(cjob.sh[k]);
+	}
+	for (size_t i = 0; i < cjob.m; i++) {
+		mpc_agg_rows rows = {.n = job.n[i], .n_cols = NCOL, .group = job.grp[i]};
+		for (int c = 0; c < NCOL; c++)
+			rows.col[c] = job.col[i][c];
+		assert_int_equal(mpc_agg_contrib(s, &rows, "merchant", x), MPC_OK);
+		mpc_u128 *last = cjob.sh[KCOMP - 1] + i * cjob.len;
+		memcpy(last, x, cjob.len * 16);
+		for (int k = 0; k < KCOMP - 1; k++) {
+			mpc_u128 *r = cjob.sh[k] + i * cjob.len;
+			assert_int_equal(RAND_bytes((uint8_t *)r, (int)(cjob.len * 16)), 1);
+			for (size_t e = 0; e < cjob.len; e++)
+				last[e] -= r[e];
+		}
+	}
+	memset(x, 0, cjob.len * 16);
+	free(x);
+}
+
+static mpc_err body_contrib(mpc_party *p, void *arg) {
+	int me = mpc_party_id(p);
+	mpc_agg_result res;
+	mpc_err err;
+	(void)arg;
+	if ((err = mpc_agg_run_contribs(p, &job.spec, cjob.sh[me], cjob.m, &res)) != MPC_OK)
+		return err;
+	return emit_result(&job.spec, &res);
+}
+
+/* Run over the contributions at the KCOMP compute parties and check every
+ * cohort against the clear statistics over the union of the contributors'
+ * rows; returns how many were suppressed. */
+static int contrib_run_and_check(void) {
+	contrib_share();
+	double *o = run_parties(KCOMP, body_contrib);
+	size_t pc = per_cohort(&job.spec);
+	int supp, total = 0;
+	for (long g = -1; g < (long)job.spec.n_groups; g++) {
+		check_cohort(o + (size_t)(g + 1) * pc, g, &supp);
+		total += supp;
+	}
+	free(o);
+	return total;
+}
+
+/* 7 contributors (one without rows, one with a single row), 3 compute
+ * parties: every statistic but quantiles, grouped (group 3 below K), filtered
+ * on another column, against the clear values over the union. The union has
+ * more rows than 3 x max_rows: the count check must count contributors. */
+static void test_contrib_exact(void **st) {
+	(void)st;
+	enum { M = 7, G = 4, K = 5 };
+	size_t n[M] = {150, 0, 149, 150, 77, 150, 1};
+	job_new(M, n);
+	fill_rows(0);
+	for (int j = 0; j < M; j++)
+		for (size_t i = 0; i < n[j]; i++)
+			job.grp[j][i] = j == 6   ? 3
+			                : j == 3 ? MPC_AGG_NO_GROUP
+			                         : (uint32_t)(rnd() % 3);
+	job.col[6][3][0] = 0; /* passes the filter: group 3 has 1 row */
+	spec_all();
+	job.spec.stats &= ~(unsigned)MPC_AGG_QUANT;
+	job.spec.quant = NULL;
+	job.spec.n_quant = 0;
+	job.spec.n_groups = G;
+	job.spec.min_cohort = K;
+	job.spec.max_rows = 150;
+	job.spec.filter_col = 3;
+	job.spec.filter_op = MPC_AGG_LE;
+	job.spec.filter_value = 1200;
+	size_t passing = 0;
+	for (int j = 0; j < M; j++)
+		for (size_t i = 0; i < n[j]; i++)
+			passing += job.col[j][3][i] <= 1200;
+	assert_true((double)passing > KCOMP * job.spec.max_rows);
+	assert_int_equal(mpc_agg_contrib_len(&job.spec), (1 + G) * (7 + 8) + 2 * (1 + G));
+	assert_int_equal(contrib_run_and_check(), 1);
+	/* ratios divided under MPC */
+	job.spec.divide = MPC_AGG_DIV_INSIDE;
+	assert_int_equal(contrib_run_and_check(), 1);
+	/* the extremes alone (no histogram, no groups) */
+	job.spec.divide = MPC_AGG_DIV_AUTO;
+	job.spec.stats = MPC_AGG_MIN | MPC_AGG_MAX | MPC_AGG_COUNT;
+	job.spec.n_groups = 0;
+	assert_int_equal(mpc_agg_contrib_len(&job.spec), 7 + 2);
+	assert_int_equal(contrib_run_and_check(), 0);
+	/* no contributor: every cohort suppressed */
+	job_new(0, n);
+	spec_all();
+	job.spec.stats &= ~(unsigned)MPC_AGG_QUANT;
+	job.spec.n_groups = 2;
+	assert_int_equal(contrib_run_and_check(), 3);
+	cjob_free();
+}
+
+/* DP over contributions (Gaussian): the run succeeds at every compute party
+ * alike, the plan is mpc_agg_dp_plan_make's, the noisy counts, sums (plus
+ * the grid's rounding) and buckets are within 12 noise stddevs of the union's,
+ * which is tighter than any contributor's share (30 rows or none). */
+static void test_contrib_dp(void **st) {
+	(void)st;
+	enum { M = 7, G = 3 };
+	static const double dp_edges[] = {100, 500};
+	size_t n[M] = {40, 35, 0, 60, 30, 41, 32};
+	job_new(M, n);
+	for (int j = 0; j < M; j++)
+		for (size_t i = 0; i < n[j]; i++) {
+			job.col[j][0][i] = round(urand() * 100000) / 100; /* 0 .. 1000 */
+			job.col[j][2][i] = urand() < 0.1;
+			job.grp[j][i] = (uint32_t)(rnd() % G);
+		}
+	mpc_agg_spec_default(&job.spec);
+	job.spec.stats =
+	    MPC_AGG_COUNT | MPC_AGG_SUM | MPC_AGG_MEAN | MPC_AGG_VAR | MPC_AGG_HIST | MPC_AGG_FRAUD;
+	job.spec.fraud_col = 2;
+	job.spec.edges = dp_edges;
+	job.spec.n_edges = 2;
+	job.spec.max_abs = 1000;
+	job.spec.max_rows = 1000;
+	job.spec.n_groups = G;
+	job.spec.dp = MPC_DP_GAUSSIAN;
+	job.spec.dp_epsilon = 50; /* count noise stddev 0.5: a lost contribution shows */
+	job.spec.dp_delta = 1e-6;
+	mpc_agg_dp_plan plan;
+	plan_rec want;
+	assert_int_equal(mpc_agg_dp_plan_make(&job.spec, &plan), MPC_OK);
+	plan_pack(&plan, &want);
+	assert_int_equal(mpc_agg_contrib_len(&job.spec), (1 + G) * (4 + 3));
+	double sd_n[2] = {NAN, NAN}, sd_s[2] = {NAN, NAN}, sd_h[2] = {NAN, NAN};
+	int grid_s[2] = {0, 0};
+	for (size_t i = 0; i < plan.n; i++) {
+		const mpc_agg_dp_item *it = &plan.item[i];
+		const char *k = mpc_agg_dp_kind_name(it->kind);
+		if (strcmp(k, "count") == 0)
+			sd_n[it->groups] = it->stddev;
+		else if (strcmp(k, "sum") == 0) {
+			sd_s[it->groups] = it->stddev;
+			grid_s[it->groups] = it->grid;
+		} else if (strcmp(k, "histogram") == 0)
+			sd_h[it->groups] = it->stddev;
+	}
+	contrib_share();
+	double *o = run_parties(KCOMP, body_contrib);
+	size_t pc = per_cohort(&job.spec);
+	assert_memory_equal(o + pc * (1 + G), &want, sizeof(want));
+	for (long g = -1; g < G; g++) {
+		const double *c = o + (size_t)(g + 1) * pc;
+		int sc = g >= 0;
+		double en, es, ef;
+		exact_cohort(g, &en, &es, &ef);
+		assert_true(c[0] == 0);
+		near(c[1], en, 12 * sd_n[sc] + 1, "noisy count (contributions)", g);
+		/* each row rounds its value to the grid: 2^-(grid + 1) at most */
+		near(c[2], es, 12 * sd_s[sc] + en * ldexp(1, -grid_s[sc] - 1),
+		     "noisy sum (contributions)", g);
+		for (size_t h = 0; h < 3; h++) {
+			double b = 0;
+			for (int j = 0; j < M; j++)
+				for (size_t i = 0; i < n[j]; i++) {
+					double x = job.col[j][0][i];
+					b += (x < 100   ? 0u
+					      : x < 500 ? 1u
+					                : 2u) == h &&
+					     (g < 0 || job.grp[j][i] == (uint32_t)g);
+				}
+			near(c[11 + h], b, 12 * sd_h[sc] + 1, "noisy bucket (contributions)", g);
+		}
+	}
+	free(o);
+	cjob_free();
+}
+
+/* What contributions cannot compute is refused, saying why; contributions
+ * check their rows like mpc_agg_check_rows. */
+static void test_contrib_check(void **st) {
+	(void)st;
+	mpc_agg_spec s;
+	mpc_u128 out[64];
+	spec_all(); /* quantiles among the statistics */
+	s = job.spec;
+	assert_int_equal(mpc_agg_contrib_check(&s, 7), MPC_ECONFIG);
+	assert_non_null(strstr(mpc_error_detail(), "quantiles"));
+	s.stats = MPC_AGG_QUANT | MPC_AGG_COUNT; /* the median alone too */
+	assert_int_equal(mpc_agg_contrib_check(&s, 1), MPC_ECONFIG);
+	assert_non_null(strstr(mpc_error_detail(), "quantiles"));
+	double v[2] = {1, 2}, f[2] = {0, 1};
+	mpc_agg_rows r = {.n = 2, .n_cols = 4, .col = {v, v, f, v}};
+	assert_int_equal(mpc_agg_contrib(&s, &r, "merchant 4", out), MPC_ECONFIG);
+	/* without quantiles: the bounds with m_max contributors */
+	s = job.spec;
+	s.stats &= ~(unsigned)MPC_AGG_QUANT;
+	s.max_rows = 1e6; /* 1e6 x 1e5 x 2^16 per contributor: 703 fit below 2^62, 704 do not */
+	assert_true(mpc_agg_contrib_len(&s) <= 64);
+	assert_int_equal(mpc_agg_contrib_check(&s, 0), MPC_OK);
+	assert_int_equal(mpc_agg_contrib_check(&s, 703), MPC_OK);
+	assert_int_equal(mpc_agg_check_spec(&s, 3), MPC_OK);
+	assert_int_equal(mpc_agg_contrib_check(&s, 1000), MPC_ECONFIG);
+	assert_non_null(strstr(mpc_error_detail(), "1000 contributors"));
+	assert_int_equal(mpc_agg_contrib_check(&s, 704), MPC_ECONFIG);
+	/* a contribution's rows: out of range, named by the contributor and row */
+	v[1] = 2e5;
+	assert_int_equal(mpc_agg_contrib(&s, &r, "merchant 4", out), MPC_ERANGE);
+	assert_non_null(strstr(mpc_error_detail(), "merchant 4: row 2"));
+	v[1] = 2;
+	assert_int_equal(mpc_agg_contrib(&s, &r, "merchant 4", out), MPC_OK);
+	/* the extremes close the contribution: max, then -min, sign-extended */
+	s.stats = MPC_AGG_COUNT | MPC_AGG_MIN | MPC_AGG_MAX;
+	assert_int_equal(mpc_agg_contrib_len(&s), 7 + 2);
+	assert_int_equal(mpc_agg_contrib(&s, &r, "merchant 4", out), MPC_OK);
+	assert_true((mpc_i128)out[7] == 2 << 16 && (mpc_i128)out[8] == -(1 << 16));
+	v[0] = -1, v[1] = -2;
+	assert_int_equal(mpc_agg_contrib(&s, &r, "merchant 4", out), MPC_OK);
+	assert_true((mpc_i128)out[7] == -(1 << 16) && (mpc_i128)out[8] == 2 << 16);
+	/* a DP spec with min is refused as mpc_agg_check_spec refuses it */
+	s.dp = MPC_DP_LAPLACE;
+	s.dp_epsilon = 1;
+	assert_int_equal(mpc_agg_contrib_check(&s, 7), MPC_ECONFIG);
+}
+
 int main(void) {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_bad_spec),           cmocka_unit_test(test_txns_and_write),
@@ -916,10 +1213,13 @@ int main(void) {
 	    cmocka_unit_test(test_divide_inside),      cmocka_unit_test(test_median_small),
 	    cmocka_unit_test(test_dp_bad_spec),        cmocka_unit_test(test_dp_tiny_noise),
 	    cmocka_unit_test(test_dp_laplace),         cmocka_unit_test(test_dp_gaussian),
+	    cmocka_unit_test(test_contrib_check),      cmocka_unit_test(test_contrib_exact),
+	    cmocka_unit_test(test_contrib_dp),
 	};
 	if (getenv("MPC_TEST_FILTER"))
 		cmocka_set_test_filter(getenv("MPC_TEST_FILTER"));
 	int failed = cmocka_run_group_tests(tests, NULL, NULL);
 	job_free();
+	cjob_free();
 	return failed ? 1 : 0;
 }
