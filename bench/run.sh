@@ -7,7 +7,8 @@
 #                                        statistics (10^6 rows), median (10^5),
 #                                        scoring 10^4 x 32 end to end and
 #                                        online, one request's latency, and
-#                                        the node's scoring API under load
+#                                        the node's scoring API under load,
+#                                        statistics from 100 input parties
 set -eu
 build=${1:-build}
 [ $# -gt 0 ] && shift
@@ -20,5 +21,10 @@ fi
 # STOCK=12500 bash bench/node_load.sh build 60 200)
 case ",${BENCH_ONLY:-node}," in
 *node* | *score*) bash bench/node_load.sh "$build" 10 200 ;;
+esac
+# statistics with input parties, end to end (100 x 10^4 rows, 3 compute
+# parties; mpc-party submit and run as processes)
+case ",${BENCH_ONLY:-inputs}," in
+*inputs* | *agg*) bash bench/inputs_stats.sh "$build" 100 10000 ;;
 esac
 echo "written: $build/bench.json"

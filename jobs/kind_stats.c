@@ -38,6 +38,7 @@ typedef struct {
 	mpc_stats_result res;
 	mpc_agg_result ares;
 	int have_ares;
+	size_t contributors; /* input parties counted (0: the parties' own rows) */
 } stats_state;
 
 const mpc_stats_job *mpc_stats_job_of(const void *kind_state) {
@@ -151,18 +152,71 @@ out:
 	return err;
 }
 
+/* With input parties: every one of them contributes (the most a run can
+ * take: min/max compare the contributions), party 0 holding each whole and
+ * the others zero shares, each contribution filling every cohort. */
+static mpc_err sim_contribs(mpc_party *p, const mpc_cross *zc, void *arg) {
+	const stats_state *st = arg;
+	const mpc_agg_spec *s = &st->a.spec;
+	size_t m = (size_t)st->job->n_inputs, len = mpc_agg_contrib_len(s);
+	uint64_t K = s->min_cohort > 1 ? s->min_cohort : 1;
+	size_t G = s->n_groups ? s->n_groups : 1, per = (size_t)K + (s->dp ? 16 : 0);
+	size_t n = G * per;
+	mpc_u128 *sh = calloc(m * len + 1, 16);
+	double *col0 = calloc(n + 1, sizeof(double));
+	uint32_t *grp = calloc(n + 1, sizeof(uint32_t));
+	mpc_agg_result res;
+	mpc_err err = MPC_OK;
+	(void)zc;
+	if (!sh || !col0 || !grp) {
+		err = mpc_error(MPC_ENOMEM, "out of memory");
+		goto out;
+	}
+	double fv = s->filter_col >= 0 ? filter_pass(s) : 0;
+	for (size_t i = 0; i < n; i++) {
+		col0[i] = fv;
+		grp[i] = s->n_groups ? (uint32_t)(i % s->n_groups) : MPC_AGG_NO_GROUP;
+	}
+	mpc_agg_rows rows = {.n = n, .n_cols = 2, .col = {col0, col0}, .group = grp};
+	if ((double)n > s->max_rows)
+		rows.n = (size_t)s->max_rows;
+	if (mpc_party_id(p) == 0)
+		for (size_t c = 0; c < m && err == MPC_OK; c++)
+			err = mpc_agg_contrib(s, &rows, "plan", sh + c * len);
+	if (err == MPC_OK && (err = mpc_agg_run_contribs(p, s, sh, m, &res)) == MPC_OK)
+		mpc_agg_result_fini(&res);
+out:
+	free(sh);
+	free(col0);
+	free(grp);
+	return err;
+}
+
+/* The spec against who contributes rows: the compute parties themselves,
+ * or the input parties. */
+static mpc_err check_spec(const stats_state *s) {
+	const mpc_job *j = s->job;
+	if (j->n_inputs > 0)
+		return mpc_agg_contrib_check(&s->a.spec, (size_t)j->n_inputs);
+	return mpc_agg_check_spec(&s->a.spec, j->n_parties);
+}
+
 static mpc_err stats_plan(void *st, uint64_t rows, mpc_pool_plan *out, int *upper) {
 	stats_state *s = st;
 	const mpc_job *j = s->job;
 	(void)rows;
 	*out = (mpc_pool_plan){0};
 	*upper = !s->a.legacy;
-	if (!s->a.legacy && mpc_agg_check_spec(&s->a.spec, j->n_parties) != MPC_OK) {
+	if (!s->a.legacy && check_spec(s) != MPC_OK) {
 		char why[400];
 		snprintf(why, sizeof(why), "%s", mpc_error_detail());
 		return mpc_error(MPC_ECONFIG, "%s: [%s]: %s", j->path, j->computation, why);
 	}
-	return mpc_plan_simulate(j->n_parties, s->a.legacy ? sim_legacy : sim_agg, s, out);
+	return mpc_plan_simulate(j->n_parties,
+	                         s->a.legacy       ? sim_legacy
+	                         : j->n_inputs > 0 ? sim_contribs
+	                                           : sim_agg,
+	                         s, out);
 }
 
 /* ---- input ---- */
@@ -172,6 +226,12 @@ static mpc_err stats_plan(void *st, uint64_t rows, mpc_pool_plan *out, int *uppe
 static mpc_err check_section(stats_state *s) {
 	const mpc_job *j = s->job;
 	mpc_err err;
+	if (s->a.legacy && j->n_inputs > 0)
+		return mpc_error(MPC_ECONFIG,
+		                 "%s: [%s]: a job with input parties names its statistics (for "
+		                 "instance statistics = count, sum, mean, variance, stddev, "
+		                 "fraud_rate)",
+		                 j->path, j->computation);
 	if (s->a.legacy) {
 		mpc_stats_params_default(&s->sp);
 		s->sp.frac = j->frac_bits;
@@ -179,7 +239,7 @@ static mpc_err check_section(stats_state *s) {
 		s->sp.max_rows = s->a.max_rows;
 		return mpc_stats_check_params(&s->sp, j->n_parties);
 	}
-	if ((err = mpc_agg_check_spec(&s->a.spec, j->n_parties)) == MPC_OK)
+	if ((err = check_spec(s)) == MPC_OK)
 		return MPC_OK;
 	const mpc_job_param *sp = mpc_kind_param(j, "statistics");
 	char why[400];
@@ -271,7 +331,14 @@ static mpc_err stats_load_input(void *st, const mpc_kind_io *io, mpc_kind_summar
 
 	if ((err = check_section(s)) != MPC_OK)
 		return err;
-	if (io->is_dealer || (io->dry && io->input == NULL && io->input_pg == NULL))
+	if (s->job->n_inputs > 0 && !io->is_dealer && (io->input || io->input_pg))
+		return mpc_error(
+		    MPC_ECONFIG,
+		    "job %s takes its rows from its input parties: a compute party has "
+		    "no --input (submit them with `mpc-party submit` as an [input NAME])",
+		    s->job->id);
+	if (io->is_dealer || s->job->n_inputs > 0 ||
+	    (io->dry && io->input == NULL && io->input_pg == NULL))
 		return MPC_OK;
 	if (io->input == NULL && io->input_pg == NULL)
 		return mpc_error(MPC_ECONFIG, "--input FILE.csv is required for %s",
@@ -311,9 +378,51 @@ static mpc_err stats_run(void *st, mpc_kind_session *ks) {
 		mpc_stats_rows_from_txns(&s->t, &rows);
 		return mpc_stats_run(p, &s->sp, &rows, &s->res);
 	}
-	if ((err = mpc_agg_run(p, &s->a.spec, &s->rows, &s->ares)) == MPC_OK)
+	const mpc_kind_contribs *kc = ks->io->contribs;
+	if (kc)
+		err = mpc_agg_run_contribs(p, &s->a.spec, kc->shares, kc->m, &s->ares);
+	else
+		err = mpc_agg_run(p, &s->a.spec, &s->rows, &s->ares);
+	if (err == MPC_OK) {
 		s->have_ares = 1;
+		s->contributors = kc ? kc->m : 0;
+	}
 	return err;
+}
+
+/* ---- input parties ---- */
+
+static mpc_err stats_contrib_len(void *st, mpc_ring *ring, size_t *n) {
+	stats_state *s = st;
+	*ring = MPC_Z128;
+	*n = mpc_agg_contrib_len(&s->a.spec);
+	return MPC_OK;
+}
+
+/* An input party's local aggregates of its --input (read and checked like a
+ * compute party's rows). */
+static mpc_err stats_contribute(void *st, const mpc_kind_io *io, void **vec, size_t *n,
+                                int *bad_input) {
+	stats_state *s = st;
+	size_t len = mpc_agg_contrib_len(&s->a.spec);
+	mpc_u128 *v;
+	mpc_err err;
+	*vec = NULL;
+	*n = 0;
+	if ((err = check_section(s)) != MPC_OK ||
+	    (err = read_rows(s, io->input, NULL, bad_input)) != MPC_OK)
+		return err;
+	mpc_info("read %zu transactions from %s", s->t.n, io->input);
+	if ((v = calloc(len + 1, 16)) == NULL)
+		return mpc_error(MPC_ENOMEM, "out of memory");
+	if ((err = mpc_agg_contrib(&s->a.spec, &s->rows, io->input, v)) != MPC_OK) {
+		*bad_input = err == MPC_ERANGE;
+		mpc_wipe_free(v, (len + 1) * 16);
+		return err;
+	}
+	*vec = v;
+	*n = len;
+	return MPC_OK;
 }
 
 static void print_cohort(const mpc_agg_spec *s, const char *name, const mpc_agg_stats *st) {
@@ -345,11 +454,18 @@ static mpc_err stats_write(void *st, const mpc_kind_io *io) {
 	stats_state *s = st;
 	const mpc_job *j = s->job;
 	if (!s->a.legacy) {
-		printf("job %s: joint statistics over %d parties (%s)%s\n", j->id, j->n_parties,
-		       io->party, s->a.spec.dp ? ", with differential privacy" : "");
-		print_cohort(&s->a.spec, "all", &s->ares.all);
-		for (size_t g = 0; g < s->ares.n_groups; g++)
-			print_cohort(&s->a.spec, s->a.groups[g], &s->ares.group[g]);
+		if (io->quiet) {
+		} else if (s->contributors)
+			printf("job %s: joint statistics over %zu input parties' rows (%s)%s\n",
+			       j->id, s->contributors, io->party,
+			       s->a.spec.dp ? ", with differential privacy" : "");
+		else
+			printf("job %s: joint statistics over %d parties (%s)%s\n", j->id,
+			       j->n_parties, io->party,
+			       s->a.spec.dp ? ", with differential privacy" : "");
+		for (size_t g = 0; !io->quiet && g <= s->ares.n_groups; g++)
+			print_cohort(&s->a.spec, g ? s->a.groups[g - 1] : "all",
+			             g ? &s->ares.group[g - 1] : &s->ares.all);
 		if (io->output)
 			return mpc_agg_write(io->output, io->json, &s->a.spec, s->a.groups,
 			                     &s->ares);
@@ -387,4 +503,6 @@ const mpc_kind mpc_kind_stats = {
     .free = stats_free,
     .privacy = stats_privacy,
     .serve = NULL,
+    .contrib_len = stats_contrib_len,
+    .contribute = stats_contribute,
 };

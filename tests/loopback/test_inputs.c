@@ -1,0 +1,203 @@
+/* Input parties through the real mpc-party binary, over TLS on loopback:
+ * 50 input parties (each its own process and key) submit to 3 compute
+ * parties; one is killed in the middle of its submission (after two of the
+ * three compute parties acknowledged its share, before any commit). The
+ * statistics must equal clear_stats over the union of the 49 others' rows,
+ * every compute party must leave out the killed one, a late submission is
+ * refused, and a recipient that was not online when the job ended fetches
+ * the same bytes later from all three. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "tests/support/mpc_local.h"
+#include "tests/support/party.h"
+
+#define NC     3  /* compute parties */
+#define NI     50 /* input parties */
+#define KILLED 13 /* cut short mid-submission */
+#define LATE   7  /* a recipient, offline when the job ends */
+
+static char bin[128], dir[128];
+static char cmd[4096];
+static char names[NC + NI][16];
+static char fps[NC + NI][128];
+
+static int setup(void **state) {
+	const char *n[NC + NI];
+	(void)state;
+	for (int i = 0; i < NC + NI; i++) {
+		if (i < NC)
+			snprintf(names[i], sizeof(names[i]), "c%d", i);
+		else
+			snprintf(names[i], sizeof(names[i]), "i%02d", i - NC);
+		n[i] = names[i];
+	}
+	return party_setup(bin, dir, "mpc-inputs", "--merchants 50 --rows 120 --seed 5", n, NC + NI,
+	                   fps);
+}
+
+static int teardown(void **state) {
+	(void)state;
+	return party_remove_dir(dir);
+}
+
+static void write_job(const char *path) {
+	int ports[2 * NC];
+	FILE *fp = fopen(path, "w");
+	assert_non_null(fp);
+	assert_int_equal(mpc_local_free_ports(ports, 2 * NC), MPC_OK);
+	fprintf(fp,
+	        "[job]\nid = inputs-%d\ncomputation = aggregate_stats\ntimeout = 20\n"
+	        "connect_timeout = 30\ninput_deadline = 20\nmin_inputs = 40\nhold = 120\n"
+	        "recipients = c0, i%02d\n"
+	        "[aggregate_stats]\nstatistics = count, sum, mean, variance, stddev, min, max, "
+	        "histogram, fraud_rate\nhistogram_edges = 10, 50, 100, 500\n"
+	        "groups = grocery, travel, online\nmin_cohort = 5\n",
+	        (int)getpid(), LATE);
+	for (int i = 0; i < NC; i++)
+		fprintf(fp,
+		        "[party %s]\naddress = tcp://127.0.0.1:%d\nsubmit = 127.0.0.1:%d\n"
+		        "fingerprint = %s\n",
+		        names[i], ports[i], ports[NC + i], fps[i]);
+	for (int i = 0; i < NI; i++)
+		fprintf(fp, "[input %s]\nfingerprint = %s\n", names[NC + i], fps[NC + i]);
+	fclose(fp);
+}
+
+static pid_t submit(const char *job, int i, const char *env) {
+	party_args pa = {0};
+	char log[256];
+	party_args_add(&pa, "%s/mpc-party", bin);
+	party_args_add(&pa, "submit");
+	party_args_add(&pa, "--job");
+	party_args_add(&pa, "%s", job);
+	party_args_add(&pa, "--party");
+	party_args_add(&pa, "%s", names[NC + i]);
+	party_args_add(&pa, "--keys");
+	party_args_add(&pa, "%s/keys-%s", dir, names[NC + i]);
+	party_args_add(&pa, "--input");
+	party_args_add(&pa, "%s/merchant%d.csv", dir, i);
+	snprintf(log, sizeof(log), "%s/log-%s", dir, names[NC + i]);
+	return party_spawn(party_args_argv(&pa), log, env);
+}
+
+/* `mpc-party fetch` as input party i into out: its exit code. */
+static int fetch(const char *job, int i, const char *out) {
+	snprintf(cmd, sizeof(cmd),
+	         "%s/mpc-party fetch --job %s --party %s --keys %s/keys-%s --output %s --wait 30 "
+	         "> %s/log-fetch-%s 2>&1",
+	         bin, job, names[NC + i], dir, names[NC + i], out, dir, names[NC + i]);
+	return party_run_cmd(cmd);
+}
+
+static void test_fifty_inputs(void **state) {
+	char job[256], out0[256], fetched[256], log[1024];
+	pid_t cp[NC], ip[NI];
+	int codes[NI];
+	double t_end[NI];
+	(void)state;
+	snprintf(job, sizeof(job), "%s/inputs.ini", dir);
+	snprintf(out0, sizeof(out0), "%s/out-c0.csv", dir);
+	snprintf(fetched, sizeof(fetched), "%s/fetched.csv", dir);
+	write_job(job);
+	for (int i = 0; i < NC; i++) {
+		party_args pa = {0};
+		party_args_run(&pa, bin, dir, job, names[i]);
+		if (i == 0) {
+			party_args_add(&pa, "--output");
+			party_args_add(&pa, "%s", out0);
+		}
+		snprintf(log, sizeof(log), "%s/log-%s", dir, names[i]);
+		cp[i] = party_spawn(party_args_argv(&pa), log, NULL);
+	}
+	for (int i = 0; i < NI; i++)
+		ip[i] = submit(job, i, i == KILLED ? "MPC_TEST_SUBMIT_KILL_AFTER=2" : NULL);
+	party_wait_all(ip, NI, codes, t_end, 90);
+	for (int i = 0; i < NI; i++) {
+		if (codes[i] != (i == KILLED ? -9 : 0))
+			print_error("%s: exit %d\n%s\n", names[NC + i], codes[i],
+			            party_log(dir, names[NC + i]));
+		assert_int_equal(codes[i], i == KILLED ? -9 : 0);
+	}
+	/* every other input party got a receipt and a commit from each */
+	const char *l = party_log(dir, names[NC + 0]);
+	assert_non_null(strstr(l, "compute party c2 committed contribution"));
+	assert_non_null(strstr(l, "submitted: every one of the 3 compute parties"));
+
+	/* the job runs after the input deadline; c0 writes, then all hold */
+	struct stat st;
+	double end = party_now() + 90;
+	while (stat(out0, &st) != 0 && party_now() < end)
+		usleep(100000);
+	assert_int_equal(stat(out0, &st), 0);
+	for (int i = 0; i < NC; i++) {
+		l = party_log(dir, names[i]);
+		const char *line = strstr(l, "49 of 50 input parties contributed:");
+		if (line == NULL)
+			print_error("%s\n", l);
+		assert_non_null(line);
+		const char *eol = strchr(line, '\n');
+		char who[8];
+		snprintf(who, sizeof(who), " i%02d", KILLED);
+		const char *k = strstr(line, who);
+		assert_true(k == NULL || (eol && k > eol)); /* not among the contributors */
+		assert_non_null(strstr(l,
+		                       "not counted (absent, or not held by every compute party): "
+		                       "i13"));
+	}
+	/* the clear reference over the 49 counted merchants' rows */
+	int n = snprintf(cmd, sizeof(cmd), "%s/clear_stats --job %s --compare %s", bin, job, out0);
+	for (int i = 0; i < NI; i++)
+		if (i != KILLED)
+			n += snprintf(cmd + n, sizeof(cmd) - (size_t)n, " %s/merchant%d.csv", dir,
+			              i);
+	snprintf(cmd + n, sizeof(cmd) - (size_t)n, " > %s/clear.txt 2>&1", dir);
+	int rc = party_run_cmd(cmd);
+	snprintf(log, sizeof(log), "%s/clear.txt", dir);
+	if (rc != 0 || strstr(party_slurp(log), "AGREE") == NULL)
+		print_error("%s\n", party_slurp(log));
+	assert_int_equal(rc, 0);
+
+	/* too late: the window is closed, and the answer says so */
+	pid_t late = submit(job, KILLED, NULL);
+	assert_int_not_equal(party_wait(late, 60), 0);
+	assert_non_null(strstr(party_log(dir, names[NC + KILLED]), "input window closed"));
+	/* not a recipient */
+	snprintf(log, sizeof(log), "%s/nope.csv", dir);
+	assert_int_not_equal(fetch(job, 8, log), 0);
+	snprintf(log, sizeof(log), "%s/log-fetch-%s", dir, names[NC + 8]);
+	assert_non_null(strstr(party_slurp(log), "not among the recipients"));
+
+	/* the offline recipient comes back and fetches: the same bytes */
+	assert_int_equal(fetch(job, LATE, fetched), 0);
+	char *a = strdup(party_slurp(out0));
+	assert_non_null(a);
+	assert_string_equal(a, party_slurp(fetched));
+	free(a);
+	/* every recipient has fetched: the compute parties end, all well */
+	party_wait_all(cp, NC, codes, t_end, 30);
+	for (int i = 0; i < NC; i++) {
+		if (codes[i] != 0)
+			print_error("%s: exit %d\n%s\n", names[i], codes[i],
+			            party_log(dir, names[i]));
+		assert_int_equal(codes[i], 0);
+	}
+	/* c1 and c2 are not recipients: they wrote nothing */
+	assert_non_null(strstr(party_log(dir, "c1"), "not among its recipients"));
+}
+
+int main(void) {
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_fifty_inputs),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
