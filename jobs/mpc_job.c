@@ -1,4 +1,4 @@
-/* Job files: parse, check, canonical text, hash, diff, nodes. The syntax is
+/* Job files: parse, check, nodes. The syntax is
  * net/mpc_ini's (it numbers lines, sees sections without keys, refuses
  * control characters and over-long lines); this file gives the sections and
  * keys their meaning and names file:line, section and key in every error.

@@ -495,7 +495,8 @@ static mpc_err open_links(mpc_links *l, const mpc_links_config *cfg) {
 	mpc_err err = mpc_links_ctx(l, cfg->key, cfg->cert);
 	if (err)
 		return mpc_error(err, "links of %s: %s", l->self, mpc_error_detail());
-	if (cfg->listen != NULL && (err = mpc_links_listen(cfg->listen, &l->lfd, &l->port)) != MPC_OK)
+	if (cfg->listen != NULL &&
+	    (err = mpc_links_listen(cfg->listen, &l->lfd, &l->port)) != MPC_OK)
 		return mpc_error(err, "links of %s: %s", l->self, mpc_error_detail());
 	return MPC_OK;
 }

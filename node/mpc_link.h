@@ -55,9 +55,9 @@
 
 #define MPC_LINK_MAX_PEERS       63
 #define MPC_LINK_MAX_QUIET_PEERS 4096 /* peers without keep-alives (no_keepalive) */
-#define MPC_LINK_MAX_CONNS      64  /* inbound connections served at once */
-#define MPC_LINK_ADDR_MAX       256 /* characters of "HOST:PORT", NUL included */
-#define MPC_LINK_BACKOFF_MAX_MS 2000
+#define MPC_LINK_MAX_CONNS       64   /* inbound connections served at once */
+#define MPC_LINK_ADDR_MAX        256  /* characters of "HOST:PORT", NUL included */
+#define MPC_LINK_BACKOFF_MAX_MS  2000
 
 typedef struct mpc_links mpc_links;
 
