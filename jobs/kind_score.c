@@ -636,9 +636,8 @@ static uint64_t svc_in_memory(const score_state *s, mpc_party *p) {
 	return mpc_plan_times(&left, &s->plan1);
 }
 
-static uint64_t min3(uint64_t a, uint64_t b, uint64_t c) {
-	uint64_t m = a < b ? a : b;
-	return m < c ? m : c;
+static uint64_t min2(uint64_t a, uint64_t b) {
+	return a < b ? a : b;
 }
 
 /* The asker's next step: a batch, or material where it is short (memory
@@ -656,7 +655,7 @@ static mpc_err svc_next(score_state *s, mpc_kind_session *ks, mpc_party *p, svc_
 	size_t n = 0;
 	*h = (svc_header){.type = SVC_STOP};
 	if (durable && need_mem && mem < lv.window / 4 && stored > 0) {
-		*h = (svc_header){.type = SVC_REFILL, .n = min3(need_mem, SVC_TAKE_CHUNK, stored)};
+		*h = (svc_header){.type = SVC_REFILL, .n = min2(min2(need_mem, SVC_TAKE_CHUNK), stored)};
 		return MPC_OK;
 	}
 	mpc_err err = svc->next(svc->arg, x, &n, need_mem || need_store ? SVC_IDLE_MS : -1);
@@ -671,11 +670,11 @@ static mpc_err svc_next(score_state *s, mpc_kind_session *ks, mpc_party *p, svc_
 	else if (need_mem && (!durable || stored > 0))
 		/* a request that comes meanwhile waits for one step at most */
 		*h = (svc_header){.type = SVC_REFILL,
-		                  .n = durable ? min3(need_mem, SVC_TAKE_CHUNK, stored)
-		                               : min3(need_mem, SVC_MAKE_CHUNK, SVC_MAKE_CHUNK)};
+		                  .n = durable ? min2(min2(need_mem, SVC_TAKE_CHUNK), stored)
+		                               : min2(need_mem, SVC_MAKE_CHUNK)};
 	else
 		*h = (svc_header){.type = SVC_STOCK,
-		                  .n = min3(need_store, SVC_MAKE_CHUNK, need_store)};
+		                  .n = min2(need_store, SVC_MAKE_CHUNK)};
 	return MPC_OK;
 }
 
