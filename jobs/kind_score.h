@@ -66,6 +66,10 @@ extern const char *const mpc_score_job_categories[6];
 /* Read the job's [fraud_score] section. MPC_ECONFIG "FILE:LINE:
  * [fraud_score] key: what". */
 mpc_err mpc_score_job_parse(const mpc_job *j, mpc_score_job *sc) MPC_MUST_CHECK;
+/* The job section's `features` (names, fA-fB ranges, categories) into
+ * sc->feat and sc->d, for fraud_score and model_average. MPC_ECONFIG naming
+ * the line. */
+mpc_err mpc_score_job_parse_features(const mpc_job *j, mpc_score_job *sc) MPC_MUST_CHECK;
 /* The spec of a state the kind's parse made (mpc_kind_find("fraud_score")). */
 const mpc_score_job *mpc_score_job_of(const void *kind_state);
 

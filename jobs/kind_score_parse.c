@@ -83,12 +83,14 @@ static mpc_err parse_roles(const mpc_job *j, mpc_score_job *sc) {
 }
 
 /* features = names, fA-fB ranges, categories */
-static mpc_err parse_features(const mpc_job *j, mpc_score_job *sc) {
+mpc_err mpc_score_job_parse_features(const mpc_job *j, mpc_score_job *sc) {
 	const mpc_job_param *p;
 	char buf[256], *it[MPC_SCORE_JOB_MAX_FEATURES];
 	int n;
 
-	p = mpc_kind_param(j, "features");
+	if ((p = mpc_kind_param(j, "features")) == NULL)
+		return mpc_error(MPC_ECONFIG, "%s: [%s] features: missing (required)", j->path,
+		                 j->computation);
 	snprintf(buf, sizeof(buf), "%s", p->value);
 	if ((n = mpc_kind_split(buf, it, MPC_SCORE_JOB_MAX_FEATURES)) < 0)
 		return mpc_kind_param_err(j, p, "expected a comma-separated list of feature names");
@@ -218,7 +220,8 @@ mpc_err mpc_score_job_parse(const mpc_job *j, mpc_score_job *sc) {
 	memset(sc, 0, sizeof(*sc));
 	if ((err = mpc_kind_known_keys(j, known, sizeof(known) / sizeof(known[0]))) != MPC_OK ||
 	    (err = parse_model(j, sc)) != MPC_OK || (err = parse_roles(j, sc)) != MPC_OK ||
-	    (err = parse_features(j, sc)) != MPC_OK || (err = parse_holders(j, sc)) != MPC_OK)
+	    (err = mpc_score_job_parse_features(j, sc)) != MPC_OK ||
+	    (err = parse_holders(j, sc)) != MPC_OK)
 		return err;
 	if ((err = mpc_job_param_double(
 	         j, "threshold", 0.5, sc->model == MPC_SCORE_JOB_TREE ? -1e9 : 1e-9,

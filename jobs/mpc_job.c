@@ -660,7 +660,7 @@ static mpc_err finish_inputs(parser *ps) {
 	if (kind && kind->contribute == NULL)
 		return fail_at(ps, j->inputs[0].line, NULL, NULL,
 		               "[input %s]: computation %s takes no input parties (aggregate_stats "
-		               "does)",
+		               "and model_average do)",
 		               j->inputs[0].name, j->computation);
 	if (j->n_parties > MPC_JOB_MAX_COMPUTE)
 		return fail_at(ps, j->parties[MPC_JOB_MAX_COMPUTE].line, NULL, NULL,

@@ -6,7 +6,8 @@
 /* X(ops table): a new kind adds its line here. */
 #define KINDS(X)                                                                                   \
 	X(mpc_kind_stats) /* jobs/kind_stats.c: aggregate_stats */                                 \
-	X(mpc_kind_score) /* jobs/kind_score.c: fraud_score */
+	X(mpc_kind_score) /* jobs/kind_score.c: fraud_score */                                     \
+	X(mpc_kind_avg)   /* jobs/kind_avg.c: model_average */
 
 #define DECLARE(k) extern const mpc_kind k;
 KINDS(DECLARE)

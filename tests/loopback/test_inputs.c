@@ -5,7 +5,10 @@
  * statistics must equal clear_stats over the union of the 49 others' rows,
  * every compute party must leave out the killed one, a late submission is
  * refused, and a recipient that was not online when the job ended fetches
- * the same bytes later from all three. */
+ * the same bytes later from all three. model_average (secure aggregation of
+ * logistic-regression models): 6 input parties' models, one clipped, and
+ * the compute parties' own models, against the average computed here. */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -195,9 +198,162 @@ static void test_fifty_inputs(void **state) {
 	assert_non_null(strstr(party_log(dir, "c1"), "not among its recipients"));
 }
 
+/* ---- model_average: the averaging step of federated training ---- */
+
+#define NM 6 /* models from input parties i00..i05 */
+
+/* Model i's weights (f0..f3, intercept): deterministic, model 2 far outside
+ * the clip bound. */
+static void model_weights(int i, double w[5]) {
+	for (int k = 0; k < 5; k++)
+		w[k] = ((i * 7 + k * 3) % 11 - 5) * 0.37 + (i == 2 ? 6.5 : 0);
+}
+
+static void write_model(const char *path, const double w[5]) {
+	FILE *fp = fopen(path, "w");
+	assert_non_null(fp);
+	fprintf(fp, "input,weight\nintercept,%.10f\n", w[4]);
+	for (int k = 0; k < 4; k++)
+		fprintf(fp, "f%d,%.10f\n", k, w[k]);
+	fclose(fp);
+}
+
+/* The average of models first..first+n-1 after clipping to L2 norm `clip`. */
+static void clear_average(int first, int n, double clip, double avg[5]) {
+	memset(avg, 0, 5 * sizeof(double));
+	for (int i = first; i < first + n; i++) {
+		double w[5], norm = 0;
+		model_weights(i, w);
+		for (int k = 0; k < 5; k++)
+			norm += w[k] * w[k];
+		norm = sqrt(norm);
+		for (int k = 0; k < 5; k++)
+			avg[k] += (norm > clip ? w[k] * clip / norm : w[k]) / n;
+	}
+}
+
+/* An output model file against avg (input,weight lines). */
+static void expect_model(const char *path, const double avg[5]) {
+	char *t = party_slurp(path), name[32];
+	double v;
+	int seen = 0;
+	for (char *line = strtok(t, "\n"); line; line = strtok(NULL, "\n")) {
+		if (sscanf(line, "%31[^,],%lf", name, &v) != 2 || strcmp(name, "input") == 0)
+			continue;
+		int k = strcmp(name, "intercept") == 0 ? 4 : name[1] - '0';
+		assert_true(k >= 0 && k < 5);
+		if (fabs(v - avg[k]) > 1e-4)
+			print_error("%s: %s = %.8f, expected %.8f\n", path, name, v, avg[k]);
+		assert_true(fabs(v - avg[k]) <= 1e-4);
+		seen++;
+	}
+	assert_int_equal(seen, 5);
+}
+
+static void write_avg_job(const char *path, int inputs) {
+	int ports[2 * NC];
+	FILE *fp = fopen(path, "w");
+	assert_non_null(fp);
+	assert_int_equal(mpc_local_free_ports(ports, 2 * NC), MPC_OK);
+	fprintf(fp,
+	        "[job]\nid = avg-%d-%d\ncomputation = model_average\ntimeout = 20\n"
+	        "connect_timeout = 30\n%s"
+	        "[model_average]\nfeatures = f0-f3\nmax_weight = 8\nclip = 4\n",
+	        (int)getpid(), inputs, inputs ? "input_deadline = 60\nrecipients = c1, i04\n" : "");
+	for (int i = 0; i < NC; i++) {
+		fprintf(fp, "[party %s]\naddress = tcp://127.0.0.1:%d\nfingerprint = %s\n",
+		        names[i], ports[i], fps[i]);
+		if (inputs)
+			fprintf(fp, "submit = 127.0.0.1:%d\n", ports[NC + i]);
+	}
+	for (int i = 0; i < inputs; i++)
+		fprintf(fp, "[input %s]\nfingerprint = %s\n", names[NC + i], fps[NC + i]);
+	fclose(fp);
+}
+
+static void test_model_average(void **state) {
+	char job[256], path[1024], out[256];
+	pid_t cp[NC], ip[NM];
+	int codes[NM];
+	double t_end[NM], w[5], avg[5];
+	(void)state;
+	for (int i = 0; i < NM; i++) {
+		snprintf(path, sizeof(path), "%s/model%d.csv", dir, i);
+		model_weights(i, w);
+		write_model(path, w);
+	}
+	/* 1. from input parties: c1 and i04 receive */
+	snprintf(job, sizeof(job), "%s/avg-inputs.ini", dir);
+	snprintf(out, sizeof(out), "%s/avg-c1.csv", dir);
+	write_avg_job(job, NM);
+	for (int i = 0; i < NC; i++) {
+		party_args pa = {0};
+		party_args_run(&pa, bin, dir, job, names[i]);
+		party_args_add(&pa, "--output");
+		party_args_add(&pa, "%s/avg-%s.csv", dir, names[i]);
+		snprintf(path, sizeof(path), "%s/log-%s", dir, names[i]);
+		cp[i] = party_spawn(party_args_argv(&pa), path, NULL);
+	}
+	for (int i = 0; i < NM; i++) {
+		party_args pa = {0};
+		party_args_add(&pa, "%s/mpc-party", bin);
+		party_args_add(&pa, "submit");
+		party_args_add(&pa, "--job");
+		party_args_add(&pa, "%s", job);
+		party_args_add(&pa, "--party");
+		party_args_add(&pa, "%s", names[NC + i]);
+		party_args_add(&pa, "--keys");
+		party_args_add(&pa, "%s/keys-%s", dir, names[NC + i]);
+		party_args_add(&pa, "--input");
+		party_args_add(&pa, "%s/model%d.csv", dir, i);
+		snprintf(path, sizeof(path), "%s/log-%s", dir, names[NC + i]);
+		ip[i] = party_spawn(party_args_argv(&pa), path, NULL);
+	}
+	party_wait_all(ip, NM, codes, t_end, 60);
+	for (int i = 0; i < NM; i++)
+		assert_int_equal(codes[i], 0);
+	assert_non_null(strstr(party_log(dir, names[NC + 2]), "clipped to 4"));
+	snprintf(path, sizeof(path), "%s/avg-i04.csv", dir);
+	assert_int_equal(fetch(job, 4, path), 0);
+	party_wait_all(cp, NC, codes, t_end, 60);
+	for (int i = 0; i < NC; i++) {
+		if (codes[i] != 0)
+			print_error("%s: exit %d\n%s\n", names[i], codes[i],
+			            party_log(dir, names[i]));
+		assert_int_equal(codes[i], 0);
+	}
+	clear_average(0, NM, 4, avg);
+	expect_model(out, avg);
+	expect_model(path, avg);
+	snprintf(path, sizeof(path), "%s/avg-c0.csv", dir); /* not a recipient */
+	assert_int_equal(access(path, F_OK), -1);
+
+	/* 2. without input parties: each compute party's own --model */
+	snprintf(job, sizeof(job), "%s/avg-own.ini", dir);
+	write_avg_job(job, 0);
+	for (int i = 0; i < NC; i++) {
+		party_args pa = {0};
+		party_args_run(&pa, bin, dir, job, names[i]);
+		party_args_add(&pa, "--model");
+		party_args_add(&pa, "%s/model%d.csv", dir, i);
+		party_args_add(&pa, "--output");
+		party_args_add(&pa, "%s/own-%s.csv", dir, names[i]);
+		snprintf(path, sizeof(path), "%s/log-%s", dir, names[i]);
+		cp[i] = party_spawn(party_args_argv(&pa), path, NULL);
+	}
+	party_wait_all(cp, NC, codes, t_end, 60);
+	clear_average(0, NC, 4, avg);
+	for (int i = 0; i < NC; i++) {
+		assert_int_equal(codes[i], 0);
+		snprintf(path, sizeof(path), "%s/own-%s.csv", dir, names[i]);
+		expect_model(path, avg);
+	}
+}
+
 int main(void) {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_fifty_inputs),
+	    cmocka_unit_test(test_model_average),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
