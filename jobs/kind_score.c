@@ -655,7 +655,8 @@ static mpc_err svc_next(score_state *s, mpc_kind_session *ks, mpc_party *p, svc_
 	size_t n = 0;
 	*h = (svc_header){.type = SVC_STOP};
 	if (durable && need_mem && mem < lv.window / 4 && stored > 0) {
-		*h = (svc_header){.type = SVC_REFILL, .n = min2(min2(need_mem, SVC_TAKE_CHUNK), stored)};
+		*h = (svc_header){.type = SVC_REFILL,
+		                  .n = min2(min2(need_mem, SVC_TAKE_CHUNK), stored)};
 		return MPC_OK;
 	}
 	mpc_err err = svc->next(svc->arg, x, &n, need_mem || need_store ? SVC_IDLE_MS : -1);
@@ -673,8 +674,7 @@ static mpc_err svc_next(score_state *s, mpc_kind_session *ks, mpc_party *p, svc_
 		                  .n = durable ? min2(min2(need_mem, SVC_TAKE_CHUNK), stored)
 		                               : min2(need_mem, SVC_MAKE_CHUNK)};
 	else
-		*h = (svc_header){.type = SVC_STOCK,
-		                  .n = min2(need_store, SVC_MAKE_CHUNK)};
+		*h = (svc_header){.type = SVC_STOCK, .n = min2(need_store, SVC_MAKE_CHUNK)};
 	return MPC_OK;
 }
 
