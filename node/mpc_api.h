@@ -12,7 +12,7 @@
 #include "runtime/mpc_err.h"
 #include <stddef.h>
 
-#define MPC_API_MAX_JOB_TEXT 65536 /* bytes of a submitted job file */
+#define MPC_API_MAX_JOB_TEXT (512 * 1024) /* bytes of a submitted job file (1,000 input parties fit) */
 #define MPC_API_DATASET_MAX  32    /* characters of a dataset name */
 
 /* POST /jobs. */

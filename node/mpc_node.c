@@ -149,10 +149,13 @@ static mpc_err check_form(mpc_node *n, node_job *j, const char *proposer) {
 		                 "(transport = tls, preprocessing = ot or paillier)",
 		                 job->id);
 	const mpc_kind *k = mpc_kind_find(job->computation);
-	if (k != &mpc_kind_stats && k != &mpc_kind_score)
+	j->inputs = job->n_inputs > 0;
+	if (k != &mpc_kind_stats && k != &mpc_kind_score &&
+	    !(j->inputs && k == mpc_kind_find("model_average")))
 		return mpc_error(MPC_EINVAL,
-		                 "job %s: computation %s: the node runs aggregate_stats jobs and "
-		                 "fraud_score services (run the others with mpc-party run)",
+		                 "job %s: computation %s: the node runs aggregate_stats jobs, "
+		                 "fraud_score services and model_average jobs with input parties "
+		                 "(run the others with mpc-party run)",
 		                 job->id, job->computation);
 	void *st = NULL;
 	mpc_err err = k->parse(job, &st);
@@ -219,6 +222,13 @@ static mpc_err check_policy(mpc_node *n, node_job *j, const char *proposer) {
 		if (strcmp(job->parties[i].name, n->cfg.name) != 0 &&
 		    (err = mpc_policy_allow_recipient(p, job->parties[i].name)) != MPC_OK)
 			return err;
+	if (j->inputs) { /* and the input parties named recipients; no dataset of ours */
+		for (int i = 0; i < job->n_inputs; i++)
+			if (job->inputs[i].recipient &&
+			    (err = mpc_policy_allow_recipient(p, job->inputs[i].name)) != MPC_OK)
+				return err;
+		return MPC_OK;
+	}
 	const mpc_policy_dataset_info *ds;
 	if ((err = mpc_policy_dataset(p, j->dataset, &ds)) != MPC_OK)
 		return err;
@@ -308,7 +318,12 @@ mpc_err node_job_admit(mpc_node *n, const char *text, size_t len, const char *pr
 		    j->id, n->cfg.name);
 	if (err == MPC_OK)
 		err = check_form(n, j, proposer);
-	if (err == MPC_OK && dataset[0] == '\0' && (!j->service || j->self == j->owner))
+	if (err == MPC_OK && j->inputs && dataset[0] != '\0')
+		err = mpc_error(MPC_EINVAL,
+		                "job %s has input parties: its rows come from their submissions, so "
+		                "it names no dataset (drop \"dataset\")",
+		                j->id);
+	if (err == MPC_OK && dataset[0] == '\0' && !j->inputs && (!j->service || j->self == j->owner))
 		err =
 		    mpc_error(MPC_EINVAL,
 		              "job %s: no dataset (name a [dataset NAME] of the nodes' policies%s)",
@@ -414,6 +429,11 @@ static void build_args(mpc_node *n, node_job *j, const char *input, run_args *ra
 		snprintf(path, sizeof(path), "%s/store/%s", n->cfg.state, j->id);
 	arg(ra, "--store", "%s", path);
 	arg(ra, "--log-level", "info");
+	if (j->inputs) { /* the input parties submit to the process itself */
+		node_job_path(n, j, "result.csv", path, sizeof(path));
+		arg(ra, "--output", "%s", path);
+		return;
+	}
 	if (!j->service) {
 		if (input[0] == '\0') { /* a PostgreSQL dataset: the file spawn wrote */
 			node_job_path(n, j, "input.pg", path, sizeof(path));
@@ -483,9 +503,10 @@ static mpc_err spawn(mpc_node *n, node_job *j, const char *input) {
 mpc_err node_job_launch(mpc_node *n, node_job *j) {
 	const mpc_policy_dataset_info *ds = NULL;
 	mpc_err err = MPC_OK;
-	if (j->epsilon > 0 || j->delta > 0)
+	int charge = (j->epsilon > 0 || j->delta > 0) && !j->inputs;
+	if (charge)
 		err = mpc_policy_dataset(n->policy, j->dataset, &ds);
-	if (err == MPC_OK && (j->epsilon > 0 || j->delta > 0)) {
+	if (err == MPC_OK && charge) {
 		mpc_ledger_budget b = {ds->budget_epsilon, ds->budget_delta};
 		err = mpc_ledger_charge(n->ledger, j->dataset, j->id, j->computation, j->epsilon,
 		                        j->delta, 0, &b);
@@ -538,7 +559,7 @@ static void last_error_line(mpc_node *n, node_job *j, char *out, size_t cap) {
  * dispatcher at a service's asker. */
 static void start_process(mpc_node *n, node_job *j) {
 	const mpc_policy_dataset_info *ds = NULL;
-	int needs_data = !j->service || j->self == j->owner, pg = 0;
+	int needs_data = !j->inputs && (!j->service || j->self == j->owner), pg = 0;
 	j->spawn_pending = 0;
 	if (needs_data && mpc_policy_dataset(n->policy, j->dataset, &ds) == MPC_OK)
 		pg = ds->source == MPC_POLICY_POSTGRES;

@@ -139,6 +139,14 @@ static void result(mpc_node *n, node_job *j, mpc_http_response *r) {
 		reply_error(r, 409, msg);
 		return;
 	}
+	if (!j->job->parties[j->self].recipient) {
+		snprintf(msg, sizeof(msg),
+		         "job %s: this node (%s) is not among its recipients ([job] recipients): "
+		         "it wrote no outputs",
+		         j->id, n->cfg.name);
+		reply_error(r, 409, msg);
+		return;
+	}
 	node_job_path(n, j, "result.csv", path, sizeof(path));
 	size_t len;
 	pthread_mutex_unlock(&n->mu); /* a done job's file no longer changes */

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "node/mpc_api.h"
 #include "node/mpc_node_internal.h"
 #include "runtime/mpc_log.h"
 #include "runtime/mpc_wipe.h"
@@ -39,8 +40,9 @@ static int printable(const char *s) {
 
 static mpc_err on_propose(mpc_node *n, const char *peer, json_t *o) {
 	size_t len = 0;
-	const char *text = member(o, "job", 65536, &len), *ds = member(o, "dataset", 32, NULL);
-	if (text == NULL || ds == NULL || strlen(text) != len || !mpc_job_name_ok(ds, 32))
+	const char *text = member(o, "job", MPC_API_MAX_JOB_TEXT, &len), *ds = member(o, "dataset", 32, NULL);
+	if (text == NULL || ds == NULL || strlen(text) != len ||
+	    (ds[0] != '\0' && !mpc_job_name_ok(ds, 32))) /* "": none (input parties) */
 		return mpc_error(MPC_EPROTO, "propose from %s: malformed (job, dataset)", peer);
 	node_job *j;
 	pthread_mutex_lock(&n->mu);

@@ -10,8 +10,10 @@
  * node again when it restarts, and the next job succeeds; a scoring service
  * of 1000 requests equals clear_score, with the model owner's quota; its
  * stock outlives a kill -9 and restart, never handed out twice (the stores'
- * counts); malformed JSON, an oversized body, a wrong token, an unknown job
- * and a job id used twice get 4xx with a clear message. */
+ * counts); a job with three input parties, proposed without a dataset,
+ * takes their submissions and equals the clear one at its recipients;
+ * malformed JSON, an oversized body, a wrong token, an unknown job and a job
+ * id used twice get 4xx with a clear message. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -272,6 +274,8 @@ static int teardown(void **state) {
 	return party_remove_dir(dir) != 0 || bad ? -1 : 0;
 }
 
+static void write_body(const char *job, const char *dataset, const char *id, char body[256]);
+
 /* The body of a submission of a job with these [aggregate_stats] lines,
  * in dir/body-ID.json; the id in id. */
 static void make_job_body(const char *comp, const char *params, const char *dataset, char id[64],
@@ -279,7 +283,7 @@ static void make_job_body(const char *comp, const char *params, const char *data
 	int jp[NP];
 	assert_int_equal(mpc_local_free_ports(jp, NP), MPC_OK);
 	snprintf(id, 64, "node-test-%d-%d", (int)getpid(), job_seq++);
-	char job[4096], path[256];
+	char job[4096];
 	int k = snprintf(job, sizeof(job),
 	                 "[job]\nid = %s\ncomputation = %s\nring = 128\n"
 	                 "frac_bits = 16\npreprocessing = ot\ntimeout = 10\nconnect_timeout = 20\n"
@@ -289,11 +293,18 @@ static void make_job_body(const char *comp, const char *params, const char *data
 		k += snprintf(job + k, sizeof(job) - (size_t)k,
 		              "[party %s]\naddress = tcp://127.0.0.1:%d\nfingerprint = %s\n",
 		              names[i], jp[i], fps[i]);
+	write_body(job, dataset, id, body);
+}
+
+/* dir/job-ID.ini holding job, and the body of its submission (dataset ""
+ * for none) in dir/body-ID.json. */
+static void write_body(const char *job, const char *dataset, const char *id, char body[256]) {
+	char path[256];
 	snprintf(path, sizeof(path), "%s/job-%s.ini", dir, id);
 	write_file(path, job, 0644);
 	/* the JSON body: the job text as a JSON string (jq-free: python is not
 	 * assumed; escape by hand) */
-	char esc[8192];
+	char esc[16384];
 	size_t e = 0;
 	for (const char *p = job; *p && e + 3 < sizeof(esc); p++) {
 		if (*p == '\n') {
@@ -310,7 +321,10 @@ static void make_job_body(const char *comp, const char *params, const char *data
 	snprintf(body, 256, "%s/body-%s.json", dir, id);
 	FILE *fp = fopen(body, "w");
 	assert_non_null(fp);
-	fprintf(fp, "{\"job\": \"%s\", \"dataset\": \"%s\"}", esc, dataset);
+	if (dataset[0])
+		fprintf(fp, "{\"job\": \"%s\", \"dataset\": \"%s\"}", esc, dataset);
+	else
+		fprintf(fp, "{\"job\": \"%s\"}", esc);
 	fclose(fp);
 }
 
@@ -817,6 +831,73 @@ static void test_stock_survives_restart(void **state) {
 	}
 }
 
+
+/* A job with input parties through the nodes: proposed without a dataset,
+ * approved by all three, each node's process takes the submissions of three
+ * input parties (mpc-party submit, their own keys, merchants 0..2's rows);
+ * the recipients' results equal the clear ones over the union, and the
+ * node that is not a recipient says so instead of a result. */
+static void test_input_parties(void **state) {
+	(void)state;
+	enum { NI = 3 };
+	char cmd[1024], ifp[NI][128], id[64], body[256], job[8192], *out;
+	int jp[2 * NP];
+	for (int i = 0; i < NI; i++) {
+		snprintf(cmd, sizeof(cmd), "%s/mpc-party keygen --out %s/keys-in%d --name in%d > %s/kg-in%d",
+		         bin, dir, i, i, dir, i);
+		assert_int_equal(party_run_cmd(cmd), 0);
+		snprintf(cmd, sizeof(cmd), "%s/kg-in%d", dir, i);
+		char *t = strstr(party_slurp(cmd), "fingerprint: ");
+		assert_non_null(t);
+		assert_int_equal(sscanf(t + 13, "%127s", ifp[i]), 1);
+	}
+	assert_int_equal(mpc_local_free_ports(jp, 2 * NP), MPC_OK);
+	snprintf(id, sizeof(id), "node-test-%d-%d", (int)getpid(), job_seq++);
+	int k = snprintf(job, sizeof(job),
+	                 "[job]\nid = %s\ncomputation = aggregate_stats\ntimeout = 10\n"
+	                 "connect_timeout = 20\ninput_deadline = 60\nrecipients = alpha, bravo\n"
+	                 "[aggregate_stats]\n%s\n",
+	                 id, stats_params);
+	for (int i = 0; i < NP; i++)
+		k += snprintf(job + k, sizeof(job) - (size_t)k,
+		              "[party %s]\naddress = tcp://127.0.0.1:%d\nsubmit = 127.0.0.1:%d\n"
+		              "fingerprint = %s\n",
+		              names[i], jp[i], jp[NP + i], fps[i]);
+	for (int i = 0; i < NI; i++)
+		k += snprintf(job + k, sizeof(job) - (size_t)k, "[input in%d]\nfingerprint = %s\n", i,
+		              ifp[i]);
+	/* a dataset is refused: the rows are the input parties' */
+	write_body(job, "txns", id, body);
+	assert_int_equal(http(0, "POST", "/jobs", body, NULL, &out), 400);
+	assert_non_null(strstr(out, "names no dataset"));
+	write_body(job, "", id, body); /* refused before its id was taken: the same id */
+	assert_int_equal(http(0, "POST", "/jobs", body, NULL, &out), 202);
+	pid_t sp[NI];
+	int codes[NI];
+	double t_end[NI];
+	for (int i = 0; i < NI; i++) {
+		snprintf(cmd, sizeof(cmd),
+		         "%s/mpc-party submit --job %s/job-%s.ini --party in%d --keys %s/keys-in%d "
+		         "--input %s/merchant%d.csv --wait 60 > %s/log-in%d 2>&1",
+		         bin, dir, id, i, dir, i, dir, i, dir, i);
+		sp[i] = party_spawn_sh(cmd, "/dev/null");
+	}
+	party_wait_all(sp, NI, codes, t_end, 90);
+	for (int i = 0; i < NI; i++) {
+		snprintf(cmd, sizeof(cmd), "%s/log-in%d", dir, i);
+		if (codes[i] != 0)
+			print_error("in%d: exit %d\n%s\n", i, codes[i], party_slurp(cmd));
+		assert_int_equal(codes[i], 0);
+	}
+	for (int i = 0; i < NP; i++)
+		assert_string_equal(wait_job(i, id, 60), "done");
+	expect_agree(0, id);
+	expect_agree(1, id);
+	snprintf(cmd, sizeof(cmd), "/jobs/%s/result", id);
+	assert_int_equal(http(2, "GET", cmd, NULL, NULL, &out), 409);
+	assert_non_null(strstr(out, "not among its recipients"));
+}
+
 static void test_api_errors(void **state) {
 	(void)state;
 	char path[256], *out;
@@ -864,6 +945,7 @@ int main(void) {
 	    cmocka_unit_test(test_node_frozen_during_job),
 	    cmocka_unit_test(test_scoring_service),
 	    cmocka_unit_test(test_stock_survives_restart),
+	    cmocka_unit_test(test_input_parties),
 	    cmocka_unit_test(test_api_errors),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -77,7 +77,9 @@ static void test_good(void **st) {
 	/* one more */
 	memset(big + 8, 'a', n + 1);
 	memcpy(big + 8 + n + 1, "\"}", 2);
-	bad_n(big, 8 + n + 3, "\"job\" is 65537 bytes; at most 65536", NULL);
+	char want[80];
+	snprintf(want, sizeof(want), "\"job\" is %zu bytes; at most %zu", n + 1, n);
+	bad_n(big, 8 + n + 3, want, NULL);
 	free(big);
 	mpc_api_submit_free(NULL);
 }
