@@ -517,8 +517,10 @@ static void test_node_killed_during_job(void **state) {
 	start_node(2);
 	assert_true(wait_links(0, NP - 1, 20) && wait_links(2, NP - 1, 20));
 	assert_string_equal(submit(0, stats_params, id), "done");
-	for (int i = 0; i < NP; i++)
+	for (int i = 0; i < NP; i++) { /* the others may end a moment later */
+		assert_string_equal(wait_job(i, id, 30), "done");
 		expect_agree(i, id);
+	}
 }
 
 /* The children of pid (its job processes), from /proc. */
@@ -567,8 +569,10 @@ static void test_node_frozen_during_job(void **state) {
 	start_node(2);
 	assert_true(wait_links(0, NP - 1, 20) && wait_links(2, NP - 1, 20));
 	assert_string_equal(submit(2, stats_params, id), "done");
-	for (int i = 0; i < NP; i++)
+	for (int i = 0; i < NP; i++) { /* the others may end a moment later */
+		assert_string_equal(wait_job(i, id, 30), "done");
 		expect_agree(i, id);
+	}
 }
 
 /* Row i's f0..f7 of the scoring data, as a JSON list. */
