@@ -3,7 +3,8 @@
 # its own key, talking TLS 1.3 with pinned certificates. They make their
 # Beaver triples among themselves by oblivious transfer (no dealer), compute
 # joint transaction statistics, and the same figures are computed in the
-# clear from the union of the CSV files and compared.
+# clear from the union of the CSV files and compared; the last act runs 12
+# shops as input parties to the three merchants (mpc-party submit, fetch).
 #   PREPROC=dealer|ot|paillier make demo   picks the preprocessing (default ot)
 set -eu
 build=${1:-build}
@@ -320,3 +321,69 @@ for i in 0 1 2; do
 done
 trap - EXIT
 echo "   SIGTERM: every node stopped cleanly (exit 0); logs in $nd/"
+echo "== 12. many merchants, few compute parties: 12 shops are input parties ([input NAME]: mpc-party submit connects out, shares each shop's local aggregates with the three compute parties, gets a receipt from each and leaves; no shop opens a port); the three merchants compute; shop07 fetches the results later (mpc-party fetch)"
+ip=$out/inputs
+mkdir -p "$ip"
+"$bin/gen_data" --merchants 12 --rows 1500 --seed 77 --out "$ip/data" > /dev/null
+for s in $(seq 0 11); do
+	fp[shop$s]=$("$bin/mpc-party" keygen --out "$ip/keys-shop$s" --name "shop$s" | awk '/^fingerprint:/ {print $2}')
+done
+for try in $(seq 1 50); do # six free ports: the compute parties' links and submit addresses
+	ibase=$((20000 + (RANDOM % 1200) * 10))
+	busy=0
+	for p in $(seq "$ibase" $((ibase + 5))); do
+		(exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && busy=1
+	done
+	[ "$busy" = 0 ] && break
+done
+{
+	printf '[job]\nid = demo-inputs-%s\ncomputation = aggregate_stats\ntimeout = 30\nconnect_timeout = 30\n' "$stamp"
+	printf 'input_deadline = 60\nmin_inputs = 10\nrecipients = merchant0, shop07\nhold = 120\n'
+	printf '[aggregate_stats]\nmax_amount = 100000\nmax_rows = 100000\n'
+	printf 'statistics = count, sum, mean, stddev, min, max, histogram, fraud_rate\n'
+	printf 'histogram_edges = 10, 50, 100, 500, 1000\ngroups = grocery, travel, online\nmin_cohort = 50\n'
+	for i in 0 1 2; do
+		printf '[party merchant%d]\naddress = tcp://127.0.0.1:%d\nsubmit = 127.0.0.1:%d\nfingerprint = %s\n' \
+			"$i" $((ibase + i)) $((ibase + 3 + i)) "${fp[merchant$i]}"
+	done
+	for s in $(seq 0 11); do
+		printf '[input shop%02d]\nfingerprint = %s\n' "$s" "${fp[shop$s]}"
+	done
+} > "$ip/job.ini"
+ipids=()
+for i in 0 1 2; do
+	extra=()
+	[ "$i" = 0 ] && extra=(--output "$ip/result0.csv")
+	"$bin/mpc-party" run --job "$ip/job.ini" --party "merchant$i" --keys "$out/keys-merchant$i" \
+		"${extra[@]}" > "$ip/merchant$i.log" 2>&1 &
+	ipids+=($!)
+done
+spids=()
+for s in $(seq 0 11); do
+	"$bin/mpc-party" submit --job "$ip/job.ini" --party "$(printf 'shop%02d' "$s")" \
+		--keys "$ip/keys-shop$s" --input "$ip/data/merchant$s.csv" > "$ip/shop$s.log" 2>&1 &
+	spids+=($!)
+done
+for p in "${spids[@]}"; do
+	wait "$p" || { echo "demo: a shop's submission failed:" >&2; tail -n 3 "$ip"/shop*.log >&2; exit 1; }
+done
+echo "   every shop exited 0: each compute party committed its contribution; shop00's receipts:"
+grep '^receipt' "$ip/shop0.log" | sed 's/^/   /'
+for t in $(seq 1 300); do [ -s "$ip/result0.csv" ] && break; sleep 0.1; done
+grep -h 'input parties contributed' "$ip/merchant0.log" | sed 's/^/   merchant0: /'
+"$bin/mpc-party" fetch --job "$ip/job.ini" --party shop07 --keys "$ip/keys-shop7" \
+	--output "$ip/shop07.csv" | sed 's/^/   shop07: /'
+for p in "${ipids[@]}"; do
+	wait "$p" || { echo "demo: a compute party failed:" >&2; tail -n 3 "$ip"/merchant*.log >&2; exit 1; }
+done
+cmp -s "$ip/result0.csv" "$ip/shop07.csv" ||
+	{ echo "demo: shop07 fetched other results than merchant0 wrote" >&2; exit 1; }
+grep -h 'not among its recipients' "$ip/merchant1.log" | sed 's/^/   merchant1: /' || true
+echo "   -- beside the same figures in the clear, from the union of the 12 shops' files:"
+if ! "$bin/clear_stats" --job "$ip/job.ini" --compare "$ip/result0.csv" "$ip/data"/merchant*.csv > "$ip/clear.txt"; then
+	cat "$ip/clear.txt" >&2
+	echo "demo: the statistics from input parties differ from the clear ones" >&2
+	exit 1
+fi
+tail -n 1 "$ip/clear.txt" | sed 's/^/   /'
+
