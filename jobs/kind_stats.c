@@ -454,15 +454,13 @@ static mpc_err stats_write(void *st, const mpc_kind_io *io) {
 	stats_state *s = st;
 	const mpc_job *j = s->job;
 	if (!s->a.legacy) {
-		if (io->quiet) {
-		} else if (s->contributors)
+		const char *dp = s->a.spec.dp ? ", with differential privacy" : "";
+		if (!io->quiet && s->contributors)
 			printf("job %s: joint statistics over %zu input parties' rows (%s)%s\n",
-			       j->id, s->contributors, io->party,
-			       s->a.spec.dp ? ", with differential privacy" : "");
-		else
+			       j->id, s->contributors, io->party, dp);
+		else if (!io->quiet)
 			printf("job %s: joint statistics over %d parties (%s)%s\n", j->id,
-			       j->n_parties, io->party,
-			       s->a.spec.dp ? ", with differential privacy" : "");
+			       j->n_parties, io->party, dp);
 		for (size_t g = 0; !io->quiet && g <= s->ares.n_groups; g++)
 			print_cohort(&s->a.spec, g ? s->a.groups[g - 1] : "all",
 			             g ? &s->ares.group[g - 1] : &s->ares.all);

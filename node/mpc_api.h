@@ -12,8 +12,9 @@
 #include "runtime/mpc_err.h"
 #include <stddef.h>
 
-#define MPC_API_MAX_JOB_TEXT (512 * 1024) /* bytes of a submitted job file (1,000 input parties fit) */
-#define MPC_API_DATASET_MAX  32    /* characters of a dataset name */
+#define MPC_API_MAX_JOB_TEXT                                                                       \
+	(512 * 1024)           /* bytes of a submitted job file (1,000 input parties fit) */
+#define MPC_API_DATASET_MAX 32 /* characters of a dataset name */
 
 /* POST /jobs. */
 typedef struct {

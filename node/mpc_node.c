@@ -319,11 +319,13 @@ mpc_err node_job_admit(mpc_node *n, const char *text, size_t len, const char *pr
 	if (err == MPC_OK)
 		err = check_form(n, j, proposer);
 	if (err == MPC_OK && j->inputs && dataset[0] != '\0')
-		err = mpc_error(MPC_EINVAL,
-		                "job %s has input parties: its rows come from their submissions, so "
-		                "it names no dataset (drop \"dataset\")",
-		                j->id);
-	if (err == MPC_OK && dataset[0] == '\0' && !j->inputs && (!j->service || j->self == j->owner))
+		err =
+		    mpc_error(MPC_EINVAL,
+		              "job %s has input parties: its rows come from their submissions, so "
+		              "it names no dataset (drop \"dataset\")",
+		              j->id);
+	if (err == MPC_OK && dataset[0] == '\0' && !j->inputs &&
+	    (!j->service || j->self == j->owner))
 		err =
 		    mpc_error(MPC_EINVAL,
 		              "job %s: no dataset (name a [dataset NAME] of the nodes' policies%s)",

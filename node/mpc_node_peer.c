@@ -40,7 +40,8 @@ static int printable(const char *s) {
 
 static mpc_err on_propose(mpc_node *n, const char *peer, json_t *o) {
 	size_t len = 0;
-	const char *text = member(o, "job", MPC_API_MAX_JOB_TEXT, &len), *ds = member(o, "dataset", 32, NULL);
+	const char *text = member(o, "job", MPC_API_MAX_JOB_TEXT, &len),
+	           *ds = member(o, "dataset", 32, NULL);
 	if (text == NULL || ds == NULL || strlen(text) != len ||
 	    (ds[0] != '\0' && !mpc_job_name_ok(ds, 32))) /* "": none (input parties) */
 		return mpc_error(MPC_EPROTO, "propose from %s: malformed (job, dataset)", peer);

@@ -42,10 +42,10 @@ struct party_inbox {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	/* under mu */
-	int open, committed, fetched;
-	slot_t *slot; /* job->n_inputs */
-	int done;     /* 0 running, 1 outputs held, -1 failed */
-	char *out[2]; /* csv, json */
+	int open, committed, fetched, want; /* want: input parties among the recipients */
+	slot_t *slot;                       /* job->n_inputs */
+	int done;                           /* 0 running, 1 outputs held, -1 failed */
+	char *out[2];                       /* csv, json */
 	size_t out_len[2];
 	char why[400];
 	/* the agreed contributions (after party_inbox_agree) */
@@ -266,6 +266,10 @@ static int all_committed(const party_inbox *ib) {
 	return ib->committed == ib->job->n_inputs;
 }
 
+static int all_fetched(const party_inbox *ib) {
+	return ib->fetched >= ib->want;
+}
+
 mpc_err party_inbox_wait(party_inbox *ib) {
 	double deadline = mono() + ib->job->input_deadline_ms / 1000.0;
 	pthread_mutex_lock(&ib->mu);
@@ -394,6 +398,7 @@ mpc_err party_inbox_hold(party_inbox *ib, const mpc_kind *k, void *st, mpc_kind_
 		want += j->inputs[i].recipient;
 	if (want == 0)
 		return MPC_OK;
+	ib->want = want;
 	const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
 	char path[2][512];
 	char *buf[2] = {0};
@@ -427,13 +432,7 @@ mpc_err party_inbox_hold(party_inbox *ib, const mpc_kind *k, void *st, mpc_kind_
 	mpc_info("job %s: outputs held for %d recipient%s until fetched, at most %d s", j->id, want,
 	         want == 1 ? "" : "s", j->hold_ms / 1000);
 	pthread_mutex_lock(&ib->mu);
-	double deadline = mono() + j->hold_ms / 1000.0;
-	while (ib->fetched < want && mono() < deadline && !mpc_net_stop_signal()) {
-		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += 1;
-		pthread_cond_timedwait(&ib->cv, &ib->mu, &ts);
-	}
+	(void)wait_until(ib, mono() + j->hold_ms / 1000.0, all_fetched); /* a signal ends it */
 	int got = ib->fetched;
 	pthread_mutex_unlock(&ib->mu);
 	if (got < want)

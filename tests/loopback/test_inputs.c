@@ -76,7 +76,8 @@ static void write_job(const char *path) {
 	fclose(fp);
 }
 
-static pid_t submit(const char *job, int i, const char *env) {
+/* `mpc-party submit` as input party i with input (NULL: its merchant file). */
+static pid_t submit_file(const char *job, int i, const char *input, const char *env) {
 	party_args pa = {0};
 	char log[256];
 	party_args_add(&pa, "%s/mpc-party", bin);
@@ -88,9 +89,16 @@ static pid_t submit(const char *job, int i, const char *env) {
 	party_args_add(&pa, "--keys");
 	party_args_add(&pa, "%s/keys-%s", dir, names[NC + i]);
 	party_args_add(&pa, "--input");
-	party_args_add(&pa, "%s/merchant%d.csv", dir, i);
+	if (input)
+		party_args_add(&pa, "%s", input);
+	else
+		party_args_add(&pa, "%s/merchant%d.csv", dir, i);
 	snprintf(log, sizeof(log), "%s/log-%s", dir, names[NC + i]);
 	return party_spawn(party_args_argv(&pa), log, env);
+}
+
+static pid_t submit(const char *job, int i, const char *env) {
+	return submit_file(job, i, NULL, env);
 }
 
 /* `mpc-party fetch` as input party i into out: its exit code. */
@@ -295,19 +303,8 @@ static void test_model_average(void **state) {
 		cp[i] = party_spawn(party_args_argv(&pa), path, NULL);
 	}
 	for (int i = 0; i < NM; i++) {
-		party_args pa = {0};
-		party_args_add(&pa, "%s/mpc-party", bin);
-		party_args_add(&pa, "submit");
-		party_args_add(&pa, "--job");
-		party_args_add(&pa, "%s", job);
-		party_args_add(&pa, "--party");
-		party_args_add(&pa, "%s", names[NC + i]);
-		party_args_add(&pa, "--keys");
-		party_args_add(&pa, "%s/keys-%s", dir, names[NC + i]);
-		party_args_add(&pa, "--input");
-		party_args_add(&pa, "%s/model%d.csv", dir, i);
-		snprintf(path, sizeof(path), "%s/log-%s", dir, names[NC + i]);
-		ip[i] = party_spawn(party_args_argv(&pa), path, NULL);
+		snprintf(path, sizeof(path), "%s/model%d.csv", dir, i);
+		ip[i] = submit_file(job, i, path, NULL);
 	}
 	party_wait_all(ip, NM, codes, t_end, 60);
 	for (int i = 0; i < NM; i++)

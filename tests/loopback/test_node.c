@@ -835,7 +835,6 @@ static void test_stock_survives_restart(void **state) {
 	}
 }
 
-
 /* A job with input parties through the nodes: proposed without a dataset,
  * approved by all three, each node's process takes the submissions of three
  * input parties (mpc-party submit, their own keys, merchants 0..2's rows);
@@ -847,8 +846,9 @@ static void test_input_parties(void **state) {
 	char cmd[1024], ifp[NI][128], id[64], body[256], job[8192], *out;
 	int jp[2 * NP];
 	for (int i = 0; i < NI; i++) {
-		snprintf(cmd, sizeof(cmd), "%s/mpc-party keygen --out %s/keys-in%d --name in%d > %s/kg-in%d",
-		         bin, dir, i, i, dir, i);
+		snprintf(cmd, sizeof(cmd),
+		         "%s/mpc-party keygen --out %s/keys-in%d --name in%d > %s/kg-in%d", bin,
+		         dir, i, i, dir, i);
 		assert_int_equal(party_run_cmd(cmd), 0);
 		snprintf(cmd, sizeof(cmd), "%s/kg-in%d", dir, i);
 		char *t = strstr(party_slurp(cmd), "fingerprint: ");
@@ -868,8 +868,8 @@ static void test_input_parties(void **state) {
 		              "fingerprint = %s\n",
 		              names[i], jp[i], jp[NP + i], fps[i]);
 	for (int i = 0; i < NI; i++)
-		k += snprintf(job + k, sizeof(job) - (size_t)k, "[input in%d]\nfingerprint = %s\n", i,
-		              ifp[i]);
+		k += snprintf(job + k, sizeof(job) - (size_t)k, "[input in%d]\nfingerprint = %s\n",
+		              i, ifp[i]);
 	/* a dataset is refused: the rows are the input parties' */
 	write_body(job, "txns", id, body);
 	assert_int_equal(http(0, "POST", "/jobs", body, NULL, &out), 400);
