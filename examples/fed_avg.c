@@ -14,7 +14,6 @@
 #include <unistd.h>
 
 #include "jobs/mpc_fedavg_data.h"
-#include "jobs/mpc_synth.h"
 #include "protocols/apps/mpc_fedavg.h"
 #include "tests/support/mpc_local.h"
 
@@ -82,27 +81,6 @@ static void usage(FILE *out) {
 static void print_metrics(const mpc_fedavg_metrics *a, const mpc_fedavg_metrics *b) {
 	printf("  %6.4f %8.4f %8.4f  | %6.4f %8.4f %8.4f\n", a->auc, a->logloss, a->accuracy,
 	       b->auc, b->logloss, b->accuracy);
-}
-
-static int write_model(const char *path, const double *w, size_t d, int F) {
-	char tmp[4200];
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	FILE *fp = fopen(tmp, "w");
-	if (fp == NULL)
-		return -1;
-	fprintf(fp, "input,weight\nintercept,%.10g\n", w[0]);
-	for (int j = 0; j < F; j++)
-		fprintf(fp, "f%d,%.10g\n", j, w[1 + j]);
-	fprintf(fp, "log_amount,%.10g\nnight,%.10g\n", w[1 + F], w[2 + F]);
-	for (size_t c = 0; c < MPC_FEDAVG_N_CATS && 3 + (size_t)F + c < d; c++)
-		fprintf(fp, "category_%s,%.10g\n", mpc_synth_category((int)c),
-		        w[3 + (size_t)F + c]);
-	int bad = ferror(fp);
-	if (fclose(fp) != 0 || bad || rename(tmp, path) != 0) {
-		unlink(tmp);
-		return -1;
-	}
-	return 0;
 }
 
 /* The union of the files in the clear, trained for the same epochs. */
@@ -305,8 +283,8 @@ static int save_model(const char *path, const mpc_local_result *res0, size_t d) 
 	    res0->out + res0->out_len - sizeof(mpc_fedavg_report) - d * sizeof(double);
 	double *wc = malloc(d * sizeof(double));
 	int rc = 0;
-	if (wc == NULL || (memcpy(wc, w, d * sizeof(double)),
-	                   write_model(path, wc, d, (int)(d - MPC_FEDAVG_EXTRA))) != 0) {
+	if (wc == NULL ||
+	    (memcpy(wc, w, d * sizeof(double)), mpc_fedavg_model_write(path, wc, d)) != MPC_OK) {
 		fprintf(stderr, "fed_avg: cannot write %s\n", path);
 		rc = 1;
 	} else

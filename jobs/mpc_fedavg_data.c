@@ -11,6 +11,7 @@
 
 #include "jobs/mpc_csv.h"
 #include "jobs/mpc_synth.h"
+#include "runtime/mpc_file.h"
 #include "runtime/mpc_wipe.h"
 
 _Static_assert(MPC_FEDAVG_N_CATS == MPC_SYNTH_N_CATS,
@@ -138,4 +139,23 @@ mpc_err mpc_fedavg_data_load(const char *dir, int me, const char *holdout, mpc_f
 		return mpc_error(MPC_ECONFIG, "party %d: %s has %d features, the held-out file %d",
 		                 me, path, D->F, H->F);
 	return MPC_OK;
+}
+
+mpc_err mpc_fedavg_model_write(const char *path, const double *w, size_t d) {
+	int F = (int)(d - MPC_FEDAVG_EXTRA);
+	size_t cap = 64 + d * 48, len = 0;
+	char *t = malloc(cap);
+	if (t == NULL)
+		return mpc_error(MPC_ENOMEM, "out of memory");
+	len += (size_t)snprintf(t + len, cap - len, "input,weight\nintercept,%.10g\n", w[0]);
+	for (int j = 0; j < F; j++)
+		len += (size_t)snprintf(t + len, cap - len, "f%d,%.10g\n", j, w[1 + j]);
+	len += (size_t)snprintf(t + len, cap - len, "log_amount,%.10g\nnight,%.10g\n", w[1 + F],
+	                        w[2 + F]);
+	for (size_t c = 0; c < MPC_FEDAVG_N_CATS && 3 + (size_t)F + c < d; c++)
+		len += (size_t)snprintf(t + len, cap - len, "category_%s,%.10g\n",
+		                        mpc_synth_category((int)c), w[3 + (size_t)F + c]);
+	mpc_err err = mpc_file_write_atomic(path, t, len, 0644);
+	free(t);
+	return err;
 }

@@ -22,4 +22,10 @@ mpc_err mpc_fedavg_data_read(const char *path, mpc_fedavg_data *D) MPC_MUST_CHEC
 mpc_err mpc_fedavg_data_load(const char *dir, int me, const char *holdout, mpc_fedavg_data *D,
                              mpc_fedavg_data *H) MPC_MUST_CHECK;
 
+/* Write the model w (d doubles, model layout) as the scoring model file
+ * (CSV "input,weight": intercept, f0..f(F-1), log_amount, night,
+ * category_NAME), atomically. What fraud_score's --model reads. MPC_EIO,
+ * MPC_ENOMEM. */
+mpc_err mpc_fedavg_model_write(const char *path, const double *w, size_t d) MPC_MUST_CHECK;
+
 #endif

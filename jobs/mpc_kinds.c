@@ -7,7 +7,8 @@
 #define KINDS(X)                                                                                   \
 	X(mpc_kind_stats) /* jobs/kind_stats.c: aggregate_stats */                                 \
 	X(mpc_kind_score) /* jobs/kind_score.c: fraud_score */                                     \
-	X(mpc_kind_avg)   /* jobs/kind_avg.c: model_average */
+	X(mpc_kind_avg)   /* jobs/kind_avg.c: model_average */                                     \
+	X(mpc_kind_fed)   /* jobs/kind_fed.c: fed_train */
 
 #define DECLARE(k) extern const mpc_kind k;
 KINDS(DECLARE)

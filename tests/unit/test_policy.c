@@ -349,7 +349,7 @@ static void test_errors(void **s) {
 	bad(insert(25, "[quota pw=" PW "]"), 25, "unknown computation (not a valid name)",
 	    NULL); /* not a name: not echoed */
 	bad(insert(25, "[quota fraud_scor]"), 25, "[quota COMPUTATION [PEER]]: unknown computation",
-	    "this version knows aggregate_stats, fraud_score or model_average");
+	    "this version knows aggregate_stats, fraud_score, model_average or fed_train");
 	bad(insert(25, "[quota fraud_score a b]"), 25, "[quota COMPUTATION [PEER]]: expected",
 	    NULL);
 	bad(insert(25, "[quota fraud_score a:b]"), 25, "expected a peer's name", NULL);
@@ -372,7 +372,7 @@ static void test_errors_keys(void **s) {
 	/* lists */
 	bad(edit(5, "allow = aggregate_stats, fraud"), 5,
 	    "[computations] allow: unknown computation fraud; this version knows "
-	    "aggregate_stats, fraud_score or model_average",
+	    "aggregate_stats, fraud_score, model_average or fed_train",
 	    NULL);
 	bad(edit(5, "allow = *"), 5, "[computations] allow: '*' is not allowed here", NULL);
 	bad(edit(5, "allow = fraud_score,,aggregate_stats"), 5, "item 2 is empty", NULL);
