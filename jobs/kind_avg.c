@@ -70,15 +70,6 @@ static mpc_err avg_parse(const mpc_job *j, void **out) {
 	return MPC_OK;
 }
 
-/* No preprocessing: inputs and one opening. */
-static mpc_err avg_plan(void *st, uint64_t rows, mpc_pool_plan *out, int *upper) {
-	(void)st;
-	(void)rows;
-	*out = (mpc_pool_plan){0};
-	*upper = 0;
-	return MPC_OK;
-}
-
 /* A model file into s->w, clipped to the L2 bound. */
 static mpc_err read_model(avg_state *s, const char *path, int *bad_input) {
 	size_t d = s->sc.d;
@@ -131,12 +122,6 @@ static mpc_err avg_load_input(void *st, const mpc_kind_io *io, mpc_kind_summary 
 	return err;
 }
 
-static mpc_err avg_prepare(void *st, const mpc_kind_io *io) {
-	(void)st;
-	(void)io;
-	return MPC_OK;
-}
-
 /* This party's model in fixed point: d + 1 elements of Z_2^128. */
 static void encode(const avg_state *s, mpc_u128 *v) {
 	for (size_t k = 0; k <= s->sc.d; k++)
@@ -148,7 +133,6 @@ static mpc_err avg_run(void *st, mpc_kind_session *ks) {
 	avg_state *s = st;
 	size_t n = s->sc.d + 1;
 	const mpc_kind_contribs *kc = ks->io->contribs;
-	mpc_pool_plan plan = {0};
 	mpc_party *p = NULL;
 	mpc_u128 sum[MPC_SCORE_JOB_MAX_FEATURES + 1] = {0}, mine[MPC_SCORE_JOB_MAX_FEATURES + 1],
 	                                          tmp[MPC_SCORE_JOB_MAX_FEATURES + 1];
@@ -156,7 +140,7 @@ static mpc_err avg_run(void *st, mpc_kind_session *ks) {
 
 	if (ks->io->is_dealer)
 		return ks->start(ks, NULL, &p);
-	if ((err = ks->start(ks, &plan, &p)) != MPC_OK)
+	if ((err = ks->start(ks, &(mpc_pool_plan){0}, &p)) != MPC_OK)
 		return err;
 	if (kc) { /* the input parties' models: add the shares */
 		const mpc_u128 *sh = kc->shares;
@@ -234,10 +218,10 @@ const mpc_kind mpc_kind_avg = {
     .doing = "averaging",
     .flags = 0,
     .parse = avg_parse,
-    .plan = avg_plan,
+    .plan = mpc_kind_plan_none,
     .input_rows = NULL,
     .load_input = avg_load_input,
-    .prepare = avg_prepare,
+    .prepare = mpc_kind_prepare_none,
     .run = avg_run,
     .write = avg_write,
     .free = avg_free,

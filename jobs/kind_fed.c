@@ -84,15 +84,6 @@ fail:
 	return err;
 }
 
-/* No preprocessing: inputs and openings only. */
-static mpc_err fed_plan(void *st, uint64_t rows, mpc_pool_plan *out, int *upper) {
-	(void)st;
-	(void)rows;
-	*out = (mpc_pool_plan){0};
-	*upper = 0;
-	return MPC_OK;
-}
-
 static mpc_err fed_load_input(void *st, const mpc_kind_io *io, mpc_kind_summary *sum,
                               int *bad_input) {
 	fed_state *s = st;
@@ -115,20 +106,13 @@ static mpc_err fed_load_input(void *st, const mpc_kind_io *io, mpc_kind_summary 
 	return MPC_OK;
 }
 
-static mpc_err fed_prepare(void *st, const mpc_kind_io *io) {
-	(void)st;
-	(void)io;
-	return MPC_OK;
-}
-
 static mpc_err fed_run(void *st, mpc_kind_session *ks) {
 	fed_state *s = st;
-	mpc_pool_plan plan = {0};
 	mpc_party *p = NULL;
 	mpc_err err;
 	if (ks->io->is_dealer)
 		return ks->start(ks, NULL, &p);
-	if ((err = ks->start(ks, &plan, &p)) != MPC_OK)
+	if ((err = ks->start(ks, &(mpc_pool_plan){0}, &p)) != MPC_OK)
 		return err;
 	return mpc_fedavg_run(p, &s->fp, &s->D, NULL, NULL, NULL, s->w, &s->rep);
 }
@@ -154,10 +138,10 @@ const mpc_kind mpc_kind_fed = {
     .doing = "training",
     .flags = 0,
     .parse = fed_parse,
-    .plan = fed_plan,
+    .plan = mpc_kind_plan_none,
     .input_rows = NULL,
     .load_input = fed_load_input,
-    .prepare = fed_prepare,
+    .prepare = mpc_kind_prepare_none,
     .run = fed_run,
     .write = fed_write,
     .free = fed_free,

@@ -171,6 +171,11 @@ size_t mpc_kind_count(void);
 
 /* ---- helpers for the kind files ---- */
 
+/* plan and prepare of a kind that uses no preprocessing (inputs and
+ * openings only): the empty plan, exact; nothing to prepare. */
+mpc_err mpc_kind_plan_none(void *st, uint64_t rows, mpc_pool_plan *out, int *upper);
+mpc_err mpc_kind_prepare_none(void *st, const mpc_kind_io *io);
+
 /* The parameter of the computation's section, or NULL. Borrowed. */
 const mpc_job_param *mpc_kind_param(const mpc_job *j, const char *key);
 /* MPC_ECONFIG "FILE:LINE: [section] key: what". */

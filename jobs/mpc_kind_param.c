@@ -1,4 +1,4 @@
-/* Helpers the kinds' parsers share (jobs/mpc_kind.h). */
+/* Helpers the kinds share: their parsers', and the no-preprocessing plan (jobs/mpc_kind.h). */
 #include "jobs/mpc_kind.h"
 
 #include <math.h>
@@ -66,5 +66,19 @@ mpc_err mpc_kind_known_keys(const mpc_job *j, const char *const *known, size_t n
 		return mpc_kind_param_err(j, &j->params[i], "unknown parameter of %s (known: %s)",
 		                          j->computation, list);
 	}
+	return MPC_OK;
+}
+
+mpc_err mpc_kind_plan_none(void *st, uint64_t rows, mpc_pool_plan *out, int *upper) {
+	(void)st;
+	(void)rows;
+	*out = (mpc_pool_plan){0};
+	*upper = 0;
+	return MPC_OK;
+}
+
+mpc_err mpc_kind_prepare_none(void *st, const mpc_kind_io *io) {
+	(void)st;
+	(void)io;
 	return MPC_OK;
 }
