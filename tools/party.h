@@ -66,6 +66,11 @@ extern party_dry_info party_dry;
 
 /* Columns of a CSV file's header line (0 if it cannot be read). */
 size_t party_csv_columns(const char *path);
+/* Load --keys (default ./mpc-keys) into *key and *cert (caller frees, also
+ * on error); MPC_ECONFIG naming both fingerprints unless the certificate
+ * hashes to pin, the job file's for this party. */
+mpc_err party_load_keys(const opts *o, const uint8_t pin[32], EVP_PKEY **key,
+                        X509 **cert) MPC_MUST_CHECK;
 /* Everything before the network: job, our node, transport, keys. Caller
  * calls party_conn_fini (also on error). */
 mpc_err party_prepare(const opts *o, conn *c) MPC_MUST_CHECK;

@@ -42,6 +42,27 @@ void party_conn_fini(conn *c) {
 	memset(c, 0, sizeof(*c));
 }
 
+/* --keys (default ./mpc-keys), refused unless its certificate is the one the
+ * job file pins for this party. */
+mpc_err party_load_keys(const opts *o, const uint8_t pin[32], EVP_PKEY **key, X509 **cert) {
+	const char *dir = o->keys ? o->keys : "mpc-keys";
+	uint8_t mine[32];
+	mpc_err err;
+	if ((err = mpc_keys_load(dir, key, cert)) != MPC_OK ||
+	    (err = mpc_tls_fingerprint(*cert, mine)) != MPC_OK)
+		return err;
+	if (CRYPTO_memcmp(mine, pin, 32) == 0)
+		return MPC_OK;
+	char have[MPC_TLS_FP_TEXT], want[MPC_TLS_FP_TEXT];
+	mpc_tls_fingerprint_format(mine, have);
+	mpc_tls_fingerprint_format(pin, want);
+	return mpc_error(MPC_ECONFIG,
+	                 "the certificate in %s has fingerprint %s, but %s "
+	                 "lists %s for %s: wrong --keys directory, or the job file has an "
+	                 "old fingerprint",
+	                 dir, have, o->job_path, want, o->party);
+}
+
 /* Everything before the network: job, our node, transport, keys. */
 mpc_err party_prepare(const opts *o, conn *c) {
 	mpc_err err;
@@ -89,23 +110,9 @@ mpc_err party_prepare(const opts *o, conn *c) {
 		         "every input");
 		return MPC_OK;
 	}
-	const char *dir = o->keys ? o->keys : "mpc-keys";
-	if ((err = mpc_keys_load(dir, &c->key, &c->cert)) != MPC_OK)
-		return err;
-	uint8_t mine[32];
 	const mpc_job_node *me = c->is_dealer ? &j->dealer : &j->parties[c->self];
-	if ((err = mpc_tls_fingerprint(c->cert, mine)) != MPC_OK)
+	if ((err = party_load_keys(o, me->fingerprint, &c->key, &c->cert)) != MPC_OK)
 		return err;
-	if (CRYPTO_memcmp(mine, me->fingerprint, 32) != 0) {
-		char have[MPC_TLS_FP_TEXT], want[MPC_TLS_FP_TEXT];
-		mpc_tls_fingerprint_format(mine, have);
-		mpc_tls_fingerprint_format(me->fingerprint, want);
-		return mpc_error(MPC_ECONFIG,
-		                 "the certificate in %s has fingerprint %s, but %s "
-		                 "lists %s for %s: wrong --keys directory, or the job file has an "
-		                 "old fingerprint",
-		                 dir, have, o->job_path, want, o->party);
-	}
 	int n = c->nodes.n;
 	if ((c->pins = calloc((size_t)n, sizeof(*c->pins))) == NULL)
 		return mpc_error(MPC_ENOMEM, "out of memory");

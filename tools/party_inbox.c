@@ -55,12 +55,6 @@ struct party_inbox {
 	mpc_kind_contribs contribs;
 };
 
-static double mono(void) {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 static void hex(const uint8_t *b, size_t n, char *out) {
 	for (size_t i = 0; i < n; i++)
 		snprintf(out + 2 * i, 3, "%02x", b[i]);
@@ -247,7 +241,7 @@ out:
 /* Wait on cv until pred or the monotonic deadline; 0 when stopped by a
  * signal. Called with mu held. */
 static int wait_until(party_inbox *ib, double deadline, int (*pred)(const party_inbox *)) {
-	while (!pred(ib) && mono() < deadline) {
+	while (!pred(ib) && party_now() < deadline) {
 		if (mpc_net_stop_signal())
 			return 0;
 		struct timespec ts;
@@ -271,7 +265,7 @@ static int all_fetched(const party_inbox *ib) {
 }
 
 mpc_err party_inbox_wait(party_inbox *ib) {
-	double deadline = mono() + ib->job->input_deadline_ms / 1000.0;
+	double deadline = party_now() + ib->job->input_deadline_ms / 1000.0;
 	pthread_mutex_lock(&ib->mu);
 	int ok = wait_until(ib, deadline, all_committed);
 	int got = ib->committed;
@@ -357,11 +351,15 @@ mpc_err party_inbox_agree(party_inbox *ib, conn *c, const mpc_kind_contribs **ou
 		err = mpc_error(MPC_ENOMEM, "out of memory");
 		goto out;
 	}
-	for (int i = 0, k = 0; i < ni; i++)
+	for (int i = 0, k = 0; i < ni; i++) {
 		if (counted[i]) {
 			memcpy(ib->shares + (size_t)k * ib->len, ib->slot[i].share, ib->len);
 			ib->names[k++] = j->inputs[i].name;
 		}
+		if (ib->slot[i].share) /* the window is closed: one copy of a share is enough */
+			mpc_wipe_free(ib->slot[i].share, ib->len);
+		ib->slot[i].share = NULL;
+	}
 	if (ib->m < (size_t)ni) {
 		char miss[600];
 		missing_list(ib, counted, miss, sizeof(miss));
@@ -432,7 +430,7 @@ mpc_err party_inbox_hold(party_inbox *ib, const mpc_kind *k, void *st, mpc_kind_
 	mpc_info("job %s: outputs held for %d recipient%s until fetched, at most %d s", j->id, want,
 	         want == 1 ? "" : "s", j->hold_ms / 1000);
 	pthread_mutex_lock(&ib->mu);
-	(void)wait_until(ib, mono() + j->hold_ms / 1000.0, all_fetched); /* a signal ends it */
+	(void)wait_until(ib, party_now() + j->hold_ms / 1000.0, all_fetched); /* a signal ends it */
 	int got = ib->fetched;
 	pthread_mutex_unlock(&ib->mu);
 	if (got < want)

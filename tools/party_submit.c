@@ -18,10 +18,6 @@
 #include <string.h>
 #include <time.h>
 
-#include <openssl/crypto.h>
-
-#include "net/mpc_keys.h"
-#include "net/mpc_tls.h"
 #include "node/mpc_link.h"
 #include "runtime/mpc_file.h"
 #include "runtime/mpc_prg.h"
@@ -47,8 +43,8 @@ static void client_fini(client *cl) {
 	memset(cl, 0, sizeof(*cl));
 }
 
-/* The job, this party's entry (an input party; or, for fetch, any
- * recipient), its key matching the job's fingerprint, and the links. */
+/* The job, this input party's entry, its key matching the job's
+ * fingerprint, and the links (a client of every compute party). */
 static mpc_err client_open(const opts *o, const char *cmd, double wait_s, client *cl) {
 	mpc_err err;
 	memset(cl, 0, sizeof(*cl));
@@ -64,21 +60,9 @@ static mpc_err client_open(const opts *o, const char *cmd, double wait_s, client
 		                 "run `mpc-party run`)",
 		                 o->job_path, o->party, cmd);
 	cl->me = &j->inputs[in];
-	const char *dir = o->keys ? o->keys : "mpc-keys";
-	uint8_t fp[32];
 	if ((err = mpc_job_hash(j, cl->hash)) != MPC_OK ||
-	    (err = mpc_keys_load(dir, &cl->key, &cl->cert)) != MPC_OK ||
-	    (err = mpc_tls_fingerprint(cl->cert, fp)) != MPC_OK)
+	    (err = party_load_keys(o, cl->me->fingerprint, &cl->key, &cl->cert)) != MPC_OK)
 		return err;
-	if (CRYPTO_memcmp(fp, cl->me->fingerprint, 32) != 0) {
-		char have[MPC_TLS_FP_TEXT], want[MPC_TLS_FP_TEXT];
-		mpc_tls_fingerprint_format(fp, have);
-		mpc_tls_fingerprint_format(cl->me->fingerprint, want);
-		return mpc_error(MPC_ECONFIG,
-		                 "the certificate in %s has fingerprint %s, but %s lists %s for "
-		                 "[input %s]: wrong --keys directory, or an old fingerprint",
-		                 dir, have, o->job_path, want, o->party);
-	}
 	mpc_link_peer peers[MPC_JOB_MAX_COMPUTE];
 	for (int i = 0; i < j->n_parties; i++) {
 		peers[i].name = j->parties[i].name;
