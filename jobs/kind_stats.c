@@ -104,51 +104,56 @@ static mpc_err sim_legacy(mpc_party *p, const mpc_cross *zc, void *arg) {
 	return mpc_stats_run(p, &sp, &rows, &res);
 }
 
+/* Rows for a plan's simulation: per rows a cohort, every row passing the
+ * filter, at most max_rows (then no run can fill every cohort either).
+ * Under DP a noisy count must reach K too; the zero material makes the
+ * noise a fixed public value, so a margin of 16 rows covers it. */
+typedef struct {
+	double *col0, *col1;
+	uint32_t *grp;
+	mpc_agg_rows rows;
+} dummy_rows;
+
+static void dummy_free(dummy_rows *d) {
+	free(d->col0);
+	free(d->col1);
+	free(d->grp);
+}
+
+static mpc_err dummy_make(const mpc_agg_spec *s, size_t per, dummy_rows *d) {
+	size_t G = s->n_groups ? s->n_groups : 1, n = G * (per + (s->dp ? 16 : 0));
+	if ((double)n > s->max_rows)
+		n = (size_t)s->max_rows;
+	memset(d, 0, sizeof(*d));
+	d->col0 = calloc(n + 1, sizeof(double));
+	d->col1 = calloc(n + 1, sizeof(double));
+	d->grp = calloc(n + 1, sizeof(uint32_t));
+	if (!d->col0 || !d->col1 || !d->grp)
+		return mpc_error(MPC_ENOMEM, "out of memory");
+	double fv = s->filter_col >= 0 ? filter_pass(s) : 0;
+	for (size_t i = 0; i < n; i++) {
+		d->col0[i] = s->filter_col == 0 ? fv : 0;
+		d->col1[i] = s->filter_col == 1 ? fv : 0;
+		d->grp[i] = s->n_groups ? (uint32_t)(i % s->n_groups) : MPC_AGG_NO_GROUP;
+	}
+	d->rows = (mpc_agg_rows){.n = n, .n_cols = 2, .col = {d->col0, d->col1}, .group = d->grp};
+	return MPC_OK;
+}
+
 /* Every cohort gets at least K rows over all parties (so none is suppressed
  * by its count), spread over the parties. */
 static mpc_err sim_agg(mpc_party *p, const mpc_cross *zc, void *arg) {
 	const stats_state *st = arg;
 	const mpc_agg_spec *s = &st->a.spec;
-	int np = mpc_party_size(p);
-	uint64_t K = s->min_cohort > 1 ? s->min_cohort : 1;
-	size_t G = s->n_groups ? s->n_groups : 1,
-	       per = (size_t)((K + (uint64_t)np - 1) / (uint64_t)np);
-	mpc_agg_rows rows;
+	uint64_t K = s->min_cohort > 1 ? s->min_cohort : 1, np = (uint64_t)mpc_party_size(p);
+	dummy_rows d;
 	mpc_agg_result res;
 	mpc_err err;
 	(void)zc;
-
-	/* DP: a noisy count must reach K too; the zero material makes the noise
-	 * a fixed public value, so a margin of rows covers it */
-	if (s->dp)
-		per += 16;
-	size_t n = G * per;
-	if ((double)n > s->max_rows) /* then no run can fill every cohort either */
-		n = (size_t)s->max_rows;
-	double *col0 = calloc(n + 1, sizeof(double)), *col1 = calloc(n + 1, sizeof(double));
-	uint32_t *grp = calloc(n + 1, sizeof(uint32_t));
-	if (!col0 || !col1 || !grp) {
-		err = mpc_error(MPC_ENOMEM, "out of memory");
-		goto out;
-	}
-	double fv = s->filter_col >= 0 ? filter_pass(s) : 0;
-	for (size_t i = 0; i < n; i++) {
-		col0[i] = s->filter_col == 0 ? fv : 0;
-		col1[i] = s->filter_col == 1 ? fv : 0;
-		grp[i] = s->n_groups ? (uint32_t)(i % s->n_groups) : MPC_AGG_NO_GROUP;
-	}
-	memset(&rows, 0, sizeof(rows));
-	rows.n = n;
-	rows.n_cols = 2;
-	rows.col[0] = col0;
-	rows.col[1] = col1;
-	rows.group = grp;
-	if ((err = mpc_agg_run(p, s, &rows, &res)) == MPC_OK)
+	if ((err = dummy_make(s, (size_t)((K + np - 1) / np), &d)) == MPC_OK &&
+	    (err = mpc_agg_run(p, s, &d.rows, &res)) == MPC_OK)
 		mpc_agg_result_fini(&res);
-out:
-	free(col0);
-	free(col1);
-	free(grp);
+	dummy_free(&d);
 	return err;
 }
 
@@ -160,35 +165,19 @@ static mpc_err sim_contribs(mpc_party *p, const mpc_cross *zc, void *arg) {
 	const mpc_agg_spec *s = &st->a.spec;
 	size_t m = (size_t)st->job->n_inputs, len = mpc_agg_contrib_len(s);
 	uint64_t K = s->min_cohort > 1 ? s->min_cohort : 1;
-	size_t G = s->n_groups ? s->n_groups : 1, per = (size_t)K + (s->dp ? 16 : 0);
-	size_t n = G * per;
 	mpc_u128 *sh = calloc(m * len + 1, 16);
-	double *col0 = calloc(n + 1, sizeof(double));
-	uint32_t *grp = calloc(n + 1, sizeof(uint32_t));
+	dummy_rows d;
 	mpc_agg_result res;
-	mpc_err err = MPC_OK;
+	mpc_err err;
 	(void)zc;
-	if (!sh || !col0 || !grp) {
+	if ((err = dummy_make(s, (size_t)K, &d)) == MPC_OK && sh == NULL)
 		err = mpc_error(MPC_ENOMEM, "out of memory");
-		goto out;
-	}
-	double fv = s->filter_col >= 0 ? filter_pass(s) : 0;
-	for (size_t i = 0; i < n; i++) {
-		col0[i] = fv;
-		grp[i] = s->n_groups ? (uint32_t)(i % s->n_groups) : MPC_AGG_NO_GROUP;
-	}
-	mpc_agg_rows rows = {.n = n, .n_cols = 2, .col = {col0, col0}, .group = grp};
-	if ((double)n > s->max_rows)
-		rows.n = (size_t)s->max_rows;
-	if (mpc_party_id(p) == 0)
-		for (size_t c = 0; c < m && err == MPC_OK; c++)
-			err = mpc_agg_contrib(s, &rows, "plan", sh + c * len);
+	for (size_t c = 0; err == MPC_OK && mpc_party_id(p) == 0 && c < m; c++)
+		err = mpc_agg_contrib(s, &d.rows, "plan", sh + c * len);
 	if (err == MPC_OK && (err = mpc_agg_run_contribs(p, s, sh, m, &res)) == MPC_OK)
 		mpc_agg_result_fini(&res);
-out:
 	free(sh);
-	free(col0);
-	free(grp);
+	dummy_free(&d);
 	return err;
 }
 
