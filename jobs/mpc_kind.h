@@ -165,6 +165,7 @@ const mpc_kind *mpc_kind_find(const char *name);
  * examples/clear_score.c). The registry (jobs/mpc_kinds.c) lists every kind. */
 extern const mpc_kind mpc_kind_stats; /* jobs/kind_stats.c */
 extern const mpc_kind mpc_kind_score; /* jobs/kind_score.c */
+extern const mpc_kind mpc_kind_avg;   /* jobs/kind_avg.c (the node, with input parties) */
 /* The i-th kind of the registry, NULL past the end. */
 const mpc_kind *mpc_kind_at(size_t i);
 size_t mpc_kind_count(void);

@@ -150,8 +150,7 @@ static mpc_err check_form(mpc_node *n, node_job *j, const char *proposer) {
 		                 job->id);
 	const mpc_kind *k = mpc_kind_find(job->computation);
 	j->inputs = job->n_inputs > 0;
-	if (k != &mpc_kind_stats && k != &mpc_kind_score &&
-	    !(j->inputs && k == mpc_kind_find("model_average")))
+	if (k != &mpc_kind_stats && k != &mpc_kind_score && !(j->inputs && k == &mpc_kind_avg))
 		return mpc_error(MPC_EINVAL,
 		                 "job %s: computation %s: the node runs aggregate_stats jobs, "
 		                 "fraud_score services and model_average jobs with input parties "
@@ -431,13 +430,10 @@ static void build_args(mpc_node *n, node_job *j, const char *input, run_args *ra
 		snprintf(path, sizeof(path), "%s/store/%s", n->cfg.state, j->id);
 	arg(ra, "--store", "%s", path);
 	arg(ra, "--log-level", "info");
-	if (j->inputs) { /* the input parties submit to the process itself */
-		node_job_path(n, j, "result.csv", path, sizeof(path));
-		arg(ra, "--output", "%s", path);
-		return;
-	}
 	if (!j->service) {
-		if (input[0] == '\0') { /* a PostgreSQL dataset: the file spawn wrote */
+		if (j->inputs) {
+			/* no input here: the input parties submit to the process itself */
+		} else if (input[0] == '\0') { /* a PostgreSQL dataset: the file spawn wrote */
 			node_job_path(n, j, "input.pg", path, sizeof(path));
 			arg(ra, "--input-pg", "%s", path);
 		} else {
