@@ -125,6 +125,19 @@ static int valid_param_key(const char *s, size_t max) {
 	return 1;
 }
 
+/* 1 to 5 digits, 1..65535. */
+static int valid_port(const char *s) {
+	long port = 0;
+	if (*s == '\0' || strlen(s) > 5)
+		return 0;
+	for (; *s; s++) {
+		if (!isdigit((unsigned char)*s))
+			return 0;
+		port = port * 10 + (*s - '0');
+	}
+	return port > 0 && port < 65536;
+}
+
 /* mpc_nodes_parse's rule (tcp://HOST:PORT, ipc:///PATH), and no blanks or
  * commas, which no address needs and which would break a node list. */
 static int valid_address(const char *s) {
@@ -136,15 +149,7 @@ static int valid_address(const char *s) {
 	if (strncmp(s, "tcp://", 6) != 0)
 		return 0;
 	const char *colon = strrchr(s + 6, ':');
-	if (colon == NULL || colon == s + 6 || colon[1] == '\0' || strlen(colon + 1) > 5)
-		return 0;
-	long port = 0;
-	for (const char *p = colon + 1; *p; p++) {
-		if (!isdigit((unsigned char)*p))
-			return 0;
-		port = port * 10 + (*p - '0');
-	}
-	return port > 0 && port < 65536;
+	return colon != NULL && colon != s + 6 && valid_port(colon + 1);
 }
 
 /* HOST:PORT or [V6]:PORT for a TCP listener, port 1..65535, no blanks. */
@@ -155,15 +160,7 @@ static int valid_host_port(const char *s) {
 		return 0;
 	if (s[0] == '[' && colon[-1] != ']')
 		return 0;
-	unsigned long port = 0;
-	if (colon[1] == '\0' || strlen(colon + 1) > 5)
-		return 0;
-	for (const char *p = colon + 1; *p; p++) {
-		if (!isdigit((unsigned char)*p))
-			return 0;
-		port = port * 10 + (unsigned long)(*p - '0');
-	}
-	return port > 0 && port < 65536;
+	return valid_port(colon + 1);
 }
 
 /* A whole number in [lo, hi], digits only. */
