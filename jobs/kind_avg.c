@@ -29,8 +29,10 @@
 
 #include "jobs/kind_score.h"
 #include "jobs/mpc_kind.h"
+#include "protocols/apps/mpc_fedavg.h"
 #include "protocols/core/mpc_share.h"
 #include "runtime/mpc_file.h"
+#include "runtime/mpc_fixed.h"
 #include "runtime/mpc_log.h"
 #include "runtime/mpc_wipe.h"
 
@@ -38,8 +40,7 @@ typedef struct {
 	const mpc_job *job;
 	mpc_score_job sc; /* the features, max_weight and the model reader's view */
 	double clip;      /* 0: none */
-	double w[MPC_SCORE_JOB_MAX_FEATURES + 1]; /* this party's model: d weights, intercept */
-	int have_model;
+	double w[MPC_SCORE_JOB_MAX_FEATURES + 1];   /* this party's model: d weights, intercept */
 	size_t m;                                   /* models averaged */
 	double avg[MPC_SCORE_JOB_MAX_FEATURES + 1]; /* the output */
 } avg_state;
@@ -87,7 +88,6 @@ static mpc_err read_model(avg_state *s, const char *path, int *bad_input) {
 			s->w[k] *= s->clip / norm;
 		mpc_info("%s: the model's L2 norm %.4g clipped to %g", path, norm, s->clip);
 	}
-	s->have_model = 1;
 	return MPC_OK;
 }
 
@@ -122,49 +122,32 @@ static mpc_err avg_load_input(void *st, const mpc_kind_io *io, mpc_kind_summary 
 	return err;
 }
 
-/* This party's model in fixed point: d + 1 elements of Z_2^128. */
-static void encode(const avg_state *s, mpc_u128 *v) {
-	for (size_t k = 0; k <= s->sc.d; k++)
-		v[k] = (mpc_u128)(mpc_i128)llroundl(
-		    ldexpl((long double)s->w[k], (int)s->job->frac_bits));
-}
-
 static mpc_err avg_run(void *st, mpc_kind_session *ks) {
 	avg_state *s = st;
 	size_t n = s->sc.d + 1;
+	unsigned f = s->job->frac_bits;
 	const mpc_kind_contribs *kc = ks->io->contribs;
 	mpc_party *p = NULL;
-	mpc_u128 sum[MPC_SCORE_JOB_MAX_FEATURES + 1] = {0}, mine[MPC_SCORE_JOB_MAX_FEATURES + 1],
-	                                          tmp[MPC_SCORE_JOB_MAX_FEATURES + 1];
+	mpc_u128 sum[MPC_SCORE_JOB_MAX_FEATURES + 1] = {0};
 	mpc_err err;
 
 	if (ks->io->is_dealer)
 		return ks->start(ks, NULL, &p);
 	if ((err = ks->start(ks, &(mpc_pool_plan){0}, &p)) != MPC_OK)
 		return err;
-	if (kc) { /* the input parties' models: add the shares */
+	if (kc == NULL) { /* every party's own model: the secure sum of fed_avg */
+		s->m = (size_t)mpc_party_size(p);
+		err = mpc_fedavg_secure_sum(p, f, s->w, s->avg, n);
+	} else if ((s->m = kc->m) > 0) { /* the input parties' models: add the shares */
 		const mpc_u128 *sh = kc->shares;
 		for (size_t c = 0; c < kc->m; c++)
 			mpc_ring_add(MPC_Z128, sum, sum, sh + c * n, n);
-		s->m = kc->m;
-	} else { /* every party's own: shared as inputs, nothing sent */
-		int np = mpc_party_size(p), me = mpc_party_id(p);
-		encode(s, mine);
-		for (int owner = 0; owner < np && err == MPC_OK; owner++)
-			if ((err = mpc_input(p, owner, MPC_Z128, owner == me ? mine : NULL, tmp,
-			                     n)) == MPC_OK)
-				mpc_ring_add(MPC_Z128, sum, sum, tmp, n);
-		s->m = (size_t)np;
+		if ((err = mpc_open_output(p, MPC_Z128, sum, sum, n)) == MPC_OK)
+			mpc_fixed_decode(MPC_Z128, f, sum, s->avg, n);
+		mpc_wipe(sum, sizeof(sum));
 	}
-	if (err == MPC_OK && s->m > 0 &&
-	    (err = mpc_open_output(p, MPC_Z128, sum, sum, n)) == MPC_OK)
-		for (size_t k = 0; k < n; k++)
-			s->avg[k] =
-			    (double)ldexpl((long double)(mpc_i128)sum[k], -(int)s->job->frac_bits) /
-			    (double)s->m;
-	mpc_wipe(mine, sizeof(mine));
-	mpc_wipe(tmp, sizeof(tmp));
-	mpc_wipe(sum, sizeof(sum));
+	for (size_t k = 0; err == MPC_OK && s->m > 0 && k < n; k++)
+		s->avg[k] /= (double)s->m;
 	return err;
 }
 
@@ -207,7 +190,12 @@ static mpc_err avg_contribute(void *st, const mpc_kind_io *io, void **vec, size_
 		return err;
 	if ((v = calloc(s->sc.d + 1, sizeof(*v))) == NULL)
 		return mpc_error(MPC_ENOMEM, "out of memory");
-	encode(s, v);
+	/* |w| < max_weight (the reader's check; clipping only shrinks) */
+	if ((err = mpc_fixed_encode(MPC_Z128, s->job->frac_bits, s->sc.max_weight, s->w, v,
+	                            s->sc.d + 1)) != MPC_OK) {
+		free(v);
+		return err;
+	}
 	*vec = v;
 	*n = s->sc.d + 1;
 	return MPC_OK;
