@@ -54,23 +54,15 @@ static mpc_err fed_parse(const mpc_job *j, void **out) {
 	s->job = j;
 	mpc_fedavg_params_default(&s->fp);
 	if ((err = mpc_kind_known_keys(j, known, sizeof(known) / sizeof(known[0]))) != MPC_OK ||
-	    (err = mpc_job_param_double(j, "rounds", 10, 1, 1000, &rounds)) != MPC_OK ||
-	    (err = mpc_job_param_double(j, "epochs", 2, 1, 100, &epochs)) != MPC_OK ||
-	    (err = mpc_job_param_double(j, "batch", 32, 1, 1e6, &batch)) != MPC_OK ||
+	    (err = mpc_kind_param_count(j, "rounds", 10, 1, 1000, &rounds)) != MPC_OK ||
+	    (err = mpc_kind_param_count(j, "epochs", 2, 1, 100, &epochs)) != MPC_OK ||
+	    (err = mpc_kind_param_count(j, "batch", 32, 1, 1e6, &batch)) != MPC_OK ||
 	    (err = mpc_job_param_double(j, "lr", 0.1, 1e-9, 10, &s->fp.lr)) != MPC_OK ||
 	    (err = mpc_job_param_double(j, "l2", 1e-3, 0, 10, &s->fp.l2)) != MPC_OK)
 		goto fail;
 	const mpc_job_param *wp = mpc_kind_param(j, "weighted");
 	if (wp && strcmp(wp->value, "yes") != 0 && strcmp(wp->value, "no") != 0) {
 		err = mpc_kind_param_err(j, wp, "expected yes or no");
-		goto fail;
-	}
-	const mpc_job_param *bad = rounds != (int)rounds   ? mpc_kind_param(j, "rounds")
-	                           : epochs != (int)epochs ? mpc_kind_param(j, "epochs")
-	                           : batch != (int)batch   ? mpc_kind_param(j, "batch")
-	                                                   : NULL;
-	if (bad) {
-		err = mpc_kind_param_err(j, bad, "expected a whole number");
 		goto fail;
 	}
 	s->fp.rounds = (int)rounds;

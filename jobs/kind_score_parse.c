@@ -2,7 +2,6 @@
  * the parties' roles, the features and who holds them, the bounds. */
 #include "jobs/kind_score.h"
 
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,12 +39,10 @@ static mpc_err parse_model(const mpc_job *j, mpc_score_job *sc) {
 		double v;
 		if (q && sc->model != MPC_SCORE_JOB_TREE)
 			return mpc_kind_param_err(j, q, "only for model = tree");
-		if ((err = mpc_job_param_double(
+		if ((err = mpc_kind_param_count(
 		         j, key, k ? 3 : 1, 1,
 		         k ? MPC_SCORE_JOB_MAX_DEPTH : MPC_SCORE_JOB_MAX_TREES, &v)) != MPC_OK)
 			return err;
-		if (v != floor(v))
-			return mpc_kind_param_err(j, q, "expected a whole number");
 		*(k ? &sc->depth : &sc->trees) = (size_t)v;
 	}
 	return MPC_OK;

@@ -2,7 +2,6 @@
  * group, each naming FILE:LINE, the section and the key in its errors. */
 #include "jobs/kind_stats.h"
 
-#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -151,10 +150,8 @@ static mpc_err parse_filter(const mpc_job *j, mpc_agg_spec *s) {
 	double K = 0;
 	mpc_err err;
 
-	if ((err = mpc_job_param_double(j, "min_cohort", 0, 0, 1e12, &K)) != MPC_OK)
+	if ((err = mpc_kind_param_count(j, "min_cohort", 0, 0, 1e12, &K)) != MPC_OK)
 		return err;
-	if (K != floor(K))
-		return err_at(j, param(j, "min_cohort"), "expected a whole number");
 	s->min_cohort = (uint64_t)K;
 	if ((p = param(j, "filter")) != NULL) {
 		char col[32], op[4], val[64], extra[2];

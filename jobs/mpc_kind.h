@@ -186,6 +186,10 @@ mpc_err mpc_kind_param_err(const mpc_job *j, const mpc_job_param *p, const char 
  * trimmed, non-empty items. -1 if an item is empty or there are more than
  * max. */
 int mpc_kind_split(char *buf, char **items, int max);
+/* mpc_job_param_double for a whole number: also MPC_ECONFIG "FILE:LINE:
+ * [NAME] key: expected a whole number" for one with a fraction. */
+mpc_err mpc_kind_param_count(const mpc_job *j, const char *key, double dflt, double lo, double hi,
+                             double *out) MPC_MUST_CHECK;
 /* A finite decimal number (no hex, inf, nan): 1, else 0. */
 int mpc_kind_number(const char *s, double *out);
 /* Refuse a parameter not in known[0..n): "FILE:LINE: [NAME] key: unknown

@@ -82,3 +82,11 @@ mpc_err mpc_kind_prepare_none(void *st, const mpc_kind_io *io) {
 	(void)io;
 	return MPC_OK;
 }
+
+mpc_err mpc_kind_param_count(const mpc_job *j, const char *key, double dflt, double lo, double hi,
+                             double *out) {
+	mpc_err err = mpc_job_param_double(j, key, dflt, lo, hi, out);
+	if (err == MPC_OK && *out != floor(*out))
+		return mpc_kind_param_err(j, mpc_kind_param(j, key), "expected a whole number");
+	return err;
+}
