@@ -10,6 +10,7 @@
 #   KEEP=1 keeps the temporary folder.
 # Prints one line and appends a row to BUILD/bench.json when it exists.
 set -eu
+. "$(dirname "$0")/../scripts/free-ports.bash"
 build=${1:-build}
 inputs=${2:-100}
 rows=${3:-10000}
@@ -40,14 +41,8 @@ done
 for i in $(seq 0 $((inputs - 1))); do
 	fp[i$i]=$("$bin/mpc-party" keygen --out "$out/keys-i$i" --name "i$i" | awk '/^fingerprint:/ {print $2}')
 done
-for try in $(seq 1 50); do # six free ports: the job's links and submit listeners
-	base=$((20000 + (RANDOM % 1200) * 10))
-	busy=0
-	for p in $(seq "$base" $((base + 5))); do
-		(exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && busy=1
-	done
-	[ "$busy" = 0 ] && break
-done
+free_ports 6 # the job's links and submit listeners
+base=$free_base
 {
 	printf '[job]\nid = inputs-bench-%s\ncomputation = aggregate_stats\ntimeout = 60\nconnect_timeout = 60\n' "$$"
 	printf 'input_deadline = 120\nrecipients = c0\n'

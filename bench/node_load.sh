@@ -15,6 +15,7 @@
 # Prints throughput, latency percentiles and alpha's resident memory at the
 # start and the end, and appends a row to BUILD/bench.json when it exists.
 set -eu
+. "$(dirname "$0")/../scripts/free-ports.bash"
 build=${1:-build}
 secs=${2:-10}
 rate=${3:-200}
@@ -38,14 +39,8 @@ declare -A fp
 for n in "${names[@]}"; do
 	fp[$n]=$("$bin/mpc-party" keygen --out "$out/keys-$n" --name "$n" | awk '/^fingerprint:/ {print $2}')
 done
-for try in $(seq 1 50); do # nine free ports: APIs, control links, the job's own
-	base=$((20000 + (RANDOM % 1200) * 10)) # below the ephemeral range (32768-)
-	busy=0
-	for p in $(seq "$base" $((base + 8))); do
-		(exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && busy=1
-	done
-	[ "$busy" = 0 ] && break
-done
+free_ports 9 # APIs, control links, the job's own
+base=$free_base
 for i in 0 1 2; do
 	n=${names[$i]}
 	printf '[node]\nname = %s\n[computations]\nallow = fraud_score\n[peers]\nproposers = *\nrecipients = *\naskers = *\n[dataset model]\ncsv = %s/model.csv\nmax_amount = 1\nmax_rows = 1\nbudget_epsilon = 1\n' \

@@ -7,6 +7,7 @@
 # shops as input parties to the three merchants (mpc-party submit, fetch).
 #   PREPROC=dealer|ot|paillier make demo   picks the preprocessing (default ot)
 set -eu
+. "$(dirname "$0")/../scripts/free-ports.bash"
 build=${1:-build}
 preproc=${PREPROC:-ot}
 bin=$build/bin
@@ -28,14 +29,8 @@ for n in "${names[@]}"; do
 done
 
 # a free block of loopback ports
-for try in $(seq 1 50); do
-	base=$((20000 + (RANDOM % 1200) * 10)) # below the ephemeral range (32768-)
-	busy=0
-	for p in $(seq "$base" $((base + nn - 1))); do
-		(exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && busy=1
-	done
-	[ "$busy" = 0 ] && break
-done
+free_ports "$nn"
+base=$free_base
 
 # job FILE ID SECTION-LINES...: a job file for the three merchants
 job() {
@@ -183,14 +178,8 @@ nd=$out/nodes
 mkdir -p "$nd" && chmod 700 "$nd"
 head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$nd/token" && chmod 600 "$nd/token"
 tok=$(cat "$nd/token")
-for try in $(seq 1 50); do # six more free ports: three APIs, three control links
-	nbase=$((20000 + (RANDOM % 1200) * 10)) # below the ephemeral range (32768-)
-	busy=0
-	for p in $(seq "$nbase" $((nbase + 5))); do
-		(exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && busy=1
-	done
-	[ "$busy" = 0 ] && [ "$nbase" != "$base" ] && break
-done
+free_ports 6 "$base" # three APIs, three control links
+nbase=$free_base
 for i in 0 1 2; do
 	cat > "$nd/policy$i.ini" <<POLICY
 [node]
@@ -328,14 +317,8 @@ mkdir -p "$ip"
 for s in $(seq 0 11); do
 	fp[shop$s]=$("$bin/mpc-party" keygen --out "$ip/keys-shop$s" --name "shop$s" | awk '/^fingerprint:/ {print $2}')
 done
-for try in $(seq 1 50); do # six free ports: the compute parties' links and submit addresses
-	ibase=$((20000 + (RANDOM % 1200) * 10))
-	busy=0
-	for p in $(seq "$ibase" $((ibase + 5))); do
-		(exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && busy=1
-	done
-	[ "$busy" = 0 ] && break
-done
+free_ports 6 # the compute parties' links and submit addresses
+ibase=$free_base
 {
 	printf '[job]\nid = demo-inputs-%s\ncomputation = aggregate_stats\ntimeout = 30\nconnect_timeout = 30\n' "$stamp"
 	printf 'input_deadline = 60\nmin_inputs = 10\nrecipients = merchant0, shop07\nhold = 120\n'
