@@ -149,6 +149,7 @@ INSTALL_HEADERS = \
 	protocols/nonlinear/mpc_bool.h protocols/nonlinear/mpc_cmp.h protocols/nonlinear/mpc_conv.h \
 	protocols/nonlinear/mpc_math.h \
 	protocols/apps/mpc_agg.h protocols/apps/mpc_dp.h protocols/apps/mpc_fedavg.h \
+	protocols/apps/mpc_fedavg_dp.h \
 	protocols/apps/mpc_score.h protocols/apps/mpc_stats.h \
 	circuits/mpc_arith.h circuits/mpc_bristol.h \
 	circuits/eval/mpc_arith_eval.h circuits/eval/mpc_bool_eval.h \

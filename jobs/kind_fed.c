@@ -14,10 +14,20 @@
  *   lr = 0.1           learning rate; l2 = 0.001: L2 penalty (not on the intercept)
  *   batch = 32         mini-batch rows
  *   weighted = no      yes: weight by row counts (opens the total of rows)
+ *   dp = none          gaussian: DP-FedAvg (protocols/apps/mpc_fedavg_dp.h)
+ *   epsilon, delta     with dp: the whole training's budget (delta 1e-6)
+ *   clip = 1           with dp: L2 bound of each party's update per round
+ *   clip_steps         with dp: grid steps in clip (max(16, 2 ceil(sqrt(d))))
+ *   min_parties        with dp: parties that must remain (default: all);
+ *                      the budget is split over rounds + parties - min_parties
+ *                      releases
  *
- * What is revealed: the averaged model after every round (and, weighted,
- * the total of rows), no party's own model or rows. No clipping and no noise
- * yet: this is not a differential-privacy release (see the README). */
+ * What is revealed: without dp, the averaged model after every round (and,
+ * weighted, the total of rows), no party's own model or rows. With dp, only
+ * the noisy sum of the clipped updates each round, an (epsilon, delta)-DP
+ * release about every party's data (the accountant is printed before and
+ * after). MPC_TEST_FED_TRACE=FILE (a test hook) appends what this party
+ * shares and what is opened each round to FILE. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,9 +39,12 @@
 typedef struct {
 	const mpc_job *job;
 	mpc_fedavg_params fp;
+	int dp, min_parties;
+	mpc_fedavg_dp acc; /* with dp: accounted once the model's d is known */
 	mpc_fedavg_data D; /* this party's rows in model layout */
 	double *w;         /* the shared model (D.d) */
 	mpc_fedavg_report rep;
+	int traced; /* MPC_TEST_FED_TRACE: lines written (share, open, share, ...) */
 } fed_state;
 
 static void fed_free(void *st) {
@@ -43,8 +56,48 @@ static void fed_free(void *st) {
 	free(s);
 }
 
+/* dp, epsilon, delta, clip, clip_steps, min_parties */
+static mpc_err parse_dp(const mpc_job *j, fed_state *s) {
+	const mpc_job_param *dp = mpc_kind_param(j, "dp");
+	const char *const only[] = {"epsilon", "delta", "clip", "clip_steps", "min_parties"};
+	double minp;
+	mpc_err err;
+	s->dp = dp && strcmp(dp->value, "none") != 0;
+	if (dp && s->dp && strcmp(dp->value, "gaussian") != 0)
+		return mpc_kind_param_err(j, dp,
+		                          "expected none or gaussian (the discrete Gaussian "
+		                          "made under MPC)");
+	for (size_t i = 0; i < sizeof(only) / sizeof(only[0]) && !s->dp; i++) {
+		const mpc_job_param *q = mpc_kind_param(j, only[i]);
+		if (q)
+			return mpc_kind_param_err(j, q, "given, but there is no 'dp = gaussian'");
+	}
+	if (!s->dp)
+		return MPC_OK;
+	const mpc_job_param *wp = mpc_kind_param(j, "weighted");
+	if (wp && strcmp(wp->value, "yes") == 0)
+		return mpc_kind_param_err(j, wp,
+		                          "with dp, averaging is unweighted (row-count weights "
+		                          "would make the sensitivity depend on the data)");
+	if (mpc_kind_param(j, "epsilon") == NULL)
+		return mpc_kind_param_err(j, dp,
+		                          "needs 'epsilon = ...' (the whole training's budget)");
+	if ((err = mpc_job_param_double(j, "epsilon", 1, 1e-6, 1e6, &s->acc.epsilon)) != MPC_OK ||
+	    (err = mpc_job_param_double(j, "delta", 1e-6, 1e-300, 0.5, &s->acc.delta)) != MPC_OK ||
+	    (err = mpc_job_param_double(j, "clip", 1, 1e-12, 1e12, &s->acc.clip)) != MPC_OK ||
+	    (err = mpc_kind_param_count(j, "clip_steps", 0, 0, 1e6, &s->acc.steps)) != MPC_OK ||
+	    (err = mpc_kind_param_count(j, "min_parties", j->n_parties, 2, j->n_parties, &minp)) !=
+	        MPC_OK)
+		return err;
+	s->min_parties = (int)minp;
+	s->acc.releases = s->fp.rounds + j->n_parties - s->min_parties;
+	return MPC_OK;
+}
+
 static mpc_err fed_parse(const mpc_job *j, void **out) {
-	static const char *const known[] = {"rounds", "epochs", "lr", "l2", "batch", "weighted"};
+	static const char *const known[] = {"rounds", "epochs",   "lr",         "l2",
+	                                    "batch",  "weighted", "dp",         "epsilon",
+	                                    "delta",  "clip",     "clip_steps", "min_parties"};
 	fed_state *s = calloc(1, sizeof(*s));
 	double rounds, epochs, batch;
 	mpc_err err;
@@ -69,6 +122,8 @@ static mpc_err fed_parse(const mpc_job *j, void **out) {
 	s->fp.epochs = (int)epochs;
 	s->fp.batch = (size_t)batch;
 	s->fp.weighted = wp && strcmp(wp->value, "yes") == 0;
+	if ((err = parse_dp(j, s)) != MPC_OK)
+		goto fail;
 	*out = s;
 	return MPC_OK;
 fail:
@@ -93,20 +148,48 @@ static mpc_err fed_load_input(void *st, const mpc_kind_io *io, mpc_kind_summary 
 	if ((s->w = calloc(s->D.d + 1, sizeof(double))) == NULL)
 		return mpc_error(MPC_ENOMEM, "out of memory");
 	mpc_info("read %zu transactions from %s (%zu model inputs)", s->D.n, io->input, s->D.d);
+	if (s->dp) {
+		s->acc.d = s->D.d;
+		if ((err = mpc_fedavg_dp_account(&s->acc)) != MPC_OK)
+			return mpc_error(MPC_ECONFIG, "%s: [%s]: %s", s->job->path,
+			                 s->job->computation, mpc_error_detail());
+		s->fp.dp = &s->acc;
+	}
 	sum->input_read = 1;
 	sum->rows = s->D.n;
 	return MPC_OK;
+}
+
+/* MPC_TEST_FED_TRACE: "share v..." and "open v..." lines (a test hook). */
+static mpc_err trace_line(void *arg, const double *v, size_t d) {
+	fed_state *s = arg;
+	const char *path = getenv("MPC_TEST_FED_TRACE");
+	FILE *f = fopen(path, "a");
+	if (f == NULL)
+		return mpc_error(MPC_EIO, "MPC_TEST_FED_TRACE %s: cannot append", path);
+	fprintf(f, "%s", s->traced++ % 2 ? "open" : "share");
+	for (size_t k = 0; k < d; k++)
+		fprintf(f, " %.17g", v[k]);
+	fprintf(f, "\n");
+	return fclose(f) == 0 ? MPC_OK : mpc_error(MPC_EIO, "MPC_TEST_FED_TRACE %s: write", path);
 }
 
 static mpc_err fed_run(void *st, mpc_kind_session *ks) {
 	fed_state *s = st;
 	mpc_party *p = NULL;
 	mpc_err err;
+	char line[MPC_FEDAVG_DP_LINE_MAX];
 	if (ks->io->is_dealer)
 		return ks->start(ks, NULL, &p);
+	if (s->dp && !ks->io->quiet) {
+		mpc_fedavg_dp_format(&s->acc, line, sizeof(line));
+		printf("job %s: before training: %s\n", s->job->id, line);
+		fflush(stdout);
+	}
 	if ((err = ks->start(ks, &(mpc_pool_plan){0}, &p)) != MPC_OK)
 		return err;
-	return mpc_fedavg_run(p, &s->fp, &s->D, NULL, NULL, NULL, s->w, &s->rep);
+	return mpc_fedavg_run(p, &s->fp, &s->D, NULL,
+	                      getenv("MPC_TEST_FED_TRACE") ? trace_line : NULL, s, s->w, &s->rep);
 }
 
 static mpc_err fed_write(void *st, const mpc_kind_io *io) {
@@ -116,6 +199,15 @@ static mpc_err fed_write(void *st, const mpc_kind_io *io) {
 		       "epochs, %s averaging; the shared model has %zu inputs\n",
 		       s->job->id, s->job->n_parties, io->party, s->fp.rounds, s->fp.epochs,
 		       s->fp.weighted ? "row-weighted" : "plain", s->D.d);
+	if (s->dp && !io->quiet) {
+		double eps, delta;
+		mpc_fedavg_dp_spent(&s->acc, s->rep.releases, &eps, &delta);
+		printf("after training: %d noisy sums opened (%d of them with this party's update "
+		       "clipped to %g): epsilon %.6g, delta %.3g (the sampler's deviation "
+		       "included); the job's budget: epsilon %g, delta %g\n",
+		       s->rep.releases, s->rep.clipped, s->acc.clip, eps, delta, s->acc.epsilon,
+		       s->acc.delta);
+	}
 	if (io->output == NULL)
 		return MPC_OK;
 	mpc_err err = mpc_fedavg_model_write(io->output, s->w, s->D.d);
@@ -123,6 +215,16 @@ static mpc_err fed_write(void *st, const mpc_kind_io *io) {
 		printf("the shared model written to %s (the fraud_score model format)\n",
 		       io->output);
 	return err;
+}
+
+/* The ledger's charge: the whole budget (every release that may be opened,
+ * redone rounds included); 0 and 0 without dp (an exact model: the node's
+ * policy decides whether a dataset may give one). */
+static mpc_err fed_privacy(void *st, double *epsilon, double *delta) {
+	const fed_state *s = st;
+	*epsilon = s->dp ? s->acc.epsilon : 0;
+	*delta = s->dp ? s->acc.delta : 0;
+	return MPC_OK;
 }
 
 const mpc_kind mpc_kind_fed = {
@@ -137,7 +239,7 @@ const mpc_kind mpc_kind_fed = {
     .run = fed_run,
     .write = fed_write,
     .free = fed_free,
-    .privacy = NULL,
+    .privacy = fed_privacy,
     .serve = NULL,
     .contrib_len = NULL,
     .contribute = NULL,

@@ -775,13 +775,22 @@ const char *mpc_dp_mech_name(mpc_dp_mech m) {
 	                              : "?";
 }
 
+double mpc_dp_zcdp_rho(double epsilon, double delta) {
+	double lnd = -log(delta), r = sqrt(lnd + epsilon) - sqrt(lnd);
+	return r * r;
+}
+
+double mpc_dp_zcdp_epsilon(double rho, double delta) {
+	return rho + 2 * sqrt(rho * -log(delta));
+}
+
 static const char *sname(const mpc_dp_stat *s) {
 	return s->name ? s->name : "(unnamed)";
 }
 
 mpc_err mpc_dp_budget_split(mpc_dp_mech mech, double epsilon, double delta, const mpc_dp_stat *s,
                             size_t n, mpc_dp_alloc *out) {
-	double wsum = 0, rho = 0, lnd = 0;
+	double wsum = 0, rho = 0;
 	if (mech != MPC_DP_LAPLACE && mech != MPC_DP_GAUSSIAN)
 		return mpc_error(MPC_ECONFIG, "dp: unknown mechanism %d", (int)mech);
 	if (isnan(epsilon) || !(epsilon > 0) || isinf(epsilon))
@@ -814,11 +823,8 @@ mpc_err mpc_dp_budget_split(mpc_dp_mech mech, double epsilon, double delta, cons
 			                 i, sname(&s[i]), s[i].frac);
 		wsum += s[i].weight > 0 ? s[i].weight : 1.0;
 	}
-	if (mech == MPC_DP_GAUSSIAN) {
-		lnd = -log(delta);
-		double r = sqrt(lnd + epsilon) - sqrt(lnd);
-		rho = r * r;
-	}
+	if (mech == MPC_DP_GAUSSIAN)
+		rho = mpc_dp_zcdp_rho(epsilon, delta);
 	for (size_t i = 0; i < n; i++) {
 		mpc_dp_alloc a = {.mech = mech};
 		double w = (s[i].weight > 0 ? s[i].weight : 1.0) / wsum;
@@ -829,7 +835,7 @@ mpc_err mpc_dp_budget_split(mpc_dp_mech mech, double epsilon, double delta, cons
 		} else {
 			a.delta = delta;
 			a.rho = rho * w;
-			a.epsilon = a.rho + 2 * sqrt(a.rho * lnd);
+			a.epsilon = mpc_dp_zcdp_epsilon(a.rho, delta);
 			a.scale = s[i].sensitivity / sqrt(2 * a.rho);
 		}
 		a.units = ldexp(a.scale, (int)s[i].frac);

@@ -115,6 +115,14 @@ mpc_err mpc_dp_gauss_units(mpc_party *p, mpc_ring r, const double *sigma, void *
  * parameter is invalid. */
 int mpc_dp_gauss_cost(const double *sigma, size_t n, uint64_t *bit_triple_words, uint64_t *bits);
 
+/* zCDP (Bun, Steinke 2016): rho-zCDP gives (rho + 2 sqrt(rho ln(1/delta)),
+ * delta)-DP, and mpc_dp_zcdp_rho is its inverse, the largest rho whose
+ * epsilon at delta is `epsilon`: (sqrt(ln(1/delta) + epsilon) -
+ * sqrt(ln(1/delta)))^2. rho adds up over releases (composition). For
+ * epsilon > 0 and 0 < delta < 1; the caller checks. */
+double mpc_dp_zcdp_rho(double epsilon, double delta);
+double mpc_dp_zcdp_epsilon(double rho, double delta);
+
 /* A statistic to be released. */
 typedef struct {
 	const char *name;   /* borrowed; printed */

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "protocols/apps/mpc_dp.h"
 #include "protocols/core/mpc_share.h"
 #include "runtime/mpc_fixed.h"
 #include "runtime/mpc_wipe.h"
@@ -203,13 +204,19 @@ static mpc_err gauss(mpc_party *p, double *out) {
 }
 
 mpc_err mpc_fedavg_secure_sum(mpc_party *p, unsigned frac, const double *v, double *out, size_t n) {
+	return mpc_fedavg_noisy_sum(p, frac, v, 0, out, n);
+}
+
+mpc_err mpc_fedavg_noisy_sum(mpc_party *p, unsigned frac, const double *v, double sigma,
+                             double *out, size_t n) {
 	int N = mpc_party_size(p), me = mpc_party_id(p);
 	size_t bytes = n * sizeof(mpc_u128);
 	mpc_u128 *enc = calloc(n + 1, sizeof(mpc_u128));
 	mpc_u128 *sum = calloc(n + 1, sizeof(mpc_u128));
 	mpc_u128 *sh = calloc(n + 1, sizeof(mpc_u128));
+	double *sg = sigma > 0 ? malloc((n + 1) * sizeof(double)) : NULL;
 	mpc_err err;
-	if (!enc || !sum || !sh) {
+	if (!enc || !sum || !sh || (sigma > 0 && !sg)) {
 		err = mpc_error(MPC_ENOMEM, "party %d: out of memory", me);
 		goto out;
 	}
@@ -219,6 +226,13 @@ mpc_err mpc_fedavg_secure_sum(mpc_party *p, unsigned frac, const double *v, doub
 		goto out;
 	for (int j = 0; j < N; j++) {
 		if ((err = mpc_input(p, j, RING, j == me ? enc : NULL, sh, n)) != MPC_OK)
+			goto out;
+		mpc_share_add(RING, sum, sum, sh, n);
+	}
+	if (sigma > 0) { /* sh: the noise's shares (the parties' inputs are added) */
+		for (size_t i = 0; i < n; i++)
+			sg[i] = sigma;
+		if ((err = mpc_dp_gauss_units(p, RING, sg, sh, n)) != MPC_OK)
 			goto out;
 		mpc_share_add(RING, sum, sum, sh, n);
 	}
@@ -237,6 +251,7 @@ out:
 	free(enc);
 	free(sum);
 	free(sh);
+	free(sg);
 	return err;
 }
 
@@ -270,11 +285,38 @@ static mpc_err open_total_rows(mpc_party *p, const mpc_fedavg_data *D, int64_t *
 	return MPC_OK;
 }
 
+/* DP: the update v - w clipped and rounded on the grid (into v), summed
+ * with noise made under MPC (into avg), and w moved by the noisy sum / N. */
+static mpc_err dp_round(mpc_party *p, const mpc_fedavg_dp *a, mpc_fedavg_trace_fn trace,
+                        void *trace_arg, double *w, double *v, double *avg,
+                        mpc_fedavg_report *rep) {
+	size_t d = a->d;
+	int clipped, N = mpc_party_size(p);
+	mpc_err err;
+	for (size_t k = 0; k < d; k++)
+		v[k] -= w[k];
+	if ((err = mpc_fedavg_dp_quantize(p, a, v, avg, &clipped)) != MPC_OK)
+		return err;
+	memcpy(v, avg, d * sizeof(double));
+	rep->clipped += clipped;
+	if (trace && (err = trace(trace_arg, v, d)) != MPC_OK)
+		return err;
+	if ((err = mpc_fedavg_noisy_sum(p, 0, v, a->sigma, avg, d)) != MPC_OK)
+		return err;
+	rep->releases++;
+	if (trace && (err = trace(trace_arg, avg, d)) != MPC_OK)
+		return err;
+	for (size_t k = 0; k < d; k++)
+		w[k] += avg[k] * a->gamma / N;
+	return MPC_OK;
+}
+
 /* One round: train from w on the own rows into v, add noise, share, and
- * replace w by the opened average. avg: d doubles of scratch. */
+ * replace w by the opened average (DP: dp_round). avg: d doubles of
+ * scratch. */
 static mpc_err run_round(mpc_party *p, const mpc_fedavg_params *fp, const mpc_fedavg_data *D, int r,
-                         int64_t total_rows, mpc_fedavg_trace_fn trace, void *trace_arg, double *w,
-                         double *v, double *avg) {
+                         mpc_fedavg_trace_fn trace, void *trace_arg, double *w, double *v,
+                         double *avg, mpc_fedavg_report *rep) {
 	int me = mpc_party_id(p), N = mpc_party_size(p);
 	size_t d = D->d;
 	mpc_err err;
@@ -282,6 +324,8 @@ static mpc_err run_round(mpc_party *p, const mpc_fedavg_params *fp, const mpc_fe
 	if ((err = mpc_fedavg_train(D, v, fp, fp->epochs, (uint64_t)r * 64 + (uint64_t)me)) !=
 	    MPC_OK)
 		return err;
+	if (fp->dp)
+		return dp_round(p, fp->dp, trace, trace_arg, w, v, avg, rep);
 	for (size_t k = 0; k < d && fp->noise > 0; k++) {
 		double z;
 		if ((err = gauss(p, &z)) != MPC_OK)
@@ -294,8 +338,9 @@ static mpc_err run_round(mpc_party *p, const mpc_fedavg_params *fp, const mpc_fe
 		v[k] *= (double)D->n;
 	if ((err = mpc_fedavg_secure_sum(p, fp->frac, v, avg, d)) != MPC_OK)
 		return err;
+	rep->releases++;
 	for (size_t k = 0; k < d; k++)
-		w[k] = avg[k] / (fp->weighted ? (double)total_rows : (double)N);
+		w[k] = avg[k] / (fp->weighted ? (double)rep->total_rows : (double)N);
 	if (trace && (err = trace(trace_arg, w, d)) != MPC_OK)
 		return err;
 	return MPC_OK;
@@ -313,6 +358,11 @@ mpc_err mpc_fedavg_run(mpc_party *p, const mpc_fedavg_params *fp, const mpc_feda
 	if (H && H->d != D->d)
 		return mpc_error(MPC_ECONFIG, "party %d: %d features, the held-out rows %d", me,
 		                 D->F, H->F);
+	if (fp->dp && (fp->weighted || fp->noise > 0 || fp->dp->d != D->d))
+		return mpc_error(MPC_EINVAL,
+		                 "party %d: DP-FedAvg takes unweighted averaging without local "
+		                 "noise, for %zu coordinates (accounted for %zu)",
+		                 me, D->d, fp->dp->d);
 	if ((err = check_layout(p, D)) != MPC_OK)
 		return err;
 	rep->d = (int64_t)d;
@@ -334,8 +384,7 @@ mpc_err mpc_fedavg_run(mpc_party *p, const mpc_fedavg_params *fp, const mpc_feda
 	    MPC_OK)
 		goto out;
 	for (int r = 0; r < fp->rounds; r++)
-		if ((err = run_round(p, fp, D, r, rep->total_rows, trace, trace_arg, w, v, avg)) !=
-		    MPC_OK)
+		if ((err = run_round(p, fp, D, r, trace, trace_arg, w, v, avg, rep)) != MPC_OK)
 			goto out;
 	if (H) {
 		rep->local_all = mpc_fedavg_eval(H, wl, -1);

@@ -33,6 +33,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "protocols/apps/mpc_fedavg_dp.h"
 #include "protocols/core/mpc_party.h"
 #include "runtime/mpc_err.h"
 
@@ -61,6 +62,12 @@ typedef struct {
 	double noise;  /* SIGMA of each merchant's local Gaussian noise (0: none) */
 	int weighted;  /* weight the average by row counts */
 	unsigned frac; /* fixed-point fractional bits */
+	/* NULL: the average is opened exactly. Else DP-FedAvg
+	 * (protocols/apps/mpc_fedavg_dp.h): each party's update clipped and
+	 * rounded on the grid, the sum opened with discrete Gaussian noise made
+	 * under MPC, the model moved by the noisy sum / N. Needs weighted = 0
+	 * and noise = 0. Borrowed; accounted (mpc_fedavg_dp_account). */
+	const mpc_fedavg_dp *dp;
 } mpc_fedavg_params;
 
 /* 10 rounds of 2 epochs, lr 0.1, l2 0.001, batches of 32, 32 fractional
@@ -77,11 +84,14 @@ typedef struct {
 	int64_t d, rows, frauds, total_rows;      /* total_rows: opened when weighted, else 0 */
 	mpc_fedavg_metrics local_all, shared_all; /* on the whole held-out set */
 	mpc_fedavg_metrics local_own, shared_own; /* on its rows from this merchant */
+	int releases;                             /* sums opened (DP: what was spent) */
+	int clipped;                              /* DP: rounds whose update was clipped */
 } mpc_fedavg_report;
 
 /* Called twice a round when given: with the d doubles the party shares
- * (after noise, before weighting), then with the d doubles of the opened
- * average. An error stops the run. */
+ * (after noise, before weighting; DP: its clipped update in grid units),
+ * then with the d doubles opened (the average; DP: the noisy sum of the
+ * updates in grid units). An error stops the run. */
 typedef mpc_err (*mpc_fedavg_trace_fn)(void *arg, const double *v, size_t d);
 
 void mpc_fedavg_data_fini(mpc_fedavg_data *D);
@@ -108,6 +118,12 @@ mpc_fedavg_metrics mpc_fedavg_eval(const mpc_fedavg_data *D, const double *w, in
  * large to add up without wrapping. */
 mpc_err mpc_fedavg_secure_sum(mpc_party *p, unsigned frac, const double *v, double *out,
                               size_t n) MPC_MUST_CHECK;
+/* The same with discrete Gaussian noise of parameter sigma units of 2^-frac
+ * added to every element under MPC before the sum is opened (sigma 0: none).
+ * Its material (bit triples, random bits) is fetched from the party's
+ * backend; the errors of mpc_dp_gauss_units too. */
+mpc_err mpc_fedavg_noisy_sum(mpc_party *p, unsigned frac, const double *v, double sigma,
+                             double *out, size_t n) MPC_MUST_CHECK;
 
 /* The whole training at one party (collective): its rows D, the held-out
  * rows H (NULL: no evaluation), the shared model out in w (D->d doubles,
