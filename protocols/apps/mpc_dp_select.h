@@ -45,18 +45,24 @@
  * mechanism within total variation d of an epsilon-DP one is
  * (epsilon, (1 + e^epsilon) d)-DP.
  *
- * Cost per selection (3 parties): for k candidates about k exps (1,260 bit
- * triples, 69 + bits of Z_2^128 each), k - 1 comparisons at max (about
- * 250 bit triples each in Z_2^64 or on 64 bits of Z_2^128) and k - 1 against
- * uT (about 400 each), 40 random bits of Z_2^128, one triple; from Z_2^64
- * also a lift (436 bit triples + 64 bits per candidate). Online rounds do
- * not depend on the number of selections m of a batch: about
- * 10 ceil(log2 k) + 50 (README). The plan is found by mpc_plan_simulate
- * like any computation (control flow follows only k, m, r, f and N).
+ * Cost per selection (3 parties, measured by tests/loopback/test_dp_select):
+ * k exps (about 1,260 bit triples, 69 + bits of Z_2^128, 4 triples and 2
+ * truncation pairs each), k - 1 comparisons at the max (64-bit) and k - 1
+ * against uT (B + 55 + ceil(log2 k) bits), 40 random bits of Z_2^128, one
+ * triple; from Z_2^64 also a lift (about 436 bit triples and 64 bits of
+ * Z_2^128 per candidate). k = 4 counts in Z_2^64: 8,585 bit triples, 594
+ * random bits, 20 triples, 8 truncation pairs; k = 6 in Z_2^128 with a
+ * truncated exponent: 10,591, 488, 30, 18. Online rounds do not depend on
+ * the number of selections m of a batch: 65 at k = 4 (Z_2^64), 67 at
+ * k = 5 (Z_2^128), the max taking one more comparison level per doubling
+ * of k. The plan is found by mpc_plan_simulate like any computation
+ * (control flow follows only k, m, r, f, epsilon, sensitivity and N); the
+ * test checks it against the generator's counters.
  *
  * Contract: every party passes the same r, f, m, k, epsilon, sensitivity;
- * scores differ by less than 2^62 units within a vector (in Z_2^128 each
- * |s_i| < 2^62; in Z_2^64 any values whose differences do not wrap). */
+ * in Z_2^128 each |s_i| < 2^62 units, in Z_2^64 the scores of a vector
+ * differ by less than 2^63 (mpc_cmp_max's contract); otherwise the index
+ * is wrong, not an error. */
 #ifndef MPC_DP_SELECT_H
 #define MPC_DP_SELECT_H
 

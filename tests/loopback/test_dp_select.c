@@ -370,7 +370,7 @@ static void test_plan(void **st) {
 		meter mt;
 		mpc_pool_plan pl;
 		char buf[256];
-		new_job(shape[t].r, shape[t].f, 20, shape[t].k, shape[t].eps, 1.0);
+		new_job(shape[t].r, shape[t].f, 64, shape[t].k, shape[t].eps, 1.0);
 		for (size_t i = 0; i < job.m * job.k; i++)
 			job.s[i] = (int64_t)(i % 7);
 		assert_int_equal(mpc_plan_simulate(NP, plan_fn, NULL, &pl), MPC_OK);
