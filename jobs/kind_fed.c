@@ -28,6 +28,7 @@
  * release about every party's data (the accountant is printed before and
  * after). MPC_TEST_FED_TRACE=FILE (a test hook) appends what this party
  * shares and what is opened each round to FILE. */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +46,9 @@ typedef struct {
 	double *w;         /* the shared model (D.d) */
 	mpc_fedavg_report rep;
 	int traced; /* MPC_TEST_FED_TRACE: lines written (share, open, share, ...) */
+	mpc_kind_session *ks;
+	uint64_t alive; /* the job's parties still in (bit i: party i) */
+	int attempt;
 } fed_state;
 
 static void fed_free(void *st) {
@@ -56,11 +60,10 @@ static void fed_free(void *st) {
 	free(s);
 }
 
-/* dp, epsilon, delta, clip, clip_steps, min_parties */
+/* dp, epsilon, delta, clip, clip_steps (after min_parties) */
 static mpc_err parse_dp(const mpc_job *j, fed_state *s) {
 	const mpc_job_param *dp = mpc_kind_param(j, "dp");
-	const char *const only[] = {"epsilon", "delta", "clip", "clip_steps", "min_parties"};
-	double minp;
+	const char *const only[] = {"epsilon", "delta", "clip", "clip_steps"};
 	mpc_err err;
 	s->dp = dp && strcmp(dp->value, "none") != 0;
 	if (dp && s->dp && strcmp(dp->value, "gaussian") != 0)
@@ -85,11 +88,8 @@ static mpc_err parse_dp(const mpc_job *j, fed_state *s) {
 	if ((err = mpc_job_param_double(j, "epsilon", 1, 1e-6, 1e6, &s->acc.epsilon)) != MPC_OK ||
 	    (err = mpc_job_param_double(j, "delta", 1e-6, 1e-300, 0.5, &s->acc.delta)) != MPC_OK ||
 	    (err = mpc_job_param_double(j, "clip", 1, 1e-12, 1e12, &s->acc.clip)) != MPC_OK ||
-	    (err = mpc_kind_param_count(j, "clip_steps", 0, 0, 1e6, &s->acc.steps)) != MPC_OK ||
-	    (err = mpc_kind_param_count(j, "min_parties", j->n_parties, 2, j->n_parties, &minp)) !=
-	        MPC_OK)
+	    (err = mpc_kind_param_count(j, "clip_steps", 0, 0, 1e6, &s->acc.steps)) != MPC_OK)
 		return err;
-	s->min_parties = (int)minp;
 	s->acc.releases = s->fp.rounds + j->n_parties - s->min_parties;
 	return MPC_OK;
 }
@@ -99,7 +99,7 @@ static mpc_err fed_parse(const mpc_job *j, void **out) {
 	                                    "batch",  "weighted", "dp",         "epsilon",
 	                                    "delta",  "clip",     "clip_steps", "min_parties"};
 	fed_state *s = calloc(1, sizeof(*s));
-	double rounds, epochs, batch;
+	double rounds, epochs, batch, minp;
 	mpc_err err;
 	*out = NULL;
 	if (s == NULL)
@@ -122,6 +122,16 @@ static mpc_err fed_parse(const mpc_job *j, void **out) {
 	s->fp.epochs = (int)epochs;
 	s->fp.batch = (size_t)batch;
 	s->fp.weighted = wp && strcmp(wp->value, "yes") == 0;
+	if ((err = mpc_kind_param_count(j, "min_parties", j->n_parties, 2, j->n_parties, &minp)) !=
+	    MPC_OK)
+		goto fail;
+	s->min_parties = (int)minp;
+	if (s->min_parties < j->n_parties && j->has_dealer) {
+		err = mpc_kind_param_err(j, mpc_kind_param(j, "min_parties"),
+		                         "needs preprocessing among the parties (ot or paillier): "
+		                         "a dealer's material is for every party");
+		goto fail;
+	}
 	if ((err = parse_dp(j, s)) != MPC_OK)
 		goto fail;
 	*out = s;
@@ -160,10 +170,21 @@ static mpc_err fed_load_input(void *st, const mpc_kind_io *io, mpc_kind_summary 
 	return MPC_OK;
 }
 
-/* MPC_TEST_FED_TRACE: "share v..." and "open v..." lines (a test hook). */
+/* Test hooks. MPC_TEST_FED_TRACE: "share v..." and "open v..." lines.
+ * MPC_TEST_FED_KILL_ROUND=R: SIGKILL this process in round R, once its update
+ * is made, before it is shared. */
 static mpc_err trace_line(void *arg, const double *v, size_t d) {
 	fed_state *s = arg;
-	const char *path = getenv("MPC_TEST_FED_TRACE");
+	const char *path = getenv("MPC_TEST_FED_TRACE"), *kill = getenv("MPC_TEST_FED_KILL_ROUND");
+	if (kill && s->traced % 2 == 0 && s->traced / 2 + 1 == atoi(kill)) {
+		mpc_warn("MPC_TEST_FED_KILL_ROUND: killing this party in round %d (test hook)",
+		         atoi(kill));
+		raise(SIGKILL);
+	}
+	if (path == NULL) {
+		s->traced++;
+		return MPC_OK;
+	}
 	FILE *f = fopen(path, "a");
 	if (f == NULL)
 		return mpc_error(MPC_EIO, "MPC_TEST_FED_TRACE %s: cannot append", path);
@@ -172,6 +193,12 @@ static mpc_err trace_line(void *arg, const double *v, size_t d) {
 		fprintf(f, " %.17g", v[k]);
 	fprintf(f, "\n");
 	return fclose(f) == 0 ? MPC_OK : mpc_error(MPC_EIO, "MPC_TEST_FED_TRACE %s: write", path);
+}
+
+/* mpc_fedavg_params.regroup: the host's, with the job's min_parties. */
+static mpc_err fed_regroup(void *arg, mpc_party **p) {
+	fed_state *s = arg;
+	return s->ks->regroup(s->ks, &s->alive, ++s->attempt, s->min_parties, p);
 }
 
 static mpc_err fed_run(void *st, mpc_kind_session *ks) {
@@ -188,8 +215,14 @@ static mpc_err fed_run(void *st, mpc_kind_session *ks) {
 	}
 	if ((err = ks->start(ks, &(mpc_pool_plan){0}, &p)) != MPC_OK)
 		return err;
-	return mpc_fedavg_run(p, &s->fp, &s->D, NULL,
-	                      getenv("MPC_TEST_FED_TRACE") ? trace_line : NULL, s, s->w, &s->rep);
+	s->ks = ks;
+	s->alive = (1ull << s->job->n_parties) - 1;
+	if (s->min_parties < s->job->n_parties && ks->regroup) {
+		s->fp.regroup = fed_regroup;
+		s->fp.regroup_arg = s;
+	}
+	int hooks = getenv("MPC_TEST_FED_TRACE") || getenv("MPC_TEST_FED_KILL_ROUND");
+	return mpc_fedavg_run(p, &s->fp, &s->D, NULL, hooks ? trace_line : NULL, s, s->w, &s->rep);
 }
 
 static mpc_err fed_write(void *st, const mpc_kind_io *io) {
@@ -199,6 +232,18 @@ static mpc_err fed_write(void *st, const mpc_kind_io *io) {
 		       "epochs, %s averaging; the shared model has %zu inputs\n",
 		       s->job->id, s->job->n_parties, io->party, s->fp.rounds, s->fp.epochs,
 		       s->fp.weighted ? "row-weighted" : "plain", s->D.d);
+	if (s->rep.redone && !io->quiet) {
+		printf("dropouts: %d round(s) redone; the model was trained to the end by",
+		       s->rep.redone);
+		for (int i = 0; i < s->job->n_parties; i++)
+			if (s->alive >> i & 1)
+				printf(" %s", s->job->parties[i].name);
+		printf(" (%d of %d parties); the rows of", s->rep.parties, s->job->n_parties);
+		for (int i = 0; i < s->job->n_parties; i++)
+			if (!(s->alive >> i & 1))
+				printf(" %s", s->job->parties[i].name);
+		printf(" count only through the rounds before they dropped out\n");
+	}
 	if (s->dp && !io->quiet) {
 		double eps, delta;
 		mpc_fedavg_dp_spent(&s->acc, s->rep.releases, &eps, &delta);

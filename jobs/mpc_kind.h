@@ -108,6 +108,17 @@ struct mpc_kind_session {
 	 * the dealer (plan NULL), serve the parties until they are done, *p =
 	 * NULL. */
 	mpc_err (*start)(mpc_kind_session *s, const mpc_pool_plan *plan, mpc_party **p);
+	/* The host's, for a kind that goes on without parties that dropped out
+	 * (fed_train's min_parties), after a round failed: free the party start
+	 * made, leave the network (telling the peers), meet the parties of
+	 * *alive (bit i: the job's party i) again and go on with those that come
+	 * within the job's connect_timeout: *alive becomes them, net a network
+	 * among them and *p a new party on it (its id: this party's rank among
+	 * them) whose material is made as it is used, among them only (never a
+	 * store's). MPC_EPEER naming the missing when fewer than min_parties
+	 * come. NULL where the host cannot (a dealer). */
+	mpc_err (*regroup)(mpc_kind_session *s, uint64_t *alive, int attempt, int min_parties,
+	                   mpc_party **p);
 	void *host;
 	int bad_input; /* set by run: its error is this party's input's */
 };

@@ -261,6 +261,19 @@ static int setup_aborts(mpc_net *net, const char *reason) {
  * channel, so first let the handshakes under way finish (a short while),
  * then tell every peer whose channel is up why (best effort), and give the
  * frames and OpenSSL's alerts a moment to leave. */
+/* cfg->missing after a set-up timeout: the peers not past HELLO (tls = 0)
+ * or the TLS handshake (tls = 1). */
+static void note_missing(mpc_net *net, const mpc_net_config *cfg, mpc_err err, int tls) {
+	if (cfg->missing == NULL || err != MPC_ETIMEDOUT)
+		return;
+	for (int p = 0; p < net->n; p++) {
+		const peer *pr = &net->peers[p];
+		if (p != net->id &&
+		    !(tls ? pr->tls_done && pr->tls_confirmed : pr->hello && pr->hello_sent))
+			*cfg->missing |= (uint64_t)1 << p;
+	}
+}
+
 static void open_failed(mpc_net *net, mpc_err err, int handshaking) {
 	char keep[1024], reason[REASON_MAX + 1];
 	int64_t t = now_ms(), deadline = t + SETUP_ABORT_MS;
@@ -323,12 +336,16 @@ mpc_err mpc_net_open(mpc_net **out, const mpc_net_config *cfg) {
 		goto out;
 	if ((err = mpc_link_open_sockets(net)) != MPC_OK)
 		goto out;
+	if (cfg->missing)
+		*cfg->missing = 0;
 	if ((err = mpc_link_hello(net)) != MPC_OK) {
+		note_missing(net, cfg, err, 0);
 		if (net->tls)
 			open_failed(net, err, 0);
 		goto out;
 	}
 	if (net->tls && (err = mpc_handshake_run(net)) != MPC_OK) {
+		note_missing(net, cfg, err, 1);
 		open_failed(net, err, 1);
 		goto out;
 	}

@@ -63,6 +63,10 @@ typedef struct {
 	 * half of each frame of 64 KiB or more to a second thread; 0: 2 where
 	 * the machine has 4 or more cores, else 1. */
 	int crypto_threads;
+	/* If not NULL: when set-up times out (MPC_ETIMEDOUT), the nodes that
+	 * never got through it (bit i: node i), for a caller that goes on
+	 * without them (fed_train's min_parties); else 0. */
+	uint64_t *missing;
 } mpc_net_config;
 
 /* Bind, connect to every other node, and exchange HELLO with each so that

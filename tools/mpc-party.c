@@ -283,6 +283,24 @@ static mpc_err start_party(mpc_kind_session *ks, const mpc_pool_plan *plan, mpc_
 	return err;
 }
 
+/* mpc_kind_session.regroup (jobs/mpc_kind.h). */
+static mpc_err regroup_party(mpc_kind_session *ks, uint64_t *alive, int attempt, int min_parties,
+                             mpc_party **p) {
+	run_host *h = ks->host;
+	mpc_err err;
+	*p = NULL;
+	mpc_party_free(h->p);
+	h->p = NULL;
+	err = party_regroup(h->c, alive, attempt, min_parties);
+	ks->net = h->c->net;
+	if (err != MPC_OK)
+		return err;
+	if ((err = mpc_party_new(&h->p, h->c->net, __builtin_popcountll(*alive))) == MPC_OK)
+		err = party_install_fresh(h->c, h->p);
+	*p = h->p;
+	return err;
+}
+
 /* The kind's steps from the network on: prepare, agree (and, with input
  * parties, which contributions count), run, note what it took. *bad_input:
  * the error is this party's input's. */
@@ -296,7 +314,11 @@ static mpc_err run_kind(const opts *o, conn *c, const mpc_kind *k, void *st, mpc
 	test_pause();
 	if (ib && (err = party_inbox_agree(ib, c, &io->contribs)) != MPC_OK)
 		return err;
-	mpc_kind_session ks = {.io = io, .net = c->net, .start = start_party, .host = &h};
+	mpc_kind_session ks = {.io = io,
+	                       .net = c->net,
+	                       .start = start_party,
+	                       .regroup = c->job->has_dealer ? NULL : regroup_party,
+	                       .host = &h};
 	err = io->service ? k->serve(st, &ks) : k->run(st, &ks);
 	*bad_input = ks.bad_input;
 	if (err == MPC_OK && h.p)

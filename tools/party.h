@@ -77,6 +77,13 @@ mpc_err party_prepare(const opts *o, conn *c) MPC_MUST_CHECK;
 void party_conn_fini(conn *c);
 /* preprocessing = dealer only by this party's consent (--trust-dealer). */
 mpc_err party_dealer_consent(const opts *o, const conn *c) MPC_MUST_CHECK;
+/* After a failure with some parties (fed_train's min_parties): leave the
+ * network (telling the peers), meet the parties in *alive again under a
+ * session derived from the job's and attempt, and open a network among
+ * those that come within the job's connect_timeout (*alive becomes them,
+ * bit i: party i). MPC_EPEER naming those that did not come when fewer than
+ * min_parties are left. No dealer. */
+mpc_err party_regroup(conn *c, uint64_t *alive, int attempt, int min_parties) MPC_MUST_CHECK;
 /* Open the network and agree the job (and `mode`) with every node. */
 mpc_err party_agree(conn *c, const char *mode) MPC_MUST_CHECK;
 /* Round-trip time and throughput to every peer, measured together. */
@@ -100,6 +107,10 @@ mpc_err party_material_plan(const opts *o, const conn *c, uint64_t assume_rows, 
  * one, wrapped in a recording pool; states what the job consumes. */
 mpc_err party_install_preproc(const opts *o, conn *c, mpc_party *p,
                               const mpc_pool_plan *plan) MPC_MUST_CHECK;
+/* Material made during the run among p's parties only (after a regroup:
+ * never a store's or a dealer's, whose shares belong to the job's whole
+ * party set). */
+mpc_err party_install_fresh(const conn *c, mpc_party *p) MPC_MUST_CHECK;
 /* After a run: what it took, of every kind, and from where. */
 void party_note_taken(mpc_party *p, const mpc_job *j);
 int party_cmd_preprocess(const opts *o);

@@ -140,29 +140,100 @@ mpc_err party_dealer_consent(const opts *o, const conn *c) {
 	                 o->job_path, j->dealer.address, j->dealer.line, o->party);
 }
 
-/* Open the network (TLS unless party_prepare() found --insecure-plaintext: then
- * no key was loaded), waiting up to connect_ms for the peers. */
-static mpc_err open_net(conn *c, int connect_ms) {
+/* Open a network among the nodes in mask (bit i: node i; this node among
+ * them), TLS unless party_prepare() found --insecure-plaintext (then no key
+ * was loaded), waiting up to connect_ms for the peers. Its session is the
+ * job's, or with tag (not NULL) one derived from the job's id and the tag.
+ * missing (may be NULL): on a set-up timeout, the nodes of mask that never
+ * came, as node indices. */
+static mpc_err open_among(conn *c, uint64_t mask, const char *tag, int connect_ms,
+                          uint64_t *missing) {
 	const mpc_job *j = c->job;
-	int self = c->self;
+	const char *addrs[MPC_NET_MAX_NODES], *names[MPC_NET_MAX_NODES];
+	uint8_t pins[MPC_NET_MAX_NODES][32];
+	int idx[MPC_NET_MAX_NODES], n = 0, self = -1;
+	uint64_t sub_missing = 0;
+	char id[512];
 	mpc_err err;
 
-	mpc_net_tls tls = {.key = c->key, .cert = c->cert, .pins = (const uint8_t(*)[32])c->pins};
+	for (int i = 0; i < c->nodes.n; i++) {
+		if (!(mask >> i & 1))
+			continue;
+		self = i == c->self ? n : self;
+		idx[n] = i;
+		addrs[n] = c->nodes.addrs[i];
+		names[n] = c->nodes.names[i];
+		if (c->pins)
+			memcpy(pins[n], c->pins[i], 32);
+		n++;
+	}
+	mpc_net_tls tls = {.key = c->key, .cert = c->cert, .pins = (const uint8_t(*)[32])pins};
 	mpc_net_config cfg = {
 	    .id = self,
-	    .n_nodes = c->nodes.n,
-	    .addrs = (const char *const *)c->nodes.addrs,
-	    .names = (const char *const *)c->nodes.names,
+	    .n_nodes = n,
+	    .addrs = addrs,
+	    .names = names,
 	    .timeout_ms = j->timeout_ms,
 	    .connect_timeout_ms = connect_ms,
 	    .tls = c->key ? &tls : NULL,
+	    .missing = missing ? &sub_missing : NULL,
 	};
-	if ((err = mpc_session_derive(cfg.session, j->id)) != MPC_OK)
+	snprintf(id, sizeof(id), "%s%s%s", j->id, tag ? "\n" : "", tag ? tag : "");
+	if ((err = mpc_session_derive(cfg.session, id)) != MPC_OK)
 		return err;
-	mpc_info("%s of job %s: %d parties%s, listening on %s%s", c->nodes.names[self], j->id,
-	         j->n_parties, j->has_dealer ? " and a dealer" : "", c->nodes.addrs[self],
+	mpc_info("%s of job %s: %d parties%s, listening on %s%s", names[self], j->id, n,
+	         j->has_dealer ? " and a dealer" : "", addrs[self],
 	         c->key ? " (TLS 1.3, pinned certificates)" : " (PLAINTEXT)");
-	return mpc_net_open(&c->net, &cfg);
+	err = mpc_net_open(&c->net, &cfg);
+	if (missing) {
+		*missing = 0;
+		for (int k = 0; k < n; k++)
+			*missing |= (sub_missing >> k & 1) << idx[k];
+	}
+	return err;
+}
+
+static mpc_err open_net(conn *c, int connect_ms) {
+	uint64_t all = c->nodes.n >= 64 ? ~0ull : (1ull << c->nodes.n) - 1;
+	return open_among(c, all, NULL, connect_ms, NULL);
+}
+
+mpc_err party_regroup(conn *c, uint64_t *alive, int attempt, int min_parties) {
+	char tag[64], list[512];
+	uint64_t missing = 0, mask = *alive;
+	size_t len = 0;
+	mpc_err err;
+
+	mpc_net_abort(c->net, MPC_EPEER, "a party dropped out: meeting the others again");
+	c->net = NULL;
+	mpc_warn("meeting the parties again (up to %d s) to go on without those that dropped out",
+	         c->job->connect_timeout_ms / 1000);
+	snprintf(tag, sizeof(tag), "regroup %d probe %llx", attempt, (unsigned long long)mask);
+	err = open_among(c, mask, tag, c->job->connect_timeout_ms, &missing);
+	if (err == MPC_OK)
+		return MPC_OK; /* everyone came back */
+	if (err != MPC_ETIMEDOUT || missing == 0)
+		return err;
+	mask &= ~missing;
+	list[0] = '\0';
+	for (int i = 0; i < c->job->n_parties; i++)
+		if (missing >> i & 1) {
+			int w = snprintf(list + len, sizeof(list) - len, "%s%s", len ? ", " : "",
+			                 c->job->parties[i].name);
+			len = w > 0 && (size_t)w < sizeof(list) - len ? len + (size_t)w : len;
+		}
+	int left = __builtin_popcountll(mask);
+	if (left < min_parties)
+		return mpc_error(MPC_EPEER,
+		                 "only %d of the job's %d parties are left (min_parties = %d): %s "
+		                 "did not come back within %d s; the job ends here, nothing more "
+		                 "is opened",
+		                 left, c->job->n_parties, min_parties, list,
+		                 c->job->connect_timeout_ms / 1000);
+	mpc_warn("going on with %d parties without %s (did not come back)", left, list);
+	*alive = mask;
+	snprintf(tag, sizeof(tag), "regroup %d among %llx", attempt, (unsigned long long)mask);
+	return open_among(c, mask, tag, c->job->connect_timeout_ms, NULL);
 }
 
 /* Open the network and agree the job: every node sends every other its

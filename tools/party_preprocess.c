@@ -264,6 +264,15 @@ mpc_err party_install_preproc(const opts *o, conn *c, mpc_party *p, const mpc_po
 	return mpc_pool_install(p);
 }
 
+mpc_err party_install_fresh(const conn *c, mpc_party *p) {
+	mpc_preproc gen;
+	mpc_err err = mpc_gen_new(&gen, p, engine_name(c->job), 0);
+	if (err != MPC_OK)
+		return err;
+	mpc_party_set_preproc(p, gen);
+	return mpc_pool_install(p);
+}
+
 /* Progress of one kind of material: on a terminal a line rewritten in
  * place, in the log every 10 s. */
 typedef struct {

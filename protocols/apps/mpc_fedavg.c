@@ -10,6 +10,7 @@
 #include "protocols/apps/mpc_dp.h"
 #include "protocols/core/mpc_share.h"
 #include "runtime/mpc_fixed.h"
+#include "runtime/mpc_log.h"
 #include "runtime/mpc_wipe.h"
 
 #define RING MPC_Z128
@@ -346,6 +347,99 @@ static mpc_err run_round(mpc_party *p, const mpc_fedavg_params *fp, const mpc_fe
 	return MPC_OK;
 }
 
+/* A failure a regroup may mend: a peer timed out, aborted or went away. */
+static int peer_failure(mpc_err err) {
+	return err == MPC_ETIMEDOUT || err == MPC_EPEER || err == MPC_ECLOSED || err == MPC_ENET;
+}
+
+/* After a regroup: every party tells the rounds it completed (*r) and the
+ * sums it saw opened; one a round ahead (its last round's opening reached
+ * it, not the others) goes back to the model before that round (wprev),
+ * and everyone counts the most releases any saw. Then the models must be
+ * the same everywhere. scratch: MPC_FEDAVG_MAX_PARTIES * d doubles. */
+static mpc_err resync(mpc_party *p, int *r, double *w, const double *wprev, size_t d,
+                      mpc_fedavg_report *rep, double *scratch) {
+	int N = mpc_party_size(p), me = mpc_party_id(p), lo = *r, hi = *r;
+	int64_t mine[2] = {*r, rep->releases}, all[MPC_FEDAVG_MAX_PARTIES][2];
+	mpc_err err;
+	if ((err = mpc_party_bcast(p, mine, all, sizeof(mine))) != MPC_OK)
+		return err;
+	for (int j = 0; j < N; j++) {
+		if (j == me)
+			continue;
+		lo = all[j][0] < lo ? (int)all[j][0] : lo;
+		hi = all[j][0] > hi ? (int)all[j][0] : hi;
+		rep->releases = all[j][1] > rep->releases ? (int)all[j][1] : rep->releases;
+	}
+	if (hi - lo > 1)
+		return mpc_error(MPC_EPROTO, "party %d: the parties left are %d rounds apart", me,
+		                 hi - lo);
+	if (*r > lo)
+		memcpy(w, wprev, d * sizeof(double));
+	*r = lo;
+	if ((err = mpc_party_bcast(p, w, scratch, d * sizeof(double))) != MPC_OK)
+		return err;
+	for (int j = 0; j < N; j++)
+		if (j != me && memcmp(scratch + (size_t)j * d, w, d * sizeof(double)) != 0)
+			return mpc_error(MPC_EPROTO,
+			                 "party %d: party %d holds another model after round %d",
+			                 me, j, lo);
+	mpc_warn("round %d is redone by %d parties from the model every one of them holds", lo + 1,
+	         N);
+	return MPC_OK;
+}
+
+/* The rounds, with regroups after dropouts (mpc_fedavg_params.regroup). */
+static mpc_err run_rounds(mpc_party *p, const mpc_fedavg_params *fp, const mpc_fedavg_data *D,
+                          mpc_fedavg_trace_fn trace, void *trace_arg, double *w, double *v,
+                          double *avg, mpc_fedavg_report *rep) {
+	size_t d = D->d;
+	double *wprev = malloc((d + 1) * sizeof(double)),
+	       *before = malloc((d + 1) * sizeof(double));
+	double *scratch =
+	    fp->regroup ? malloc(MPC_FEDAVG_MAX_PARTIES * d * sizeof(double) + 1) : NULL;
+	int regroups = 0;
+	mpc_err err = MPC_OK;
+	if (wprev == NULL || before == NULL || (fp->regroup && scratch == NULL)) {
+		err = mpc_error(MPC_ENOMEM, "out of memory");
+		goto out;
+	}
+	memcpy(wprev, w, d * sizeof(double));
+	for (int r = 0; r < fp->rounds;) {
+		if (fp->dp && rep->releases >= fp->dp->releases) {
+			err =
+			    mpc_error(MPC_EREFUSED,
+			              "party %d: the budget's %d releases are spent with %d rounds "
+			              "left: no more sums are opened",
+			              mpc_party_id(p), fp->dp->releases, fp->rounds - r);
+			break;
+		}
+		memcpy(before, w, d * sizeof(double));
+		err = run_round(p, fp, D, r, trace, trace_arg, w, v, avg, rep);
+		if (err == MPC_OK) { /* wprev: the model before the last round done */
+			memcpy(wprev, before, d * sizeof(double));
+			r++;
+			continue;
+		}
+		if (!fp->regroup || !peer_failure(err) ||
+		    ++regroups > fp->rounds + MPC_FEDAVG_MAX_PARTIES)
+			break;
+		mpc_warn("round %d failed: %s", r + 1, mpc_error_detail());
+		if ((err = fp->regroup(fp->regroup_arg, &p)) != MPC_OK ||
+		    (err = resync(p, &r, w, wprev, d, rep, scratch)) != MPC_OK)
+			break;
+		rep->redone++;
+		if (fp->weighted && (err = open_total_rows(p, D, &rep->total_rows)) != MPC_OK)
+			break;
+	}
+	rep->parties = p ? mpc_party_size(p) : 0;
+out:
+	free(wprev);
+	free(before);
+	free(scratch);
+	return err;
+}
+
 mpc_err mpc_fedavg_run(mpc_party *p, const mpc_fedavg_params *fp, const mpc_fedavg_data *D,
                        const mpc_fedavg_data *H, mpc_fedavg_trace_fn trace, void *trace_arg,
                        double *w, mpc_fedavg_report *rep) {
@@ -383,9 +477,8 @@ mpc_err mpc_fedavg_run(mpc_party *p, const mpc_fedavg_params *fp, const mpc_feda
 	if ((err = mpc_fedavg_train(D, wl, fp, fp->rounds * fp->epochs, 1000 + (uint64_t)me)) !=
 	    MPC_OK)
 		goto out;
-	for (int r = 0; r < fp->rounds; r++)
-		if ((err = run_round(p, fp, D, r, trace, trace_arg, w, v, avg, rep)) != MPC_OK)
-			goto out;
+	if ((err = run_rounds(p, fp, D, trace, trace_arg, w, v, avg, rep)) != MPC_OK)
+		goto out;
 	if (H) {
 		rep->local_all = mpc_fedavg_eval(H, wl, -1);
 		rep->shared_all = mpc_fedavg_eval(H, w, -1);

@@ -68,6 +68,14 @@ typedef struct {
 	 * under MPC, the model moved by the noisy sum / N. Needs weighted = 0
 	 * and noise = 0. Borrowed; accounted (mpc_fedavg_dp_account). */
 	const mpc_fedavg_dp *dp;
+	/* Dropouts (NULL: a failed round fails the run). After a round fails
+	 * on a peer (timed out, aborted, gone), regroup gives a new party among
+	 * the parties left in *p (freeing the old one) or an error; the parties
+	 * then go back to the last model all of them hold, say so, and redo the
+	 * round without the missing. At most `rounds` + MPC_FEDAVG_MAX_PARTIES
+	 * regroups. With dp, no more than dp->releases sums are ever opened. */
+	mpc_err (*regroup)(void *arg, mpc_party **p);
+	void *regroup_arg;
 } mpc_fedavg_params;
 
 /* 10 rounds of 2 epochs, lr 0.1, l2 0.001, batches of 32, 32 fractional
@@ -86,6 +94,8 @@ typedef struct {
 	mpc_fedavg_metrics local_own, shared_own; /* on its rows from this merchant */
 	int releases;                             /* sums opened (DP: what was spent) */
 	int clipped;                              /* DP: rounds whose update was clipped */
+	int parties;                              /* at the end (fewer after dropouts) */
+	int redone;                               /* rounds redone after a dropout */
 } mpc_fedavg_report;
 
 /* Called twice a round when given: with the d doubles the party shares

@@ -8,6 +8,9 @@
  *    has the stated spread over many rounds (variance against the discrete
  *    Gaussian's, mean 0, within the bound K); the accountant's epsilon equals
  *    the closed form of the Gaussian mechanism composed over R rounds;
+ *  - dropouts: with min_parties = 2, a merchant killed in round 3 of 10
+ *    leaves the two others to redo the round and train to the end (the same
+ *    model at both); with two killed, the last one ends with the reason;
  *  - the job file's DP parameters are checked with FILE:LINE. */
 #include <math.h>
 #include <setjmp.h>
@@ -33,6 +36,7 @@ static char bin[128], dir[128];
 static char names[NMAX][16];
 static char fps[NMAX][128];
 static int job_seq;
+static int timeout_s = 30, connect_s = 30; /* of the next job file */
 
 static int setup(void **state) {
 	const char *n[NMAX];
@@ -58,9 +62,9 @@ static int write_job(const char *path, int n, const char *params) {
 	assert_non_null(fp);
 	assert_int_equal(mpc_local_free_ports(ports, n), MPC_OK);
 	fprintf(fp,
-	        "[job]\nid = fed-%d-%d\ncomputation = fed_train\ntimeout = 30\n"
-	        "connect_timeout = 30\ntransport = tls\npreprocessing = ot\n[fed_train]\n%s\n",
-	        (int)getpid(), job_seq++, params);
+	        "[job]\nid = fed-%d-%d\ncomputation = fed_train\ntimeout = %d\n"
+	        "connect_timeout = %d\ntransport = tls\npreprocessing = ot\n[fed_train]\n%s\n",
+	        (int)getpid(), job_seq++, timeout_s, connect_s, params);
 	for (int i = 0; i < n; i++)
 		fprintf(fp, "[party %s]\naddress = tcp://127.0.0.1:%d\nfingerprint = %s\n",
 		        names[i], ports[i], fps[i]);
@@ -68,8 +72,9 @@ static int write_job(const char *path, int n, const char *params) {
 	return 9;
 }
 
-/* Merchants 0..n-1 run the job (env for each, may be NULL); exit codes. */
-static void run(const char *job, int n, const char *env, int codes[NMAX]) {
+/* Merchants 0..n-1 run the job, merchant i with env[i] ("NAME=VALUE"; env
+ * or env[i] may be NULL); exit codes. */
+static void run_env(const char *job, int n, char *const env[NMAX], int codes[NMAX]) {
 	pid_t pid[NMAX];
 	double t_end[NMAX];
 	char cmd[512];
@@ -77,19 +82,21 @@ static void run(const char *job, int n, const char *env, int codes[NMAX]) {
 	party_run_cmd(cmd);
 	for (int i = 0; i < n; i++) {
 		party_args pa;
-		char log[256], e[256];
+		char log[256];
 		party_args_run(&pa, bin, dir, job, names[i]);
 		party_args_add(&pa, "--input");
 		party_args_add(&pa, "%s/merchant%d.csv", dir, i);
 		party_args_add(&pa, "--output");
 		party_args_add(&pa, "%s/out-%s.csv", dir, names[i]);
 		snprintf(log, sizeof(log), "%s/log-%s", dir, names[i]);
-		if (env)
-			snprintf(e, sizeof(e), "%s%s", env, names[i]);
-		pid[i] = party_spawn(party_args_argv(&pa), log, env ? strdup(e) : NULL);
+		pid[i] = party_spawn(party_args_argv(&pa), log, env ? env[i] : NULL);
 		assert_true(pid[i] > 0);
 	}
 	party_wait_all(pid, n, codes, t_end, 300);
+}
+
+static void run(const char *job, int n, int codes[NMAX]) {
+	run_env(job, n, NULL, codes);
 }
 
 static const char *logof(int i) {
@@ -145,7 +152,7 @@ static void federated_vs_clear(int n) {
 	mpc_fedavg_data H, U;
 	snprintf(job, sizeof(job), "%s/fed-%d.ini", dir, n);
 	write_job(job, n, "rounds = 40\nepochs = 2\nweighted = yes");
-	run(job, n, NULL, codes);
+	run(job, n, codes);
 	expect_ok(codes, n);
 	load(n, &H, &U);
 	double *w = calloc(U.d, sizeof(double)), *w2 = calloc(U.d, sizeof(double));
@@ -213,15 +220,17 @@ static int read_trace(int i, size_t d, double *share, double *open, int max) {
 
 /* DP: the noise's spread over 40 rounds x d coordinates; the accountant. */
 static void test_dp_noise_and_accountant(void **state) {
-	char job[256], env[256];
+	char job[256];
 	int codes[NMAX], n = 3;
 	(void)state;
 	snprintf(job, sizeof(job), "%s/fed-dp.ini", dir);
 	write_job(job, n,
 	          "rounds = 40\nepochs = 1\ndp = gaussian\nepsilon = 16\ndelta = 1e-6\n"
 	          "clip = 0.5\nclip_steps = 8");
-	snprintf(env, sizeof(env), "MPC_TEST_FED_TRACE=%s/trace-", dir);
-	run(job, n, env, codes);
+	char *env[NMAX] = {0};
+	for (int i = 0; i < n; i++)
+		assert_true(asprintf(&env[i], "MPC_TEST_FED_TRACE=%s/trace-%s", dir, names[i]) > 0);
+	run_env(job, n, env, codes);
 	expect_ok(codes, n);
 	size_t d = 17;
 	double *sh = calloc(NMAX * DP_ROUNDS * d, sizeof(double));
@@ -277,7 +286,7 @@ static void refused(const char *params, int line, const char *what) {
 	int codes[NMAX];
 	snprintf(job, sizeof(job), "%s/fed-bad.ini", dir);
 	write_job(job, 3, params);
-	run(job, 3, NULL, codes);
+	run(job, 3, codes);
 	for (int i = 0; i < 3; i++)
 		assert_int_not_equal(codes[i], 0);
 	snprintf(want, sizeof(want), "fed-bad.ini:%d: [fed_train] %s", line, what);
@@ -298,18 +307,76 @@ static void test_dp_refusals(void **state) {
 	int codes[NMAX];
 	snprintf(job, sizeof(job), "%s/fed-bad.ini", dir);
 	write_job(job, 3, "dp = gaussian\nepsilon = 0.01\nrounds = 100");
-	run(job, 3, NULL, codes);
+	run(job, 3, codes);
 	assert_int_not_equal(codes[0], 0);
 	assert_non_null(strstr(logof(0), "is beyond the sampler"));
 	assert_non_null(strstr(logof(0), "raise epsilon, lower rounds, or lower clip_steps"));
 }
 
+/* Merchants killed (SIGKILL) in round 3 of 10 (kill[i]); the others'
+ * exit codes in codes. */
+static void run_killing(const char *params, const int *kill, int codes[NMAX]) {
+	char job[256];
+	char *env[NMAX] = {0};
+	timeout_s = 4;
+	connect_s = 8;
+	snprintf(job, sizeof(job), "%s/fed-drop.ini", dir);
+	write_job(job, 3, params);
+	timeout_s = connect_s = 30;
+	for (int i = 0; i < 3; i++)
+		env[i] = kill[i] ? "MPC_TEST_FED_KILL_ROUND=3" : NULL;
+	run_env(job, 3, env, codes);
+}
+
+/* min_parties = 2: m2 dies in round 3 of 10; m0 and m1 redo round 3 without
+ * it and train to the end, the same model at both. */
+static void test_dropout(void **state) {
+	int codes[NMAX], kill[3] = {0, 0, 1};
+	mpc_fedavg_data H, U;
+	(void)state;
+	run_killing("rounds = 10\nepochs = 1\nmin_parties = 2", kill, codes);
+	expect_ok(codes, 2);
+	assert_int_not_equal(codes[2], 0);
+	assert_non_null(strstr(logof(2), "killing this party in round 3"));
+	for (int i = 0; i < 2; i++) {
+		assert_non_null(strstr(logof(i), "going on with 2 parties without m2"));
+		assert_non_null(strstr(logof(i), "round 3 is redone by 2 parties"));
+		assert_non_null(strstr(logof(i), "trained to the end by m0 m1 (2 of 3 parties)"));
+	}
+	load(2, &H, &U);
+	double *w = calloc(U.d, sizeof(double)), *w1 = calloc(U.d, sizeof(double));
+	assert_true(w && w1);
+	read_model(0, w, U.d);
+	read_model(1, w1, U.d);
+	assert_memory_equal(w, w1, U.d * sizeof(double));
+	mpc_fedavg_metrics m = mpc_fedavg_eval(&H, w, -1);
+	print_message("m2 killed in round 3 of 10: the model of m0 and m1 has AUC %.4f\n", m.auc);
+	assert_true(m.auc > 0.8);
+	free(w);
+	free(w1);
+	mpc_fedavg_data_fini(&H);
+	mpc_fedavg_data_fini(&U);
+}
+
+/* Below the minimum: m1 and m2 die; m0 ends with the reason, no model. */
+static void test_dropout_below_minimum(void **state) {
+	int codes[NMAX], kill[3] = {0, 1, 1};
+	(void)state;
+	run_killing("rounds = 10\nepochs = 1\nmin_parties = 2", kill, codes);
+	assert_int_not_equal(codes[0], 0);
+	if (strstr(logof(0), "only 1 of the job's 3 parties are left (min_parties = 2): m1, m2") ==
+	    NULL)
+		print_error("%s\n", logof(0));
+	assert_non_null(
+	    strstr(logof(0), "only 1 of the job's 3 parties are left (min_parties = 2): m1, m2"));
+	assert_int_equal(party_output_exists(dir, "m0"), 0);
+}
+
 int main(void) {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_dp_refusals),
-	    cmocka_unit_test(test_three_merchants),
-	    cmocka_unit_test(test_five_merchants),
-	    cmocka_unit_test(test_dp_noise_and_accountant),
+	    cmocka_unit_test(test_dp_refusals),    cmocka_unit_test(test_three_merchants),
+	    cmocka_unit_test(test_five_merchants), cmocka_unit_test(test_dp_noise_and_accountant),
+	    cmocka_unit_test(test_dropout),        cmocka_unit_test(test_dropout_below_minimum),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
