@@ -177,6 +177,7 @@ const mpc_kind *mpc_kind_find(const char *name);
 extern const mpc_kind mpc_kind_stats; /* jobs/kind_stats.c */
 extern const mpc_kind mpc_kind_score; /* jobs/kind_score.c */
 extern const mpc_kind mpc_kind_avg;   /* jobs/kind_avg.c (the node, with input parties) */
+extern const mpc_kind mpc_kind_fed;   /* jobs/kind_fed.c (the node: a CSV dataset) */
 /* The i-th kind of the registry, NULL past the end. */
 const mpc_kind *mpc_kind_at(size_t i);
 size_t mpc_kind_count(void);

@@ -150,12 +150,14 @@ static mpc_err check_form(mpc_node *n, node_job *j, const char *proposer) {
 		                 job->id);
 	const mpc_kind *k = mpc_kind_find(job->computation);
 	j->inputs = job->n_inputs > 0;
-	if (k != &mpc_kind_stats && k != &mpc_kind_score && !(j->inputs && k == &mpc_kind_avg))
+	if (k != &mpc_kind_stats && k != &mpc_kind_score && k != &mpc_kind_fed &&
+	    !(j->inputs && k == &mpc_kind_avg))
 		return mpc_error(MPC_EINVAL,
 		                 "job %s: computation %s: the node runs aggregate_stats jobs, "
-		                 "fraud_score services and model_average jobs with input parties "
-		                 "(run the others with mpc-party run)",
+		                 "fraud_score services, fed_train jobs and model_average jobs with "
+		                 "input parties (run the others with mpc-party run)",
 		                 job->id, job->computation);
+	j->training = k == &mpc_kind_fed;
 	void *st = NULL;
 	mpc_err err = k->parse(job, &st);
 	if (err == MPC_OK && k->privacy)
@@ -234,6 +236,10 @@ static mpc_err check_policy(mpc_node *n, node_job *j, const char *proposer) {
 	char rule[MPC_POLICY_NAME_MAX + 32];
 	if ((err = mpc_policy_check_dp(p, j->dataset, j->epsilon, j->delta)) != MPC_OK)
 		return err;
+	if (j->training && ds->source != MPC_POLICY_CSV) /* fed_train reads a file */
+		return mpc_policy_refuse(p, ds->source_line, "[dataset] postgres",
+		                         "dataset %s: fed_train trains on a file (csv = PATH)",
+		                         ds->name);
 	snprintf(rule, sizeof(rule), "[dataset %s] max_amount", ds->name);
 	if (j->max_amount > ds->max_amount)
 		return mpc_policy_refuse(

@@ -48,6 +48,7 @@ typedef struct {
 	int parties_mask;            /* job party indices other than ours */
 	int self;                    /* our party index in the job */
 	double max_amount, max_rows; /* aggregate_stats: the job's bounds */
+	int training;                /* fed_train: the dataset is a CSV file of rows */
 	int inputs;                  /* the job has input parties: no dataset here (their
 	                                submissions reach the job's process directly) */
 } node_job;

@@ -103,15 +103,18 @@ static void write_policy(int i, double max_eps) {
 		         dir, i);
 	snprintf(path, sizeof(path), "%s/policy-%s.ini", dir, names[i]);
 	snprintf(text, sizeof(text),
-	         "[node]\nname = %s\n[computations]\nallow = aggregate_stats, fraud_score\n"
+	         "[node]\nname = %s\n[computations]\nallow = aggregate_stats, fraud_score, "
+	         "fed_train\n"
 	         "[peers]\nproposers = *\nrecipients = *\naskers = *\n"
 	         "[dataset txns]\ncsv = %s/merchant%d.csv\nmax_amount = 1000000\n"
 	         "max_rows = 1000000\nbudget_epsilon = 1.5\nbudget_delta = 0.00001\n"
 	         "[dataset model]\ncsv = %s/model.csv\nmax_amount = 1\nmax_rows = 1\n"
-	         "budget_epsilon = 1\n%s"
+	         "budget_epsilon = 1\n[dataset fed]\ncsv = %s/merchant%d.csv\n"
+	         "max_amount = 1000000\nmax_rows = 1000000\nbudget_epsilon = 1.5\n"
+	         "budget_delta = 0.00001\n%s"
 	         "[dp]\nmax_epsilon = %g\nmax_delta = 0.00001\nrequire = no\n"
 	         "[quota fraud_score]\ntotal = %d\n",
-	         names[i], dir, i, dir, pgtx, max_eps, SCORE_QUOTA);
+	         names[i], dir, i, dir, dir, i, pgtx, max_eps, SCORE_QUOTA);
 	write_file(path, text, 0600);
 }
 
@@ -398,6 +401,36 @@ static void test_stats_job(void **state) {
 		assert_string_equal(wait_job(i, id, 30), "done");
 		expect_agree(i, id);
 	}
+}
+
+/* fed_train through the three nodes: DP-FedAvg on each node's dataset, the
+ * same model at every node, the budget charged; a second training that
+ * would pass the dataset's budget (1.5) is refused by the ledger. */
+static void test_fed_train_job(void **state) {
+	(void)state;
+	char id[64], body[256], path[128], *out, first[8192] = "";
+	static const char fed[] = "rounds = 4\nepochs = 1\ndp = gaussian\nepsilon = 1\n"
+	                          "delta = 1e-6\nclip = 0.5\nclip_steps = 8";
+	make_job_body("fed_train", fed, "fed", id, body);
+	assert_int_equal(http(0, "POST", "/jobs", body, NULL, &out), 202);
+	assert_string_equal(wait_job(0, id, 120), "done");
+	for (int i = 0; i < NP; i++) {
+		assert_string_equal(wait_job(i, id, 30), "done");
+		snprintf(path, sizeof(path), "/jobs/%s/result", id);
+		assert_int_equal(http(i, "GET", path, NULL, NULL, &out), 200);
+		assert_non_null(strstr(out, "input,weight\n"));
+		if (i == 0)
+			snprintf(first, sizeof(first), "%s", out);
+		else
+			assert_string_equal(out, first);
+	}
+	assert_int_equal(http(1, "GET", "/metrics", NULL, NULL, &out), 200);
+	if (!strstr(out, "mpc_node_budget_epsilon{dataset=\"fed\",kind=\"spent\"} 1\n"))
+		fail_msg("bravo did not charge the training:\n%s", out);
+	make_job_body("fed_train", fed, "fed", id, body);
+	assert_int_equal(http(0, "POST", "/jobs", body, NULL, &out), 403);
+	if (!strstr(out, "policy of alpha") || !strstr(out, "has spent epsilon 1 of 1.5"))
+		fail_msg("the refusal does not name alpha and the budget: %s", out);
 }
 
 /* A dataset from PostgreSQL: charlie's rows come from the server, the same
@@ -945,6 +978,7 @@ int main(void) {
 	    cmocka_unit_test(test_pg_dataset),
 	    cmocka_unit_test(test_refused_by_policy),
 	    cmocka_unit_test(test_budget_survives_kill),
+	    cmocka_unit_test(test_fed_train_job),
 	    cmocka_unit_test(test_node_killed_during_job),
 	    cmocka_unit_test(test_node_frozen_during_job),
 	    cmocka_unit_test(test_scoring_service),
