@@ -5,7 +5,8 @@
  * [aggregate_stats] parameters (statistics, groups, histogram, filter,
  * min_cohort, dp: jobs/kind_stats.h) and prints every released figure of
  * every cohort beside the MPC one (noisy ones: within 12 noise stddevs of
- * the clear value for counts, sums and buckets). */
+ * the clear value for counts, sums and buckets). A selection (select) is a
+ * random draw: it prints the clear scores and accepts any group's name. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,7 +46,7 @@ static int read_result(const char *path, double v[6]) {
  * parameters (jobs/kind_stats.h), per cohort, beside the MPC output ---- */
 
 typedef struct {
-	char cohort[40], stat[48];
+	char cohort[40], stat[48], text[64]; /* text: the value as written */
 	double v;
 } rline;
 
@@ -64,6 +65,7 @@ static int read_lines(const char *path, rline **out, size_t *n) {
 		char val[64];
 		if (sscanf(line, "%39[^,],%47[^,],%63s", r.cohort, r.stat, val) != 3)
 			continue;
+		snprintf(r.text, sizeof(r.text), "%s", val);
 		r.v = strcmp(val, "suppressed") == 0 ? -1
 		      : strcmp(val, "ok") == 0       ? 1
 		                                     : strtod(val, NULL);
@@ -194,6 +196,8 @@ static int dp_noise(const mpc_agg_spec *s, against *ms) {
 	       "counts, sums and buckets must lie within 12 noise stddevs\n",
 	       mpc_dp_mech_name((mpc_dp_mech)s->dp), s->dp_epsilon);
 	for (size_t i = 0; i < plan.n; i++) {
+		if (mpc_agg_dp_item_is_select(&plan.item[i]))
+			continue; /* no noise: see show_select */
 		ms->sd[plan.item[i].groups][plan.item[i].kind] = plan.item[i].stddev;
 		if (plan.item[i].kind == 1)
 			ms->grid[plan.item[i].groups] = plan.item[i].grid;
@@ -329,6 +333,50 @@ static void cohort(const mpc_stats_job *a, const rows_t *r, const against *ms, l
 	free(c.h);
 }
 
+/* select: a random draw the clear reference cannot reproduce. Prints each
+ * group's clear score and the accuracy bound at the observed gap; the MPC
+ * line must name one of the groups. */
+static void show_select(const mpc_stats_job *a, const rows_t *r, const against *ms) {
+	const mpc_agg_spec *s = &a->spec;
+	const char *stat = mpc_agg_select_name(s->select);
+	mpc_agg_dp_plan plan;
+	double best = -1, second = -1;
+	long top = -1;
+	if (!stat || mpc_agg_dp_plan_make(s, &plan) != MPC_OK)
+		return;
+	printf("  select: the group with the highest %s, drawn under MPC by the exponential "
+	       "mechanism (epsilon %g): random, not reproduced here\n",
+	       stat, plan.select_epsilon);
+	for (size_t g = 0; g < s->n_groups; g++) {
+		double sc = 0;
+		for (size_t i = 0; i < r->n; i++)
+			sc += r->grp[i] == (long)g &&
+			      (s->select == MPC_AGG_SEL_COUNT || r->fr[i] != 0);
+		printf("  %-12s %-16s %16.0f\n", a->groups[g], stat, sc);
+		if (sc > best) {
+			second = best;
+			best = sc;
+			top = (long)g;
+		} else if (sc > second)
+			second = sc;
+	}
+	double gap = best - second, k = (double)s->n_groups;
+	printf("  clear top: %s (gap %.0f to the next): chosen with probability >= %.6g\n",
+	       a->groups[top], gap, fmax(0, 1 - (k - 1) * exp(-plan.select_epsilon * gap / 2)));
+	if (!ms->l)
+		return;
+	char key[64];
+	snprintf(key, sizeof(key), "select_max_%s", stat);
+	const rline *m = find_line(ms->l, ms->nl, "dp", key);
+	long got = -1;
+	for (size_t g = 0; m && g < s->n_groups; g++)
+		if (strcmp(m->text, a->groups[g]) == 0)
+			got = (long)g;
+	printf("  MPC selected: %s%s\n", m ? m->text : "(no dp,select line)",
+	       got < 0 ? "  MISMATCH: not one of the groups" : "");
+	failures += got < 0;
+}
+
 static void print_verdict(const mpc_agg_spec *s, int dp) {
 	if (dp)
 		printf(
@@ -375,6 +423,7 @@ static int run_job(const char *job_path, const char *compare, int nfiles, char *
 	double *v = malloc((r.n + 1) * sizeof(double));
 	for (long g = -1; g < (long)s->n_groups; g++)
 		cohort(a, &r, &ms, g, v);
+	show_select(a, &r, &ms);
 	if (compare)
 		print_verdict(s, ms.dp);
 	free(v);

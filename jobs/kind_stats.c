@@ -244,14 +244,15 @@ static void print_dp_plan(const mpc_agg_spec *s) {
 	mpc_agg_dp_plan plan;
 	if (s->dp == 0 || mpc_agg_dp_plan_make(s, &plan) != MPC_OK)
 		return;
+	const char *sel = s->select ? " (one of them the selection of a group)" : "";
 	if (s->dp == MPC_DP_GAUSSIAN)
 		printf("differential privacy: discrete Gaussian noise made jointly under MPC, "
-		       "(epsilon %g, delta %g) split over %zu released aggregates (zCDP):\n",
-		       s->dp_epsilon, s->dp_delta, plan.n);
+		       "(epsilon %g, delta %g) split over %zu released aggregates%s (zCDP):\n",
+		       s->dp_epsilon, s->dp_delta, plan.n, sel);
 	else
 		printf("differential privacy: discrete Laplace noise made jointly under MPC, "
-		       "epsilon %g split over %zu released aggregates:\n",
-		       s->dp_epsilon, plan.n);
+		       "epsilon %g split over %zu released aggregates%s:\n",
+		       s->dp_epsilon, plan.n, sel);
 	for (size_t i = 0; i < plan.n; i++)
 		printf("  %s\n", plan.item[i].line);
 	fflush(stdout);
@@ -453,6 +454,11 @@ static mpc_err stats_write(void *st, const mpc_kind_io *io) {
 		for (size_t g = 0; !io->quiet && g <= s->ares.n_groups; g++)
 			print_cohort(&s->a.spec, g ? s->a.groups[g - 1] : "all",
 			             g ? &s->ares.group[g - 1] : &s->ares.all);
+		if (!io->quiet && s->ares.selected >= 0)
+			printf("  %-12s %s: the highest %s, drawn by the exponential mechanism "
+			       "(epsilon %.6g; no score was opened)\n",
+			       "selected", s->a.groups[s->ares.selected],
+			       mpc_agg_select_name(s->a.spec.select), s->ares.dp.select_epsilon);
 		if (io->output)
 			return mpc_agg_write(io->output, io->json, &s->a.spec, s->a.groups,
 			                     &s->ares);

@@ -14,7 +14,9 @@
  *   filter = amount > 1000            amount|fraud  < <= > >= == !=  number
  *   divide = auto|inside|clear        where ratios are divided
  *   dp = none|laplace|gaussian, epsilon = 1.0, delta = 1e-6 (gaussian)
- * Without any of statistics ... delta, the job is the legacy preset: count,
+ *   select = count|fraud_count        with dp and groups: also the group with
+ *                                     the highest one (exponential mechanism)
+ * Without any of statistics ... select, the job is the legacy preset: count,
  * total, mean, variance, stddev, fraud_rate (protocols/apps/mpc_stats.h and
  * its "statistic,value" output format). */
 #ifndef KIND_STATS_H

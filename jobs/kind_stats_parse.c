@@ -223,10 +223,41 @@ static mpc_err parse_dp(const mpc_job *j, mpc_agg_spec *s) {
 	return MPC_OK;
 }
 
+/* select = count|fraud_count: the group with the highest score, by the
+ * exponential mechanism (after dp and groups, which it needs) */
+static mpc_err parse_select(const mpc_job *j, mpc_agg_spec *s) {
+	const mpc_job_param *p = param(j, "select");
+	mpc_agg_dp_plan plan;
+	if (p == NULL)
+		return MPC_OK;
+	if (strcmp(p->value, "count") == 0)
+		s->select = MPC_AGG_SEL_COUNT;
+	else if (strcmp(p->value, "fraud_count") == 0)
+		s->select = MPC_AGG_SEL_FRAUD;
+	else if (strcmp(p->value, "fraud_rate") == 0)
+		return err_at(j, p,
+		              "fraud_rate cannot be selected: a group of one row moves its rate by "
+		              "1, so its sensitivity is as large as the score itself; select "
+		              "fraud_count or count");
+	else
+		return err_at(j, p,
+		              "expected count or fraud_count (the group with the highest one)");
+	if (s->dp == 0)
+		return err_at(j, p,
+		              "needs 'dp = laplace' or 'dp = gaussian' (the selection takes its "
+		              "share of epsilon)");
+	if (s->n_groups < 2)
+		return err_at(j, p, "needs 'groups = ...' with at least 2 groups to choose from");
+	if (mpc_agg_dp_plan_make(s, &plan) != MPC_OK)
+		return err_at(j, p, "%s", mpc_error_detail());
+	return MPC_OK;
+}
+
 mpc_err mpc_stats_job_parse(const mpc_job *j, mpc_stats_job *a) {
 	static const char *const known[] = {
-	    "max_amount", "max_rows", "statistics", "quantiles", "histogram_edges", "groups",
-	    "min_cohort", "filter",   "divide",     "dp",        "epsilon",         "delta"};
+	    "max_amount", "max_rows",   "statistics", "quantiles", "histogram_edges",
+	    "groups",     "min_cohort", "filter",     "divide",    "dp",
+	    "epsilon",    "delta",      "select"};
 	mpc_agg_spec *s = &a->spec;
 	mpc_err err;
 
@@ -255,7 +286,8 @@ mpc_err mpc_stats_job_parse(const mpc_job *j, mpc_stats_job *a) {
 		return err;
 	s->quant = a->quant;
 	if ((err = parse_edges(j, a)) != MPC_OK || (err = parse_groups(j, a)) != MPC_OK ||
-	    (err = parse_filter(j, s)) != MPC_OK || (err = parse_dp(j, s)) != MPC_OK)
+	    (err = parse_filter(j, s)) != MPC_OK || (err = parse_dp(j, s)) != MPC_OK ||
+	    (err = parse_select(j, s)) != MPC_OK)
 		return err;
 	return MPC_OK;
 }

@@ -150,6 +150,39 @@ static void put_cohort(sbuf *sb, int json, const mpc_agg_spec *s, const char *na
 		sb_printf(sb, "}");
 }
 
+/* The selection (spec.select): the group chosen and the epsilon spent on
+ * it (Gaussian: also its share of rho). */
+static void put_select(sbuf *sb, int json, const mpc_agg_spec *s, const char *const *group_names,
+                       const mpc_agg_result *r) {
+	const char *stat = mpc_agg_select_name(s->select);
+	char gname[32];
+	if (!stat || r->selected < 0 || (size_t)r->selected >= r->n_groups)
+		return;
+	const char *name = group_names ? group_names[r->selected] : NULL;
+	if (!name) {
+		snprintf(gname, sizeof(gname), "group%d", r->selected);
+		name = gname;
+	}
+	double rho = 0;
+	for (size_t i = 0; i < r->dp.n; i++)
+		if (mpc_agg_dp_item_is_select(&r->dp.item[i]))
+			rho = r->dp.item[i].alloc.rho;
+	if (json) {
+		sb_printf(sb,
+		          ", \"select\": {\"statistic\": \"%s\", \"group\": \"%s\", "
+		          "\"epsilon\": %.17g",
+		          stat, name, r->dp.select_epsilon);
+		if (rho > 0)
+			sb_printf(sb, ", \"rho\": %.17g", rho);
+		sb_printf(sb, "}");
+		return;
+	}
+	sb_printf(sb, "dp,select_max_%s,%s\ndp,select_epsilon,%.17g\n", stat, name,
+	          r->dp.select_epsilon);
+	if (rho > 0)
+		sb_printf(sb, "dp,select_rho,%.17g\n", rho);
+}
+
 mpc_err mpc_agg_write(const char *path, int json, const mpc_agg_spec *s,
                       const char *const *group_names, const mpc_agg_result *r) {
 	sbuf sb = {0};
@@ -185,6 +218,8 @@ mpc_err mpc_agg_write(const char *path, int json, const mpc_agg_spec *s,
 			          eps, a0->delta);
 		for (size_t i = 0; i < r->dp.n; i++) {
 			const mpc_agg_dp_item *it = &r->dp.item[i];
+			if (mpc_agg_dp_item_is_select(it))
+				continue; /* no noise: put_select */
 			if (json)
 				sb_printf(&sb, "%s\"%s_%s\": %.17g", i ? ", " : "",
 				          mpc_agg_dp_kind_name(it->kind),
@@ -195,7 +230,10 @@ mpc_err mpc_agg_write(const char *path, int json, const mpc_agg_spec *s,
 				          it->groups ? "groups" : "all", it->stddev);
 		}
 		if (json)
-			sb_printf(&sb, "}}");
+			sb_printf(&sb, "}");
+		put_select(&sb, json, s, group_names, r);
+		if (json)
+			sb_printf(&sb, "}");
 	}
 	if (json)
 		sb_printf(&sb, "}\n");

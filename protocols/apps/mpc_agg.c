@@ -196,6 +196,7 @@ static mpc_err result_init(const mpc_agg_spec *s, mpc_agg_result *r) {
 	size_t H = (s->stats & MPC_AGG_HIST) ? s->n_edges + 1 : 0;
 	size_t Q = (s->stats & MPC_AGG_QUANT) ? s->n_quant : 0;
 	memset(r, 0, sizeof(*r));
+	r->selected = -1;
 	r->n_groups = s->n_groups;
 	if (s->n_groups && !(r->group = calloc(s->n_groups, sizeof(*r->group))))
 		return NOMEM();

@@ -95,6 +95,14 @@ typedef enum {
 	MPC_AGG_NE
 } mpc_agg_op;
 
+/* A private selection (spec.select, with dp and at least 2 groups): the
+ * group with the highest score, released by the exponential mechanism. */
+typedef enum {
+	MPC_AGG_SEL_NONE = 0,
+	MPC_AGG_SEL_COUNT, /* the group with the most rows */
+	MPC_AGG_SEL_FRAUD  /* the group with the most fraud rows (needs fraud_col) */
+} mpc_agg_sel;
+
 /* Where the ratios (mean, variance, stddev, cov, fraud rate) are divided. */
 typedef enum {
 	MPC_AGG_DIV_AUTO = 0, /* in the clear if count is asked for (the opened
@@ -136,6 +144,7 @@ typedef struct {
 	                        releases (see "Differential privacy" below) */
 	double dp_epsilon;   /* the whole run's budget (> 0) */
 	double dp_delta;     /* Gaussian only, 0 < delta < 1; 0 for Laplace */
+	mpc_agg_sel select;  /* with dp: also select the top group (see below) */
 } mpc_agg_spec;
 
 /* Differential privacy (spec.dp != 0). Noise drawn jointly under MPC
@@ -161,8 +170,20 @@ typedef struct {
  * clamped at 0. Suppression uses the noisy count: a cohort whose noisy
  * count is below max(K, 1) is suppressed (its noisy count was opened; its
  * other aggregates are neither noised nor opened, their budget is unused).
- * min, max, quantiles, cov and corr have no mechanism here: refused. */
-#define MPC_AGG_DP_MAX 10
+ * min, max, quantiles, cov and corr have no mechanism here: refused.
+ *
+ * Selection (spec.select, dp and n_groups >= 2): one more budget item,
+ * "select (groups)", the index of the group with the highest count (or
+ * fraud count) drawn by the exponential mechanism (mpc_dp_select) over the
+ * exact shared scores of every group, suppressed ones included: group g
+ * with probability proportional to exp(eps_sel s_g / 2), sensitivity 1
+ * (one row moves one group's score by 1). Only the index is opened. Laplace:
+ * eps_sel is the item's share of epsilon. Gaussian: the item's share of
+ * rho, and eps_sel = sqrt(2 rho_share) (an eps-DP mechanism is
+ * (eps^2/2)-zCDP, Bun, Steinke 2016; the tighter eps^2/8 of bounded-range
+ * mechanisms is not used). fraud_rate cannot be selected: a group of one
+ * row moves its rate by 1, so its sensitivity is 1 on a score in [0, 1]. */
+#define MPC_AGG_DP_MAX 12
 typedef struct {
 	char label[48];             /* e.g. "count (all)", "sum (groups)" */
 	int kind;                   /* internal slot */
@@ -180,6 +201,9 @@ typedef struct {
 typedef struct {
 	size_t n; /* 0: no DP */
 	mpc_agg_dp_item item[MPC_AGG_DP_MAX];
+	double select_epsilon;      /* spec.select: the selection's epsilon (0: none) */
+	double select_epsilon_used; /* the epsilon' <= select_epsilon the sampler realises */
+	double select_tv;           /* its total-variation bound (mpc_dp_select_info) */
 } mpc_agg_dp_plan;
 
 /* The budget split of a DP spec: the same at every party, public, for
@@ -213,6 +237,7 @@ typedef struct {
 	size_t n_groups;
 	mpc_agg_stats *group; /* n_groups entries */
 	mpc_agg_dp_plan dp;   /* the budget split used (dp.n = 0: exact run) */
+	int selected;         /* spec.select: the group chosen (< n_groups); -1 none */
 } mpc_agg_result;
 
 /* Defaults: count, sum, mean, variance, stddev of column 0, F = 16, bounds
@@ -271,8 +296,12 @@ mpc_err mpc_agg_run_contribs(mpc_party *p, const mpc_agg_spec *s, const mpc_u128
                              mpc_agg_result *out) MPC_MUST_CHECK;
 
 /* The name of a DP item's kind (mpc_agg_dp_item.kind): "count", "sum",
- * "sum_squares", "fraud_count" or "histogram". */
+ * "sum_squares", "fraud_count", "histogram" or "select". */
 const char *mpc_agg_dp_kind_name(int kind);
+/* 1 if a DP item is the selection (no noise: its stddev is 0). */
+int mpc_agg_dp_item_is_select(const mpc_agg_dp_item *it);
+/* The score a selection ranks by: "count", "fraud_count" (or NULL: none). */
+const char *mpc_agg_select_name(mpc_agg_sel sel);
 
 /* The i-th scalar statistic of mpc_agg_stats in the order mpc_agg_write
  * writes them (count, sum, mean, variance, stddev, min, max, fraud_rate, cov,

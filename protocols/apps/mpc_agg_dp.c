@@ -9,18 +9,78 @@
 
 #include "protocols/apps/mpc_agg_internal.h"
 #include "protocols/apps/mpc_dp.h"
+#include "protocols/apps/mpc_dp_select.h"
 #include "protocols/core/mpc_share.h"
 #include "runtime/mpc_log.h"
 #include "runtime/mpc_wipe.h"
 
-/* Kinds of noisy aggregates: slots of a cohort in the DP run. */
-enum { DP_N, DP_SX, DP_QX, DP_FRAUD, DP_HIST, DP_KINDS };
+/* Kinds of noisy aggregates: slots of a cohort in the DP run (up to
+ * DP_HIST); DP_SEL is the selection's budget item, no slot. */
+enum { DP_N, DP_SX, DP_QX, DP_FRAUD, DP_HIST, DP_SEL, DP_KINDS };
 
-static const char *const dp_kind_name[DP_KINDS] = {"count", "sum", "sum_squares", "fraud_count",
-                                                   "histogram"};
+static const char *const dp_kind_name[DP_KINDS] = {"count",       "sum",       "sum_squares",
+                                                   "fraud_count", "histogram", "select"};
 
 const char *mpc_agg_dp_kind_name(int kind) {
 	return kind >= 0 && kind < DP_KINDS ? dp_kind_name[kind] : "?";
+}
+
+int mpc_agg_dp_item_is_select(const mpc_agg_dp_item *it) {
+	return it->kind == DP_SEL;
+}
+
+const char *mpc_agg_select_name(mpc_agg_sel sel) {
+	return sel == MPC_AGG_SEL_COUNT ? "count" : sel == MPC_AGG_SEL_FRAUD ? "fraud_count" : NULL;
+}
+
+/* The selection's line: no noise, the exponential mechanism's epsilon. */
+static void dp_select_line(mpc_agg_dp_item *it, const mpc_agg_dp_plan *pl) {
+	const mpc_dp_alloc *a = &it->alloc;
+	if (a->mech == MPC_DP_GAUSSIAN)
+		snprintf(it->line, sizeof(it->line),
+		         "dp %-24s rho %-9.4g (epsilon %.4g: pure epsilon-DP, rho = epsilon^2/2) "
+		         "sensitivity 1 exponential mechanism, only the group's name opened",
+		         it->label, a->rho, pl->select_epsilon);
+	else
+		snprintf(it->line, sizeof(it->line),
+		         "dp %-24s epsilon %-9.4g sensitivity 1         exponential mechanism, "
+		         "only the group's name opened",
+		         it->label, pl->select_epsilon);
+}
+
+/* The selection's checks and its budget item (appended to plan). */
+static mpc_err dp_select_item(const mpc_agg_spec *s, mpc_agg_dp_plan *plan) {
+	if (s->select == MPC_AGG_SEL_NONE)
+		return MPC_OK;
+	if (s->select != MPC_AGG_SEL_COUNT && s->select != MPC_AGG_SEL_FRAUD)
+		return mpc_error(MPC_ECONFIG, "statistics: unknown selection %d", (int)s->select);
+	if (s->n_groups < 2)
+		return mpc_error(MPC_ECONFIG,
+		                 "statistics: select needs at least 2 groups to choose from");
+	if (s->select == MPC_AGG_SEL_FRAUD &&
+	    (s->fraud_col < 0 || s->fraud_col >= MPC_AGG_MAX_COLS))
+		return mpc_error(MPC_ECONFIG,
+		                 "statistics: select fraud_count needs a fraud column");
+	mpc_agg_dp_item *it = &plan->item[plan->n++];
+	it->kind = DP_SEL;
+	it->groups = 1;
+	snprintf(it->label, sizeof(it->label), "select %s (groups)",
+	         mpc_agg_select_name(s->select));
+	return MPC_OK;
+}
+
+/* After the split: the selection's epsilon from its share, checked by the
+ * sampler (the item's alloc.stddev is not a noise: stddev 0). */
+static mpc_err dp_select_finish(const mpc_agg_spec *s, mpc_agg_dp_plan *plan, mpc_agg_dp_item *it) {
+	const mpc_dp_alloc *a = &it->alloc;
+	plan->select_epsilon = a->mech == MPC_DP_GAUSSIAN ? sqrt(2 * a->rho) : a->epsilon;
+	it->stddev = 0;
+	if (mpc_dp_select_info(MPC_Z128, 0, s->n_groups, plan->select_epsilon, 1,
+	                       &plan->select_epsilon_used, &plan->select_tv) != MPC_OK)
+		return mpc_error(MPC_ECONFIG, "statistics: dp item %s: %s", it->label,
+		                 mpc_error_detail());
+	dp_select_line(it, plan);
+	return MPC_OK;
 }
 
 static void dp_line(mpc_agg_dp_item *it) {
@@ -92,6 +152,7 @@ mpc_err mpc_agg_dp_plan_make(const mpc_agg_spec *s, mpc_agg_dp_plan *plan) {
 	use[DP_QX] = (w & (MPC_AGG_VAR | MPC_AGG_STD)) != 0;
 	use[DP_FRAUD] = (w & MPC_AGG_FRAUD) != 0;
 	use[DP_HIST] = (w & MPC_AGG_HIST) != 0;
+	use[DP_SEL] = 0; /* its own item below */
 	for (int scope = 0; scope < (s->n_groups ? 2 : 1); scope++)
 		for (int k = 0; k < DP_KINDS; k++) {
 			if (!use[k])
@@ -102,6 +163,8 @@ mpc_err mpc_agg_dp_plan_make(const mpc_agg_spec *s, mpc_agg_dp_plan *plan) {
 			snprintf(it->label, sizeof(it->label), "%s (%s)", dp_kind_name[k],
 			         scope ? "groups" : "all");
 		}
+	if ((err = dp_select_item(s, plan)) != MPC_OK)
+		return err;
 	/* the grids: each sum's noise gets a moderate number of units (its
 	 * scale = sensitivity / share does not depend on the grid, up to the
 	 * rounding of the sensitivity) */
@@ -130,6 +193,11 @@ mpc_err mpc_agg_dp_plan_make(const mpc_agg_spec *s, mpc_agg_dp_plan *plan) {
 	for (size_t i = 0; i < plan->n; i++) {
 		mpc_agg_dp_item *it = &plan->item[i];
 		it->alloc = al[i];
+		if (it->kind == DP_SEL) {
+			if ((err = dp_select_finish(s, plan, it)) != MPC_OK)
+				return err;
+			continue;
+		}
 		it->stddev = it->grid >= 0 ? al[i].stddev : ldexp(al[i].stddev, -it->grid);
 		/* every row's grid value must fit comfortably (exact sums in Z_2^128) */
 		if (it->kind == DP_QX || it->kind == DP_SX) {
@@ -183,7 +251,7 @@ void mpc_agg_dp_local_sums(const mpc_agg_spec *s, const mpc_agg_rows *rows,
 				o[DP_SX] += (mpc_u128)grid_value(x, sx->grid);
 			if (qx)
 				o[DP_QX] += (mpc_u128)grid_value(x * x, qx->grid);
-			if (s->stats & MPC_AGG_FRAUD)
+			if ((s->stats & MPC_AGG_FRAUD) || s->select == MPC_AGG_SEL_FRAUD)
 				o[DP_FRAUD] += rows->col[s->fraud_col][i] != 0;
 			if (H)
 				o[DP_HIST + b] += 1;
@@ -253,6 +321,25 @@ out:
 	return err;
 }
 
+/* The selection over the groups' exact shared scores (slot DP_N or
+ * DP_FRAUD of sum, L slots per cohort): only the chosen index is opened. It
+ * runs whatever the suppression (the plan does not depend on the data). */
+static mpc_err dp_select_run(mpc_party *p, const mpc_agg_spec *s, const mpc_u128 *sum, size_t L,
+                             mpc_agg_result *res) {
+	size_t G = s->n_groups, slot = s->select == MPC_AGG_SEL_FRAUD ? DP_FRAUD : DP_N, idx = 0;
+	mpc_u128 *sc = calloc(G, 16);
+	mpc_err err;
+	if (!sc)
+		return NOMEM();
+	for (size_t g = 0; g < G; g++)
+		sc[g] = sum[(1 + g) * L + slot];
+	err = mpc_dp_select(p, MPC_Z128, 0, sc, G, res->dp.select_epsilon, 1, &idx);
+	if (err == MPC_OK)
+		res->selected = (int)idx;
+	mpc_wipe_free(sc, G * 16);
+	return err;
+}
+
 mpc_err mpc_agg_dp_release(mpc_party *p, const mpc_agg_spec *s, const mpc_u128 *sum,
                            mpc_agg_result *res) {
 	const mpc_agg_dp_plan *pl = &res->dp;
@@ -305,6 +392,9 @@ mpc_err mpc_agg_dp_release(mpc_party *p, const mpc_agg_spec *s, const mpc_u128 *
 		goto out;
 	for (size_t a = 0, j = 0; a < na; a++)
 		dp_read_cohort(s, pl, L, act[a], nn[act[a]], ob, &j, mpc_agg_cohort(res, act[a]));
+	/* 3. the selection, if asked for */
+	if (s->select != MPC_AGG_SEL_NONE)
+		err = dp_select_run(p, s, sum, L, res);
 out:
 	mpc_wipe_free(ob, C * L * 16);
 	free(al);

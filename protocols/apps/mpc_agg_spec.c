@@ -105,6 +105,10 @@ mpc_err mpc_agg_check_spec_for(const mpc_agg_spec *s, double owners, const char 
 		                 "statistics: stddev divided under MPC needs "
 		                 "frac_bits 8..20 and max_abs^2 below %g (or ask for count too)",
 		                 s->frac >= 8 && s->frac <= 20 ? mpc_math_sqrt_max(s->frac) : 0.0);
+	if (s->select != MPC_AGG_SEL_NONE && !s->dp)
+		return mpc_error(MPC_ECONFIG,
+		                 "statistics: select needs dp (the exponential mechanism "
+		                 "takes its share of the DP budget)");
 	if (s->dp) {
 		mpc_agg_dp_plan plan;
 		mpc_err err = mpc_agg_dp_plan_make(s, &plan);
@@ -122,7 +126,9 @@ mpc_err mpc_agg_check_spec_for(const mpc_agg_spec *s, double owners, const char 
 /* The value column is always read (and bounded); the others when used. */
 static int col_used(const mpc_agg_spec *s, int c) {
 	return c == s->col || (mpc_agg_uses_y(s) && c == s->col_y) ||
-	       ((s->stats & MPC_AGG_FRAUD) && c == s->fraud_col) || c == s->filter_col;
+	       ((s->stats & MPC_AGG_FRAUD || s->select == MPC_AGG_SEL_FRAUD) &&
+	        c == s->fraud_col) ||
+	       c == s->filter_col;
 }
 
 mpc_err mpc_agg_check_rows(const mpc_agg_spec *s, const mpc_agg_rows *rows, const char *name) {

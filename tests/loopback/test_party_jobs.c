@@ -6,7 +6,9 @@
  * CSVs (in this file, and examples/clear_stats --job), the same with
  * differential privacy (identical noisy results at every party, within 12
  * noise stddevs), and bad parameters refused with exit 1 naming file:line
- * before anything is sent. computation = fraud_score: the asker's scores
+ * before anything is sent; select (the exponential mechanism): the group
+ * every party writes, the budget split adding up, exact material.
+ * computation = fraud_score: the asker's scores
  * against a double evaluation of the owner's model, nothing written at the
  * other parties, for logistic regression and trees, horizontal and
  * vertical (features split between two merchants, matched by txn_id); bad
@@ -249,6 +251,62 @@ static void test_stats_dp(void **state) {
 	assert_true(clear_stats_agrees(job));
 }
 
+/* The epsilons of the budget split's lines ("  dp LABEL ... epsilon X")
+ * in a party's log, added up; the selection's in *sel. */
+static double split_sum(const char *log, double *sel) {
+	double sum = 0;
+	*sel = NAN;
+	for (const char *l = strstr(log, "\n  dp "); l; l = strstr(l + 1, "\n  dp ")) {
+		const char *e = strstr(l, " epsilon "), *nl = strchr(l + 1, '\n');
+		assert_true(e != NULL && (nl == NULL || e < nl));
+		double v = strtod(e + 9, NULL);
+		sum += v;
+		static const char sl[] = "\n  dp select fraud_count (groups) ";
+		if (strncmp(l, sl, sizeof(sl) - 1) == 0)
+			*sel = v;
+	}
+	return sum;
+}
+
+/* select = fraud_count: every party writes the same group, one of the
+ * job's, with the epsilon of its budget line; the split (5 items: count and
+ * fraud_count of all and of the groups, the selection) adds up to the job's
+ * epsilon; clear_stats accepts the line. */
+static void test_stats_select(void **state) {
+	(void)state;
+	char job[600], key[128];
+	int codes[NP];
+	snprintf(job, sizeof(job), "%s/job-select.ini", dir);
+	write_job(job, "max_amount = 100000\nmax_rows = 100000\n"
+	               "statistics = count, fraud_rate\n"
+	               "groups = grocery, travel, electronics, online, luxury\n"
+	               "dp = laplace\nepsilon = 2\nselect = fraud_count");
+	run_parties(job, NP, codes);
+	expect_ok(codes);
+	const char *out = same_outputs();
+	const char *line = strstr(out, "\ndp,select_max_fraud_count,");
+	assert_non_null(line);
+	line += strlen("\ndp,select_max_fraud_count,");
+	int g = -1;
+	for (int k = 0; k < 5; k++)
+		if (strncmp(line, cats[k], strlen(cats[k])) == 0 && line[strlen(cats[k])] == '\n')
+			g = k;
+	assert_true(g >= 0);
+	double eps = out_value(out, "dp", "select_epsilon");
+	assert_true(fabs(eps - 0.4) < 1e-12);
+	assert_true(isnan(out_value(out, "dp", "noise_stddev_select_groups")));
+	snprintf(key, sizeof(key), "  selected     %s: the highest fraud_count", cats[g]);
+	for (int i = 0; i < NP; i++) {
+		double sel, sum = split_sum(logof(i), &sel);
+		assert_true(fabs(sum - 2) < 1e-3); /* printed with 4 digits */
+		assert_true(fabs(sel - eps) < 1e-4);
+		assert_non_null(strstr(logof(i), "split over 5 released aggregates (one of them"));
+		assert_non_null(strstr(logof(i), key));
+	}
+	print_message("   selected %s (epsilon %g of 2)\n", cats[g], eps);
+	assert_true(clear_stats_agrees(job));
+}
+
 /* Bad parameters: exit 1 at once (before connecting), naming file:line. */
 static void bad_param_as(const char *comp, const char *params, int line_in_section,
                          const char *what) {
@@ -287,6 +345,12 @@ static void test_bad_params(void **state) {
 	bad_param("statistics = count\ngroups = a, b, a", 1, "groups: item 3 repeats item 1");
 	bad_param("statistic = count", 0, "unknown parameter");
 	bad_param("statistics = count\nmin_cohort = 2.5", 1, "min_cohort: expected a whole number");
+	bad_param("groups = a, b\nselect = count", 1, "select: needs 'dp = laplace'");
+	bad_param("dp = laplace\nepsilon = 1\nselect = count", 2, "select: needs 'groups = ...'");
+	bad_param("groups = a, b\ndp = laplace\nepsilon = 1\nselect = fraud_rate", 3,
+	          "select: fraud_rate cannot be selected");
+	bad_param("groups = a, b\ndp = laplace\nepsilon = 1\nselect = sum", 3,
+	          "select: expected count or fraud_count");
 }
 
 /* ---- computation = fraud_score ---- */
@@ -928,6 +992,16 @@ static void test_material_dp(void **state) {
 	material_round_trip(job, NULL);
 }
 
+static void test_material_select(void **state) {
+	(void)state;
+	char job[600];
+	snprintf(job, sizeof(job), "%s/job-mat-select.ini", dir);
+	write_job(job, "max_amount = 100000\nmax_rows = 100000\n"
+	               "statistics = count, fraud_rate\ngroups = grocery, travel, online\n"
+	               "min_cohort = 20\ndp = laplace\nepsilon = 2\nselect = fraud_count");
+	material_round_trip(job, NULL);
+}
+
 static void test_material_score(void **state) {
 	(void)state;
 	if (!fraud_score_known())
@@ -1072,13 +1146,24 @@ static void test_fed_train(void **state) {
 
 int main(void) {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_bad_params),     cmocka_unit_test(test_stats_groups),
-	    cmocka_unit_test(test_stats_dp),       cmocka_unit_test(test_score_bad_params),
-	    cmocka_unit_test(test_score),          cmocka_unit_test(test_score_tree),
-	    cmocka_unit_test(test_score_vertical), cmocka_unit_test(test_vertical_missing_row),
-	    cmocka_unit_test(test_check_score),    cmocka_unit_test(test_material_stats),
-	    cmocka_unit_test(test_material_dp),    cmocka_unit_test(test_fed_train),
-	    cmocka_unit_test(test_material_score), cmocka_unit_test(test_store_target_binding),
+	    cmocka_unit_test(test_bad_params),
+	    cmocka_unit_test(test_stats_groups),
+	    cmocka_unit_test(test_stats_dp),
+	    cmocka_unit_test(test_stats_select),
+	    cmocka_unit_test(test_score_bad_params),
+	    cmocka_unit_test(test_score),
+	    cmocka_unit_test(test_score_tree),
+	    cmocka_unit_test(test_score_vertical),
+	    cmocka_unit_test(test_vertical_missing_row),
+	    cmocka_unit_test(test_check_score),
+	    cmocka_unit_test(test_material_stats),
+	    cmocka_unit_test(test_material_dp),
+	    cmocka_unit_test(test_material_select),
+	    cmocka_unit_test(test_fed_train),
+	    cmocka_unit_test(test_material_score),
+	    cmocka_unit_test(test_store_target_binding),
 	};
+	if (getenv("MPC_TEST_FILTER"))
+		cmocka_set_test_filter(getenv("MPC_TEST_FILTER"));
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
