@@ -141,11 +141,27 @@ for i in 1 2; do
 done
 echo "   all three merchants received the same noisy figures"
 
-echo "== 9. federated training (fed_avg): each merchant trains a fraud model on its own rows; the models are averaged by secure aggregation, round after round"
+echo "== 9. federated training between the merchants (computation = fed_train, through mpc-party): each trains a fraud model on its own rows; only the sum of their models is opened, round after round"
 "$bin/gen_data" --merchants 3 --rows 600 --features 32 --holdout 5000 --seed 42 --out "$out/fed" > /dev/null
-"$bin/fed_avg" --data "$out/fed" --rounds 10 --epochs 2 --tls --reference --model "$out/fed/model.csv" > "$out/fed/report.txt" ||
-	{ echo "demo: federated averaging failed" >&2; cat "$out/fed/report.txt"; exit 1; }
-sed 's/^/   /' "$out/fed/report.txt"
+COMP=fed_train job "$out/job-fed.ini" "demo-fed-$stamp" "rounds = 10" "epochs = 2" "weighted = yes"
+if ! jobfile=$out/job-fed.ini logdir=run-fed run run --input "$out/fed/merchant{i}.csv" --output "$out/fed/model{i}.csv"; then
+	echo "demo: a party failed (see above)" >&2
+	exit 1
+fi
+grep -v '^20[0-9][0-9]-' "$out/run-fed/party0.log" | sed 's/^/   /'
+for i in 1 2; do
+	cmp -s "$out/fed/model0.csv" "$out/fed/model$i.csv" ||
+		{ echo "demo: merchant$i trained another model than merchant0" >&2; exit 1; }
+done
+cp "$out/fed/model0.csv" "$out/fed/model.csv"
+echo "   all three merchants hold the same model ($out/fed/model.csv); the same training with differential privacy: clipped updates, discrete Gaussian noise made under MPC (no party knows it), epsilon = 8 over the rounds"
+COMP=fed_train job "$out/job-fed-dp.ini" "demo-fed-dp-$stamp" "rounds = 5" "epochs = 2" \
+	"dp = gaussian" "epsilon = 8" "delta = 1e-6" "clip = 1"
+if ! jobfile=$out/job-fed-dp.ini logdir=run-fed-dp run run --input "$out/fed/merchant{i}.csv" --output "$out/fed/dp-model{i}.csv"; then
+	echo "demo: a party failed (see above)" >&2
+	exit 1
+fi
+grep -v '^20[0-9][0-9]-' "$out/run-fed-dp/party0.log" | sed 's/^/   /'
 
 echo "== 10. joint fraud scoring (computation = fraud_score): merchant0 owns the model just trained (kept secret), merchant1 asks for a batch of its new transactions (kept secret) to be scored; only merchant1 receives scores and flags"
 "$bin/gen_data" --merchants 2 --rows 1000 --features 32 --seed 4242 --out "$out/score" > /dev/null
