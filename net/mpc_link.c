@@ -103,37 +103,63 @@ mpc_err mpc_link_open_sockets(mpc_net *net) {
 	return MPC_OK;
 }
 
+int mpc_link_hello_done(const peer *pr) {
+	return pr->hello && pr->hello_acked && pr->ack_final;
+}
+
+/* Our HELLO to p when it is due: the first, one every HELLO_RESEND_MS until
+ * p's says it has ours, and the last one once it does. Its step field says
+ * whether we have p's (1) or not (0). */
+static mpc_err hello_to(mpc_net *net, int p, int64_t t, int *progress, uint64_t *out_mask) {
+	peer *pr = &net->peers[p];
+	int sent, ack = pr->hello, final = pr->hello && pr->hello_acked;
+	if (mpc_link_hello_done(pr) || (pr->hello_sent && t < pr->next_hello && !final))
+		return MPC_OK;
+	mpc_err err =
+	    mpc_send_ctl(net, p, T_HELLO, (uint64_t)ack, (uint64_t)net->n, NULL, 0, &sent);
+	if (err != MPC_OK)
+		return err;
+	if (!sent) {
+		*out_mask |= (uint64_t)1 << p;
+		return MPC_OK;
+	}
+	pr->hello_sent = 1;
+	pr->ack_final = final;
+	pr->next_hello = t + HELLO_RESEND_MS;
+	*progress = 1;
+	return MPC_OK;
+}
+
 mpc_err mpc_link_hello(mpc_net *net) {
 	int64_t start = now_ms(), deadline = start + net->connect_timeout_ms;
 	mpc_err err;
 
 	for (;;) {
-		int progress = 0, done = 1, sent;
+		int progress = 0, done = 1;
 		uint64_t out_mask = 0;
-		for (int p = 0; p < net->n; p++) {
-			peer *pr = &net->peers[p];
-			if (p == net->id || pr->hello_sent)
-				continue;
-			err = mpc_send_ctl(net, p, T_HELLO, 0, (uint64_t)net->n, NULL, 0, &sent);
-			if (err != MPC_OK)
+		int64_t t = now_ms(), wake = deadline;
+		for (int p = 0; p < net->n; p++)
+			if (p != net->id &&
+			    (err = hello_to(net, p, t, &progress, &out_mask)) != MPC_OK)
 				return err;
-			pr->hello_sent = sent;
-			progress |= sent;
-			if (!sent)
-				out_mask |= (uint64_t)1 << p;
-		}
 		if ((err = mpc_recv_pull(net, &progress)) != MPC_OK ||
 		    (err = mpc_net_check_stop(net)) != MPC_OK)
 			return err;
-		for (int p = 0; p < net->n; p++)
-			if (p != net->id && !(net->peers[p].hello && net->peers[p].hello_sent))
-				done = 0;
+		for (int p = 0; p < net->n; p++) {
+			const peer *pr = &net->peers[p];
+			if (p == net->id || mpc_link_hello_done(pr))
+				continue;
+			done = 0;
+			if (pr->hello_sent && pr->next_hello < wake)
+				wake = pr->next_hello;
+		}
 		if (done)
 			return MPC_OK;
-		int64_t t = now_ms();
+		t = now_ms();
 		if (t >= deadline)
 			break;
-		if (!progress && (err = mpc_link_poll(net, out_mask, deadline - t)) != MPC_OK)
+		if (!progress &&
+		    (err = mpc_link_poll(net, out_mask, (wake > t ? wake : t + 1) - t)) != MPC_OK)
 			return err;
 	}
 	char list[900];
@@ -152,7 +178,7 @@ int mpc_link_missing(mpc_net *net, int tls, char *list, size_t cap) {
 	list[0] = '\0';
 	for (int p = 0; p < net->n; p++) {
 		peer *pr = &net->peers[p];
-		int ok = tls ? pr->tls_done && pr->tls_confirmed : pr->hello && pr->hello_sent;
+		int ok = tls ? pr->tls_done && pr->tls_confirmed : mpc_link_hello_done(pr);
 		/* connections ever made to its address, not only those still up */
 		uint64_t conns = nn_get_statistic(pr->sock, NN_STAT_ESTABLISHED_CONNECTIONS);
 		int reached = conns != 0 && conns != (uint64_t)-1;

@@ -269,7 +269,7 @@ static void note_missing(mpc_net *net, const mpc_net_config *cfg, mpc_err err, i
 	for (int p = 0; p < net->n; p++) {
 		const peer *pr = &net->peers[p];
 		if (p != net->id &&
-		    !(tls ? pr->tls_done && pr->tls_confirmed : pr->hello && pr->hello_sent))
+		    !(tls ? pr->tls_done && pr->tls_confirmed : mpc_link_hello_done(pr)))
 			*cfg->missing |= (uint64_t)1 << p;
 	}
 }

@@ -34,6 +34,8 @@
 #include "runtime/mpc_err.h"
 
 #define POLL_MAX_MS 100
+/* set-up: our HELLO again until the peer says it has it (mpc_link_hello) */
+#define HELLO_RESEND_MS 500
 
 typedef unsigned long long ull;
 
@@ -99,6 +101,12 @@ typedef struct {
 	int64_t last_accept; /* ms: when the socket last took a chunk */
 	int64_t next_keepalive;
 	int hello_sent, bye_sent, abort_sent;
+	/* Set-up: our HELLO is sent again every HELLO_RESEND_MS until the
+	 * peer's HELLO says it has ours (hello_acked; a HELLO handed to an
+	 * address whose previous listener is still closing is lost), and once
+	 * it does, one more that says we have its (ack_final). */
+	int hello_acked, ack_final;
+	int64_t next_hello;
 
 	/* Receiving. Chunks from one peer come in order over its one connection,
 	 * so where its DATA stream must be (step, offset) is checked on arrival,
@@ -187,6 +195,8 @@ mpc_err mpc_link_config(mpc_net *net, const mpc_net_config *cfg) MPC_MUST_CHECK;
 mpc_err mpc_link_open_sockets(mpc_net *net) MPC_MUST_CHECK;
 /* Exchange HELLO with every peer within the connect timeout. */
 mpc_err mpc_link_hello(mpc_net *net) MPC_MUST_CHECK;
+/* Through HELLO with peer pr: each side has the other's, and knows it. */
+int mpc_link_hello_done(const peer *pr);
 /* For a set-up timeout: the peers not yet past HELLO (tls = 0) or the TLS
  * handshake (tls = 1), what we know of each, into list; returns how many. */
 int mpc_link_missing(mpc_net *net, int tls, char *list, size_t cap);

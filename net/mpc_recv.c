@@ -197,19 +197,17 @@ static mpc_err check_origin(const mpc_net *net, int via, const uint8_t *b, size_
 
 static mpc_err on_hello(mpc_net *net, peer *pr, const wire_hdr *h, size_t len, int64_t now) {
 	mpc_err err = MPC_OK;
-	if (pr->hello)
-		err = mpc_error(MPC_EPROTO,
-		                "%s said hello twice (restarted?) at step %llu "
-		                "(round %llu)",
-		                pr->name, (ull)pr->rx_step, (ull)net->rounds);
-	else if (len != HDR_BYTES || h->step || h->offset || h->plen)
+	if (len != HDR_BYTES || h->step > 1 || h->offset || h->plen)
 		err = mpc_error(MPC_EPROTO, "%s sent a malformed hello", pr->name);
 	else if (h->total != (uint64_t)net->n)
 		err = mpc_error(MPC_EPROTO,
 		                "%s has %llu nodes in its job, we have %d "
 		                "(different node list?)",
 		                pr->name, (ull)h->total, net->n);
+	/* again (sent until we said we have it): it only says whether it has
+	 * ours (step 1) */
 	pr->hello = 1;
+	pr->hello_acked |= h->step == 1;
 	pr->last_heard = now;
 	return err;
 }
@@ -441,14 +439,13 @@ static void clear_in_tls(mpc_net *net, void *msg, size_t len, int64_t now) {
 	} else if (CRYPTO_memcmp(h.session, net->session, MPC_SESSION_BYTES) != 0) {
 		mpc_recv_drop_frame(net, h.from,
 		                    "was a hello from another session (another job file?)");
-	} else if (len != HDR_BYTES || h.step || h.offset || h.plen ||
+	} else if (len != HDR_BYTES || h.step > 1 || h.offset || h.plen ||
 	           h.total != (uint64_t)net->n) {
 		mpc_recv_drop_frame(net, h.from, "was a malformed hello (%llu nodes; we have %d)",
 		                    (ull)h.total, net->n);
-	} else if (pr->hello) {
-		mpc_recv_drop_frame(net, h.from, "was a second hello");
-	} else {
+	} else { /* again: sent until we said we have it (mpc_link_hello) */
 		pr->hello = 1;
+		pr->hello_acked |= h.step == 1;
 		pr->last_heard = now;
 	}
 out:

@@ -554,7 +554,7 @@ static const hostile_case hostile[] = {
     {"data first", 0, 0, 0, 1, 2, 1, 0, 0, 1, 5, 0, 5, 0, MPC_EPROTO, "before hello"},
     {"hello session", 0, 0, 0, 1, 1, 1, 0, 1, 0, 2, 0, 0, 0, MPC_EPROTO, "another session"},
     {"hello nodes", 0, 0, 0, 1, 1, 1, 0, 0, 0, 3, 0, 0, 0, MPC_EPROTO, "3 nodes"},
-    {"hello twice", 1, 0, 0, 1, 1, 1, 0, 0, 0, 2, 0, 0, 0, MPC_EPROTO, "hello twice"},
+    {"hello step", 1, 0, 0, 1, 1, 1, 0, 0, 2, 2, 0, 0, 0, MPC_EPROTO, "malformed hello"},
     {"type", 1, 0, 0, 1, 77, 1, 0, 0, 1, 5, 0, 5, 0, MPC_EPROTO, "unknown type 77"},
     {"plen lies", 1, NODES_WIRE_HDR + 10, 0, 1, 2, 1, 0, 0, 1, 100, 0, 0xffffffffu, 0, MPC_EPROTO,
      "truncated chunk at step 1"},
@@ -604,8 +604,8 @@ static void body_raw(nodes_report *r) {
 
 	nn_setsockopt(push, NN_SOL_SOCKET, NN_SNDTIMEO, &ms, sizeof(ms));
 	NODES_CHECK(r, nn_bind(pull, nodes.addrs[1]) >= 0 && nn_connect(push, nodes.addrs[0]) >= 0);
-	if (c == NULL || c->hello_first) {
-		len = encode(b, 0, 1, 1, 1, 0, 0, 0, 2, 0, 0);
+	if (c == NULL || c->hello_first) { /* step 1: it has node 0's hello */
+		len = encode(b, 0, 1, 1, 1, 0, 0, 1, 2, 0, 0);
 		NODES_CHECK(r, raw_send(push, b, len) == 0);
 	}
 	if (c == NULL) {

@@ -397,7 +397,7 @@ static void body_raw(nodes_report *r) {
 
 	nn_setsockopt(push, NN_SOL_SOCKET, NN_SNDTIMEO, &ms, sizeof(ms));
 	NODES_CHECK(r, nn_bind(pull, nodes.addrs[1]) >= 0 && nn_connect(push, nodes.addrs[0]) >= 0);
-	len = encode(b, 1, 0, 2, 0);
+	len = encode(b, 1, 1, 2, 0); /* step 1: it has node 0's hello */
 	NODES_CHECK(r, nn_send(push, b, len, 0) == (int)len);
 	if (raw_mode == RAW_DATA) {
 		/* a plaintext DATA message, well formed, as a plaintext peer sends it */
