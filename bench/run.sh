@@ -9,6 +9,8 @@
 #                                        online, one request's latency, and
 #                                        the node's scoring API under load,
 #                                        statistics from 100 input parties
+#   BENCH_ONLY=fed make bench            federated training (fed_train) per
+#                                        round, without and with DP
 set -eu
 build=${1:-build}
 [ $# -gt 0 ] && shift
@@ -26,5 +28,10 @@ esac
 # parties; mpc-party submit and run as processes)
 case ",${BENCH_ONLY:-inputs}," in
 *inputs* | *agg*) bash bench/inputs_stats.sh "$build" 100 10000 ;;
+esac
+# federated training through mpc-party: 3 merchants over TLS, d = 40 and
+# 1,000, without and with DP (about 75 s)
+case ",${BENCH_ONLY:-fed}," in
+*fed*) bash bench/fed_train.sh "$build" ;;
 esac
 echo "written: $build/bench.json"

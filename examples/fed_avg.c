@@ -56,6 +56,7 @@ static void usage(FILE *out) {
 	        "usage: fed_avg [--data DIR] [--merchants N] [--holdout FILE] [--rounds R]\n"
 	        "               [--epochs E] [--lr ETA] [--l2 LAMBDA] [--batch B] [--noise SIGMA]\n"
 	        "               [--weighted] [--frac F] [--tls] [--model FILE] [--reference]\n"
+	        "       fed_avg --eval MODEL [--holdout FILE | --data DIR]\n"
 	        "Merchant i trains on DIR/merchant<i>.csv (gen_data's columns) and the\n"
 	        "merchants average their models by secure aggregation; only the average is\n"
 	        "opened. Options:\n"
@@ -74,7 +75,10 @@ static void usage(FILE *out) {
 	        "  --tls           TLS 1.3 on every link (ephemeral pinned keys)\n"
 	        "  --model FILE    write the shared model as CSV (input,weight)\n"
 	        "  --reference     also train one model in the clear on the union of the files\n"
-	        "                  (what pooling all data would give; the merchants never do it)\n",
+	        "                  (what pooling all data would give; the merchants never do it)\n"
+	        "  --eval MODEL    no training: AUC, log-loss and accuracy of the model file\n"
+	        "                  MODEL (this --model's or mpc-party fed_train's --output) on\n"
+	        "                  the held-out rows\n",
 	        MPC_FEDAVG_MAX_PARTIES);
 }
 
@@ -119,11 +123,31 @@ static int clear_reference(const fa_job *job, int N) {
 	return rc;
 }
 
+/* --eval: the model file op->eval on the held-out rows. 0, or 1 after a
+ * message. */
+static int eval_model(const char *path, const char *holdout) {
+	mpc_fedavg_data H;
+	double *w = NULL;
+	mpc_err err = mpc_fedavg_data_read(holdout, &H);
+	if (err == MPC_OK && (w = calloc(H.d, sizeof(double))) == NULL)
+		err = mpc_error(MPC_ENOMEM, "out of memory");
+	if (err == MPC_OK && (err = mpc_fedavg_model_read(path, w, H.d)) == MPC_OK) {
+		mpc_fedavg_metrics m = mpc_fedavg_eval(&H, w, -1);
+		printf("model %s on %s (%lld rows): AUC %.4f, log-loss %.4f, accuracy %.4f\n", path,
+		       holdout, (long long)m.n, m.auc, m.logloss, m.accuracy);
+	}
+	if (err != MPC_OK)
+		fprintf(stderr, "fed_avg: --eval: %s\n", mpc_error_detail());
+	free(w);
+	mpc_fedavg_data_fini(&H);
+	return err == MPC_OK ? 0 : 1;
+}
+
 /* The command line. */
 typedef struct {
 	fa_job job;
 	mpc_local_config cfg;
-	const char *model;
+	const char *model, *eval;
 	char holdout[4200];
 	int N, reference;
 } options;
@@ -138,6 +162,8 @@ static int parse_value(options *op, const char *o, const char *v) {
 		snprintf(op->holdout, sizeof(op->holdout), "%s", v);
 	else if (strcmp(o, "--model") == 0)
 		op->model = v;
+	else if (strcmp(o, "--eval") == 0)
+		op->eval = v;
 	else if (strcmp(o, "--merchants") == 0)
 		op->N = (int)strtol(v, &end, 10);
 	else if (strcmp(o, "--rounds") == 0)
@@ -301,7 +327,14 @@ int main(int argc, char **argv) {
 
 	mpc_fedavg_params_default(&op.job.train);
 	op.job.dir = "examples/data";
-	if ((code = parse_args(&op, argc, argv)) >= 0 || (code = check_options(&op)) != 0)
+	if ((code = parse_args(&op, argc, argv)) >= 0)
+		return code;
+	if (op.eval) {
+		if (op.holdout[0] == '\0')
+			snprintf(op.holdout, sizeof(op.holdout), "%s/holdout.csv", op.job.dir);
+		return eval_model(op.eval, op.holdout);
+	}
+	if ((code = check_options(&op)) != 0)
 		return code;
 	print_intro(&op);
 	mpc_err err = mpc_local_run(&op.cfg, fa_party, &op.job, res);

@@ -141,21 +141,82 @@ mpc_err mpc_fedavg_data_load(const char *dir, int me, const char *holdout, mpc_f
 	return MPC_OK;
 }
 
+/* The name of model input k of d (F = d - MPC_FEDAVG_EXTRA features) in the
+ * model file: intercept, f0..f(F-1), log_amount, night, category_NAME. */
+static void input_name(size_t k, size_t d, char *buf, size_t len) {
+	size_t F = d - MPC_FEDAVG_EXTRA;
+	if (k == 0)
+		snprintf(buf, len, "intercept");
+	else if (k <= F)
+		snprintf(buf, len, "f%zu", k - 1);
+	else if (k <= F + 2)
+		snprintf(buf, len, "%s", k == F + 1 ? "log_amount" : "night");
+	else
+		snprintf(buf, len, "category_%s", mpc_synth_category((int)(k - 3 - F)));
+}
+
 mpc_err mpc_fedavg_model_write(const char *path, const double *w, size_t d) {
-	int F = (int)(d - MPC_FEDAVG_EXTRA);
 	size_t cap = 64 + d * 48, len = 0;
-	char *t = malloc(cap);
+	char *t = malloc(cap), name[32];
 	if (t == NULL)
 		return mpc_error(MPC_ENOMEM, "out of memory");
-	len += (size_t)snprintf(t + len, cap - len, "input,weight\nintercept,%.10g\n", w[0]);
-	for (int j = 0; j < F; j++)
-		len += (size_t)snprintf(t + len, cap - len, "f%d,%.10g\n", j, w[1 + j]);
-	len += (size_t)snprintf(t + len, cap - len, "log_amount,%.10g\nnight,%.10g\n", w[1 + F],
-	                        w[2 + F]);
-	for (size_t c = 0; c < MPC_FEDAVG_N_CATS && 3 + (size_t)F + c < d; c++)
-		len += (size_t)snprintf(t + len, cap - len, "category_%s,%.10g\n",
-		                        mpc_synth_category((int)c), w[3 + (size_t)F + c]);
+	len += (size_t)snprintf(t + len, cap - len, "input,weight\n");
+	for (size_t k = 0; k < d; k++) {
+		input_name(k, d, name, sizeof(name));
+		len += (size_t)snprintf(t + len, cap - len, "%s,%.10g\n", name, w[k]);
+	}
 	mpc_err err = mpc_file_write_atomic(path, t, len, 0644);
 	free(t);
+	return err;
+}
+
+/* The model input a model file's line names (d inputs), or d. */
+static size_t input_index(const char *name, size_t d) {
+	size_t F = d - MPC_FEDAVG_EXTRA, k = 0, end = 1;
+	char want[32];
+	if (name[0] == 'f' && name[1] >= '0' && name[1] <= '9') {
+		k = (size_t)strtoul(name + 1, NULL, 10) + 1;
+		end = k + 1;
+	} else if (strcmp(name, "intercept") != 0) { /* log_amount, night, categories */
+		k = F + 1;
+		end = d;
+	}
+	for (; k < end && k < d; k++) {
+		input_name(k, d, want, sizeof(want));
+		if (strcmp(name, want) == 0)
+			return k;
+	}
+	return d;
+}
+
+mpc_err mpc_fedavg_model_read(const char *path, double *w, size_t d) {
+	const mpc_csv_opts opts = {.header = 1, .max_fields = 8};
+	unsigned char *seen = calloc(d + 1, 1);
+	char **f;
+	int n;
+	mpc_csv *c = NULL;
+	if (seen == NULL)
+		return mpc_error(MPC_ENOMEM, "out of memory");
+	mpc_err err = mpc_csv_open(path, &opts, &c);
+	if (err == MPC_OK && (mpc_csv_col(c, "input") != 0 || mpc_csv_col(c, "weight") != 1))
+		err = mpc_csv_error(c, MPC_EINVAL, "expected the header 'input,weight'");
+	while (err == MPC_OK && (err = mpc_csv_next(c, &f, &n)) == MPC_OK && n > 0) {
+		size_t k = input_index(f[0], d);
+		if (n != 2 || k == d)
+			err = mpc_csv_error(c, MPC_EINVAL, "not an input of a model of %zu inputs",
+			                    d);
+		else if (seen[k]++)
+			err = mpc_csv_error(c, MPC_EINVAL, "input %s given twice", f[0]);
+		else
+			err = mpc_csv_number(c, 1, &w[k]);
+	}
+	mpc_csv_close(c);
+	for (size_t k = 0; err == MPC_OK && k < d; k++)
+		if (!seen[k]) {
+			char name[32];
+			input_name(k, d, name, sizeof(name));
+			err = mpc_error(MPC_EINVAL, "%s: no weight for %s", path, name);
+		}
+	free(seen);
 	return err;
 }

@@ -28,4 +28,11 @@ mpc_err mpc_fedavg_data_load(const char *dir, int me, const char *holdout, mpc_f
  * MPC_ENOMEM. */
 mpc_err mpc_fedavg_model_write(const char *path, const double *w, size_t d) MPC_MUST_CHECK;
 
+/* The model file of a model of d inputs (what mpc_fedavg_model_write
+ * writes, the lines in any order) into w (d doubles). MPC_EIO if
+ * unreadable, MPC_EINVAL naming file:line for a line that is not one of the
+ * d inputs, given twice, or not a number, and for an input missing;
+ * MPC_ENOMEM. */
+mpc_err mpc_fedavg_model_read(const char *path, double *w, size_t d) MPC_MUST_CHECK;
+
 #endif

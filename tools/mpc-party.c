@@ -386,6 +386,10 @@ int party_cmd_run(const opts *o) {
 	if (err != MPC_OK || o->dry ||
 	    (err = run_kind(o, &c, k, st, &io, ib, &bad_input)) != MPC_OK)
 		goto failed;
+	mpc_info("job %s: %llu bytes sent to the peers in %llu rounds (what was handed to the "
+	         "links: headers included, TLS records not)",
+	         c.job->id, (unsigned long long)mpc_net_bytes_sent(c.net),
+	         (unsigned long long)mpc_net_rounds(c.net));
 	mpc_net_close(c.net);
 	c.net = NULL;
 	if (!c.is_dealer && !o->serve && c.job->parties[c.self].recipient &&
