@@ -107,13 +107,15 @@ int mpc_link_hello_done(const peer *pr) {
 	return pr->hello && pr->hello_acked && pr->ack_final;
 }
 
-/* Our HELLO to p when it is due: the first, one every HELLO_RESEND_MS until
- * p's says it has ours, and the last one once it does. Its step field says
+/* Our HELLO to p when it is due: the first, one as soon as we have p's, one
+ * every HELLO_RESEND_MS until p's says it has ours, and the last one once it
+ * does. Its step field says
  * whether we have p's (1) or not (0). */
 static mpc_err hello_to(mpc_net *net, int p, int64_t t, int *progress, uint64_t *out_mask) {
 	peer *pr = &net->peers[p];
 	int sent, ack = pr->hello, final = pr->hello && pr->hello_acked;
-	if (mpc_link_hello_done(pr) || (pr->hello_sent && t < pr->next_hello && !final))
+	if (mpc_link_hello_done(pr) ||
+	    (pr->hello_sent && t < pr->next_hello && !final && !(ack && !pr->ack_sent)))
 		return MPC_OK;
 	mpc_err err =
 	    mpc_send_ctl(net, p, T_HELLO, (uint64_t)ack, (uint64_t)net->n, NULL, 0, &sent);
@@ -124,6 +126,7 @@ static mpc_err hello_to(mpc_net *net, int p, int64_t t, int *progress, uint64_t 
 		return MPC_OK;
 	}
 	pr->hello_sent = 1;
+	pr->ack_sent |= ack;
 	pr->ack_final = final;
 	pr->next_hello = t + HELLO_RESEND_MS;
 	*progress = 1;
@@ -196,6 +199,12 @@ int mpc_link_missing(mpc_net *net, int tls, char *list, size_t cap) {
 			             "%s%s (%s) said hello but never completed the TLS handshake: "
 			             "is it running with TLS on?",
 			             missing ? "; " : "", pr->name, pr->addr);
+		else if (!tls && pr->hello)
+			w = snprintf(
+			    list + len, cap - len,
+			    "%s%s (%s) said hello but never confirmed ours: did it stop, or "
+			    "is it still closing an earlier session on that port?",
+			    missing ? "; " : "", pr->name, pr->addr);
 		else if (!reached)
 			w = snprintf(list + len, cap - len,
 			             "%scannot reach %s at %s: nothing accepts connections there; "

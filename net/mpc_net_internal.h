@@ -105,7 +105,7 @@ typedef struct {
 	 * peer's HELLO says it has ours (hello_acked; a HELLO handed to an
 	 * address whose previous listener is still closing is lost), and once
 	 * it does, one more that says we have its (ack_final). */
-	int hello_acked, ack_final;
+	int hello_acked, ack_sent, ack_final;
 	int64_t next_hello;
 
 	/* Receiving. Chunks from one peer come in order over its one connection,
