@@ -14,6 +14,9 @@
  *   lr = 0.1           learning rate; l2 = 0.001: L2 penalty (not on the intercept)
  *   batch = 32         mini-batch rows
  *   weighted = no      yes: weight by row counts (opens the total of rows)
+ *   hidden = 0         H > 0: a network with one hidden layer of H tanh units
+ *                      instead of logistic regression (the aggregation is the
+ *                      same; its file is not a scoring model)
  *   dp = none          gaussian: DP-FedAvg (protocols/apps/mpc_fedavg_dp.h)
  *   epsilon, delta     with dp: the whole training's budget (delta 1e-6)
  *   clip = 1           with dp: L2 bound of each party's update per round
@@ -95,11 +98,11 @@ static mpc_err parse_dp(const mpc_job *j, fed_state *s) {
 }
 
 static mpc_err fed_parse(const mpc_job *j, void **out) {
-	static const char *const known[] = {"rounds", "epochs",   "lr",         "l2",
-	                                    "batch",  "weighted", "dp",         "epsilon",
-	                                    "delta",  "clip",     "clip_steps", "min_parties"};
+	static const char *const known[] = {
+	    "rounds",  "epochs", "lr",   "l2",         "batch",       "weighted", "dp",
+	    "epsilon", "delta",  "clip", "clip_steps", "min_parties", "hidden"};
 	fed_state *s = calloc(1, sizeof(*s));
-	double rounds, epochs, batch, minp;
+	double rounds, epochs, batch, minp, hidden;
 	mpc_err err;
 	*out = NULL;
 	if (s == NULL)
@@ -111,8 +114,10 @@ static mpc_err fed_parse(const mpc_job *j, void **out) {
 	    (err = mpc_kind_param_count(j, "epochs", 2, 1, 100, &epochs)) != MPC_OK ||
 	    (err = mpc_kind_param_count(j, "batch", 32, 1, 1e6, &batch)) != MPC_OK ||
 	    (err = mpc_job_param_double(j, "lr", 0.1, 1e-9, 10, &s->fp.lr)) != MPC_OK ||
-	    (err = mpc_job_param_double(j, "l2", 1e-3, 0, 10, &s->fp.l2)) != MPC_OK)
+	    (err = mpc_job_param_double(j, "l2", 1e-3, 0, 10, &s->fp.l2)) != MPC_OK ||
+	    (err = mpc_kind_param_count(j, "hidden", 0, 0, 256, &hidden)) != MPC_OK)
 		goto fail;
+	s->fp.hidden = (int)hidden;
 	const mpc_job_param *wp = mpc_kind_param(j, "weighted");
 	if (wp && strcmp(wp->value, "yes") != 0 && strcmp(wp->value, "no") != 0) {
 		err = mpc_kind_param_err(j, wp, "expected yes or no");
@@ -155,11 +160,12 @@ static mpc_err fed_load_input(void *st, const mpc_kind_io *io, mpc_kind_summary 
 		*bad_input = err != MPC_ENOMEM;
 		return err;
 	}
-	if ((s->w = calloc(s->D.d + 1, sizeof(double))) == NULL)
+	size_t P = mpc_fedavg_nparams(s->fp.hidden, s->D.d);
+	if ((s->w = calloc(P + 1, sizeof(double))) == NULL)
 		return mpc_error(MPC_ENOMEM, "out of memory");
 	mpc_info("read %zu transactions from %s (%zu model inputs)", s->D.n, io->input, s->D.d);
 	if (s->dp) {
-		s->acc.d = s->D.d;
+		s->acc.d = P;
 		if ((err = mpc_fedavg_dp_account(&s->acc)) != MPC_OK)
 			return mpc_error(MPC_ECONFIG, "%s: [%s]: %s", s->job->path,
 			                 s->job->computation, mpc_error_detail());
@@ -229,9 +235,11 @@ static mpc_err fed_write(void *st, const mpc_kind_io *io) {
 	fed_state *s = st;
 	if (!io->quiet)
 		printf("job %s: federated training over %d parties (%s): %d rounds of %d local "
-		       "epochs, %s averaging; the shared model has %zu inputs\n",
+		       "epochs, %s averaging; the shared model has %zu inputs (%zu parameters%s)\n",
 		       s->job->id, s->job->n_parties, io->party, s->fp.rounds, s->fp.epochs,
-		       s->fp.weighted ? "row-weighted" : "plain", s->D.d);
+		       s->fp.weighted ? "row-weighted" : "plain", s->D.d,
+		       mpc_fedavg_nparams(s->fp.hidden, s->D.d),
+		       s->fp.hidden ? ", one hidden layer" : "");
 	if (s->rep.redone && !io->quiet) {
 		printf("dropouts: %d round(s) redone; the model was trained to the end by",
 		       s->rep.redone);
@@ -255,10 +263,12 @@ static mpc_err fed_write(void *st, const mpc_kind_io *io) {
 	}
 	if (io->output == NULL)
 		return MPC_OK;
-	mpc_err err = mpc_fedavg_model_write(io->output, s->w, s->D.d);
+	mpc_err err = s->fp.hidden ? mpc_fedavg_mlp_write(io->output, s->w, s->D.d, s->fp.hidden)
+	                           : mpc_fedavg_model_write(io->output, s->w, s->D.d);
 	if (err == MPC_OK && !io->quiet)
-		printf("the shared model written to %s (the fraud_score model format)\n",
-		       io->output);
+		printf("the shared model written to %s (%s)\n", io->output,
+		       s->fp.hidden ? "a network with one hidden layer: parameter,weight"
+		                    : "the fraud_score model format");
 	return err;
 }
 

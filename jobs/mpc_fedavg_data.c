@@ -170,6 +170,29 @@ mpc_err mpc_fedavg_model_write(const char *path, const double *w, size_t d) {
 	return err;
 }
 
+mpc_err mpc_fedavg_mlp_write(const char *path, const double *w, size_t d, int hidden) {
+	size_t H = (size_t)hidden, P = mpc_fedavg_nparams(hidden, d), cap = 64 + P * 64, len = 0;
+	char *t = malloc(cap), name[32];
+	if (t == NULL)
+		return mpc_error(MPC_ENOMEM, "out of memory");
+	len += (size_t)snprintf(t + len, cap - len, "parameter,weight\n");
+	for (size_t k = 0; k < P; k++) {
+		if (k < H * d) { /* unit k / d's weight on input k % d */
+			input_name(k % d, d, name, sizeof(name));
+			len += (size_t)snprintf(t + len, cap - len, "h%zu.%s,%.10g\n", k / d, name,
+			                        w[k]);
+		} else if (k < P - 1) {
+			len += (size_t)snprintf(t + len, cap - len, "out.h%zu,%.10g\n", k - H * d,
+			                        w[k]);
+		} else {
+			len += (size_t)snprintf(t + len, cap - len, "out.bias,%.10g\n", w[k]);
+		}
+	}
+	mpc_err err = mpc_file_write_atomic(path, t, len, 0644);
+	free(t);
+	return err;
+}
+
 /* The model input a model file's line names (d inputs), or d. */
 static size_t input_index(const char *name, size_t d) {
 	size_t F = d - MPC_FEDAVG_EXTRA, k = 0, end = 1;

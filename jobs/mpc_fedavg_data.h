@@ -28,6 +28,14 @@ mpc_err mpc_fedavg_data_load(const char *dir, int me, const char *holdout, mpc_f
  * MPC_ENOMEM. */
 mpc_err mpc_fedavg_model_write(const char *path, const double *w, size_t d) MPC_MUST_CHECK;
 
+/* Write a model with `hidden` units (mpc_fedavg_nparams(hidden, d)
+ * doubles) as CSV "parameter,weight", in layout order: hJ.INPUT (unit J's
+ * weight on INPUT, hJ.intercept its bias), out.hJ, out.bias. Not a scoring
+ * model (fraud_score takes logistic regression and trees); MPC_EIO,
+ * MPC_ENOMEM. */
+mpc_err mpc_fedavg_mlp_write(const char *path, const double *w, size_t d,
+                             int hidden) MPC_MUST_CHECK;
+
 /* The model file of a model of d inputs (what mpc_fedavg_model_write
  * writes, the lines in any order) into w (d doubles). MPC_EIO if
  * unreadable, MPC_EINVAL naming file:line for a line that is not one of the

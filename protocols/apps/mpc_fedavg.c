@@ -93,24 +93,79 @@ static double score(const double *w, const double *x, size_t d) {
 	return z;
 }
 
-/* One gradient step on the rows idx[b..end). g: d doubles of scratch. */
-static void train_batch(const mpc_fedavg_data *D, double *w, const mpc_fedavg_params *fp,
-                        const size_t *idx, size_t b, size_t end, double *g) {
-	memset(g, 0, D->d * sizeof(double));
-	for (size_t t = b; t < end; t++) {
-		const double *x = D->x + idx[t] * D->d;
-		double e = sigmoid(score(w, x, D->d)) - D->y[idx[t]];
-		for (size_t k = 0; k < D->d; k++)
-			g[k] += e * x[k];
+size_t mpc_fedavg_nparams(int hidden, size_t d) {
+	return hidden > 0 ? (size_t)hidden * (d + 1) + 1 : d;
+}
+
+void mpc_fedavg_init(int hidden, size_t d, double *w) {
+	size_t P = mpc_fedavg_nparams(hidden, d), H = (size_t)(hidden > 0 ? hidden : 0);
+	uint64_t r = shuffle_stream(4242); /* public: the same start everywhere */
+	memset(w, 0, P * sizeof(double));
+	for (size_t i = 0; i < H * (d + 1); i++) { /* W uniform +-1/sqrt(d), v +-1/sqrt(H) */
+		double a = i < H * d ? 1 / sqrt((double)d) : 1 / sqrt((double)H);
+		w[i] = a * (2 * ((double)(shuffle_next(&r) >> 11) * 0x1p-53) - 1);
 	}
-	for (size_t k = 0; k < D->d; k++)
-		w[k] -= fp->lr * (g[k] / (double)(end - b) + (k ? fp->l2 * w[k] : 0));
+}
+
+/* The MLP's logit for row x, its hidden activations in h (H doubles). */
+static double mlp_logit(const double *w, const double *x, size_t d, size_t H, double *h) {
+	const double *v = w + H * d;
+	double z = v[H];
+	for (size_t j = 0; j < H; j++) {
+		h[j] = tanh(score(w + j * d, x, d));
+		z += v[j] * h[j];
+	}
+	return z;
+}
+
+/* The logit of row x under model w (h: H doubles of scratch). */
+static double logit(int hidden, const double *w, const double *x, size_t d, double *h) {
+	return hidden > 0 ? mlp_logit(w, x, d, (size_t)hidden, h) : score(w, x, d);
+}
+
+/* The gradient of row x's log-loss (error e = sigmoid - y) added into g. */
+static void add_grad(int hidden, const double *w, const double *x, size_t d, const double *h,
+                     double e, double *g) {
+	size_t H = (size_t)(hidden > 0 ? hidden : 0);
+	if (H == 0) {
+		for (size_t k = 0; k < d; k++)
+			g[k] += e * x[k];
+		return;
+	}
+	const double *v = w + H * d;
+	for (size_t j = 0; j < H; j++) {
+		double back = e * v[j] * (1 - h[j] * h[j]);
+		for (size_t k = 0; k < d; k++)
+			g[j * d + k] += back * x[k];
+		g[H * d + j] += e * h[j];
+	}
+	g[H * d + H] += e;
+}
+
+/* One gradient step on the rows idx[b..end). g: P doubles of scratch, h:
+ * the hidden layer's. L2 on every weight but the biases (the intercept;
+ * with a hidden layer each unit's weight on the constant input and the
+ * output's bias). */
+static void train_batch(const mpc_fedavg_data *D, double *w, const mpc_fedavg_params *fp,
+                        const size_t *idx, size_t b, size_t end, double *g, double *h) {
+	size_t d = D->d, P = mpc_fedavg_nparams(fp->hidden, d), H = (size_t)fp->hidden;
+	memset(g, 0, P * sizeof(double));
+	for (size_t t = b; t < end; t++) {
+		const double *x = D->x + idx[t] * d;
+		double e = sigmoid(logit(fp->hidden, w, x, d, h)) - D->y[idx[t]];
+		add_grad(fp->hidden, w, x, d, h, e, g);
+	}
+	for (size_t k = 0; k < P; k++) {
+		int bias = fp->hidden > 0 ? (k < H * d && k % d == 0) || k == P - 1 : k == 0;
+		w[k] -= fp->lr * (g[k] / (double)(end - b) + (bias ? 0 : fp->l2 * w[k]));
+	}
 }
 
 mpc_err mpc_fedavg_train(const mpc_fedavg_data *D, double *w, const mpc_fedavg_params *fp,
                          int epochs, uint64_t seed) {
+	size_t P = mpc_fedavg_nparams(fp->hidden, D->d), gl = P + (size_t)fp->hidden + 1;
 	size_t *idx = malloc((D->n + 1) * sizeof(size_t));
-	double *g = malloc(D->d * sizeof(double));
+	double *g = malloc(gl * sizeof(double));
 	uint64_t r = shuffle_stream(seed);
 	if (!idx || !g) {
 		free(idx);
@@ -127,9 +182,9 @@ mpc_err mpc_fedavg_train(const mpc_fedavg_data *D, double *w, const mpc_fedavg_p
 		}
 		for (size_t b = 0; b < D->n; b += fp->batch)
 			train_batch(D, w, fp, idx, b, b + fp->batch < D->n ? b + fp->batch : D->n,
-			            g);
+			            g, g + P);
 	}
-	mpc_wipe(g, D->d * sizeof(double));
+	mpc_wipe(g, gl * sizeof(double));
 	free(idx);
 	free(g);
 	return MPC_OK;
@@ -162,16 +217,25 @@ static double positive_ranks(scored *s, size_t n) {
 }
 
 mpc_fedavg_metrics mpc_fedavg_eval(const mpc_fedavg_data *D, const double *w, int merchant) {
+	return mpc_fedavg_eval_model(D, 0, w, merchant);
+}
+
+mpc_fedavg_metrics mpc_fedavg_eval_model(const mpc_fedavg_data *D, int hidden, const double *w,
+                                         int merchant) {
 	mpc_fedavg_metrics m = {NAN, NAN, NAN, 0};
 	scored *s = malloc((D->n + 1) * sizeof(*s));
+	double *h = malloc(((size_t)(hidden > 0 ? hidden : 0) + 1) * sizeof(double));
 	double ll = 0, pos = 0;
 	size_t n = 0, right = 0;
-	if (s == NULL)
+	if (s == NULL || h == NULL) {
+		free(s);
+		free(h);
 		return m;
+	}
 	for (size_t i = 0; i < D->n; i++) {
 		if (merchant >= 0 && D->merchant[i] != merchant)
 			continue;
-		double z = score(w, D->x + i * D->d, D->d);
+		double z = logit(hidden, w, D->x + i * D->d, D->d, h);
 		/* log(1 + e^z) - y z, stably */
 		ll += (z > 0 ? z + log1p(exp(-z)) : log1p(exp(z))) - D->y[i] * z;
 		right += (z > 0) == (D->y[i] == 1);
@@ -181,6 +245,7 @@ mpc_fedavg_metrics mpc_fedavg_eval(const mpc_fedavg_data *D, const double *w, in
 	}
 	double ranks = positive_ranks(s, n);
 	free(s);
+	free(h);
 	m.n = (int64_t)n;
 	if (n == 0)
 		return m;
@@ -319,7 +384,7 @@ static mpc_err run_round(mpc_party *p, const mpc_fedavg_params *fp, const mpc_fe
                          mpc_fedavg_trace_fn trace, void *trace_arg, double *w, double *v,
                          double *avg, mpc_fedavg_report *rep) {
 	int me = mpc_party_id(p), N = mpc_party_size(p);
-	size_t d = D->d;
+	size_t d = mpc_fedavg_nparams(fp->hidden, D->d);
 	mpc_err err;
 	memcpy(v, w, d * sizeof(double));
 	if ((err = mpc_fedavg_train(D, v, fp, fp->epochs, (uint64_t)r * 64 + (uint64_t)me)) !=
@@ -393,7 +458,7 @@ static mpc_err resync(mpc_party *p, int *r, double *w, const double *wprev, size
 static mpc_err run_rounds(mpc_party *p, const mpc_fedavg_params *fp, const mpc_fedavg_data *D,
                           mpc_fedavg_trace_fn trace, void *trace_arg, double *w, double *v,
                           double *avg, mpc_fedavg_report *rep) {
-	size_t d = D->d;
+	size_t d = mpc_fedavg_nparams(fp->hidden, D->d);
 	double *wprev = malloc((d + 1) * sizeof(double)),
 	       *before = malloc((d + 1) * sizeof(double));
 	double *scratch =
@@ -444,7 +509,7 @@ mpc_err mpc_fedavg_run(mpc_party *p, const mpc_fedavg_params *fp, const mpc_feda
                        const mpc_fedavg_data *H, mpc_fedavg_trace_fn trace, void *trace_arg,
                        double *w, mpc_fedavg_report *rep) {
 	int me = mpc_party_id(p);
-	size_t d = D->d;
+	size_t d = mpc_fedavg_nparams(fp->hidden, D->d);
 	double *wl = NULL, *v = NULL, *avg = NULL;
 	mpc_err err;
 
@@ -452,18 +517,18 @@ mpc_err mpc_fedavg_run(mpc_party *p, const mpc_fedavg_params *fp, const mpc_feda
 	if (H && H->d != D->d)
 		return mpc_error(MPC_ECONFIG, "party %d: %d features, the held-out rows %d", me,
 		                 D->F, H->F);
-	if (fp->dp && (fp->weighted || fp->noise > 0 || fp->dp->d != D->d))
+	if (fp->dp && (fp->weighted || fp->noise > 0 || fp->dp->d != d))
 		return mpc_error(MPC_EINVAL,
 		                 "party %d: DP-FedAvg takes unweighted averaging without local "
 		                 "noise, for %zu coordinates (accounted for %zu)",
-		                 me, D->d, fp->dp->d);
+		                 me, d, fp->dp->d);
 	if ((err = check_layout(p, D)) != MPC_OK)
 		return err;
 	rep->d = (int64_t)d;
 	rep->rows = (int64_t)D->n;
 	for (size_t i = 0; i < D->n; i++)
 		rep->frauds += D->y[i];
-	memset(w, 0, d * sizeof(double));
+	mpc_fedavg_init(fp->hidden, D->d, w);
 	wl = calloc(d + 1, sizeof(double));
 	v = calloc(d + 1, sizeof(double));
 	avg = calloc(d + 1, sizeof(double));
@@ -474,16 +539,17 @@ mpc_err mpc_fedavg_run(mpc_party *p, const mpc_fedavg_params *fp, const mpc_feda
 	if (fp->weighted && (err = open_total_rows(p, D, &rep->total_rows)) != MPC_OK)
 		goto out;
 	/* the local-only model: the same training budget, own rows only */
+	mpc_fedavg_init(fp->hidden, D->d, wl);
 	if ((err = mpc_fedavg_train(D, wl, fp, fp->rounds * fp->epochs, 1000 + (uint64_t)me)) !=
 	    MPC_OK)
 		goto out;
 	if ((err = run_rounds(p, fp, D, trace, trace_arg, w, v, avg, rep)) != MPC_OK)
 		goto out;
 	if (H) {
-		rep->local_all = mpc_fedavg_eval(H, wl, -1);
-		rep->shared_all = mpc_fedavg_eval(H, w, -1);
-		rep->local_own = mpc_fedavg_eval(H, wl, me);
-		rep->shared_own = mpc_fedavg_eval(H, w, me);
+		rep->local_all = mpc_fedavg_eval_model(H, fp->hidden, wl, -1);
+		rep->shared_all = mpc_fedavg_eval_model(H, fp->hidden, w, -1);
+		rep->local_own = mpc_fedavg_eval_model(H, fp->hidden, wl, me);
+		rep->shared_own = mpc_fedavg_eval_model(H, fp->hidden, w, me);
 	}
 out:
 	if (v)

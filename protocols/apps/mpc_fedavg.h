@@ -26,7 +26,9 @@
  * average of what the merchants shared (weighted: N * 2^-(F+1) / total rows).
  *
  * The model: logit = w . [1, f0..f(F-1), (ln amount - 4)/1.5, hour < 6,
- * one-hot of the MPC_FEDAVG_N_CATS categories (another category: all zero)]. */
+ * one-hot of the MPC_FEDAVG_N_CATS categories (another category: all zero)];
+ * or, with `hidden` units, a network with one hidden layer on the same
+ * inputs (mpc_fedavg_nparams). */
 #ifndef MPC_FEDAVG_H
 #define MPC_FEDAVG_H
 
@@ -61,6 +63,7 @@ typedef struct {
 	size_t batch;
 	double noise;  /* SIGMA of each merchant's local Gaussian noise (0: none) */
 	int weighted;  /* weight the average by row counts */
+	int hidden;    /* 0: logistic regression; H: one hidden layer of H tanh units */
 	unsigned frac; /* fixed-point fractional bits */
 	/* NULL: the average is opened exactly. Else DP-FedAvg
 	 * (protocols/apps/mpc_fedavg_dp.h): each party's update clipped and
@@ -113,7 +116,8 @@ mpc_err mpc_fedavg_data_concat(const mpc_fedavg_data *a, int k,
                                mpc_fedavg_data *out) MPC_MUST_CHECK;
 
 /* `epochs` passes of mini-batch gradient descent on the log-loss plus
- * l2/2 |w|^2 (not on the intercept), from w (d doubles), in place. The batch
+ * l2/2 |w|^2 (not on the biases), from w (mpc_fedavg_nparams doubles), in
+ * place. The batch
  * order is shuffled with a public seed (it tells nothing about the rows).
  * MPC_ENOMEM. */
 mpc_err mpc_fedavg_train(const mpc_fedavg_data *D, double *w, const mpc_fedavg_params *fp,
@@ -122,6 +126,20 @@ mpc_err mpc_fedavg_train(const mpc_fedavg_data *D, double *w, const mpc_fedavg_p
 /* AUC (ties counted half), mean log-loss and accuracy at 1/2 of w on the rows
  * of D from `merchant` (-1: all). NaN AUC if a class is missing. */
 mpc_fedavg_metrics mpc_fedavg_eval(const mpc_fedavg_data *D, const double *w, int merchant);
+/* The same for a model with `hidden` units (0: logistic regression). */
+mpc_fedavg_metrics mpc_fedavg_eval_model(const mpc_fedavg_data *D, int hidden, const double *w,
+                                         int merchant);
+
+/* The model's parameters for d inputs: d (logistic regression), or with H
+ * hidden units H (d + 1) + 1, laid out as the H units' weights on the d
+ * inputs (the first input is the constant 1: each unit's bias), the output's
+ * H weights, and its bias. The model is logit = sum_j v_j tanh(W_j . x) + b:
+ * the aggregation does not depend on what the vector means. */
+size_t mpc_fedavg_nparams(int hidden, size_t d);
+/* The starting model, the same at every party: zeros (logistic
+ * regression), or W and v drawn uniformly in +-1/sqrt(d) and +-1/sqrt(H)
+ * from a public seed (a hidden layer needs asymmetry). */
+void mpc_fedavg_init(int hidden, size_t d, double *w);
 
 /* Every party inputs its n values v (fixed point, `frac` bits); all learn
  * only the sum, in out (doubles). Collective. MPC_ERANGE if a value is too

@@ -127,7 +127,8 @@ static void read_model(int i, double *w, size_t d) {
 	assert_non_null(m);
 	for (char *line = strtok(m, "\n"); line; line = strtok(NULL, "\n")) {
 		char *comma = strchr(line, ',');
-		if (strncmp(line, "input,", 6) == 0 || comma == NULL)
+		if (strncmp(line, "input,", 6) == 0 || strncmp(line, "parameter,", 10) == 0 ||
+		    comma == NULL)
 			continue;
 		assert_true(k < d);
 		w[k++] = strtod(comma + 1, NULL);
@@ -194,6 +195,47 @@ static void test_three_merchants(void **state) {
 static void test_five_merchants(void **state) {
 	(void)state;
 	federated_vs_clear(5);
+}
+
+/* A network with one hidden layer of 8 units through the same aggregation:
+ * the same parameters at every merchant, against the same network trained
+ * in the clear on the union. */
+static void test_hidden_layer(void **state) {
+	char job[256];
+	int codes[NMAX], n = 3, H = 8;
+	mpc_fedavg_data Ho, U;
+	(void)state;
+	snprintf(job, sizeof(job), "%s/fed-mlp.ini", dir);
+	write_job(job, n, "rounds = 30\nepochs = 2\nweighted = yes\nhidden = 8");
+	run(job, n, codes);
+	expect_ok(codes, n);
+	assert_non_null(strstr(logof(0), "(145 parameters, one hidden layer)"));
+	load(n, &Ho, &U);
+	size_t P = mpc_fedavg_nparams(H, U.d);
+	double *w = calloc(P, sizeof(double)), *w2 = calloc(P, sizeof(double));
+	double *wc = calloc(P, sizeof(double));
+	assert_true(w && w2 && wc);
+	read_model(0, w, P);
+	for (int i = 1; i < n; i++) {
+		read_model(i, w2, P);
+		assert_memory_equal(w, w2, P * sizeof(double));
+	}
+	mpc_fedavg_params fp;
+	mpc_fedavg_params_default(&fp);
+	fp.hidden = H;
+	mpc_fedavg_init(H, U.d, wc);
+	assert_int_equal(mpc_fedavg_train(&U, wc, &fp, 60, 7), MPC_OK);
+	mpc_fedavg_metrics mf = mpc_fedavg_eval_model(&Ho, H, w, -1);
+	mpc_fedavg_metrics mc = mpc_fedavg_eval_model(&Ho, H, wc, -1);
+	print_message("hidden layer of 8: federated AUC %.4f log-loss %.4f; clear on the union "
+	              "AUC %.4f log-loss %.4f\n",
+	              mf.auc, mf.logloss, mc.auc, mc.logloss);
+	assert_true(mf.auc > 0.85 && fabs(mf.auc - mc.auc) <= 0.02);
+	free(w);
+	free(w2);
+	free(wc);
+	mpc_fedavg_data_fini(&Ho);
+	mpc_fedavg_data_fini(&U);
 }
 
 /* "KEY VALUE" after key in s: VALUE. */
@@ -395,9 +437,13 @@ static void test_dropout_below_minimum(void **state) {
 
 int main(void) {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_dp_refusals),    cmocka_unit_test(test_three_merchants),
-	    cmocka_unit_test(test_five_merchants), cmocka_unit_test(test_dp_noise_and_accountant),
-	    cmocka_unit_test(test_dropout),        cmocka_unit_test(test_dropout_below_minimum),
+	    cmocka_unit_test(test_dp_refusals),
+	    cmocka_unit_test(test_three_merchants),
+	    cmocka_unit_test(test_five_merchants),
+	    cmocka_unit_test(test_hidden_layer),
+	    cmocka_unit_test(test_dp_noise_and_accountant),
+	    cmocka_unit_test(test_dropout),
+	    cmocka_unit_test(test_dropout_below_minimum),
 	};
 	if (getenv("MPC_TEST_FILTER")) /* e.g. MPC_TEST_FILTER='test_dropout*' */
 		cmocka_set_test_filter(getenv("MPC_TEST_FILTER"));
