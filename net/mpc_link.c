@@ -199,18 +199,18 @@ int mpc_link_missing(mpc_net *net, int tls, char *list, size_t cap) {
 			             "%s%s (%s) said hello but never completed the TLS handshake: "
 			             "is it running with TLS on?",
 			             missing ? "; " : "", pr->name, pr->addr);
-		else if (!tls && pr->hello)
-			w = snprintf(
-			    list + len, cap - len,
-			    "%s%s (%s) said hello but never confirmed ours: did it stop, or "
-			    "is it still closing an earlier session on that port?",
-			    missing ? "; " : "", pr->name, pr->addr);
 		else if (!reached)
 			w = snprintf(list + len, cap - len,
 			             "%scannot reach %s at %s: nothing accepts connections there; "
 			             "check that it is started, that the job file gives the right "
 			             "host and port for it, and that no firewall is in the way",
 			             missing ? "; " : "", pr->name, pr->addr);
+		else if (pr->hello)
+			w = snprintf(
+			    list + len, cap - len,
+			    "%s%s (%s) said hello but never confirmed ours: did it stop, or "
+			    "is it still closing an earlier session on that port?",
+			    missing ? "; " : "", pr->name, pr->addr);
 		else
 			w = snprintf(
 			    list + len, cap - len,
