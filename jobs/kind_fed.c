@@ -21,9 +21,9 @@
  *   epsilon, delta     with dp: the whole training's budget (delta 1e-6)
  *   clip = 1           with dp: L2 bound of each party's update per round
  *   clip_steps         with dp: grid steps in clip (max(16, 2 ceil(sqrt(d))))
- *   min_parties        with dp: parties that must remain (default: all);
- *                      the budget is split over rounds + parties - min_parties
- *                      releases
+ *   min_parties        parties that must remain (default: all); with dp the
+ *                      budget is split over rounds + parties - min_parties
+ *                      releases; not with weighted = yes
  *
  * What is revealed: without dp, the averaged model after every round (and,
  * weighted, the total of rows), no party's own model or rows. With dp, only
@@ -38,6 +38,7 @@
 
 #include "jobs/mpc_fedavg_data.h"
 #include "jobs/mpc_kind.h"
+#include "protocols/apps/mpc_dp.h"
 #include "runtime/mpc_log.h"
 
 typedef struct {
@@ -131,6 +132,13 @@ static mpc_err fed_parse(const mpc_job *j, void **out) {
 	    MPC_OK)
 		goto fail;
 	s->min_parties = (int)minp;
+	if (s->min_parties < j->n_parties && s->fp.weighted) {
+		err = mpc_kind_param_err(j, wp,
+		                         "with min_parties, averaging is unweighted (the totals of "
+		                         "rows opened before and after a dropout would give away "
+		                         "the dropped party's row count)");
+		goto fail;
+	}
 	if (s->min_parties < j->n_parties && j->has_dealer) {
 		err = mpc_kind_param_err(j, mpc_kind_param(j, "min_parties"),
 		                         "needs preprocessing among the parties (ot or paillier): "
@@ -253,13 +261,15 @@ static mpc_err fed_write(void *st, const mpc_kind_io *io) {
 		printf(" count only through the rounds before they dropped out\n");
 	}
 	if (s->dp && !io->quiet) {
-		double eps, delta;
-		mpc_fedavg_dp_spent(&s->acc, s->rep.releases, &eps, &delta);
+		double eps, delta, eps_row;
+		mpc_fedavg_dp_spent(&s->acc, s->rep.releases, &eps, &delta, &eps_row);
 		printf("after training: %d noisy sums opened (%d of them with this party's update "
-		       "clipped to %g): epsilon %.6g, delta %.3g (the sampler's deviation "
-		       "included); the job's budget: epsilon %g, delta %g\n",
-		       s->rep.releases, s->rep.clipped, s->acc.clip, eps, delta, s->acc.epsilon,
-		       s->acc.delta);
+		       "clipped to %g): epsilon %.6g for one party's data added or removed, "
+		       "%.6g for any change to one party's rows (one row included), delta %.3g "
+		       "(the sampler's deviation included); the job's budget: epsilon %g, delta "
+		       "%g\n",
+		       s->rep.releases, s->rep.clipped, s->acc.clip, eps, eps_row, delta,
+		       s->acc.epsilon, s->acc.delta);
 	}
 	if (io->output == NULL)
 		return MPC_OK;
@@ -273,11 +283,15 @@ static mpc_err fed_write(void *st, const mpc_kind_io *io) {
 }
 
 /* The ledger's charge: the whole budget (every release that may be opened,
- * redone rounds included); 0 and 0 without dp (an exact model: the node's
- * policy decides whether a dataset may give one). */
+ * redone rounds included) as epsilon for a change to any of the dataset's
+ * rows (4 rho: the ledger counts rows, the job's epsilon one party's data
+ * added or removed), and the job's delta (the sampler's deviation, which
+ * depends on d, is printed by the run, not charged); 0 and 0 without dp (an
+ * exact model: the node's policy decides whether a dataset may give one). */
 static mpc_err fed_privacy(void *st, double *epsilon, double *delta) {
 	const fed_state *s = st;
-	*epsilon = s->dp ? s->acc.epsilon : 0;
+	double rho = s->dp ? mpc_dp_zcdp_rho(s->acc.epsilon, s->acc.delta) : 0;
+	*epsilon = s->dp ? mpc_fedavg_dp_row_epsilon(rho, s->acc.delta) : 0;
 	*delta = s->dp ? s->acc.delta : 0;
 	return MPC_OK;
 }

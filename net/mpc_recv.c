@@ -204,8 +204,14 @@ static mpc_err on_hello(mpc_net *net, peer *pr, const wire_hdr *h, size_t len, i
 		                "%s has %llu nodes in its job, we have %d "
 		                "(different node list?)",
 		                pr->name, (ull)h->total, net->n);
-	/* again (sent until we said we have it): it only says whether it has
-	 * ours (step 1) */
+	else if (pr->hello_acked && h->step == 0)
+		/* its hellos come in order, and an earlier one said it had ours */
+		err = mpc_error(MPC_EPROTO,
+		                "%s said hello twice (restarted?) at step %llu "
+		                "(round %llu)",
+		                pr->name, (ull)pr->rx_step, (ull)net->rounds);
+	if (err != MPC_OK || mpc_link_hello_done(pr))
+		return err; /* a late repeat (sent until we said we have it): nothing */
 	pr->hello = 1;
 	pr->hello_acked |= h->step == 1;
 	pr->last_heard = now;
@@ -443,7 +449,12 @@ static void clear_in_tls(mpc_net *net, void *msg, size_t len, int64_t now) {
 	           h.total != (uint64_t)net->n) {
 		mpc_recv_drop_frame(net, h.from, "was a malformed hello (%llu nodes; we have %d)",
 		                    (ull)h.total, net->n);
-	} else { /* again: sent until we said we have it (mpc_link_hello) */
+	} else if (pr->hello_acked && h.step == 0) {
+		/* its hellos come in order and an earlier one said it had ours */
+		mpc_recv_drop_frame(net, h.from, "was a second hello");
+	} else if (mpc_link_hello_done(pr)) {
+		/* a late repeat (sent until we said we have it): nothing */
+	} else { /* during set-up, repeated until we said we have it */
 		pr->hello = 1;
 		pr->hello_acked |= h.step == 1;
 		pr->last_heard = now;

@@ -245,6 +245,7 @@ mpc_fedavg_metrics mpc_fedavg_eval_model(const mpc_fedavg_data *D, int hidden, c
 	}
 	double ranks = positive_ranks(s, n);
 	free(s);
+	mpc_wipe(h, ((size_t)(hidden > 0 ? hidden : 0) + 1) * sizeof(double));
 	free(h);
 	m.n = (int64_t)n;
 	if (n == 0)
@@ -270,11 +271,11 @@ static mpc_err gauss(mpc_party *p, double *out) {
 }
 
 mpc_err mpc_fedavg_secure_sum(mpc_party *p, unsigned frac, const double *v, double *out, size_t n) {
-	return mpc_fedavg_noisy_sum(p, frac, v, 0, out, n);
+	return mpc_fedavg_noisy_sum(p, frac, v, 0, out, n, NULL);
 }
 
 mpc_err mpc_fedavg_noisy_sum(mpc_party *p, unsigned frac, const double *v, double sigma,
-                             double *out, size_t n) {
+                             double *out, size_t n, int *opening) {
 	int N = mpc_party_size(p), me = mpc_party_id(p);
 	size_t bytes = n * sizeof(mpc_u128);
 	mpc_u128 *enc = calloc(n + 1, sizeof(mpc_u128));
@@ -303,7 +304,9 @@ mpc_err mpc_fedavg_noisy_sum(mpc_party *p, unsigned frac, const double *v, doubl
 		mpc_share_add(RING, sum, sum, sh, n);
 	}
 	/* fresh shares of the sum before it is opened (the library's rule for
-	 * every output) */
+	 * every output); from here a peer may see it, even if we fail */
+	if (opening)
+		*opening = 1;
 	if ((err = mpc_open_output(p, RING, sum, sum, n)) != MPC_OK)
 		goto out;
 	mpc_fixed_decode(RING, frac, sum, out, n);
@@ -357,7 +360,7 @@ static mpc_err dp_round(mpc_party *p, const mpc_fedavg_dp *a, mpc_fedavg_trace_f
                         void *trace_arg, double *w, double *v, double *avg,
                         mpc_fedavg_report *rep) {
 	size_t d = a->d;
-	int clipped, N = mpc_party_size(p);
+	int clipped, N = mpc_party_size(p), opening = 0;
 	mpc_err err;
 	for (size_t k = 0; k < d; k++)
 		v[k] -= w[k];
@@ -367,9 +370,10 @@ static mpc_err dp_round(mpc_party *p, const mpc_fedavg_dp *a, mpc_fedavg_trace_f
 	rep->clipped += clipped;
 	if (trace && (err = trace(trace_arg, v, d)) != MPC_OK)
 		return err;
-	if ((err = mpc_fedavg_noisy_sum(p, 0, v, a->sigma, avg, d)) != MPC_OK)
+	err = mpc_fedavg_noisy_sum(p, 0, v, a->sigma, avg, d, &opening);
+	rep->releases += opening; /* counted once it may have reached anyone */
+	if (err != MPC_OK)
 		return err;
-	rep->releases++;
 	if (trace && (err = trace(trace_arg, avg, d)) != MPC_OK)
 		return err;
 	for (size_t k = 0; k < d; k++)
@@ -486,16 +490,21 @@ static mpc_err run_rounds(mpc_party *p, const mpc_fedavg_params *fp, const mpc_f
 			r++;
 			continue;
 		}
-		if (!fp->regroup || !peer_failure(err) ||
-		    ++regroups > fp->rounds + MPC_FEDAVG_MAX_PARTIES)
-			break;
-		mpc_warn("round %d failed: %s", r + 1, mpc_error_detail());
-		if ((err = fp->regroup(fp->regroup_arg, &p)) != MPC_OK ||
-		    (err = resync(p, &r, w, wprev, d, rep, scratch)) != MPC_OK)
+		/* meet again, also when a peer fails while the parties agree */
+		for (int again = fp->regroup != NULL; again;) {
+			if (!peer_failure(err) || ++regroups > fp->rounds + MPC_FEDAVG_MAX_PARTIES)
+				break;
+			mpc_warn("round %d failed: %s", r + 1, mpc_error_detail());
+			if ((err = fp->regroup(fp->regroup_arg, &p)) != MPC_OK)
+				break;
+			err = resync(p, &r, w, wprev, d, rep, scratch);
+			if (err == MPC_OK && fp->weighted)
+				err = open_total_rows(p, D, &rep->total_rows);
+			again = err != MPC_OK;
+		}
+		if (err != MPC_OK)
 			break;
 		rep->redone++;
-		if (fp->weighted && (err = open_total_rows(p, D, &rep->total_rows)) != MPC_OK)
-			break;
 	}
 	rep->parties = p ? mpc_party_size(p) : 0;
 out:
@@ -554,6 +563,8 @@ mpc_err mpc_fedavg_run(mpc_party *p, const mpc_fedavg_params *fp, const mpc_feda
 out:
 	if (v)
 		mpc_wipe(v, d * sizeof(double));
+	if (avg) /* DP: it held the clipped update until the noisy sum */
+		mpc_wipe(avg, d * sizeof(double));
 	if (wl)
 		mpc_wipe(wl, d * sizeof(double));
 	free(wl);

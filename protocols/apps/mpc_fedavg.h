@@ -149,15 +149,17 @@ mpc_err mpc_fedavg_secure_sum(mpc_party *p, unsigned frac, const double *v, doub
 /* The same with discrete Gaussian noise of parameter sigma units of 2^-frac
  * added to every element under MPC before the sum is opened (sigma 0: none).
  * Its material (bit triples, random bits) is fetched from the party's
- * backend; the errors of mpc_dp_gauss_units too. */
+ * backend; the errors of mpc_dp_gauss_units too. *opening (may be NULL) is
+ * set to 1 once the opening starts: from then on a peer may have seen the
+ * sum, even if this call fails (a DP release to count). */
 mpc_err mpc_fedavg_noisy_sum(mpc_party *p, unsigned frac, const double *v, double sigma,
-                             double *out, size_t n) MPC_MUST_CHECK;
+                             double *out, size_t n, int *opening) MPC_MUST_CHECK;
 
 /* The whole training at one party (collective): its rows D, the held-out
- * rows H (NULL: no evaluation), the shared model out in w (D->d doubles,
- * caller storage) and the report in rep. Every party checks that all have
- * the same model layout (MPC_ECONFIG naming the mismatch). trace may be
- * NULL. Borrows everything. */
+ * rows H (NULL: no evaluation), the shared model out in w
+ * (mpc_fedavg_nparams doubles, caller storage) and the report in rep. Every party checks that all
+ * have the same model layout (MPC_ECONFIG naming the mismatch). trace may be NULL. Borrows
+ * everything. */
 mpc_err mpc_fedavg_run(mpc_party *p, const mpc_fedavg_params *fp, const mpc_fedavg_data *D,
                        const mpc_fedavg_data *H, mpc_fedavg_trace_fn trace, void *trace_arg,
                        double *w, mpc_fedavg_report *rep) MPC_MUST_CHECK;

@@ -31,8 +31,11 @@
  * the exact discrete Gaussian per sample (mpc_dp_gauss_info), so n releases
  * are (epsilon_n, delta + (1 + e^epsilon_n) n d tv)-DP.
  *
- * The neighbouring relation is one merchant's whole data (its update in
- * every round): a row, or every row, of one merchant. Noise on the average
+ * The neighbouring relation of the job's epsilon: one merchant's update
+ * present or replaced by zeros in every round (its data added or removed).
+ * A change to some of one merchant's rows (one row, or all of them,
+ * replaced) moves its update by up to 2B: 4 rho, reported beside it as
+ * epsilon_row, which is what a node's ledger charges (it counts rows). Noise on the average
  * is sigma gamma / N per coordinate (N merchants): with few merchants,
  * merchant-level privacy costs accuracy; the README's table says how much. */
 #ifndef MPC_FEDAVG_DP_H
@@ -67,9 +70,16 @@ typedef struct {
  * sigma the sampler cannot take. */
 mpc_err mpc_fedavg_dp_account(mpc_fedavg_dp *a) MPC_MUST_CHECK;
 
-/* What n releases spent: epsilon at the job's delta, and the delta with the
- * sampler's deviation added. */
-void mpc_fedavg_dp_spent(const mpc_fedavg_dp *a, int n, double *epsilon, double *delta);
+/* What n releases spent: epsilon at the job's delta for one party's update
+ * present or replaced by zeros (the job's epsilon after every release);
+ * epsilon_row for any change to one party's rows, one row included (its
+ * update moves by up to 2B: 4 rho, mpc_fedavg_dp_row_epsilon); and the delta
+ * with the sampler's deviation added (at epsilon_row). */
+void mpc_fedavg_dp_spent(const mpc_fedavg_dp *a, int n, double *epsilon, double *delta,
+                         double *epsilon_row);
+/* The epsilon at delta of rho-zCDP against one party's update present or
+ * absent, for a change to any of that party's rows: 4 rho-zCDP. */
+double mpc_fedavg_dp_row_epsilon(double rho, double delta);
 
 /* One printable line (no newline): the accountant's parameters. */
 int mpc_fedavg_dp_format(const mpc_fedavg_dp *a, char *buf, size_t len);

@@ -351,6 +351,8 @@ static void test_dp_refusals(void **state) {
 	refused("dp = gaussian", 9, "dp: needs 'epsilon = ...'");
 	refused("dp = gaussian\nepsilon = 1\nweighted = yes", 11, "weighted: with dp");
 	refused("dp = gaussian\nepsilon = 1\nmin_parties = 4", 11, "min_parties:");
+	refused("weighted = yes\nmin_parties = 2", 9,
+	        "weighted: with min_parties, averaging is unweighted");
 	/* beyond the sampler: said with what to change */
 	char job[256];
 	int codes[NMAX];

@@ -555,6 +555,7 @@ static const hostile_case hostile[] = {
     {"hello session", 0, 0, 0, 1, 1, 1, 0, 1, 0, 2, 0, 0, 0, MPC_EPROTO, "another session"},
     {"hello nodes", 0, 0, 0, 1, 1, 1, 0, 0, 0, 3, 0, 0, 0, MPC_EPROTO, "3 nodes"},
     {"hello step", 1, 0, 0, 1, 1, 1, 0, 0, 2, 2, 0, 0, 0, MPC_EPROTO, "malformed hello"},
+    {"hello twice", 1, 0, 0, 1, 1, 1, 0, 0, 0, 2, 0, 0, 0, MPC_EPROTO, "hello twice"},
     {"type", 1, 0, 0, 1, 77, 1, 0, 0, 1, 5, 0, 5, 0, MPC_EPROTO, "unknown type 77"},
     {"plen lies", 1, NODES_WIRE_HDR + 10, 0, 1, 2, 1, 0, 0, 1, 100, 0, 0xffffffffu, 0, MPC_EPROTO,
      "truncated chunk at step 1"},
