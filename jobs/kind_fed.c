@@ -261,14 +261,14 @@ static mpc_err fed_write(void *st, const mpc_kind_io *io) {
 		printf(" count only through the rounds before they dropped out\n");
 	}
 	if (s->dp && !io->quiet) {
-		double eps, delta, eps_row;
-		mpc_fedavg_dp_spent(&s->acc, s->rep.releases, &eps, &delta, &eps_row);
+		double eps, delta, eps_row, delta_row;
+		mpc_fedavg_dp_spent(&s->acc, s->rep.releases, &eps, &delta, &eps_row, &delta_row);
 		printf("after training: %d noisy sums opened (%d of them with this party's update "
-		       "clipped to %g): epsilon %.6g for one party's data added or removed, "
-		       "%.6g for any change to one party's rows (one row included), delta %.3g "
-		       "(the sampler's deviation included); the job's budget: epsilon %g, delta "
-		       "%g\n",
-		       s->rep.releases, s->rep.clipped, s->acc.clip, eps, eps_row, delta,
+		       "clipped to %g): epsilon %.6g, delta %.3g for one party's data added or "
+		       "removed; epsilon %.6g, delta %.3g for any change to one party's rows (one "
+		       "row included); deltas with the sampler's deviation; the job's budget: "
+		       "epsilon %g, delta %g\n",
+		       s->rep.releases, s->rep.clipped, s->acc.clip, eps, delta, eps_row, delta_row,
 		       s->acc.epsilon, s->acc.delta);
 	}
 	if (io->output == NULL)

@@ -48,11 +48,12 @@ mpc_err mpc_fedavg_dp_account(mpc_fedavg_dp *a) {
 }
 
 void mpc_fedavg_dp_spent(const mpc_fedavg_dp *a, int n, double *epsilon, double *delta,
-                         double *epsilon_row) {
+                         double *epsilon_row, double *delta_row) {
 	double rho = a->rho * n;
 	*epsilon = n > 0 ? mpc_dp_zcdp_epsilon(rho, a->delta) : 0;
 	*epsilon_row = mpc_fedavg_dp_row_epsilon(rho, a->delta);
-	*delta = n > 0 ? a->delta + (1 + exp(*epsilon_row)) * a->tv * n : 0;
+	*delta = n > 0 ? a->delta + (1 + exp(*epsilon)) * a->tv * n : 0;
+	*delta_row = n > 0 ? a->delta + (1 + exp(*epsilon_row)) * a->tv * n : 0;
 }
 
 double mpc_fedavg_dp_row_epsilon(double rho, double delta) {

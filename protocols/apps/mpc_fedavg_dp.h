@@ -73,10 +73,10 @@ mpc_err mpc_fedavg_dp_account(mpc_fedavg_dp *a) MPC_MUST_CHECK;
 /* What n releases spent: epsilon at the job's delta for one party's update
  * present or replaced by zeros (the job's epsilon after every release);
  * epsilon_row for any change to one party's rows, one row included (its
- * update moves by up to 2B: 4 rho, mpc_fedavg_dp_row_epsilon); and the delta
- * with the sampler's deviation added (at epsilon_row). */
+ * update moves by up to 2B: 4 rho, mpc_fedavg_dp_row_epsilon); each with its
+ * delta, the sampler's deviation (1 + e^epsilon) n d tv added to the job's. */
 void mpc_fedavg_dp_spent(const mpc_fedavg_dp *a, int n, double *epsilon, double *delta,
-                         double *epsilon_row);
+                         double *epsilon_row, double *delta_row);
 /* The epsilon at delta of rho-zCDP against one party's update present or
  * absent, for a change to any of that party's rows: 4 rho-zCDP. */
 double mpc_fedavg_dp_row_epsilon(double rho, double delta);
