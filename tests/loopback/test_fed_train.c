@@ -280,6 +280,8 @@ static void test_dp_noise_and_accountant(void **state) {
 	for (int i = 0; i < n; i++)
 		assert_true(asprintf(&env[i], "MPC_TEST_FED_TRACE=%s/trace-%s", dir, names[i]) > 0);
 	run_env(job, n, env, codes);
+	for (int i = 0; i < n; i++)
+		free(env[i]);
 	expect_ok(codes, n);
 	size_t d = 17;
 	double *sh = calloc(NMAX * DP_ROUNDS * d, sizeof(double));
