@@ -291,8 +291,7 @@ mpc_err mpc_handshake_run(mpc_net *net) {
 		    (err = mpc_net_check_stop(net)) != MPC_OK)
 			return err;
 		for (int p = 0; p < net->n; p++)
-			if (p != net->id &&
-			    !(net->peers[p].tls_done && net->peers[p].tls_confirmed))
+			if (p != net->id && !mpc_link_setup_done(&net->peers[p], 1))
 				done = 0;
 		if (done)
 			return mpc_send_flush_all(net, &progress, &out_mask);

@@ -107,10 +107,13 @@ int mpc_link_hello_done(const peer *pr) {
 	return pr->hello && pr->hello_acked && pr->ack_final;
 }
 
+int mpc_link_setup_done(const peer *pr, int tls) {
+	return tls ? pr->tls_done && pr->tls_confirmed : mpc_link_hello_done(pr);
+}
+
 /* Our HELLO to p when it is due: the first, one as soon as we have p's, one
  * every HELLO_RESEND_MS until p's says it has ours, and the last one once it
- * does. Its step field says
- * whether we have p's (1) or not (0). */
+ * does. Its step field says whether we have p's (1) or not (0). */
 static mpc_err hello_to(mpc_net *net, int p, int64_t t, int *progress, uint64_t *out_mask) {
 	peer *pr = &net->peers[p];
 	int sent, ack = pr->hello, final = pr->hello && pr->hello_acked;
@@ -181,7 +184,7 @@ int mpc_link_missing(mpc_net *net, int tls, char *list, size_t cap) {
 	list[0] = '\0';
 	for (int p = 0; p < net->n; p++) {
 		peer *pr = &net->peers[p];
-		int ok = tls ? pr->tls_done && pr->tls_confirmed : mpc_link_hello_done(pr);
+		int ok = mpc_link_setup_done(pr, tls);
 		/* connections ever made to its address, not only those still up */
 		uint64_t conns = nn_get_statistic(pr->sock, NN_STAT_ESTABLISHED_CONNECTIONS);
 		int reached = conns != 0 && conns != (uint64_t)-1;

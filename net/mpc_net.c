@@ -257,23 +257,20 @@ static int setup_aborts(mpc_net *net, const char *reason) {
 	return waiting;
 }
 
-/* Open failed after HELLO with TLS on. An abort counts only inside a
- * channel, so first let the handshakes under way finish (a short while),
- * then tell every peer whose channel is up why (best effort), and give the
- * frames and OpenSSL's alerts a moment to leave. */
 /* cfg->missing after a set-up timeout: the peers not past HELLO (tls = 0)
  * or the TLS handshake (tls = 1). */
 static void note_missing(mpc_net *net, const mpc_net_config *cfg, mpc_err err, int tls) {
 	if (cfg->missing == NULL || err != MPC_ETIMEDOUT)
 		return;
-	for (int p = 0; p < net->n; p++) {
-		const peer *pr = &net->peers[p];
-		if (p != net->id &&
-		    !(tls ? pr->tls_done && pr->tls_confirmed : mpc_link_hello_done(pr)))
+	for (int p = 0; p < net->n; p++)
+		if (p != net->id && !mpc_link_setup_done(&net->peers[p], tls))
 			*cfg->missing |= (uint64_t)1 << p;
-	}
 }
 
+/* Open failed after HELLO with TLS on. An abort counts only inside a
+ * channel, so first let the handshakes under way finish (a short while),
+ * then tell every peer whose channel is up why (best effort), and give the
+ * frames and OpenSSL's alerts a moment to leave. */
 static void open_failed(mpc_net *net, mpc_err err, int handshaking) {
 	char keep[1024], reason[REASON_MAX + 1];
 	int64_t t = now_ms(), deadline = t + SETUP_ABORT_MS;

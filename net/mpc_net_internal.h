@@ -197,6 +197,8 @@ mpc_err mpc_link_open_sockets(mpc_net *net) MPC_MUST_CHECK;
 mpc_err mpc_link_hello(mpc_net *net) MPC_MUST_CHECK;
 /* Through HELLO with peer pr: each side has the other's, and knows it. */
 int mpc_link_hello_done(const peer *pr);
+/* Through HELLO (tls = 0) or the TLS handshake (tls = 1) with peer pr. */
+int mpc_link_setup_done(const peer *pr, int tls);
 /* For a set-up timeout: the peers not yet past HELLO (tls = 0) or the TLS
  * handshake (tls = 1), what we know of each, into list; returns how many. */
 int mpc_link_missing(mpc_net *net, int tls, char *list, size_t cap);

@@ -223,8 +223,9 @@ mpc_fedavg_metrics mpc_fedavg_eval(const mpc_fedavg_data *D, const double *w, in
 mpc_fedavg_metrics mpc_fedavg_eval_model(const mpc_fedavg_data *D, int hidden, const double *w,
                                          int merchant) {
 	mpc_fedavg_metrics m = {NAN, NAN, NAN, 0};
+	size_t hl = (size_t)(hidden > 0 ? hidden : 0) + 1; /* the hidden layer's scratch */
 	scored *s = malloc((D->n + 1) * sizeof(*s));
-	double *h = malloc(((size_t)(hidden > 0 ? hidden : 0) + 1) * sizeof(double));
+	double *h = malloc(hl * sizeof(double));
 	double ll = 0, pos = 0;
 	size_t n = 0, right = 0;
 	if (s == NULL || h == NULL) {
@@ -245,7 +246,7 @@ mpc_fedavg_metrics mpc_fedavg_eval_model(const mpc_fedavg_data *D, int hidden, c
 	}
 	double ranks = positive_ranks(s, n);
 	free(s);
-	mpc_wipe(h, ((size_t)(hidden > 0 ? hidden : 0) + 1) * sizeof(double));
+	mpc_wipe(h, hl * sizeof(double));
 	free(h);
 	m.n = (int64_t)n;
 	if (n == 0)
